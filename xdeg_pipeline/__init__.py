@@ -1,0 +1,3 @@
+"""xdeg: X degrees of separation between images, as a Dagster project."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Algorithms of xdeg. Nothing in this package imports Dagster."""

@@ -1,0 +1,94 @@
+"""Atomic writes (write to a temporary file, fsync, rename) and a build lock."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import pickle
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success it replaces ``target`` atomically."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_with(target: Path, writer: Callable[[Path], Any]) -> Path:
+    """Call ``writer(tmp_path)`` and move the result onto ``target`` atomically."""
+    with atomic_path(target) as tmp:
+        writer(tmp)
+    return Path(target)
+
+
+def write_parquet(df: pd.DataFrame, target: Path) -> Path:
+    """Write a DataFrame as parquet, atomically."""
+    return write_with(target, lambda p: df.to_parquet(p, index=False))
+
+
+def write_bytes(data: bytes, target: Path) -> Path:
+    """Write bytes atomically."""
+    return write_with(target, lambda p: p.write_bytes(data))
+
+
+def write_text(text: str, target: Path) -> Path:
+    """Write UTF-8 text atomically."""
+    return write_with(target, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_pickle(obj: Any, target: Path) -> Path:
+    """Pickle an object atomically."""
+
+    def _dump(p: Path) -> None:
+        with open(p, "wb") as fh:
+            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+    return write_with(target, _dump)
+
+
+class BuildLocked(RuntimeError):
+    """Another build holds the lock on this data folder."""
+
+
+@contextlib.contextmanager
+def build_lock(home: Path, name: str = "build", wait: bool = True) -> Iterator[None]:
+    """Serialise builds on one data folder with an exclusive ``flock``.
+
+    With ``wait=False`` a held lock raises :class:`BuildLocked` at once.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    lock_file = home / f".{name}.lock"
+    with open(lock_file, "a+") as fh:
+        flags = fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB)
+        try:
+            fcntl.flock(fh.fileno(), flags)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                raise BuildLocked(
+                    f"another xdeg build is running on {home} (lock {lock_file}); "
+                    "wait for it to finish or set XDEG_HOME to another folder"
+                ) from exc
+            raise
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
