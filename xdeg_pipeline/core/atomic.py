@@ -69,14 +69,26 @@ class BuildLocked(RuntimeError):
     """Another build holds the lock on this data folder."""
 
 
+_HELD: dict[str, int] = {}
+
+
 @contextlib.contextmanager
 def build_lock(home: Path, name: str = "build", wait: bool = True) -> Iterator[None]:
     """Serialise builds on one data folder with an exclusive ``flock``.
 
-    With ``wait=False`` a held lock raises :class:`BuildLocked` at once.
+    Re-entrant within a process. With ``wait=False`` a lock held by another process raises
+    :class:`BuildLocked` at once.
     """
     home.mkdir(parents=True, exist_ok=True)
     lock_file = home / f".{name}.lock"
+    key = str(lock_file.resolve())
+    if _HELD.get(key):
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
     with open(lock_file, "a+") as fh:
         flags = fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB)
         try:
@@ -88,7 +100,9 @@ def build_lock(home: Path, name: str = "build", wait: bool = True) -> Iterator[N
                     "wait for it to finish or set XDEG_HOME to another folder"
                 ) from exc
             raise
+        _HELD[key] = 1
         try:
             yield
         finally:
+            _HELD.pop(key, None)
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

@@ -1,0 +1,292 @@
+"""The ``xdeg`` command: demo, build and path, over the same Dagster definitions and core."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+EXIT_BAD_REQUEST = 2
+
+
+def _setup_env(images: str | None = None, home: str | None = None) -> None:
+    """Apply CLI options as environment, point Dagster at the data folder, enable the bar."""
+    if images:
+        os.environ["XDEG_IMAGES"] = str(Path(images).expanduser().resolve())
+    if home:
+        os.environ["XDEG_HOME"] = str(Path(home).expanduser().resolve())
+    from xdeg_pipeline.core.settings import xdeg_home
+
+    dagster_home = Path(os.environ.get("DAGSTER_HOME") or xdeg_home() / "dagster")
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    os.environ.setdefault("XDEG_PROGRESS_BAR", "1" if sys.stderr.isatty() else "0")
+
+
+def _summary(result) -> dict:
+    """One entry per asset: its materialisation metadata (numbers and short strings)."""
+    out: dict = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        meta = {}
+        for key, value in mat.metadata.items():
+            raw = getattr(value, "value", value)
+            if isinstance(raw, (int, float, bool)) or (isinstance(raw, str) and len(raw) < 300):
+                meta[key] = raw
+        out[mat.asset_key.to_user_string()] = meta
+    checks = {}
+    for event in result.get_asset_check_evaluations():
+        checks[event.check_name] = {
+            "passed": event.passed,
+            "asset": event.asset_key.to_user_string(),
+        }
+    if checks:
+        out["checks"] = checks
+    return out
+
+
+def run_build(quiet: bool = False) -> dict:
+    """Materialise every build asset (with their checks) on the local Dagster instance."""
+    from dagster import DagsterInstance, materialize
+
+    from xdeg_pipeline.assets import BUILD_ASSETS
+    from xdeg_pipeline.checks import ALL_CHECKS
+    from xdeg_pipeline.core.atomic import build_lock
+    from xdeg_pipeline.core.settings import xdeg_home
+    from xdeg_pipeline.resources import XdegResource
+
+    checks = [
+        c
+        for c in ALL_CHECKS
+        if c.check_keys and next(iter(c.check_keys)).asset_key.path[0] != "requested_paths"
+    ]
+    level = "WARNING" if quiet else "INFO"
+    t0 = time.perf_counter()
+    with build_lock(xdeg_home(), wait=False), DagsterInstance.get() as instance:
+        result = materialize(
+            [*BUILD_ASSETS, *checks],
+            instance=instance,
+            resources={"xdeg": XdegResource()},
+            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+            tags={"xdeg/source": "cli"},
+        )
+    summary = _summary(result)
+    summary["run_id"] = result.run_id
+    summary["seconds"] = round(time.perf_counter() - t0, 3)
+    return summary
+
+
+def _collection():
+    from xdeg_pipeline.core.query import Collection
+    from xdeg_pipeline.core.settings import images_root, xdeg_home
+
+    return Collection(xdeg_home(), images_root())
+
+
+def _attribution() -> str | None:
+    from xdeg_pipeline.core.settings import default_collection, images_root
+
+    if images_root() == default_collection():
+        from xdeg_pipeline.core.openmoji import OPENMOJI_ATTRIBUTION
+
+        return OPENMOJI_ATTRIBUTION
+    return None
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from xdeg_pipeline.core.openmoji import render_openmoji
+    from xdeg_pipeline.core.progress import progress_reporter
+    from xdeg_pipeline.core.query import PathRequest
+    from xdeg_pipeline.core.settings import default_collection
+
+    os.environ.pop("XDEG_IMAGES", None)
+    _setup_env(home=args.home)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    dest = default_collection()
+    n = render_openmoji(dest, limit=args.limit, progress=progress_reporter("render", _err))
+    timings["render_openmoji"] = round(time.perf_counter() - t0, 2)
+    _err(f"default collection: {n} OpenMoji images in {dest}")
+    summary = run_build(quiet=True)
+    for key, meta in summary.items():
+        if isinstance(meta, dict) and "seconds" in meta:
+            timings[key] = meta["seconds"]
+    t1 = time.perf_counter()
+    collection = _collection()
+    source, target = demo_pair(collection)
+    chain = collection.find(PathRequest(source, target))[0]
+    out_dir = collection.layout.paths_dir / "demo"
+    collection.render(chain, out_dir, attribution=_attribution())
+    timings["path"] = round(time.perf_counter() - t1, 2)
+    timings["total"] = round(time.perf_counter() - t0, 2)
+    graph = collection.graph
+    print(f"images: {graph.vcount()}  graph: {graph.vcount()} vertices, {graph.ecount()} edges")
+    print("chain: " + " -> ".join(chain.path))
+    print("timings (s): " + ", ".join(f"{k} {v}" for k, v in timings.items()))
+    print(f"picture: {chain.png}")
+    print(f"page:    {chain.html}")
+    return 0
+
+
+def demo_pair(collection) -> tuple[str, str]:
+    """A pair that makes a good first picture on the OpenMoji set, else a fallback."""
+    wanted = [("grinning face", "cat face"), ("sun", "moon"), ("red apple", "rocket")]
+    from xdeg_pipeline.core.query import label_for
+
+    labels = {label_for(n, collection.images_root): n for n in collection.names}
+    for a, b in wanted:
+        if a in labels and b in labels:
+            return labels[a], labels[b]
+    from xdeg_pipeline.assets.paths import example_pair
+
+    return example_pair(collection)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    _setup_env(images=args.images, home=args.home)
+    summary = run_build(quiet=args.json)
+    if args.json:
+        print(json.dumps(summary, default=str))
+    else:
+        for key, meta in summary.items():
+            print(f"{key}: {meta}")
+    return 0
+
+
+def _print_chain(result, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False), flush=True)
+        return
+    print(f"{result.request.source} -> {result.request.target} ({result.request.mode}):")
+    for i, name in enumerate(result.path):
+        step = f"  (+{result.steps[i - 1]:.4f})" if i else ""
+        print(f"  {i}. {name}{step}")
+    print(f"  largest step {result.largest_step:.4f}, {len(result.path) - 1} steps")
+
+
+def cmd_path(args: argparse.Namespace) -> int:
+    from xdeg_pipeline.core.query import PathRequest
+
+    _setup_env(images=args.images, home=args.home)
+    try:
+        collection = _collection()
+    except FileNotFoundError as exc:
+        _err(f"xdeg: {exc}")
+        return EXIT_BAD_REQUEST
+    options = {
+        "mode": args.mode,
+        "steps": args.steps,
+        "alternatives": args.alternatives,
+        "avoid": tuple(args.avoid or ()),
+    }
+    if args.mode == "steps" and args.steps is None:
+        _err("xdeg: --mode steps needs --steps X (the number of intermediate images)")
+        return EXIT_BAD_REQUEST
+    if args.steps is not None and args.mode == "smooth":
+        options["mode"] = "steps"
+    if args.pairs:
+        pairs = _read_pairs(Path(args.pairs))
+    elif args.source and args.target:
+        pairs = [(args.source, args.target)]
+    else:
+        _err("xdeg path: give SOURCE TARGET or --pairs FILE.csv")
+        return EXIT_BAD_REQUEST
+    failures = 0
+    for source, target in pairs:
+        request = PathRequest(source=source, target=target, **options)
+        try:
+            results = collection.find(request)
+        except (LookupError, ValueError) as exc:
+            failures += 1
+            message = exc.args[0] if exc.args else str(exc)
+            if args.json:
+                print(json.dumps({"source": source, "target": target, "error": message}))
+            _err(f"xdeg: {message}")
+            continue
+        for result in results:
+            if args.png or args.html:
+                _write_pictures(collection, result, args)
+            _print_chain(result, args.json)
+    return EXIT_BAD_REQUEST if failures else 0
+
+
+def _write_pictures(collection, result, args) -> None:
+    """Render into the data folder, then copy where the user asked."""
+    collection.render(result, collection.layout.paths_dir / "cli", attribution=_attribution())
+    if args.png:
+        shutil.copyfile(result.png, args.png)
+        result.png = Path(args.png)
+    if args.html:
+        shutil.copyfile(result.html, args.html)
+        result.html = Path(args.html)
+
+
+def _read_pairs(path: Path) -> list[tuple[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or not {"source", "target"} <= set(reader.fieldnames):
+            raise SystemExit(f"xdeg: {path} needs the columns source,target")
+        return [(row["source"].strip(), row["target"].strip()) for row in reader]
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xdeg", description="X degrees of separation between images."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="render OpenMoji, build everything, draw one path")
+    demo.add_argument("--home", help="data folder (default $XDEG_HOME or data/)")
+    demo.add_argument("--limit", type=int, default=None, help="render only N emoji (quick look)")
+    demo.set_defaults(func=cmd_demo)
+
+    build = sub.add_parser("build", help="materialise all assets for a collection")
+    build.add_argument("--images", help="collection folder (default $XDEG_IMAGES)")
+    build.add_argument("--home", help="data folder (default $XDEG_HOME or data/)")
+    build.add_argument("--json", action="store_true", help="print one JSON summary")
+    build.set_defaults(func=cmd_build)
+
+    path = sub.add_parser("path", help="find a chain between two images")
+    path.add_argument("source", nargs="?", help="relative name or unambiguous file-name stem")
+    path.add_argument("target", nargs="?")
+    path.add_argument("--pairs", help="CSV with columns source,target (one JSON line each)")
+    path.add_argument("--mode", choices=["smooth", "shortest", "steps"], default="smooth")
+    path.add_argument("--steps", type=int, default=None, help="exactly X intermediate images")
+    path.add_argument("--alternatives", type=int, default=1, help="K distinct chains")
+    path.add_argument("--avoid", nargs="+", default=None, help="images no chain may pass")
+    path.add_argument("--json", action="store_true")
+    path.add_argument("--png", help="also write the strip to this file")
+    path.add_argument("--html", help="also write the HTML page to this file")
+    path.add_argument("--images", help="collection folder (default $XDEG_IMAGES)")
+    path.add_argument("--home", help="data folder (default $XDEG_HOME or data/)")
+    path.set_defaults(func=cmd_path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        _err("xdeg: interrupted; the previous outputs are intact")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+        from xdeg_pipeline.core.atomic import BuildLocked
+
+        if isinstance(exc, BuildLocked):
+            _err(f"xdeg: {exc}")
+            return 3
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Answer path requests by image name: resolve names, search the graph, draw the chains."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from xdeg_pipeline.core.graph import load_graph
+from xdeg_pipeline.core.layout import Layout
+from xdeg_pipeline.core.paths import PathFinder
+from xdeg_pipeline.core.resolve import resolve_name
+from xdeg_pipeline.core.state import fingerprint
+
+
+@dataclass(frozen=True)
+class PathRequest:
+    """One pair asked for, with its options."""
+
+    source: str
+    target: str
+    mode: str = "smooth"
+    steps: int | None = None
+    alternatives: int = 1
+    avoid: tuple[str, ...] = ()
+
+
+@dataclass
+class ChainResult:
+    """One chain found for a request, by image name."""
+
+    request: PathRequest
+    rank: int
+    path: list[str]
+    steps: list[float]
+    largest_step: float
+    total: float
+    png: Path | None = None
+    html: Path | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def chain_id(self) -> str:
+        r = self.request
+        fp = fingerprint(r.source, r.target, r.mode, r.steps, list(r.avoid), r.alternatives)
+        return f"{fp[:10]}-{self.rank}"
+
+    def as_dict(self) -> dict:
+        r = self.request
+        return {
+            "chain_id": self.chain_id,
+            "source": r.source,
+            "target": r.target,
+            "mode": r.mode,
+            "requested_steps": r.steps,
+            "alternative": self.rank,
+            "path": self.path,
+            "hops": len(self.path) - 1,
+            "steps": [round(float(s), 6) for s in self.steps],
+            "largest_step": round(float(self.largest_step), 6),
+            "total": round(float(self.total), 6),
+            "png": str(self.png) if self.png else None,
+            "html": str(self.html) if self.html else None,
+        }
+
+
+class Collection:
+    """The built graph of a data folder plus the names that lead to its vertices."""
+
+    def __init__(self, home: Path, images_root: Path):
+        self.layout = Layout(home)
+        self.images_root = images_root
+        if not self.layout.similarity_graph.exists():
+            raise FileNotFoundError(
+                f"no graph in {home}: build it first (`xdeg build` or materialise the assets)"
+            )
+        self.graph = load_graph(self.layout.similarity_graph, allowed_root=home)
+        manifest = pd.read_parquet(self.layout.raw_images)
+        vertex_of_hash = {h: i for i, h in enumerate(self.graph.vs["content_hash"])}
+        self.vertex_of_name = {
+            n: vertex_of_hash[h]
+            for n, h in zip(manifest["name"], manifest["content_hash"])
+            if h in vertex_of_hash
+        }
+        self.names = sorted(self.vertex_of_name)
+        self.finder = PathFinder(self.graph)
+
+    def resolve(self, query: str) -> str:
+        """A collection name for a relative name or unambiguous stem (raises LookupError)."""
+        return resolve_name(query, self.names)
+
+    def vertex_name(self, v: int) -> str:
+        return self.graph.vs[v]["name"]
+
+    def find(self, request: PathRequest) -> list[ChainResult]:
+        """All chains for one request (resolving its names first)."""
+        src = self.vertex_of_name[self.resolve(request.source)]
+        dst = self.vertex_of_name[self.resolve(request.target)]
+        avoid = [self.vertex_of_name[self.resolve(a)] for a in request.avoid]
+        chains = self.finder.find(
+            src,
+            dst,
+            mode=request.mode,
+            steps=request.steps,
+            alternatives=request.alternatives,
+            avoid=avoid,
+        )
+        return [
+            ChainResult(
+                request=request,
+                rank=i,
+                path=[self.vertex_name(v) for v in c.vertices],
+                steps=list(c.steps),
+                largest_step=c.largest_step,
+                total=c.total,
+            )
+            for i, c in enumerate(chains)
+        ]
+
+    def render(self, result: ChainResult, out_dir: Path, attribution: str | None = None) -> None:
+        """Write the chain's PNG strip and HTML page into ``out_dir``."""
+        from xdeg_pipeline.core.render import path_html, path_strip_png
+
+        images = [self.images_root / n for n in result.path]
+        labels = [label_for(n, self.images_root) for n in result.path]
+        r = result.request
+        title = f"{r.source} → {r.target} ({r.mode}, {len(result.path) - 1} steps)"
+        result.png = path_strip_png(
+            images,
+            labels,
+            out_dir / f"{result.chain_id}.png",
+            steps=result.steps,
+            title=title,
+            attribution=attribution,
+        )
+        result.html = path_html(
+            images,
+            labels,
+            out_dir / f"{result.chain_id}.html",
+            title=title,
+            steps=result.steps,
+            attribution=attribution,
+            meta=[{"name": n} for n in result.path],
+        )
+
+
+def label_for(name: str, images_root: Path) -> str:
+    """The caption under an image: an emoji's name for the default set, else the file stem."""
+    from xdeg_pipeline.core.settings import default_collection
+
+    if images_root == default_collection():
+        from xdeg_pipeline.core.openmoji import emoji_label
+
+        return emoji_label(name)
+    return Path(name).stem
+
+
+def results_table(results: Sequence[ChainResult]) -> pd.DataFrame:
+    """One row per chain (the requested_paths table)."""
+    rows = [r.as_dict() for r in results]
+    df = pd.DataFrame(rows)
+    if not df.empty:
+        df["path"] = df["path"].apply(list)
+    return df

@@ -1,0 +1,61 @@
+"""Reading and writing the pipeline's parquet tables (feature matrices, rejects)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from xdeg_pipeline.core.atomic import write_with
+
+REJECTED_COLUMNS = ["name", "stage", "reason", "detail"]
+
+
+def write_feature_table(hashes: list[str], X: np.ndarray, path: Path) -> Path:
+    """Write ``content_hash`` + ``feature`` (fixed-size list<float32>) atomically."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    n, dim = X.shape if X.ndim == 2 else (0, 0)
+    values = pa.array(X.reshape(-1), type=pa.float32())
+    feature = (
+        pa.FixedSizeListArray.from_arrays(values, dim)
+        if n
+        else pa.array([], pa.list_(pa.float32()))
+    )
+    table = pa.table({"content_hash": pa.array(hashes, pa.string()), "feature": feature})
+    return write_with(path, lambda p: pq.write_table(table, p))
+
+
+def read_feature_table(path: Path) -> tuple[list[str], np.ndarray]:
+    """Read a feature table back as (hashes, float32 matrix)."""
+    table = pq.read_table(path)
+    hashes = table.column("content_hash").to_pylist()
+    col = table.column("feature").combine_chunks()
+    if len(hashes) == 0:
+        return [], np.zeros((0, 0), np.float32)
+    flat = col.flatten().to_numpy(zero_copy_only=False)
+    return hashes, np.asarray(flat, dtype=np.float32).reshape(len(hashes), -1)
+
+
+def read_rejected(path: Path) -> pd.DataFrame:
+    """The rejected-images table ({} columns when none yet)."""
+    if path.exists():
+        return pd.read_parquet(path)
+    return pd.DataFrame(columns=REJECTED_COLUMNS)
+
+
+def replace_rejected(path: Path, stage: str, rows: pd.DataFrame) -> pd.DataFrame:
+    """Replace one stage's rows in the rejected table; returns the whole table."""
+    from xdeg_pipeline.core.atomic import write_parquet
+
+    current = read_rejected(path)
+    current = current[current["stage"] != stage]
+    rows = rows.assign(stage=stage)[REJECTED_COLUMNS] if len(rows) else rows
+    merged = pd.concat([current, rows], ignore_index=True) if len(rows) else current
+    merged = (
+        merged[REJECTED_COLUMNS].astype(str).sort_values(["stage", "name"]).reset_index(drop=True)
+    )
+    write_parquet(merged, path)
+    return merged

@@ -1,0 +1,19 @@
+"""The Dagster code location of xdeg (loaded by workspace.yaml and the CLI)."""
+
+from dagster import Definitions
+
+from xdeg_pipeline.assets import ALL_ASSETS
+from xdeg_pipeline.checks import ALL_CHECKS
+from xdeg_pipeline.jobs import build_job, find_paths
+from xdeg_pipeline.resources import XdegResource
+from xdeg_pipeline.schedules import refresh_schedule
+from xdeg_pipeline.sensors import collection_sensor
+
+defs = Definitions(
+    assets=ALL_ASSETS,
+    asset_checks=ALL_CHECKS,
+    jobs=[build_job, find_paths],
+    schedules=[refresh_schedule],
+    sensors=[collection_sensor],
+    resources={"xdeg": XdegResource()},
+)

@@ -1,0 +1,49 @@
+"""A sensor that notices images added to or removed from the collection."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
+
+from xdeg_pipeline.core.images import IMAGE_EXTENSIONS
+from xdeg_pipeline.core.state import fingerprint_lines
+from xdeg_pipeline.jobs import build_job
+from xdeg_pipeline.resources import XdegResource
+
+
+def collection_signature(root: Path) -> tuple[str, int]:
+    """A cheap signature of a folder: names, sizes and mtimes of its image files (no reads)."""
+    entries: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for fn in filenames:
+            if fn.startswith(".") or os.path.splitext(fn)[1].lower() not in IMAGE_EXTENSIONS:
+                continue
+            path = os.path.join(dirpath, fn)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            entries.append(f"{os.path.relpath(path, root)!r}\t{st.st_size}\t{st.st_mtime_ns}")
+    entries.sort()
+    return fingerprint_lines(entries), len(entries)
+
+
+@sensor(
+    job=build_job,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.STOPPED,
+    description="Requests a build when image files are added to, changed in or removed from "
+    "the collection folder.",
+)
+def collection_sensor(context: SensorEvaluationContext, xdeg: XdegResource):
+    root = xdeg.images_path()
+    if not root.is_dir():
+        return SkipReason(f"collection folder {root} does not exist")
+    signature, count = collection_signature(root)
+    if signature == context.cursor:
+        return SkipReason(f"no change in {root} ({count} image files)")
+    context.update_cursor(signature)
+    return RunRequest(run_key=signature, tags={"xdeg/images": str(count)})

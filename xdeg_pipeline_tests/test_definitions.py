@@ -1,0 +1,30 @@
+"""The code location loads, with the asset keys other tooling depends on."""
+
+from dagster import AssetKey
+
+from xdeg_pipeline.definitions import defs
+
+EXPECTED = ["raw_images", "image_features", "pca_features", "knn_edges", "similarity_graph",
+            "requested_paths"]
+
+
+def test_definitions_load_with_expected_assets() -> None:
+    repo = defs.get_repository_def()
+    keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
+    assert set(EXPECTED) <= keys
+    assert repo.has_job("find_paths") and repo.has_job("build")
+    assert repo.has_sensor_def("collection_sensor")
+    assert repo.has_schedule_def("refresh_schedule")
+
+
+def test_lineage_is_the_pipeline_chain() -> None:
+    graph = defs.get_repository_def().asset_graph
+    for up, down in zip(EXPECTED, EXPECTED[1:]):
+        assert AssetKey(up) in graph.get(AssetKey(down)).parent_keys, (up, down)
+
+
+def test_every_stage_has_a_check() -> None:
+    graph = defs.get_repository_def().asset_graph
+    checked = {key.asset_key.to_user_string() for key in graph.asset_check_keys}
+    assert {"image_features", "pca_features", "knn_edges", "similarity_graph",
+            "requested_paths"} <= checked

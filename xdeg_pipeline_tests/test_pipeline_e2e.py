@@ -1,0 +1,108 @@
+"""End to end: materialise every asset in-process on a generated collection, on a real
+Dagster instance, then ask for paths through the find_paths job."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from dagster import DagsterInstance, materialize
+
+from xdeg_pipeline.assets import ALL_ASSETS, BUILD_ASSETS
+from xdeg_pipeline.checks import ALL_CHECKS
+from xdeg_pipeline.core.graph import load_graph
+from xdeg_pipeline.core.tables import read_feature_table
+from xdeg_pipeline.definitions import defs
+from xdeg_pipeline.resources import XdegResource
+from xdeg_pipeline_tests.conftest import make_collection
+
+
+def _metadata(result, key: str) -> dict:
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        if mat.asset_key.to_user_string() == key:
+            return {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+    raise KeyError(key)
+
+
+def _build(instance: DagsterInstance):
+    checks = [c for c in ALL_CHECKS if c.name != "requested_endpoints_exist"]
+    return materialize([*BUILD_ASSETS, *checks], instance=instance,
+                       resources={"xdeg": XdegResource()})
+
+
+def test_build_then_find_paths(xdeg_env: dict[str, Path]) -> None:
+    home = xdeg_env["home"]
+    with DagsterInstance.get() as instance:
+        result = _build(instance)
+        assert result.success
+        for check in result.get_asset_check_evaluations():
+            assert check.passed, check.check_name
+
+        assert len(pd.read_parquet(home / "raw_images.parquet")) == 24
+        hashes, X = read_feature_table(home / "image_features.parquet")
+        assert X.shape == (24, 1280)
+        _, Z = read_feature_table(home / "pca_features.parquet")
+        assert Z.shape[0] == 24
+        edges = pd.read_parquet(home / "knn_edges.parquet")
+        assert {"source", "target", "distance"} <= set(edges.columns)
+        graph = load_graph(home / "similarity_graph.pkl", allowed_root=home)
+        assert graph.vcount() == 24 and graph.is_connected()
+
+        names = sorted(pd.read_parquet(home / "raw_images.parquet")["name"])
+        job = defs.get_job_def("find_paths")
+        run = job.execute_in_process(
+            instance=instance,
+            run_config={"ops": {"requested_paths": {"config": {
+                "pairs": [{"source": names[0], "target": names[-1]},
+                          {"source": "img_005", "target": "img_020"}],
+            }}}},
+        )
+        assert run.success
+        table = pd.read_parquet(home / "paths" / "requested_paths.parquet")
+        assert len(table) == 2
+        first = table.iloc[0]
+        assert list(first["path"])[0] == names[0] and list(first["path"])[-1] == names[-1]
+        assert Path(first["png"]).stat().st_size > 1000
+        assert "<img" in Path(first["html"]).read_text(encoding="utf-8")
+        meta = _metadata(run, "requested_paths")
+        assert any(k.startswith("strip_") for k in meta)
+
+
+def test_rerun_recomputes_nothing_and_adding_computes_only_new(xdeg_env: dict[str, Path]) -> None:
+    with DagsterInstance.get() as instance:
+        first = _build(instance)
+        assert _metadata(first, "image_features")["images_computed"] == 24
+
+        again = _build(instance)
+        meta = _metadata(again, "image_features")
+        assert meta["images_computed"] == 0 and meta["images_reused"] == 24
+
+        make_collection(xdeg_env["images"], 3, start=100)
+        grown = _build(instance)
+        meta = _metadata(grown, "image_features")
+        assert meta["images_computed"] == 3
+        assert meta["images_reused"] == 24
+        assert _metadata(grown, "similarity_graph")["vertices"] == 27
+
+        victim = next(xdeg_env["images"].rglob("img_000.png"))
+        victim.unlink()
+        shrunk = _build(instance)
+        assert _metadata(shrunk, "image_features")["images_computed"] == 0
+        assert _metadata(shrunk, "similarity_graph")["vertices"] == 26
+
+
+def test_unknown_name_is_reported_not_crashing(xdeg_env: dict[str, Path]) -> None:
+    with DagsterInstance.get() as instance:
+        assert _build(instance).success
+        run = materialize(
+            [*ALL_ASSETS], instance=instance, resources={"xdeg": XdegResource()},
+            selection=["requested_paths"],
+            run_config={"ops": {"requested_paths": {"config": {
+                "pairs": [{"source": "img_0o5", "target": "img_020"}]}}}},
+        )
+        assert run.success
+        failed = pd.read_parquet(xdeg_env["home"] / "paths" / "failed_requests.parquet")
+        assert len(failed) == 1 and "img_005" in failed.iloc[0]["error"]
+        assert json.dumps(_metadata(run, "requested_paths")["failed_requests"]) == "1"
