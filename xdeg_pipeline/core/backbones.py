@@ -29,8 +29,9 @@ RESNET18_FILE = "resnet18-f37072fd.pth"
 RESNET18_URL = f"https://download.pytorch.org/models/{RESNET18_FILE}"
 WEIGHTS_ENV = "XDEG_WEIGHTS"
 
-# Bump when the pixels that reach the network change (resize, crop, interpolation, rounding).
-PREPROCESS_VERSION = "short-side-bilinear-aa+center-crop.v1"
+# Bump when the pixels that reach the network change (decode scale, resize, crop, rounding);
+# the steps are documented in xdeg_pipeline/core/features.py.
+PREPROCESS_VERSION = "draft-thumb-bicubic+sqcrop-bilinear.v1"
 
 
 class WeightsNotFound(FileNotFoundError):
@@ -41,8 +42,9 @@ class WeightsNotFound(FileNotFoundError):
 class BackboneSpec:
     """What a backbone expects and produces.
 
-    Images are resized so their shorter side is ``image_size`` (antialiased bilinear), centre
-    cropped to ``image_size`` square, scaled to [0, 1] and normalised with ``mean``/``std``.
+    Images are shrunk so their shorter side is about ``image_size``, centre cropped to a square
+    and resized to ``image_size`` (details: :mod:`xdeg_pipeline.core.features`), scaled to
+    [0, 1] and normalised with ``mean``/``std``.
     """
 
     name: str
@@ -199,7 +201,9 @@ def load_backbone(name: str, weights: str | Path | None = None) -> tuple[nn.Modu
     return feats.eval(), spec
 
 
-def load_classifier(name: str = "efficientnet_lite0", weights: str | Path | None = None) -> nn.Module:
+def load_classifier(
+    name: str = "efficientnet_lite0", weights: str | Path | None = None
+) -> nn.Module:
     """The same weights WITH the ImageNet head (1000 logits), in eval mode."""
     _check_name(name)
     return _build(name, weights)[0]

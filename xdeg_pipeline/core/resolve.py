@@ -4,8 +4,9 @@ Order, stopping at the first rule that matches anything:
 
 1. the exact relative name (after dropping ``./`` and doubled slashes);
 2. the relative name without its extension (``animals/cat`` for ``animals/cat.png``);
-3. the file name with extension (``cat.png``);
-4. the file-name stem (``cat``).
+3. the trailing part of the name, whole components, with extension (``cat.png``,
+   ``more/oak.png``);
+4. the same without extension: the file-name stem (``cat``) or a trailing path (``more/oak``).
 
 Rules 2-4 are tried case-sensitively, then case-insensitively. One match wins; several raise
 :class:`AmbiguousName`; none raises :class:`NameNotFound` with up to five close matches.
@@ -76,11 +77,19 @@ def _stem(name: str) -> str:
     return posixpath.splitext(name)[0]
 
 
-_KEYS: tuple[Callable[[str], str], ...] = (
-    _stem,  # relative name without extension
-    posixpath.basename,  # file name with extension
-    lambda n: _stem(posixpath.basename(n)),  # file-name stem
-)
+def _same(name: str, query: str) -> bool:
+    return _stem(name) == query
+
+
+def _tail(name: str, query: str) -> bool:
+    return name.endswith("/" + query)
+
+
+def _stem_tail(name: str, query: str) -> bool:
+    return _stem(name).endswith("/" + query)
+
+
+_RULES: tuple[Callable[[str, str], bool], ...] = (_same, _tail, _stem_tail)
 
 
 def _suggest(query: str, names: list[str], cutoff: float = 0.5) -> list[str]:
@@ -116,12 +125,10 @@ def resolve_name(query: str, names: Sequence[str]) -> str:
     if cleaned in name_set:
         return cleaned
     if cleaned:
-        for key in _KEYS:
+        for rule in _RULES:
             for fold in (False, True):
                 target = cleaned.lower() if fold else cleaned
-                hits = sorted(
-                    n for n in all_names if (key(n).lower() if fold else key(n)) == target
-                )
+                hits = sorted(n for n in all_names if rule(n.lower() if fold else n, target))
                 if len(hits) == 1:
                     return hits[0]
                 if hits:

@@ -12,6 +12,7 @@ and built in a fraction of a second; nothing decodes to more than a few megabyte
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import struct
@@ -70,6 +71,7 @@ def bomb_header_png(side: int = 100_000) -> bytes:
     return png_bytes(side, side, 8, 0, zlib.compress(b"\x00" * 64))
 
 
+@functools.cache
 def bomb_real_png(side: int = 10_000) -> bytes:
     """A valid ``side`` x ``side`` black greyscale PNG (~100 KB for 10,000; 1e8 pixels)."""
     comp = zlib.compressobj(9)
@@ -97,9 +99,11 @@ def pattern(width: int = 64, height: int = 48, seed: int = 0) -> Image.Image:
     return Image.fromarray(arr, "RGB")
 
 
-def half_white_landscape(orientation: int) -> bytes:
-    """An 80x40 JPEG, left half white, right half black, with an EXIF Orientation tag."""
-    im = Image.new("RGB", (80, 40), (0, 0, 0))
+def rotated_portrait(orientation: int = 6) -> bytes:
+    """A JPEG stored as 40x80 (portrait), top half white, bottom half black, tagged with an EXIF
+    Orientation. With 6 ("rotate 90 degrees clockwise to view") it is an 80x40 landscape whose
+    right half is white once upright."""
+    im = Image.new("RGB", (40, 80), (0, 0, 0))
     im.paste((255, 255, 255), (0, 0, 40, 40))
     exif = Image.Exif()
     exif[0x0112] = orientation
@@ -133,7 +137,7 @@ def ok_files() -> dict[str, bytes]:
         "ok/animated.webp": encode(frames[0], "WEBP", save_all=True, append_images=frames[1:],
                                    duration=50, lossless=True),
         "ok/rgba.webp": encode(rgba, "WEBP", lossless=True),
-        "ok/exif_rotated.jpg": half_white_landscape(6),
+        "ok/exif_rotated.jpg": rotated_portrait(6),
         "ok/bad_exif.jpg": encode(pattern(seed=3), "JPEG", exif=b"Exif\x00\x00garbage!"),
         "ok/one_pixel.png": encode(Image.new("RGB", (1, 1), (10, 200, 30)), "PNG"),
         "ok/wide_4000x1.png": encode(pattern(4000, 1), "PNG"),
@@ -163,7 +167,7 @@ def bad_files() -> dict[str, tuple[bytes, str]]:
         "bad/truncated.jpg": (jpeg[: len(jpeg) * 2 // 3], "truncated"),
         "bad/truncated.png": (png[: len(png) // 2], "truncated"),
         "bad/corrupt.png": (bytes(corrupt), "corrupt"),
-        "bad/header_only.png": (png[:20], "corrupt"),
+        "bad/header_only.png": (png[:20], "truncated"),
         "bad/bomb_header.png": (bomb_header_png(), "decompression_bomb"),
         "bad/bomb_real.png": (bomb_real_png(), "decompression_bomb"),
     }

@@ -1,0 +1,207 @@
+"""Feature extraction throughput: FeatureExtractor end to end vs the model alone vs a naive loop.
+
+    python benchmarks/feature_throughput.py [--images DIR] [--n N] [--backbone B]
+        [--device D] [--batch-size B] [--workers W] [--threads T] [--gpu-decode]
+
+Without ``--images`` it writes N natural-looking 512 px JPEGs (scikit-image sample photos,
+randomly cropped, flipped, tinted and noised) to a temporary folder. It prints:
+
+* end to end: ``FeatureExtractor.extract`` over the files (decode + preprocess + model);
+* model alone: the same extractor's model on random uint8 batches of the same shape already
+  on the device (same dtype/autocast, normalisation included), timed before and after the
+  end-to-end run (the mean of both is the reference);
+* their ratio (the goal: >= 0.90 on a CPU box, >= 5,000 images/s on one H100);
+* the original recipe's naive loop: PIL open, torchvision Resize/CenterCrop/ToTensor/
+  Normalize, one image at a time through the model (on a subset).
+
+The last line is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from xdeg_pipeline.core.features import FeatureExtractor  # noqa: E402
+
+_SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
+            "motorcycle_left", "cat", "retina", "colorwheel")
+
+
+def _sources() -> list[np.ndarray]:
+    import skimage.data as data
+
+    out = []
+    for name in _SAMPLES:
+        try:
+            img = getattr(data, name)()
+        except Exception:  # a sample that needs a download (pooch) is skipped
+            continue
+        if img.ndim == 2:
+            img = np.stack([img] * 3, axis=-1)
+        out.append(np.ascontiguousarray(img[..., :3]).astype(np.uint8))
+    return out
+
+
+def _write_chunk(args: tuple[str, int, int, int]) -> int:
+    folder, start, stop, side = args
+    from PIL import Image
+
+    sources = _sources()
+    for i in range(start, stop):
+        rng = np.random.default_rng(i)
+        src = sources[i % len(sources)]
+        h, w = src.shape[:2]
+        crop = int(min(h, w) * rng.uniform(0.45, 1.0))
+        y, x = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
+        img = src[y:y + crop, x:x + crop].astype(np.float32)
+        if rng.random() < 0.5:
+            img = img[:, ::-1]
+        img = img * rng.uniform(0.7, 1.2, size=3) + rng.normal(0, rng.uniform(1, 8), img.shape)
+        pil = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+        pil = pil.resize((side, side), Image.Resampling.BILINEAR)
+        pil.save(Path(folder) / f"img_{i:06d}.jpg", quality=int(rng.integers(80, 95)))
+    return stop - start
+
+
+def make_images(folder: Path, n: int, side: int = 512) -> list[Path]:
+    """Write ``n`` JPEGs of ``side`` px into ``folder`` (in parallel)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    procs = max(1, os.cpu_count() or 1)
+    step = max(1, -(-n // (procs * 4)))
+    jobs = [(str(folder), s, min(n, s + step), side) for s in range(0, n, step)]
+    if procs == 1 or n < 64:
+        for job in jobs:
+            _write_chunk(job)
+    else:
+        with ProcessPoolExecutor(procs) as pool:
+            list(pool.map(_write_chunk, jobs))
+    return sorted(folder.glob("img_*.jpg"))
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def model_alone(fx: FeatureExtractor, n_images: int, seconds: float) -> float:
+    """Images/s of the model (normalisation included) on random uint8 batches on the device."""
+    bs, s = fx.batch_size, fx.spec.image_size
+    gen = torch.Generator().manual_seed(0)
+    inputs = [torch.randint(0, 256, (bs, 3, s, s), dtype=torch.uint8, generator=gen)
+              .to(fx.device) for _ in range(3)]
+    fx.features_from_uint8(inputs[0])
+    _sync(fx.device)
+    done, i = 0, 0
+    t0 = time.perf_counter()
+    while done < n_images or time.perf_counter() - t0 < seconds:
+        out = fx.features_from_uint8(inputs[i % len(inputs)])
+        done += bs
+        i += 1
+    out.float().cpu()
+    _sync(fx.device)
+    return done / (time.perf_counter() - t0)
+
+
+def naive_loop(fx: FeatureExtractor, paths: list[Path]) -> float:
+    """The original recipe: PIL open, torchvision transforms, one image at a time."""
+    from PIL import Image
+    from torchvision import transforms
+
+    s = fx.spec.image_size
+    tf = transforms.Compose([
+        transforms.Resize(s), transforms.CenterCrop(s), transforms.ToTensor(),
+        transforms.Normalize(fx.spec.mean, fx.spec.std),
+    ])
+    model = fx.model
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        for p in paths:
+            x = tf(Image.open(p).convert("RGB")).unsqueeze(0).to(fx.device)
+            model(x).cpu()
+    return len(paths) / (time.perf_counter() - t0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--images", type=Path, help="folder of images (default: generate)")
+    ap.add_argument("--n", type=int, default=None, help="images (default 600 cpu, 20000 cuda)")
+    ap.add_argument("--backbone", default="efficientnet_lite0")
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--workers", type=int, default=None, help="loader worker processes")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    ap.add_argument("--gpu-decode", action="store_true")
+    ap.add_argument("--naive-n", type=int, default=None, help="images for the naive loop")
+    args = ap.parse_args(argv)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    fx = FeatureExtractor(args.backbone, device=args.device, batch_size=args.batch_size,
+                          num_workers=args.workers, gpu_decode=args.gpu_decode)
+    on_gpu = fx.device.type == "cuda"
+    n = args.n or (20000 if on_gpu else 600)
+    tmp = None
+    if args.images:
+        exts = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+        paths = sorted(p for p in args.images.rglob("*") if p.suffix.lower() in exts)[:n]
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="xdeg-bench-")
+        t0 = time.perf_counter()
+        paths = make_images(Path(tmp.name), n)
+        print(f"generated {len(paths)} 512 px JPEGs in {time.perf_counter() - t0:.1f} s")
+    n = len(paths)
+    mb = sum(p.stat().st_size for p in paths) / 1e6
+    print(f"device={fx.device} backbone={fx.spec.name} batch={fx.batch_size} "
+          f"workers={fx.num_workers} threads={torch.get_num_threads()} "
+          f"gpu_decode={fx.gpu_decode} images={n} ({mb:.0f} MB) cpus={os.cpu_count()}")
+
+    fx.extract(paths[: min(n, 2 * fx.batch_size)])  # warm-up: workers, cudnn autotune
+    alone_s = 5.0 if on_gpu else 8.0
+    alone1 = model_alone(fx, 0, alone_s)
+    print(f"model alone (before): {alone1:,.1f} images/s")
+    t0 = time.perf_counter()
+    feats, failures = fx.extract(paths)
+    e2e_s = time.perf_counter() - t0
+    e2e = n / e2e_s
+    print(f"end to end: {e2e:,.1f} images/s ({n} images in {e2e_s:.2f} s, "
+          f"{len(failures)} failures, finite rows {int(np.isfinite(feats).all(1).sum())})")
+    alone2 = model_alone(fx, 0, alone_s)
+    print(f"model alone (after): {alone2:,.1f} images/s")
+    alone = (alone1 + alone2) / 2
+    ratio = e2e / alone
+    print(f"ratio end-to-end / model alone: {ratio:.3f}")
+    naive_n = min(n, args.naive_n or (1000 if on_gpu else 100))
+    naive = naive_loop(fx, paths[:naive_n])
+    print(f"naive loop (PIL + torchvision, 1 image at a time, {naive_n} images): "
+          f"{naive:,.1f} images/s; end to end is {e2e / naive:.1f}x faster")
+    result = {
+        "device": str(fx.device),
+        "device_name": torch.cuda.get_device_name(fx.device) if on_gpu else "cpu",
+        "backbone": fx.spec.name, "batch_size": fx.batch_size, "workers": fx.num_workers,
+        "threads": torch.get_num_threads(), "gpu_decode": fx.gpu_decode, "images": n,
+        "cpus": os.cpu_count(), "end_to_end_ips": round(e2e, 1),
+        "model_alone_ips": round(alone, 1), "model_alone_before_ips": round(alone1, 1),
+        "model_alone_after_ips": round(alone2, 1), "ratio": round(ratio, 3),
+        "naive_ips": round(naive, 1), "speedup_vs_naive": round(e2e / naive, 2),
+        "failures": len(failures),
+    }
+    if tmp is not None:
+        tmp.cleanup()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

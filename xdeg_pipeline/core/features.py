@@ -1,0 +1,459 @@
+"""FeatureExtractor: decode, preprocess and embed images in a stream that keeps the model busy.
+
+Preprocessing (``backbones.PREPROCESS_VERSION``; ``S`` = the backbone's image size, an image of
+``W x H`` with short side ``s`` and long side ``L``):
+
+1. decode at a reduced scale: :func:`images.load_rgb` with ``max_side = m = ceil(S*L/s)``, i.e.
+   JPEG DCT scaling by the largest ``k`` in 1, 2, 4, 8 with ``min(W//m, H//m) >= k`` (Pillow's
+   ``draft`` rule), then Pillow's ``thumbnail`` to fit ``m x m`` (bicubic, ``reducing_gap`` 2),
+   so the short side stays ``>= S``;
+2. centre-crop a square of the short side, resize it to ``S x S`` (bilinear, antialiased; most
+   often the identity), round to uint8;
+3. on the device: scale to [0, 1], normalise with the backbone's mean/std.
+
+The optional GPU JPEG path (``gpu_decode=True``) decodes with nvJPEG at full size and emulates
+step 1 with torch ops (``k x k`` box average for the DCT scaling, antialiased bicubic for the
+thumbnail) and step 2 the same way, so its pixels match the CPU path to within about one grey
+level and both share one ``cache_key``. JPEGs that nvJPEG should not see (EXIF-rotated,
+progressive, CMYK, ...) and every other format take the CPU path in the loader's workers;
+a file nvJPEG fails on is decoded on the CPU instead. A broken file never stops a batch: it is
+reported in ``failures`` as ``"reason: detail"`` and its row is NaN.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import stat
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from xdeg_pipeline.core.backbones import BackboneSpec, load_backbone
+
+ProgressFn = Callable[[int, int], None]
+DEVICE_ENV = "XDEG_DEVICE"
+DEFAULT_BATCH = {"cuda": 256, "mps": 64, "cpu": 16}
+
+
+def choose_device(override: str | None = None) -> torch.device:
+    """``override``, else ``$XDEG_DEVICE``, else the first of cuda, mps, cpu that is available."""
+    name = override or os.environ.get(DEVICE_ENV) or ""
+    if not name or name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} requested but CUDA is not available here")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise RuntimeError(f"device {name!r} requested but MPS is not available here")
+    return device
+
+
+def default_num_workers(device: torch.device) -> int:
+    """Loader worker processes: ``min(cpu count, 8)``; with CPU inference on <= 2 cores, 1.
+
+    On a small CPU-only box the model needs the cores; one worker decoding beside the
+    inference threads measured best (see benchmarks/feature_throughput.py).
+    """
+    cpus = os.cpu_count() or 1
+    if device.type == "cpu" and cpus <= 2:
+        return 1
+    if device.type == "cuda":
+        return max(1, min(cpus - 2, 16))
+    return min(cpus, 8)
+
+
+# --------------------------------------------------------------------------- preprocessing plan
+
+
+def _pil_thumbnail_size(w: int, h: int, box: int) -> tuple[int, int] | None:
+    """Pillow's ``thumbnail`` target for ``(box, box)``; ``None`` when the image already fits."""
+    if box >= w and box >= h:
+        return None
+    aspect = w / h
+    x = y = box
+    if x / y >= aspect:
+        x = max(min(math.floor(y * aspect), math.ceil(y * aspect),
+                    key=lambda n: abs(aspect - n / y)), 1)
+    else:
+        y = max(min(math.floor(x / aspect), math.ceil(x / aspect),
+                    key=lambda n: 0 if n == 0 else abs(aspect - x / n)), 1)
+    return x, y
+
+
+def decode_side(w: int, h: int, size: int) -> int:
+    """``m = ceil(size * long / short)``: the ``max_side`` that keeps the short side ``>= size``."""
+    short, long = min(w, h), max(w, h)
+    return -(-size * long // max(short, 1))
+
+
+@lru_cache(maxsize=4096)
+def _plan(w: int, h: int, size: int) -> dict[str, Any]:
+    """Every step of the preprocessing of a stored ``w x h`` JPEG (see module docstring)."""
+    m = decode_side(w, h, size)
+    scale = min(w // m, h // m)
+    k = next((f for f in (8, 4, 2, 1) if scale >= f), 1)
+    dw, dh = -(-w // k), -(-h // k)
+    thumb = _pil_thumbnail_size(dw, dh, m)
+    tw, th = thumb if thumb else (dw, dh)
+    reduce = (1, 1)
+    if thumb:
+        reduce = (max(int(dh / th / 2.0), 1), max(int(dw / tw / 2.0), 1))
+    side = min(tw, th)
+    return {
+        "k": k, "thumb": thumb, "reduce": reduce, "side": side,
+        "top": (th - side) // 2, "left": (tw - side) // 2,
+    }
+
+
+def crop_resize(img: Image.Image, size: int) -> np.ndarray:
+    """Centre square crop of the short side, bilinear (antialiased) resize to ``size``."""
+    w, h = img.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    if (w, h) != (side, side):
+        img = img.crop((left, top, left + side, top + side))
+    if side != size:
+        img = img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def _peek_size(path: Path) -> tuple[int, int] | None:
+    """Stored size from the header of a regular file, or ``None`` (let load_rgb judge it)."""
+    from xdeg_pipeline.core.images import ALLOWED_FORMATS
+
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        with Image.open(path, formats=ALLOWED_FORMATS) as im:
+            return im.size
+    except Exception:
+        return None
+
+
+def preprocess_file(path: Path, size: int) -> np.ndarray:
+    """The CPU path: ``(size, size, 3)`` uint8 of one file; raises ``images.ImageRejected``."""
+    from xdeg_pipeline.core.images import load_rgb
+
+    wh = _peek_size(path)
+    img = load_rgb(path, max_side=decode_side(*wh, size) if wh else None)
+    return crop_resize(img, size)
+
+
+def _failure_text(exc: BaseException) -> str:
+    from xdeg_pipeline.core.images import ImageRejected
+
+    if isinstance(exc, ImageRejected):
+        return f"{exc.reason}: {exc.detail}"
+    return f"corrupt: {type(exc).__name__}: {exc}"
+
+
+def preprocess_decoded(images: Sequence[torch.Tensor], size: int) -> torch.Tensor:
+    """The torch path: full-size decoded ``(3, H, W)`` uint8 tensors -> ``(n, 3, S, S)`` uint8.
+
+    Emulates :func:`preprocess_file` on any device; images of one shape are done as a batch.
+    """
+    n = len(images)
+    device = images[0].device if n else torch.device("cpu")
+    out = torch.empty((n, 3, size, size), dtype=torch.uint8, device=device)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, img in enumerate(images):
+        groups.setdefault((int(img.shape[1]), int(img.shape[2])), []).append(i)
+    for (h, w), members in groups.items():
+        p = _plan(w, h, size)
+        x = torch.stack([images[i] for i in members]).float()
+        if p["k"] > 1:  # JPEG DCT scaling ~ k x k box average
+            x = F.avg_pool2d(x, p["k"], ceil_mode=True, count_include_pad=False).round_()
+        if p["thumb"]:
+            if p["reduce"] != (1, 1):
+                x = F.avg_pool2d(x, p["reduce"], ceil_mode=True, count_include_pad=False)
+            tw, th = p["thumb"]
+            x = F.interpolate(x, size=(th, tw), mode="bicubic", antialias=True,
+                              align_corners=False).round_().clamp_(0, 255)
+        side, top, left = p["side"], p["top"], p["left"]
+        x = x[:, :, top:top + side, left:left + side]
+        if side != size:
+            x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                              align_corners=False).round_().clamp_(0, 255)
+        out[members] = x.to(torch.uint8)
+    return out
+
+
+def _nvjpeg_candidate(data: bytes) -> bool:
+    """A JPEG nvJPEG decodes exactly like load_rgb: RGB/grey, baseline, upright, not huge."""
+    from xdeg_pipeline.core.images import MAX_PIXELS
+
+    if not data.startswith(b"\xff\xd8\xff"):
+        return False
+    try:
+        with Image.open(io.BytesIO(data), formats=["JPEG"]) as im:
+            if im.mode not in ("RGB", "L") or im.info.get("progressive") or im.info.get(
+                "progression"
+            ):
+                return False
+            w, h = im.size
+            if w * h > MAX_PIXELS or min(w, h) < 1:
+                return False
+            return int(im.getexif().get(0x0112, 1) or 1) == 1
+    except Exception:
+        return False
+
+
+# --------------------------------------------------------------------------- loader
+
+
+class _Batches(Dataset):
+    """Item ``b`` = batch ``b`` of paths, decoded in a worker process.
+
+    Returns ``idx``/``images`` for images preprocessed on the CPU (``(n, S, S, 3)`` uint8),
+    ``jidx``/``jbytes``/``joff`` for raw JPEG bytes left to nvJPEG, and ``failures``.
+    """
+
+    def __init__(self, paths: Sequence[Path], batches: list[list[int]], size: int,
+                 raw_jpeg: bool) -> None:
+        self.paths = paths
+        self.batches = batches
+        self.size = size
+        self.raw_jpeg = raw_jpeg
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, b: int) -> dict[str, Any]:
+        members = self.batches[b]
+        s = self.size
+        images = torch.empty((len(members), s, s, 3), dtype=torch.uint8)
+        arr = images.numpy()
+        ok: list[int] = []
+        jidx: list[int] = []
+        blobs: list[bytes] = []
+        failures: list[tuple[int, str]] = []
+        for i in members:
+            path = self.paths[i]
+            try:
+                if self.raw_jpeg:
+                    data = _read_regular(path)
+                    if data is not None and _nvjpeg_candidate(data):
+                        jidx.append(i)
+                        blobs.append(data)
+                        continue
+                arr[len(ok)] = preprocess_file(path, s)
+                ok.append(i)
+            except Exception as exc:  # one bad file never kills a batch
+                failures.append((i, _failure_text(exc)))
+        offsets = np.cumsum([0] + [len(d) for d in blobs], dtype=np.int64)
+        return {
+            "idx": torch.tensor(ok, dtype=torch.int64),
+            "images": images[: len(ok)],
+            "jidx": torch.tensor(jidx, dtype=torch.int64),
+            "jbytes": torch.frombuffer(bytearray(b"".join(blobs)) or bytearray(1),
+                                       dtype=torch.uint8),
+            "joff": torch.from_numpy(offsets),
+            "failures": failures,
+        }
+
+
+def _read_regular(path: Path) -> bytes | None:
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        return Path(path).read_bytes()
+    except OSError:
+        return None
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+def _worker_init(_: int) -> None:
+    torch.set_num_threads(1)
+
+
+# --------------------------------------------------------------------------- extractor
+
+
+class FeatureExtractor:
+    """Pooled CNN features of image files, streamed through a DataLoader onto one device."""
+
+    def __init__(
+        self,
+        backbone: str = "efficientnet_lite0",
+        weights: str | Path | None = None,
+        device: str | None = None,
+        batch_size: int | None = None,
+        num_workers: int | None = None,
+        gpu_decode: bool = False,
+    ) -> None:
+        self.device = choose_device(device)
+        model, self.spec = load_backbone(backbone, weights)
+        self.dim = self.spec.dim
+        spec: BackboneSpec = self.spec
+        self.cache_key = (
+            f"{spec.name}-w{spec.weights_id}-{spec.preprocess_version}-s{spec.image_size}"
+        )
+        kind = self.device.type
+        self.batch_size = int(batch_size or DEFAULT_BATCH.get(kind, 32))
+        self.num_workers = (
+            default_num_workers(self.device) if num_workers is None else int(num_workers)
+        )
+        self.gpu_decode = bool(gpu_decode) and kind == "cuda"
+        self.amp_dtype = torch.float16 if kind == "cuda" else None
+        if kind == "cuda":
+            torch.backends.cudnn.benchmark = True
+        self.model = model.to(self.device, memory_format=torch.channels_last).eval()
+        mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, 3, 1, 1)
+        std = torch.tensor(spec.std, dtype=torch.float32).view(1, 3, 1, 1)
+        self._scale = (1.0 / (255.0 * std)).to(self.device)
+        self._shift = (-mean / std).to(self.device)
+
+    # ------------------------------------------------------------------ model
+    def features_from_uint8(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, S, S) uint8 on the device -> (N, dim) features (device tensor, async)."""
+        with torch.inference_mode():
+            x = x.contiguous(memory_format=torch.channels_last).float()
+            x = torch.addcmul(self._shift, x, self._scale)
+            if self.amp_dtype is not None:
+                with torch.autocast(self.device.type, dtype=self.amp_dtype):
+                    return self.model(x)
+            return self.model(x)
+
+    # ------------------------------------------------------------------ streaming
+    def _loader(self, paths: Sequence[Path]) -> DataLoader:
+        bs = self.batch_size
+        batches = [list(range(i, min(i + bs, len(paths)))) for i in range(0, len(paths), bs)]
+        ds = _Batches(paths, batches, self.spec.image_size, raw_jpeg=self.gpu_decode)
+        workers = min(self.num_workers, len(batches))
+        extra: dict[str, Any] = {}
+        if workers > 0:
+            extra = {"prefetch_factor": 4 if self.device.type == "cuda" else 2,
+                     "worker_init_fn": _worker_init, "in_order": False}
+        return DataLoader(ds, batch_size=None, shuffle=False, num_workers=workers,
+                          collate_fn=_identity, pin_memory=self.device.type == "cuda", **extra)
+
+    def _gpu_decode(self, item: dict[str, Any], paths: Sequence[Path],
+                    failures: dict[int, str]) -> tuple[list[int], torch.Tensor | None]:
+        """nvJPEG-decode and preprocess the raw JPEGs of a batch.
+
+        A file nvJPEG fails on is decoded on the CPU instead (or reported in ``failures``).
+        Returns the indices and their ``(n, 3, S, S)`` uint8 images on the device.
+        """
+        from torchvision.io import ImageReadMode, decode_jpeg
+
+        jidx = item["jidx"].tolist()
+        if not jidx:
+            return [], None
+        size = self.spec.image_size
+        off = item["joff"].tolist()
+        blobs = [item["jbytes"][off[j]:off[j + 1]] for j in range(len(jidx))]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torchvision >= 0.29 deprecates its decoders
+            try:
+                decoded = decode_jpeg(blobs, mode=ImageReadMode.RGB, device=self.device)
+                with torch.inference_mode():
+                    return jidx, preprocess_decoded(decoded, size)
+            except Exception:
+                pass
+            good_idx, good, cpu_idx, cpu = [], [], [], []
+            for i, blob in zip(jidx, blobs, strict=True):
+                try:
+                    good.append(decode_jpeg(blob, mode=ImageReadMode.RGB, device=self.device))
+                    good_idx.append(i)
+                except Exception:
+                    try:
+                        cpu.append(torch.from_numpy(preprocess_file(paths[i], size)))
+                        cpu_idx.append(i)
+                    except Exception as exc:
+                        failures[i] = _failure_text(exc)
+        with torch.inference_mode():
+            parts = [preprocess_decoded(good, size)] if good else []
+            if cpu:
+                parts.append(torch.stack(cpu).to(self.device).permute(0, 3, 1, 2))
+            if not parts:
+                return [], None
+            return good_idx + cpu_idx, torch.cat(parts)
+
+    def _prepare(self, item: dict[str, Any], paths: Sequence[Path]
+                 ) -> tuple[list[int], torch.Tensor | None, dict[int, str]]:
+        """A loader item -> (indices, (n, 3, S, S) uint8 on the device, failures)."""
+        failures = {int(i): str(msg) for i, msg in item["failures"]}
+        idx = item["idx"].tolist()
+        parts: list[torch.Tensor] = []
+        if idx:
+            cpu = item["images"].to(self.device, non_blocking=True)
+            parts.append(cpu.permute(0, 3, 1, 2))
+        if self.gpu_decode:
+            jidx, decoded = self._gpu_decode(item, paths, failures)
+            if decoded is not None:
+                idx += jidx
+                parts.append(decoded)
+        if not idx:
+            return [], None, failures
+        with torch.inference_mode():
+            x = parts[0] if len(parts) == 1 else torch.cat(parts)
+        return idx, x, failures
+
+    def iter_batches(
+        self, paths: Sequence[Path], progress: ProgressFn | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, dict[int, str]]]:
+        """Yield ``(indices, features (n, dim) float32, failures {index: reason})`` per batch.
+
+        Batches arrive in any order; every index of ``paths`` appears exactly once, either in
+        ``indices`` or in ``failures``. ``progress(done, total)`` follows each batch.
+        """
+        paths = [Path(p) for p in paths]
+        total = len(paths)
+        if total == 0:
+            return
+        done = 0
+        pending: tuple[list[int], torch.Tensor | None, dict[int, str]] | None = None
+
+        def finish(p: tuple[list[int], torch.Tensor | None, dict[int, str]]):
+            idx, feats, fails = p
+            arr = (feats.float().cpu().numpy() if feats is not None
+                   else np.empty((0, self.dim), np.float32))
+            return np.asarray(idx, dtype=np.int64), arr.astype(np.float32, copy=False), fails
+
+        for item in self._loader(paths):
+            idx, x, fails = self._prepare(item, paths)
+            feats = self.features_from_uint8(x) if x is not None else None
+            if pending is not None:  # the device works on this batch while we hand back the last
+                out = finish(pending)
+                done += len(out[0]) + len(out[2])
+                yield out
+                if progress is not None:
+                    progress(done, total)
+            pending = (idx, feats, fails)
+        if pending is not None:
+            out = finish(pending)
+            done += len(out[0]) + len(out[2])
+            yield out
+            if progress is not None:
+                progress(done, total)
+
+    def extract(
+        self, paths: Sequence[Path], progress: ProgressFn | None = None
+    ) -> tuple[np.ndarray, dict[int, str]]:
+        """Features of all ``paths``: ``(len(paths), dim)`` float32 (NaN rows for failures)."""
+        out = np.full((len(paths), self.dim), np.nan, dtype=np.float32)
+        failures: dict[int, str] = {}
+        for idx, feats, fails in self.iter_batches(paths, progress):
+            if len(idx):
+                out[idx] = feats
+            failures.update(fails)
+        return out, failures
+

@@ -1,0 +1,231 @@
+"""The similarity graph: igraph built in bulk from the kNN edge table, connected by construction.
+
+Edges are the kNN edges made undirected (an edge wherever either end lists the other), plus
+bridges: while the graph has several components, every component is joined to the rest by its
+exact nearest pair of vectors, choosing the bridges as the minimum spanning tree of the
+components' least distances (single linkage over blocked BLAS distances). Those are the edges
+the minimum spanning tree of the complete graph uses to cross the gaps, so every pair of images
+has a path and the smoothest path across components is as good as the complete graph allows.
+Above a work budget (huge collections with many components) the search uses a bounded sample of
+each component's rows; ``graph["params"]["bridging"]`` says which was used.
+
+Edge attributes: ``weight`` (the step distance in the features' space), ``mutual`` (both ends
+list each other), ``bridge`` (added for connectivity). Vertex attributes: those passed in
+``vertex_attrs`` plus ``sigma`` (local scale: distance to the ``sigma_k``-th neighbour, used to
+damp hubs in path search).
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import igraph as ig
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
+
+from xdeg_pipeline.core import params as defaults
+from xdeg_pipeline.core.atomic import write_pickle
+from xdeg_pipeline.core.knn import _block_distances, _check_space, _prepared, pair_distances
+
+BRIDGE_BUDGET = 2e9  # distance evaluations (rows x columns) before the bridge search samples
+
+
+def _nearest_in(X: np.ndarray, x_sq: np.ndarray, q: np.ndarray, cand: np.ndarray, space: str):
+    """(row, distance) of the row of X[cand] nearest to vector q."""
+    d = _block_distances(q[None, :], X[cand], x_sq[cand] if len(x_sq) else x_sq, space)[0]
+    j = int(np.argmin(d))
+    return int(cand[j]), float(d[j])
+
+
+def _closest_pair(
+    X32: np.ndarray, base: np.ndarray, x_sq: np.ndarray, ca: np.ndarray, cb: np.ndarray, space: str
+) -> tuple[int, int]:
+    """Closest pair between row sets ca and cb: exact when small, else alternating descent."""
+    if len(ca) * len(cb) <= 16_000_000:
+        sq = x_sq[cb] if len(x_sq) else x_sq
+        best = (np.inf, -1, -1)
+        block = max(1, 16_000_000 // max(len(cb), 1))
+        for lo in range(0, len(ca), block):
+            r = ca[lo : lo + block]
+            D = _block_distances(X32[r], base[cb], sq, space)
+            i, j = np.unravel_index(int(np.argmin(D)), D.shape)
+            if D[i, j] < best[0]:
+                best = (float(D[i, j]), int(r[i]), int(cb[j]))
+        return best[1], best[2]
+    a = int(ca[0])
+    for _ in range(6):  # alternate nearest-point steps: a local minimum of the pair distance
+        b, _ = _nearest_in(base, x_sq, X32[a], cb, space)
+        a, _ = _nearest_in(base, x_sq, X32[b], ca, space)
+    b, _ = _nearest_in(base, x_sq, X32[a], cb, space)
+    return a, b
+
+
+def bridge_components(
+    X: np.ndarray, labels: np.ndarray, space: str, seed: int = 0
+) -> tuple[list[tuple[int, int, float]], str]:
+    """Edges joining all components (``labels``: component id per row) by their nearest pairs.
+
+    One blocked pass computes, for every pair of components, the least distance between them
+    (rows outside the largest component against all rows; distances are symmetric). The
+    minimum spanning tree of that component graph picks the bridges (single linkage), and each
+    bridge is the exact closest pair of its two components. Above :data:`BRIDGE_BUDGET` the
+    pass uses a bounded sample of rows per component ("sampled"). Returns (edges, mode).
+    """
+    n = X.shape[0]
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    base, x_sq = _prepared(X32, space)
+    n_comp = int(labels.max()) + 1
+    sizes = np.bincount(labels, minlength=n_comp)
+    largest = int(np.argmax(sizes))
+    rows = np.flatnonzero(labels != largest)
+    mode = "exact"
+    if len(rows) * n > BRIDGE_BUDGET:
+        mode = "sampled"
+        rng = np.random.default_rng(seed)
+        cap = max(1, int(BRIDGE_BUDGET / n / max(n_comp - 1, 1)))
+        keep = []
+        for c in np.flatnonzero(sizes):
+            members = np.flatnonzero(labels == c)
+            if c != largest:
+                keep.append(members if len(members) <= cap else rng.choice(members, cap, False))
+        rows = np.sort(np.concatenate(keep))
+    perm = np.argsort(labels, kind="stable")  # columns grouped by component
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    M = np.full((n_comp, n_comp), np.inf)
+    block = max(1, min(4096, 16_000_000 // max(n, 1)))
+    cols, col_sq = base[perm], (x_sq[perm] if len(x_sq) else x_sq)
+    for lo in range(0, len(rows), block):
+        r = rows[lo : lo + block]
+        D = _block_distances(X32[r], cols, col_sq, space)
+        per_comp = np.minimum.reduceat(D, starts, axis=1)  # (rows, components)
+        np.minimum.at(M, labels[r], per_comp)
+    M = np.minimum(M, M.T)
+    np.fill_diagonal(M, np.inf)
+    shift = 1e-9 * max(float(M[np.isfinite(M)].max(initial=0.0)), 1e-30)
+    T = minimum_spanning_tree(np.where(np.isfinite(M), M + shift, 0.0)).tocoo()
+    bridges = []
+    for ca_id, cb_id in zip(T.row.tolist(), T.col.tolist(), strict=True):
+        ca, cb = np.flatnonzero(labels == ca_id), np.flatnonzero(labels == cb_id)
+        if len(ca) > len(cb):
+            ca, cb = cb, ca
+        a, b = _closest_pair(X32, base, x_sq, ca, cb, space)
+        d = float(pair_distances(X32, np.array([a]), np.array([b]), space)[0])
+        bridges.append((a, b, d))
+    return bridges, mode
+
+
+def _local_scale(n: int, src: np.ndarray, dist: np.ndarray, sigma_k: int) -> np.ndarray:
+    """Distance from each vertex to its ``sigma_k``-th nearest listed neighbour."""
+    order = np.lexsort((dist, src))
+    s, d = src[order], dist[order]
+    starts = np.searchsorted(s, np.arange(n), side="left")
+    ends = np.searchsorted(s, np.arange(n), side="right")
+    count = ends - starts
+    sigma = np.full(n, np.nan)
+    has = count > 0
+    pick = starts[has] + np.minimum(count[has], sigma_k) - 1
+    sigma[has] = d[pick]
+    positive = sigma[np.isfinite(sigma) & (sigma > 0)]
+    floor = 1e-3 * float(np.median(positive)) if len(positive) else 1.0
+    sigma = np.where(np.isfinite(sigma), sigma, np.nan)
+    sigma[np.isnan(sigma)] = float(np.median(positive)) if len(positive) else 1.0
+    return np.maximum(sigma, floor)
+
+
+def build_graph(
+    edges: pd.DataFrame,
+    X: np.ndarray,
+    vertex_attrs: dict[str, list] | None = None,
+    **params,
+) -> ig.Graph:
+    """Undirected, connected similarity graph over the rows of X, built in one bulk call.
+
+    ``edges``: kNN table (source, target[, distance, rank]); weights are recomputed from X in
+    ``params["metric"]`` (default :data:`params.KNN_SPACE`). ``sigma_k`` sets the local scale.
+    Every keyword is recorded in ``graph["params"]``.
+    """
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    n = X.shape[0]
+    metric = _check_space(params.get("metric", defaults.KNN_SPACE))
+    sigma_k = int(params.get("sigma_k", defaults.SIGMA_K))
+    src = edges["source"].to_numpy(np.int64)
+    dst = edges["target"].to_numpy(np.int64)
+    if len(src) and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
+        raise ValueError(f"edge endpoints must be rows of X (0..{n - 1})")
+    keep = src != dst
+    src, dst = src[keep], dst[keep]
+    d_dir = pair_distances(X, src, dst, metric)
+    sigma = _local_scale(n, src, d_dir.astype(np.float64), sigma_k)
+
+    lo, hi = np.minimum(src, dst), np.maximum(src, dst)
+    key = lo * n + hi
+    uniq, first, count = np.unique(key, return_index=True, return_counts=True)
+    a, b = lo[first], hi[first]
+    w = d_dir[first].astype(np.float64)
+    mutual = count > 1
+
+    n_comp, labels = (
+        connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
+        if n
+        else (0, np.zeros(0, int))
+    )
+    bridges, mode = bridge_components(X, labels, metric) if n_comp > 1 else ([], "none")
+    if bridges:
+        ba = np.array([e[0] for e in bridges], dtype=np.int64)
+        bb = np.array([e[1] for e in bridges], dtype=np.int64)
+        a = np.concatenate([a, np.minimum(ba, bb)])
+        b = np.concatenate([b, np.maximum(ba, bb)])
+        w = np.concatenate([w, [e[2] for e in bridges]])
+        mutual = np.concatenate([mutual, np.zeros(len(bridges), bool)])
+    is_bridge = np.zeros(len(a), bool)
+    if bridges:
+        is_bridge[-len(bridges) :] = True
+
+    g = ig.Graph(n=n, edges=np.column_stack([a, b]).tolist(), directed=False)
+    g.es["weight"] = w.tolist()
+    g.es["mutual"] = mutual.tolist()
+    g.es["bridge"] = is_bridge.tolist()
+    g.vs["sigma"] = sigma.tolist()
+    for name, values in (vertex_attrs or {}).items():
+        if len(values) != n:
+            raise ValueError(f"vertex attribute {name!r} has {len(values)} values for {n} rows")
+        g.vs[name] = list(values)
+    g["params"] = {
+        **params,
+        "metric": metric,
+        "sigma_k": sigma_k,
+        "n_vertices": n,
+        "n_edges": g.ecount(),
+        "knn_k": int(edges["rank"].max()) if "rank" in edges and len(edges) else None,
+        "components_before_bridging": int(n_comp),
+        "bridges": len(bridges),
+        "bridging": mode,
+    }
+    return g
+
+
+def save_graph(graph: ig.Graph, path: Path) -> Path:
+    """Pickle the graph atomically."""
+    return write_pickle(graph, Path(path))
+
+
+def load_graph(path: Path, allowed_root: Path) -> ig.Graph:
+    """Unpickle a graph, but only from inside ``allowed_root`` (the project's data folder).
+
+    Unpickling runs code, so a path that resolves (links followed) outside ``allowed_root`` is
+    refused with ``PermissionError``.
+    """
+    root = Path(allowed_root).expanduser().resolve()
+    target = Path(path).expanduser().resolve()
+    if not target.is_relative_to(root):
+        raise PermissionError(f"refusing to load a pickle outside {root}: {target}")
+    if not target.is_file():
+        raise FileNotFoundError(f"no graph file at {target}")
+    with open(target, "rb") as fh:
+        graph = pickle.load(fh)
+    if not isinstance(graph, ig.Graph):
+        raise TypeError(f"{target} does not hold an igraph.Graph (got {type(graph).__name__})")
+    return graph

@@ -1,0 +1,245 @@
+"""k-nearest-neighbour edge table with nmslib HNSW, plus an exact (BLAS) reference and recall.
+
+Spaces: ``"l2"`` (Euclidean distance) and ``"cosine"`` (1 - cosine similarity; nmslib's
+``cosinesimil``). The ``distance`` column is always recomputed exactly (float32) for the pairs
+HNSW returns, so it does not depend on nmslib's conventions (its ``l2`` space is squared).
+Exact duplicate vectors are indexed once: the copies of a vector are each other's nearest
+neighbours (distance 0) and share the neighbours of their representative.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from xdeg_pipeline.core import params
+
+SPACES = ("l2", "cosine")
+_NMSLIB_SPACE = {"l2": "l2", "cosine": "cosinesimil"}
+COLUMNS = ("source", "target", "distance", "rank")
+
+
+def _check_space(space: str) -> str:
+    if space == "cosinesimil":
+        return "cosine"
+    if space not in SPACES:
+        raise ValueError(f"unknown space {space!r}; choose one of {', '.join(SPACES)}")
+    return space
+
+
+def default_threads() -> int:
+    """CPU cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def pair_distances(X: np.ndarray, a: np.ndarray, b: np.ndarray, space: str) -> np.ndarray:
+    """Exact distances between rows ``X[a]`` and ``X[b]`` (float32), in chunks."""
+    space = _check_space(space)
+    out = np.empty(len(a), dtype=np.float32)
+    step = 262_144
+    for lo in range(0, len(a), step):
+        xa = X[a[lo : lo + step]].astype(np.float64)
+        xb = X[b[lo : lo + step]].astype(np.float64)
+        if space == "l2":
+            out[lo : lo + step] = np.sqrt(((xa - xb) ** 2).sum(axis=1))
+        else:
+            na = np.linalg.norm(xa, axis=1)
+            nb = np.linalg.norm(xb, axis=1)
+            cos = (xa * xb).sum(axis=1) / np.maximum(na * nb, 1e-30)
+            out[lo : lo + step] = np.clip(1.0 - cos, 0.0, 2.0)
+    return out
+
+
+def _block_distances(Q: np.ndarray, X: np.ndarray, x_sq: np.ndarray, space: str) -> np.ndarray:
+    """Distances (float32) from every row of Q to every row of X (X pre-normalised for cosine)."""
+    if space == "l2":
+        q_sq = (Q.astype(np.float64) ** 2).sum(axis=1)
+        d2 = q_sq[:, None] + x_sq[None, :] - 2.0 * (Q @ X.T).astype(np.float64)
+        return np.sqrt(np.maximum(d2, 0.0)).astype(np.float32)
+    qn = Q / np.maximum(np.linalg.norm(Q, axis=1, keepdims=True), 1e-30)
+    return np.clip(1.0 - qn @ X.T, 0.0, 2.0).astype(np.float32)
+
+
+def _prepared(X: np.ndarray, space: str) -> tuple[np.ndarray, np.ndarray]:
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if space == "cosine":
+        Xn = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-30)
+        return Xn, np.zeros(0)
+    return X, (X.astype(np.float64) ** 2).sum(axis=1)
+
+
+def exact_knn(
+    X: np.ndarray, k: int, space: str = params.KNN_SPACE, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest neighbours (self excluded) of ``rows`` (default all) by blocked BLAS.
+
+    Returns ``(indices int64 (m, k), distances float32 (m, k))``, nearest first; ties are
+    broken by index.
+    """
+    space = _check_space(space)
+    n = X.shape[0]
+    k = min(k, n - 1)
+    rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+    base, x_sq = _prepared(X, space)
+    idx = np.empty((len(rows), max(k, 0)), dtype=np.int64)
+    dist = np.empty((len(rows), max(k, 0)), dtype=np.float32)
+    if k <= 0:
+        return idx, dist
+    block = max(1, min(4096, 16_000_000 // max(n, 1)))
+    for lo in range(0, len(rows), block):
+        r = rows[lo : lo + block]
+        D = _block_distances(np.ascontiguousarray(X[r], dtype=np.float32), base, x_sq, space)
+        D[np.arange(len(r)), r] = np.inf
+        part = np.argpartition(D, k - 1, axis=1)[:, :k] if k < n - 1 else np.argsort(D, axis=1)
+        part = part[:, :k]
+        pd_ = np.take_along_axis(D, part, axis=1)
+        order = np.lexsort((part, pd_), axis=1)
+        idx[lo : lo + block] = np.take_along_axis(part, order, axis=1)
+        dist[lo : lo + block] = np.take_along_axis(pd_, order, axis=1)
+    return idx, dist
+
+
+def _hnsw_query(
+    U: np.ndarray, kq: int, space: str, ef: int | None, threads: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Query every row of U against an HNSW index of U: ids (m, kq) padded with -1."""
+    import nmslib
+
+    index = nmslib.init(method="hnsw", space=_NMSLIB_SPACE[space])
+    index.addDataPointBatch(U)
+    index.createIndex(
+        {
+            "M": params.HNSW_M,
+            "efConstruction": params.HNSW_EF_CONSTRUCTION,
+            "post": 0,
+            "indexThreadQty": threads,
+        },
+        print_progress=False,
+    )
+    ef_search = ef if ef is not None else max(params.HNSW_EF_SEARCH, 2 * kq)
+    index.setQueryTimeParams({"efSearch": int(ef_search)})
+    res = index.knnQueryBatch(U, k=kq, num_threads=threads)
+    ids = np.full((len(U), kq), -1, dtype=np.int64)
+    for i, (r_ids, _) in enumerate(res):
+        ids[i, : len(r_ids)] = r_ids
+    return ids, np.zeros(0)
+
+
+def knn_edges(
+    X: np.ndarray,
+    k: int = params.KNN_K,
+    space: str = params.KNN_SPACE,
+    ef: int | None = None,
+    threads: int | None = None,
+) -> pd.DataFrame:
+    """Directed kNN edge table of the rows of X (HNSW): source, target, distance, rank.
+
+    Each row gets ``min(k, n - 1)`` neighbours, nearest first (``rank`` 1 = nearest); no
+    self-edges. ``ef`` is HNSW's efSearch (default from :mod:`params`).
+    """
+    space = _check_space(space)
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if X.ndim != 2:
+        raise ValueError(f"expected a 2-D feature array, got shape {X.shape}")
+    if not np.isfinite(X).all():
+        raise ValueError("features contain NaN or infinite values")
+    n = X.shape[0]
+    k = min(int(k), n - 1)
+    if k <= 0:
+        return _frame(np.zeros(0, int), np.zeros(0, int), np.zeros(0, np.float32), np.zeros(0))
+    threads = threads or default_threads()
+
+    # Index each distinct vector once; copies are attached afterwards.
+    uniq, first, inverse = np.unique(X, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    m = len(uniq)
+    rep = first  # representative row of each distinct vector
+    U = np.ascontiguousarray(X[rep])
+    kq = min(k + 1, m)
+    if m <= max(k + 1, 1):
+        ids, _ = exact_knn(U, m - 1, space) if m > 1 else (np.zeros((1, 0), int), None)
+        ids = np.concatenate([np.arange(m)[:, None], ids], axis=1)  # self first, like HNSW
+    else:
+        ids, _ = _hnsw_query(U, kq, space, ef, threads)
+
+    group_size = np.bincount(inverse, minlength=m)
+    # neighbours of each distinct vector with itself removed, as distinct-vector ids (-1: none)
+    nb = np.where((ids == np.arange(m)[:, None]) | (ids < 0), -1, ids)
+    # the common case: vectors without copies
+    pts = np.flatnonzero(group_size[inverse] == 1)
+    cand = nb[inverse[pts]]
+    src_list = [np.repeat(pts, cand.shape[1])]
+    dst_list = [np.where(cand >= 0, rep[np.maximum(cand, 0)], -1).reshape(-1)]
+    # vectors with exact copies: the copies first (distance 0), then the shared neighbours
+    by_group = np.argsort(inverse, kind="stable")
+    group_start = np.concatenate([[0], np.cumsum(group_size)])
+    for g in np.flatnonzero(group_size > 1):
+        members = by_group[group_start[g] : group_start[g + 1]]
+        others = rep[nb[g][nb[g] >= 0]]
+        for p in members:
+            row = np.concatenate([members[members != p][:k], others])[: k + 1]
+            src_list.append(np.full(len(row), p))
+            dst_list.append(row)
+    src = np.concatenate(src_list).astype(np.int64)
+    dst = np.concatenate(dst_list).astype(np.int64)
+    keep = (dst >= 0) & (dst != src)
+    src, dst = src[keep], dst[keep]
+    dist = pair_distances(X, src, dst, space)
+    # exact order within each source, then keep the k nearest
+    order = np.lexsort((dst, dist, src))
+    src, dst, dist = src[order], dst[order], dist[order]
+    starts = np.searchsorted(src, src, side="left")
+    rank = np.arange(len(src)) - starts + 1
+    keep = rank <= k
+    return _frame(src[keep], dst[keep], dist[keep], rank[keep])
+
+
+def _frame(src, dst, dist, rank) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "source": np.asarray(src, dtype=np.int32),
+            "target": np.asarray(dst, dtype=np.int32),
+            "distance": np.asarray(dist, dtype=np.float32),
+            "rank": np.asarray(rank, dtype=np.int16),
+        }
+    )
+
+
+def knn_recall(
+    X: np.ndarray,
+    edges: pd.DataFrame,
+    k: int,
+    sample: int = 500,
+    seed: int = 0,
+    space: str = params.KNN_SPACE,
+) -> float:
+    """Share of the true k nearest neighbours found, over a random sample of sources.
+
+    A returned neighbour counts as correct when it is no farther than the true k-th neighbour
+    (so ties and duplicate vectors are not counted as misses).
+    """
+    space = _check_space(space)
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    n = X.shape[0]
+    k = min(k, n - 1)
+    if k <= 0:
+        return 1.0
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(n, size=min(sample, n), replace=False))
+    _, true_d = exact_knn(X, k, space, rows=rows)
+    kth = true_d[:, -1].astype(np.float64)
+    e = edges[edges["source"].isin(rows)]
+    e = e[e["rank"] <= k]
+    found_d = pair_distances(
+        X, e["source"].to_numpy(np.int64), e["target"].to_numpy(np.int64), space
+    )
+    pos = np.searchsorted(rows, e["source"].to_numpy())
+    tol = 1e-5 * np.maximum(kth, 1e-3) + 1e-6
+    ok = found_d <= (kth + tol)[pos]
+    hits = np.bincount(pos[ok], minlength=len(rows))
+    return float(np.minimum(hits, k).sum() / (k * len(rows)))

@@ -1,0 +1,23 @@
+"""Defaults of the similarity space, graph and path search (chosen by measurement, see notes).
+
+TODO: evidence to be filled in from benchmarks/path_quality.py.
+"""
+
+from __future__ import annotations
+
+PCA_COMPONENTS: int | None = 64
+PCA_MAX_SAMPLES = 50_000
+
+KNN_K = 15
+KNN_SPACE = "l2"
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 200
+HNSW_EF_SEARCH = 100
+
+SIGMA_K = 7
+SMOOTH_SLACK = 0.10
+SMOOTH_COST = "weight"
+HUB_PENALTY = 0.0
+
+STEPS_SEARCH_BUDGET = 200_000
+MAX_STEPS = 1_000
