@@ -24,6 +24,7 @@ def _setup_env(images: str | None = None, home: str | None = None) -> None:
 
     dagster_home = Path(os.environ.get("DAGSTER_HOME") or xdeg_home() / "dagster")
     dagster_home.mkdir(parents=True, exist_ok=True)
+    (dagster_home / "dagster.yaml").touch()
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     os.environ.setdefault("XDEG_PROGRESS_BAR", "1" if sys.stderr.isatty() else "0")
 
@@ -55,21 +56,16 @@ def run_build(quiet: bool = False) -> dict:
     from dagster import DagsterInstance, materialize
 
     from xdeg_pipeline.assets import BUILD_ASSETS
-    from xdeg_pipeline.checks import ALL_CHECKS
+    from xdeg_pipeline.checks import BUILD_CHECKS
     from xdeg_pipeline.core.atomic import build_lock
     from xdeg_pipeline.core.settings import xdeg_home
     from xdeg_pipeline.resources import XdegResource
 
-    checks = [
-        c
-        for c in ALL_CHECKS
-        if c.check_keys and next(iter(c.check_keys)).asset_key.path[0] != "requested_paths"
-    ]
     level = "WARNING" if quiet else "INFO"
     t0 = time.perf_counter()
     with build_lock(xdeg_home(), wait=False), DagsterInstance.get() as instance:
         result = materialize(
-            [*BUILD_ASSETS, *checks],
+            [*BUILD_ASSETS, *BUILD_CHECKS],
             instance=instance,
             resources={"xdeg": XdegResource()},
             run_config={"loggers": {"console": {"config": {"log_level": level}}}},

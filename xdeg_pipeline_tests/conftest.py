@@ -48,6 +48,7 @@ def xdeg_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]
     images = tmp_path / "images"
     dagster_home = tmp_path / "dagster"
     dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").touch()
     make_collection(images, 24)
     monkeypatch.setenv("XDEG_HOME", str(home))
     monkeypatch.setenv("XDEG_IMAGES", str(images))

@@ -10,7 +10,7 @@ import pandas as pd
 from dagster import DagsterInstance, materialize
 
 from xdeg_pipeline.assets import ALL_ASSETS, BUILD_ASSETS
-from xdeg_pipeline.checks import ALL_CHECKS
+from xdeg_pipeline.checks import BUILD_CHECKS
 from xdeg_pipeline.core.graph import load_graph
 from xdeg_pipeline.core.tables import read_feature_table
 from xdeg_pipeline.definitions import defs
@@ -27,8 +27,7 @@ def _metadata(result, key: str) -> dict:
 
 
 def _build(instance: DagsterInstance):
-    checks = [c for c in ALL_CHECKS if c.name != "requested_endpoints_exist"]
-    return materialize([*BUILD_ASSETS, *checks], instance=instance,
+    return materialize([*BUILD_ASSETS, *BUILD_CHECKS], instance=instance,
                        resources={"xdeg": XdegResource()})
 
 
@@ -51,7 +50,7 @@ def test_build_then_find_paths(xdeg_env: dict[str, Path]) -> None:
         assert graph.vcount() == 24 and graph.is_connected()
 
         names = sorted(pd.read_parquet(home / "raw_images.parquet")["name"])
-        job = defs.get_job_def("find_paths")
+        job = defs.resolve_job_def("find_paths")
         run = job.execute_in_process(
             instance=instance,
             run_config={"ops": {"requested_paths": {"config": {

@@ -1,7 +1,5 @@
 """Helpers shared by the asset modules: metadata rendering and logging glue."""
 
-from __future__ import annotations
-
 import html
 from pathlib import Path
 

@@ -1,7 +1,5 @@
 """image_features (CNN features, cached by content hash) and pca_features."""
 
-from __future__ import annotations
-
 import io
 import time
 
@@ -163,9 +161,7 @@ def pca_features(context: AssetExecutionContext, xdeg: XdegResource) -> Material
     files = layout(xdeg)
     with build_lock(files.home):
         n_components = (
-            params.DEFAULT_PCA_COMPONENTS
-            if xdeg.pca_components is None
-            else (xdeg.pca_components or None)
+            params.PCA_COMPONENTS if xdeg.pca_components is None else (xdeg.pca_components or None)
         )
         upstream = read_state(files.home, "image_features").get("output_fingerprint")
         input_fp = fingerprint(upstream, n_components)

@@ -1,7 +1,5 @@
 """knn_edges (nmslib) and similarity_graph (igraph, connected by construction)."""
 
-from __future__ import annotations
-
 import base64
 import io
 import time
@@ -30,7 +28,7 @@ EAGER = AutomationCondition.eager()
 
 
 def _k(xdeg: XdegResource) -> int:
-    return int(xdeg.k or params.DEFAULT_K)
+    return int(xdeg.k or params.KNN_K)
 
 
 @asset(
@@ -47,12 +45,12 @@ def knn_edges(context: AssetExecutionContext, xdeg: XdegResource) -> Materialize
     with build_lock(files.home):
         k = _k(xdeg)
         upstream = read_state(files.home, "pca_features").get("output_fingerprint")
-        input_fp = fingerprint(upstream, k, params.DEFAULT_SPACE)
+        input_fp = fingerprint(upstream, k, params.KNN_SPACE)
         t0 = time.perf_counter()
         state = is_current(files.home, "knn_edges", input_fp, [files.knn_edges])
         if state is None:
             _, Z = read_feature_table(files.pca_features)
-            edges = compute_knn_edges(Z, k=min(k, max(len(Z) - 1, 1)), space=params.DEFAULT_SPACE)
+            edges = compute_knn_edges(Z, k=min(k, max(len(Z) - 1, 1)), space=params.KNN_SPACE)
             write_parquet(edges, files.knn_edges)
             state = {
                 "input_fingerprint": input_fp,
@@ -72,7 +70,7 @@ def knn_edges(context: AssetExecutionContext, xdeg: XdegResource) -> Materialize
                 "edges": state["edges"],
                 "images": state["images"],
                 "k": k,
-                "space": params.DEFAULT_SPACE,
+                "space": params.KNN_SPACE,
                 "seconds": round(time.perf_counter() - t0, 3),
             },
         )
@@ -112,7 +110,9 @@ def similarity_graph(context: AssetExecutionContext, xdeg: XdegResource) -> Mate
     with build_lock(files.home):
         upstream = read_state(files.home, "knn_edges").get("output_fingerprint")
         names_fp = read_state(files.home, "raw_images").get("output_fingerprint")
-        input_fp = fingerprint(upstream, names_fp, params.GRAPH_VERSION)
+        input_fp = fingerprint(
+            upstream, names_fp, {k: v for k, v in vars(params).items() if k.isupper()}
+        )
         t0 = time.perf_counter()
         state = is_current(files.home, "similarity_graph", input_fp, [files.similarity_graph])
         if state is None:

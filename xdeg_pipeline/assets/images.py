@@ -1,7 +1,5 @@
 """raw_images: the manifest of the collection (and the images it rejects)."""
 
-from __future__ import annotations
-
 import time
 
 import pandas as pd

@@ -1,7 +1,5 @@
 """requested_paths: the chains asked for in the find_paths job's run config."""
 
-from __future__ import annotations
-
 import time
 
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
