@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: demo test lint ui install
+.PHONY: demo test lint ui install system-deps
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,7 +17,14 @@ install: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(VENV)/bin/xdeg demo
 
-test: $(VENV)/.installed
+# The UI test drives Debian's chromium; install it when missing (needs root and apt).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "install Debian's chromium (sudo apt-get install chromium) for the UI test"; exit 1; fi; }
+
+test: $(VENV)/.installed system-deps
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.installed

@@ -114,6 +114,24 @@ def model_alone(fx: FeatureExtractor, n_images: int, seconds: float) -> float:
     return done / (time.perf_counter() - t0)
 
 
+def decode_alone(fx: FeatureExtractor, paths: list[Path]) -> float:
+    """Images/s of the input side alone: loader workers (+ nvJPEG and resizing) to the device."""
+    t0 = time.perf_counter()
+    for _ in fx._inputs(paths):
+        pass
+    _sync(fx.device)
+    return len(paths) / (time.perf_counter() - t0)
+
+
+def agreement(fx: FeatureExtractor, paths: list[Path], feats: np.ndarray) -> float:
+    """Smallest cosine similarity between ``feats`` and features from the CPU extractor."""
+    ref_fx = FeatureExtractor(fx.spec.name, device="cpu", batch_size=16,
+                              num_workers=min(4, os.cpu_count() or 1))
+    ref, _ = ref_fx.extract(paths)
+    cos = (ref * feats).sum(1) / np.linalg.norm(ref, axis=1) / np.linalg.norm(feats, axis=1)
+    return float(np.nanmin(cos))
+
+
 def naive_loop(fx: FeatureExtractor, paths: list[Path]) -> float:
     """The original recipe: PIL open, torchvision transforms, one image at a time."""
     from PIL import Image
@@ -144,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     ap.add_argument("--gpu-decode", action="store_true")
     ap.add_argument("--naive-n", type=int, default=None, help="images for the naive loop")
+    ap.add_argument("--check-n", type=int, default=0,
+                    help="compare the first N features with the CPU extractor's")
     args = ap.parse_args(argv)
 
     if args.threads:
@@ -153,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     on_gpu = fx.device.type == "cuda"
     n = args.n or (20000 if on_gpu else 600)
     tmp = None
+    if args.images and not any(args.images.glob("*")):
+        t0 = time.perf_counter()
+        paths = make_images(args.images, n)
+        print(f"generated {len(paths)} 512 px JPEGs in {args.images} in "
+              f"{time.perf_counter() - t0:.1f} s")
     if args.images:
         exts = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
         paths = sorted(p for p in args.images.rglob("*") if p.suffix.lower() in exts)[:n]
@@ -168,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
           f"gpu_decode={fx.gpu_decode} images={n} ({mb:.0f} MB) cpus={os.cpu_count()}")
 
     fx.extract(paths[: min(n, 2 * fx.batch_size)])  # warm-up: workers, cudnn autotune
-    alone_s = 5.0 if on_gpu else 8.0
+    alone_s = 3.0 if on_gpu else 8.0
+    dec = decode_alone(fx, paths[: min(n, 4000 if on_gpu else 200)])
+    print(f"input side alone (decode + preprocess + upload): {dec:,.1f} images/s")
     alone1 = model_alone(fx, 0, alone_s)
     print(f"model alone (before): {alone1:,.1f} images/s")
     t0 = time.perf_counter()
@@ -186,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     naive = naive_loop(fx, paths[:naive_n])
     print(f"naive loop (PIL + torchvision, 1 image at a time, {naive_n} images): "
           f"{naive:,.1f} images/s; end to end is {e2e / naive:.1f}x faster")
+    cos = agreement(fx, paths[: args.check_n], feats[: args.check_n]) if args.check_n else None
+    if cos is not None:
+        print(f"agreement with the CPU extractor on {args.check_n} images: min cosine {cos:.5f}")
     result = {
         "device": str(fx.device),
         "device_name": torch.cuda.get_device_name(fx.device) if on_gpu else "cpu",
@@ -195,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         "model_alone_ips": round(alone, 1), "model_alone_before_ips": round(alone1, 1),
         "model_alone_after_ips": round(alone2, 1), "ratio": round(ratio, 3),
         "naive_ips": round(naive, 1), "speedup_vs_naive": round(e2e / naive, 2),
-        "failures": len(failures),
+        "failures": len(failures), "input_side_ips": round(dec, 1),
+        "min_cosine_vs_cpu": None if cos is None else round(cos, 5),
     }
     if tmp is not None:
         tmp.cleanup()

@@ -144,6 +144,8 @@ def demo_pair(collection) -> tuple[str, str]:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    if args.manifest:
+        os.environ["XDEG_MANIFEST"] = str(Path(args.manifest).expanduser().resolve())
     _setup_env(images=args.images, home=args.home)
     summary = run_build(quiet=args.json)
     if args.json:
@@ -248,6 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="materialise all assets for a collection")
     build.add_argument("--images", help="collection folder (default $XDEG_IMAGES)")
     build.add_argument("--home", help="data folder (default $XDEG_HOME or data/)")
+    build.add_argument(
+        "--manifest",
+        help="CSV/TSV of image URLs (column url or 'Image URL', or $XDEG_URL_COLUMN) plus any "
+        "metadata columns: downloads them into <home>/downloads (default $XDEG_MANIFEST)",
+    )
     build.add_argument("--json", action="store_true", help="print one JSON summary")
     build.set_defaults(func=cmd_build)
 

@@ -17,6 +17,17 @@ class XdegResource(ConfigurableResource):
     images_dir: str | None = Field(
         default=None, description="Collection folder. Default: $XDEG_IMAGES, else OpenMoji."
     )
+    manifest: str | None = Field(
+        default=None,
+        description="CSV/TSV of image URLs (+ metadata columns), downloaded into "
+        "<home>/downloads; takes precedence over images_dir. Default: $XDEG_MANIFEST "
+        "(unless images_dir is set).",
+    )
+    url_column: str | None = Field(
+        default=None,
+        description="Manifest column of the image URLs. Default: $XDEG_URL_COLUMN, else "
+        "'url' or 'Image URL' (any case).",
+    )
     home: str | None = Field(
         default=None, description="Data folder for every output. Default: $XDEG_HOME or data/."
     )
@@ -41,7 +52,20 @@ class XdegResource(ConfigurableResource):
             return path
         return settings.xdeg_home()
 
+    def manifest_path(self) -> Path | None:
+        """The URL manifest, when the collection comes from one: the ``manifest`` field, else
+        ``$XDEG_MANIFEST`` unless the ``images_dir`` field names a folder."""
+        value = self.manifest or (None if self.images_dir else os.environ.get("XDEG_MANIFEST"))
+        return Path(value).expanduser().resolve() if value else None
+
+    def url_column_name(self) -> str | None:
+        return self.url_column or os.environ.get("XDEG_URL_COLUMN") or None
+
     def images_path(self) -> Path:
+        if self.manifest_path() is not None:
+            from xdeg_pipeline.core.remote import collection_dir
+
+            return collection_dir(self.home_path())
         if self.images_dir:
             return Path(self.images_dir).expanduser().resolve()
         return settings.images_root()

@@ -13,10 +13,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
+ASSET_KEYS = ("raw_images", "image_features", "pca_features", "knn_edges", "similarity_graph",
+              "requested_paths")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -42,6 +45,16 @@ def _wait_http(url: str, timeout: float) -> None:
     raise TimeoutError(f"{url} did not answer in {timeout} s")
 
 
+def _dismiss_community_dialog(page) -> None:
+    """Dagster's first-visit 'join the community' dialog covers the page: skip it."""
+    skip = page.get_by_role("button", name="Skip")
+    try:
+        skip.wait_for(timeout=8_000)
+        skip.click()
+    except PlaywrightTimeout:
+        pass
+
+
 def test_dagster_ui_materialises_the_pipeline(xdeg_env: dict[str, Path], tmp_path: Path) -> None:
     assert Path(CHROMIUM).exists(), "Debian's chromium is needed (`apt-get install chromium`)"
     port = _free_port()
@@ -59,18 +72,18 @@ def test_dagster_ui_materialises_the_pipeline(xdeg_env: dict[str, Path], tmp_pat
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{base}/asset-groups/ingest@__repository__@xdeg", wait_until="load")
-            page.goto(f"{base}/assets?view=lineage", wait_until="load")
-            for key in ("raw_images", "image_features", "similarity_graph"):
+            page.goto(f"{base}/assets", wait_until="load")
+            _dismiss_community_dialog(page)
+            for key in ASSET_KEYS:
                 expect(page.get_by_text(key, exact=True).first).to_be_visible(timeout=60_000)
+            page.goto(f"{base}/locations/xdeg/jobs/build", wait_until="load")
+            for group in ("ingest", "features"):
+                expect(page.get_by_text(group, exact=True).first).to_be_visible(timeout=60_000)
             page.screenshot(path=str(shot / "ui_asset_graph.png"))
             page.get_by_role("button", name="Materialize all").first.click()
-            launched = page.get_by_text("Launched run", exact=False)
-            launch_button = page.get_by_role("button", name="Launch", exact=False)
-            try:
-                expect(launched.first).to_be_visible(timeout=15_000)
-            except AssertionError:
-                launch_button.last.click()
+            expect(page.get_by_text("Launched run", exact=False).first).to_be_visible(
+                timeout=30_000
+            )
             page.goto(f"{base}/runs", wait_until="load")
             status = page.get_by_text("Success", exact=True).first
             deadline = time.monotonic() + 240

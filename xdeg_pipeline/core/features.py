@@ -43,6 +43,8 @@ from xdeg_pipeline.core.backbones import BackboneSpec, load_backbone
 ProgressFn = Callable[[int, int], None]
 DEVICE_ENV = "XDEG_DEVICE"
 DEFAULT_BATCH = {"cuda": 256, "mps": 64, "cpu": 16}
+_PREFETCH = 2  # batches in flight per loader worker
+_BYTES_PER_JPEG = 128 * 1024  # ring space per image for raw JPEG bytes (larger ones overflow)
 
 
 def choose_device(override: str | None = None) -> torch.device:
@@ -216,55 +218,92 @@ def _nvjpeg_candidate(data: bytes) -> bool:
 # --------------------------------------------------------------------------- loader
 
 
-class _Batches(Dataset):
-    """Item ``b`` = batch ``b`` of paths, decoded in a worker process.
+class _Ring:
+    """Reusable batch slots in shared memory: workers write decoded pixels (and raw JPEG
+    bytes) straight into slot ``b % K``, so no batch allocates, faults in and frees fresh
+    shared memory. On CUDA the slots are page-locked (``cudaHostRegister``) for async copies.
 
-    Returns ``idx``/``images`` for images preprocessed on the CPU (``(n, S, S, 3)`` uint8),
-    ``jidx``/``jbytes``/``joff`` for raw JPEG bytes left to nvJPEG, and ``failures``.
+    Safety: the loader returns batches in order and keeps at most ``workers * prefetch``
+    batches in flight, so slot ``b % K`` is rewritten only ``K`` batches later, when the
+    consumer is done with batch ``b`` (``K = workers * prefetch + 3``).
+    """
+
+    def __init__(self, slots: int, batch: int, size: int, byte_cap: int, shared: bool,
+                 pin: bool) -> None:
+        self.shape = (slots, batch, size, size, byte_cap)
+        self.images = torch.empty((slots, batch, size, size, 3), dtype=torch.uint8)
+        self.bytes = torch.empty((slots, max(byte_cap, 1)), dtype=torch.uint8)
+        if shared:
+            self.images.share_memory_()
+            self.bytes.share_memory_()
+        self._registered: list[int] = []
+        if pin:
+            cudart = torch.cuda.cudart()
+            for t in (self.images, self.bytes):
+                nbytes = t.numel() * t.element_size()
+                if int(cudart.cudaHostRegister(t.data_ptr(), nbytes, 0)) == 0:
+                    self._registered.append(t.data_ptr())
+        self.pinned = len(self._registered) == 2
+
+    def close(self) -> None:
+        if self._registered:
+            cudart = torch.cuda.cudart()
+            for ptr in self._registered:
+                cudart.cudaHostUnregister(ptr)
+            self._registered = []
+
+
+class _Batches(Dataset):
+    """Item ``b`` = batch ``b`` of paths, decoded in a worker process into ring slot ``b % K``.
+
+    Returns the slot, ``idx`` of the images preprocessed on the CPU (rows of the slot), the
+    indices ``jidx`` and byte ranges ``joff`` of raw JPEGs left to nvJPEG (in the slot's byte
+    buffer, or in ``jextra`` when they do not fit), and ``failures``.
     """
 
     def __init__(self, paths: Sequence[Path], batches: list[list[int]], size: int,
-                 raw_jpeg: bool) -> None:
+                 ring: _Ring, raw_jpeg: bool, nvjpeg_share: float = 1.0) -> None:
         self.paths = paths
         self.batches = batches
         self.size = size
+        self.ring = ring
         self.raw_jpeg = raw_jpeg
+        self.nvjpeg_share = nvjpeg_share
 
     def __len__(self) -> int:
         return len(self.batches)
 
     def __getitem__(self, b: int) -> dict[str, Any]:
         members = self.batches[b]
-        s = self.size
-        images = torch.empty((len(members), s, s, 3), dtype=torch.uint8)
-        arr = images.numpy()
+        slot = b % self.ring.images.shape[0]
+        arr = self.ring.images[slot].numpy()
+        buf = self.ring.bytes[slot].numpy()
         ok: list[int] = []
         jidx: list[int] = []
-        blobs: list[bytes] = []
+        offsets = [0]
+        extra: list[bytes] = []
         failures: list[tuple[int, str]] = []
+        gpu_quota = round(self.nvjpeg_share * len(members)) if self.raw_jpeg else 0
         for i in members:
             path = self.paths[i]
             try:
-                if self.raw_jpeg:
+                if len(jidx) < gpu_quota:
                     data = _read_regular(path)
                     if data is not None and _nvjpeg_candidate(data):
+                        end = offsets[-1] + len(data)
+                        if not extra and end <= len(buf):
+                            buf[offsets[-1]:end] = np.frombuffer(data, dtype=np.uint8)
+                            offsets.append(end)
+                        else:
+                            extra.append(data)
                         jidx.append(i)
-                        blobs.append(data)
                         continue
-                arr[len(ok)] = preprocess_file(path, s)
+                arr[len(ok)] = preprocess_file(path, self.size)
                 ok.append(i)
             except Exception as exc:  # one bad file never kills a batch
                 failures.append((i, _failure_text(exc)))
-        offsets = np.cumsum([0] + [len(d) for d in blobs], dtype=np.int64)
-        return {
-            "idx": torch.tensor(ok, dtype=torch.int64),
-            "images": images[: len(ok)],
-            "jidx": torch.tensor(jidx, dtype=torch.int64),
-            "jbytes": torch.frombuffer(bytearray(b"".join(blobs)) or bytearray(1),
-                                       dtype=torch.uint8),
-            "joff": torch.from_numpy(offsets),
-            "failures": failures,
-        }
+        return {"slot": slot, "idx": ok, "jidx": jidx, "joff": offsets, "jextra": extra,
+                "failures": failures}
 
 
 def _read_regular(path: Path) -> bytes | None:
@@ -312,6 +351,9 @@ class FeatureExtractor:
             default_num_workers(self.device) if num_workers is None else int(num_workers)
         )
         self.gpu_decode = bool(gpu_decode) and kind == "cuda"
+        self.nvjpeg_share = float(os.environ.get("XDEG_NVJPEG_SHARE", "1.0"))
+        self.decode_threads = int(os.environ.get("XDEG_DECODE_THREADS", "2"))
+        self._ring: _Ring | None = None
         self.amp_dtype = torch.float16 if kind == "cuda" else None
         if kind == "cuda":
             torch.backends.cudnn.benchmark = True
@@ -333,19 +375,40 @@ class FeatureExtractor:
             return self.model(x)
 
     # ------------------------------------------------------------------ streaming
-    def _loader(self, paths: Sequence[Path]) -> DataLoader:
+    def _ring_for(self, workers: int, extra_slots: int = 0) -> _Ring:
+        slots = workers * _PREFETCH + 3 + extra_slots
+        bs, size = self.batch_size, self.spec.image_size
+        cap = bs * _BYTES_PER_JPEG if self.gpu_decode else 0
+        shape = (slots, bs, size, size, cap)
+        if self._ring is None or self._ring.shape != shape:
+            if self._ring is not None:
+                self._ring.close()
+            self._ring = _Ring(slots, bs, size, cap, shared=workers > 0,
+                               pin=self.device.type == "cuda")
+        return self._ring
+
+    def _loader(self, paths: Sequence[Path], extra_slots: int = 0
+                ) -> tuple[DataLoader, _Ring]:
         bs = self.batch_size
         batches = [list(range(i, min(i + bs, len(paths)))) for i in range(0, len(paths), bs)]
-        ds = _Batches(paths, batches, self.spec.image_size, raw_jpeg=self.gpu_decode)
         workers = min(self.num_workers, len(batches))
+        ring = self._ring_for(workers, extra_slots)
+        ds = _Batches(paths, batches, self.spec.image_size, ring, raw_jpeg=self.gpu_decode,
+                      nvjpeg_share=self.nvjpeg_share)
         extra: dict[str, Any] = {}
         if workers > 0:
-            extra = {"prefetch_factor": 4 if self.device.type == "cuda" else 2,
-                     "worker_init_fn": _worker_init, "in_order": False}
-        return DataLoader(ds, batch_size=None, shuffle=False, num_workers=workers,
-                          collate_fn=_identity, pin_memory=self.device.type == "cuda", **extra)
+            extra = {"prefetch_factor": _PREFETCH, "worker_init_fn": _worker_init,
+                     "in_order": True, "persistent_workers": False}
+        loader = DataLoader(ds, batch_size=None, shuffle=False, num_workers=workers,
+                            collate_fn=_identity, pin_memory=False, **extra)
+        return loader, ring
 
-    def _gpu_decode(self, item: dict[str, Any], paths: Sequence[Path],
+    def __del__(self) -> None:
+        ring = getattr(self, "_ring", None)
+        if ring is not None:
+            ring.close()
+
+    def _gpu_decode(self, item: dict[str, Any], ring: _Ring, paths: Sequence[Path],
                     failures: dict[int, str]) -> tuple[list[int], torch.Tensor | None]:
         """nvJPEG-decode and preprocess the raw JPEGs of a batch.
 
@@ -354,12 +417,14 @@ class FeatureExtractor:
         """
         from torchvision.io import ImageReadMode, decode_jpeg
 
-        jidx = item["jidx"].tolist()
+        jidx: list[int] = item["jidx"]
         if not jidx:
             return [], None
         size = self.spec.image_size
-        off = item["joff"].tolist()
-        blobs = [item["jbytes"][off[j]:off[j + 1]] for j in range(len(jidx))]
+        off = item["joff"]
+        buf = ring.bytes[item["slot"]]
+        blobs = [buf[off[j]:off[j + 1]] for j in range(len(off) - 1)]
+        blobs += [torch.frombuffer(bytearray(e), dtype=torch.uint8) for e in item["jextra"]]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torchvision >= 0.29 deprecates its decoders
             try:
@@ -387,17 +452,18 @@ class FeatureExtractor:
                 return [], None
             return good_idx + cpu_idx, torch.cat(parts)
 
-    def _prepare(self, item: dict[str, Any], paths: Sequence[Path]
+    def _prepare(self, item: dict[str, Any], ring: _Ring, paths: Sequence[Path]
                  ) -> tuple[list[int], torch.Tensor | None, dict[int, str]]:
         """A loader item -> (indices, (n, 3, S, S) uint8 on the device, failures)."""
         failures = {int(i): str(msg) for i, msg in item["failures"]}
-        idx = item["idx"].tolist()
+        idx = list(item["idx"])
         parts: list[torch.Tensor] = []
         if idx:
-            cpu = item["images"].to(self.device, non_blocking=True)
-            parts.append(cpu.permute(0, 3, 1, 2))
+            cpu = ring.images[item["slot"]][: len(idx)]
+            with torch.inference_mode():
+                parts.append(cpu.to(self.device, non_blocking=ring.pinned).permute(0, 3, 1, 2))
         if self.gpu_decode:
-            jidx, decoded = self._gpu_decode(item, paths, failures)
+            jidx, decoded = self._gpu_decode(item, ring, paths, failures)
             if decoded is not None:
                 idx += jidx
                 parts.append(decoded)
@@ -407,12 +473,36 @@ class FeatureExtractor:
             x = parts[0] if len(parts) == 1 else torch.cat(parts)
         return idx, x, failures
 
+    def _inputs(self, paths: Sequence[Path]
+                ) -> Iterator[tuple[list[int], torch.Tensor | None, dict[int, str]]]:
+        """Prepared batches ``(indices, uint8 images on the device, failures)``.
+
+        With nvJPEG, ``decode_threads`` threads decode batches concurrently.
+        """
+        threads = self.decode_threads if self.gpu_decode else 0
+        loader, ring = self._loader(paths, extra_slots=threads)
+        if threads <= 1:
+            for item in loader:
+                yield self._prepare(item, ring, paths)
+            return
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads, thread_name_prefix="xdeg-nvjpeg") as pool:
+            queue: deque = deque()
+            for item in loader:
+                queue.append(pool.submit(self._prepare, item, ring, paths))
+                if len(queue) >= threads:
+                    yield queue.popleft().result()
+            while queue:
+                yield queue.popleft().result()
+
     def iter_batches(
         self, paths: Sequence[Path], progress: ProgressFn | None = None
     ) -> Iterator[tuple[np.ndarray, np.ndarray, dict[int, str]]]:
         """Yield ``(indices, features (n, dim) float32, failures {index: reason})`` per batch.
 
-        Batches arrive in any order; every index of ``paths`` appears exactly once, either in
+        Batches may arrive in any order; every index of ``paths`` appears exactly once, in
         ``indices`` or in ``failures``. ``progress(done, total)`` follows each batch.
         """
         paths = [Path(p) for p in paths]
@@ -428,8 +518,7 @@ class FeatureExtractor:
                    else np.empty((0, self.dim), np.float32))
             return np.asarray(idx, dtype=np.int64), arr.astype(np.float32, copy=False), fails
 
-        for item in self._loader(paths):
-            idx, x, fails = self._prepare(item, paths)
+        for idx, x, fails in self._inputs(paths):
             feats = self.features_from_uint8(x) if x is not None else None
             if pending is not None:  # the device works on this batch while we hand back the last
                 out = finish(pending)

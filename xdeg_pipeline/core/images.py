@@ -30,7 +30,7 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -46,6 +46,8 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
 MAX_PIXELS: int = 89_478_485  # Pillow's default MAX_IMAGE_PIXELS (~9459 x 9459)
 VALIDATE_SIDE: int = 256  # decode size used by the scan to validate a file
+BATCH_FILES: int = 32  # files per pool task (at most)
+BATCH_BYTES: int = 4 << 20  # bytes per pool task (at most, unless one file is larger)
 BACKGROUND: tuple[int, int, int] = (255, 255, 255)
 
 REASONS: dict[str, str] = {
@@ -61,7 +63,13 @@ REASONS: dict[str, str] = {
 }
 
 MANIFEST_COLUMNS: tuple[str, ...] = (
-    "name", "content_hash", "bytes", "mtime_ns", "width", "height", "format",
+    "name",
+    "content_hash",
+    "bytes",
+    "mtime_ns",
+    "width",
+    "height",
+    "format",
 )
 REJECTED_COLUMNS: tuple[str, ...] = ("name", "stage", "reason", "detail")
 _INT_COLUMNS = ("bytes", "mtime_ns", "width", "height")
@@ -312,8 +320,9 @@ def _decode(
     return rgb, fmt, width, height
 
 
-def load_rgb(path: Path, max_side: int | None = None, *, max_pixels: int = MAX_PIXELS
-             ) -> Image.Image:
+def load_rgb(
+    path: Path, max_side: int | None = None, *, max_pixels: int = MAX_PIXELS
+) -> Image.Image:
     """Load an image file as an upright RGB image, at most ``max_side`` pixels on its long side.
 
     Animated images give their first frame. Raises :class:`ImageRejected` for anything broken.
@@ -341,8 +350,13 @@ def _inspect(path: str, name: str) -> dict:
             raise ImageRejected("unreadable", f"read error: {exc}") from None
         _, fmt, width, height = _decode(fh, VALIDATE_SIDE, MAX_PIXELS)
     return {
-        "name": name, "content_hash": digest, "bytes": st.st_size,
-        "mtime_ns": st.st_mtime_ns, "width": width, "height": height, "format": fmt,
+        "name": name,
+        "content_hash": digest,
+        "bytes": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "width": width,
+        "height": height,
+        "format": fmt,
     }
 
 
@@ -355,6 +369,29 @@ def _inspect_safe(path: str, name: str) -> dict:
     except Exception as exc:  # one bad file never stops a scan
         rej = _classify(exc)
         return _reject(name, rej.reason, rej.detail)
+
+
+def _inspect_batch(batch: list[tuple[str, str, int]]) -> list[dict]:
+    return [_inspect_safe(path, name) for name, path, _ in batch]
+
+
+def _batches(
+    todo: list[tuple[str, str, int]], workers: int
+) -> Iterator[list[tuple[str, str, int]]]:
+    """Group files for the pool: one task per file costs more than decoding a small PNG.
+    A batch closes at BATCH_FILES files or BATCH_BYTES bytes, and is small enough that every
+    worker gets several."""
+    limit = max(1, min(BATCH_FILES, len(todo) // (workers * 4)))
+    batch: list[tuple[str, str, int]] = []
+    size = 0
+    for item in todo:
+        batch.append(item)
+        size += item[2]
+        if len(batch) >= limit or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def _reject(name: str, reason: str, detail: str) -> dict:
@@ -372,8 +409,13 @@ def _list_candidates(root: Path) -> tuple[list[tuple[str, str]], list[dict]]:
 
     def on_error(exc: OSError) -> None:
         if exc.filename is not None and os.fspath(exc.filename) != root_str:
-            rejected.append(_reject(rel(os.fspath(exc.filename)), "unreadable",
-                                    f"cannot list folder: {exc.strerror or exc}"))
+            rejected.append(
+                _reject(
+                    rel(os.fspath(exc.filename)),
+                    "unreadable",
+                    f"cannot list folder: {exc.strerror or exc}",
+                )
+            )
         else:
             raise exc
 
@@ -384,8 +426,9 @@ def _list_candidates(root: Path) -> tuple[list[tuple[str, str]], list[dict]]:
                 continue
             full = os.path.join(dirpath, d)
             if os.path.islink(full):
-                rejected.append(_reject(rel(full), "symlink", "symbolic link to a folder "
-                                        "(not followed)"))
+                rejected.append(
+                    _reject(rel(full), "symlink", "symbolic link to a folder (not followed)")
+                )
             else:
                 keep.append(d)
         dirnames[:] = keep
@@ -429,16 +472,22 @@ def scan_collection(
     root = Path(root)
     if not root.is_dir():
         raise NotADirectoryError(f"image folder not found or not a folder: {root}")
+    Image.init()  # register every plugin once, before threads race to do it
     candidates, rejected = _list_candidates(root)
     known = _previous_index(previous)
     total = len(candidates)
     rows: list[dict] = []
-    todo: list[tuple[str, str]] = []
+    todo: list[tuple[str, str, int]] = []
     seen: set[str] = set()
     for name, path in candidates:
         if name in seen:
-            rejected.append(_reject(name, "unsupported", "name collides with another name once "
-                                    "non-UTF-8 bytes are escaped"))
+            rejected.append(
+                _reject(
+                    name,
+                    "unsupported",
+                    "name collides with another name once non-UTF-8 bytes are escaped",
+                )
+            )
             continue
         seen.add(name)
         try:
@@ -452,34 +501,38 @@ def scan_collection(
         if stat.S_ISLNK(st.st_mode):
             rejected.append(_reject(name, "symlink", "symbolic link (not followed)"))
         elif not stat.S_ISREG(st.st_mode):
-            rejected.append(_reject(name, "unreadable",
-                                    f"not a regular file ({_kind(st.st_mode)})"))
+            rejected.append(
+                _reject(name, "unreadable", f"not a regular file ({_kind(st.st_mode)})")
+            )
         elif st.st_size == 0:
             rejected.append(_reject(name, "empty", "zero-byte file"))
-        elif (old := known.get(name)) is not None and int(old["bytes"]) == st.st_size and int(
-            old["mtime_ns"]
-        ) == st.st_mtime_ns:
+        elif (
+            (old := known.get(name)) is not None
+            and int(old["bytes"]) == st.st_size
+            and int(old["mtime_ns"]) == st.st_mtime_ns
+        ):
             rows.append(old)
         else:
-            todo.append((name, path))
+            todo.append((name, path, st.st_size))
     reused = len(rows)
     done = total - len(todo)
     if progress is not None:
         progress(done, total)
 
-    def collect(result: dict) -> None:
+    def collect(results: list[dict]) -> None:
         nonlocal done
-        (rejected if "reason" in result else rows).append(result)
-        done += 1
+        for result in results:
+            (rejected if "reason" in result else rows).append(result)
+        done += len(results)
         if progress is not None:
             progress(done, total)
 
     if workers <= 1 or len(todo) <= 1:
-        for name, path in todo:
-            collect(_inspect_safe(path, name))
+        for name, path, _ in todo:
+            collect([_inspect_safe(path, name)])
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xdeg-scan") as pool:
-            futures = [pool.submit(_inspect_safe, path, name) for name, path in todo]
+            futures = [pool.submit(_inspect_batch, batch) for batch in _batches(todo, workers)]
             for fut in as_completed(futures):
                 collect(fut.result())
     return ScanResult(

@@ -56,13 +56,23 @@ def pair_distances(X: np.ndarray, a: np.ndarray, b: np.ndarray, space: str) -> n
 
 
 def _block_distances(Q: np.ndarray, X: np.ndarray, x_sq: np.ndarray, space: str) -> np.ndarray:
-    """Distances (float32) from every row of Q to every row of X (X pre-normalised for cosine)."""
+    """Distances (float32) from every row of Q to every row of X (X pre-normalised for cosine).
+
+    Float32 BLAS with the squared-norm expansion: fine for ranking; exact values of chosen
+    pairs come from :func:`pair_distances`.
+    """
+    Q = np.ascontiguousarray(Q, dtype=np.float32)
     if space == "l2":
-        q_sq = (Q.astype(np.float64) ** 2).sum(axis=1)
-        d2 = q_sq[:, None] + x_sq[None, :] - 2.0 * (Q @ X.T).astype(np.float64)
-        return np.sqrt(np.maximum(d2, 0.0)).astype(np.float32)
+        D = Q @ X.T
+        D *= -2.0
+        D += (Q.astype(np.float64) ** 2).sum(axis=1).astype(np.float32)[:, None]
+        D += x_sq.astype(np.float32)[None, :]
+        np.maximum(D, 0.0, out=D)
+        return np.sqrt(D, out=D)
     qn = Q / np.maximum(np.linalg.norm(Q, axis=1, keepdims=True), 1e-30)
-    return np.clip(1.0 - qn @ X.T, 0.0, 2.0).astype(np.float32)
+    D = qn @ X.T
+    np.subtract(1.0, D, out=D)
+    return np.clip(D, 0.0, 2.0, out=D)
 
 
 def _prepared(X: np.ndarray, space: str) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,7 @@ import pandas as pd
 from xdeg_pipeline.core.graph import load_graph
 from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.paths import PathFinder
+from xdeg_pipeline.core.remote import caption, display_meta, read_metadata
 from xdeg_pipeline.core.resolve import resolve_name
 from xdeg_pipeline.core.state import fingerprint
 
@@ -86,6 +87,24 @@ class Collection:
         }
         self.names = sorted(self.vertex_of_name)
         self.finder = PathFinder(self.graph)
+        # a URL-manifest collection records each image's file and metadata (core.remote)
+        self.from_manifest = "url" in manifest.columns
+        self.file_of_name: dict[str, Path] = {}
+        if "path" in manifest.columns:
+            for n, p in zip(manifest["name"], manifest["path"]):
+                if isinstance(p, str) and p:
+                    self.file_of_name[n] = Path(p) if Path(p).is_absolute() else images_root / p
+        self.metadata = read_metadata(home, self.names) if self.from_manifest else {}
+
+    def image_path(self, name: str) -> Path:
+        """The image file of a collection name."""
+        return self.file_of_name.get(name) or self.images_root / name
+
+    def label(self, name: str) -> str:
+        """The caption of an image: ``title — artist`` from a manifest, else :func:`label_for`."""
+        if self.from_manifest:
+            return caption(self.metadata.get(name, {})) or Path(name).stem
+        return label_for(name, self.images_root)
 
     def resolve(self, query: str) -> str:
         """A collection name for a relative name or unambiguous stem (raises LookupError)."""
@@ -123,8 +142,8 @@ class Collection:
         """Write the chain's PNG strip and HTML page into ``out_dir``."""
         from xdeg_pipeline.core.render import path_html, path_strip_png
 
-        images = [self.images_root / n for n in result.path]
-        labels = [label_for(n, self.images_root) for n in result.path]
+        images = [self.image_path(n) for n in result.path]
+        labels = [self.label(n) for n in result.path]
         r = result.request
         title = f"{r.source} → {r.target} ({r.mode}, {len(result.path) - 1} steps)"
         result.png = path_strip_png(
@@ -142,7 +161,7 @@ class Collection:
             title=title,
             steps=result.steps,
             attribution=attribution,
-            meta=[{"name": n} for n in result.path],
+            meta=[{"name": n, **display_meta(self.metadata.get(n, {}))} for n in result.path],
         )
 
 

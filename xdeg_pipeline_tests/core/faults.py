@@ -5,8 +5,11 @@
 and ``outcome`` is ``"ok"`` (in the manifest), ``"ignored"`` (in neither table: hidden or not an
 image extension) or a rejection reason of ``xdeg_pipeline.core.images`` (in the rejected table).
 ``DUPLICATES`` lists names with identical bytes. ``vanish_after_listing`` simulates files that
-disappear between the listing and the reading. Everything is small (well under 1 MB in all)
-and built in a fraction of a second; nothing decodes to more than a few megabytes.
+disappear between the listing and the reading.
+
+Everything is small (well under 1 MB in all) and built in a fraction of a second; nothing
+decodes to more than a few megabytes. The folder holds a FIFO (``bad/fifo.jpg``), symlinks and
+a mode-000 file: copy it with care (``shutil.copytree`` would block on the FIFO).
 """
 
 from __future__ import annotations
@@ -132,10 +135,12 @@ def ok_files() -> dict[str, bytes]:
         "ok/palette_transparent.png": encode(pal, "PNG", transparency=0),
         "ok/rgba.png": encode(rgba, "PNG"),
         "ok/la.png": encode(Image.new("LA", (8, 8), (0, 0)), "PNG"),
-        "ok/animated.gif": encode(frames[0], "GIF", save_all=True, append_images=frames[1:],
-                                  duration=50, loop=0),
-        "ok/animated.webp": encode(frames[0], "WEBP", save_all=True, append_images=frames[1:],
-                                   duration=50, lossless=True),
+        "ok/animated.gif": encode(
+            frames[0], "GIF", save_all=True, append_images=frames[1:], duration=50, loop=0
+        ),
+        "ok/animated.webp": encode(
+            frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=50, lossless=True
+        ),
         "ok/rgba.webp": encode(rgba, "WEBP", lossless=True),
         "ok/exif_rotated.jpg": rotated_portrait(6),
         "ok/bad_exif.jpg": encode(pattern(seed=3), "JPEG", exif=b"Exif\x00\x00garbage!"),
@@ -162,8 +167,10 @@ def bad_files() -> dict[str, tuple[bytes, str]]:
         "bad/empty.jpg": (b"", "empty"),
         "bad/text.jpg": (b"this is not an image\n" * 10, "not_an_image"),
         "bad/page.png": (b"<!doctype html><html><body>hi</body></html>", "not_an_image"),
-        "bad/eps_named.jpg": (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n",
-                              "not_an_image"),
+        "bad/eps_named.jpg": (
+            b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n",
+            "not_an_image",
+        ),
         "bad/truncated.jpg": (jpeg[: len(jpeg) * 2 // 3], "truncated"),
         "bad/truncated.png": (png[: len(png) // 2], "truncated"),
         "bad/corrupt.png": (bytes(corrupt), "corrupt"),

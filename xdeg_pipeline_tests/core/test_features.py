@@ -1,4 +1,4 @@
-"""FeatureExtractor: shapes, failures, batch-size invariance, CPU vs torch (nvJPEG) preprocessing."""
+"""FeatureExtractor: shapes, failures, batch sizes, CPU vs torch (nvJPEG) preprocessing."""
 
 from __future__ import annotations
 

@@ -373,8 +373,12 @@ def test_one_crashing_file_never_stops_the_scan(tmp_path: Path, monkeypatch):
     result = scan_collection(tmp_path, workers=2)
     assert len(result.manifest) == 4
     assert result.rejected.to_dict("records") == [
-        {"name": "3.png", "stage": "scan", "reason": "corrupt",
-         "detail": "ZeroDivisionError: plugin bug"}
+        {
+            "name": "3.png",
+            "stage": "scan",
+            "reason": "corrupt",
+            "detail": "ZeroDivisionError: plugin bug",
+        }
     ]
 
 

@@ -117,8 +117,17 @@ def test_suggestions_are_at_most_five_and_none_for_nonsense():
 
 @pytest.mark.parametrize(
     "query",
-    ["../secret.png", "animals/../../etc/passwd", "/etc/passwd", "/animals/cat.png", "..",
-     "C:\\images\\cat.png", "c:/cat.png", "~/cat.png", "animals\\..\\..\\x.png"],
+    [
+        "../secret.png",
+        "animals/../../etc/passwd",
+        "/etc/passwd",
+        "/animals/cat.png",
+        "..",
+        "C:\\images\\cat.png",
+        "c:/cat.png",
+        "~/cat.png",
+        "animals\\..\\..\\x.png",
+    ],
 )
 def test_outside_the_collection_is_refused(query: str):
     with pytest.raises(NameOutsideCollection) as info:
