@@ -2,12 +2,12 @@
 
     python benchmarks/path_quality.py IMAGES_DIR_OR_FEATURES [--pairs 200] [--seed 0]
         [--backbone efficientnet_lite0] [--pca 64] [--k 15] [--space l2] [--cache FILE.npy]
-        [--hub-pairs 1000] [--slack S] [--cost weight|scaled|hops] [--hub-penalty P]
+        [--hub-pairs 1000] [--slack S] [--power P] [--hub-penalty L]
 
 IMAGES_DIR_OR_FEATURES is a folder of images (features computed with
 ``xdeg_pipeline.core.features.FeatureExtractor`` and cached in ``--cache``), or a features
 ``.npy`` (n, dim), or a ``.parquet`` with a ``feature`` list column. ``--pca``, ``--k``,
-``--space``, ``--slack``, ``--cost`` and ``--hub-penalty`` take comma-separated lists to sweep.
+``--space``, ``--slack``, ``--power`` and ``--hub-penalty`` take comma-separated lists to sweep.
 
 Every distance is judged in the FULL feature space: Euclidean distance between L2-normalised
 features (chord distance; cosine distance = chord^2 / 2, so a ratio in cosine terms is the
@@ -240,16 +240,16 @@ def original_recipe(F: np.ndarray, seed: int):
     return query, build
 
 
-def our_pipeline(F, pca, k, space, seed, slack, cost, hub_penalty):
+def our_pipeline(F, pca, k, space, seed, slack, power, hub_penalty):
     t0 = time.perf_counter()
     model = fit_pca(F, pca, seed=seed)
     X = model.transform(F)
     t1 = time.perf_counter()
     edges = knn_edges(X, k=k, space=space)
     t2 = time.perf_counter()
-    g = build_graph(edges, X, metric=space)
+    g = build_graph(edges, X, metric=space, hub_load=False)
     t3 = time.perf_counter()
-    finder = PathFinder(g, slack=slack, cost=cost, hub_penalty=hub_penalty)
+    finder = PathFinder(g, slack=slack, power=power, hub_penalty=hub_penalty)
     t4 = time.perf_counter()
     recall = knn_recall(X, edges, k, sample=300, seed=seed, space=space)
     timing = {"pca_s": t1 - t0, "knn_s": t2 - t1, "graph_s": t3 - t2, "finder_s": t4 - t3}
@@ -288,7 +288,7 @@ def main() -> None:
     ap.add_argument("--k", default=str(params.KNN_K))
     ap.add_argument("--space", default=params.KNN_SPACE)
     ap.add_argument("--slack", default=str(params.SMOOTH_SLACK))
-    ap.add_argument("--cost", default=params.SMOOTH_COST)
+    ap.add_argument("--power", default=str(params.SMOOTH_POWER))
     ap.add_argument("--hub-penalty", default=str(params.HUB_PENALTY))
     ap.add_argument("--modes", default="shortest,smooth,steps")
     ap.add_argument("--no-reference", action="store_true")
@@ -325,13 +325,13 @@ def main() -> None:
         for k in _list(args.k, int):
             for space in _list(args.space, str):
                 for slack in _list(args.slack, float):
-                    for cost in _list(args.cost, str):
+                    for power in _list(args.power, float):
                         for hp in _list(args.hub_penalty, float):
                             finder, g, recall, timing = our_pipeline(
-                                F, pca, k, space, args.seed, slack, cost, hp
+                                F, pca, k, space, args.seed, slack, power, hp
                             )
                             cfg = {"pca": pca, "k": k, "space": space, "slack": slack,
-                                   "cost": cost, "hub_penalty": hp, "recall": round(recall, 4),
+                                   "power": power, "hub_penalty": hp, "recall": round(recall, 4),
                                    "edges": g.ecount(),
                                    "bridges": g["params"]["bridges"], **timing, "modes": {}}
                             for mode in modes:
@@ -350,7 +350,7 @@ def main() -> None:
                                 r.pop("_largest")
                                 cfg["modes"][mode] = r
                                 print(f"pca={pca} k={k} space={space} slack={slack} "
-                                      f"cost={cost} hub_penalty={hp} {mode:8s} "
+                                      f"power={power} hub_penalty={hp} {mode:8s} "
                                       + " ".join(f"{a}={b}" for a, b in r.items()))
                             print(f"  recall={recall:.4f} edges={g.ecount()} {timing}")
                             report["configs"].append(cfg)

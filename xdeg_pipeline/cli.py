@@ -72,9 +72,32 @@ def run_build(quiet: bool = False) -> dict:
             tags={"xdeg/source": "cli"},
         )
     summary = _summary(result)
+    summary["rejected_images"] = _rejected_summary()
     summary["run_id"] = result.run_id
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     return summary
+
+
+def _rejected_summary() -> dict:
+    """The rejected_images table of the data folder: count, count per reason, every row."""
+    from xdeg_pipeline.core.layout import Layout
+    from xdeg_pipeline.core.settings import xdeg_home
+    from xdeg_pipeline.core.tables import REJECTED_COLUMNS, read_rejected
+
+    table = read_rejected(Layout(xdeg_home()).rejected_images)
+    counts = table["reason"].value_counts().sort_index()
+    return {
+        "count": len(table),
+        "by_reason": {str(k): int(v) for k, v in counts.items()},
+        "rows": table[REJECTED_COLUMNS].astype(str).to_dict("records"),
+    }
+
+
+def _show(text: object) -> str:
+    """Text for the terminal: control characters (newline, escape, ...) written as escapes."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text)
+    )
 
 
 def _collection():
@@ -82,16 +105,6 @@ def _collection():
     from xdeg_pipeline.core.settings import images_root, xdeg_home
 
     return Collection(xdeg_home(), images_root())
-
-
-def _attribution() -> str | None:
-    from xdeg_pipeline.core.settings import default_collection, images_root
-
-    if images_root() == default_collection():
-        from xdeg_pipeline.core.openmoji import OPENMOJI_ATTRIBUTION
-
-        return OPENMOJI_ATTRIBUTION
-    return None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -117,7 +130,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     source, target = demo_pair(collection)
     chain = collection.find(PathRequest(source, target))[0]
     out_dir = collection.layout.paths_dir / "demo"
-    collection.render(chain, out_dir, attribution=_attribution())
+    collection.render(chain, out_dir, attribution=collection.attribution)
     timings["path"] = round(time.perf_counter() - t1, 2)
     timings["total"] = round(time.perf_counter() - t0, 2)
     graph = collection.graph
@@ -147,12 +160,27 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.manifest:
         os.environ["XDEG_MANIFEST"] = str(Path(args.manifest).expanduser().resolve())
     _setup_env(images=args.images, home=args.home)
-    summary = run_build(quiet=args.json)
+    from dagster import DagsterExecutionStepExecutionError
+
+    try:
+        summary = run_build(quiet=args.json)
+    except DagsterExecutionStepExecutionError as exc:  # one line, not a Dagster traceback
+        message = f"build failed in {exc.step_key}: {exc.user_exception or exc}"
+        if args.json:
+            failed = {"error": message, "step": exc.step_key}
+            print(json.dumps({**failed, "rejected_images": _rejected_summary()}, default=str))
+        _err(f"xdeg: {message}")
+        return 1
     if args.json:
         print(json.dumps(summary, default=str))
     else:
+        rejected = summary.pop("rejected_images")
         for key, meta in summary.items():
             print(f"{key}: {meta}")
+        print(f"rejected_images: {rejected['count']} {rejected['by_reason'] or ''}".rstrip())
+        for row in rejected["rows"]:
+            detail = _show(row["detail"])
+            print(f"  {_show(row['name'])}: {row['stage']} {row['reason']} ({detail})")
     return 0
 
 
@@ -160,10 +188,11 @@ def _print_chain(result, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result.as_dict(), ensure_ascii=False), flush=True)
         return
-    print(f"{result.request.source} -> {result.request.target} ({result.request.mode}):")
+    request = result.request
+    print(f"{_show(request.source)} -> {_show(request.target)} ({request.mode}):")
     for i, name in enumerate(result.path):
         step = f"  (+{result.steps[i - 1]:.4f})" if i else ""
-        print(f"  {i}. {name}{step}")
+        print(f"  {i}. {_show(name)}{step}")
     print(f"  largest step {result.largest_step:.4f}, {len(result.path) - 1} steps")
 
 
@@ -173,7 +202,7 @@ def cmd_path(args: argparse.Namespace) -> int:
     _setup_env(images=args.images, home=args.home)
     try:
         collection = _collection()
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, PermissionError) as exc:  # no graph, or one outside the home
         _err(f"xdeg: {exc}")
         return EXIT_BAD_REQUEST
     options = {
@@ -188,7 +217,11 @@ def cmd_path(args: argparse.Namespace) -> int:
     if args.steps is not None and args.mode == "smooth":
         options["mode"] = "steps"
     if args.pairs:
-        pairs = _read_pairs(Path(args.pairs))
+        try:
+            pairs = _read_pairs(Path(args.pairs))
+        except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
+            _err(f"xdeg: cannot read pairs from {args.pairs}: {exc}")
+            return EXIT_BAD_REQUEST
     elif args.source and args.target:
         pairs = [(args.source, args.target)]
     else:
@@ -215,7 +248,8 @@ def cmd_path(args: argparse.Namespace) -> int:
 
 def _write_pictures(collection, result, args) -> None:
     """Render into the data folder, then copy where the user asked."""
-    collection.render(result, collection.layout.paths_dir / "cli", attribution=_attribution())
+    out_dir = collection.layout.paths_dir / "cli"
+    collection.render(result, out_dir, attribution=collection.attribution)
     if args.png:
         shutil.copyfile(result.png, args.png)
         result.png = Path(args.png)
@@ -228,8 +262,8 @@ def _read_pairs(path: Path) -> list[tuple[str, str]]:
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         if not reader.fieldnames or not {"source", "target"} <= set(reader.fieldnames):
-            raise SystemExit(f"xdeg: {path} needs the columns source,target")
-        return [(row["source"].strip(), row["target"].strip()) for row in reader]
+            raise ValueError("needs the columns source,target")
+        return [((row["source"] or "").strip(), (row["target"] or "").strip()) for row in reader]
 
 
 def _err(message: str) -> None:

@@ -1,6 +1,7 @@
 """image_features (CNN features, cached by content hash) and pca_features."""
 
 import io
+import os
 import time
 
 import numpy as np
@@ -31,6 +32,12 @@ from xdeg_pipeline.core.tables import read_feature_table, replace_rejected, writ
 from xdeg_pipeline.resources import XdegResource
 
 EAGER = AutomationCondition.eager()
+
+
+def _checkpoint_every() -> int:
+    """Images per feature-cache chunk: ``$XDEG_CHECKPOINT_EVERY`` or 512 (a killed build loses
+    at most this many computed images)."""
+    return max(1, int(os.environ.get("XDEG_CHECKPOINT_EVERY") or 512))
 
 
 def _unique_items(manifest: pd.DataFrame, root) -> list[tuple[str, object]]:
@@ -74,6 +81,7 @@ def image_features(context: AssetExecutionContext, xdeg: XdegResource) -> Materi
                 store,
                 items,
                 extractor,
+                checkpoint_every=_checkpoint_every(),
                 progress=progress(context, "features"),
                 log=context.log.info,
             )

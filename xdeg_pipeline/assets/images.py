@@ -55,10 +55,13 @@ def raw_images(context: AssetExecutionContext, xdeg: XdegResource) -> Materializ
             "download",
             fetched.rejected if fetched is not None else pd.DataFrame(columns=["name"]),
         )
-        if manifest.empty:
-            raise ValueError(f"no usable image in {root} ({len(scan.rejected)} rejected)")
-        write_parquet(manifest, files.raw_images)
         rejected = replace_rejected(files.rejected_images, "scan", scan.rejected)
+        if manifest.empty:
+            raise ValueError(
+                f"no usable image in {root} ({len(scan.rejected)} rejected, see "
+                f"{files.rejected_images})"
+            )
+        write_parquet(manifest, files.raw_images)
         version = fingerprint_lines(
             f"{n}\t{h}" for n, h in zip(manifest["name"], manifest["content_hash"])
         )

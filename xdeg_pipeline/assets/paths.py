@@ -8,7 +8,6 @@ from pydantic import Field
 from xdeg_pipeline.assets.common import CODE_VERSION, layout, md_table, path_meta
 from xdeg_pipeline.core.atomic import write_parquet
 from xdeg_pipeline.core.query import Collection, PathRequest, results_table
-from xdeg_pipeline.core.settings import default_collection
 from xdeg_pipeline.resources import XdegResource
 
 
@@ -53,11 +52,7 @@ def requested_paths(
     t0 = time.perf_counter()
     collection = Collection(files.home, root)
     pairs = [(p.source, p.target) for p in config.pairs] or [example_pair(collection)]
-    attribution = None
-    if root == default_collection():
-        from xdeg_pipeline.core.openmoji import OPENMOJI_ATTRIBUTION
-
-        attribution = OPENMOJI_ATTRIBUTION
+    attribution = collection.attribution
     results, errors = [], []
     for source, target in pairs:
         request = PathRequest(

@@ -70,14 +70,33 @@ class BuildLocked(RuntimeError):
 
 
 _HELD: dict[str, int] = {}
+_LOCK_FDS: set[int] = set()
+
+
+def _drop_locks_in_child() -> None:
+    """In a forked child (a DataLoader worker, say) point the inherited lock descriptors at
+    /dev/null: an ``flock`` lives as long as any copy of its descriptor, so a worker orphaned by
+    ``kill -9`` of the build would otherwise keep the data folder locked."""
+    if _LOCK_FDS:
+        null = os.open(os.devnull, os.O_RDONLY)
+        try:
+            for fd in _LOCK_FDS:
+                os.dup2(null, fd)
+        finally:
+            os.close(null)
+    _LOCK_FDS.clear()
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_drop_locks_in_child)
 
 
 @contextlib.contextmanager
 def build_lock(home: Path, name: str = "build", wait: bool = True) -> Iterator[None]:
     """Serialise builds on one data folder with an exclusive ``flock``.
 
-    Re-entrant within a process. With ``wait=False`` a lock held by another process raises
-    :class:`BuildLocked` at once.
+    Re-entrant within a process; forked children do not inherit it. With ``wait=False`` a lock
+    held by another process raises :class:`BuildLocked` at once.
     """
     home.mkdir(parents=True, exist_ok=True)
     lock_file = home / f".{name}.lock"
@@ -101,8 +120,10 @@ def build_lock(home: Path, name: str = "build", wait: bool = True) -> Iterator[N
                 ) from exc
             raise
         _HELD[key] = 1
+        _LOCK_FDS.add(fh.fileno())
         try:
             yield
         finally:
             _HELD.pop(key, None)
+            _LOCK_FDS.discard(fh.fileno())
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

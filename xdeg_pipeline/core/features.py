@@ -22,7 +22,6 @@ reported in ``failures`` as ``"reason: detail"`` and its row is NaN.
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import stat
@@ -195,24 +194,72 @@ def preprocess_decoded(images: Sequence[torch.Tensor], size: int) -> torch.Tenso
     return out
 
 
-def _nvjpeg_candidate(data: bytes) -> bool:
-    """A JPEG nvJPEG decodes exactly like load_rgb: RGB/grey, baseline, upright, not huge."""
+_SOF_BASELINE = (0xC0, 0xC1)  # baseline / extended sequential Huffman: what nvJPEG decodes
+_SOF_OTHER = frozenset(range(0xC2, 0xD0)) - {0xC4, 0xC8, 0xCC}  # progressive, lossless, ...
+
+
+def _exif_orientation(tiff: bytes) -> int:
+    """Orientation tag (0x0112) of an EXIF TIFF block; 1 when absent, 0 when unreadable."""
+    if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
+        return 0
+    order = "little" if tiff[:2] == b"II" else "big"
+    ifd = int.from_bytes(tiff[4:8], order)
+    if ifd + 2 > len(tiff):
+        return 0
+    count = int.from_bytes(tiff[ifd:ifd + 2], order)
+    for e in range(count):
+        at = ifd + 2 + 12 * e
+        if at + 12 > len(tiff):
+            return 0
+        if int.from_bytes(tiff[at:at + 2], order) == 0x0112:
+            return int.from_bytes(tiff[at + 8:at + 10], order)
+    return 1
+
+
+def _nvjpeg_candidate(data: bytes | bytearray) -> bool:
+    """A JPEG nvJPEG decodes like load_rgb: baseline, 8-bit YCbCr or grey, upright, not huge.
+
+    Parses the markers up to the scan by hand (cheap: this runs for every file); anything
+    unusual (progressive, CMYK, Adobe RGB transform, EXIF rotation, bad markers) says no.
+    """
     from xdeg_pipeline.core.images import MAX_PIXELS
 
-    if not data.startswith(b"\xff\xd8\xff"):
+    n = len(data)
+    if n < 4 or data[0] != 0xFF or data[1] != 0xD8:
         return False
-    try:
-        with Image.open(io.BytesIO(data), formats=["JPEG"]) as im:
-            if im.mode not in ("RGB", "L") or im.info.get("progressive") or im.info.get(
-                "progression"
-            ):
+    i, sof, orientation = 2, None, 1
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return False
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:
+            i += 2
+            continue
+        seg = int.from_bytes(data[i + 2:i + 4], "big")
+        body = data[i + 4:i + 2 + seg]
+        if marker in _SOF_BASELINE:
+            if len(body) < 6:
                 return False
-            w, h = im.size
-            if w * h > MAX_PIXELS or min(w, h) < 1:
-                return False
-            return int(im.getexif().get(0x0112, 1) or 1) == 1
-    except Exception:
+            sof = (body[0], int.from_bytes(body[1:3], "big"), int.from_bytes(body[3:5], "big"),
+                   body[5])
+        elif marker in _SOF_OTHER:
+            return False
+        elif marker == 0xE1 and body[:6] == b"Exif\0\0":
+            orientation = _exif_orientation(bytes(body[6:]))
+        elif marker == 0xEE and body[:5] == b"Adobe" and len(body) >= 12 and body[11] == 0:
+            return False  # stored as RGB/CMYK, not YCbCr
+        elif marker == 0xDA:
+            break
+        i += 2 + seg
+    else:
         return False
+    if sof is None or orientation != 1:
+        return False
+    precision, h, w, comps = sof
+    return precision == 8 and comps in (1, 3) and 0 < w * h <= MAX_PIXELS
 
 
 # --------------------------------------------------------------------------- loader
@@ -262,13 +309,12 @@ class _Batches(Dataset):
     """
 
     def __init__(self, paths: Sequence[Path], batches: list[list[int]], size: int,
-                 ring: _Ring, raw_jpeg: bool, nvjpeg_share: float = 1.0) -> None:
+                 ring: _Ring, raw_jpeg: bool) -> None:
         self.paths = paths
         self.batches = batches
         self.size = size
         self.ring = ring
         self.raw_jpeg = raw_jpeg
-        self.nvjpeg_share = nvjpeg_share
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -283,11 +329,10 @@ class _Batches(Dataset):
         offsets = [0]
         extra: list[bytes] = []
         failures: list[tuple[int, str]] = []
-        gpu_quota = round(self.nvjpeg_share * len(members)) if self.raw_jpeg else 0
         for i in members:
             path = self.paths[i]
             try:
-                if len(jidx) < gpu_quota:
+                if self.raw_jpeg:
                     data = _read_regular(path)
                     if data is not None and _nvjpeg_candidate(data):
                         end = offsets[-1] + len(data)
@@ -306,13 +351,32 @@ class _Batches(Dataset):
                 "failures": failures}
 
 
-def _read_regular(path: Path) -> bytes | None:
+def _read_regular(path: Path) -> bytearray | None:
     try:
         if not stat.S_ISREG(os.lstat(path).st_mode):
             return None
-        return Path(path).read_bytes()
+        return bytearray(Path(path).read_bytes())
     except OSError:
         return None
+
+
+def _threaded(ds: _Batches, threads: int, window: int) -> Iterator[dict[str, Any]]:
+    """``ds[0], ds[1], ...`` computed by a thread pool, at most ``window`` batches ahead."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="xdeg-read") as pool:
+        queue: deque = deque()
+        nxt = 0
+        while nxt < len(ds) and len(queue) < window:
+            queue.append(pool.submit(ds.__getitem__, nxt))
+            nxt += 1
+        while queue:
+            item = queue.popleft().result()
+            if nxt < len(ds):
+                queue.append(pool.submit(ds.__getitem__, nxt))
+                nxt += 1
+            yield item
 
 
 def _identity(x: Any) -> Any:
@@ -351,8 +415,8 @@ class FeatureExtractor:
             default_num_workers(self.device) if num_workers is None else int(num_workers)
         )
         self.gpu_decode = bool(gpu_decode) and kind == "cuda"
-        self.nvjpeg_share = float(os.environ.get("XDEG_NVJPEG_SHARE", "1.0"))
-        self.decode_threads = int(os.environ.get("XDEG_DECODE_THREADS", "2"))
+        self.decode_threads = 2  # nvJPEG: batches decoded concurrently in the main process
+        self.reader_threads = max(1, min(8, os.cpu_count() or 1))  # nvJPEG: file readers
         self._ring: _Ring | None = None
         self.amp_dtype = torch.float16 if kind == "cuda" else None
         if kind == "cuda":
@@ -387,21 +451,31 @@ class FeatureExtractor:
                                pin=self.device.type == "cuda")
         return self._ring
 
-    def _loader(self, paths: Sequence[Path], extra_slots: int = 0
-                ) -> tuple[DataLoader, _Ring]:
+    def _items(self, paths: Sequence[Path], extra_slots: int = 0
+               ) -> tuple[Iterator[dict[str, Any]], _Ring]:
+        """Loader items in batch order, and the ring their pixels / bytes are in.
+
+        CPU decoding runs in DataLoader worker processes. With nvJPEG the per-file work is
+        only reading bytes and parsing the header, so threads do it (no worker start-up, no
+        inter-process copies); a non-JPEG there is decoded on the CPU by the same thread.
+        """
         bs = self.batch_size
         batches = [list(range(i, min(i + bs, len(paths)))) for i in range(0, len(paths), bs)]
+        if self.gpu_decode:
+            window = 2 * self.reader_threads
+            ring = self._ring_for(0, window + extra_slots)
+            ds = _Batches(paths, batches, self.spec.image_size, ring, raw_jpeg=True)
+            return _threaded(ds, self.reader_threads, window), ring
         workers = min(self.num_workers, len(batches))
         ring = self._ring_for(workers, extra_slots)
-        ds = _Batches(paths, batches, self.spec.image_size, ring, raw_jpeg=self.gpu_decode,
-                      nvjpeg_share=self.nvjpeg_share)
+        ds = _Batches(paths, batches, self.spec.image_size, ring, raw_jpeg=False)
         extra: dict[str, Any] = {}
         if workers > 0:
             extra = {"prefetch_factor": _PREFETCH, "worker_init_fn": _worker_init,
                      "in_order": True, "persistent_workers": False}
         loader = DataLoader(ds, batch_size=None, shuffle=False, num_workers=workers,
                             collate_fn=_identity, pin_memory=False, **extra)
-        return loader, ring
+        return iter(loader), ring
 
     def __del__(self) -> None:
         ring = getattr(self, "_ring", None)
@@ -480,7 +554,7 @@ class FeatureExtractor:
         With nvJPEG, ``decode_threads`` threads decode batches concurrently.
         """
         threads = self.decode_threads if self.gpu_decode else 0
-        loader, ring = self._loader(paths, extra_slots=threads)
+        loader, ring = self._items(paths, extra_slots=threads)
         if threads <= 1:
             for item in loader:
                 yield self._prepare(item, ring, paths)

@@ -11,8 +11,9 @@ each component's rows; ``graph["params"]["bridging"]`` says which was used.
 
 Edge attributes: ``weight`` (the step distance in the features' space), ``mutual`` (both ends
 list each other), ``bridge`` (added for connectivity). Vertex attributes: those passed in
-``vertex_attrs`` plus ``sigma`` (local scale: distance to the ``sigma_k``-th neighbour, used to
-damp hubs in path search).
+``vertex_attrs`` plus ``sigma`` (local scale: distance to the ``sigma_k``-th neighbour) and
+``load`` (estimated share of chains through each image, which path search uses to damp hubs;
+see :meth:`xdeg_pipeline.core.paths.PathFinder.estimate_load`).
 """
 
 from __future__ import annotations
@@ -204,6 +205,12 @@ def build_graph(
         "bridges": len(bridges),
         "bridging": mode,
     }
+    if params.get("hub_load", True):  # precompute the hub load path search uses (stored)
+        from xdeg_pipeline.core.paths import PathFinder
+
+        finder = PathFinder(g)
+        g.vs["load"] = finder.load.tolist()
+        g["params"]["load_params"] = finder.load_params()
     return g
 
 

@@ -7,7 +7,8 @@ Modes (``MODES``):
   possible largest step between s and t (the *bottleneck* b) is the largest edge on their path
   in the graph's minimum spanning tree (a minimax path property), read in O(log n) from
   binary-lifting tables built once. The chain is then the least-cost path using only edges
-  <= b * (1 + slack); the cost is the step distance damped on hubs (see :meth:`_cost_array`).
+  <= b * (1 + slack); the cost is a power of the step distance (a soft minimax) times a
+  penalty on images that many chains pass through (hubs; see :meth:`_cost_array`).
   With ``slack = 0`` the largest step equals b exactly.
 * ``steps`` (``steps = X``): exactly X intermediate images (X + 1 edges), the smallest possible
   largest step. Exact dynamic programming over hop count gives, for every vertex v and h,
@@ -83,14 +84,14 @@ class PathFinder:
         self,
         graph: ig.Graph,
         slack: float | None = None,
-        cost: str | None = None,
+        power: float | None = None,
         hub_penalty: float | None = None,
         search_budget: int | None = None,
     ) -> None:
         self.graph = graph
         self.n = graph.vcount()
         self.slack = params.SMOOTH_SLACK if slack is None else float(slack)
-        self.cost_name = params.SMOOTH_COST if cost is None else cost
+        self.power = params.SMOOTH_POWER if power is None else float(power)
         self.hub_penalty = params.HUB_PENALTY if hub_penalty is None else float(hub_penalty)
         self.search_budget = params.STEPS_SEARCH_BUDGET if search_budget is None else search_budget
         m = graph.ecount()
@@ -100,9 +101,10 @@ class PathFinder:
         if m and (not np.isfinite(self.w).all() or self.w.min() < 0):
             raise ValueError("edge weights must be finite and non-negative")
         self._build_arcs()
-        self.cost = self._cost_array(self.cost_name)
-        self.arc_cost = self.cost[self.arc_e]
         self._build_tree()
+        self.load = self._graph_load()
+        self.cost = self._cost_array(self.load)
+        self.arc_cost = self.cost[self.arc_e]
 
     # ---------------------------------------------------------------- precomputation
     def _build_arcs(self) -> None:
@@ -128,34 +130,81 @@ class PathFinder:
         found = (j < len(self.arc_key)) & (self.arc_key[jj] == key) if len(self.arc_key) else j < 0
         return np.where(found, jj, -1)
 
-    def _cost_array(self, name: str) -> np.ndarray:
-        """Per-edge cost minimised by ``smooth`` under its largest-step threshold.
+    def load_params(self) -> dict:
+        """The settings a stored hub load was estimated with (must match to be reused)."""
+        return {"power": self.power, "hub_penalty": self.hub_penalty, "version": 1}
 
-        ``weight``: step distance; ``scaled``: distance over sqrt(sigma_u sigma_v) (local
-        scaling, damps hubs); ``hops``: one per step. ``hub_penalty`` adds that fraction of
-        the median step per unit of log-degree above the median at both ends.
+    def _cost_array(self, load: np.ndarray) -> np.ndarray:
+        """Per-edge cost minimised by ``smooth`` below its largest-step cap.
+
+        ``(w / median w) ** power``: power 1 is the sum of distances (short, jumpy chains);
+        a larger power penalises big steps more (a soft minimax: smoother, more hops). Times
+        ``1 + hub_penalty * (load_u + load_v) / 2``: an image on a share ``load`` of all chains
+        costs more to pass through, so chains spread over equally good routes instead of
+        funnelling through a few connector images (hubs).
         """
         w = self.w
-        if name == "weight":
-            cost = w.copy()
-        elif name == "scaled":
-            sig = (
-                np.array(self.graph.vs["sigma"], dtype=np.float64)
-                if "sigma" in self.graph.vs.attributes()
-                else np.ones(self.n)
-            )
-            cost = w / np.sqrt(sig[self.eu] * sig[self.ev]) * float(np.median(sig))
-        elif name == "hops":
-            cost = np.ones_like(w) + 1e-6 * w / max(float(w.max(initial=0.0)), 1e-30)
-        else:
-            raise ValueError(f"unknown cost {name!r}; choose weight, scaled or hops")
-        if self.hub_penalty > 0 and len(w):
-            logdeg = np.log(np.maximum(self.degree, 1))
-            excess = np.maximum(logdeg - float(np.median(logdeg)), 0.0)
-            cost = cost + self.hub_penalty * float(np.median(cost)) * (
-                excess[self.eu] + excess[self.ev]
-            )
-        return np.maximum(cost, 1e-12)  # scipy treats stored zeros as edges; keep > 0 anyway
+        if not len(w):
+            return np.zeros(0)
+        scale = float(np.median(w[w > 0])) if (w > 0).any() else 1.0
+        cost = (w / scale) ** self.power
+        if self.hub_penalty > 0:
+            cost = cost * (1.0 + self.hub_penalty * (load[self.eu] + load[self.ev]) / 2.0)
+        return np.maximum(cost, 1e-12)  # scipy reads stored zeros as edges; keep > 0 anyway
+
+    def _graph_load(self) -> np.ndarray:
+        """The hub load stored in the graph by ``build_graph``, else estimated now."""
+        g = self.graph
+        stored = (g["params"] if "params" in g.attributes() else {}) or {}
+        if (
+            self.hub_penalty > 0
+            and "load" in g.vs.attributes()
+            and stored.get("load_params") == self.load_params()
+        ):
+            return np.array(g.vs["load"], dtype=np.float64)
+        return self.estimate_load() if self.hub_penalty > 0 else np.zeros(self.n)
+
+    def estimate_load(
+        self, rounds: int | None = None, sources: int | None = None, seed: int = 0
+    ) -> np.ndarray:
+        """Share of all chains passing through each image (interior), by simulation.
+
+        Each round runs Dijkstra under the current cost from a seeded sample of sources; a
+        vertex's subtree size in a shortest-path tree is the number of chains from that source
+        passing through it, so one run counts n - 1 chains. Loads are averaged over rounds
+        (method of successive averages), each round costing with the loads so far, so the
+        penalty settles instead of oscillating. The cap on the largest step is left out here
+        (with power >= 4 it rarely binds).
+        """
+        n = self.n
+        load = np.zeros(n)
+        if n < 3 or not len(self.w):
+            return load
+        rounds = params.LOAD_ROUNDS if rounds is None else rounds
+        n_src = params.LOAD_SOURCES if sources is None else sources
+        n_src = max(2, min(n, n_src, int(params.LOAD_WORK / max(len(self.arc_e), 1))))
+        rng = np.random.default_rng(seed)
+        keep = np.ones(len(self.arc_e), bool)
+        for r in range(rounds):
+            arc_cost = self._cost_array(load)[self.arc_e]
+            A = self._csr(keep, arc_cost)
+            usage = np.zeros(n)
+            for src in rng.choice(n, size=n_src, replace=False):
+                dist, pred = dijkstra(A, indices=int(src), return_predecessors=True)
+                order = np.argsort(-dist, kind="stable")
+                order = order[np.isfinite(dist[order])]
+                size = np.ones(n)
+                pl, sl = pred.tolist(), size.tolist()
+                for v in order.tolist():
+                    p = pl[v]
+                    if p >= 0:
+                        sl[p] += sl[v]
+                size = np.array(sl)
+                size[int(src)] = 1.0
+                usage += np.where(np.isfinite(dist), size - 1.0, 0.0)
+            usage /= n_src * (n - 1)
+            load = (load * r + usage) / (r + 1)
+        return load
 
     def _build_tree(self) -> None:
         """Minimum spanning forest, rooted, with binary-lifting max-edge tables."""

@@ -96,6 +96,17 @@ class Collection:
                     self.file_of_name[n] = Path(p) if Path(p).is_absolute() else images_root / p
         self.metadata = read_metadata(home, self.names) if self.from_manifest else {}
 
+    @property
+    def attribution(self) -> str | None:
+        """The credit line pictures of this collection must carry (OpenMoji's licence)."""
+        from xdeg_pipeline.core.settings import default_collection
+
+        if self.from_manifest or self.images_root != default_collection():
+            return None
+        from xdeg_pipeline.core.openmoji import OPENMOJI_ATTRIBUTION
+
+        return OPENMOJI_ATTRIBUTION
+
     def image_path(self, name: str) -> Path:
         """The image file of a collection name."""
         return self.file_of_name.get(name) or self.images_root / name
@@ -115,8 +126,8 @@ class Collection:
 
     def find(self, request: PathRequest) -> list[ChainResult]:
         """All chains for one request (resolving its names first)."""
-        src = self.vertex_of_name[self.resolve(request.source)]
-        dst = self.vertex_of_name[self.resolve(request.target)]
+        src_name, dst_name = self.resolve(request.source), self.resolve(request.target)
+        src, dst = self.vertex_of_name[src_name], self.vertex_of_name[dst_name]
         avoid = [self.vertex_of_name[self.resolve(a)] for a in request.avoid]
         chains = self.finder.find(
             src,
@@ -130,13 +141,21 @@ class Collection:
             ChainResult(
                 request=request,
                 rank=i,
-                path=[self.vertex_name(v) for v in c.vertices],
+                path=self._chain_names(c.vertices, src_name, dst_name),
                 steps=list(c.steps),
                 largest_step=c.largest_step,
                 total=c.total,
             )
             for i, c in enumerate(chains)
         ]
+
+    def _chain_names(self, vertices: Sequence[int], source: str, target: str) -> list[str]:
+        """Names along a chain; its ends keep the names asked for (duplicates share a vertex)."""
+        names = [self.vertex_name(v) for v in vertices]
+        names[0] = source
+        if len(names) > 1:
+            names[-1] = target
+        return names
 
     def render(self, result: ChainResult, out_dir: Path, attribution: str | None = None) -> None:
         """Write the chain's PNG strip and HTML page into ``out_dir``."""
