@@ -12,6 +12,15 @@ import time
 from pathlib import Path
 
 EXIT_BAD_REQUEST = 2
+EXIT_BUILD_FAILED = 1
+
+
+class BuildFailed(RuntimeError):
+    """A build step raised (no usable image, missing folder...); ``step`` names it."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(f"build failed in {step}: {message}")
+        self.step = step
 
 
 def _setup_env(images: str | None = None, home: str | None = None) -> None:
@@ -70,12 +79,26 @@ def run_build(quiet: bool = False) -> dict:
             resources={"xdeg": XdegResource()},
             run_config={"loggers": {"console": {"config": {"log_level": level}}}},
             tags={"xdeg/source": "cli"},
+            raise_on_error=False,
         )
+    if not result.success:
+        raise _build_failure(result)
     summary = _summary(result)
     summary["rejected_images"] = _rejected_summary()
     summary["run_id"] = result.run_id
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     return summary
+
+
+def _build_failure(result) -> BuildFailed:
+    """The first failed step of a run and its innermost error message."""
+    for event in result.get_step_failure_events():
+        error = event.event_specific_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        message = error.message.strip() if error is not None else "unknown error"
+        return BuildFailed(event.step_key or "?", message)
+    return BuildFailed("run", "the run did not succeed")
 
 
 def _rejected_summary() -> dict:
@@ -160,17 +183,13 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.manifest:
         os.environ["XDEG_MANIFEST"] = str(Path(args.manifest).expanduser().resolve())
     _setup_env(images=args.images, home=args.home)
-    from dagster import DagsterExecutionStepExecutionError
-
     try:
         summary = run_build(quiet=args.json)
-    except DagsterExecutionStepExecutionError as exc:  # one line, not a Dagster traceback
-        message = f"build failed in {exc.step_key}: {exc.user_exception or exc}"
+    except BuildFailed as exc:
         if args.json:
-            failed = {"error": message, "step": exc.step_key}
-            print(json.dumps({**failed, "rejected_images": _rejected_summary()}, default=str))
-        _err(f"xdeg: {message}")
-        return 1
+            failed = {"error": str(exc), "step": exc.step, "rejected_images": _rejected_summary()}
+            print(json.dumps(failed, default=str))
+        raise
     if args.json:
         print(json.dumps(summary, default=str))
     else:
@@ -322,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, BuildLocked):
             _err(f"xdeg: {exc}")
             return 3
+        if isinstance(exc, BuildFailed):
+            _err(f"xdeg: {exc}")
+            return EXIT_BUILD_FAILED
         raise
 
 

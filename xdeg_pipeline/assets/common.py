@@ -23,9 +23,13 @@ def progress(context: AssetExecutionContext, desc: str) -> ProgressFn:
     return progress_reporter(desc, context.log.info)
 
 
+_MD_SPECIAL = "\\`*_[]~|"
+
+
 def _cell(value: object) -> str:
-    text = html.escape(str(value), quote=False)
-    return text.replace("|", "\\|").replace("\n", " ")
+    """One table cell: Markdown punctuation backslash-escaped, HTML escaped, on one line."""
+    text = "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(value))
+    return html.escape(text, quote=False).replace("\r", " ").replace("\n", " ")
 
 
 def md_table(df: pd.DataFrame, max_rows: int = 50) -> MetadataValue:
