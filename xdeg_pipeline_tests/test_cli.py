@@ -1,0 +1,252 @@
+"""The ``xdeg`` command on a built collection: ``build --json`` reports the rejected images,
+``path`` resolves names (unknown, ambiguous, equal, outside the collection), answers
+``--pairs`` in input order, writes ``--png``/``--html``, and never unpickles a graph from
+outside the data folder."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from xdeg_pipeline import cli
+from xdeg_pipeline.core.query import Collection
+from xdeg_pipeline_tests.conftest import make_collection, make_image
+
+NEWLINE_NAME = "names/new\nline.png"
+TAG_NAME = "names/<i>tag & 'quote'.png"
+BROKEN = {"bad/empty.png": ("empty", b""), "bad/text.jpg": ("not_an_image", b"not an image\n")}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """20 generated images, two ``cat`` stems, two hostile names and two broken files, built
+    once with ``xdeg build --json`` (in process)."""
+    tmp = tmp_path_factory.mktemp("cli")
+    paths = {name: tmp / name for name in ("home", "images", "dagster")}
+    paths["dagster"].mkdir()
+    (paths["dagster"] / "dagster.yaml").touch()
+    images = paths["images"]
+    make_collection(images, 20)
+    for i, name in enumerate(("a/cat.png", "b/cat.png", NEWLINE_NAME, TAG_NAME)):
+        make_image(images / name, seed=500 + i)
+    for name, (_, data) in BROKEN.items():
+        (images / name).parent.mkdir(parents=True, exist_ok=True)
+        (images / name).write_bytes(data)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDEG_HOME", str(paths["home"]))
+        mp.setenv("XDEG_IMAGES", str(images))
+        mp.setenv("DAGSTER_HOME", str(paths["dagster"]))
+        mp.setenv("XDEG_PROGRESS_BAR", "0")
+        mp.delenv("XDEG_BACKBONE", raising=False)
+        mp.delenv("XDEG_MANIFEST", raising=False)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = cli.main(["build", "--json"])
+        assert code == 0
+        yield {**paths, "summary": json.loads(out.getvalue())}
+
+
+@pytest.fixture(autouse=True)
+def _restore_env(built: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``xdeg`` writes its options into os.environ: put them back after each test."""
+    monkeypatch.setenv("XDEG_HOME", str(built["home"]))
+    monkeypatch.setenv("XDEG_IMAGES", str(built["images"]))
+    monkeypatch.setenv("DAGSTER_HOME", str(built["dagster"]))
+
+
+def _xdeg(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_build_json_reports_rejected_images(
+    built: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = built["summary"]
+    rejected = summary["rejected_images"]
+    assert rejected["count"] == 2
+    assert rejected["by_reason"] == {"empty": 1, "not_an_image": 1}
+    assert {(r["name"], r["stage"], r["reason"]) for r in rejected["rows"]} == {
+        (name, "scan", reason) for name, (reason, _) in BROKEN.items()
+    }
+    assert all(r["detail"] for r in rejected["rows"])
+    assert summary["raw_images"]["rejected"] == 2
+    assert summary["similarity_graph"]["vertices"] == 24
+    assert all(check["passed"] for check in summary["checks"].values())
+
+    code, out, _ = _xdeg(capsys, "build")  # the text summary lists them too
+    assert code == 0
+    assert "rejected_images: 2" in out
+    assert "  bad/empty.png: scan empty (zero-byte file)" in out
+
+
+def test_build_without_any_usable_image_fails_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    images, home = tmp_path / "broken", tmp_path / "home"
+    for name, (_, data) in BROKEN.items():
+        (images / name).parent.mkdir(parents=True, exist_ok=True)
+        (images / name).write_bytes(data)
+    code, out, err = _xdeg(capsys, "build", "--json", "--images", str(images), "--home", str(home))
+    assert code == 1
+    report = json.loads(out)
+    assert report["step"] == "raw_images" and "no usable image" in report["error"]
+    assert report["rejected_images"]["count"] == 2
+    assert err.splitlines()[-1].startswith("xdeg: build failed in raw_images: ValueError: no")
+
+    code, out, err = _xdeg(capsys, "build", "--images", str(tmp_path / "nowhere"),
+                           "--home", str(home))
+    assert code == 1 and out == ""
+    assert "does not exist" in err.splitlines()[-1]
+
+
+def test_unknown_name_exits_2_naming_closest(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _xdeg(capsys, "path", "img_0o5", "img_010")
+    assert code == 2 and out == ""
+    assert "no image named 'img_0o5'" in err and "'shapes/img_005.png'" in err
+
+
+def test_ambiguous_stem_lists_candidates(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _xdeg(capsys, "path", "cat", "img_001")
+    assert code == 2 and out == ""
+    assert "'cat' matches 2 images: 'a/cat.png', 'b/cat.png'" in err
+    code, out, _ = _xdeg(capsys, "path", "a/cat", "img_001", "--json")
+    assert code == 0 and json.loads(out)["path"][0] == "a/cat.png"
+
+
+def test_source_equal_to_target_is_a_one_image_chain(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _xdeg(capsys, "path", "img_003", "shapes/img_003.png", "--json")
+    assert code == 0
+    (line,) = out.splitlines()
+    chain = json.loads(line)
+    assert chain["path"] == ["shapes/img_003.png"] and chain["hops"] == 0 and chain["steps"] == []
+    code, out, _ = _xdeg(capsys, "path", "img_003", "img_003")
+    assert code == 0 and "0. shapes/img_003.png" in out and "0 steps" in out
+
+
+def test_names_outside_the_collection_are_refused(
+    built: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inside = built["images"] / "more" / "img_000.png"
+    for query in ("../images/more/img_000.png", str(inside), "/etc/passwd",
+                  "more/../../secret.png", "~/img_000.png"):
+        code, out, err = _xdeg(capsys, "path", query, "img_001")
+        assert code == 2 and out == "", query
+        assert "is not a name inside the collection" in err, query
+
+
+def test_pairs_file_gives_one_json_line_per_pair_in_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pairs = [
+        ("img_000", "img_011"),
+        ("nope_xyz", "img_001"),
+        ("img_004", "img_004"),
+        ("cat", "img_002"),
+        ("../x.png", "img_001"),
+        (TAG_NAME, "b/cat.png"),
+        ("img_007", NEWLINE_NAME),
+    ]
+    failing = {1, 3, 4}
+    csv_file = tmp_path / "pairs.csv"
+    with open(csv_file, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["source", "target", "note"])
+        writer.writerows([(s, t, "x") for s, t in pairs])
+    code, out, err = _xdeg(capsys, "path", "--pairs", str(csv_file), "--json")
+    assert code == 2  # some pairs failed; the others were still answered
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [(d["source"], d["target"]) for d in lines] == pairs
+    for i, d in enumerate(lines):
+        if i in failing:
+            assert "error" in d and "path" not in d
+        else:
+            assert "error" not in d and d["hops"] == len(d["path"]) - 1
+    assert lines[5]["path"][0] == TAG_NAME and lines[6]["path"][-1] == NEWLINE_NAME
+    assert err.count("xdeg: ") == len(failing)
+
+    code, out, err = _xdeg(capsys, "path", "--pairs", str(tmp_path / "missing.csv"))
+    assert code == 2 and "cannot read pairs" in err and "Traceback" not in err
+    (tmp_path / "bad.csv").write_text("from,to\na,b\n", encoding="utf-8")
+    code, out, err = _xdeg(capsys, "path", "--pairs", str(tmp_path / "bad.csv"))
+    assert code == 2 and "source,target" in err
+
+
+def test_png_and_html_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    png, page = tmp_path / "out" / "chain.png", tmp_path / "out" / "chain.html"
+    png.parent.mkdir()
+    code, out, _ = _xdeg(capsys, "path", "img_000", TAG_NAME, "--png", str(png),
+                         "--html", str(page), "--json")
+    assert code == 0
+    chain = json.loads(out)
+    assert chain["png"] == str(png) and chain["html"] == str(page)
+    with Image.open(png) as im:
+        im.verify()
+        assert im.format == "PNG"
+    text = page.read_text(encoding="utf-8")
+    assert text.count("<img") >= len(chain["path"])
+    assert "<i>tag" not in text and "&lt;i&gt;tag &amp; &#x27;quote&#x27;" in text
+
+
+def test_text_output_escapes_control_characters(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _xdeg(capsys, "path", "img_000", NEWLINE_NAME)
+    assert code == 0
+    assert "names/new\\nline.png" in out and NEWLINE_NAME not in out
+
+
+def test_graph_outside_data_folder_is_never_unpickled(
+    built: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "elsewhere" / "similarity_graph.pkl"
+    evil.parent.mkdir()
+    evil.write_bytes(pickle.dumps(_Evil(str(marker))))
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in ("raw_images.parquet", "rejected_images.parquet"):
+        (home / name).write_bytes((built["home"] / name).read_bytes())
+    (home / "similarity_graph.pkl").symlink_to(evil)
+
+    code, out, err = _xdeg(capsys, "path", "img_000", "img_001", "--home", str(home))
+    assert code == 2 and out == ""
+    assert "refusing to load a pickle outside" in err
+    with pytest.raises(PermissionError):
+        Collection(home, built["images"])
+    assert not marker.exists()
+
+    (home / "similarity_graph.pkl").unlink()  # no graph at all: told to build first
+    code, _, err = _xdeg(capsys, "path", "img_000", "img_001", "--home", str(home))
+    assert code == 2 and "build it first" in err
+
+
+class _Evil:
+    """Unpickling this creates a folder: proof that a pickle was loaded."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # noqa: ANN204
+        return (os.mkdir, (self.marker,))
+
+
+def test_console_command_exit_status(built: dict) -> None:
+    """The real process: a bad request exits 2 with the message on stderr."""
+    done = subprocess.run(
+        [sys.executable, "-m", "xdeg_pipeline.cli", "path", "nope_xyz", "img_001",
+         "--home", str(built["home"]), "--images", str(built["images"])],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("xdeg: no image named 'nope_xyz'")
