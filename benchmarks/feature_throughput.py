@@ -95,8 +95,8 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def model_alone(fx: FeatureExtractor, n_images: int, seconds: float) -> float:
-    """Images/s of the model (normalisation included) on random uint8 batches on the device."""
+def model_alone(fx: FeatureExtractor, n_images: int, seconds: float) -> tuple[int, float]:
+    """(images, seconds) of the model (normalisation included) on random uint8 batches."""
     bs, s = fx.batch_size, fx.spec.image_size
     gen = torch.Generator().manual_seed(0)
     inputs = [torch.randint(0, 256, (bs, 3, s, s), dtype=torch.uint8, generator=gen)
@@ -111,7 +111,11 @@ def model_alone(fx: FeatureExtractor, n_images: int, seconds: float) -> float:
         i += 1
     out.float().cpu()
     _sync(fx.device)
-    return done / (time.perf_counter() - t0)
+    return done, time.perf_counter() - t0
+
+
+def _rate(images: int, seconds: float) -> float:
+    return images / seconds
 
 
 def decode_alone(fx: FeatureExtractor, paths: list[Path]) -> float:
@@ -168,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--decode-threads", type=int, default=None,
                     help="nvJPEG path: batches decoded concurrently")
     ap.add_argument("--naive-n", type=int, default=None, help="images for the naive loop")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="interleave model-alone and end-to-end timing in R rounds "
+                         "(default 4 on CPU, 1 on CUDA)")
     ap.add_argument("--check-n", type=int, default=0,
                     help="compare the first N features with the CPU extractor's")
     args = ap.parse_args(argv)
@@ -207,17 +214,42 @@ def main(argv: list[str] | None = None) -> int:
     alone_s = 3.0 if on_gpu else 8.0
     dec = decode_alone(fx, paths[: min(n, 4000 if on_gpu else 200)])
     print(f"input side alone (decode + preprocess + upload): {dec:,.1f} images/s")
-    alone1 = model_alone(fx, 0, alone_s)
-    print(f"model alone (before): {alone1:,.1f} images/s")
-    t0 = time.perf_counter()
-    feats, failures = fx.extract(paths)
-    e2e_s = time.perf_counter() - t0
+    rounds = args.rounds or (1 if on_gpu else 4)
+    if rounds == 1:
+        alone1 = _rate(*model_alone(fx, 0, alone_s))
+        print(f"model alone (before): {alone1:,.1f} images/s")
+        t0 = time.perf_counter()
+        feats, failures = fx.extract(paths)
+        e2e_s = time.perf_counter() - t0
+        alone2 = _rate(*model_alone(fx, 0, alone_s))
+        print(f"model alone (after): {alone2:,.1f} images/s")
+        alone = (alone1 + alone2) / 2
+    else:  # interleaved, so both see the same background load on a shared box
+        feats = np.full((n, fx.dim), np.nan, np.float32)
+        failures = {}
+        e2e_s = alone_t = 0.0
+        alone_n = 0
+        alone1 = alone2 = 0.0
+        for r, chunk in enumerate(np.array_split(np.arange(n), rounds)):
+            done, secs = model_alone(fx, len(chunk), 0.0)
+            alone_n += done
+            alone_t += secs
+            rate = done / secs
+            t0 = time.perf_counter()
+            f, fails = fx.extract([paths[i] for i in chunk])
+            dt = time.perf_counter() - t0
+            e2e_s += dt
+            feats[chunk] = f
+            failures.update({int(chunk[i]): m for i, m in fails.items()})
+            print(f"round {r + 1}/{rounds}: model alone {rate:,.1f} images/s, end to end "
+                  f"{len(chunk) / dt:,.1f} images/s, ratio {len(chunk) / dt / rate:.3f}")
+            alone1 = alone1 or rate
+            alone2 = rate
+        alone = alone_n / alone_t
     e2e = n / e2e_s
     print(f"end to end: {e2e:,.1f} images/s ({n} images in {e2e_s:.2f} s, "
           f"{len(failures)} failures, finite rows {int(np.isfinite(feats).all(1).sum())})")
-    alone2 = model_alone(fx, 0, alone_s)
-    print(f"model alone (after): {alone2:,.1f} images/s")
-    alone = (alone1 + alone2) / 2
+    print(f"model alone: {alone:,.1f} images/s")
     ratio = e2e / alone
     print(f"ratio end-to-end / model alone: {ratio:.3f}")
     naive_n = min(n, args.naive_n or (1000 if on_gpu else 100))
@@ -233,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         "backbone": fx.spec.name, "batch_size": fx.batch_size, "workers": fx.num_workers,
         "threads": torch.get_num_threads(), "gpu_decode": fx.gpu_decode,
         "readers": fx.reader_threads, "decode_threads": fx.decode_threads, "images": n,
+        "rounds": rounds,
         "cpus": os.cpu_count(), "end_to_end_ips": round(e2e, 1),
         "model_alone_ips": round(alone, 1), "model_alone_before_ips": round(alone1, 1),
         "model_alone_after_ips": round(alone2, 1), "ratio": round(ratio, 3),

@@ -10,6 +10,7 @@ from xdeg_pipeline.core import params
 from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.state import read_state
 from xdeg_pipeline.core.tables import read_feature_table, read_rejected
+from xdeg_pipeline.partitions import SHARD_KEYS, shard_of
 from xdeg_pipeline.resources import XdegResource
 
 MIN_EXPLAINED_VARIANCE = 0.5
@@ -22,24 +23,36 @@ def _layout(xdeg: XdegResource) -> Layout:
 
 @asset_check(
     asset="image_features",
-    description="Every manifest image has features or a "
-    "recorded rejection, and every feature value is finite.",
+    description="Every manifest image has features in its shard or a recorded rejection, every "
+    "shard is up to date, and every feature value is finite (read one shard at a time).",
 )
 def features_complete_and_finite(xdeg: XdegResource) -> AssetCheckResult:
     files = _layout(xdeg)
-    manifest = pd.read_parquet(files.raw_images)
-    hashes, X = read_feature_table(files.image_features)
+    manifest = pd.read_parquet(files.raw_images, columns=["name", "content_hash"])
+    state = read_state(files.home, "image_features")
+    stale = list(state.get("stale_shards", SHARD_KEYS))
+    have: set[str] = set()
+    non_finite = 0
+    misplaced = 0
+    for shard in SHARD_KEYS:
+        path = files.image_features_shard(shard)
+        if shard in stale or not path.exists():
+            continue
+        hashes, X = read_feature_table(path)
+        have.update(hashes)
+        misplaced += sum(shard_of(h) != shard for h in hashes)
+        non_finite += int((~np.isfinite(X)).any(axis=1).sum()) if X.size else 0
     rejected = read_rejected(files.rejected_images)
     failed_names = set(rejected.loc[rejected["stage"] == "features", "name"])
-    have = set(hashes)
     missing = manifest[~manifest["content_hash"].isin(have) & ~manifest["name"].isin(failed_names)]
-    non_finite = int((~np.isfinite(X)).any(axis=1).sum()) if X.size else 0
     return AssetCheckResult(
-        passed=missing.empty and non_finite == 0,
+        passed=missing.empty and non_finite == 0 and not stale and misplaced == 0,
         metadata={
             "missing": len(missing),
             "missing_examples": ", ".join(missing["name"].head(5)),
             "rows_with_nan_or_inf": non_finite,
+            "stale_shards": ", ".join(stale),
+            "rows_in_wrong_shard": misplaced,
         },
     )
 

@@ -68,6 +68,7 @@ def run_build(quiet: bool = False) -> dict:
     from xdeg_pipeline.checks import BUILD_CHECKS
     from xdeg_pipeline.core.atomic import build_lock
     from xdeg_pipeline.core.settings import xdeg_home
+    from xdeg_pipeline.partitions import all_shards_tags
     from xdeg_pipeline.resources import XdegResource
 
     level = "WARNING" if quiet else "INFO"
@@ -78,7 +79,7 @@ def run_build(quiet: bool = False) -> dict:
             instance=instance,
             resources={"xdeg": XdegResource()},
             run_config={"loggers": {"console": {"config": {"log_level": level}}}},
-            tags={"xdeg/source": "cli"},
+            tags={"xdeg/source": "cli", **all_shards_tags()},  # every shard, one run
             raise_on_error=False,
         )
     if not result.success:

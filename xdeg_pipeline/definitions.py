@@ -4,7 +4,7 @@ from dagster import Definitions
 
 from xdeg_pipeline.assets import ALL_ASSETS
 from xdeg_pipeline.checks import ALL_CHECKS
-from xdeg_pipeline.jobs import build_job, find_paths
+from xdeg_pipeline.jobs import build_dask, build_job, build_multiprocess, find_paths
 from xdeg_pipeline.resources import XdegResource
 from xdeg_pipeline.schedules import refresh_schedule
 from xdeg_pipeline.sensors import collection_sensor
@@ -12,8 +12,18 @@ from xdeg_pipeline.sensors import collection_sensor
 defs = Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_CHECKS,
-    jobs=[build_job, find_paths],
+    jobs=[build_job, build_multiprocess, build_dask, find_paths],
     schedules=[refresh_schedule],
     sensors=[collection_sensor],
     resources={"xdeg": XdegResource()},
 )
+
+
+def build_dask_job():
+    """The ``build_dask`` job, for ``reconstructable()`` (executors that run steps elsewhere)."""
+    return defs.resolve_job_def("build_dask")
+
+
+def build_multiprocess_job():
+    """The ``build_multiprocess`` job, for ``reconstructable()``."""
+    return defs.resolve_job_def("build_multiprocess")

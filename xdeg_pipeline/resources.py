@@ -38,7 +38,9 @@ class XdegResource(ConfigurableResource):
         default=None, description="Weights file for the backbone (resnet18). $XDEG_WEIGHTS."
     )
     device: str | None = Field(default=None, description="cuda, mps or cpu. Default: auto.")
-    batch_size: int | None = Field(default=None, description="Feature batch size. Default: auto.")
+    batch_size: int | None = Field(
+        default=None, description="Feature batch size. Default: $XDEG_BATCH_SIZE, else auto."
+    )
     num_workers: int | None = Field(default=None, description="Image decoding worker processes.")
     pca_components: int | None = Field(
         default=None, description="PCA dimensions (0 = no PCA). Default: measured default."
@@ -72,6 +74,10 @@ class XdegResource(ConfigurableResource):
 
     def backbone_name(self) -> str:
         return self.backbone or settings.backbone_name()
+
+    def batch_size_value(self) -> int | None:
+        env = os.environ.get("XDEG_BATCH_SIZE")
+        return self.batch_size or (int(env) if env else None)
 
     def weights_path(self) -> str | None:
         return self.weights or os.environ.get("XDEG_WEIGHTS") or None

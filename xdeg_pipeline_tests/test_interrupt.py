@@ -133,11 +133,12 @@ def test_kill_during_features_keeps_outputs_and_next_build_resumes(
     before = {name: _sha(home / name) for name in LATER_OUTPUTS}
 
     _add_images(images, 200, start=1000)
-    # CPU (batches of 16) so that chunks are written while the extraction runs
-    proc = _spawn_build(logs, "killed", XDEG_CHECKPOINT_EVERY="16", CUDA_VISIBLE_DEVICES="")
+    # CPU, checkpoints of 4 images: chunks are written while a shard's extraction runs
+    proc = _spawn_build(logs, "killed", XDEG_CHECKPOINT_EVERY="4", XDEG_BATCH_SIZE="4",
+                        CUDA_VISIBLE_DEVICES="")
     reaper.append(proc)
     cache = home / "feature_cache"
-    _wait_for(lambda: any(cache.glob("*/chunk-*.parquet")), proc, logs, "killed")
+    _wait_for(lambda: any(cache.glob("shard=*/*/chunk-*.parquet")), proc, logs, "killed")
     os.kill(proc.pid, signal.SIGKILL)
     assert proc.wait(timeout=30) == -signal.SIGKILL
     # the lock died with the build, although its DataLoader worker may still be exiting
@@ -145,7 +146,7 @@ def test_kill_during_features_keeps_outputs_and_next_build_resumes(
         pass
 
     # killed mid-extraction: the chunks were not compacted yet, later stages never started
-    assert any(cache.glob("*/chunk-*.parquet"))
+    assert any(cache.glob("shard=*/*/chunk-*.parquet"))
     assert {name: _sha(home / name) for name in LATER_OUTPUTS} == before
     _check_readable(home)
     assert len(pd.read_parquet(home / "raw_images.parquet")) == 224  # written before the kill
@@ -155,10 +156,11 @@ def test_kill_during_features_keeps_outputs_and_next_build_resumes(
     (chain,) = collection.find(PathRequest("img_000", "img_023"))
     assert chain.path[0] == "more/img_000.png" and chain.path[-1] == "shapes/img_023.png"
 
-    (folder,) = cache.iterdir()
-    store = FeatureStore(cache, (folder / "KEY.txt").read_text().strip())
-    cached = store.known()
-    assert len(cached) >= 24 + 16
+    cached: set[str] = set()
+    for shard in cache.glob("shard=*"):  # one content-hash cache per shard
+        (folder,) = shard.iterdir()
+        cached |= FeatureStore(shard, (folder / "KEY.txt").read_text().strip()).known()
+    assert len(cached) >= 24 + 4
     second = cli.run_build(quiet=True)
     meta = second["image_features"]
     unique = set(pd.read_parquet(home / "raw_images.parquet")["content_hash"])
@@ -167,7 +169,7 @@ def test_kill_during_features_keeps_outputs_and_next_build_resumes(
     assert meta["images_computed"] == 224 - meta["images_reused"] > 0
     assert all(check["passed"] for check in second["checks"].values())
     assert second["similarity_graph"]["vertices"] == 224
-    assert not any(cache.glob("*/chunk-*.parquet"))  # compacted after a whole run
+    assert not any(cache.glob("shard=*/*/chunk-*.parquet"))  # compacted after a whole run
     _check_readable(home)
 
 

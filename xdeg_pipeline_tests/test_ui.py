@@ -45,6 +45,13 @@ def _wait_http(url: str, timeout: float) -> None:
     raise TimeoutError(f"{url} did not answer in {timeout} s")
 
 
+def _wait_file(path: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} not written in {timeout} s"
+        time.sleep(2)
+
+
 def _dismiss_community_dialog(page) -> None:
     """Dagster's first-visit 'join the community' dialog covers the page: skip it."""
     skip = page.get_by_role("button", name="Skip")
@@ -81,9 +88,16 @@ def test_dagster_ui_materialises_the_pipeline(xdeg_env: dict[str, Path], tmp_pat
                 expect(page.get_by_text(group, exact=True).first).to_be_visible(timeout=60_000)
             page.screenshot(path=str(shot / "ui_asset_graph.png"))
             page.get_by_role("button", name="Materialize all").first.click()
-            expect(page.get_by_text("Launched run", exact=False).first).to_be_visible(
+            # image_features is partitioned (16 shards): the launch dialog asks which shards
+            dialog = page.get_by_role("dialog")
+            dialog.get_by_role("button", name="All", exact=True).click()
+            expect(dialog.get_by_text("16 partitions", exact=False).first).to_be_visible(
                 timeout=30_000
             )
+            page.screenshot(path=str(shot / "ui_launch_backfill.png"))
+            dialog.get_by_role("button", name="Launch backfill").click()
+            expect(page.get_by_text("backfill", exact=False).first).to_be_visible(timeout=30_000)
+            _wait_file(xdeg_env["home"] / "similarity_graph.pkl", timeout=300)
             page.goto(f"{base}/runs", wait_until="load")
             status = page.get_by_text("Success", exact=True).first
             deadline = time.monotonic() + 240

@@ -11,12 +11,18 @@ Preprocessing (``backbones.PREPROCESS_VERSION``; ``S`` = the backbone's image si
    often the identity), round to uint8;
 3. on the device: scale to [0, 1], normalise with the backbone's mean/std.
 
-The optional GPU JPEG path (``gpu_decode=True``) decodes with nvJPEG at full size and emulates
-step 1 with torch ops (``k x k`` box average for the DCT scaling, antialiased bicubic for the
-thumbnail) and step 2 the same way, so its pixels match the CPU path to within about one grey
-level and both share one ``cache_key``. JPEGs that nvJPEG should not see (EXIF-rotated,
-progressive, CMYK, ...) and every other format take the CPU path in the loader's workers;
-a file nvJPEG fails on is decoded on the CPU instead. A broken file never stops a batch: it is
+The optional GPU JPEG path (``gpu_decode=True``, CUDA only) decodes with nvJPEG at full size
+and emulates step 1 with torch ops (``k x k`` box average for the DCT scaling, antialiased
+bicubic for the thumbnail) and step 2 the same way: pixels match the CPU path to within about
+one grey level on average, features to a cosine of ~0.996 or better. That is close, not
+identical, so nvJPEG features get their own ``cache_key`` (suffix ``-nvjpeg``). Files are read
+by threads there; JPEGs that nvJPEG should not see (EXIF-rotated, progressive, CMYK, ...) and
+every other format are decoded on the CPU, and so is a file nvJPEG fails on.
+
+Streaming: CPU decoding runs in DataLoader worker processes that write into a ring of
+reusable shared-memory batch slots (page-locked on CUDA); on CUDA the input side and the
+model run on their own streams and features come back through asynchronous copies, so the
+model never waits for a batch it could overlap with. A broken file never stops a batch: it is
 reported in ``failures`` as ``"reason: detail"`` and its row is NaN.
 """
 
@@ -25,6 +31,7 @@ from __future__ import annotations
 import math
 import os
 import stat
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
@@ -65,16 +72,17 @@ def choose_device(override: str | None = None) -> torch.device:
 
 
 def default_num_workers(device: torch.device) -> int:
-    """Loader worker processes: ``min(cpu count, 8)``; with CPU inference on <= 2 cores, 1.
+    """Loader worker processes for CPU decoding.
 
-    On a small CPU-only box the model needs the cores; one worker decoding beside the
-    inference threads measured best (see benchmarks/feature_throughput.py).
+    CUDA: one per core up to 16 (measured on a 16-core H100 box: 16 workers beat 14 and 8).
+    CPU inference: the model costs ~15x more CPU than decoding, so one worker per 12 cores
+    (1 on a 2-core box, where 1 worker beside 2 inference threads measured best).
     """
     cpus = os.cpu_count() or 1
-    if device.type == "cpu" and cpus <= 2:
-        return 1
     if device.type == "cuda":
-        return max(1, min(cpus - 2, 16))
+        return min(cpus, 16)
+    if device.type == "cpu":
+        return max(1, -(-cpus // 12))
     return min(cpus, 8)
 
 
@@ -309,17 +317,20 @@ class _Batches(Dataset):
     """
 
     def __init__(self, paths: Sequence[Path], batches: list[list[int]], size: int,
-                 ring: _Ring, raw_jpeg: bool) -> None:
+                 ring: _Ring, raw_jpeg: bool, threads: int = 0) -> None:
         self.paths = paths
         self.batches = batches
         self.size = size
         self.ring = ring
         self.raw_jpeg = raw_jpeg
+        self.threads = threads  # > 1: decode one batch with that many threads (no workers)
 
     def __len__(self) -> int:
         return len(self.batches)
 
     def __getitem__(self, b: int) -> dict[str, Any]:
+        if self.threads > 1 and not self.raw_jpeg:
+            return self._decode_threaded(b)
         members = self.batches[b]
         slot = b % self.ring.images.shape[0]
         arr = self.ring.images[slot].numpy()
@@ -350,6 +361,39 @@ class _Batches(Dataset):
         return {"slot": slot, "idx": ok, "jidx": jidx, "joff": offsets, "jextra": extra,
                 "failures": failures}
 
+    def _decode_threaded(self, b: int) -> dict[str, Any]:
+        """CPU path for one batch with a thread pool (Pillow decodes and resizes without the
+        GIL): on a small CPU-only box, all cores decode between two model steps."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        members = self.batches[b]
+        slot = b % self.ring.images.shape[0]
+        arr = self.ring.images[slot].numpy()
+
+        def one(pos: int) -> str | None:
+            try:
+                arr[pos] = preprocess_file(self.paths[members[pos]], self.size)
+            except Exception as exc:  # one bad file never kills a batch
+                return _failure_text(exc)
+            return None
+
+        if getattr(self, "_pool", None) is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="xdeg-decode")
+        errors = list(self._pool.map(one, range(len(members))))
+        ok = [pos for pos, err in enumerate(errors) if err is None]
+        for row, pos in enumerate(ok):  # compact: good rows first, in order
+            if row != pos:
+                arr[row] = arr[pos]
+        return {"slot": slot, "idx": [members[p] for p in ok], "jidx": [], "joff": [0],
+                "jextra": [], "failures": [(members[p], e) for p, e in enumerate(errors)
+                                           if e is not None]}
+
+    def close(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown()
+            self._pool = None
+
 
 def _read_regular(path: Path) -> bytearray | None:
     try:
@@ -379,6 +423,15 @@ def _threaded(ds: _Batches, threads: int, window: int) -> Iterator[dict[str, Any
             yield item
 
 
+def _inline(ds: _Batches) -> Iterator[dict[str, Any]]:
+    """``ds[0], ds[1], ...`` in the calling thread (between model steps)."""
+    try:
+        for b in range(len(ds)):
+            yield ds[b]
+    finally:
+        ds.close()
+
+
 def _identity(x: Any) -> Any:
     return x
 
@@ -406,9 +459,6 @@ class FeatureExtractor:
         model, self.spec = load_backbone(backbone, weights)
         self.dim = self.spec.dim
         spec: BackboneSpec = self.spec
-        self.cache_key = (
-            f"{spec.name}-w{spec.weights_id}-{spec.preprocess_version}-s{spec.image_size}"
-        )
         kind = self.device.type
         self.batch_size = int(batch_size or DEFAULT_BATCH.get(kind, 32))
         self.num_workers = (
@@ -416,8 +466,11 @@ class FeatureExtractor:
         )
         self.gpu_decode = bool(gpu_decode) and kind == "cuda"
         self.decode_threads = 2  # nvJPEG: batches decoded concurrently in the main process
-        self.reader_threads = max(1, min(8, os.cpu_count() or 1))  # nvJPEG: file readers
+        self.reader_threads = max(1, min(8, os.cpu_count() or 1))  # nvJPEG / inline decode
+        self.inline_threads = True  # num_workers == 0: decode each batch with reader_threads
         self._ring: _Ring | None = None
+        self._local = threading.local()  # per-thread CUDA stream of the input side
+        self._stream = torch.cuda.Stream(self.device) if kind == "cuda" else None
         self.amp_dtype = torch.float16 if kind == "cuda" else None
         if kind == "cuda":
             torch.backends.cudnn.benchmark = True
@@ -426,6 +479,17 @@ class FeatureExtractor:
         std = torch.tensor(spec.std, dtype=torch.float32).view(1, 3, 1, 1)
         self._scale = (1.0 / (255.0 * std)).to(self.device)
         self._shift = (-mean / std).to(self.device)
+
+    @property
+    def cache_key(self) -> str:
+        """Backbone, weights (content hash), preprocessing version and size, and decoder.
+
+        nvJPEG's pixels differ slightly from libjpeg's (IDCT, chroma upsampling; cosine
+        ~0.996 between the two paths' features), so its features get a key of their own.
+        """
+        spec = self.spec
+        key = f"{spec.name}-w{spec.weights_id}-{spec.preprocess_version}-s{spec.image_size}"
+        return key + ("-nvjpeg" if self.gpu_decode else "")
 
     # ------------------------------------------------------------------ model
     def features_from_uint8(self, x: torch.Tensor) -> torch.Tensor:
@@ -468,6 +532,11 @@ class FeatureExtractor:
             return _threaded(ds, self.reader_threads, window), ring
         workers = min(self.num_workers, len(batches))
         ring = self._ring_for(workers, extra_slots)
+        if workers == 0:
+            threads = self.reader_threads if self.inline_threads else 0
+            ds = _Batches(paths, batches, self.spec.image_size, ring, raw_jpeg=False,
+                          threads=threads)
+            return _inline(ds), ring
         ds = _Batches(paths, batches, self.spec.image_size, ring, raw_jpeg=False)
         extra: dict[str, Any] = {}
         if workers > 0:
@@ -547,9 +616,28 @@ class FeatureExtractor:
             x = parts[0] if len(parts) == 1 else torch.cat(parts)
         return idx, x, failures
 
+    def _prepare_async(self, item: dict[str, Any], ring: _Ring, paths: Sequence[Path]
+                       ) -> tuple[list[int], torch.Tensor | None, dict[int, str], Any]:
+        """:meth:`_prepare` plus a CUDA event marking when its images are ready.
+
+        On CUDA each thread works on its own stream, never on the legacy default stream:
+        that one synchronises with every other stream and would serialise nvJPEG, the
+        uploads and the model.
+        """
+        if self._stream is None:
+            return (*self._prepare(item, ring, paths), None)
+        stream = getattr(self._local, "stream", None)
+        if stream is None:
+            stream = self._local.stream = torch.cuda.Stream(self.device)
+        with torch.cuda.stream(stream):
+            idx, x, fails = self._prepare(item, ring, paths)
+            ready = torch.cuda.Event()
+            ready.record(stream)
+        return idx, x, fails, ready
+
     def _inputs(self, paths: Sequence[Path]
-                ) -> Iterator[tuple[list[int], torch.Tensor | None, dict[int, str]]]:
-        """Prepared batches ``(indices, uint8 images on the device, failures)``.
+                ) -> Iterator[tuple[list[int], torch.Tensor | None, dict[int, str], Any]]:
+        """Prepared batches ``(indices, uint8 images on the device, failures, ready event)``.
 
         With nvJPEG, ``decode_threads`` threads decode batches concurrently.
         """
@@ -557,7 +645,7 @@ class FeatureExtractor:
         loader, ring = self._items(paths, extra_slots=threads)
         if threads <= 1:
             for item in loader:
-                yield self._prepare(item, ring, paths)
+                yield self._prepare_async(item, ring, paths)
             return
         from collections import deque
         from concurrent.futures import ThreadPoolExecutor
@@ -565,11 +653,37 @@ class FeatureExtractor:
         with ThreadPoolExecutor(threads, thread_name_prefix="xdeg-nvjpeg") as pool:
             queue: deque = deque()
             for item in loader:
-                queue.append(pool.submit(self._prepare, item, ring, paths))
+                queue.append(pool.submit(self._prepare_async, item, ring, paths))
                 if len(queue) >= threads:
                     yield queue.popleft().result()
             while queue:
                 yield queue.popleft().result()
+
+    def _launch(self, x: torch.Tensor, ready: Any) -> Any:
+        """Start the model on a batch; returns what :meth:`_collect` turns into features.
+
+        On CUDA the model runs on the extractor's stream and the features are copied
+        asynchronously into page-locked memory, so waiting for batch ``k`` never waits for
+        the batch ``k + 1`` queued behind it.
+        """
+        if self._stream is None:
+            return self.features_from_uint8(x)
+        with torch.cuda.stream(self._stream), torch.inference_mode():
+            self._stream.wait_event(ready)
+            x.record_stream(self._stream)
+            feats = self.features_from_uint8(x).float()
+            host = torch.empty(feats.shape, dtype=torch.float32, pin_memory=True)
+            host.copy_(feats, non_blocking=True)
+            done = torch.cuda.Event()
+            done.record(self._stream)
+        return host, done
+
+    def _collect(self, launched: Any) -> np.ndarray:
+        if self._stream is None:
+            return launched.float().cpu().numpy()
+        host, done = launched
+        done.synchronize()
+        return host.numpy().copy()
 
     def iter_batches(
         self, paths: Sequence[Path], progress: ProgressFn | None = None
@@ -584,16 +698,16 @@ class FeatureExtractor:
         if total == 0:
             return
         done = 0
-        pending: tuple[list[int], torch.Tensor | None, dict[int, str]] | None = None
+        pending: tuple[list[int], Any, dict[int, str]] | None = None
 
-        def finish(p: tuple[list[int], torch.Tensor | None, dict[int, str]]):
-            idx, feats, fails = p
-            arr = (feats.float().cpu().numpy() if feats is not None
+        def finish(p: tuple[list[int], Any, dict[int, str]]):
+            idx, launched, fails = p
+            arr = (self._collect(launched) if launched is not None
                    else np.empty((0, self.dim), np.float32))
             return np.asarray(idx, dtype=np.int64), arr.astype(np.float32, copy=False), fails
 
-        for idx, x, fails in self._inputs(paths):
-            feats = self.features_from_uint8(x) if x is not None else None
+        for idx, x, fails, ready in self._inputs(paths):
+            feats = self._launch(x, ready) if x is not None else None
             if pending is not None:  # the device works on this batch while we hand back the last
                 out = finish(pending)
                 done += len(out[0]) + len(out[2])

@@ -9,15 +9,22 @@ has a path and the smoothest path across components is as good as the complete g
 Above a work budget (huge collections with many components) the search uses a bounded sample of
 each component's rows; ``graph["params"]["bridging"]`` says which was used.
 
+Long-range edges (attribute ``long``) bound the hop distance for the ``steps`` mode: every image
+is joined to its nearest of ~2 sqrt(n) random landmarks and the landmarks to each other, so any
+two images are <= 3 hops apart and a chain with any number (>= 2) of intermediate images
+exists. Only ``steps`` uses them, and only where the kNN edges cannot do it in that many
+steps (it minimises the largest step); ``shortest`` and ``smooth`` ignore them.
+
 Edge attributes: ``weight`` (the step distance in the features' space), ``mutual`` (both ends
-list each other), ``bridge`` (added for connectivity). Vertex attributes: those passed in
-``vertex_attrs`` plus ``sigma`` (local scale: distance to the ``sigma_k``-th neighbour) and
-``load`` (estimated share of chains through each image, which path search uses to damp hubs;
-see :meth:`xdeg_pipeline.core.paths.PathFinder.estimate_load`).
+list each other), ``bridge`` (added for connectivity), ``long`` (landmark edge). Vertex
+attributes: those passed in ``vertex_attrs`` plus ``sigma`` (local scale: distance to the
+``sigma_k``-th neighbour) and ``load`` (estimated share of chains through each image, which
+path search uses to damp hubs; see :meth:`xdeg_pipeline.core.paths.PathFinder.estimate_load`).
 """
 
 from __future__ import annotations
 
+import math
 import pickle
 from pathlib import Path
 
@@ -31,37 +38,33 @@ from xdeg_pipeline.core import params as defaults
 from xdeg_pipeline.core.atomic import write_pickle
 from xdeg_pipeline.core.knn import _block_distances, _check_space, _prepared, pair_distances
 
-BRIDGE_BUDGET = 2e9  # distance evaluations (rows x columns) before the bridge search samples
+BRIDGE_BUDGET = 5e8  # distance evaluations (rows x columns) before the bridge search samples
 
 
-def _nearest_in(X: np.ndarray, x_sq: np.ndarray, q: np.ndarray, cand: np.ndarray, space: str):
-    """(row, distance) of the row of X[cand] nearest to vector q."""
-    d = _block_distances(q[None, :], X[cand], x_sq[cand] if len(x_sq) else x_sq, space)[0]
-    j = int(np.argmin(d))
-    return int(cand[j]), float(d[j])
-
-
-def _closest_pair(
-    X32: np.ndarray, base: np.ndarray, x_sq: np.ndarray, ca: np.ndarray, cb: np.ndarray, space: str
-) -> tuple[int, int]:
-    """Closest pair between row sets ca and cb: exact when small, else alternating descent."""
-    if len(ca) * len(cb) <= 16_000_000:
-        sq = x_sq[cb] if len(x_sq) else x_sq
+def _closest_pair(pa: tuple, pb: tuple, space: str) -> tuple[int, int]:
+    """Closest pair between two row sets, each ``(rows, base rows, X rows, squared norms)``:
+    exact when small, else alternating nearest-point descent (a local minimum)."""
+    ca, Ba, Xa, sq_a = pa
+    cb, Bb, Xb, sq_b = pb
+    if len(ca) * len(cb) <= 4_000_000:
         best = (np.inf, -1, -1)
-        block = max(1, 16_000_000 // max(len(cb), 1))
+        block = max(1, 4_000_000 // max(len(cb), 1))
         for lo in range(0, len(ca), block):
-            r = ca[lo : lo + block]
-            D = _block_distances(X32[r], base[cb], sq, space)
+            D = _block_distances(Xa[lo : lo + block], Bb, sq_b, space)
             i, j = np.unravel_index(int(np.argmin(D)), D.shape)
             if D[i, j] < best[0]:
-                best = (float(D[i, j]), int(r[i]), int(cb[j]))
+                best = (float(D[i, j]), int(ca[lo + i]), int(cb[j]))
         return best[1], best[2]
-    a = int(ca[0])
-    for _ in range(6):  # alternate nearest-point steps: a local minimum of the pair distance
-        b, _ = _nearest_in(base, x_sq, X32[a], cb, space)
-        a, _ = _nearest_in(base, x_sq, X32[b], ca, space)
-    b, _ = _nearest_in(base, x_sq, X32[a], cb, space)
-    return a, b
+    # start from the row of ca nearest to cb's centroid, then alternate nearest-point steps
+    i = int(np.argmin(_block_distances(Xb.mean(axis=0, keepdims=True), Ba, sq_a, space)[0]))
+    j = -1
+    for _ in range(8):  # each step can only shorten the pair
+        j_new = int(np.argmin(_block_distances(Xa[i : i + 1], Bb, sq_b, space)[0]))
+        i = int(np.argmin(_block_distances(Xb[j_new : j_new + 1], Ba, sq_a, space)[0]))
+        if j_new == j:
+            break
+        j = j_new
+    return int(ca[i]), int(cb[j])
 
 
 def bridge_components(
@@ -108,14 +111,47 @@ def bridge_components(
     shift = 1e-9 * max(float(M[np.isfinite(M)].max(initial=0.0)), 1e-30)
     T = minimum_spanning_tree(np.where(np.isfinite(M), M + shift, 0.0)).tocoo()
     bridges = []
+    parts: dict[int, tuple] = {}  # component -> (rows, base rows, X rows, squared norms)
+
+    def part(c: int) -> tuple:
+        if c not in parts:
+            r = perm[starts[c] : starts[c] + sizes[c]]
+            parts[c] = (r, base[r], X32[r], x_sq[r] if len(x_sq) else x_sq)
+        return parts[c]
+
     for ca_id, cb_id in zip(T.row.tolist(), T.col.tolist(), strict=True):
-        ca, cb = np.flatnonzero(labels == ca_id), np.flatnonzero(labels == cb_id)
-        if len(ca) > len(cb):
-            ca, cb = cb, ca
-        a, b = _closest_pair(X32, base, x_sq, ca, cb, space)
+        pa, pb = part(ca_id), part(cb_id)
+        if len(pa[0]) > len(pb[0]):
+            pa, pb = pb, pa
+        a, b = _closest_pair(pa, pb, space)
         d = float(pair_distances(X32, np.array([a]), np.array([b]), space)[0])
         bridges.append((a, b, d))
     return bridges, mode
+
+
+def long_range_edges(
+    X: np.ndarray, space: str, n_landmarks: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Landmark edges bounding the hop distance: every vertex to its nearest of a seeded random
+    sample of landmarks, and the landmarks to each other (any pair: <= 3 hops)."""
+    n = X.shape[0]
+    L = min(n_landmarks, n)
+    if L < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    marks = np.sort(np.random.default_rng(seed).choice(n, size=L, replace=False))
+    base, x_sq = _prepared(np.ascontiguousarray(X, dtype=np.float32), space)
+    nearest = np.empty(n, dtype=np.int64)
+    block = max(1, 16_000_000 // L)
+    for lo in range(0, n, block):
+        D = _block_distances(X[lo : lo + block], base[marks], x_sq[marks] if len(x_sq) else x_sq,
+                             space)
+        rows = np.arange(lo, min(lo + block, n))
+        D[rows[:, None] == marks[None, :]] = np.inf  # a landmark's nearest other landmark
+        nearest[rows] = marks[np.argmin(D, axis=1)]
+    iu, ju = np.triu_indices(L, k=1)
+    a = np.concatenate([np.arange(n), marks[iu]])
+    b = np.concatenate([nearest, marks[ju]])
+    return a, b
 
 
 def _local_scale(n: int, src: np.ndarray, dist: np.ndarray, sigma_k: int) -> np.ndarray:
@@ -184,11 +220,25 @@ def build_graph(
     is_bridge = np.zeros(len(a), bool)
     if bridges:
         is_bridge[-len(bridges) :] = True
+    is_long = np.zeros(len(a), bool)
+    n_marks = int(params.get("landmarks", min(defaults.LANDMARKS_MAX, math.ceil(2 * n**0.5))))
+    if n_marks >= 2 and n > 2:
+        la, lb = long_range_edges(X, metric, n_marks)
+        la, lb = np.minimum(la, lb), np.maximum(la, lb)
+        lkey = np.unique(la * n + lb)
+        lkey = lkey[~np.isin(lkey, a * n + b)]  # already an edge: keep it as it is
+        la, lb = lkey // n, lkey % n
+        a, b = np.concatenate([a, la]), np.concatenate([b, lb])
+        w = np.concatenate([w, pair_distances(X, la, lb, metric).astype(np.float64)])
+        mutual = np.concatenate([mutual, np.zeros(len(la), bool)])
+        is_bridge = np.concatenate([is_bridge, np.zeros(len(la), bool)])
+        is_long = np.concatenate([is_long, np.ones(len(la), bool)])
 
     g = ig.Graph(n=n, edges=np.column_stack([a, b]).tolist(), directed=False)
     g.es["weight"] = w.tolist()
     g.es["mutual"] = mutual.tolist()
     g.es["bridge"] = is_bridge.tolist()
+    g.es["long"] = is_long.tolist()
     g.vs["sigma"] = sigma.tolist()
     for name, values in (vertex_attrs or {}).items():
         if len(values) != n:
@@ -204,6 +254,8 @@ def build_graph(
         "components_before_bridging": int(n_comp),
         "bridges": len(bridges),
         "bridging": mode,
+        "landmarks": n_marks,
+        "long_edges": int(is_long.sum()),
     }
     if params.get("hub_load", True):  # precompute the hub load path search uses (stored)
         from xdeg_pipeline.core.paths import PathFinder

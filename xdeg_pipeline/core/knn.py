@@ -114,30 +114,37 @@ def exact_knn(
     return idx, dist
 
 
-def _hnsw_query(
-    U: np.ndarray, kq: int, space: str, ef: int | None, threads: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Query every row of U against an HNSW index of U: ids (m, kq) padded with -1."""
+def build_index(U: np.ndarray, space: str = params.KNN_SPACE, threads: int | None = None):
+    """An nmslib HNSW index over the rows of U (parameters from :mod:`params`)."""
     import nmslib
 
-    index = nmslib.init(method="hnsw", space=_NMSLIB_SPACE[space])
-    index.addDataPointBatch(U)
+    index = nmslib.init(method="hnsw", space=_NMSLIB_SPACE[_check_space(space)])
+    index.addDataPointBatch(np.ascontiguousarray(U, dtype=np.float32))
     index.createIndex(
         {
             "M": params.HNSW_M,
             "efConstruction": params.HNSW_EF_CONSTRUCTION,
             "post": 0,
-            "indexThreadQty": threads,
+            "indexThreadQty": threads or default_threads(),
         },
         print_progress=False,
     )
-    ef_search = ef if ef is not None else max(params.HNSW_EF_SEARCH, 2 * kq)
+    return index
+
+
+def query_index(
+    index, Q: np.ndarray, k: int, ef: int | None = None, threads: int | None = None
+) -> np.ndarray:
+    """Ids (len(Q), k) of the approximate k nearest rows, nearest first, -1 padded."""
+    ef_search = ef if ef is not None else max(params.HNSW_EF_SEARCH, 2 * k)
     index.setQueryTimeParams({"efSearch": int(ef_search)})
-    res = index.knnQueryBatch(U, k=kq, num_threads=threads)
-    ids = np.full((len(U), kq), -1, dtype=np.int64)
+    res = index.knnQueryBatch(
+        np.ascontiguousarray(Q, dtype=np.float32), k=k, num_threads=threads or default_threads()
+    )
+    ids = np.full((len(Q), k), -1, dtype=np.int64)
     for i, (r_ids, _) in enumerate(res):
         ids[i, : len(r_ids)] = r_ids
-    return ids, np.zeros(0)
+    return ids
 
 
 def knn_edges(
@@ -165,18 +172,35 @@ def knn_edges(
     threads = threads or default_threads()
 
     # Index each distinct vector once; copies are attached afterwards.
-    uniq, first, inverse = np.unique(X, axis=0, return_index=True, return_inverse=True)
+    _, rep, inverse = np.unique(X, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.reshape(-1)
-    m = len(uniq)
-    rep = first  # representative row of each distinct vector
+    m = len(rep)  # rep: the representative row of each distinct vector
     U = np.ascontiguousarray(X[rep])
-    kq = min(k + 1, m)
-    if m <= max(k + 1, 1):
+    if m <= k + 1:
         ids, _ = exact_knn(U, m - 1, space) if m > 1 else (np.zeros((1, 0), int), None)
         ids = np.concatenate([np.arange(m)[:, None], ids], axis=1)  # self first, like HNSW
     else:
-        ids, _ = _hnsw_query(U, kq, space, ef, threads)
+        ids = query_index(build_index(U, space, threads), U, k + 1, ef, threads)
+    return edge_table(X, ids, k, space, inverse, rep)
 
+
+def edge_table(
+    X: np.ndarray,
+    ids: np.ndarray,
+    k: int,
+    space: str,
+    inverse: np.ndarray | None = None,
+    rep: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """The edge table from neighbour ids of the distinct vectors (``ids[u]``, -1 padded).
+
+    ``inverse[i]``: distinct vector of row i; ``rep[u]``: its first row (default: all rows
+    distinct). Self matches are dropped, distances recomputed exactly, rows ranked.
+    """
+    n = X.shape[0]
+    inverse = np.arange(n) if inverse is None else inverse
+    rep = np.arange(n) if rep is None else rep
+    m = len(rep)
     group_size = np.bincount(inverse, minlength=m)
     # neighbours of each distinct vector with itself removed, as distinct-vector ids (-1: none)
     nb = np.where((ids == np.arange(m)[:, None]) | (ids < 0), -1, ids)

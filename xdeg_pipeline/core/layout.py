@@ -29,6 +29,18 @@ class Layout:
         return self.home / "image_features.parquet"
 
     @property
+    def image_features_dir(self) -> Path:
+        """Per-shard feature tables (what downstream stages read)."""
+        return self.home / "image_features"
+
+    def image_features_shard(self, shard: str) -> Path:
+        return self.image_features_dir / f"shard={shard}.parquet"
+
+    def feature_cache_shard(self, shard: str) -> Path:
+        """Root of one shard's content-hash feature cache (one folder per cache key inside)."""
+        return self.feature_cache / f"shard={shard}"
+
+    @property
     def pca_features(self) -> Path:
         return self.home / "pca_features.parquet"
 

@@ -77,6 +77,31 @@ class _Budget(Exception):
     pass
 
 
+def _subtree_sizes(pred: np.ndarray) -> np.ndarray:
+    """Vertices in each subtree of a predecessor forest (unreached vertices: their own root).
+
+    Vectorised: depths by pointer jumping (O(n log depth)), then sizes summed level by level
+    from the deepest up.
+    """
+    n = len(pred)
+    parent = np.where(pred >= 0, pred, np.arange(n))
+    depth = (pred >= 0).astype(np.int64)
+    anc = parent.copy()
+    while True:  # list ranking: depth[v] += depth[anc[v]]; anc[v] = anc[anc[v]]
+        nxt = anc[anc]
+        if np.array_equal(nxt, anc):
+            break
+        depth = depth + depth[anc]
+        anc = nxt
+    size = np.ones(n)
+    order = np.argsort(-depth, kind="stable")
+    for level in np.split(order, np.flatnonzero(np.diff(depth[order])) + 1):
+        if depth[level[0]] == 0:
+            break
+        np.add.at(size, parent[level], size[level])  # deepest level first
+    return size
+
+
 class PathFinder:
     """Answers chain queries on one graph; precomputes the MST tables and adjacency arrays."""
 
@@ -98,9 +123,12 @@ class PathFinder:
         el = np.array(graph.get_edgelist(), dtype=np.int64).reshape(m, 2)
         self.eu, self.ev = el[:, 0], el[:, 1]
         self.w = np.array(graph.es["weight"], dtype=np.float64) if m else np.zeros(0)
+        has_long = m and "long" in graph.es.attributes()
+        self.long_e = np.array(graph.es["long"], bool) if has_long else np.zeros(m, bool)
         if m and (not np.isfinite(self.w).all() or self.w.min() < 0):
             raise ValueError("edge weights must be finite and non-negative")
         self._build_arcs()
+        self.base_arc = ~self.long_e[self.arc_e]  # arcs of shortest/smooth (no long-range)
         self._build_tree()
         self.load = self._graph_load()
         self.cost = self._cost_array(self.load)
@@ -182,26 +210,19 @@ class PathFinder:
             return load
         rounds = params.LOAD_ROUNDS if rounds is None else rounds
         n_src = params.LOAD_SOURCES if sources is None else sources
-        n_src = max(2, min(n, n_src, int(params.LOAD_WORK / max(len(self.arc_e), 1))))
+        n_src = max(2, min(n, n_src, int(params.LOAD_WORK / rounds / max(len(self.arc_e), 1))))
         rng = np.random.default_rng(seed)
-        keep = np.ones(len(self.arc_e), bool)
+        keep = self.base_arc
         for r in range(rounds):
             arc_cost = self._cost_array(load)[self.arc_e]
             A = self._csr(keep, arc_cost)
             usage = np.zeros(n)
             for src in rng.choice(n, size=n_src, replace=False):
                 dist, pred = dijkstra(A, indices=int(src), return_predecessors=True)
-                order = np.argsort(-dist, kind="stable")
-                order = order[np.isfinite(dist[order])]
-                size = np.ones(n)
-                pl, sl = pred.tolist(), size.tolist()
-                for v in order.tolist():
-                    p = pl[v]
-                    if p >= 0:
-                        sl[p] += sl[v]
-                size = np.array(sl)
-                size[int(src)] = 1.0
-                usage += np.where(np.isfinite(dist), size - 1.0, 0.0)
+                size = _subtree_sizes(pred)
+                size[int(src)] = 1.0  # the source is an end of its chains, not inside them
+                usage += size - 1.0  # chains from src passing through each vertex
+            usage = np.maximum(usage, 0.0)
             usage /= n_src * (n - 1)
             load = (load * r + usage) / (r + 1)
         return load
@@ -215,7 +236,9 @@ class PathFinder:
         depth = np.zeros(n, dtype=np.int64)
         if n and len(self.w):
             key = np.minimum(self.eu, self.ev) * n + np.maximum(self.eu, self.ev)
+            key = np.where(self.long_e, -1, key)  # long-range edges stay out of the tree
             order = np.lexsort((self.w, key))
+            order = order[key[order] >= 0]
             first = order[np.concatenate([[True], key[order][1:] != key[order][:-1]])]
             shift = 1e-9 * max(float(self.w.max()), 1e-30)  # scipy drops zero weights
             A = csr_matrix(
@@ -337,22 +360,88 @@ class PathFinder:
 
     # ---------------------------------------------------------------- modes
     def _shortest(self, s, t, ban_v, ban_e) -> Chain:
-        keep = self._allowed_arcs(ban_v, ban_e)
-        path = self._dijkstra_path(s, t, keep, np.maximum(self.arc_w, 1e-12))
+        allowed = self._allowed_arcs(ban_v, ban_e)
+        try:
+            path = self._dijkstra_path(s, t, allowed & self.base_arc, self.arc_w)
+        except PathError:  # only when `avoid` cut the kNN graph: the long-range edges may help
+            path = self._dijkstra_path(s, t, allowed, self.arc_w)
         return self._chain(path, "shortest", 0.0)
+
+    def tree_path(self, s: int, t: int) -> list[int]:
+        """The s-t path in the minimum spanning tree (a minimax path), by parent pointers."""
+        if self.comp[s] != self.comp[t]:
+            raise PathError("no chain between these images")
+        if not hasattr(self, "_parent_list"):
+            self._parent_list = self._up[0].tolist()
+            self._depth_list = self._depth.tolist()
+        parent, depth = self._parent_list, self._depth_list
+        left, right = [s], [t]
+        a, b = s, t
+        while depth[a] > depth[b]:
+            a = parent[a]
+            left.append(a)
+        while depth[b] > depth[a]:
+            b = parent[b]
+            right.append(b)
+        while a != b:
+            a, b = parent[a], parent[b]
+            left.append(a)
+            right.append(b)
+        return left + right[-2::-1]
+
+    def _smooth_local(self, s: int, t: int, b: float) -> list[int]:
+        """Least-cost chain under the cap within a corridor: the tree path and its neighbours.
+
+        For huge graphs: the work is proportional to the tree path's length times the degree,
+        not to the graph. Chains may leave the tree path one image at a time.
+        """
+        cap = b * (1.0 + self.slack)
+        P = np.array(self.tree_path(s, t), dtype=np.int64)
+        for _ in range(params.LOCAL_ROUNDS):
+            P = self._corridor_chain(P, s, t, cap)
+        return P.tolist()
+
+    def _corridor_chain(self, P: np.ndarray, s: int, t: int, cap: float) -> np.ndarray:
+        """Least-cost chain (edges <= cap) among P, its neighbours and the edges at P."""
+        if params.LOCAL_WIDTH > 1:
+            lo, hi = self.indptr[P], self.indptr[P + 1]
+            sizes = hi - lo
+            arcs = np.arange(int(sizes.sum())) + np.repeat(lo - np.cumsum(sizes) + sizes, sizes)
+            arcs = arcs[(self.arc_w[arcs] <= cap) & self.base_arc[arcs]]
+            P = np.unique(np.concatenate([P, self.nbr[arcs]]))
+        lo, hi = self.indptr[P], self.indptr[P + 1]
+        sizes = hi - lo
+        arcs = np.arange(int(sizes.sum())) + np.repeat(lo - np.cumsum(sizes) + sizes, sizes)
+        arcs = arcs[(self.arc_w[arcs] <= cap) & self.base_arc[arcs]]
+        a_from, a_to = self.arc_row[arcs], self.nbr[arcs]
+        nodes = np.unique(np.concatenate([P, a_to]))
+        u = np.searchsorted(nodes, np.concatenate([a_from, a_to]))
+        v = np.searchsorted(nodes, np.concatenate([a_to, a_from]))
+        c = np.concatenate([self.arc_cost[arcs]] * 2)
+        _, first = np.unique(u * len(nodes) + v, return_index=True)  # edges seen from both ends
+        A = csr_matrix((c[first], (u[first], v[first])), shape=(len(nodes), len(nodes)))
+        src, dst = int(np.searchsorted(nodes, s)), int(np.searchsorted(nodes, t))
+        _, pred = dijkstra(A, indices=src, return_predecessors=True)
+        path = [dst]
+        while path[-1] != src:
+            path.append(int(pred[path[-1]]))
+        return nodes[np.array(path[::-1])]
 
     def _smooth(self, s, t, ban_v, ban_e) -> Chain:
         if ban_v is None and ban_e is None:
-            allowed = None
+            allowed = self.base_arc
             b = self.bottleneck(s, t)
+            if self.n > params.LOCAL_SEARCH_ABOVE and math.isfinite(b):
+                return self._chain(self._smooth_local(s, t, b), "smooth", b)
         else:
-            allowed = self._allowed_arcs(ban_v, ban_e)
+            allowed = self._allowed_arcs(ban_v, ban_e) & self.base_arc
             b = self._masked_bottleneck(s, t, allowed)
+            if not math.isfinite(b):  # `avoid` cut the kNN graph: allow long-range edges
+                allowed = self._allowed_arcs(ban_v, ban_e)
+                b = self._masked_bottleneck(s, t, allowed)
         if not math.isfinite(b):
             raise PathError("no chain between these images with the given constraints")
-        keep = self.arc_w <= b * (1.0 + self.slack)
-        if allowed is not None:
-            keep &= allowed
+        keep = (self.arc_w <= b * (1.0 + self.slack)) & allowed
         path = self._dijkstra_path(s, t, keep, self.arc_cost)
         return self._chain(path, "smooth", b)
 
@@ -370,25 +459,47 @@ class PathFinder:
                 B[h][nonempty] = np.minimum.reduceat(cand, starts)
         return B
 
-    def _simple_chain(self, s, t, hops, tau, B, allowed) -> list[int] | None:
+    def walk_costs(self, s: int, hops: int, tau: float, allowed: np.ndarray | None) -> np.ndarray:
+        """``C[h][v]``: least summed cost over walks of exactly h edges <= tau from s to v.
+
+        ``C[h][v]`` is finite exactly when ``walk_bounds(...)[h][v] <= tau``.
+        """
+        ok = self.arc_w <= tau
+        if allowed is not None:
+            ok &= allowed
+        ac = np.where(ok, self.arc_cost, np.inf)
+        C = np.full((hops + 1, self.n), np.inf)
+        C[0, s] = 0.0
+        nonempty = self.indptr[:-1] < self.indptr[1:]
+        starts = self.indptr[:-1][nonempty]
+        for h in range(1, hops + 1):
+            if len(starts):
+                C[h][nonempty] = np.minimum.reduceat(C[h - 1][self.nbr] + ac, starts)
+        return C
+
+    def _simple_chain(self, s, t, hops, tau, allowed) -> list[int] | None:
         """A simple chain of exactly ``hops`` edges, all <= tau, via DFS from t (or None).
 
-        Raises :class:`_Budget` when the search exceeds the node budget.
+        ``C = walk_costs(...)`` is an exact oracle for "s reaches u in exactly h steps <= tau";
+        candidates are tried cheapest completion first, so the search follows the least-cost
+        walk and departs from it only where the walk would repeat an image. Raises
+        :class:`_Budget` when the search exceeds the node budget.
         """
+        C = self.walk_costs(s, hops, tau, allowed)
+        if not np.isfinite(C[hops][t]):
+            return None
         on_path = np.zeros(self.n, bool)
 
         def candidates(v: int, rem: int) -> np.ndarray:
             lo, hi = self.indptr[v], self.indptr[v + 1]
             u = self.nbr[lo:hi]
-            wv = self.arc_w[lo:hi]
-            reach = B[rem - 1][u]
-            ok = (wv <= tau) & (reach <= tau) & ~on_path[u]
+            via = C[rem - 1][u] + self.arc_cost[lo:hi]
+            ok = (self.arc_w[lo:hi] <= tau) & np.isfinite(via) & ~on_path[u]
             if allowed is not None:
                 ok &= allowed[lo:hi]
             ok &= (u == s) if rem == 1 else (u != s)
-            u, wv, reach = u[ok], wv[ok], reach[ok]
-            order = np.lexsort((u, -wv, np.maximum(wv, reach)))
-            return u[order]
+            u, via = u[ok], via[ok]
+            return u[np.lexsort((u, via))]
 
         path = [t]
         on_path[t] = True
@@ -437,16 +548,16 @@ class PathFinder:
 
         def attempt(tau: float) -> tuple[list[int] | None, bool]:
             try:
-                return self._simple_chain(s, t, hops, tau, B, allowed), True
+                return self._simple_chain(s, t, hops, tau, allowed), True
             except _Budget:
                 return None, False
 
-        path, _ = attempt(lb)
+        path, proven_below = attempt(lb)
         if path is not None:
             return self._chain(path, "steps", lb, optimal=True)
         pool = self.arc_w if allowed is None else self.arc_w[allowed]
         taus = np.unique(pool[pool > lb])
-        best, proven_below = None, True
+        best = None
         lo, hi = -1, len(taus)  # taus[lo] infeasible (lo=-1: lb), taus[hi] feasible
         while hi - lo > 1:
             mid = (lo + hi) // 2
@@ -524,10 +635,18 @@ class PathFinder:
             ban_e = np.zeros(len(self.w), bool)
             lo, hi = self.indptr[a], self.indptr[a + 1]
             ban_e[self.arc_e[lo:hi][self.nbr[lo:hi] == b]] = True
-        interiors = [c.vertices[1:-1] for c in chains]
-        attempts = [sorted({v for inner in interiors for v in inner})]
-        attempts.append(sorted({inner[len(inner) // 2] for inner in interiors if inner}))
+        interiors = {v for c in chains for v in c.vertices[1:-1]}
+        cut = self._cut_vertices()
+        attempts = [  # new routes; sharing only unavoidable cut vertices first
+            sorted(interiors - cut),
+            sorted(interiors),
+            sorted({c.vertices[len(c.vertices) // 2] for c in chains if len(c.vertices) > 2}),
+        ]
+        tried: list[list[int]] = []
         for banned in attempts:
+            if banned in tried:
+                continue
+            tried.append(banned)
             ban_v = base_ban.copy()
             ban_v[banned] = True
             try:
@@ -537,6 +656,15 @@ class PathFinder:
             if tuple(c.vertices) not in seen:
                 return c
         return None
+
+    def _cut_vertices(self) -> set[int]:
+        """Articulation points of the kNN graph (cached): routes may have to share them."""
+        if not hasattr(self, "_cut"):
+            base = self.graph.subgraph_edges(
+                np.flatnonzero(~self.long_e).tolist(), delete_vertices=False
+            )
+            self._cut = set(base.articulation_points())
+        return self._cut
 
     def _vertex(self, v, what: str) -> int:
         try:

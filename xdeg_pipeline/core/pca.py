@@ -50,7 +50,11 @@ class PcaModel:
             raise ValueError(f"expected features of shape (n, {self.dim_in}), got {X.shape}")
         out = np.empty((X.shape[0], self.dim_out), dtype=np.float32)
         mean = self.mean.astype(np.float32)
-        comps = None if self.components is None else self.components.astype(np.float32).T
+        comps = (
+            None
+            if self.components is None
+            else np.ascontiguousarray(self.components, dtype=np.float32).T
+        )  # one memory layout: identical results before and after save/load
         for lo in range(0, X.shape[0], batch):
             part = l2_normalise(X[lo : lo + batch]) - mean
             out[lo : lo + batch] = part if comps is None else part @ comps

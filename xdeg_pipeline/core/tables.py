@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,7 @@ from xdeg_pipeline.core.atomic import write_with
 REJECTED_COLUMNS = ["name", "stage", "reason", "detail"]
 
 
-def write_feature_table(hashes: list[str], X: np.ndarray, path: Path) -> Path:
-    """Write ``content_hash`` + ``feature`` (fixed-size list<float32>) atomically."""
+def _feature_arrow(hashes: list[str], X: np.ndarray) -> pa.Table:
     X = np.ascontiguousarray(X, dtype=np.float32)
     n, dim = X.shape if X.ndim == 2 else (0, 0)
     values = pa.array(X.reshape(-1), type=pa.float32())
@@ -24,8 +24,45 @@ def write_feature_table(hashes: list[str], X: np.ndarray, path: Path) -> Path:
         if n
         else pa.array([], pa.list_(pa.float32()))
     )
-    table = pa.table({"content_hash": pa.array(hashes, pa.string()), "feature": feature})
+    return pa.table({"content_hash": pa.array(list(hashes), pa.string()), "feature": feature})
+
+
+def write_feature_table(hashes: list[str], X: np.ndarray, path: Path) -> Path:
+    """Write ``content_hash`` + ``feature`` (fixed-size list<float32>) atomically."""
+    table = _feature_arrow(hashes, X)
     return write_with(path, lambda p: pq.write_table(table, p))
+
+
+def write_feature_parts(parts: Iterable[tuple[list[str], np.ndarray]], path: Path) -> int:
+    """Stream several (hashes, X) parts into one feature table (atomic; one part in memory
+    at a time). Empty parts are skipped; returns the row count."""
+    rows = 0
+
+    def _write(tmp: Path) -> None:
+        nonlocal rows
+        writer = None
+        try:
+            for hashes, X in parts:
+                if not len(hashes):
+                    continue
+                table = _feature_arrow(hashes, X)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+                rows += len(hashes)
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            pq.write_table(_feature_arrow([], np.zeros((0, 0), np.float32)), tmp)
+
+    write_with(path, _write)
+    return rows
+
+
+def read_feature_hashes(path: Path) -> list[str]:
+    """Only the ``content_hash`` column of a feature table (no feature values read)."""
+    return pq.read_table(path, columns=["content_hash"]).column("content_hash").to_pylist()
 
 
 def read_feature_table(path: Path) -> tuple[list[str], np.ndarray]:

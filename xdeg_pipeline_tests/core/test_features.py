@@ -83,10 +83,18 @@ def test_extract_shapes_and_failures(fx, files):
 
 
 def test_iter_batches_covers_every_index_once(fx, files):
-    got: list[int] = []
-    for idx, feats, fails in fx.iter_batches(files):
-        assert feats.shape == (len(idx), fx.dim) and feats.dtype == np.float32
-        got += list(idx) + list(fails)
+    files = [files[-1], *files[:-1]]  # a broken file first in its batch
+    ref, ref_fail = fx.extract(files)  # one worker process
+    fx.num_workers = 0  # decoded by threads in this process, failures mid-batch compacted
+    try:
+        got: list[int] = []
+        for idx, feats, fails in fx.iter_batches(files):
+            assert feats.shape == (len(idx), fx.dim) and feats.dtype == np.float32
+            assert fails == {i: ref_fail[i] for i in fails}
+            np.testing.assert_allclose(feats, ref[idx], rtol=1e-3, atol=2e-4)
+            got += list(idx) + list(fails)
+    finally:
+        fx.num_workers = 1
     assert sorted(got) == list(range(len(files)))
     assert list(fx.iter_batches([])) == []
 
@@ -109,6 +117,11 @@ def test_cache_key_identifies_backbone_weights_and_preprocessing(fx):
     assert again.cache_key == fx.cache_key
     assert fx.spec.weights_id in fx.cache_key and fx.spec.preprocess_version in fx.cache_key
     assert fx.cache_key.startswith("efficientnet_lite0-")
+    fx.gpu_decode = True  # nvJPEG pixels are not libjpeg's: never mixed in one cache
+    try:
+        assert fx.cache_key == again.cache_key + "-nvjpeg"
+    finally:
+        fx.gpu_decode = False
 
 
 def test_torch_path_matches_cpu_path(fx, files):

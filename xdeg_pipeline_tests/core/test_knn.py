@@ -1,0 +1,77 @@
+"""kNN edge table (nmslib HNSW), exact reference and recall."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xdeg_pipeline.core.knn import exact_knn, knn_edges, knn_recall, pair_distances
+
+
+def clustered(n: int = 1500, dim: int = 24, clusters: int = 15, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, dim)) * 3
+    return (centres[rng.integers(0, clusters, n)] + rng.normal(size=(n, dim))).astype(np.float32)
+
+
+@pytest.mark.parametrize("space", ["l2", "cosine"])
+def test_edge_table_shape_order_and_recall(space):
+    X = clustered()
+    k = 10
+    edges = knn_edges(X, k, space=space, threads=2)
+    assert list(edges.columns) == ["source", "target", "distance", "rank"]
+    assert [str(t) for t in edges.dtypes] == ["int32", "int32", "float32", "int16"]
+    assert (edges["source"] != edges["target"]).all()
+    assert (edges.groupby("source").size() == k).all() and edges["source"].nunique() == len(X)
+    for _, grp in list(edges.groupby("source"))[:50]:
+        assert list(grp["rank"]) == list(range(1, k + 1))
+        assert np.all(np.diff(grp["distance"].to_numpy()) >= 0)
+    exact = pair_distances(X, edges["source"].to_numpy(), edges["target"].to_numpy(), space)
+    np.testing.assert_allclose(edges["distance"].to_numpy(), exact, rtol=1e-5, atol=1e-6)
+    assert knn_recall(X, edges, k, sample=300, space=space) >= 0.99
+
+
+def test_l2_distance_is_euclidean_not_squared():
+    X = np.array([[0, 0], [3, 4], [30, 40], [60, 80]], dtype=np.float32)
+    edges = knn_edges(X, 1, space="l2")
+    assert edges.set_index("source").loc[0, "distance"] == pytest.approx(5.0)
+
+
+def test_exact_duplicates_are_each_others_neighbours():
+    X = clustered(400)
+    X[10] = X[20] = X[30] = X[5]  # four copies of one vector
+    edges = knn_edges(X, 5)
+    assert (edges["source"] != edges["target"]).all()
+    assert (edges.groupby("source").size() == 5).all()
+    copies = {5, 10, 20, 30}
+    for v in copies:
+        nb = edges[edges["source"] == v]
+        assert set(nb["target"][:3]) == copies - {v}
+        assert (nb["distance"][:3] == 0).all()
+
+
+def test_exact_knn_matches_brute_force():
+    X = clustered(300, 8)
+    idx, dist = exact_knn(X, 4, "l2")
+    D = np.linalg.norm(X[:, None] - X[None], axis=2)
+    np.fill_diagonal(D, np.inf)
+    np.testing.assert_allclose(dist, np.sort(D, axis=1)[:, :4], rtol=1e-4, atol=1e-4)
+    assert not (idx == np.arange(300)[:, None]).any()
+
+
+def test_recall_notices_wrong_neighbours():
+    X = clustered(500)
+    edges = knn_edges(X, 5)
+    assert knn_recall(X, edges, 5) >= 0.99
+    wrong = edges.copy()
+    wrong["target"] = np.random.default_rng(1).permutation(wrong["target"].to_numpy())
+    assert knn_recall(X, wrong, 5) < 0.2
+
+
+def test_tiny_collections():
+    assert len(knn_edges(np.zeros((1, 4), np.float32), 5)) == 0
+    X = clustered(4, 3)
+    edges = knn_edges(X, 10)
+    assert (edges.groupby("source").size() == 3).all()
+    with pytest.raises(ValueError):
+        knn_edges(np.full((5, 3), np.nan, np.float32), 2)
