@@ -7,14 +7,14 @@ from xdeg_pipeline.checks import ALL_CHECKS
 from xdeg_pipeline.jobs import build_dask, build_job, build_multiprocess, find_paths
 from xdeg_pipeline.resources import XdegResource
 from xdeg_pipeline.schedules import refresh_schedule
-from xdeg_pipeline.sensors import collection_sensor
+from xdeg_pipeline.sensors import automation_sensor, collection_sensor
 
 defs = Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_CHECKS,
     jobs=[build_job, build_multiprocess, build_dask, find_paths],
     schedules=[refresh_schedule],
-    sensors=[collection_sensor],
+    sensors=[collection_sensor, automation_sensor],
     resources={"xdeg": XdegResource()},
 )
 

@@ -5,11 +5,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
+from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SkipReason,
+    sensor,
+)
 
 from xdeg_pipeline.core.images import IMAGE_EXTENSIONS
 from xdeg_pipeline.core.state import fingerprint_lines
 from xdeg_pipeline.jobs import build_job
+from xdeg_pipeline.partitions import all_shards_tags
 from xdeg_pipeline.resources import XdegResource
 
 
@@ -46,4 +55,17 @@ def collection_sensor(context: SensorEvaluationContext, xdeg: XdegResource):
     if signature == context.cursor:
         return SkipReason(f"no change in {root} ({count} image files)")
     context.update_cursor(signature)
-    return RunRequest(run_key=signature, tags={"xdeg/images": str(count)})
+    return RunRequest(
+        run_key=signature, tags={"xdeg/images": str(count), **all_shards_tags()}
+    )
+
+
+automation_sensor = AutomationConditionSensorDefinition(
+    "xdeg_automation",
+    target=AssetSelection.all(),
+    default_status=DefaultSensorStatus.STOPPED,
+    minimum_interval_seconds=30,
+    description="Declarative automation: materialises each asset whose automation condition "
+    "(eager: an upstream asset was updated) is met, e.g. pca_features -> ... -> "
+    "similarity_graph after image_features. Switch it on in Automation.",
+)

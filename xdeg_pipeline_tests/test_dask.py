@@ -97,7 +97,8 @@ def test_dask_build_equals_single_process_build(dask_env: dict[str, Path]) -> No
         hb, Xb = read_feature_table(b / "image_features" / shard.name)
         assert ha == hb and all(h[0] == shard.stem[-1] for h in ha)
     ea, eb = pd.read_parquet(a / "knn_edges.parquet"), pd.read_parquet(b / "knn_edges.parquet")
-    pd.testing.assert_frame_equal(ea[["source", "target", "rank"]], eb[["source", "target", "rank"]])
+    cols = ["source", "target", "rank"]
+    pd.testing.assert_frame_equal(ea[cols], eb[cols])
     np.testing.assert_allclose(ea["distance"], eb["distance"], atol=1e-5)
     ga = load_graph(a / "similarity_graph.pkl", allowed_root=a)
     gb = load_graph(b / "similarity_graph.pkl", allowed_root=b)

@@ -14,6 +14,7 @@ def test_definitions_load_with_expected_assets() -> None:
     assert set(EXPECTED) <= keys
     assert repo.has_job("find_paths") and repo.has_job("build")
     assert repo.has_sensor_def("collection_sensor")
+    assert repo.has_sensor_def("xdeg_automation")  # declarative automation, switchable in UI
     assert repo.has_schedule_def("refresh_schedule")
 
 

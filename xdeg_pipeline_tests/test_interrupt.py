@@ -248,3 +248,36 @@ def test_build_while_locked_exits_3_with_message(env: dict[str, Path]) -> None:
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
     assert not (env["home"] / "raw_images.parquet").exists()
+
+
+SHARD_RUN = """
+import json, sys
+from pathlib import Path
+from xdeg_pipeline.assets.features import ShardTask, extract_shard
+home, images = Path(sys.argv[1]), Path(sys.argv[2])
+items = tuple((f"3{i:063x}", str(p)) for i, p in enumerate(sorted(images.rglob("*.png"))[:4]))
+args = (("backbone", "efficientnet_lite0"), ("weights", None), ("device", "cpu"),
+        ("batch_size", 4), ("num_workers", 0))
+out = extract_shard(ShardTask("3", items, str(home), "key", "fp", args, 2))
+print(json.dumps({"computed": out["computed"], "images": out["images"]}))
+"""
+
+
+def test_shard_extraction_runs_while_another_run_holds_the_build_lock(
+    env: dict[str, Path],
+) -> None:
+    """Runs of different shards overlap: a shard's extraction takes only its own lock."""
+    with build_lock(env["home"]):
+        done = subprocess.run(
+            [sys.executable, "-c", SHARD_RUN, str(env["home"]), str(env["images"])],
+            capture_output=True, text=True, timeout=120,
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == {"computed": 4, "images": 4}
+    assert (env["home"] / "image_features" / "shard=3.parquet").exists()
+    with build_lock(env["home"], name="shard-3"):  # the same shard waits for its lock
+        with pytest.raises(subprocess.TimeoutExpired):
+            subprocess.run(
+                [sys.executable, "-c", SHARD_RUN, str(env["home"]), str(env["images"])],
+                capture_output=True, text=True, timeout=15,
+            )

@@ -96,6 +96,11 @@ def extract_shard(task: ShardTask, progress=None, log=None) -> dict:
     computed into the shard's own cache. Runs in the step's process or on a Dask worker
     (no Dagster context needed); returns the shard's state plus computed/reused counts."""
     files = Layout(Path(task.home))
+    with build_lock(files.home, name=f"shard-{task.shard}"):
+        return _extract_shard_locked(files, task, progress, log)
+
+
+def _extract_shard_locked(files: Layout, task: ShardTask, progress, log) -> dict:
     out = files.image_features_shard(task.shard)
     name = _shard_state_name(task.shard)
     state = is_current(files.home, name, task.input_fp, [out])
@@ -282,7 +287,10 @@ def image_features(context: AssetExecutionContext, xdeg: XdegResource) -> Materi
                 results.append({**state, "shard": p, "computed": 0, "reused": len(by_shard[p])})
         if not tasks:
             context.log.info("collection and backbone unchanged: reusing image_features")
-        results += _run_tasks(context, tasks)
+    # extraction runs outside the data folder's lock (each shard takes its own), so runs of
+    # different shards, e.g. one run per shard on GPU nodes, overlap
+    results += _run_tasks(context, tasks)
+    with build_lock(files.home):
         overall = _combine(files, manifest, fps, key, extractor.dim)
         computed = sum(r["computed"] for r in results)
         reused = sum(r["reused"] for r in results)

@@ -56,8 +56,9 @@ SMOOTH_SLACK = 0.30
 SMOOTH_POWER = 4.0
 HUB_PENALTY = 100.0
 # Hub load estimate (method of successive averages over shortest-path trees): 3 rounds left
-# hub share at 0.11, 6 rounds 0.085-0.095; 48 sources per round (0.9 s at 4k images).
-LOAD_ROUNDS = 6
+# hub share at 0.11, 6 rounds 0.095-0.112 (re-measured 2026-11-25, PCA 128: 0.105, 0.112 with
+# 128 sources), 12 rounds 0.088-0.095, 20 rounds 0.091; 48 sources per round (~1.2 s at 4k).
+LOAD_ROUNDS = 12
 LOAD_SOURCES = 48
 LOAD_WORK = 1e8  # arcs x sources over all load rounds (bounds the estimate on huge graphs)
 
