@@ -28,7 +28,8 @@ def _image_files(root: Path) -> list[Path]:
 def _hashes(home: Path) -> set[str]:
     import pandas as pd
 
-    return set(pd.read_parquet(home / "raw_images.parquet", columns=["content_hash"])["content_hash"])
+    table = pd.read_parquet(home / "raw_images.parquet", columns=["content_hash"])
+    return set(table["content_hash"])
 
 
 def main() -> None:

@@ -45,15 +45,24 @@ def collection_signature(root: Path) -> tuple[str, int]:
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.STOPPED,
     description="Requests a build when image files are added to, changed in or removed from "
-    "the collection folder.",
+    "the collection folder, or when its URL manifest changes.",
 )
 def collection_sensor(context: SensorEvaluationContext, xdeg: XdegResource):
     root = xdeg.images_path()
-    if not root.is_dir():
+    manifest = xdeg.manifest_path()
+    if manifest is None and not root.is_dir():
         return SkipReason(f"collection folder {root} does not exist")
-    signature, count = collection_signature(root)
+    signature, count = collection_signature(root) if root.is_dir() else ("", 0)
+    watched = root
+    if manifest is not None:  # a URL manifest: new rows change the file, not the folder
+        try:
+            st = manifest.stat()
+        except OSError:
+            return SkipReason(f"manifest {manifest} does not exist")
+        signature = fingerprint_lines([signature, f"{manifest}\t{st.st_size}\t{st.st_mtime_ns}"])
+        watched = manifest
     if signature == context.cursor:
-        return SkipReason(f"no change in {root} ({count} image files)")
+        return SkipReason(f"no change in {watched} ({count} image files)")
     context.update_cursor(signature)
     return RunRequest(
         run_key=signature, tags={"xdeg/images": str(count), **all_shards_tags()}

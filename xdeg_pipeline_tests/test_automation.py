@@ -81,3 +81,22 @@ def test_declarative_automation_follows_upstream(xdeg_env: dict[str, Path]) -> N
         # the stages after it follow once it is materialised
         assert after.get_num_requested(AssetKey("image_features")) == 16
         assert after.get_num_requested(AssetKey("pca_features")) == 0
+
+
+def test_sensor_notices_a_changed_url_manifest(tmp_path: Path, monkeypatch) -> None:
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("url\nhttp://127.0.0.1:9/a.png\n")
+    monkeypatch.setenv("XDEG_HOME", str(tmp_path / "home"))
+    resource = XdegResource(manifest=str(manifest))
+    with DagsterInstance.ephemeral() as instance:
+        first = build_sensor_context(instance=instance, resources={"xdeg": resource})
+        assert isinstance(collection_sensor(first), RunRequest)
+        same = build_sensor_context(
+            instance=instance, cursor=first.cursor, resources={"xdeg": resource}
+        )
+        assert isinstance(collection_sensor(same), SkipReason)
+        manifest.write_text("url\nhttp://127.0.0.1:9/a.png\nhttp://127.0.0.1:9/b.png\n")
+        grown = build_sensor_context(
+            instance=instance, cursor=first.cursor, resources={"xdeg": resource}
+        )
+        assert isinstance(collection_sensor(grown), RunRequest)

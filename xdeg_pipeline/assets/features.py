@@ -21,7 +21,7 @@ from dagster import (
 
 from xdeg_pipeline.assets.common import CODE_VERSION, layout, md_table, path_meta, progress
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.atomic import build_lock
+from xdeg_pipeline.core.atomic import build_lock, remove_stale_temp
 from xdeg_pipeline.core.feature_store import FeatureStore, update_features
 from xdeg_pipeline.core.features import FeatureExtractor
 from xdeg_pipeline.core.layout import Layout
@@ -103,6 +103,9 @@ def extract_shard(task: ShardTask, progress=None, log=None) -> dict:
 def _extract_shard_locked(files: Layout, task: ShardTask, progress, log) -> dict:
     out = files.image_features_shard(task.shard)
     name = _shard_state_name(task.shard)
+    # temporary files of a killed extraction of this shard
+    remove_stale_temp(files.feature_cache_shard(task.shard), recursive=True)
+    remove_stale_temp(out.parent, f".{out.name}.*.tmp")
     state = is_current(files.home, name, task.input_fp, [out])
     if state is not None:
         return {**state, "shard": task.shard, "computed": 0, "reused": len(task.items)}

@@ -15,6 +15,31 @@ from typing import Any
 import pandas as pd
 
 
+def _file_mode() -> int:
+    """The mode a plain ``open(..., "w")`` would give (0666 less the umask), not mkstemp's 0600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _file_mode()
+TEMP_GLOB = ".*.tmp"
+
+
+def remove_stale_temp(folder: Path, pattern: str = TEMP_GLOB, recursive: bool = False) -> int:
+    """Delete temporary files a killed writer left in ``folder`` (call it holding the lock that
+    covers the folder's writers); returns how many."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for path in folder.rglob(pattern) if recursive else folder.glob(pattern):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success it replaces ``target`` atomically."""
@@ -27,6 +52,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp_path, _FILE_MODE)
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
@@ -121,6 +147,8 @@ def build_lock(home: Path, name: str = "build", wait: bool = True) -> Iterator[N
             raise
         _HELD[key] = 1
         _LOCK_FDS.add(fh.fileno())
+        if name == "build":  # what a killed build left at the top of the folder
+            remove_stale_temp(home)
         try:
             yield
         finally:

@@ -48,7 +48,8 @@ from xdeg_pipeline.core.backbones import BackboneSpec, load_backbone
 
 ProgressFn = Callable[[int, int], None]
 DEVICE_ENV = "XDEG_DEVICE"
-DEFAULT_BATCH = {"cuda": 256, "mps": 64, "cpu": 8}  # CPU: 8 measured fastest (4-8 ~105 img/s, 16: 87, 32: 70 on 2 cores)
+# CPU: 4-8 measured fastest on 2 cores (~105 images/s; 16: 87, 32: 70: activations leave cache)
+DEFAULT_BATCH = {"cuda": 256, "mps": 64, "cpu": 8}
 _PREFETCH = 2  # batches in flight per loader worker
 _BYTES_PER_JPEG = 128 * 1024  # ring space per image for raw JPEG bytes (larger ones overflow)
 

@@ -401,27 +401,43 @@ class PathFinder:
             P = self._corridor_chain(P, s, t, cap)
         return P.tolist()
 
-    def _corridor_chain(self, P: np.ndarray, s: int, t: int, cap: float) -> np.ndarray:
-        """Least-cost chain (edges <= cap) among P, its neighbours and the edges at P."""
-        if params.LOCAL_WIDTH > 1:
-            lo, hi = self.indptr[P], self.indptr[P + 1]
-            sizes = hi - lo
-            arcs = np.arange(int(sizes.sum())) + np.repeat(lo - np.cumsum(sizes) + sizes, sizes)
-            arcs = arcs[(self.arc_w[arcs] <= cap) & self.base_arc[arcs]]
-            P = np.unique(np.concatenate([P, self.nbr[arcs]]))
+    def _arcs_at(self, P: np.ndarray, cap: float) -> np.ndarray:
+        """Arcs (<= cap, no long-range) leaving the vertices P, grouped by P's order."""
         lo, hi = self.indptr[P], self.indptr[P + 1]
         sizes = hi - lo
         arcs = np.arange(int(sizes.sum())) + np.repeat(lo - np.cumsum(sizes) + sizes, sizes)
-        arcs = arcs[(self.arc_w[arcs] <= cap) & self.base_arc[arcs]]
-        a_from, a_to = self.arc_row[arcs], self.nbr[arcs]
-        nodes = np.unique(np.concatenate([P, a_to]))
-        u = np.searchsorted(nodes, np.concatenate([a_from, a_to]))
-        v = np.searchsorted(nodes, np.concatenate([a_to, a_from]))
-        c = np.concatenate([self.arc_cost[arcs]] * 2)
-        _, first = np.unique(u * len(nodes) + v, return_index=True)  # edges seen from both ends
-        A = csr_matrix((c[first], (u[first], v[first])), shape=(len(nodes), len(nodes)))
-        src, dst = int(np.searchsorted(nodes, s)), int(np.searchsorted(nodes, t))
-        _, pred = dijkstra(A, indices=src, return_predecessors=True)
+        return arcs[(self.arc_w[arcs] <= cap) & self.base_arc[arcs]]
+
+    def _corridor_chain(self, P: np.ndarray, s: int, t: int, cap: float) -> np.ndarray:
+        """Least-cost chain (edges <= cap) among P, its neighbours and the edges at P.
+
+        Linear in the corridor's arcs (no sorting): vertices are marked in an n-sized mask and
+        renumbered through a reusable n-sized map; the CSR is built straight from the arcs,
+        which arrive grouped by their (sorted) tail, and searched as an undirected graph.
+        """
+        n = self.n
+        mark = np.zeros(n, bool)
+        if params.LOCAL_WIDTH > 1:
+            mark[P] = True
+            mark[self.nbr[self._arcs_at(P, cap)]] = True
+            P = np.flatnonzero(mark)
+        else:
+            P = np.unique(P)
+        arcs = self._arcs_at(P, cap)
+        mark[P] = True
+        mark[self.nbr[arcs]] = True
+        nodes = np.flatnonzero(mark)
+        if not hasattr(self, "_local_id"):
+            self._local_id = np.zeros(n, dtype=np.int32)
+        local = self._local_id
+        local[nodes] = np.arange(len(nodes), dtype=np.int32)
+        tails = local[self.arc_row[arcs]]  # non-decreasing: P is sorted, arcs grouped by it
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(tails, minlength=len(nodes)))])
+        A = csr_matrix(
+            (self.arc_cost[arcs], local[self.nbr[arcs]], indptr), shape=(len(nodes), len(nodes))
+        )
+        src, dst = int(local[s]), int(local[t])
+        _, pred = dijkstra(A, directed=False, indices=src, return_predecessors=True)
         path = [dst]
         while path[-1] != src:
             path.append(int(pred[path[-1]]))

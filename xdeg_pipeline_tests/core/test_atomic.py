@@ -53,3 +53,22 @@ def test_lock_held_by_other_process_is_reported(tmp_path: Path) -> None:
     with build_lock(tmp_path, wait=False):
         pass
     assert time.perf_counter() - t0 < 5
+
+
+def test_written_files_get_the_usual_mode_not_0600(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    mask = os.umask(0)
+    os.umask(mask)
+    out = write_parquet(pd.DataFrame({"a": [1]}), tmp_path / "t.parquet")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask != 0o600
+
+
+def test_build_lock_removes_what_a_killed_writer_left(tmp_path: Path) -> None:
+    stale = tmp_path / ".image_features.parquet.abc123.tmp"
+    stale.write_bytes(b"half a file")
+    keep = tmp_path / "image_features.parquet"
+    keep.write_bytes(b"good")
+    with build_lock(tmp_path):
+        assert not stale.exists() and keep.read_bytes() == b"good"

@@ -260,3 +260,29 @@ def test_results_are_deterministic(pipeline_graph, finder):
             a = finder.find(s, t, mode=mode, steps=steps, alternatives=2)
             b = other.find(s, t, mode=mode, steps=steps, alternatives=2)
             assert [c.vertices for c in a] == [c.vertices for c in b]
+
+
+def test_corridor_search_of_huge_graphs_keeps_the_bottleneck(monkeypatch) -> None:
+    """Above LOCAL_SEARCH_ABOVE images, smooth searches a corridor around the tree path: its
+    largest step is still the exact bottleneck (within the slack), and chains are valid."""
+    from xdeg_pipeline.core import params as p
+
+    rng = np.random.default_rng(3)
+    X = np.concatenate([rng.normal(c, 1.0, (300, 8)) for c in (0.0, 6.0, 12.0)]).astype(
+        np.float32
+    )
+    g = build_graph(knn_edges(X, k=8), X)
+    finder = PathFinder(g)
+    pairs = [tuple(int(v) for v in rng.choice(len(X), 2, replace=False)) for _ in range(25)]
+    full = [finder.find(s, t, mode="smooth")[0] for s, t in pairs]
+    monkeypatch.setattr(p, "LOCAL_SEARCH_ABOVE", 10)
+    for width in (1, 2):
+        monkeypatch.setattr(p, "LOCAL_WIDTH", width)
+        for (s, t), ref in zip(pairs, full):
+            (chain,) = finder.find(s, t, mode="smooth")
+            assert chain.vertices[0] == s and chain.vertices[-1] == t
+            steps = [finder.step_weight(a, b) for a, b in zip(chain.vertices, chain.vertices[1:])]
+            assert np.allclose(steps, chain.steps)
+            bound = finder.bottleneck(s, t)
+            assert bound <= chain.largest_step <= bound * (1 + finder.slack) + 1e-9
+            assert ref.largest_step <= bound * (1 + finder.slack) + 1e-9
