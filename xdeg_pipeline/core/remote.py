@@ -25,7 +25,10 @@ Choices:
   nothing at the cache name. Left-over temporaries of a killed process are removed by the next
   :func:`download_all` on that folder.
 * The cache is keyed by URL: a URL with a cached file is never requested again (delete the file
-  to fetch it anew). Failed URLs are tried again on every run.
+  to fetch it anew). A URL that failed for good (HTTP 4xx, not an image, too large, undecodable,
+  a redirect loop) is remembered in ``cache/failures.json`` and not requested again for
+  ``retry_failed_after`` seconds (24 h); transient failures (timeouts, connection errors, HTTP
+  5xx/408/429) are tried again on every run.
 * Image names: the manifest's ``id`` column (any case) when present and non-empty, else the last
   segment of the URL path; made file-name safe, de-duplicated in row order (``_2``, ``_3``...),
   and given the extension of the bytes when they lack it.
@@ -38,6 +41,7 @@ import csv
 import hashlib
 import http.client
 import io
+import json
 import os
 import random
 import re
@@ -57,7 +61,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from xdeg_pipeline.core.atomic import atomic_path, write_parquet
+from xdeg_pipeline.core.atomic import atomic_path, write_parquet, write_text
 from xdeg_pipeline.core.images import ImageRejected, load_rgb
 
 USER_AGENT = "xdeg-pipeline/0.1 (image collection downloader; python-urllib)"
@@ -644,6 +648,17 @@ def base_names(df: pd.DataFrame, url_column: str) -> list[str]:
     return dedupe_names(names)
 
 
+FAILURES_FILE = "failures.json"
+
+
+def _load_failures(cache: Path) -> dict[str, dict]:
+    try:
+        data = json.loads((cache / FAILURES_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def download_all(
     df: pd.DataFrame,
     url_column: str,
@@ -656,6 +671,7 @@ def download_all(
     retries: int = 3,
     backoff: float = 0.5,
     max_redirects: int = 5,
+    retry_failed_after: float = 24 * 3600.0,
     progress: ProgressFn | None = None,
     log: LogFn | None = None,
     cancel: threading.Event | None = None,
@@ -693,10 +709,28 @@ def download_all(
     kwargs = dict(timeout=timeout, total_timeout=total_timeout, max_bytes=max_bytes,
                   retries=retries, backoff=backoff, max_redirects=max_redirects,
                   cancel=cancel, log=log, cached=cached_files)
+    failures = _load_failures(cache)
+    now = time.time()
+    remembered = 0
+    for url in list(todo):
+        key = url_key(url)
+        old = failures.get(key)
+        if key in cached_files or not isinstance(old, dict):
+            continue
+        if now - float(old.get("time", 0)) < retry_failed_after:
+            outcome[url] = DownloadError(
+                str(old.get("reason", "connection_error")),
+                f"{old.get('detail', '')} (remembered from an earlier run; tried again after "
+                f"{retry_failed_after / 3600:g} h or when {FAILURES_FILE} is deleted)",
+            )
+            todo.remove(url)
+            remembered += 1
+            done += 1
     fresh = [u for u in todo if url_key(u) not in cached_files]
     if log is not None:
         log(f"download: {len(urls)} rows, {total} distinct URLs, "
-            f"{len(todo) - len(fresh)} cached, {len(fresh)} to fetch, {len(outcome)} invalid")
+            f"{len(todo) - len(fresh)} cached, {len(fresh)} to fetch, "
+            f"{len(outcome) - remembered} invalid, {remembered} failed before (not retried)")
     if progress is not None:
         progress(done, total)
 
@@ -708,7 +742,7 @@ def download_all(
         except Cancelled:
             raise
         except Exception as exc:  # one bad URL never stops the run
-            return DownloadError("connection_error", f"{type(exc).__name__}: {exc}")
+            return DownloadError("connection_error", f"{type(exc).__name__}: {exc}", retry=True)
 
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="xdeg-download")
     try:
@@ -723,6 +757,17 @@ def download_all(
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+    changed = False
+    for url in todo:  # remember permanent failures; forget URLs that now work or may work
+        key, result = url_key(url), outcome[url]
+        if isinstance(result, DownloadError) and not result.retry:
+            failures[key] = {"reason": result.reason, "detail": result.detail, "time": now}
+            changed = True
+        elif key in failures:
+            del failures[key]
+            changed = True
+    if changed:
+        write_text(json.dumps(failures, indent=1, sort_keys=True), cache / FAILURES_FILE)
 
     meta_names = _metadata_names([str(c) for c in df.columns], url_column)
     rows, rejected = [], []
@@ -769,6 +814,8 @@ def download_options_from_env() -> dict:
             out[key] = cast(env[var])
     if env.get("XDEG_DOWNLOAD_MAX_MB"):
         out["max_bytes"] = int(float(env["XDEG_DOWNLOAD_MAX_MB"]) * 2**20)
+    if env.get("XDEG_DOWNLOAD_RETRY_HOURS"):
+        out["retry_failed_after"] = float(env["XDEG_DOWNLOAD_RETRY_HOURS"]) * 3600.0
     return out
 
 

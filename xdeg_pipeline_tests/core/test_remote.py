@@ -329,7 +329,7 @@ def test_every_failure_case_is_a_rejected_row(server: ImageServer, tmp_path: Pat
                                      "redirect")]
     expected = {remote.url_key(u) + (".jpg" if u.endswith("/photo") else ".png")
                 for u in ok_urls}
-    assert set(files) == expected
+    assert set(files) - {remote.FAILURES_FILE} == expected  # + the record of failed URLs
     assert not any(f.startswith(".") for f in files)
     names = dict(zip(result.rows["name"], result.rows["local_path"]))
     assert names["ok_jpeg.jpg"].endswith(".jpg") and names["ok_png.png"].endswith(".png")
@@ -451,3 +451,37 @@ def test_caption_and_display_meta(tmp_path: Path) -> None:
                           tmp_path)
     assert remote.read_metadata(tmp_path) == {"a.png": {"Title": "A"}, "b.png": {}}
     assert remote.read_metadata(tmp_path, ["b.png"]) == {"b.png": {}}
+
+
+def test_permanent_failures_are_remembered_transient_ones_retried(
+    server: ImageServer, tmp_path: Path
+) -> None:
+    urls = {
+        "gone": server.status("/gone.png", 404),
+        "html": server.image("/page.jpg", b"<html></html>", "text/html"),
+        "down": server.status("/down.png", 500),
+        "ok": server.image("/fine.png", image_bytes(7)),
+    }
+    df = pd.DataFrame({"id": list(urls), "url": list(urls.values())})
+    cache = tmp_path / "cache"
+    first = remote.download_all(df, "url", cache, **FAST)
+    assert sorted(first.rejected["name"]) == ["down", "gone", "html"]
+    hits = dict(server.hits)
+    second = remote.download_all(df, "url", cache, **FAST)
+    assert sorted(second.rejected["reason"]) == ["http_404", "http_500", "not_an_image"]
+    assert server.hits["/gone.png"] == hits["/gone.png"]  # remembered: not requested
+    assert server.hits["/page.jpg"] == hits["/page.jpg"]
+    assert server.hits["/down.png"] > hits["/down.png"]  # a 5xx may pass: tried again
+    assert server.hits["/fine.png"] == hits["/fine.png"]  # cached
+    assert "remembered" in second.rejected.set_index("name").loc["gone", "detail"]
+    # after the retry period (0 here) it is requested again; a URL that now works is forgotten
+    server.image("/gone.png", image_bytes(8))
+    third = remote.download_all(df, "url", cache, retry_failed_after=0.0, **FAST)
+    assert "gone" in set(third.rows["name"].str.split(".").str[0])
+    assert url_key_in(cache, urls["gone"]) is False
+
+
+def url_key_in(cache: Path, url: str) -> bool:
+    import json
+
+    return remote.url_key(url) in json.loads((cache / remote.FAILURES_FILE).read_text())
