@@ -143,25 +143,11 @@ def crop_resize(img: Image.Image, size: int) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8)
 
 
-def _peek_size(path: Path) -> tuple[int, int] | None:
-    """Stored size from the header of a regular file, or ``None`` (let load_rgb judge it)."""
-    from xdeg_pipeline.core.images import ALLOWED_FORMATS
-
-    try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
-            return None
-        with Image.open(path, formats=ALLOWED_FORMATS) as im:
-            return im.size
-    except Exception:
-        return None
-
-
 def preprocess_file(path: Path, size: int) -> np.ndarray:
     """The CPU path: ``(size, size, 3)`` uint8 of one file; raises ``images.ImageRejected``."""
     from xdeg_pipeline.core.images import load_rgb
 
-    wh = _peek_size(path)
-    img = load_rgb(path, max_side=decode_side(*wh, size) if wh else None)
+    img = load_rgb(path, max_side=lambda w, h: decode_side(w, h, size))
     return crop_resize(img, size)
 
 

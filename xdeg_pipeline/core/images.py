@@ -277,10 +277,16 @@ def _to_rgb(im: Image.Image, max_side: int | None = None) -> Image.Image:
     return im.convert("RGB")
 
 
+MaxSide = int | Callable[[int, int], int] | None
+
+
 def _decode(
-    fh: IO[bytes], max_side: int | None, max_pixels: int
+    fh: IO[bytes], max_side: MaxSide, max_pixels: int
 ) -> tuple[Image.Image, str, int, int]:
-    """Decode an open file: (upright RGB image, format, full width, full height)."""
+    """Decode an open file: (upright RGB image, format, full width, full height).
+
+    ``max_side`` may be a function of the stored (width, height), read from the header.
+    """
     fh.seek(0)
     try:
         im = Image.open(fh, formats=ALLOWED_FORMATS)
@@ -304,6 +310,8 @@ def _decode(
                     "decompression_bomb",
                     f"{width}x{height} = {width * height} pixels > limit {max_pixels}",
                 )
+            if callable(max_side):
+                max_side = max_side(width, height)
             if max_side and fmt == "JPEG":
                 im.draft("RGB", (max_side, max_side))  # DCT scaling: decode 1/2..1/8 size
             im.load()
@@ -321,9 +329,10 @@ def _decode(
 
 
 def load_rgb(
-    path: Path, max_side: int | None = None, *, max_pixels: int = MAX_PIXELS
+    path: Path, max_side: MaxSide = None, *, max_pixels: int = MAX_PIXELS
 ) -> Image.Image:
-    """Load an image file as an upright RGB image, at most ``max_side`` pixels on its long side.
+    """Load an image file as an upright RGB image, at most ``max_side`` pixels on its long side
+    (an int, or a function of the stored width and height: one open, one header read).
 
     Animated images give their first frame. Raises :class:`ImageRejected` for anything broken.
     """
