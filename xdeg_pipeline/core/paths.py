@@ -417,14 +417,11 @@ class PathFinder:
         """
         n = self.n
         mark = np.zeros(n, bool)
-        if params.LOCAL_WIDTH > 1:
-            mark[P] = True
-            mark[self.nbr[self._arcs_at(P, cap)]] = True
-            P = np.flatnonzero(mark)
-        else:
-            P = np.unique(P)
-        arcs = self._arcs_at(P, cap)
         mark[P] = True
+        if params.LOCAL_WIDTH > 1:
+            mark[self.nbr[self._arcs_at(P, cap)]] = True
+        P = np.flatnonzero(mark)  # sorted, so the arcs below come grouped by tail
+        arcs = self._arcs_at(P, cap)
         mark[self.nbr[arcs]] = True
         nodes = np.flatnonzero(mark)
         if not hasattr(self, "_local_id"):

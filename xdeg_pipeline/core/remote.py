@@ -712,20 +712,25 @@ def download_all(
     failures = _load_failures(cache)
     now = time.time()
     remembered = 0
-    for url in list(todo):
+    still_todo = []
+    for url in todo:
         key = url_key(url)
         old = failures.get(key)
-        if key in cached_files or not isinstance(old, dict):
-            continue
-        if now - float(old.get("time", 0)) < retry_failed_after:
+        if (
+            key not in cached_files
+            and isinstance(old, dict)
+            and now - float(old.get("time", 0)) < retry_failed_after
+        ):
             outcome[url] = DownloadError(
                 str(old.get("reason", "connection_error")),
                 f"{old.get('detail', '')} (remembered from an earlier run; tried again after "
                 f"{retry_failed_after / 3600:g} h or when {FAILURES_FILE} is deleted)",
             )
-            todo.remove(url)
             remembered += 1
             done += 1
+        else:
+            still_todo.append(url)
+    todo = still_todo
     fresh = [u for u in todo if url_key(u) not in cached_files]
     if log is not None:
         log(f"download: {len(urls)} rows, {total} distinct URLs, "
