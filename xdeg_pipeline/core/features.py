@@ -19,8 +19,10 @@ identical, so nvJPEG features get their own ``cache_key`` (suffix ``-nvjpeg``). 
 by threads there; JPEGs that nvJPEG should not see (EXIF-rotated, progressive, CMYK, ...) and
 every other format are decoded on the CPU, and so is a file nvJPEG fails on.
 
-Streaming: CPU decoding runs in DataLoader worker processes that write into a ring of
-reusable shared-memory batch slots (page-locked on CUDA); on CUDA the input side and the
+Streaming: with CPU inference each batch is decoded by a small thread pool between two model
+steps (no worker processes competing with torch's threads for the cores); elsewhere CPU
+decoding runs in DataLoader worker processes that write into a ring of reusable shared-memory
+batch slots (page-locked on CUDA). On CUDA the input side and the
 model run on their own streams and features come back through asynchronous copies, so the
 model never waits for a batch it could overlap with. A broken file never stops a batch: it is
 reported in ``failures`` as ``"reason: detail"`` and its row is NaN.
