@@ -165,7 +165,9 @@ def main() -> None:
     speed = {}
     for workers in (1, 8):
         t = time.perf_counter()
-        res = remote.download_all(good, "Image URL", work / f"cache{workers}", workers=workers)
+        cache = work / f"cache{workers}"
+        res = remote.download_all(good, "Image URL", cache, cache / "failures.json",
+                                  workers=workers)
         speed[workers] = time.perf_counter() - t
         assert res.downloaded == len(good), res.rejected
     print(f"download alone, {len(good)} images: 1 thread {speed[1]:.1f} s, 8 threads "

@@ -65,9 +65,7 @@ class XdegResource(ConfigurableResource):
 
     def images_path(self) -> Path:
         if self.manifest_path() is not None:
-            from xdeg_pipeline.core.remote import collection_dir
-
-            return collection_dir(self.home_path())
+            return self.home_path() / "downloads" / "images"
         if self.images_dir:
             return Path(self.images_dir).expanduser().resolve()
         return settings.images_root()

@@ -1,5 +1,6 @@
 """raw_images: the manifest of the collection (and the images it rejects)."""
 
+import os
 import time
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def raw_images(context: AssetExecutionContext, xdeg: XdegResource) -> Materializ
         manifest_file = xdeg.manifest_path()
         fetched = _download(context, xdeg, manifest_file) if manifest_file else None
         if fetched is None:
-            remote.metadata_file(files.home).unlink(missing_ok=True)
+            (files.home / "image_metadata.parquet").unlink(missing_ok=True)
         if not root.is_dir():
             raise FileNotFoundError(
                 f"collection folder {root} does not exist: set XDEG_IMAGES or the resource's "
@@ -49,7 +50,7 @@ def raw_images(context: AssetExecutionContext, xdeg: XdegResource) -> Materializ
         manifest = scan.manifest
         if fetched is not None:
             manifest = _with_sources(manifest, fetched.rows, root)
-            remote.write_metadata(fetched.metadata, files.home)
+            remote.write_metadata(fetched.metadata, files.home / "image_metadata.parquet")
         replace_rejected(
             files.rejected_images,
             "download",
@@ -93,23 +94,44 @@ def _download(
     context: AssetExecutionContext, xdeg: XdegResource, manifest_file: Path
 ) -> remote.DownloadResult:
     """Fetch every URL of the manifest and lay the images out under their names."""
-    home = xdeg.home_path()
+    downloads = xdeg.home_path() / "downloads"
     table = remote.load_manifest_table(manifest_file)
     url_column = remote.find_url_column(table, xdeg.url_column_name())
     context.log.info(f"manifest {manifest_file}: {len(table)} rows, URLs in {url_column!r}")
     fetched = remote.download_all(
         table,
         url_column,
-        remote.cache_dir(home),
+        downloads / "cache",
+        downloads / "cache" / "failures.json",
         progress=progress(context, "download"),
         log=context.log.info,
-        **remote.download_options_from_env(),
+        **_download_options(),
     )
     for row in fetched.rejected.itertuples(index=False):
         context.log.warning(f"download failed {row.name!r}: {row.reason} ({row.detail})")
     names = dict(zip(fetched.rows["name"], map(Path, fetched.rows["local_path"])))
-    remote.sync_collection(names, remote.collection_dir(home))
+    remote.sync_collection(names, downloads / "images")
     return fetched
+
+
+def _download_options() -> dict:
+    """``download_all`` keyword arguments from ``XDEG_DOWNLOAD_*`` variables (when set):
+    WORKERS, TIMEOUT (s), TOTAL_TIMEOUT (s), MAX_MB, RETRIES, RETRY_HOURS."""
+    env = os.environ
+    out: dict = {}
+    for var, key, cast in (
+        ("XDEG_DOWNLOAD_WORKERS", "workers", int),
+        ("XDEG_DOWNLOAD_TIMEOUT", "timeout", float),
+        ("XDEG_DOWNLOAD_TOTAL_TIMEOUT", "total_timeout", float),
+        ("XDEG_DOWNLOAD_RETRIES", "retries", int),
+    ):
+        if env.get(var):
+            out[key] = cast(env[var])
+    if env.get("XDEG_DOWNLOAD_MAX_MB"):
+        out["max_bytes"] = int(float(env["XDEG_DOWNLOAD_MAX_MB"]) * 2**20)
+    if env.get("XDEG_DOWNLOAD_RETRY_HOURS"):
+        out["retry_failed_after"] = float(env["XDEG_DOWNLOAD_RETRY_HOURS"]) * 3600.0
+    return out
 
 
 def _with_sources(manifest: pd.DataFrame, rows: pd.DataFrame, root: Path) -> pd.DataFrame:

@@ -94,7 +94,8 @@ class Collection:
             for n, p in zip(manifest["name"], manifest["path"]):
                 if isinstance(p, str) and p:
                     self.file_of_name[n] = Path(p) if Path(p).is_absolute() else images_root / p
-        self.metadata = read_metadata(home, self.names) if self.from_manifest else {}
+        metadata_table = home / "image_metadata.parquet"
+        self.metadata = read_metadata(metadata_table, self.names) if self.from_manifest else {}
 
     @property
     def attribution(self) -> str | None:

@@ -1,11 +1,11 @@
 """Collections that live on the web: a CSV/TSV manifest of image URLs (WikiArt Emotions, museum
-open-access tables) downloaded into the data folder.
+open-access tables) downloaded into folders the caller names (the data folder's layout is
+:class:`xdeg_pipeline.core.layout.Layout`'s business)::
 
-Layout under the data folder (``home``)::
-
-    downloads/cache/<sha256(url)>.<ext>   one file per URL, extension from the bytes (not the URL)
-    downloads/images/<name>               the collection: hard links (or copies) named after rows
-    image_metadata.parquet                name + every column of the manifest (as strings)
+    <cache>/<sha256(url)>.<ext>   one file per URL, extension from the bytes (not the URL)
+    <failures_file>               URLs that failed for good (JSON)
+    <collection>/<name>           the collection: hard links (or copies) named after rows
+    <metadata table>              name + every column of the manifest (as strings)
 
 Choices:
 
@@ -26,7 +26,7 @@ Choices:
   :func:`download_all` on that folder.
 * The cache is keyed by URL: a URL with a cached file is never requested again (delete the file
   to fetch it anew). A URL that failed for good (HTTP 4xx, not an image, too large, undecodable,
-  a redirect loop) is remembered in ``cache/failures.json`` and not requested again for
+  a redirect loop) is remembered in ``failures_file`` and not requested again for
   ``retry_failed_after`` seconds (24 h); transient failures (timeouts, connection errors, HTTP
   5xx/408/429) are tried again on every run.
 * Image names: the manifest's ``id`` column (any case) when present and non-empty, else the last
@@ -73,7 +73,6 @@ ARTIST_COLUMNS: tuple[str, ...] = ("artist", "artist name", "artist_name", "crea
 DISPLAY_FIRST: tuple[str, ...] = (*TITLE_COLUMNS, *ARTIST_COLUMNS, "year", "date", "style",
                                   "category", "genre", "medium", "id")
 RESERVED_COLUMNS: frozenset[str] = frozenset({"name", "url", "local_path", "status", "bytes"})
-METADATA_FILE = "image_metadata.parquet"
 CHUNK = 64 * 1024
 MAX_RETRY_AFTER = 30.0
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
@@ -115,29 +114,6 @@ REASONS: dict[str, str] = {
 
 ProgressFn = Callable[[int, int], None]
 LogFn = Callable[[str], None]
-
-
-# --------------------------------------------------------------------------- layout
-
-
-def downloads_dir(home: Path) -> Path:
-    """``home/downloads``: everything fetched for URL manifests."""
-    return Path(home) / "downloads"
-
-
-def cache_dir(home: Path) -> Path:
-    """The URL-keyed cache of downloaded files."""
-    return downloads_dir(home) / "cache"
-
-
-def collection_dir(home: Path) -> Path:
-    """The folder that holds a manifest's images under their names (the scanned collection)."""
-    return downloads_dir(home) / "images"
-
-
-def metadata_file(home: Path) -> Path:
-    """``home/image_metadata.parquet``: name + the manifest's columns."""
-    return Path(home) / METADATA_FILE
 
 
 # --------------------------------------------------------------------------- manifest table
@@ -648,12 +624,9 @@ def base_names(df: pd.DataFrame, url_column: str) -> list[str]:
     return dedupe_names(names)
 
 
-FAILURES_FILE = "failures.json"
-
-
-def _load_failures(cache: Path) -> dict[str, dict]:
+def _load_failures(path: Path) -> dict[str, dict]:
     try:
-        data = json.loads((cache / FAILURES_FILE).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -663,6 +636,7 @@ def download_all(
     df: pd.DataFrame,
     url_column: str,
     cache: Path,
+    failures_file: Path,
     *,
     workers: int = 8,
     timeout: float = 20.0,
@@ -676,7 +650,8 @@ def download_all(
     log: LogFn | None = None,
     cancel: threading.Event | None = None,
 ) -> DownloadResult:
-    """Download every row's URL into ``cache`` (see the module docstring for the rules).
+    """Download every row's URL into ``cache`` (see the module docstring for the rules);
+    URLs that failed for good are remembered in ``failures_file`` (JSON).
 
     Each distinct URL is fetched once, on ``workers`` threads; cached URLs are not requested.
     ``progress(done, total)`` runs on the calling thread, over distinct URLs. A failed URL is a
@@ -709,7 +684,8 @@ def download_all(
     kwargs = dict(timeout=timeout, total_timeout=total_timeout, max_bytes=max_bytes,
                   retries=retries, backoff=backoff, max_redirects=max_redirects,
                   cancel=cancel, log=log, cached=cached_files)
-    failures = _load_failures(cache)
+    failures_file = Path(failures_file)
+    failures = _load_failures(failures_file)
     now = time.time()
     remembered = 0
     still_todo = []
@@ -724,7 +700,7 @@ def download_all(
             outcome[url] = DownloadError(
                 str(old.get("reason", "connection_error")),
                 f"{old.get('detail', '')} (remembered from an earlier run; tried again after "
-                f"{retry_failed_after / 3600:g} h or when {FAILURES_FILE} is deleted)",
+                f"{retry_failed_after / 3600:g} h or when {failures_file.name} is deleted)",
             )
             remembered += 1
             done += 1
@@ -772,7 +748,7 @@ def download_all(
             del failures[key]
             changed = True
     if changed:
-        write_text(json.dumps(failures, indent=1, sort_keys=True), cache / FAILURES_FILE)
+        write_text(json.dumps(failures, indent=1, sort_keys=True), failures_file)
 
     meta_names = _metadata_names([str(c) for c in df.columns], url_column)
     rows, rejected = [], []
@@ -802,26 +778,6 @@ def download_all(
         bytes_downloaded=sum(f.bytes for f in fetched if not f.cached),
         seconds=time.perf_counter() - t0,
     )
-
-
-def download_options_from_env() -> dict:
-    """``download_all`` keyword arguments from ``XDEG_DOWNLOAD_*`` variables (when set):
-    WORKERS, TIMEOUT (s), TOTAL_TIMEOUT (s), MAX_MB, RETRIES."""
-    env = os.environ
-    out: dict = {}
-    for var, key, cast in (
-        ("XDEG_DOWNLOAD_WORKERS", "workers", int),
-        ("XDEG_DOWNLOAD_TIMEOUT", "timeout", float),
-        ("XDEG_DOWNLOAD_TOTAL_TIMEOUT", "total_timeout", float),
-        ("XDEG_DOWNLOAD_RETRIES", "retries", int),
-    ):
-        if env.get(var):
-            out[key] = cast(env[var])
-    if env.get("XDEG_DOWNLOAD_MAX_MB"):
-        out["max_bytes"] = int(float(env["XDEG_DOWNLOAD_MAX_MB"]) * 2**20)
-    if env.get("XDEG_DOWNLOAD_RETRY_HOURS"):
-        out["retry_failed_after"] = float(env["XDEG_DOWNLOAD_RETRY_HOURS"]) * 3600.0
-    return out
 
 
 # --------------------------------------------------------------------------- the collection
@@ -867,14 +823,16 @@ def sync_collection(files: dict[str, Path], folder: Path) -> Path:
     return folder
 
 
-def write_metadata(metadata: pd.DataFrame, home: Path) -> Path:
-    """Write ``image_metadata.parquet`` (all columns as strings)."""
-    return write_parquet(metadata.astype(str), metadata_file(home))
+def write_metadata(metadata: pd.DataFrame, path: Path) -> Path:
+    """Write the metadata table (``image_metadata.parquet``: name + the manifest's columns, all
+    as strings) to ``path``, atomically."""
+    return write_parquet(metadata.astype(str), Path(path))
 
 
-def read_metadata(home: Path, names: Iterable[str] | None = None) -> dict[str, dict[str, str]]:
-    """name -> {column: value} from ``image_metadata.parquet`` (non-empty values only)."""
-    path = metadata_file(home)
+def read_metadata(path: Path, names: Iterable[str] | None = None) -> dict[str, dict[str, str]]:
+    """name -> {column: value} from the metadata table at ``path`` (non-empty values only;
+    ``{}`` when there is no such file)."""
+    path = Path(path)
     if not path.exists():
         return {}
     df = pd.read_parquet(path)

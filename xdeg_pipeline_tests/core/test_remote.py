@@ -26,6 +26,7 @@ from xdeg_pipeline.core import remote
 from xdeg_pipeline_tests.conftest import make_image
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+FAILURES = "failures.json"  # the record of failed URLs, kept in the cache folder here
 Route = Callable[[BaseHTTPRequestHandler], None]
 
 
@@ -298,7 +299,8 @@ def test_every_failure_case_is_a_rejected_row(server: ImageServer, tmp_path: Pat
     df = pd.concat([df, df.iloc[[0]].assign(id="ok_png_again")], ignore_index=True)
     calls: list[tuple[int, int]] = []
     t0 = time.perf_counter()
-    result = remote.download_all(df, "Image URL", tmp_path / "cache", workers=8,
+    result = remote.download_all(df, "Image URL", tmp_path / "cache",
+                                 tmp_path / "cache" / FAILURES, workers=8,
                                  progress=lambda d, t: calls.append((d, t)), **FAST)
     elapsed = time.perf_counter() - t0
 
@@ -334,7 +336,7 @@ def test_every_failure_case_is_a_rejected_row(server: ImageServer, tmp_path: Pat
                                      "redirect")]
     expected = {remote.url_key(u) + (".jpg" if u.endswith("/photo") else ".png")
                 for u in ok_urls}
-    assert set(files) - {remote.FAILURES_FILE} == expected  # + the record of failed URLs
+    assert set(files) - {FAILURES} == expected  # + the record of failed URLs
     assert not any(f.startswith(".") for f in files)
     names = dict(zip(result.rows["name"], result.rows["local_path"]))
     assert names["ok_jpeg.jpg"].endswith(".jpg") and names["ok_png.png"].endswith(".png")
@@ -356,18 +358,18 @@ def test_rerun_requests_only_new_rows(server: ImageServer, tmp_path: Path) -> No
     urls = [server.image(f"/img/{i}.png", image_bytes(i)) for i in range(6)]
     df = pd.DataFrame({"url": urls[:4], "artist": list("abcd")})
     cache = tmp_path / "cache"
-    first = remote.download_all(df, "url", cache, **FAST)
+    first = remote.download_all(df, "url", cache, cache / FAILURES, **FAST)
     assert first.downloaded == 4 and sum(server.hits.values()) == 4
     server.hits.clear()
 
-    again = remote.download_all(df, "url", cache, **FAST)
+    again = remote.download_all(df, "url", cache, cache / FAILURES, **FAST)
     assert sum(server.hits.values()) == 0
     assert again.cached == 4 and again.downloaded == 0
     assert set(again.rows["status"]) == {"cached"}
     assert again.rows["local_path"].tolist() == first.rows["local_path"].tolist()
 
     grown = pd.DataFrame({"url": urls, "artist": list("abcdef")})
-    remote.download_all(grown, "url", cache, **FAST)
+    remote.download_all(grown, "url", cache, cache / FAILURES, **FAST)
     assert dict(server.hits) == {"/img/4.png": 1, "/img/5.png": 1}
 
 
@@ -380,17 +382,19 @@ def test_cancelled_download_leaves_nothing(server: ImageServer, tmp_path: Path) 
         daemon=True,
     ).start()
     with pytest.raises(remote.Cancelled):
-        remote.download_all(pd.DataFrame({"url": [url]}), "url", cache, cancel=cancel,
-                            timeout=2, total_timeout=30, max_bytes=10**6)
+        remote.download_all(pd.DataFrame({"url": [url]}), "url", cache, cache / FAILURES,
+                            cancel=cancel, timeout=2, total_timeout=30, max_bytes=10**6)
     assert server.sent["/drip.png"] > 0
     assert _cache_files(cache) == []  # no partial file, no temporary
 
 
 _CHILD = """
 import sys, pandas as pd
+from pathlib import Path
 from xdeg_pipeline.core import remote
-remote.download_all(pd.DataFrame({"url": [sys.argv[1]]}), "url", sys.argv[2], timeout=5,
-                    total_timeout=60, max_bytes=10**7)
+remote.download_all(pd.DataFrame({"url": [sys.argv[1]]}), "url", sys.argv[2],
+                    Path(sys.argv[2]) / "failures.json", timeout=5, total_timeout=60,
+                    max_bytes=10**7)
 """
 
 
@@ -422,7 +426,8 @@ def test_killed_download_leaves_no_partial_file(
         assert leftovers and all(f.startswith(".") and f.endswith(".tmp") for f in leftovers)
     # the next run removes any temporary a killed process left, and fetches the file
     server.image("/drip.png", image_bytes(9))
-    result = remote.download_all(pd.DataFrame({"url": [url]}), "url", cache, **FAST)
+    result = remote.download_all(pd.DataFrame({"url": [url]}), "url", cache, cache / FAILURES,
+                                 **FAST)
     assert result.downloaded == 1
     assert _cache_files(cache) == [f"{key}.png"]
 
@@ -452,10 +457,11 @@ def test_caption_and_display_meta(tmp_path: Path) -> None:
     shown = remote.display_meta(meta)
     assert list(shown)[:5] == ["Title", "Artist", "Year", "Style", "ID"]
     assert len(shown) == 12
-    remote.write_metadata(pd.DataFrame({"name": ["a.png", "b.png"], "Title": ["A", ""]}),
-                          tmp_path)
-    assert remote.read_metadata(tmp_path) == {"a.png": {"Title": "A"}, "b.png": {}}
-    assert remote.read_metadata(tmp_path, ["b.png"]) == {"b.png": {}}
+    table = tmp_path / "image_metadata.parquet"
+    remote.write_metadata(pd.DataFrame({"name": ["a.png", "b.png"], "Title": ["A", ""]}), table)
+    assert remote.read_metadata(table) == {"a.png": {"Title": "A"}, "b.png": {}}
+    assert remote.read_metadata(table, ["b.png"]) == {"b.png": {}}
+    assert remote.read_metadata(tmp_path / "absent.parquet") == {}
 
 
 def test_permanent_failures_are_remembered_transient_ones_retried(
@@ -469,10 +475,10 @@ def test_permanent_failures_are_remembered_transient_ones_retried(
     }
     df = pd.DataFrame({"id": list(urls), "url": list(urls.values())})
     cache = tmp_path / "cache"
-    first = remote.download_all(df, "url", cache, **FAST)
+    first = remote.download_all(df, "url", cache, cache / FAILURES, **FAST)
     assert sorted(first.rejected["name"]) == ["down", "gone", "html"]
     hits = dict(server.hits)
-    second = remote.download_all(df, "url", cache, **FAST)
+    second = remote.download_all(df, "url", cache, cache / FAILURES, **FAST)
     assert sorted(second.rejected["reason"]) == ["http_404", "http_500", "not_an_image"]
     assert server.hits["/gone.png"] == hits["/gone.png"]  # remembered: not requested
     assert server.hits["/page.jpg"] == hits["/page.jpg"]
@@ -481,7 +487,7 @@ def test_permanent_failures_are_remembered_transient_ones_retried(
     assert "remembered" in second.rejected.set_index("name").loc["gone", "detail"]
     # after the retry period (0 here) it is requested again; a URL that now works is forgotten
     server.image("/gone.png", image_bytes(8))
-    third = remote.download_all(df, "url", cache, retry_failed_after=0.0, **FAST)
+    third = remote.download_all(df, "url", cache, cache / FAILURES, retry_failed_after=0.0, **FAST)
     assert "gone" in set(third.rows["name"].str.split(".").str[0])
     assert url_key_in(cache, urls["gone"]) is False
 
@@ -489,4 +495,4 @@ def test_permanent_failures_are_remembered_transient_ones_retried(
 def url_key_in(cache: Path, url: str) -> bool:
     import json
 
-    return remote.url_key(url) in json.loads((cache / remote.FAILURES_FILE).read_text())
+    return remote.url_key(url) in json.loads((cache / FAILURES).read_text())
