@@ -23,6 +23,7 @@ import pytest
 from PIL import Image
 
 from xdeg_pipeline.core import remote
+from xdeg_pipeline.core.remote.names import safe_file_name
 from xdeg_pipeline_tests.conftest import make_image
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -240,8 +241,8 @@ def test_names_ids_url_segments_and_dedupe() -> None:
     assert remote.name_with_format("q1", "JPEG") == "q1.jpg"
     assert remote.name_with_format("x.JPEG", "JPEG") == "x.JPEG"
     assert remote.name_with_format("x.jpg", "PNG") == "x.jpg.png"
-    assert "/" not in remote.safe_file_name("../../etc/passwd")
-    assert not remote.safe_file_name("..\x00x").startswith(".")
+    assert "/" not in safe_file_name("../../etc/passwd")
+    assert not safe_file_name("..\x00x").startswith(".")
 
 
 def test_normalise_url_and_schemes() -> None:
