@@ -23,6 +23,7 @@ import pytest
 from PIL import Image
 
 from xdeg_pipeline.core import remote
+from xdeg_pipeline.core.images import scan_collection
 from xdeg_pipeline.core.remote.names import safe_file_name
 from xdeg_pipeline_tests.conftest import make_image
 
@@ -393,6 +394,7 @@ _CHILD = """
 import sys, pandas as pd
 from pathlib import Path
 from xdeg_pipeline.core import remote
+from xdeg_pipeline.core.images import scan_collection
 remote.download_all(pd.DataFrame({"url": [sys.argv[1]]}), "url", sys.argv[2],
                     Path(sys.argv[2]) / "failures.json", timeout=5, total_timeout=60,
                     max_bytes=10**7)
@@ -497,3 +499,26 @@ def url_key_in(cache: Path, url: str) -> bool:
     import json
 
     return remote.url_key(url) in json.loads((cache / FAILURES).read_text())
+
+
+def test_downloader_and_scan_sniff_alike(server: ImageServer, tmp_path: Path) -> None:
+    """One table of signatures: a body the scan calls not_an_image is refused from its first
+    bytes; one that starts like an image but does not decode keeps the scan's reason."""
+    bodies = {"gif8": b"GIF8" + b"\x00\xff" * 40, "gif89a": b"GIF89a" + b"\x00\xff" * 40,
+              "html": b"<html><body>moved</body></html>", "ok": image_bytes(3, "GIF")}
+    urls = [server.image(f"/{key}.gif", body, "image/gif") for key, body in bodies.items()]
+    cache = tmp_path / "cache"
+    result = remote.download_all(pd.DataFrame({"id": list(bodies), "url": urls}), "url", cache,
+                                 cache / FAILURES, **FAST)
+    assert list(result.rows["name"]) == ["ok.gif"]
+    downloaded = dict(zip(result.rejected["name"], result.rejected["reason"]))
+    assert downloaded == {"gif8": "not_an_image", "gif89a": "corrupt", "html": "not_an_image"}
+    assert "starts with b'GIF8" in result.rejected.set_index("name").loc["gif8", "detail"]
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for key, body in bodies.items():
+        (folder / f"{key}.gif").write_bytes(body)
+    scan = scan_collection(folder)
+    assert list(scan.manifest["name"]) == ["ok.gif"]
+    scanned = {Path(n).stem: r for n, r in zip(scan.rejected["name"], scan.rejected["reason"])}
+    assert scanned == downloaded
