@@ -36,31 +36,31 @@ from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
 from xdeg_pipeline.core import params as defaults
 from xdeg_pipeline.core.atomic import write_pickle
-from xdeg_pipeline.core.knn import _block_distances, _check_space, _prepared, pair_distances
+from xdeg_pipeline.core.distances import Prepared, check_space, pair_distances
 
 BRIDGE_BUDGET = 5e8  # distance evaluations (rows x columns) before the bridge search samples
 
 
-def _closest_pair(pa: tuple, pb: tuple, space: str) -> tuple[int, int]:
-    """Closest pair between two row sets, each ``(rows, base rows, X rows, squared norms)``:
+def _closest_pair(pa: tuple, pb: tuple) -> tuple[int, int]:
+    """Closest pair between two row sets, each ``(rows, prepared rows, X rows)``:
     exact when small, else alternating nearest-point descent (a local minimum)."""
-    ca, Ba, Xa, sq_a = pa
-    cb, Bb, Xb, sq_b = pb
+    ca, Ba, Xa = pa
+    cb, Bb, Xb = pb
     if len(ca) * len(cb) <= 4_000_000:
         best = (np.inf, -1, -1)
         block = max(1, 4_000_000 // max(len(cb), 1))
         for lo in range(0, len(ca), block):
-            D = _block_distances(Xa[lo : lo + block], Bb, sq_b, space)
+            D = Bb.distances(Xa[lo : lo + block])
             i, j = np.unravel_index(int(np.argmin(D)), D.shape)
             if D[i, j] < best[0]:
                 best = (float(D[i, j]), int(ca[lo + i]), int(cb[j]))
         return best[1], best[2]
     # start from the row of ca nearest to cb's centroid, then alternate nearest-point steps
-    i = int(np.argmin(_block_distances(Xb.mean(axis=0, keepdims=True), Ba, sq_a, space)[0]))
+    i = int(np.argmin(Ba.distances(Xb.mean(axis=0, keepdims=True))[0]))
     j = -1
     for _ in range(8):  # each step can only shorten the pair
-        j_new = int(np.argmin(_block_distances(Xa[i : i + 1], Bb, sq_b, space)[0]))
-        i = int(np.argmin(_block_distances(Xb[j_new : j_new + 1], Ba, sq_a, space)[0]))
+        j_new = int(np.argmin(Bb.distances(Xa[i : i + 1])[0]))
+        i = int(np.argmin(Ba.distances(Xb[j_new : j_new + 1])[0]))
         if j_new == j:
             break
         j = j_new
@@ -80,7 +80,7 @@ def bridge_components(
     """
     n = X.shape[0]
     X32 = np.ascontiguousarray(X, dtype=np.float32)
-    base, x_sq = _prepared(X32, space)
+    base = Prepared.of(X32, space)
     n_comp = int(labels.max()) + 1
     sizes = np.bincount(labels, minlength=n_comp)
     largest = int(np.argmax(sizes))
@@ -100,10 +100,10 @@ def bridge_components(
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     M = np.full((n_comp, n_comp), np.inf)
     block = max(1, min(4096, 16_000_000 // max(n, 1)))
-    cols, col_sq = base[perm], (x_sq[perm] if len(x_sq) else x_sq)
+    cols = base.subset(perm)
     for lo in range(0, len(rows), block):
         r = rows[lo : lo + block]
-        D = _block_distances(X32[r], cols, col_sq, space)
+        D = cols.distances(X32[r])
         per_comp = np.minimum.reduceat(D, starts, axis=1)  # (rows, components)
         np.minimum.at(M, labels[r], per_comp)
     M = np.minimum(M, M.T)
@@ -111,19 +111,19 @@ def bridge_components(
     shift = 1e-9 * max(float(M[np.isfinite(M)].max(initial=0.0)), 1e-30)
     T = minimum_spanning_tree(np.where(np.isfinite(M), M + shift, 0.0)).tocoo()
     bridges = []
-    parts: dict[int, tuple] = {}  # component -> (rows, base rows, X rows, squared norms)
+    parts: dict[int, tuple] = {}  # component -> (rows, prepared rows, X rows)
 
     def part(c: int) -> tuple:
         if c not in parts:
             r = perm[starts[c] : starts[c] + sizes[c]]
-            parts[c] = (r, base[r], X32[r], x_sq[r] if len(x_sq) else x_sq)
+            parts[c] = (r, base.subset(r), X32[r])
         return parts[c]
 
     for ca_id, cb_id in zip(T.row.tolist(), T.col.tolist(), strict=True):
         pa, pb = part(ca_id), part(cb_id)
         if len(pa[0]) > len(pb[0]):
             pa, pb = pb, pa
-        a, b = _closest_pair(pa, pb, space)
+        a, b = _closest_pair(pa, pb)
         d = float(pair_distances(X32, np.array([a]), np.array([b]), space)[0])
         bridges.append((a, b, d))
     return bridges, mode
@@ -139,12 +139,11 @@ def long_range_edges(
     if L < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     marks = np.sort(np.random.default_rng(seed).choice(n, size=L, replace=False))
-    base, x_sq = _prepared(np.ascontiguousarray(X, dtype=np.float32), space)
+    at_marks = Prepared.of(X, space).subset(marks)
     nearest = np.empty(n, dtype=np.int64)
     block = max(1, 16_000_000 // L)
     for lo in range(0, n, block):
-        D = _block_distances(X[lo : lo + block], base[marks], x_sq[marks] if len(x_sq) else x_sq,
-                             space)
+        D = at_marks.distances(X[lo : lo + block])
         rows = np.arange(lo, min(lo + block, n))
         D[rows[:, None] == marks[None, :]] = np.inf  # a landmark's nearest other landmark
         nearest[rows] = marks[np.argmin(D, axis=1)]
@@ -186,7 +185,7 @@ def build_graph(
     """
     X = np.ascontiguousarray(X, dtype=np.float32)
     n = X.shape[0]
-    metric = _check_space(params.get("metric", defaults.KNN_SPACE))
+    metric = check_space(params.get("metric", defaults.KNN_SPACE))
     sigma_k = int(params.get("sigma_k", defaults.SIGMA_K))
     src = edges["source"].to_numpy(np.int64)
     dst = edges["target"].to_numpy(np.int64)
