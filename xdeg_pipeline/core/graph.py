@@ -19,13 +19,14 @@ Edge attributes: ``weight`` (the step distance in the features' space), ``mutual
 list each other), ``bridge`` (added for connectivity), ``long`` (landmark edge). Vertex
 attributes: those passed in ``vertex_attrs`` plus ``sigma`` (local scale: distance to the
 ``sigma_k``-th neighbour) and ``load`` (estimated share of chains through each image, which
-path search uses to damp hubs; see :meth:`xdeg_pipeline.core.paths.PathFinder.estimate_load`).
+path search uses to damp hubs; see :func:`xdeg_pipeline.core.paths.load.estimate_load`).
 """
 
 from __future__ import annotations
 
 import math
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 
 import igraph as ig
@@ -37,6 +38,7 @@ from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from xdeg_pipeline.core import params as defaults
 from xdeg_pipeline.core.atomic import write_pickle
 from xdeg_pipeline.core.distances import Prepared, check_space, pair_distances
+from xdeg_pipeline.core.paths.load import estimate_graph_load
 
 BRIDGE_BUDGET = 5e8  # distance evaluations (rows x columns) before the bridge search samples
 
@@ -171,6 +173,96 @@ def _local_scale(n: int, src: np.ndarray, dist: np.ndarray, sigma_k: int) -> np.
     return np.maximum(sigma, floor)
 
 
+@dataclass
+class _Edges:
+    """Undirected edges (a < b) and their attributes, in the order they become igraph edges."""
+
+    a: np.ndarray
+    b: np.ndarray
+    w: np.ndarray
+    mutual: np.ndarray
+    bridge: np.ndarray
+    long: np.ndarray
+
+    def extend(self, a: np.ndarray, b: np.ndarray, w: np.ndarray, *, bridge=False, long=False):
+        """Append edges (neither mutual kNN edges; ``bridge``/``long`` says which kind)."""
+        k = len(a)
+        self.a = np.concatenate([self.a, np.minimum(a, b)])
+        self.b = np.concatenate([self.b, np.maximum(a, b)])
+        self.w = np.concatenate([self.w, w])
+        self.mutual = np.concatenate([self.mutual, np.zeros(k, bool)])
+        self.bridge = np.concatenate([self.bridge, np.full(k, bridge)])
+        self.long = np.concatenate([self.long, np.full(k, long)])
+
+
+def _knn_pairs(edges: pd.DataFrame, X: np.ndarray, metric: str) -> tuple[np.ndarray, ...]:
+    """Directed kNN pairs (self-loops dropped) and their exact distances in ``metric``."""
+    n = X.shape[0]
+    src = edges["source"].to_numpy(np.int64)
+    dst = edges["target"].to_numpy(np.int64)
+    if len(src) and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
+        raise ValueError(f"edge endpoints must be rows of X (0..{n - 1})")
+    keep = src != dst
+    src, dst = src[keep], dst[keep]
+    return src, dst, pair_distances(X, src, dst, metric)
+
+
+def _undirected(n: int, src: np.ndarray, dst: np.ndarray, d_dir: np.ndarray) -> _Edges:
+    """One edge wherever either end lists the other; ``mutual`` where both do."""
+    lo, hi = np.minimum(src, dst), np.maximum(src, dst)
+    _, first, count = np.unique(lo * n + hi, return_index=True, return_counts=True)
+    m = len(first)
+    w = d_dir[first].astype(np.float64)
+    return _Edges(lo[first], hi[first], w, count > 1, np.zeros(m, bool), np.zeros(m, bool))
+
+
+def _components(n: int, e: _Edges) -> tuple[int, np.ndarray]:
+    """Number of connected components and the component of each vertex."""
+    if not n:
+        return 0, np.zeros(0, int)
+    A = coo_matrix((np.ones(len(e.a)), (e.a, e.b)), shape=(n, n))
+    return connected_components(A, directed=False)
+
+
+def _add_bridges(e: _Edges, X: np.ndarray, metric: str) -> tuple[int, int, str]:
+    """Join all components by their nearest pairs: (components before, bridges, bridging)."""
+    n_comp, labels = _components(X.shape[0], e)
+    bridges, mode = bridge_components(X, labels, metric) if n_comp > 1 else ([], "none")
+    if bridges:
+        ends = np.array([(p, q) for p, q, _ in bridges], dtype=np.int64)
+        w = np.array([d for _, _, d in bridges], dtype=np.float64)
+        e.extend(ends[:, 0], ends[:, 1], w, bridge=True)
+    return int(n_comp), len(bridges), mode
+
+
+def _add_landmarks(e: _Edges, X: np.ndarray, metric: str, n_marks: int) -> int:
+    """Add the landmark edges that are not edges yet; returns how many were added."""
+    n = X.shape[0]
+    if n_marks < 2 or n <= 2:
+        return 0
+    la, lb = long_range_edges(X, metric, n_marks)
+    lkey = np.unique(np.minimum(la, lb) * n + np.maximum(la, lb))
+    lkey = lkey[~np.isin(lkey, e.a * n + e.b)]  # already an edge: keep it as it is
+    la, lb = lkey // n, lkey % n
+    e.extend(la, lb, pair_distances(X, la, lb, metric).astype(np.float64), long=True)
+    return len(la)
+
+
+def _assemble(n: int, e: _Edges, vertex_attrs: dict[str, list]) -> ig.Graph:
+    """The igraph graph, built in one bulk call, with edge and vertex attributes."""
+    for name, values in vertex_attrs.items():
+        if len(values) != n:
+            raise ValueError(f"vertex attribute {name!r} has {len(values)} values for {n} rows")
+    g = ig.Graph(n=n, edges=np.column_stack([e.a, e.b]).tolist(), directed=False)
+    g.es["weight"] = e.w.tolist()
+    g.es["mutual"] = e.mutual.tolist()
+    g.es["bridge"] = e.bridge.tolist()
+    g.es["long"] = e.long.tolist()
+    for name, values in vertex_attrs.items():
+        g.vs[name] = list(values)
+    return g
+
+
 def build_graph(
     edges: pd.DataFrame,
     X: np.ndarray,
@@ -187,62 +279,13 @@ def build_graph(
     n = X.shape[0]
     metric = check_space(params.get("metric", defaults.KNN_SPACE))
     sigma_k = int(params.get("sigma_k", defaults.SIGMA_K))
-    src = edges["source"].to_numpy(np.int64)
-    dst = edges["target"].to_numpy(np.int64)
-    if len(src) and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
-        raise ValueError(f"edge endpoints must be rows of X (0..{n - 1})")
-    keep = src != dst
-    src, dst = src[keep], dst[keep]
-    d_dir = pair_distances(X, src, dst, metric)
+    src, dst, d_dir = _knn_pairs(edges, X, metric)
     sigma = _local_scale(n, src, d_dir.astype(np.float64), sigma_k)
-
-    lo, hi = np.minimum(src, dst), np.maximum(src, dst)
-    key = lo * n + hi
-    uniq, first, count = np.unique(key, return_index=True, return_counts=True)
-    a, b = lo[first], hi[first]
-    w = d_dir[first].astype(np.float64)
-    mutual = count > 1
-
-    n_comp, labels = (
-        connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
-        if n
-        else (0, np.zeros(0, int))
-    )
-    bridges, mode = bridge_components(X, labels, metric) if n_comp > 1 else ([], "none")
-    if bridges:
-        ba = np.array([e[0] for e in bridges], dtype=np.int64)
-        bb = np.array([e[1] for e in bridges], dtype=np.int64)
-        a = np.concatenate([a, np.minimum(ba, bb)])
-        b = np.concatenate([b, np.maximum(ba, bb)])
-        w = np.concatenate([w, [e[2] for e in bridges]])
-        mutual = np.concatenate([mutual, np.zeros(len(bridges), bool)])
-    is_bridge = np.zeros(len(a), bool)
-    if bridges:
-        is_bridge[-len(bridges) :] = True
-    is_long = np.zeros(len(a), bool)
+    e = _undirected(n, src, dst, d_dir)
+    n_comp, n_bridges, bridging = _add_bridges(e, X, metric)
     n_marks = int(params.get("landmarks", min(defaults.LANDMARKS_MAX, math.ceil(2 * n**0.5))))
-    if n_marks >= 2 and n > 2:
-        la, lb = long_range_edges(X, metric, n_marks)
-        la, lb = np.minimum(la, lb), np.maximum(la, lb)
-        lkey = np.unique(la * n + lb)
-        lkey = lkey[~np.isin(lkey, a * n + b)]  # already an edge: keep it as it is
-        la, lb = lkey // n, lkey % n
-        a, b = np.concatenate([a, la]), np.concatenate([b, lb])
-        w = np.concatenate([w, pair_distances(X, la, lb, metric).astype(np.float64)])
-        mutual = np.concatenate([mutual, np.zeros(len(la), bool)])
-        is_bridge = np.concatenate([is_bridge, np.zeros(len(la), bool)])
-        is_long = np.concatenate([is_long, np.ones(len(la), bool)])
-
-    g = ig.Graph(n=n, edges=np.column_stack([a, b]).tolist(), directed=False)
-    g.es["weight"] = w.tolist()
-    g.es["mutual"] = mutual.tolist()
-    g.es["bridge"] = is_bridge.tolist()
-    g.es["long"] = is_long.tolist()
-    g.vs["sigma"] = sigma.tolist()
-    for name, values in (vertex_attrs or {}).items():
-        if len(values) != n:
-            raise ValueError(f"vertex attribute {name!r} has {len(values)} values for {n} rows")
-        g.vs[name] = list(values)
+    n_long = _add_landmarks(e, X, metric, n_marks)
+    g = _assemble(n, e, {"sigma": sigma.tolist(), **(vertex_attrs or {})})
     g["params"] = {
         **params,
         "metric": metric,
@@ -250,18 +293,16 @@ def build_graph(
         "n_vertices": n,
         "n_edges": g.ecount(),
         "knn_k": int(edges["rank"].max()) if "rank" in edges and len(edges) else None,
-        "components_before_bridging": int(n_comp),
-        "bridges": len(bridges),
-        "bridging": mode,
+        "components_before_bridging": n_comp,
+        "bridges": n_bridges,
+        "bridging": bridging,
         "landmarks": n_marks,
-        "long_edges": int(is_long.sum()),
+        "long_edges": n_long,
     }
     if params.get("hub_load", True):  # precompute the hub load path search uses (stored)
-        from xdeg_pipeline.core.paths import PathFinder
-
-        finder = PathFinder(g)
-        g.vs["load"] = finder.load.tolist()
-        g["params"]["load_params"] = finder.load_params()
+        load, load_params = estimate_graph_load(g)
+        g.vs["load"] = load.tolist()
+        g["params"]["load_params"] = load_params
     return g
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xdeg_pipeline.core import params
 from xdeg_pipeline.core.paths.arcs import Arcs
 
 LOAD_VERSION = 1  # bump when the load estimate changes, so stored loads are recomputed
@@ -22,6 +23,14 @@ class StepCost:
 
     power: float
     hub_penalty: float
+
+    @classmethod
+    def of(cls, power: float | None = None, hub_penalty: float | None = None) -> StepCost:
+        """The cost with these settings, the defaults of :mod:`params` where None."""
+        return cls(
+            params.SMOOTH_POWER if power is None else float(power),
+            params.HUB_PENALTY if hub_penalty is None else float(hub_penalty),
+        )
 
     def load_params(self) -> dict:
         """The settings a stored hub load was estimated with (must match to be reused)."""

@@ -56,10 +56,9 @@ class PathFinder:
     ) -> None:
         self.graph = graph
         self.n = graph.vcount()
-        self.power = params.SMOOTH_POWER if power is None else float(power)
-        self.hub_penalty = params.HUB_PENALTY if hub_penalty is None else float(hub_penalty)
+        self.step_cost = StepCost.of(power, hub_penalty)
+        self.power, self.hub_penalty = self.step_cost.power, self.step_cost.hub_penalty
         self.arcs = Arcs(graph)
-        self.step_cost = StepCost(self.power, self.hub_penalty)
         tree = BottleneckTree(self.arcs)
         self.load = hub_load.graph_load(graph, self.arcs, self.step_cost)
         self.cost = self.step_cost.edge_costs(self.arcs, self.load)  # per edge

@@ -89,3 +89,10 @@ def graph_load(graph: ig.Graph, arcs: Arcs, cost: StepCost) -> np.ndarray:
     if "load" in graph.vs.attributes() and stored.get("load_params") == cost.load_params():
         return np.array(graph.vs["load"], dtype=np.float64)
     return estimate_load(arcs, cost)
+
+
+def estimate_graph_load(graph: ig.Graph, cost: StepCost | None = None) -> tuple[np.ndarray, dict]:
+    """The hub load to store in a new graph, and the settings it was estimated with
+    (default: the settings a default :class:`~.finder.PathFinder` uses)."""
+    cost = StepCost.of() if cost is None else cost
+    return graph_load(graph, Arcs(graph), cost), cost.load_params()
