@@ -141,7 +141,7 @@ def long_range_edges(
     if L < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     marks = np.sort(np.random.default_rng(seed).choice(n, size=L, replace=False))
-    at_marks = Prepared.of(X, space).subset(marks)
+    at_marks = Prepared.of(X[marks], space)
     nearest = np.empty(n, dtype=np.int64)
     block = max(1, 16_000_000 // L)
     for lo in range(0, n, block):
