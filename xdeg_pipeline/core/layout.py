@@ -65,5 +65,19 @@ class Layout:
         return self.paths_dir / "requested_paths.parquet"
 
     @property
+    def collection_map(self) -> Path:
+        """content_hash, x, y: the 2-D map of the collection."""
+        return self.home / "collection_map.parquet"
+
+    @property
+    def collection_map_png(self) -> Path:
+        return self.home / "collection_map.png"
+
+    @property
+    def thumbnails_dir(self) -> Path:
+        """Content-addressed thumbnails (``<size>/<hash[:2]>/<hash>.webp``) and map atlases."""
+        return self.home / "thumbnails"
+
+    @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"

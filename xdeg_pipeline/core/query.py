@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from xdeg_pipeline.core.graph import load_graph
+from xdeg_pipeline.core.image_files import manifest_files
 from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.paths import PathFinder
 from xdeg_pipeline.core.remote import caption, display_meta, read_metadata
@@ -89,11 +90,7 @@ class Collection:
         self.finder = PathFinder(self.graph)
         # a URL-manifest collection records each image's file and metadata (core.remote)
         self.from_manifest = "url" in manifest.columns
-        self.file_of_name: dict[str, Path] = {}
-        if "path" in manifest.columns:
-            for n, p in zip(manifest["name"], manifest["path"]):
-                if isinstance(p, str) and p:
-                    self.file_of_name[n] = Path(p) if Path(p).is_absolute() else images_root / p
+        self.file_of_name: dict[str, Path] = manifest_files(manifest, images_root)
         metadata_table = home / "image_metadata.parquet"
         self.metadata = read_metadata(metadata_table, self.names) if self.from_manifest else {}
 
