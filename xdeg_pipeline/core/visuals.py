@@ -54,10 +54,13 @@ def update_thumbnails(
     return ThumbnailResult(stats, atlases)
 
 
-def update_map(layout: Layout, params: MapParams = MapParams(), refit: bool = False) -> MapResult:
+def update_map(
+    layout: Layout, params: MapParams | None = None, refit: bool = False
+) -> MapResult:
     """The collection map from ``pca_features`` (new images placed into the stored map)."""
     hashes, X = read_feature_table(layout.pca_features)
-    result = build_map(hashes, X, read_map(layout.collection_map), params, refit=refit)
+    previous = read_map(layout.collection_map)
+    result = build_map(hashes, X, previous, params or MapParams(), refit=refit)
     if result.mode != "unchanged" or not layout.collection_map.exists():
         write_map(result.table, layout.collection_map)
     return result
