@@ -19,7 +19,7 @@ from xdeg_pipeline.core.atomic import write_with
 from xdeg_pipeline.core.render import fit_text, get_font, safe_text, wrap_text
 
 ThumbOf = Callable[[str], Image.Image | None]
-BACKGROUND = (246, 246, 244)
+BACKGROUND = (255, 255, 255)
 DOT = (160, 160, 170)
 CHAIN = (214, 40, 90)
 SOURCE = (20, 140, 70)

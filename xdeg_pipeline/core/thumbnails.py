@@ -13,7 +13,7 @@ import io
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,10 +125,9 @@ def _chunks(items: Sequence, n: int) -> list[list]:
 
 
 def _pool_map(workers: int, chunks: list[list], size: int):
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("spawn")  # no inherited locks or threads
-    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+    """Chunks in worker threads: Pillow releases the GIL while it decodes, resizes and
+    encodes, and threads need no ``__main__`` guard in the caller (processes would)."""
+    with ThreadPoolExecutor(workers) as pool:
         yield from pool.map(_thumb_chunk, chunks, [size] * len(chunks))
 
 

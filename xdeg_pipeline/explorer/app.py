@@ -171,7 +171,7 @@ class Explorer:
         return data.find(query.request(source, target, avoid))
 
     def _answer(self, request: Request):
-        """(data, query, chains) or an error response."""
+        """(data, query, chains, Server-Timing value) or an error response."""
         t0 = time.perf_counter()
         try:
             query = parse_path_query(request.query_params.multi_items())
@@ -179,7 +179,7 @@ class Explorer:
             return _error(400, str(exc))
         data = self.live.get()
         try:
-            chains = self._chains(data, query)
+            chains, wait_ms, search_ms = self._chains(data, query)
         except UnknownImage as exc:
             extra = {"rejected": exc.rejected} if exc.rejected else {}
             return _error(404, str(exc), closest=exc.closest, **extra)
@@ -188,15 +188,17 @@ class Explorer:
         except PathError as exc:
             status = 422 if str(exc).startswith("no chain") else 400
             return _error(status, str(exc))
-        return data, query, chains, (time.perf_counter() - t0) * 1000
+        total_ms = (time.perf_counter() - t0) * 1000
+        timing = f"path;dur={search_ms:.2f}, queue;dur={wait_ms:.2f}, total;dur={total_ms:.2f}"
+        return data, query, chains, timing
 
     def path(self, request: Request) -> Response:
         got = self._answer(request)
         if isinstance(got, Response):
             return got
-        data, _, chains, ms = got
+        data, _, chains, timing = got
         body = {"chains": [c.as_dict() for c in chains], "images": data.chain_images(chains)}
-        return Json(body, headers={"server-timing": f"path;dur={ms:.2f}"})
+        return Json(body, headers={"server-timing": timing})
 
     def export(self, request: Request) -> Response:
         items = [(k, v) for k, v in request.query_params.multi_items()

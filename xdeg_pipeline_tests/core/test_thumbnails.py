@@ -42,7 +42,7 @@ def test_thumbnails_are_made_once(tmp_path: Path) -> None:
     assert store.path(batch[0][0]).stat().st_mtime_ns == mtime  # never rewritten
 
 
-def test_worker_processes_give_the_same_files(tmp_path: Path) -> None:
+def test_worker_threads_give_the_same_files(tmp_path: Path) -> None:
     batch = items(tmp_path / "img", 70)  # more than one chunk
     one, two = ThumbnailStore(tmp_path / "a", 48), ThumbnailStore(tmp_path / "b", 48)
     one.build(batch, workers=1)

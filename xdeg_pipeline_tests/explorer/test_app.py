@@ -104,7 +104,8 @@ def test_path_is_the_cli_json_object(client: TestClient, explorer_home: dict) ->
     assert chain == expected
     assert set(body["images"]) == set(chain["path"])
     assert body["images"][A]["content_hash"] == _hash(explorer_home, A)
-    assert re.fullmatch(r"path;dur=[0-9.]+", r.headers["server-timing"])
+    timing = r.headers["server-timing"]
+    assert re.fullmatch(r"path;dur=[0-9.]+, queue;dur=[0-9.]+, total;dur=[0-9.]+", timing)
 
 
 def test_path_modes_alternatives_avoid(client: TestClient) -> None:

@@ -48,7 +48,7 @@ export class MapView {
     this.fit();
     const loads = data.atlases.map((a) => new Promise((resolve) => {
       const img = new Image();
-      img.onload = () => { this.sheets.set(a.sheet, img); this.request(); resolve(); };
+      img.onload = () => { this.sheets.set(a.sheet, this._levels(img)); this.request(); resolve(); };
       img.onerror = () => resolve();
       img.src = a.url;
     }));
@@ -60,6 +60,23 @@ export class MapView {
     this.canvas.dataset.paintMs = ms.toFixed(0);
     performance.mark("xdeg-map-painted");
     window.xdegMapPaint = { fromLoadStart: ms, fromNavigation: performance.now() };
+  }
+
+  // the sheet at its own cell size and at 32 and 16 px cells: small thumbnails are cut from a
+  // small sheet (10,000 draws from a 2048 px sheet are slow without a GPU)
+  _levels(img) {
+    const levels = [{ cell: this.cell, src: img }];
+    for (const cell of [32, 16]) {
+      if (cell >= this.cell) continue;
+      const k = cell / this.cell;
+      const c = document.createElement("canvas");
+      c.width = Math.round(img.width * k); c.height = Math.round(img.height * k);
+      const g = c.getContext("2d");
+      g.imageSmoothingQuality = "high";
+      g.drawImage(img, 0, 0, c.width, c.height);
+      levels.push({ cell, src: c });
+    }
+    return levels;
   }
 
   _resize() {
@@ -81,7 +98,7 @@ export class MapView {
       minV = Math.min(...ids.map((i) => this.points.v[i])); maxV = Math.max(...ids.map((i) => this.points.v[i]));
     }
     const spanU = Math.max(maxU - minU, 0.05), spanV = Math.max(maxV - minV, 0.05);
-    const pad = 40;
+    const pad = 60;
     this.view.scale = Math.min((this.w - 2 * pad) / spanU, (this.h - 2 * pad) / spanV);
     this.view.x = this.w / 2 - ((minU + maxU) / 2) * this.view.scale;
     this.view.y = this.h / 2 - ((minV + maxV) / 2) * this.view.scale;
@@ -110,7 +127,7 @@ export class MapView {
 
   _size() {
     const z = this.view.scale / Math.min(this.w, this.h);
-    return Math.max(6, Math.min(this.cell, 15 * Math.sqrt(z) * Math.sqrt(4000 / Math.max(this.points.n, 1))));
+    return Math.max(6, Math.min(48, 18 * Math.sqrt(z) * Math.sqrt(4000 / Math.max(this.points.n, 1))));
   }
 
   _drawThumb(i, x, y, s) {
@@ -121,8 +138,11 @@ export class MapView {
       ctx.fillRect(x - 2, y - 2, 4, 4);
       return;
     }
-    const slot = this.points.slot[i], c = this.cell;
-    ctx.drawImage(sheet, (slot % this.side) * c, Math.floor(slot / this.side) * c, c, c,
+    const need = s * (window.devicePixelRatio || 1);
+    let level = sheet[0];
+    for (const l of sheet) if (l.cell >= need) level = l;
+    const slot = this.points.slot[i], c = level.cell;
+    ctx.drawImage(level.src, (slot % this.side) * c, Math.floor(slot / this.side) * c, c, c,
       x - s / 2, y - s / 2, s, s);
   }
 
@@ -139,9 +159,9 @@ export class MapView {
       this._drawThumb(i, x, y, s);
     }
     if (dim) {
-      ctx.fillStyle = "rgba(246,246,244,0.55)";
+      ctx.fillStyle = "rgba(255,255,255,0.6)";
       ctx.fillRect(0, 0, this.w, this.h);
-      this._drawChain(Math.max(26, s * 1.8));
+      this._drawChain(this._big(s));
     }
   }
 
@@ -171,11 +191,13 @@ export class MapView {
     });
   }
 
+  _big(s) { return Math.min(Math.max(28, s * 1.6), 64); }
+
   hit(mx, my) {
     if (!this.points) return -1;
     const s = this._size();
     const candidates = this.chain.length ? [...this.chain].reverse() : [];
-    const big = Math.max(26, s * 1.8);
+    const big = this._big(s);
     for (const i of candidates) {
       const [x, y] = this._screen(i);
       if (Math.abs(mx - x) <= big / 2 + 2 && Math.abs(my - y) <= big / 2 + 2) return i;
