@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from xdeg_pipeline.core import remote
-from xdeg_pipeline_tests.conftest import make_image
+from xdeg_pipeline_tests.helpers.collections import make_image
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 Route = Callable[[BaseHTTPRequestHandler], None]
