@@ -167,6 +167,20 @@ def test_definitions_k8s_builds_the_code_location(
     assert build.executor_def.name == "k8s_xdeg"
     validate_run_config(build, {})  # the configured executor config against the schema copy
     assert module.defs.resolve_job_def("find_paths").executor_def.name == "k8s_xdeg"
+    # Built from the main location: the same jobs, sensors, schedules, assets and checks; jobs
+    # with their own executor keep it.
+    main, k8s = defs.get_repository_def(), module.defs.get_repository_def()
+    for names in (
+        lambda r: {j.name for j in r.get_all_jobs()},
+        lambda r: {s.name for s in r.sensor_defs},
+        lambda r: {s.name for s in r.schedule_defs},
+        lambda r: set(r.asset_graph.get_all_asset_keys()),
+        lambda r: set(r.asset_graph.asset_check_keys),
+    ):
+        assert names(k8s) == names(main) and names(main)
+    for job in ("build_dask", "build_multiprocess"):
+        assert (module.defs.resolve_job_def(job).executor_def.name
+                == defs.resolve_job_def(job).executor_def.name != "k8s_xdeg")
     graph = module.defs.get_repository_def().asset_graph
     policy = graph.get(next(k for k in graph.get_all_asset_keys()
                             if k.to_user_string() == "image_features")).backfill_policy
