@@ -41,7 +41,7 @@ import numpy as np
 
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph import build_graph
-from xdeg_pipeline.core.knn import knn_edges, knn_recall
+from xdeg_pipeline.core.knn import import_nmslib, knn_edges, knn_recall
 from xdeg_pipeline.core.paths import PathError, PathFinder
 from xdeg_pipeline.core.pca import fit_pca, l2_normalise
 
@@ -209,8 +209,8 @@ def original_recipe(F: np.ndarray, seed: int):
     """PCA 10 (fbpca, raw features), nmslib cosine k=20, directed graph, shortest sum."""
     import fbpca
     import igraph as ig
-    import nmslib
 
+    nmslib = import_nmslib()
     t0 = time.perf_counter()
     np.random.seed(seed)
     U, s, _ = fbpca.pca(F.astype(np.float64), k=10, raw=False)
