@@ -76,7 +76,7 @@ def test_add_get_known_compact(tmp_path):
     assert [p.name for p in store.folder.glob("*.parquet")] == [MAIN_FILE]
     table = pq.read_table(store.folder / MAIN_FILE)
     assert table.schema.field("content_hash").type == pa.string()
-    assert table.schema.field("feature").type == pa.list_(pa.float32())
+    assert table.schema.field("feature").type == pa.list_(pa.float32(), 8)  # fixed size
     again = FeatureStore(tmp_path, KEY)
     np.testing.assert_array_equal(again.get(order), want)
     again.add(*_rows(2, seed=3))
