@@ -49,7 +49,7 @@ from torch.utils.data import DataLoader, Dataset
 from xdeg_pipeline.core.backbones import BackboneSpec, load_backbone
 
 ProgressFn = Callable[[int, int], None]
-DEVICE_ENV = "XDEG_DEVICE"
+DEVICE_ENV = "XDEG_DEVICE"  # named in messages; read by core.settings
 # CPU: 4-8 measured fastest on 2 cores (~105 images/s; 16: 87, 32: 70: activations leave cache)
 DEFAULT_BATCH = {"cuda": 256, "mps": 64, "cpu": 8}
 _PREFETCH = 2  # batches in flight per loader worker
@@ -57,8 +57,11 @@ _BYTES_PER_JPEG = 128 * 1024  # ring space per image for raw JPEG bytes (larger 
 
 
 def choose_device(override: str | None = None) -> torch.device:
-    """``override``, else ``$XDEG_DEVICE``, else the first of cuda, mps, cpu that is available."""
-    name = override or os.environ.get(DEVICE_ENV) or ""
+    """``override`` (the user's device setting), else the first of cuda, mps, cpu available.
+
+    Reads no environment: ``$XDEG_DEVICE`` reaches here through the caller's settings.
+    """
+    name = override or ""
     if not name or name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -68,9 +71,11 @@ def choose_device(override: str | None = None) -> torch.device:
         return torch.device("cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but CUDA is not available here")
+        raise RuntimeError(f"device {name!r} requested (the device setting, ${DEVICE_ENV}) "
+                           "but CUDA is not available here")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise RuntimeError(f"device {name!r} requested but MPS is not available here")
+        raise RuntimeError(f"device {name!r} requested (the device setting, ${DEVICE_ENV}) "
+                           "but MPS is not available here")
     return device
 
 

@@ -52,15 +52,18 @@ def fx() -> FeatureExtractor:
 def test_choose_device(monkeypatch):
     monkeypatch.delenv("XDEG_DEVICE", raising=False)
     assert choose_device("cpu") == torch.device("cpu")
-    monkeypatch.setenv("XDEG_DEVICE", "cpu")
-    assert choose_device() == torch.device("cpu")
-    monkeypatch.delenv("XDEG_DEVICE")
+    assert choose_device("cpu:0") == torch.device("cpu:0")
     expected = "cuda" if torch.cuda.is_available() else (
         "mps" if torch.backends.mps.is_available() else "cpu")
     assert choose_device().type == expected
+    assert choose_device("auto").type == expected
+    # the environment is read by core.settings only: here it changes nothing
+    monkeypatch.setenv("XDEG_DEVICE", "meta")
+    assert choose_device().type == expected
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="CUDA is not available"):
+        with pytest.raises(RuntimeError, match="CUDA is not available") as err:
             choose_device("cuda")
+        assert "XDEG_DEVICE" in str(err.value)  # the message names the user's setting
 
 
 def test_extract_shapes_and_failures(fx, files):
