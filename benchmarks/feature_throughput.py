@@ -143,7 +143,7 @@ def _rate(images: int, seconds: float) -> float:
 def decode_alone(fx: FeatureExtractor, paths: list[Path]) -> float:
     """Images/s of the input side alone: loader workers (+ nvJPEG and resizing) to the device."""
     t0 = time.perf_counter()
-    for _ in fx._inputs(paths):
+    for _ in fx.input_batches(paths):
         pass
     _sync(fx.device)
     return len(paths) / (time.perf_counter() - t0)
