@@ -10,7 +10,7 @@ from PIL import Image, ImageSequence
 
 from xdeg_pipeline.core.chain_animation import chain_animation
 from xdeg_pipeline.core.map_picture import CHAIN, map_picture
-from xdeg_pipeline_tests.helpers.pictures import coloured_image
+from xdeg_pipeline_tests.helpers.collections import make_image
 
 HOSTILE = ["<script>alert(1)</script>", "a\u202eb\x00c\nd", "\udcff broken", "emoji \U0001f600"]
 
@@ -55,7 +55,7 @@ def test_missing_thumbnails_are_dots(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("suffix", [".gif", ".webp"])
 def test_chain_animation(tmp_path: Path, suffix: str) -> None:
-    images = [coloured_image(tmp_path / f"{i}.png", i) for i in range(4)]
+    images = [make_image(tmp_path / f"{i}.png", i) for i in range(4)]
     images.append(tmp_path / "missing.png")  # unreadable: an empty square, not a crash
     out = chain_animation(images, HOSTILE + ["last"], tmp_path / f"chain{suffix}",
                           steps=[0.1, 0.2, 0.3, 0.4], size=96, fade_frames=3,
@@ -69,7 +69,7 @@ def test_chain_animation(tmp_path: Path, suffix: str) -> None:
 
 
 def test_chain_animation_checks_its_input(tmp_path: Path) -> None:
-    img = coloured_image(tmp_path / "a.png", 1)
+    img = make_image(tmp_path / "a.png", 1)
     with pytest.raises(ValueError, match=".gif or .webp"):
         chain_animation([img], ["a"], tmp_path / "a.png")
     with pytest.raises(ValueError, match="label"):

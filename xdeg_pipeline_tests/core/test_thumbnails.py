@@ -17,13 +17,17 @@ from xdeg_pipeline.core.atlases import (
     save_atlases,
 )
 from xdeg_pipeline.core.thumbnails import ThumbnailStore, is_content_hash
-from xdeg_pipeline_tests.helpers.pictures import coloured_image
 
 
-def items(folder: Path, n: int, start: int = 0, size=(200, 100)) -> list[tuple[str, Path]]:
+def items(folder: Path, n: int, start: int = 0) -> list[tuple[str, Path]]:
+    """``n`` distinct 200 x 100 pictures (wider than high) and their content hashes."""
     out = []
     for i in range(start, start + n):
-        path = coloured_image(folder / f"img_{i}.png", i, size)
+        path = folder / f"img_{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        img = Image.new("RGB", (200, 100), (i % 256, (7 * i) % 256, 90))
+        img.paste((250, 250, 250), (10, 10, 10 + i % 150, 60))
+        img.save(path)
         out.append((hashlib.sha256(path.read_bytes()).hexdigest(), path))
     return out
 

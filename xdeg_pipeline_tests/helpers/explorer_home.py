@@ -12,7 +12,7 @@ from pathlib import Path
 from xdeg_pipeline.core.collection_map import MapParams
 from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.visuals import update_map, update_thumbnails
-from xdeg_pipeline_tests.helpers.pictures import coloured_image
+from xdeg_pipeline_tests.helpers.collections import make_collection, make_image
 
 HOSTILE_NAMES = (  # file names cannot hold "/", anything else goes
     "<script>window.__xss=1<\\script>.png",
@@ -26,12 +26,7 @@ FAST_MAP = MapParams(early_exaggeration_iter=100, n_iter=200, place_iter=100)
 
 def add_images(images: Path, start: int, n: int) -> list[str]:
     """``n`` generated images in two folders; their collection names."""
-    names = []
-    for i in range(start, start + n):
-        name = f"{'shapes' if i % 2 else 'more'}/img_{i:03d}.png"
-        coloured_image(images / name, i)
-        names.append(name)
-    return names
+    return [p.relative_to(images).as_posix() for p in make_collection(images, n, start)]
 
 
 @contextlib.contextmanager
@@ -65,7 +60,7 @@ def build_explorer_home(root: Path, n: int = 24) -> dict:
     images, home = root / "images", root / "home"
     names = add_images(images, 0, n)
     for j, hostile in enumerate(HOSTILE_NAMES):
-        coloured_image(images / "hostile" / hostile, 100 + j)
+        make_image(images / "hostile" / hostile, 100 + j)
         names.append(f"hostile/{hostile}")
     (images / BROKEN).write_bytes(b"this is not an image")
     build(images, home)
