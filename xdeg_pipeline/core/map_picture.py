@@ -123,7 +123,7 @@ def _paste(canvas: Image.Image, draw: ImageDraw.ImageDraw, img, x: float, y: flo
 
 def _draw_chain(canvas, draw, points, chain, thumb_of, thumb, size, labels) -> None:
     line = [tuple(map(float, p)) for p in points]
-    width = max(3, size // 400)
+    width = max(4, size // 280)
     if len(line) > 1:
         draw.line(line, fill=(255, 255, 255), width=width + 4, joint="curve")
         draw.line(line, fill=CHAIN, width=width, joint="curve")

@@ -124,13 +124,21 @@ class ExplorerData:
         if not words:
             return self.entries[:limit]
         phrase = " ".join(words)
+        starts = [" " + w for w in words]
         scored = []
         for i, e in enumerate(self.entries):
-            if all(w in e.haystack for w in words):
-                cap = _fold(e.caption)
-                rank = 0 if cap == phrase else 1 if cap.startswith(phrase) else (
-                    2 if phrase in e.haystack else 3)
-                scored.append((rank, len(e.caption), i))
+            if not all(w in e.haystack for w in words):
+                continue
+            cap = _fold(e.caption)
+            if cap == phrase:
+                rank = 0
+            elif cap.startswith(phrase):
+                rank = 1
+            elif all(w in " " + e.haystack for w in starts):  # every word starts a word
+                rank = 2 if " " + phrase in " " + e.haystack else 3
+            else:
+                rank = 4
+            scored.append((rank, len(e.caption), i))
         scored.sort()
         return [self.entries[i] for _, _, i in scored[:limit]]
 
