@@ -234,6 +234,9 @@ def cmd_path(args: argparse.Namespace) -> int:
     if args.mode == "steps" and args.steps is None:
         _err("xdeg: --mode steps needs --steps X (the number of intermediate images)")
         return EXIT_BAD_REQUEST
+    if args.gif and Path(args.gif).suffix.lower() not in (".gif", ".webp"):
+        _err(f"xdeg: --gif needs a .gif or .webp file name, not {args.gif!r}")
+        return EXIT_BAD_REQUEST
     if args.steps is not None and args.mode == "smooth":
         options["mode"] = "steps"
     if args.pairs:
@@ -262,6 +265,8 @@ def cmd_path(args: argparse.Namespace) -> int:
         for result in results:
             if args.png or args.html:
                 _write_pictures(collection, result, args)
+            if args.gif:
+                _write_animation(collection, result, Path(args.gif))
             _print_chain(result, args.json)
     return EXIT_BAD_REQUEST if failures else 0
 
@@ -276,6 +281,33 @@ def _write_pictures(collection, result, args) -> None:
     if args.html:
         shutil.copyfile(result.html, args.html)
         result.html = Path(args.html)
+
+
+def _write_animation(collection, result, out: Path) -> None:
+    """The chain as an animated GIF or WebP (by the file's suffix)."""
+    from xdeg_pipeline.core.chain_animation import chain_animation
+
+    chain_animation(
+        [collection.image_path(n) for n in result.path],
+        [collection.label(n) for n in result.path],
+        out,
+        steps=result.steps,
+        attribution=collection.attribution,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the explorer over the data folder (blocks until Ctrl-C)."""
+    from xdeg_pipeline.core.settings import images_root, xdeg_home
+    from xdeg_pipeline.explorer import serve
+
+    _setup_env(images=args.images, home=args.home)
+    home = xdeg_home()
+    if not (home / "similarity_graph.pkl").exists():
+        _err(f"xdeg serve: no graph in {home}: build it first (`xdeg build` or `make demo`)")
+        return EXIT_BAD_REQUEST
+    serve(home, images_root(), host=args.host, port=args.port)
+    return 0
 
 
 def _read_pairs(path: Path) -> list[tuple[str, str]]:
@@ -323,9 +355,20 @@ def build_parser() -> argparse.ArgumentParser:
     path.add_argument("--json", action="store_true")
     path.add_argument("--png", help="also write the strip to this file")
     path.add_argument("--html", help="also write the HTML page to this file")
+    path.add_argument("--gif", help="also write the chain as an animation (FILE.gif or .webp)")
     path.add_argument("--images", help="collection folder (default $XDEG_IMAGES)")
     path.add_argument("--home", help="data folder (default $XDEG_HOME or data/)")
     path.set_defaults(func=cmd_path)
+    from xdeg_pipeline.explorer.serve import DEFAULT_HOST, DEFAULT_PORT
+
+    serve = sub.add_parser("serve", help="the explorer: a local web page over the built data")
+    serve.add_argument("--host", default=DEFAULT_HOST,
+                       help=f"address to listen on (default {DEFAULT_HOST}; others are "
+                       "reachable from the network: there is no authentication)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    serve.add_argument("--images", help="collection folder (default $XDEG_IMAGES)")
+    serve.add_argument("--home", help="data folder (default $XDEG_HOME or data/)")
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -253,3 +253,20 @@ def test_host_warning() -> None:
 def test_missing_build_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="build it first"):
         create_app(tmp_path, tmp_path)
+
+
+def test_cli_path_gif_and_serve_without_a_build(explorer_home: dict, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from xdeg_pipeline.cli import main
+    from xdeg_pipeline_tests.helpers.explorer_home import own_environment
+
+    where = ["--home", str(explorer_home["home"]), "--images", str(explorer_home["images"])]
+    with own_environment():
+        assert main(["path", A, B, "--gif", str(tmp_path / "chain.gif"), *where]) == 0
+        assert main(["path", A, B, "--gif", str(tmp_path / "chain.webp"), *where]) == 0
+        assert main(["path", A, B, "--gif", str(tmp_path / "chain.png"), *where]) == 2
+        assert main(["serve", "--home", str(tmp_path / "empty")]) == 2
+    with Image.open(tmp_path / "chain.gif") as gif, Image.open(tmp_path / "chain.webp") as webp:
+        assert gif.format == "GIF" and gif.n_frames > 1 and webp.format == "WEBP"
+    assert not (tmp_path / "chain.png").exists()

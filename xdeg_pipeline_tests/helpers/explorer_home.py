@@ -30,7 +30,7 @@ def add_images(images: Path, start: int, n: int) -> list[str]:
 
 
 @contextlib.contextmanager
-def _own_environment():
+def own_environment():
     """`xdeg build` sets XDEG_* and DAGSTER_HOME in os.environ: put them back afterwards."""
     saved = dict(os.environ)
     for key in [k for k in os.environ if k.startswith("XDEG_") or k == "DAGSTER_HOME"]:
@@ -47,7 +47,7 @@ def build(images: Path, home: Path) -> None:
     """The real build (Dagster, CNN features, graph), then thumbnails and the map."""
     from xdeg_pipeline.cli import main
 
-    with _own_environment(), contextlib.redirect_stdout(io.StringIO()):
+    with own_environment(), contextlib.redirect_stdout(io.StringIO()):
         code = main(["build", "--images", str(images), "--home", str(home)])
     assert code == 0, "xdeg build failed"
     layout = Layout(home)
