@@ -166,8 +166,15 @@ class Explorer:
         })
 
     def _chains(self, data: ExplorerData, query: PathQuery):
-        source, target = data.resolve(query.source), data.resolve(query.target)
-        avoid = [data.resolve(a) for a in query.avoid]
+        def resolve(parameter: str, name: str) -> str:
+            try:
+                return data.resolve(name)
+            except UnknownImage as exc:
+                exc.parameter = parameter
+                raise
+
+        source, target = resolve("source", query.source), resolve("target", query.target)
+        avoid = [resolve("avoid", a) for a in query.avoid]
         return data.find(query.request(source, target, avoid))
 
     def _answer(self, request: Request):
@@ -182,7 +189,8 @@ class Explorer:
             chains, wait_ms, search_ms = self._chains(data, query)
         except UnknownImage as exc:
             extra = {"rejected": exc.rejected} if exc.rejected else {}
-            return _error(404, str(exc), closest=exc.closest, **extra)
+            return _error(404, str(exc), closest=exc.closest, parameter=exc.parameter,
+                          name=exc.name, **extra)
         except (NameOutsideCollection, BadRequest) as exc:
             return _error(400, str(exc))
         except PathError as exc:

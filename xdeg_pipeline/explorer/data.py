@@ -46,10 +46,13 @@ class UnknownImage(LookupError):
     """A name that leads to no image: ``closest`` names, and ``rejected`` when the build
     skipped a file of that name (with its reason)."""
 
-    def __init__(self, message: str, closest: list[str], rejected: dict | None = None):
+    def __init__(self, message: str, closest: list[str], rejected: dict | None = None,
+                 name: str | None = None):
         super().__init__(message)
         self.closest = closest
         self.rejected = rejected
+        self.name = name
+        self.parameter: str | None = None  # which request parameter held the name
 
 
 class ExplorerData:
@@ -98,7 +101,7 @@ class ExplorerData:
         try:
             return self.collection.resolve(query)
         except AmbiguousName as exc:
-            raise UnknownImage(str(exc), exc.candidates[:10]) from None
+            raise UnknownImage(str(exc), exc.candidates[:10], name=query) from None
         except NameNotFound as exc:
             rejected = self._rejected(query)
             if rejected is not None:
@@ -107,8 +110,8 @@ class ExplorerData:
                     f"{query!r} was rejected by the build ({rejected['stage']}: "
                     f"{rejected['reason']}{detail})"
                 )
-                raise UnknownImage(" ".join(message.split()), [], rejected) from None
-            raise UnknownImage(str(exc), exc.suggestions) from None
+                raise UnknownImage(" ".join(message.split()), [], rejected, query) from None
+            raise UnknownImage(str(exc), exc.suggestions, name=query) from None
 
     def _rejected(self, query: str) -> dict | None:
         if query in self.rejected:

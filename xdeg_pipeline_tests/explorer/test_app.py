@@ -132,10 +132,11 @@ def test_unknown_names_are_404_with_closest(client: TestClient) -> None:
     assert r.status_code == 404
     body = r.json()
     assert "img_0000" in body["error"] and A in body["closest"]
+    assert body["parameter"] == "source" and body["name"] == "img_0000"
     ambiguous = client.get("/api/path", params={"source": "img", "target": B})
     assert ambiguous.status_code == 404
     avoid = client.get("/api/path", params={"source": A, "target": B, "avoid": "nothing_here"})
-    assert avoid.status_code == 404
+    assert avoid.status_code == 404 and avoid.json()["parameter"] == "avoid"
 
 
 def test_rejected_images_say_so_and_why(client: TestClient) -> None:

@@ -127,14 +127,19 @@ function changed() {
   else { showChains([]); message(""); }
 }
 
-function message(text, isError = false, closest = []) {
+function message(text, isError = false, closest = [], parameter = null, name = null) {
   const m = $("message");
-  m.replaceChildren(el("span", { text }));
+  const shown = closest.length ? text.split("; closest:")[0] : text;
+  m.replaceChildren(el("span", { text: shown }));
   m.classList.toggle("error", isError);
   if (closest.length) {
-    m.append(el("span", { class: "muted", text: " closest: " }));
+    m.append(el("span", { class: "muted", text: parameter ? " \u2014 use instead: " : " closest: " }));
     for (const c of closest) m.append(el("button", { type: "button", text: c, onclick: () => {
-      $("search").value = c; search(c);
+      if (parameter === "source" || parameter === "target") state[parameter] = c;
+      else if (parameter === "avoid" || parameter === "via") {
+        state[parameter] = state[parameter].map((x) => (x === name ? c : x));
+      } else { $("search").value = c; search(c); return; }
+      changed();
     } }));
   }
 }
@@ -154,10 +159,17 @@ async function findPath() {
   if (seq !== requestSeq) return;  // a newer request is on its way
   if (!res.ok) {
     showChains([]);
-    message(body.error || `error ${res.status}`, true, body.closest || []);
+    message(body.error || `error ${res.status}`, true, body.closest || [], body.parameter,
+      body.name);
     return;
   }
   for (const [name, info] of Object.entries(body.images || {})) known.set(name, info);
+  const first = body.chains[0];  // the names as resolved (a stem in the URL becomes the name)
+  if (first && first.path.length > 1) {
+    state.source = first.path[0];
+    state.target = first.path[first.path.length - 1];
+    writeUrl();
+  }
   renderRequest();
   showChains(body.chains);
   const c = body.chains[0];
