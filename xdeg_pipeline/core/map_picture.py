@@ -65,11 +65,24 @@ def _canvas_positions(xy: np.ndarray, width: int, height: int, margin: int) -> n
     return xy * scale + offset
 
 
-def map_picture(
+def map_picture(hashes: Sequence[str], xy: np.ndarray, thumb_of: ThumbOf, out: Path,
+                **options) -> Path:
+    """Write :func:`map_image` as a PNG file (atomically); returns ``out``."""
+    canvas = map_image(hashes, xy, thumb_of, **options)
+    return write_with(Path(out), lambda p: canvas.save(p, format="PNG", optimize=True))
+
+
+def map_png(hashes: Sequence[str], xy: np.ndarray, thumb_of: ThumbOf, **options) -> bytes:
+    """:func:`map_image` as PNG bytes."""
+    buf = io.BytesIO()
+    map_image(hashes, xy, thumb_of, **options).save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def map_image(
     hashes: Sequence[str],
     xy: np.ndarray,
     thumb_of: ThumbOf,
-    out: Path,
     *,
     size: int = 1600,
     thumb: int = 24,
@@ -77,8 +90,8 @@ def map_picture(
     chain_labels: Sequence[str] | None = None,
     title: str | None = None,
     attribution: str | None = None,
-) -> Path:
-    """Write the map as a PNG: thumbnails at their positions, the chain (hashes) drawn over."""
+) -> Image.Image:
+    """The map: thumbnails at their positions, the chain (content hashes) drawn over them."""
     hashes = list(hashes)
     if len(hashes) != len(np.asarray(xy).reshape(-1, 2)):
         raise ValueError(f"{len(hashes)} hashes but {len(np.asarray(xy))} positions")
@@ -109,7 +122,7 @@ def map_picture(
     for line in attr_lines:
         draw.text((8, y), line, font=small, fill=MUTED)
         y += small.size + 4
-    return write_with(Path(out), lambda p: canvas.save(p, format="PNG", optimize=True))
+    return canvas
 
 
 def _paste(canvas: Image.Image, draw: ImageDraw.ImageDraw, img, x: float, y: float, t: int):
