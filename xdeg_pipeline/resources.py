@@ -48,10 +48,15 @@ class XdegResource(ConfigurableResource):
     download_max_mb: float | None = _field("download_max_mb")
     download_retry_hours: float | None = _field("download_retry_hours")
     progress: str | None = _field("progress")
+    read_environment: bool = Field(
+        default=True, description="Unset fields fall back to their XDEG_* variables (off: to "
+        "the defaults; the CLI hands over settings it already read).",
+    )
 
     def settings(self) -> Settings:
         """The settings: the fields that are set, else the environment, else the defaults."""
-        return Settings.from_env(**{name: getattr(self, name) for name in fields()})
+        environ = None if self.read_environment else {}
+        return Settings.from_env(environ, **{name: getattr(self, name) for name in fields()})
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> XdegResource:
@@ -77,14 +82,12 @@ class XdegResource(ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> XdegResource:
-        """A resource with every field set from ``settings`` (the CLI's flags and environment):
-        the run reads no variable of its own."""
-        values: dict[str, Any] = {}
+        """A resource holding ``settings`` (the CLI's flags and environment): the run reads no
+        variable of its own."""
+        values: dict[str, Any] = {"read_environment": False}
         for name in fields():
             value = getattr(settings, name)
             values[name] = str(value) if isinstance(value, Path) else value
-        if settings.manifest is None:  # an explicit folder: XDEG_MANIFEST does not apply
-            values["images_dir"] = str(settings.images_root)
         return cls(**values)
 
     # ------------------------------------------------------------------ shorthands
@@ -102,6 +105,8 @@ def fields() -> dict[str, type]:
     """The resource's settings: field name -> its type without None."""
     out = {}
     for name, info in XdegResource.model_fields.items():
+        if name not in BY_FIELD:
+            continue
         args = [a for a in getattr(info.annotation, "__args__", (info.annotation,))
                 if a is not type(None)]
         out[name] = args[0]

@@ -81,20 +81,24 @@ def _draw(state: dict, desc: str, done: int, total: int, out: IO[str]) -> None:
 
 
 class PartsProgress:
-    """One progress over the parts of a stage (e.g. its shards): part ``p`` of ``sizes[p]``
-    items reports ``(done, todo)`` over the items it computes; the items it does not compute
-    (reused) count as done as soon as it starts."""
+    """One progress over the parts of a stage (e.g. its shards). Part ``p`` counts for
+    ``sizes[p]`` items until it reports ``(done, todo)`` over the items it really computes
+    (the others are reused): then for ``todo``. So the total shrinks to the work done, and
+    the rate is that of the computed items."""
 
     def __init__(self, report: ProgressFn | None, sizes: Mapping[str, int]) -> None:
         self.report = report
         self.sizes = dict(sizes)
-        self.total = sum(self.sizes.values())
         self.done: dict[str, int] = {p: 0 for p in self.sizes}
 
+    def _show(self) -> None:
+        total = sum(self.sizes.values())
+        if self.report is not None and total:
+            self.report(sum(self.done.values()), total)
+
     def start(self) -> None:
-        """Show the bar at 0 before the first part begins."""
-        if self.report is not None and self.total:
-            self.report(0, self.total)
+        """Show the progress at 0 before the first part begins."""
+        self._show()
 
     def part(self, key: str) -> ProgressFn | None:
         """The callback of one part (None when nothing is reported)."""
@@ -102,13 +106,12 @@ class PartsProgress:
             return None
 
         def report(done: int, todo: int) -> None:
-            self.done[key] = self.sizes[key] - todo + done
-            self.report(sum(self.done.values()), self.total)
+            self.sizes[key], self.done[key] = todo, done
+            self._show()
 
         return report
 
     def finish(self, key: str) -> None:
         """Part ``key`` is complete (computed, reused or failed)."""
         self.done[key] = self.sizes[key]
-        if self.report is not None and self.total:
-            self.report(sum(self.done.values()), self.total)
+        self._show()

@@ -93,6 +93,9 @@ def _extract(task: ShardTask, progress: ProgressFn | None, log: Callable[[str], 
     files = inputs.layout
     extractor = extractor_for(task.extractor_args)
     store = FeatureStore(files.feature_cache_shard(task.shard), task.cache_key)
+    if progress is not None:  # the work of this shard, at once (the store keeps what it read)
+        known = store.known()
+        progress(0, sum(h not in known for h, _ in task.items))
     update = update_features(
         store,
         [(h, Path(p)) for h, p in task.items],
