@@ -2,11 +2,15 @@
 latency, like a remote host) plus rows for every failure case, built end to end with the same
 Dagster materialisation as ``xdeg build --manifest``. Last line: one JSON object.
 
-    python benchmarks/url_manifest.py [--n 300] [--latency 0.05]
+    python -m benchmarks.url_manifest [--n 300] [--latency 0.05]   (from the repository root)
 
 Reports: the cold build (downloads included), the re-run (everything cached: no request for a
 downloaded row), the same images built from a local folder (the reference), the download alone
 with 1 and 8 threads, and what each failure case produced in rejected_images.
+
+The builds are configured as a user configures ``xdeg build``: through the documented
+``XDEG_*`` variables (data folder, collection, manifest, download limits); the download-alone
+runs call :func:`xdeg_pipeline.core.remote.download_all` with explicit arguments.
 """
 
 from __future__ import annotations
@@ -89,7 +93,7 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
-    from xdeg_pipeline_tests.core.test_remote import ImageServer
+    from xdeg_pipeline_tests.helpers.image_server import ImageServer
 
     work = Path(tempfile.mkdtemp(prefix="xdeg-manifest-"))
     server = ImageServer()
@@ -165,7 +169,9 @@ def main() -> None:
     speed = {}
     for workers in (1, 8):
         t = time.perf_counter()
-        res = remote.download_all(good, "Image URL", work / f"cache{workers}", workers=workers)
+        cache = work / f"cache{workers}"
+        res = remote.download_all(good, "Image URL", cache, cache / "failures.json",
+                                  workers=workers)
         speed[workers] = time.perf_counter() - t
         assert res.downloaded == len(good), res.rejected
     print(f"download alone, {len(good)} images: 1 thread {speed[1]:.1f} s, 8 threads "

@@ -19,7 +19,7 @@ from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.query import Collection
 from xdeg_pipeline.definitions import defs
 from xdeg_pipeline.resources import XdegResource
-from xdeg_pipeline_tests.core.test_remote import ImageServer, image_bytes
+from xdeg_pipeline_tests.helpers.image_server import ImageServer, image_bytes
 
 GOOD = 30
 ARTISTS = ("Hilma af Klint", "Paul Klee", "Sonia Delaunay")
@@ -28,11 +28,8 @@ ARTISTS = ("Hilma af Klint", "Paul Klee", "Sonia Delaunay")
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ImageServer]:
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    srv = ImageServer()
-    try:
+    with ImageServer() as srv:
         yield srv
-    finally:
-        srv.close()
 
 
 def _metadata(result, key: str) -> dict:

@@ -19,13 +19,14 @@ Edge attributes: ``weight`` (the step distance in the features' space), ``mutual
 list each other), ``bridge`` (added for connectivity), ``long`` (landmark edge). Vertex
 attributes: those passed in ``vertex_attrs`` plus ``sigma`` (local scale: distance to the
 ``sigma_k``-th neighbour) and ``load`` (estimated share of chains through each image, which
-path search uses to damp hubs; see :meth:`xdeg_pipeline.core.paths.PathFinder.estimate_load`).
+path search uses to damp hubs; see :func:`xdeg_pipeline.core.paths.load.estimate_load`).
 """
 
 from __future__ import annotations
 
 import math
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 
 import igraph as ig
@@ -36,31 +37,32 @@ from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
 from xdeg_pipeline.core import params as defaults
 from xdeg_pipeline.core.atomic import write_pickle
-from xdeg_pipeline.core.knn import _block_distances, _check_space, _prepared, pair_distances
+from xdeg_pipeline.core.distances import Prepared, check_space, pair_distances
+from xdeg_pipeline.core.paths.load import estimate_graph_load
 
 BRIDGE_BUDGET = 5e8  # distance evaluations (rows x columns) before the bridge search samples
 
 
-def _closest_pair(pa: tuple, pb: tuple, space: str) -> tuple[int, int]:
-    """Closest pair between two row sets, each ``(rows, base rows, X rows, squared norms)``:
+def _closest_pair(pa: tuple, pb: tuple) -> tuple[int, int]:
+    """Closest pair between two row sets, each ``(rows, prepared rows, X rows)``:
     exact when small, else alternating nearest-point descent (a local minimum)."""
-    ca, Ba, Xa, sq_a = pa
-    cb, Bb, Xb, sq_b = pb
+    ca, Ba, Xa = pa
+    cb, Bb, Xb = pb
     if len(ca) * len(cb) <= 4_000_000:
         best = (np.inf, -1, -1)
         block = max(1, 4_000_000 // max(len(cb), 1))
         for lo in range(0, len(ca), block):
-            D = _block_distances(Xa[lo : lo + block], Bb, sq_b, space)
+            D = Bb.distances(Xa[lo : lo + block])
             i, j = np.unravel_index(int(np.argmin(D)), D.shape)
             if D[i, j] < best[0]:
                 best = (float(D[i, j]), int(ca[lo + i]), int(cb[j]))
         return best[1], best[2]
     # start from the row of ca nearest to cb's centroid, then alternate nearest-point steps
-    i = int(np.argmin(_block_distances(Xb.mean(axis=0, keepdims=True), Ba, sq_a, space)[0]))
+    i = int(np.argmin(Ba.distances(Xb.mean(axis=0, keepdims=True))[0]))
     j = -1
     for _ in range(8):  # each step can only shorten the pair
-        j_new = int(np.argmin(_block_distances(Xa[i : i + 1], Bb, sq_b, space)[0]))
-        i = int(np.argmin(_block_distances(Xb[j_new : j_new + 1], Ba, sq_a, space)[0]))
+        j_new = int(np.argmin(Bb.distances(Xa[i : i + 1])[0]))
+        i = int(np.argmin(Ba.distances(Xb[j_new : j_new + 1])[0]))
         if j_new == j:
             break
         j = j_new
@@ -80,7 +82,7 @@ def bridge_components(
     """
     n = X.shape[0]
     X32 = np.ascontiguousarray(X, dtype=np.float32)
-    base, x_sq = _prepared(X32, space)
+    base = Prepared.of(X32, space)
     n_comp = int(labels.max()) + 1
     sizes = np.bincount(labels, minlength=n_comp)
     largest = int(np.argmax(sizes))
@@ -100,10 +102,10 @@ def bridge_components(
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     M = np.full((n_comp, n_comp), np.inf)
     block = max(1, min(4096, 16_000_000 // max(n, 1)))
-    cols, col_sq = base[perm], (x_sq[perm] if len(x_sq) else x_sq)
+    cols = base.subset(perm)
     for lo in range(0, len(rows), block):
         r = rows[lo : lo + block]
-        D = _block_distances(X32[r], cols, col_sq, space)
+        D = cols.distances(X32[r])
         per_comp = np.minimum.reduceat(D, starts, axis=1)  # (rows, components)
         np.minimum.at(M, labels[r], per_comp)
     M = np.minimum(M, M.T)
@@ -111,19 +113,19 @@ def bridge_components(
     shift = 1e-9 * max(float(M[np.isfinite(M)].max(initial=0.0)), 1e-30)
     T = minimum_spanning_tree(np.where(np.isfinite(M), M + shift, 0.0)).tocoo()
     bridges = []
-    parts: dict[int, tuple] = {}  # component -> (rows, base rows, X rows, squared norms)
+    parts: dict[int, tuple] = {}  # component -> (rows, prepared rows, X rows)
 
     def part(c: int) -> tuple:
         if c not in parts:
             r = perm[starts[c] : starts[c] + sizes[c]]
-            parts[c] = (r, base[r], X32[r], x_sq[r] if len(x_sq) else x_sq)
+            parts[c] = (r, base.subset(r), X32[r])
         return parts[c]
 
     for ca_id, cb_id in zip(T.row.tolist(), T.col.tolist(), strict=True):
         pa, pb = part(ca_id), part(cb_id)
         if len(pa[0]) > len(pb[0]):
             pa, pb = pb, pa
-        a, b = _closest_pair(pa, pb, space)
+        a, b = _closest_pair(pa, pb)
         d = float(pair_distances(X32, np.array([a]), np.array([b]), space)[0])
         bridges.append((a, b, d))
     return bridges, mode
@@ -139,12 +141,11 @@ def long_range_edges(
     if L < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     marks = np.sort(np.random.default_rng(seed).choice(n, size=L, replace=False))
-    base, x_sq = _prepared(np.ascontiguousarray(X, dtype=np.float32), space)
+    at_marks = Prepared.of(X[marks], space)
     nearest = np.empty(n, dtype=np.int64)
     block = max(1, 16_000_000 // L)
     for lo in range(0, n, block):
-        D = _block_distances(X[lo : lo + block], base[marks], x_sq[marks] if len(x_sq) else x_sq,
-                             space)
+        D = at_marks.distances(X[lo : lo + block])
         rows = np.arange(lo, min(lo + block, n))
         D[rows[:, None] == marks[None, :]] = np.inf  # a landmark's nearest other landmark
         nearest[rows] = marks[np.argmin(D, axis=1)]
@@ -172,6 +173,96 @@ def _local_scale(n: int, src: np.ndarray, dist: np.ndarray, sigma_k: int) -> np.
     return np.maximum(sigma, floor)
 
 
+@dataclass
+class _Edges:
+    """Undirected edges (a < b) and their attributes, in the order they become igraph edges."""
+
+    a: np.ndarray
+    b: np.ndarray
+    w: np.ndarray
+    mutual: np.ndarray
+    bridge: np.ndarray
+    long: np.ndarray
+
+    def extend(self, a: np.ndarray, b: np.ndarray, w: np.ndarray, *, bridge=False, long=False):
+        """Append edges (neither mutual kNN edges; ``bridge``/``long`` says which kind)."""
+        k = len(a)
+        self.a = np.concatenate([self.a, np.minimum(a, b)])
+        self.b = np.concatenate([self.b, np.maximum(a, b)])
+        self.w = np.concatenate([self.w, w])
+        self.mutual = np.concatenate([self.mutual, np.zeros(k, bool)])
+        self.bridge = np.concatenate([self.bridge, np.full(k, bridge)])
+        self.long = np.concatenate([self.long, np.full(k, long)])
+
+
+def _knn_pairs(edges: pd.DataFrame, X: np.ndarray, metric: str) -> tuple[np.ndarray, ...]:
+    """Directed kNN pairs (self-loops dropped) and their exact distances in ``metric``."""
+    n = X.shape[0]
+    src = edges["source"].to_numpy(np.int64)
+    dst = edges["target"].to_numpy(np.int64)
+    if len(src) and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
+        raise ValueError(f"edge endpoints must be rows of X (0..{n - 1})")
+    keep = src != dst
+    src, dst = src[keep], dst[keep]
+    return src, dst, pair_distances(X, src, dst, metric)
+
+
+def _undirected(n: int, src: np.ndarray, dst: np.ndarray, d_dir: np.ndarray) -> _Edges:
+    """One edge wherever either end lists the other; ``mutual`` where both do."""
+    lo, hi = np.minimum(src, dst), np.maximum(src, dst)
+    _, first, count = np.unique(lo * n + hi, return_index=True, return_counts=True)
+    m = len(first)
+    w = d_dir[first].astype(np.float64)
+    return _Edges(lo[first], hi[first], w, count > 1, np.zeros(m, bool), np.zeros(m, bool))
+
+
+def _components(n: int, e: _Edges) -> tuple[int, np.ndarray]:
+    """Number of connected components and the component of each vertex."""
+    if not n:
+        return 0, np.zeros(0, int)
+    A = coo_matrix((np.ones(len(e.a)), (e.a, e.b)), shape=(n, n))
+    return connected_components(A, directed=False)
+
+
+def _add_bridges(e: _Edges, X: np.ndarray, metric: str) -> tuple[int, int, str]:
+    """Join all components by their nearest pairs: (components before, bridges, bridging)."""
+    n_comp, labels = _components(X.shape[0], e)
+    bridges, mode = bridge_components(X, labels, metric) if n_comp > 1 else ([], "none")
+    if bridges:
+        ends = np.array([(p, q) for p, q, _ in bridges], dtype=np.int64)
+        w = np.array([d for _, _, d in bridges], dtype=np.float64)
+        e.extend(ends[:, 0], ends[:, 1], w, bridge=True)
+    return int(n_comp), len(bridges), mode
+
+
+def _add_landmarks(e: _Edges, X: np.ndarray, metric: str, n_marks: int) -> int:
+    """Add the landmark edges that are not edges yet; returns how many were added."""
+    n = X.shape[0]
+    if n_marks < 2 or n <= 2:
+        return 0
+    la, lb = long_range_edges(X, metric, n_marks)
+    lkey = np.unique(np.minimum(la, lb) * n + np.maximum(la, lb))
+    lkey = lkey[~np.isin(lkey, e.a * n + e.b)]  # already an edge: keep it as it is
+    la, lb = lkey // n, lkey % n
+    e.extend(la, lb, pair_distances(X, la, lb, metric).astype(np.float64), long=True)
+    return len(la)
+
+
+def _assemble(n: int, e: _Edges, vertex_attrs: dict[str, list]) -> ig.Graph:
+    """The igraph graph, built in one bulk call, with edge and vertex attributes."""
+    for name, values in vertex_attrs.items():
+        if len(values) != n:
+            raise ValueError(f"vertex attribute {name!r} has {len(values)} values for {n} rows")
+    g = ig.Graph(n=n, edges=np.column_stack([e.a, e.b]).tolist(), directed=False)
+    g.es["weight"] = e.w.tolist()
+    g.es["mutual"] = e.mutual.tolist()
+    g.es["bridge"] = e.bridge.tolist()
+    g.es["long"] = e.long.tolist()
+    for name, values in vertex_attrs.items():
+        g.vs[name] = list(values)
+    return g
+
+
 def build_graph(
     edges: pd.DataFrame,
     X: np.ndarray,
@@ -186,64 +277,15 @@ def build_graph(
     """
     X = np.ascontiguousarray(X, dtype=np.float32)
     n = X.shape[0]
-    metric = _check_space(params.get("metric", defaults.KNN_SPACE))
+    metric = check_space(params.get("metric", defaults.KNN_SPACE))
     sigma_k = int(params.get("sigma_k", defaults.SIGMA_K))
-    src = edges["source"].to_numpy(np.int64)
-    dst = edges["target"].to_numpy(np.int64)
-    if len(src) and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
-        raise ValueError(f"edge endpoints must be rows of X (0..{n - 1})")
-    keep = src != dst
-    src, dst = src[keep], dst[keep]
-    d_dir = pair_distances(X, src, dst, metric)
+    src, dst, d_dir = _knn_pairs(edges, X, metric)
     sigma = _local_scale(n, src, d_dir.astype(np.float64), sigma_k)
-
-    lo, hi = np.minimum(src, dst), np.maximum(src, dst)
-    key = lo * n + hi
-    uniq, first, count = np.unique(key, return_index=True, return_counts=True)
-    a, b = lo[first], hi[first]
-    w = d_dir[first].astype(np.float64)
-    mutual = count > 1
-
-    n_comp, labels = (
-        connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
-        if n
-        else (0, np.zeros(0, int))
-    )
-    bridges, mode = bridge_components(X, labels, metric) if n_comp > 1 else ([], "none")
-    if bridges:
-        ba = np.array([e[0] for e in bridges], dtype=np.int64)
-        bb = np.array([e[1] for e in bridges], dtype=np.int64)
-        a = np.concatenate([a, np.minimum(ba, bb)])
-        b = np.concatenate([b, np.maximum(ba, bb)])
-        w = np.concatenate([w, [e[2] for e in bridges]])
-        mutual = np.concatenate([mutual, np.zeros(len(bridges), bool)])
-    is_bridge = np.zeros(len(a), bool)
-    if bridges:
-        is_bridge[-len(bridges) :] = True
-    is_long = np.zeros(len(a), bool)
+    e = _undirected(n, src, dst, d_dir)
+    n_comp, n_bridges, bridging = _add_bridges(e, X, metric)
     n_marks = int(params.get("landmarks", min(defaults.LANDMARKS_MAX, math.ceil(2 * n**0.5))))
-    if n_marks >= 2 and n > 2:
-        la, lb = long_range_edges(X, metric, n_marks)
-        la, lb = np.minimum(la, lb), np.maximum(la, lb)
-        lkey = np.unique(la * n + lb)
-        lkey = lkey[~np.isin(lkey, a * n + b)]  # already an edge: keep it as it is
-        la, lb = lkey // n, lkey % n
-        a, b = np.concatenate([a, la]), np.concatenate([b, lb])
-        w = np.concatenate([w, pair_distances(X, la, lb, metric).astype(np.float64)])
-        mutual = np.concatenate([mutual, np.zeros(len(la), bool)])
-        is_bridge = np.concatenate([is_bridge, np.zeros(len(la), bool)])
-        is_long = np.concatenate([is_long, np.ones(len(la), bool)])
-
-    g = ig.Graph(n=n, edges=np.column_stack([a, b]).tolist(), directed=False)
-    g.es["weight"] = w.tolist()
-    g.es["mutual"] = mutual.tolist()
-    g.es["bridge"] = is_bridge.tolist()
-    g.es["long"] = is_long.tolist()
-    g.vs["sigma"] = sigma.tolist()
-    for name, values in (vertex_attrs or {}).items():
-        if len(values) != n:
-            raise ValueError(f"vertex attribute {name!r} has {len(values)} values for {n} rows")
-        g.vs[name] = list(values)
+    n_long = _add_landmarks(e, X, metric, n_marks)
+    g = _assemble(n, e, {"sigma": sigma.tolist(), **(vertex_attrs or {})})
     g["params"] = {
         **params,
         "metric": metric,
@@ -251,18 +293,16 @@ def build_graph(
         "n_vertices": n,
         "n_edges": g.ecount(),
         "knn_k": int(edges["rank"].max()) if "rank" in edges and len(edges) else None,
-        "components_before_bridging": int(n_comp),
-        "bridges": len(bridges),
-        "bridging": mode,
+        "components_before_bridging": n_comp,
+        "bridges": n_bridges,
+        "bridging": bridging,
         "landmarks": n_marks,
-        "long_edges": int(is_long.sum()),
+        "long_edges": n_long,
     }
     if params.get("hub_load", True):  # precompute the hub load path search uses (stored)
-        from xdeg_pipeline.core.paths import PathFinder
-
-        finder = PathFinder(g)
-        g.vs["load"] = finder.load.tolist()
-        g["params"]["load_params"] = finder.load_params()
+        load, load_params = estimate_graph_load(g)
+        g.vs["load"] = load.tolist()
+        g["params"]["load_params"] = load_params
     return g
 
 

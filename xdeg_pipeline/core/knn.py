@@ -1,8 +1,9 @@
 """k-nearest-neighbour edge table with nmslib HNSW, plus an exact (BLAS) reference and recall.
 
 Spaces: ``"l2"`` (Euclidean distance) and ``"cosine"`` (1 - cosine similarity; nmslib's
-``cosinesimil``). The ``distance`` column is always recomputed exactly (float32) for the pairs
-HNSW returns, so it does not depend on nmslib's conventions (its ``l2`` space is squared).
+``cosinesimil``), defined in :mod:`xdeg_pipeline.core.distances`. The ``distance`` column is
+always recomputed exactly (float32) for the pairs HNSW returns, so it does not depend on
+nmslib's conventions (its ``l2`` space is squared).
 Exact duplicate vectors are indexed once: the copies of a vector are each other's nearest
 neighbours (distance 0) and share the neighbours of their representative.
 """
@@ -15,18 +16,11 @@ import numpy as np
 import pandas as pd
 
 from xdeg_pipeline.core import params
+from xdeg_pipeline.core.distances import SPACES as SPACES  # re-exported
+from xdeg_pipeline.core.distances import Prepared, check_space, pair_distances
 
-SPACES = ("l2", "cosine")
 _NMSLIB_SPACE = {"l2": "l2", "cosine": "cosinesimil"}
 COLUMNS = ("source", "target", "distance", "rank")
-
-
-def _check_space(space: str) -> str:
-    if space == "cosinesimil":
-        return "cosine"
-    if space not in SPACES:
-        raise ValueError(f"unknown space {space!r}; choose one of {', '.join(SPACES)}")
-    return space
 
 
 def default_threads() -> int:
@@ -37,52 +31,6 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def pair_distances(X: np.ndarray, a: np.ndarray, b: np.ndarray, space: str) -> np.ndarray:
-    """Exact distances between rows ``X[a]`` and ``X[b]`` (float32), in chunks."""
-    space = _check_space(space)
-    out = np.empty(len(a), dtype=np.float32)
-    step = 262_144
-    for lo in range(0, len(a), step):
-        xa = X[a[lo : lo + step]].astype(np.float64)
-        xb = X[b[lo : lo + step]].astype(np.float64)
-        if space == "l2":
-            out[lo : lo + step] = np.sqrt(((xa - xb) ** 2).sum(axis=1))
-        else:
-            na = np.linalg.norm(xa, axis=1)
-            nb = np.linalg.norm(xb, axis=1)
-            cos = (xa * xb).sum(axis=1) / np.maximum(na * nb, 1e-30)
-            out[lo : lo + step] = np.clip(1.0 - cos, 0.0, 2.0)
-    return out
-
-
-def _block_distances(Q: np.ndarray, X: np.ndarray, x_sq: np.ndarray, space: str) -> np.ndarray:
-    """Distances (float32) from every row of Q to every row of X (X pre-normalised for cosine).
-
-    Float32 BLAS with the squared-norm expansion: fine for ranking; exact values of chosen
-    pairs come from :func:`pair_distances`.
-    """
-    Q = np.ascontiguousarray(Q, dtype=np.float32)
-    if space == "l2":
-        D = Q @ X.T
-        D *= -2.0
-        D += (Q.astype(np.float64) ** 2).sum(axis=1).astype(np.float32)[:, None]
-        D += x_sq.astype(np.float32)[None, :]
-        np.maximum(D, 0.0, out=D)
-        return np.sqrt(D, out=D)
-    qn = Q / np.maximum(np.linalg.norm(Q, axis=1, keepdims=True), 1e-30)
-    D = qn @ X.T
-    np.subtract(1.0, D, out=D)
-    return np.clip(D, 0.0, 2.0, out=D)
-
-
-def _prepared(X: np.ndarray, space: str) -> tuple[np.ndarray, np.ndarray]:
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    if space == "cosine":
-        Xn = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-30)
-        return Xn, np.zeros(0)
-    return X, (X.astype(np.float64) ** 2).sum(axis=1)
-
-
 def exact_knn(
     X: np.ndarray, k: int, space: str = params.KNN_SPACE, rows: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -91,11 +39,11 @@ def exact_knn(
     Returns ``(indices int64 (m, k), distances float32 (m, k))``, nearest first; ties are
     broken by index.
     """
-    space = _check_space(space)
+    space = check_space(space)
     n = X.shape[0]
     k = min(k, n - 1)
     rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
-    base, x_sq = _prepared(X, space)
+    base = Prepared.of(X, space)
     idx = np.empty((len(rows), max(k, 0)), dtype=np.int64)
     dist = np.empty((len(rows), max(k, 0)), dtype=np.float32)
     if k <= 0:
@@ -103,7 +51,7 @@ def exact_knn(
     block = max(1, min(4096, 16_000_000 // max(n, 1)))
     for lo in range(0, len(rows), block):
         r = rows[lo : lo + block]
-        D = _block_distances(np.ascontiguousarray(X[r], dtype=np.float32), base, x_sq, space)
+        D = base.distances(X[r])
         D[np.arange(len(r)), r] = np.inf
         part = np.argpartition(D, k - 1, axis=1)[:, :k] if k < n - 1 else np.argsort(D, axis=1)
         part = part[:, :k]
@@ -118,7 +66,7 @@ def build_index(U: np.ndarray, space: str = params.KNN_SPACE, threads: int | Non
     """An nmslib HNSW index over the rows of U (parameters from :mod:`params`)."""
     import nmslib
 
-    index = nmslib.init(method="hnsw", space=_NMSLIB_SPACE[_check_space(space)])
+    index = nmslib.init(method="hnsw", space=_NMSLIB_SPACE[check_space(space)])
     index.addDataPointBatch(np.ascontiguousarray(U, dtype=np.float32))
     index.createIndex(
         {
@@ -159,7 +107,7 @@ def knn_edges(
     Each row gets ``min(k, n - 1)`` neighbours, nearest first (``rank`` 1 = nearest); no
     self-edges. ``ef`` is HNSW's efSearch (default from :mod:`params`).
     """
-    space = _check_space(space)
+    space = check_space(space)
     X = np.ascontiguousarray(X, dtype=np.float32)
     if X.ndim != 2:
         raise ValueError(f"expected a 2-D feature array, got shape {X.shape}")
@@ -257,7 +205,7 @@ def knn_recall(
     A returned neighbour counts as correct when it is no farther than the true k-th neighbour
     (so ties and duplicate vectors are not counted as misses).
     """
-    space = _check_space(space)
+    space = check_space(space)
     X = np.ascontiguousarray(X, dtype=np.float32)
     n = X.shape[0]
     k = min(k, n - 1)

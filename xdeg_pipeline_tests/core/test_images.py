@@ -13,14 +13,14 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageFile, ImageOps, JpegImagePlugin
 
-from xdeg_pipeline.core import images
+from xdeg_pipeline.core import image_decode, images
+from xdeg_pipeline.core.image_decode import content_hash
 from xdeg_pipeline.core.images import (
     IMAGE_EXTENSIONS,
     MANIFEST_COLUMNS,
     REASONS,
     REJECTED_COLUMNS,
     ImageRejected,
-    content_hash,
     load_rgb,
     name_to_path,
     scan_collection,
@@ -437,8 +437,9 @@ def test_rescan_with_previous_reads_no_file(tmp_path: Path, monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("a file was read")
 
-    for fn in ("_inspect", "_hash_fileobj", "_decode", "_open_regular", "content_hash"):
-        monkeypatch.setattr(images, fn, forbidden)
+    monkeypatch.setattr(images, "_inspect", forbidden)
+    for fn in ("hash_fileobj", "decode_image", "open_regular", "content_hash"):
+        monkeypatch.setattr(image_decode, fn, forbidden)
     second = scan_collection(tmp_path, previous=first.manifest)
     pd.testing.assert_frame_equal(first.manifest, second.manifest)
     assert (second.reused, second.inspected) == (40, 0)

@@ -4,184 +4,31 @@ that serves images and every failure a collection on the web can show."""
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.parse
-from collections import Counter
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from PIL import Image
 
 from xdeg_pipeline.core import remote
-from xdeg_pipeline_tests.conftest import make_image
+from xdeg_pipeline.core.images import scan_collection
+from xdeg_pipeline.core.remote.names import safe_file_name
+from xdeg_pipeline_tests.helpers.image_server import PNG_MAGIC, ImageServer, image_bytes
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-Route = Callable[[BaseHTTPRequestHandler], None]
-
-
-# ----------------------------------------------------------------------------- the server
-
-
-def image_bytes(seed: int, fmt: str = "PNG", size: int = 64) -> bytes:
-    """A small generated picture (conftest's ``make_image``), encoded as ``fmt``."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = make_image(Path(tmp) / "x.png", seed, size)
-        with Image.open(path) as im:
-            buf = io.BytesIO()
-            im.convert("RGB").save(buf, format=fmt)
-    return buf.getvalue()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802
-        owner: ImageServer = self.server.owner  # type: ignore[attr-defined]
-        path = urllib.parse.urlsplit(self.path).path
-        owner.count(path)
-        route = owner.routes.get(path)
-        try:
-            if route is None:
-                send(self, 404, b"<html>not found</html>", "text/html")
-            else:
-                route(self)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-
-def send(h: BaseHTTPRequestHandler, code: int, body: bytes = b"", ctype: str = "image/png",
-         headers: dict[str, str] | None = None) -> None:
-    h.send_response(code)
-    h.send_header("Content-Type", ctype)
-    h.send_header("Content-Length", str(len(body)))
-    for key, value in (headers or {}).items():
-        h.send_header(key, value)
-    h.end_headers()
-    h.wfile.write(body)
-
-
-class ImageServer:
-    """A threaded HTTP server on 127.0.0.1 whose routes are set per test; counts hits."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Route] = {}
-        self.hits: Counter[str] = Counter()
-        self.sent: Counter[str] = Counter()  # body bytes written by streaming routes
-        self.started: dict[str, threading.Event] = {}
-        self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.owner = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}{path}"
-
-    def count(self, path: str) -> None:
-        with self._lock:
-            self.hits[path] += 1
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    # routes ------------------------------------------------------------------
-
-    def image(self, path: str, body: bytes, ctype: str = "image/png") -> str:
-        self.routes[path] = lambda h: send(h, 200, body, ctype)
-        return self.url(path)
-
-    def status(self, path: str, code: int) -> str:
-        self.routes[path] = lambda h: send(h, code, f"<h1>{code}</h1>".encode(), "text/html")
-        return self.url(path)
-
-    def flaky(self, path: str, body: bytes, failures: int = 1) -> str:
-        def route(h: BaseHTTPRequestHandler) -> None:
-            if self.hits[path] <= failures:
-                send(h, 500, b"busy", "text/plain")
-            else:
-                send(h, 200, body)
-
-        self.routes[path] = route
-        return self.url(path)
-
-    def redirect(self, path: str, location: str, code: int = 302) -> str:
-        self.routes[path] = lambda h: send(h, code, b"", "text/html", {"Location": location})
-        return self.url(path)
-
-    def slow(self, path: str, body: bytes, delay: float) -> str:
-        def route(h: BaseHTTPRequestHandler) -> None:
-            time.sleep(delay)
-            send(h, 200, body)
-
-        self.routes[path] = route
-        return self.url(path)
-
-    def stream(self, path: str, total: int, *, declare: bool = True, chunk: int = 65536,
-               interval: float = 0.0) -> str:
-        """A PNG-looking body of ``total`` bytes, written ``chunk`` at a time."""
-        started = self.started.setdefault(path, threading.Event())
-
-        def route(h: BaseHTTPRequestHandler) -> None:
-            h.send_response(200)
-            h.send_header("Content-Type", "image/png")
-            if declare:
-                h.send_header("Content-Length", str(total))
-            h.end_headers()
-            sent = 0
-            while sent < total:
-                piece = (PNG_MAGIC if sent == 0 else b"") + b"\0" * chunk
-                piece = piece[: total - sent]
-                h.wfile.write(piece)
-                h.wfile.flush()
-                sent += len(piece)
-                with self._lock:
-                    self.sent[path] += len(piece)
-                started.set()
-                if interval:
-                    time.sleep(interval)
-
-        self.routes[path] = route
-        return self.url(path)
-
-    def truncated(self, path: str, body: bytes) -> str:
-        """Declares the full length, sends half, closes."""
-
-        def route(h: BaseHTTPRequestHandler) -> None:
-            h.send_response(200)
-            h.send_header("Content-Type", "image/png")
-            h.send_header("Content-Length", str(len(body)))
-            h.end_headers()
-            h.wfile.write(body[: len(body) // 2])
-
-        self.routes[path] = route
-        return self.url(path)
+FAILURES = "failures.json"  # the record of failed URLs, kept in the cache folder here
 
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ImageServer]:
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    srv = ImageServer()
-    try:
+    with ImageServer() as srv:
         yield srv
-    finally:
-        srv.close()
 
 
 FAST = dict(timeout=1.0, total_timeout=2.0, retries=1, backoff=0.05, max_redirects=3,
@@ -239,8 +86,8 @@ def test_names_ids_url_segments_and_dedupe() -> None:
     assert remote.name_with_format("q1", "JPEG") == "q1.jpg"
     assert remote.name_with_format("x.JPEG", "JPEG") == "x.JPEG"
     assert remote.name_with_format("x.jpg", "PNG") == "x.jpg.png"
-    assert "/" not in remote.safe_file_name("../../etc/passwd")
-    assert not remote.safe_file_name("..\x00x").startswith(".")
+    assert "/" not in safe_file_name("../../etc/passwd")
+    assert not safe_file_name("..\x00x").startswith(".")
 
 
 def test_normalise_url_and_schemes() -> None:
@@ -298,7 +145,8 @@ def test_every_failure_case_is_a_rejected_row(server: ImageServer, tmp_path: Pat
     df = pd.concat([df, df.iloc[[0]].assign(id="ok_png_again")], ignore_index=True)
     calls: list[tuple[int, int]] = []
     t0 = time.perf_counter()
-    result = remote.download_all(df, "Image URL", tmp_path / "cache", workers=8,
+    result = remote.download_all(df, "Image URL", tmp_path / "cache",
+                                 tmp_path / "cache" / FAILURES, workers=8,
                                  progress=lambda d, t: calls.append((d, t)), **FAST)
     elapsed = time.perf_counter() - t0
 
@@ -334,7 +182,7 @@ def test_every_failure_case_is_a_rejected_row(server: ImageServer, tmp_path: Pat
                                      "redirect")]
     expected = {remote.url_key(u) + (".jpg" if u.endswith("/photo") else ".png")
                 for u in ok_urls}
-    assert set(files) - {remote.FAILURES_FILE} == expected  # + the record of failed URLs
+    assert set(files) - {FAILURES} == expected  # + the record of failed URLs
     assert not any(f.startswith(".") for f in files)
     names = dict(zip(result.rows["name"], result.rows["local_path"]))
     assert names["ok_jpeg.jpg"].endswith(".jpg") and names["ok_png.png"].endswith(".png")
@@ -356,18 +204,18 @@ def test_rerun_requests_only_new_rows(server: ImageServer, tmp_path: Path) -> No
     urls = [server.image(f"/img/{i}.png", image_bytes(i)) for i in range(6)]
     df = pd.DataFrame({"url": urls[:4], "artist": list("abcd")})
     cache = tmp_path / "cache"
-    first = remote.download_all(df, "url", cache, **FAST)
+    first = remote.download_all(df, "url", cache, cache / FAILURES, **FAST)
     assert first.downloaded == 4 and sum(server.hits.values()) == 4
     server.hits.clear()
 
-    again = remote.download_all(df, "url", cache, **FAST)
+    again = remote.download_all(df, "url", cache, cache / FAILURES, **FAST)
     assert sum(server.hits.values()) == 0
     assert again.cached == 4 and again.downloaded == 0
     assert set(again.rows["status"]) == {"cached"}
     assert again.rows["local_path"].tolist() == first.rows["local_path"].tolist()
 
     grown = pd.DataFrame({"url": urls, "artist": list("abcdef")})
-    remote.download_all(grown, "url", cache, **FAST)
+    remote.download_all(grown, "url", cache, cache / FAILURES, **FAST)
     assert dict(server.hits) == {"/img/4.png": 1, "/img/5.png": 1}
 
 
@@ -380,17 +228,20 @@ def test_cancelled_download_leaves_nothing(server: ImageServer, tmp_path: Path) 
         daemon=True,
     ).start()
     with pytest.raises(remote.Cancelled):
-        remote.download_all(pd.DataFrame({"url": [url]}), "url", cache, cancel=cancel,
-                            timeout=2, total_timeout=30, max_bytes=10**6)
+        remote.download_all(pd.DataFrame({"url": [url]}), "url", cache, cache / FAILURES,
+                            cancel=cancel, timeout=2, total_timeout=30, max_bytes=10**6)
     assert server.sent["/drip.png"] > 0
     assert _cache_files(cache) == []  # no partial file, no temporary
 
 
 _CHILD = """
 import sys, pandas as pd
+from pathlib import Path
 from xdeg_pipeline.core import remote
-remote.download_all(pd.DataFrame({"url": [sys.argv[1]]}), "url", sys.argv[2], timeout=5,
-                    total_timeout=60, max_bytes=10**7)
+from xdeg_pipeline.core.images import scan_collection
+remote.download_all(pd.DataFrame({"url": [sys.argv[1]]}), "url", sys.argv[2],
+                    Path(sys.argv[2]) / "failures.json", timeout=5, total_timeout=60,
+                    max_bytes=10**7)
 """
 
 
@@ -422,7 +273,8 @@ def test_killed_download_leaves_no_partial_file(
         assert leftovers and all(f.startswith(".") and f.endswith(".tmp") for f in leftovers)
     # the next run removes any temporary a killed process left, and fetches the file
     server.image("/drip.png", image_bytes(9))
-    result = remote.download_all(pd.DataFrame({"url": [url]}), "url", cache, **FAST)
+    result = remote.download_all(pd.DataFrame({"url": [url]}), "url", cache, cache / FAILURES,
+                                 **FAST)
     assert result.downloaded == 1
     assert _cache_files(cache) == [f"{key}.png"]
 
@@ -452,10 +304,11 @@ def test_caption_and_display_meta(tmp_path: Path) -> None:
     shown = remote.display_meta(meta)
     assert list(shown)[:5] == ["Title", "Artist", "Year", "Style", "ID"]
     assert len(shown) == 12
-    remote.write_metadata(pd.DataFrame({"name": ["a.png", "b.png"], "Title": ["A", ""]}),
-                          tmp_path)
-    assert remote.read_metadata(tmp_path) == {"a.png": {"Title": "A"}, "b.png": {}}
-    assert remote.read_metadata(tmp_path, ["b.png"]) == {"b.png": {}}
+    table = tmp_path / "image_metadata.parquet"
+    remote.write_metadata(pd.DataFrame({"name": ["a.png", "b.png"], "Title": ["A", ""]}), table)
+    assert remote.read_metadata(table) == {"a.png": {"Title": "A"}, "b.png": {}}
+    assert remote.read_metadata(table, ["b.png"]) == {"b.png": {}}
+    assert remote.read_metadata(tmp_path / "absent.parquet") == {}
 
 
 def test_permanent_failures_are_remembered_transient_ones_retried(
@@ -469,10 +322,10 @@ def test_permanent_failures_are_remembered_transient_ones_retried(
     }
     df = pd.DataFrame({"id": list(urls), "url": list(urls.values())})
     cache = tmp_path / "cache"
-    first = remote.download_all(df, "url", cache, **FAST)
+    first = remote.download_all(df, "url", cache, cache / FAILURES, **FAST)
     assert sorted(first.rejected["name"]) == ["down", "gone", "html"]
     hits = dict(server.hits)
-    second = remote.download_all(df, "url", cache, **FAST)
+    second = remote.download_all(df, "url", cache, cache / FAILURES, **FAST)
     assert sorted(second.rejected["reason"]) == ["http_404", "http_500", "not_an_image"]
     assert server.hits["/gone.png"] == hits["/gone.png"]  # remembered: not requested
     assert server.hits["/page.jpg"] == hits["/page.jpg"]
@@ -481,7 +334,7 @@ def test_permanent_failures_are_remembered_transient_ones_retried(
     assert "remembered" in second.rejected.set_index("name").loc["gone", "detail"]
     # after the retry period (0 here) it is requested again; a URL that now works is forgotten
     server.image("/gone.png", image_bytes(8))
-    third = remote.download_all(df, "url", cache, retry_failed_after=0.0, **FAST)
+    third = remote.download_all(df, "url", cache, cache / FAILURES, retry_failed_after=0.0, **FAST)
     assert "gone" in set(third.rows["name"].str.split(".").str[0])
     assert url_key_in(cache, urls["gone"]) is False
 
@@ -489,4 +342,27 @@ def test_permanent_failures_are_remembered_transient_ones_retried(
 def url_key_in(cache: Path, url: str) -> bool:
     import json
 
-    return remote.url_key(url) in json.loads((cache / remote.FAILURES_FILE).read_text())
+    return remote.url_key(url) in json.loads((cache / FAILURES).read_text())
+
+
+def test_downloader_and_scan_sniff_alike(server: ImageServer, tmp_path: Path) -> None:
+    """One table of signatures: a body the scan calls not_an_image is refused from its first
+    bytes; one that starts like an image but does not decode keeps the scan's reason."""
+    bodies = {"gif8": b"GIF8" + b"\x00\xff" * 40, "gif89a": b"GIF89a" + b"\x00\xff" * 40,
+              "html": b"<html><body>moved</body></html>", "ok": image_bytes(3, "GIF")}
+    urls = [server.image(f"/{key}.gif", body, "image/gif") for key, body in bodies.items()]
+    cache = tmp_path / "cache"
+    result = remote.download_all(pd.DataFrame({"id": list(bodies), "url": urls}), "url", cache,
+                                 cache / FAILURES, **FAST)
+    assert list(result.rows["name"]) == ["ok.gif"]
+    downloaded = dict(zip(result.rejected["name"], result.rejected["reason"]))
+    assert downloaded == {"gif8": "not_an_image", "gif89a": "corrupt", "html": "not_an_image"}
+    assert "starts with b'GIF8" in result.rejected.set_index("name").loc["gif8", "detail"]
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for key, body in bodies.items():
+        (folder / f"{key}.gif").write_bytes(body)
+    scan = scan_collection(folder)
+    assert list(scan.manifest["name"]) == ["ok.gif"]
+    scanned = {Path(n).stem: r for n, r in zip(scan.rejected["name"], scan.rejected["reason"])}
+    assert scanned == downloaded

@@ -1,0 +1,100 @@
+"""The graph as arrays: every edge in both directions (arcs), in CSR order, with lookups.
+
+Arc ``j`` goes from ``arc_row[j]`` to ``nbr[j]`` along edge ``arc_e[j]`` (weight ``arc_w[j]``).
+Rows are sorted by tail, then neighbour id, then weight, so results are deterministic and the
+first arc between two vertices is the lightest. ``base_arc`` marks the arcs of the kNN graph
+(``shortest`` and ``smooth`` use only those; long-range landmark edges are for ``steps``).
+"""
+
+from __future__ import annotations
+
+import igraph as ig
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from xdeg_pipeline.core.paths.chain import PathError
+
+
+def trace(pred: np.ndarray, s: int, t: int) -> list[int]:
+    """The path s..t read backwards from a predecessor array (t must be reached from s)."""
+    path = [t]
+    while path[-1] != s:
+        path.append(int(pred[path[-1]]))
+    return path[::-1]
+
+
+class Arcs:
+    """CSR adjacency of an igraph graph (edge attributes ``weight`` and optional ``long``)."""
+
+    def __init__(self, graph: ig.Graph) -> None:
+        self.n = n = graph.vcount()
+        m = graph.ecount()
+        el = np.array(graph.get_edgelist(), dtype=np.int64).reshape(m, 2)
+        self.eu, self.ev = el[:, 0], el[:, 1]
+        self.w = np.array(graph.es["weight"], dtype=np.float64) if m else np.zeros(0)
+        has_long = m and "long" in graph.es.attributes()
+        self.long_e = np.array(graph.es["long"], bool) if has_long else np.zeros(m, bool)
+        if m and (not np.isfinite(self.w).all() or self.w.min() < 0):
+            raise ValueError("edge weights must be finite and non-negative")
+        rows = np.concatenate([self.eu, self.ev])
+        cols = np.concatenate([self.ev, self.eu])
+        eids = np.concatenate([np.arange(m)] * 2)
+        order = np.lexsort((self.w[eids] if len(eids) else eids, cols, rows))
+        self.arc_row = rows[order]
+        self.nbr = cols[order]
+        self.arc_e = eids[order]
+        self.arc_w = self.w[self.arc_e]
+        self.arc_key = self.arc_row * n + self.nbr  # sorted; first match = lightest
+        counts = np.bincount(self.arc_row, minlength=n)
+        self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.base_arc = ~self.long_e[self.arc_e]  # arcs of shortest/smooth (no long-range)
+        # scipy reads stored zeros as missing edges: spanning trees add this to every weight
+        self.mst_shift = 1e-9 * max(float(self.w.max(initial=0.0)), 1e-30)
+
+    def arc_of(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Index of the lightest arc a->b for each pair (-1 where not adjacent)."""
+        key = np.asarray(a, dtype=np.int64) * self.n + np.asarray(b, dtype=np.int64)
+        j = np.searchsorted(self.arc_key, key)
+        jj = np.minimum(j, len(self.arc_key) - 1)
+        found = (j < len(self.arc_key)) & (self.arc_key[jj] == key) if len(self.arc_key) else j < 0
+        return np.where(found, jj, -1)
+
+    def step_weight(self, a: int, b: int) -> float:
+        """Weight of the lightest edge a-b (KeyError if not adjacent)."""
+        j = int(self.arc_of(np.array([a]), np.array([b]))[0])
+        if j < 0:
+            raise KeyError((a, b))
+        return float(self.arc_w[j])
+
+    def steps_of(self, vertices: list[int]) -> list[float]:
+        """The step distances along a chain of adjacent vertices."""
+        v = np.asarray(vertices, dtype=np.int64)
+        return self.arc_w[self.arc_of(v[:-1], v[1:])].tolist() if len(v) > 1 else []
+
+    def edges_between(self, a: int, b: int) -> np.ndarray:
+        """Ids of every edge a-b."""
+        lo, hi = self.indptr[a], self.indptr[a + 1]
+        return self.arc_e[lo:hi][self.nbr[lo:hi] == b]
+
+    def allowed(self, ban_v: np.ndarray | None, ban_e: np.ndarray | None) -> np.ndarray:
+        """Arcs that touch no banned vertex (n-mask) and lie on no banned edge (m-mask)."""
+        ok = np.ones(len(self.arc_e), bool)
+        if ban_v is not None:
+            ok &= ~ban_v[self.arc_row] & ~ban_v[self.nbr]
+        if ban_e is not None:
+            ok &= ~ban_e[self.arc_e]
+        return ok
+
+    def csr(self, keep: np.ndarray, data: np.ndarray) -> csr_matrix:
+        """The n x n sparse matrix of the arcs ``keep`` with values ``data`` (per arc)."""
+        counts = np.bincount(self.arc_row[keep], minlength=self.n)
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        return csr_matrix((data[keep], self.nbr[keep], indptr), shape=(self.n, self.n))
+
+    def cheapest_path(self, s: int, t: int, keep: np.ndarray, cost: np.ndarray) -> list[int]:
+        """Least summed ``cost`` (per arc) from s to t over the arcs ``keep`` (Dijkstra)."""
+        dist, pred = dijkstra(self.csr(keep, cost), indices=s, return_predecessors=True)
+        if not np.isfinite(dist[t]):
+            raise PathError("no chain between these images with the given constraints")
+        return trace(pred, s, t)

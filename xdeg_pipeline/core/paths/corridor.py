@@ -1,0 +1,62 @@
+"""Smooth chains on huge graphs: the least-cost search confined to a corridor.
+
+The corridor is the minimum-spanning-tree path between s and t (whose largest step is the
+bottleneck), its neighbours (``params.LOCAL_WIDTH`` rings) and the edges at them. The work is
+proportional to the tree path's length times the degree, not to the graph; chains may leave
+the tree path one image at a time, and the largest step stays within the cap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from xdeg_pipeline.core import params
+from xdeg_pipeline.core.paths.arcs import Arcs, trace
+from xdeg_pipeline.core.paths.search import SearchSpace
+
+
+def smooth_chain(space: SearchSpace, s: int, t: int, b: float) -> list[int]:
+    """Least-cost chain under the cap ``b * (1 + slack)`` within the corridor of the tree path."""
+    cap = b * (1.0 + space.slack)
+    P = np.array(space.tree.path(s, t), dtype=np.int64)
+    for _ in range(params.LOCAL_ROUNDS):
+        P = corridor_chain(space, P, s, t, cap)
+    return P.tolist()
+
+
+def arcs_at(arcs: Arcs, P: np.ndarray, cap: float) -> np.ndarray:
+    """Arcs (<= cap, no long-range) leaving the vertices P, grouped by P's order."""
+    lo, hi = arcs.indptr[P], arcs.indptr[P + 1]
+    sizes = hi - lo
+    idx = np.arange(int(sizes.sum())) + np.repeat(lo - np.cumsum(sizes) + sizes, sizes)
+    return idx[(arcs.arc_w[idx] <= cap) & arcs.base_arc[idx]]
+
+
+def corridor_chain(space: SearchSpace, P: np.ndarray, s: int, t: int, cap: float) -> np.ndarray:
+    """Least-cost chain (edges <= cap) among P, its neighbours and the edges at P.
+
+    Linear in the corridor's arcs (no sorting): vertices are marked in an n-sized mask and
+    renumbered through a reusable n-sized map; the CSR is built straight from the arcs,
+    which arrive grouped by their (sorted) tail, and searched as an undirected graph.
+    """
+    arcs = space.arcs
+    mark = np.zeros(space.n, bool)
+    mark[P] = True
+    if params.LOCAL_WIDTH > 1:
+        mark[arcs.nbr[arcs_at(arcs, P, cap)]] = True
+    P = np.flatnonzero(mark)  # sorted, so the arcs below come grouped by tail
+    idx = arcs_at(arcs, P, cap)
+    mark[arcs.nbr[idx]] = True
+    nodes = np.flatnonzero(mark)
+    local = space.vertex_map()
+    local[nodes] = np.arange(len(nodes), dtype=np.int32)
+    tails = local[arcs.arc_row[idx]]  # non-decreasing: P is sorted, arcs grouped by it
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(tails, minlength=len(nodes)))])
+    A = csr_matrix(
+        (space.arc_cost[idx], local[arcs.nbr[idx]], indptr), shape=(len(nodes), len(nodes))
+    )
+    src, dst = int(local[s]), int(local[t])
+    _, pred = dijkstra(A, directed=False, indices=src, return_predecessors=True)
+    return nodes[np.array(trace(pred, src, dst))]

@@ -1,0 +1,174 @@
+"""The path finder: one object per graph that validates requests and runs the modes.
+
+It prepares the graph once (arcs, bottleneck tree, hub load, step costs: a
+:class:`~.search.SearchSpace`), turns a request into :class:`~.search.Query` objects (``avoid``
+and earlier alternatives become banned vertices and edges) and hands them to the mode's
+``search`` function from :data:`~.modes.SEARCHES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import igraph as ig
+import numpy as np
+
+from xdeg_pipeline.core import params
+from xdeg_pipeline.core.paths import load as hub_load
+from xdeg_pipeline.core.paths import steps as steps_mode
+from xdeg_pipeline.core.paths.alternatives import cut_vertices, next_alternative
+from xdeg_pipeline.core.paths.arcs import Arcs
+from xdeg_pipeline.core.paths.chain import Chain, PathError
+from xdeg_pipeline.core.paths.costs import StepCost
+from xdeg_pipeline.core.paths.modes import MODES, SEARCHES
+from xdeg_pipeline.core.paths.search import Query, SearchSpace
+from xdeg_pipeline.core.paths.tree import BottleneckTree
+
+
+def _check_request(mode: str, steps: int | None, alternatives: int) -> str:
+    """The mode to run (``steps`` given alone implies mode ``steps``); PathError if malformed."""
+    if mode not in MODES:
+        raise PathError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    if steps is not None and mode == "smooth":
+        mode = "steps"  # asking for a number of intermediate images implies steps mode
+    if mode == "steps":
+        if steps is None or int(steps) != steps or steps < 0:
+            raise PathError("mode 'steps' needs steps = the number of intermediate images")
+        if steps > params.MAX_STEPS:
+            raise PathError(f"steps must be at most {params.MAX_STEPS}")
+    elif steps is not None:
+        raise PathError(f"steps is only used with mode 'steps', not {mode!r}")
+    if int(alternatives) != alternatives or alternatives < 1:
+        raise PathError("alternatives must be a positive integer")
+    return mode
+
+
+class PathFinder:
+    """Answers chain queries on one graph; precomputes the MST tables and adjacency arrays."""
+
+    def __init__(
+        self,
+        graph: ig.Graph,
+        slack: float | None = None,
+        power: float | None = None,
+        hub_penalty: float | None = None,
+        search_budget: int | None = None,
+    ) -> None:
+        self.graph = graph
+        self.n = graph.vcount()
+        self.step_cost = StepCost.of(power, hub_penalty)
+        self.power, self.hub_penalty = self.step_cost.power, self.step_cost.hub_penalty
+        self.arcs = Arcs(graph)
+        tree = BottleneckTree(self.arcs)
+        self.load = hub_load.graph_load(graph, self.arcs, self.step_cost)
+        self.cost = self.step_cost.edge_costs(self.arcs, self.load)  # per edge
+        self.space = SearchSpace(
+            arcs=self.arcs,
+            tree=tree,
+            arc_cost=self.cost[self.arcs.arc_e],
+            slack=params.SMOOTH_SLACK if slack is None else float(slack),
+            search_budget=params.STEPS_SEARCH_BUDGET if search_budget is None else search_budget,
+        )
+        self._cut: set[int] | None = None
+
+    # ------------------------------------------------------------------ settings of the modes
+    @property
+    def slack(self) -> float:
+        """smooth: the largest step may exceed the bottleneck by this fraction."""
+        return self.space.slack
+
+    @slack.setter
+    def slack(self, value: float) -> None:
+        self.space.slack = float(value)
+
+    @property
+    def search_budget(self) -> int:
+        """steps: depth-first expansions per threshold before it counts as "not found"."""
+        return self.space.search_budget
+
+    @search_budget.setter
+    def search_budget(self, value: int) -> None:
+        self.space.search_budget = value
+
+    # ------------------------------------------------------------------ graph facts
+    def load_params(self) -> dict:
+        """The settings a stored hub load was estimated with (must match to be reused)."""
+        return self.step_cost.load_params()
+
+    def estimate_load(
+        self, rounds: int | None = None, sources: int | None = None, seed: int = 0
+    ) -> np.ndarray:
+        """Share of all chains passing through each image (see :func:`.load.estimate_load`)."""
+        return hub_load.estimate_load(self.arcs, self.step_cost, rounds, sources, seed)
+
+    def bottleneck(self, s: int, t: int) -> float:
+        """Least possible largest step between s and t in the graph (inf if disconnected)."""
+        return self.space.tree.bottleneck(s, t)
+
+    def tree_path(self, s: int, t: int) -> list[int]:
+        """The s-t path in the minimum spanning tree (a minimax path)."""
+        return self.space.tree.path(s, t)
+
+    def step_weight(self, a: int, b: int) -> float:
+        """Weight of the lightest edge a-b (KeyError if not adjacent)."""
+        return self.arcs.step_weight(a, b)
+
+    def walk_bounds(self, s: int, hops: int, allowed: np.ndarray | None = None) -> np.ndarray:
+        """``B[h][v]``: least largest step over walks of exactly h edges from s to v."""
+        return steps_mode.walk_bounds(self.arcs, s, hops, allowed)
+
+    def walk_costs(self, s: int, hops: int, tau: float, allowed: np.ndarray | None) -> np.ndarray:
+        """``C[h][v]``: least summed cost over walks of exactly h edges <= tau from s to v."""
+        return steps_mode.walk_costs(self.space, s, hops, tau, allowed)
+
+    # ------------------------------------------------------------------ queries
+    def find(
+        self,
+        source: int,
+        target: int,
+        mode: str = "smooth",
+        steps: int | None = None,
+        alternatives: int = 1,
+        avoid: Iterable[int] = (),
+    ) -> list[Chain]:
+        """Up to ``alternatives`` distinct chains from source to target, best first."""
+        s, t = self._vertex(source, "source"), self._vertex(target, "target")
+        mode = _check_request(mode, steps, alternatives)
+        avoid_set = {self._vertex(a, "avoid") for a in avoid}
+        if s in avoid_set or t in avoid_set:
+            raise PathError("the source and target cannot be avoided")
+        if s == t:
+            if mode == "steps" and steps:
+                raise PathError("source and target are the same image")
+            return [Chain([s], [], 0.0, 0.0, mode=mode)]
+        base_ban = np.zeros(self.n, bool)
+        base_ban[list(avoid_set)] = True
+        run = SEARCHES[mode]
+        x = int(steps) if mode == "steps" else None
+
+        def search(ban_v: np.ndarray, ban_e: np.ndarray | None) -> Chain:
+            q = Query(s, t, x, ban_v if ban_v.any() else None, ban_e)
+            return run(self.space, q)
+
+        chains = [search(base_ban, None)]
+        while len(chains) < alternatives:
+            nxt = next_alternative(self.arcs, chains, base_ban, search, self._cut_vertices())
+            if nxt is None:
+                break
+            chains.append(nxt)
+        return chains
+
+    def _cut_vertices(self) -> set[int]:
+        """Articulation points of the kNN graph (cached): routes may have to share them."""
+        if self._cut is None:
+            self._cut = cut_vertices(self.graph, self.arcs.long_e)
+        return self._cut
+
+    def _vertex(self, v, what: str) -> int:
+        try:
+            iv = int(v)
+        except (TypeError, ValueError):
+            raise PathError(f"{what} must be a vertex id, got {v!r}") from None
+        if iv != v or not 0 <= iv < self.n:
+            raise PathError(f"{what} {v!r} is not a vertex of this graph (0..{self.n - 1})")
+        return iv

@@ -1,0 +1,98 @@
+"""Hub load: the share of all chains that pass through each image, estimated by simulation.
+
+``smooth`` (through :class:`~.costs.StepCost`) makes busy images dearer to pass through, so
+chains spread over equally good routes. ``build_graph`` stores the estimate in the graph
+(vertex attribute ``load`` and ``graph["params"]["load_params"]``); a finder reuses it when the
+settings match and estimates it otherwise.
+"""
+
+from __future__ import annotations
+
+import igraph as ig
+import numpy as np
+from scipy.sparse.csgraph import dijkstra
+
+from xdeg_pipeline.core import params
+from xdeg_pipeline.core.paths.arcs import Arcs
+from xdeg_pipeline.core.paths.costs import StepCost
+
+
+def subtree_sizes(pred: np.ndarray) -> np.ndarray:
+    """Vertices in each subtree of a predecessor forest (unreached vertices: their own root).
+
+    Vectorised: depths by pointer jumping (O(n log depth)), then sizes summed level by level
+    from the deepest up.
+    """
+    n = len(pred)
+    parent = np.where(pred >= 0, pred, np.arange(n))
+    depth = (pred >= 0).astype(np.int64)
+    anc = parent.copy()
+    while True:  # list ranking: depth[v] += depth[anc[v]]; anc[v] = anc[anc[v]]
+        nxt = anc[anc]
+        if np.array_equal(nxt, anc):
+            break
+        depth = depth + depth[anc]
+        anc = nxt
+    size = np.ones(n)
+    order = np.argsort(-depth, kind="stable")
+    for level in np.split(order, np.flatnonzero(np.diff(depth[order])) + 1):
+        if depth[level[0]] == 0:
+            break
+        np.add.at(size, parent[level], size[level])  # deepest level first
+    return size
+
+
+def estimate_load(
+    arcs: Arcs,
+    cost: StepCost,
+    rounds: int | None = None,
+    sources: int | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """Share of all chains passing through each image (interior), by simulation.
+
+    Each round runs Dijkstra under the current cost from a seeded sample of sources; a
+    vertex's subtree size in a shortest-path tree is the number of chains from that source
+    passing through it, so one run counts n - 1 chains. Loads are averaged over rounds
+    (method of successive averages), each round costing with the loads so far, so the
+    penalty settles instead of oscillating. The cap on the largest step is left out here
+    (with power >= 4 it rarely binds).
+    """
+    n = arcs.n
+    load = np.zeros(n)
+    if n < 3 or not len(arcs.w):
+        return load
+    rounds = params.LOAD_ROUNDS if rounds is None else rounds
+    n_src = params.LOAD_SOURCES if sources is None else sources
+    n_src = max(2, min(n, n_src, int(params.LOAD_WORK / rounds / max(len(arcs.arc_e), 1))))
+    rng = np.random.default_rng(seed)
+    for r in range(rounds):
+        A = arcs.csr(arcs.base_arc, cost.edge_costs(arcs, load)[arcs.arc_e])
+        usage = np.zeros(n)
+        for src in rng.choice(n, size=n_src, replace=False):
+            dist, pred = dijkstra(A, indices=int(src), return_predecessors=True)
+            size = subtree_sizes(pred)
+            size[int(src)] = 1.0  # the source is an end of its chains, not inside them
+            usage += size - 1.0  # chains from src passing through each vertex
+        usage = np.maximum(usage, 0.0)
+        usage /= n_src * (n - 1)
+        load = (load * r + usage) / (r + 1)
+    return load
+
+
+def graph_load(graph: ig.Graph, arcs: Arcs, cost: StepCost) -> np.ndarray:
+    """The hub load stored in the graph by ``build_graph`` if made with ``cost``'s settings,
+    else estimated now (zeros when the cost has no hub penalty)."""
+    if cost.hub_penalty <= 0:
+        return np.zeros(arcs.n)
+    stored = (graph["params"] if "params" in graph.attributes() else {}) or {}
+    if "load" in graph.vs.attributes() and stored.get("load_params") == cost.load_params():
+        return np.array(graph.vs["load"], dtype=np.float64)
+    return estimate_load(arcs, cost)
+
+
+def estimate_graph_load(graph: ig.Graph, cost: StepCost | None = None) -> tuple[np.ndarray, dict]:
+    """The hub load to store in a new graph, and the settings it was estimated with
+    (default: the settings a default :class:`~.finder.PathFinder` uses)."""
+    cost = StepCost.of() if cost is None else cost
+    return graph_load(graph, Arcs(graph), cost), cost.load_params()
