@@ -10,10 +10,13 @@ from dagster import AssetExecutionContext, AutomationCondition, DataVersion, Mat
 from xdeg_pipeline.assets.metadata import to_metadata
 from xdeg_pipeline.core.progress import is_terminal, progress_reporter
 from xdeg_pipeline.core.settings import Settings
-from xdeg_pipeline.core.stages.runner import Reporter, StageResult
+from xdeg_pipeline.core.stage import Reporter, StageResult
 
 CODE_VERSION = "1"
 EAGER = AutomationCondition.eager()
+#: What every asset after raw_images declares: the code version, and that it follows its
+#: upstream assets (declarative automation).
+FOLLOWS_UPSTREAM = {"code_version": CODE_VERSION, "automation_condition": EAGER}
 
 
 def reporter(context: AssetExecutionContext, settings: Settings) -> Reporter:

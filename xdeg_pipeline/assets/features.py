@@ -10,7 +10,7 @@ from dagster import (
     asset,
 )
 
-from xdeg_pipeline.assets.common import CODE_VERSION, EAGER, materialized, pick, reporter
+from xdeg_pipeline.assets.common import FOLLOWS_UPSTREAM, materialized, pick, reporter
 from xdeg_pipeline.assets.metadata import md_table, variance_plot
 from xdeg_pipeline.core.stages import features, pca
 from xdeg_pipeline.partitions import SHARDS, run_shards
@@ -24,9 +24,8 @@ warnings.filterwarnings("ignore", r"Parameter `backfill_policy`", BetaWarning)
 @asset(
     deps=["raw_images"],
     group_name="features",
-    code_version=CODE_VERSION,
     kinds={"pytorch", "parquet"},
-    automation_condition=EAGER,
+    **FOLLOWS_UPSTREAM,
     partitions_def=SHARDS,
     backfill_policy=BackfillPolicy.single_run(),
     description="CNN features (pooled before the classifier), one row per unique image, in 16 "
@@ -54,9 +53,8 @@ def image_features(context: AssetExecutionContext, xdeg: XdegResource) -> Materi
 @asset(
     deps=["image_features"],
     group_name="features",
-    code_version=CODE_VERSION,
     kinds={"parquet"},
-    automation_condition=EAGER,
+    **FOLLOWS_UPSTREAM,
     description="Features reduced with fbpca, fitted on a bounded sample of the shards and "
     "applied shard by shard into one streamed table. The fitted model is kept and reused while "
     "the collection grows by less than a quarter.",

@@ -2,7 +2,7 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from xdeg_pipeline.assets.common import CODE_VERSION, EAGER, materialized, pick, reporter
+from xdeg_pipeline.assets.common import FOLLOWS_UPSTREAM, materialized, pick, reporter
 from xdeg_pipeline.assets.metadata import degree_histogram
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.stages import graph, knn
@@ -12,9 +12,8 @@ from xdeg_pipeline.resources import XdegResource
 @asset(
     deps=["pca_features"],
     group_name="graph",
-    code_version=CODE_VERSION,
     kinds={"nmslib", "parquet"},
-    automation_condition=EAGER,
+    **FOLLOWS_UPSTREAM,
     description="k nearest neighbours of every image (nmslib HNSW) as an edge table; "
     "source/target are row numbers of pca_features.",
 )
@@ -29,9 +28,8 @@ def knn_edges(context: AssetExecutionContext, xdeg: XdegResource) -> Materialize
 @asset(
     deps=["knn_edges", "raw_images"],
     group_name="graph",
-    code_version=CODE_VERSION,
     kinds={"igraph", "pickle"},
-    automation_condition=EAGER,
+    **FOLLOWS_UPSTREAM,
     description="Undirected similarity graph built in bulk from knn_edges, bridged so that "
     "every pair of images is connected.",
 )

@@ -21,7 +21,7 @@ from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.progress import PartsProgress
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.shards import SHARD_KEYS, shard_of
-from xdeg_pipeline.core.stages.runner import (
+from xdeg_pipeline.core.stage import (
     QUIET,
     Outcome,
     Reporter,

@@ -11,15 +11,7 @@ import pandas as pd
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph import build_graph, save_graph
 from xdeg_pipeline.core.settings import Settings
-from xdeg_pipeline.core.stages.runner import (
-    QUIET,
-    Outcome,
-    Reporter,
-    Stage,
-    StageInputs,
-    StageResult,
-    StageRunner,
-)
+from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
 from xdeg_pipeline.core.tables import read_feature_table
 
 NAME = "similarity_graph"
@@ -30,12 +22,12 @@ def graph_params() -> dict:
     return {k: v for k, v in vars(params).items() if k.isupper()}
 
 
-def similarity_graph(settings: Settings, report: Reporter = QUIET) -> StageResult:
+def similarity_graph(settings: Settings, report: Reporter | None = None) -> StageResult:
     """Build the graph (reused while knn_edges, the names and the parameters are unchanged)."""
     layout = settings.layout
     stage = Stage(NAME, _build, upstream=("knn_edges", "raw_images"), params=(graph_params(),),
                   outputs=(layout.similarity_graph,))
-    return StageRunner(layout, report.info).run(stage)
+    return run_stage(stage, layout, report)
 
 
 def _build(inputs: StageInputs) -> Outcome:

@@ -11,25 +11,18 @@ import pandas as pd
 from xdeg_pipeline.core import remote
 from xdeg_pipeline.core.images import scan_collection
 from xdeg_pipeline.core.settings import Settings
-from xdeg_pipeline.core.stages.runner import (
-    QUIET,
-    Outcome,
-    Reporter,
-    Stage,
-    StageInputs,
-    StageResult,
-    StageRunner,
-)
+from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
 from xdeg_pipeline.core.state import fingerprint_lines
 from xdeg_pipeline.core.tables import replace_rejected
 
 NAME = "raw_images"
 
 
-def raw_images(settings: Settings, report: Reporter = QUIET) -> StageResult:
+def raw_images(settings: Settings, report: Reporter | None = None) -> StageResult:
     """Scan the collection (always: its fingerprint is its content, names and hashes)."""
+    report = report or Reporter()
     stage = Stage(NAME, partial(_scan, settings, report), always=True)
-    return StageRunner(settings.layout, report.info).run(stage)
+    return run_stage(stage, settings.layout, report)
 
 
 def _scan(settings: Settings, report: Reporter, inputs: StageInputs) -> Outcome:

@@ -7,27 +7,19 @@ from functools import partial
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.knn import knn_edges as compute_knn_edges
 from xdeg_pipeline.core.settings import Settings
-from xdeg_pipeline.core.stages.runner import (
-    QUIET,
-    Outcome,
-    Reporter,
-    Stage,
-    StageInputs,
-    StageResult,
-    StageRunner,
-)
+from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
 from xdeg_pipeline.core.tables import read_feature_table
 
 NAME = "knn_edges"
 
 
-def knn_edges(settings: Settings, report: Reporter = QUIET) -> StageResult:
+def knn_edges(settings: Settings, report: Reporter | None = None) -> StageResult:
     """Edges of every row of pca_features to its ``k`` nearest (reused while pca_features,
     ``k`` and the space are unchanged)."""
     files = settings.layout
     stage = Stage(NAME, partial(_neighbours, settings.k), upstream=("pca_features",),
                   params=(settings.k, params.KNN_SPACE), outputs=(files.knn_edges,))
-    return StageRunner(files, report.info).run(stage)
+    return run_stage(stage, files, report)
 
 
 def _neighbours(k: int, inputs: StageInputs) -> Outcome:

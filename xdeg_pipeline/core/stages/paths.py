@@ -11,15 +11,7 @@ import pandas as pd
 
 from xdeg_pipeline.core.query import ChainResult, Collection, PathRequest, results_table
 from xdeg_pipeline.core.settings import Settings
-from xdeg_pipeline.core.stages.runner import (
-    QUIET,
-    Outcome,
-    Reporter,
-    Stage,
-    StageInputs,
-    StageResult,
-    StageRunner,
-)
+from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
 
 NAME = "requested_paths"
 ERROR_COLUMNS = ["source", "target", "error"]
@@ -39,13 +31,14 @@ def example_pair(collection: Collection) -> tuple[str, str]:
 
 def requested_paths(settings: Settings, pairs: Sequence[tuple[str, str]],
                     options: dict[str, Any] | None = None,
-                    report: Reporter = QUIET) -> StageResult:
+                    report: Reporter | None = None) -> StageResult:
     """Answer every pair with the :class:`PathRequest` ``options`` (no pair: one example
     pair); always computed, under no lock (the graph file is only read), so path requests
     run while a build does."""
+    report = report or Reporter()
     stage = Stage(NAME, partial(_answer, settings, list(pairs), options or {}, report),
                   always=True, lock=None)
-    return StageRunner(settings.layout, report.info).run(stage)
+    return run_stage(stage, settings.layout, report)
 
 
 def _answer(settings: Settings, pairs: list[tuple[str, str]], options: dict[str, Any],

@@ -17,15 +17,7 @@ from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.pca import PcaModel, fit_pca
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.shards import SHARD_KEYS
-from xdeg_pipeline.core.stages.runner import (
-    QUIET,
-    Outcome,
-    Reporter,
-    Stage,
-    StageInputs,
-    StageResult,
-    StageRunner,
-)
+from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
 from xdeg_pipeline.core.state import fingerprint
 from xdeg_pipeline.core.tables import read_feature_table, write_feature_parts
 
@@ -33,13 +25,13 @@ NAME = "pca_features"
 REFIT_GROWTH = 1.25  # refit once the collection is this many times what the model was fit on
 
 
-def pca_features(settings: Settings, report: Reporter = QUIET) -> StageResult:
+def pca_features(settings: Settings, report: Reporter | None = None) -> StageResult:
     """Reduce image_features (reused while image_features and the dimensions are unchanged);
     the result's facts hold the explained variance ratio of each component and ``refit``."""
     files, n_components = settings.layout, settings.pca_dims
     stage = Stage(NAME, partial(_reduce, n_components), upstream=("image_features",),
                   params=(n_components,), outputs=(files.pca_features, files.pca_model))
-    result = StageRunner(files, report.info).run(stage)
+    result = run_stage(stage, files, report)
     ratio = result.facts.get("explained_variance_ratio")
     if ratio is None:
         ratio = PcaModel.load(files.pca_model).explained_variance_ratio

@@ -18,7 +18,7 @@ from xdeg_pipeline.core.feature_store import FeatureStore, update_features
 from xdeg_pipeline.core.features import FeatureExtractor
 from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.progress import ProgressFn
-from xdeg_pipeline.core.stages.runner import Outcome, Stage, StageInputs, StageRunner
+from xdeg_pipeline.core.stage import Outcome, Stage, StageInputs, StageRunner
 from xdeg_pipeline.core.state import fingerprint, fingerprint_lines
 from xdeg_pipeline.core.tables import write_feature_table
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from xdeg_pipeline.core.layout import Layout
-from xdeg_pipeline.core.stages.runner import Outcome, Stage, StageInputs, StageRunner
+from xdeg_pipeline.core.stage import Outcome, Stage, StageInputs, StageRunner
 from xdeg_pipeline.core.state import fingerprint, read_state, write_state
 
 

@@ -1,4 +1,4 @@
-"""The stage runner: what every stage of the pipeline repeats, done once.
+"""The stage runner: what every stage of the pipeline repeats, done once (no Dagster).
 
 A stage is a :class:`Stage`: a name (its state file, ``<home>/state/<name>.json``), a
 ``compute`` function from :class:`StageInputs` to an :class:`Outcome`, what its input
@@ -209,3 +209,8 @@ class StageRunner:
             state["seconds"] = round(seconds, 3)
             write_state(self.layout.home, stage.name, state)
             return StageResult(stage.name, state, False, seconds, dict(outcome.facts))
+
+
+def run_stage(stage: Stage, layout: Layout, report: Reporter | None = None) -> StageResult:
+    """Run one stage on a data folder, its lines logged through ``report``."""
+    return StageRunner(layout, (report or QUIET).info).run(stage)
