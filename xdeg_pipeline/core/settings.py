@@ -18,10 +18,13 @@ from typing import Any
 
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.layout import Layout
+from xdeg_pipeline.core.remote.failures import RETRY_FAILED_AFTER
+from xdeg_pipeline.core.remote.transfer import FetchOptions
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROGRESS_MODES = ("auto", "bar", "lines", "off")
+_FETCH = FetchOptions()  # the downloader's defaults
 
 
 class SettingsError(ValueError):
@@ -91,14 +94,17 @@ SETTINGS: tuple[Setting, ...] = (
             "also write all shards as one `image_features.parquet` (0: skip, for huge "
             "collections)"),
     Setting("download_workers", "XDEG_DOWNLOAD_WORKERS", int, "8", "parallel downloads"),
-    Setting("download_timeout", "XDEG_DOWNLOAD_TIMEOUT", float, "20",
+    Setting("download_timeout", "XDEG_DOWNLOAD_TIMEOUT", float, f"{_FETCH.timeout:g}",
             "seconds for connect and for each read"),
-    Setting("download_total_timeout", "XDEG_DOWNLOAD_TOTAL_TIMEOUT", float, "120",
+    Setting("download_total_timeout", "XDEG_DOWNLOAD_TOTAL_TIMEOUT", float,
+            f"{_FETCH.total_timeout:g}",
             "seconds for one transfer"),
-    Setting("download_retries", "XDEG_DOWNLOAD_RETRIES", int, "3",
+    Setting("download_retries", "XDEG_DOWNLOAD_RETRIES", int, str(_FETCH.retries),
             "extra attempts for retryable failures (backoff 0.5 s, 1 s, 2 s)"),
-    Setting("download_max_mb", "XDEG_DOWNLOAD_MAX_MB", float, "50", "size cap per file (MB)"),
-    Setting("download_retry_hours", "XDEG_DOWNLOAD_RETRY_HOURS", float, "24",
+    Setting("download_max_mb", "XDEG_DOWNLOAD_MAX_MB", float, f"{_FETCH.max_bytes / 2**20:g}",
+            "size cap per file (MB)"),
+    Setting("download_retry_hours", "XDEG_DOWNLOAD_RETRY_HOURS", float,
+            f"{RETRY_FAILED_AFTER / 3600:g}",
             "hours before a URL that failed for good is requested again"),
     Setting("refresh_cron", "XDEG_REFRESH_CRON", str, "`0 3 * * *`",
             "cron of the `refresh_schedule` (read when the code location loads)"),
@@ -134,11 +140,11 @@ class Settings:
     checkpoint_every: int = 512
     combined_features: bool = True
     download_workers: int = 8
-    download_timeout: float = 20.0
-    download_total_timeout: float = 120.0
-    download_retries: int = 3
-    download_max_mb: float = 50.0
-    download_retry_hours: float = 24.0
+    download_timeout: float = _FETCH.timeout
+    download_total_timeout: float = _FETCH.total_timeout
+    download_retries: int = _FETCH.retries
+    download_max_mb: float = _FETCH.max_bytes / 2**20
+    download_retry_hours: float = RETRY_FAILED_AFTER / 3600
     refresh_cron: str = "0 3 * * *"
     progress: str = "auto"
 

@@ -118,3 +118,15 @@ def test_bad_overrides_name_the_field() -> None:
 def test_empty_variables_are_unset() -> None:
     s = Settings.from_env({"XDEG_BATCH_SIZE": "", "XDEG_DEVICE": "  "})
     assert s.batch_size is None and s.device is None
+
+
+def test_the_readme_table_documents_every_setting() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split(" | ")[0].strip("| `"): line for line in section.splitlines()
+            if line.startswith("| `XDEG_")}
+    assert set(rows) == {s.env for s in SETTINGS}
+    for s in SETTINGS:
+        cells = [c.strip() for c in rows[s.env].strip("|").split(" | ")]
+        assert cells[1] == ("—" if s.field == "refresh_cron" else f"`{s.field}`"), s.env
+        assert cells[3] == s.default and cells[4] == s.meaning, s.env
