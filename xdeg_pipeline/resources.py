@@ -90,16 +90,6 @@ class XdegResource(ConfigurableResource):
             values[name] = str(value) if isinstance(value, Path) else value
         return cls(**values)
 
-    # ------------------------------------------------------------------ shorthands
-    def home_path(self) -> Path:
-        return self.settings().home
-
-    def images_path(self) -> Path:
-        return self.settings().images_root
-
-    def manifest_path(self) -> Path | None:
-        return self.settings().manifest
-
 
 def fields() -> dict[str, type]:
     """The resource's settings: field name -> its type without None."""

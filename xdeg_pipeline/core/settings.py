@@ -255,15 +255,6 @@ def _parse(s: Setting, value: Any, explicit: bool) -> Any:
         raise SettingsError(f"{where}: cannot read {value!r} ({exc})") from None
 
 
-def environment_with_pythonpath(path: str) -> dict[str, str]:
-    """This process's environment with ``path`` first on ``PYTHONPATH`` (for child
-    interpreters that must import this copy of xdeg)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (path, env.get("PYTHONPATH")) if p)
-    return env
-
-
-
 def xdeg_home() -> Path:
     """The data folder of the environment's settings (a shorthand for scripts)."""
     return Settings.from_env().home
