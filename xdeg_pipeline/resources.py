@@ -63,19 +63,16 @@ class XdegResource(ConfigurableResource):
         """A resource bound to the ``XDEG_*`` variables that are set, so the launchpad shows
         where each value comes from: text and integer fields as :class:`dagster.EnvVar`
         (read when a run starts), numbers and flags as their value now."""
-        import os
-
-        env = os.environ if environ is None else environ
-        parsed = Settings.from_env(env)  # fails early, naming the variable, on a bad value
+        parsed = Settings.from_env(environ)  # fails early, naming the variable, on a bad value
+        set_vars = Settings.variables(environ)
         values: dict[str, Any] = {}
         for name, annotation in fields().items():
-            var = BY_FIELD[name].env
-            if not env.get(var, "").strip():
+            if name not in set_vars:
                 continue
             if annotation is str:
-                values[name] = EnvVar(var)
+                values[name] = EnvVar(set_vars[name])
             elif annotation is int:
-                values[name] = EnvVar.int(var)
+                values[name] = EnvVar.int(set_vars[name])
             else:
                 values[name] = getattr(parsed, name)
         return cls(**values)

@@ -181,6 +181,12 @@ class Settings:
                 values[s.field] = _parse(s, env[s.env], explicit=False)
         return cls(**values)
 
+    @staticmethod
+    def variables(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Field -> its variable's name, for the ``XDEG_*`` variables that are set."""
+        env = os.environ if environ is None else environ
+        return {s.field: s.env for s in SETTINGS if env.get(s.env, "").strip()}
+
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
