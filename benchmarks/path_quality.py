@@ -1,6 +1,6 @@
 """Path quality on a real collection: every path mode against exact bounds and the original recipe.
 
-    python benchmarks/path_quality.py IMAGES_DIR_OR_FEATURES [--pairs 200] [--seed 0]
+    python -m benchmarks.path_quality IMAGES_DIR_OR_FEATURES [--pairs 200] [--seed 0]
         [--backbone efficientnet_lite0] [--pca 64] [--k 15] [--space l2] [--cache FILE.npy]
         [--hub-pairs 1000] [--slack S] [--power P] [--hub-penalty L]
 
@@ -33,20 +33,17 @@ import argparse
 import hashlib
 import json
 import math
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from xdeg_pipeline.core import params  # noqa: E402
-from xdeg_pipeline.core.graph import build_graph  # noqa: E402
-from xdeg_pipeline.core.knn import knn_edges, knn_recall  # noqa: E402
-from xdeg_pipeline.core.paths import PathError, PathFinder  # noqa: E402
-from xdeg_pipeline.core.pca import fit_pca, l2_normalise  # noqa: E402
+from xdeg_pipeline.core import params
+from xdeg_pipeline.core.graph import build_graph
+from xdeg_pipeline.core.knn import import_nmslib, knn_edges, knn_recall
+from xdeg_pipeline.core.paths import PathError, PathFinder
+from xdeg_pipeline.core.pca import fit_pca, l2_normalise
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 STEPS_X = 7  # intermediate images for the steps mode (8 steps)
@@ -212,8 +209,8 @@ def original_recipe(F: np.ndarray, seed: int):
     """PCA 10 (fbpca, raw features), nmslib cosine k=20, directed graph, shortest sum."""
     import fbpca
     import igraph as ig
-    import nmslib
 
+    nmslib = import_nmslib()
     t0 = time.perf_counter()
     np.random.seed(seed)
     U, s, _ = fbpca.pca(F.astype(np.float64), k=10, raw=False)

@@ -17,7 +17,7 @@ from xdeg_pipeline.core.state import fingerprint, read_state
 from xdeg_pipeline.core.tables import read_feature_table
 from xdeg_pipeline.definitions import defs
 from xdeg_pipeline.resources import XdegResource
-from xdeg_pipeline_tests.conftest import make_collection
+from xdeg_pipeline_tests.helpers.collections import make_collection
 
 
 def _metadata(result, key: str) -> dict:
