@@ -26,10 +26,6 @@ def thumbnail_store(layout: Layout) -> ThumbnailStore:
     return ThumbnailStore(layout.thumbnails_dir)
 
 
-def atlas_dir(layout: Layout) -> Path:
-    return layout.thumbnails_dir / "atlas"
-
-
 @dataclass
 class ThumbnailResult:
     stats: ThumbnailStats
@@ -47,7 +43,7 @@ def update_thumbnails(
     files = files_by_hash(manifest, images_root)
     store = thumbnail_store(layout)
     stats = store.build(sorted(files.items()), workers=workers, progress=progress)
-    folder = atlas_dir(layout)
+    folder = layout.atlas_dir
     atlases = build_atlases(sorted(files), store, folder, previous=load_atlases(folder))
     save_atlases(atlases, folder)
     remove_unlisted_sheets(atlases, folder)
@@ -79,8 +75,8 @@ def draw_map(
     table = read_map(layout.collection_map)
     if table is None:
         raise FileNotFoundError(f"no collection map in {layout.home}: build it first")
-    atlases = load_atlases(atlas_dir(layout))
-    cells = atlas_cells(atlases, atlas_dir(layout)) if atlases is not None else (lambda h: None)
+    atlases = load_atlases(layout.atlas_dir)
+    cells = atlas_cells(atlases, layout.atlas_dir) if atlases is not None else (lambda h: None)
     return map_picture(
         table["content_hash"].tolist(), table[["x", "y"]].to_numpy(), cells, out, size=size,
         chain=chain, chain_labels=chain_labels, title=title, attribution=attribution,

@@ -56,11 +56,12 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
     return error(exc.status_code, exc.detail or "not found")
 
 
-def create_app(home: Path, images_root: Path, *, check_every: float = 1.0,
-               settle: float = 1.0) -> Starlette:
-    """The explorer over the data folder ``home`` built from ``images_root`` (a new build is
-    looked for every ``check_every`` s and loaded once its files are ``settle`` s old)."""
-    live = LiveData(Path(home), Path(images_root), check_every, settle)
+def create_app(home: Path, images_root: Path, *, openmoji: bool = False,
+               check_every: float = 1.0, settle: float = 1.0) -> Starlette:
+    """The explorer over the data folder ``home`` built from ``images_root`` (``openmoji``:
+    the rendered OpenMoji set: emoji names as captions, its credit line). A new build is
+    looked for every ``check_every`` s and loaded once its files are ``settle`` s old."""
+    live = LiveData(Path(home), Path(images_root), check_every, settle, openmoji)
     page, api, pictures = Page(), Api(live), Pictures(live)
     routes = [
         Route("/", page.index),

@@ -15,7 +15,7 @@ from xdeg_pipeline.core.query import ChainResult, Collection, PathRequest
 from xdeg_pipeline.core.resolve import AmbiguousName, NameNotFound
 from xdeg_pipeline.core.tables import read_rejected
 from xdeg_pipeline.core.thumbnails import ThumbnailStore
-from xdeg_pipeline.core.visuals import atlas_dir, thumbnail_store
+from xdeg_pipeline.core.visuals import thumbnail_store
 
 log = logging.getLogger("xdeg.explorer")
 _SEPARATORS = str.maketrans({c: " " for c in "_-/.,;:()[]"})
@@ -58,8 +58,8 @@ class UnknownImage(LookupError):
 class ExplorerData:
     """One loaded build: the collection (graph, names, path finder), map, thumbnails, rejects."""
 
-    def __init__(self, home: Path, images_root: Path) -> None:
-        self.collection = Collection(Path(home), Path(images_root))
+    def __init__(self, home: Path, images_root: Path, openmoji: bool = False) -> None:
+        self.collection = Collection(Path(home), Path(images_root), openmoji=openmoji)
         self.layout = self.collection.layout
         graph = self.collection.graph
         hashes = graph.vs["content_hash"]
@@ -73,7 +73,7 @@ class ExplorerData:
             else {h: (float(x), float(y)) for h, x, y in table.itertuples(index=False)}
         )
         self.thumbs: ThumbnailStore = thumbnail_store(self.layout)
-        self.atlases: AtlasSet | None = load_atlases(atlas_dir(self.layout))
+        self.atlases: AtlasSet | None = load_atlases(self.layout.atlas_dir)
         self.atlas_files = (
             set() if self.atlases is None else set(self.atlases.sheets["sha256"].astype(str))
         )
@@ -167,7 +167,7 @@ def _signature(home: Path) -> tuple:
 
     layout = Layout(home)
     files = [layout.similarity_graph, layout.raw_images, layout.collection_map,
-             layout.rejected_images, atlas_dir(layout) / "atlas_sheets.parquet"]
+             layout.rejected_images, layout.atlas_dir / "atlas_sheets.parquet"]
     out = []
     for f in files:
         try:
@@ -183,11 +183,11 @@ class LiveData:
     they have stopped changing for ``settle`` seconds, then swapped in (requests never wait)."""
 
     def __init__(self, home: Path, images_root: Path, check_every: float = 1.0,
-                 settle: float = 1.0) -> None:
-        self.home, self.images_root = Path(home), Path(images_root)
+                 settle: float = 1.0, openmoji: bool = False) -> None:
+        self.home, self.images_root, self.openmoji = Path(home), Path(images_root), openmoji
         self.check_every, self.settle = check_every, settle
         self._sig = _signature(self.home)
-        self._data = ExplorerData(self.home, self.images_root)
+        self._data = ExplorerData(self.home, self.images_root, self.openmoji)
         self.generation = 1
         self._checked = time.monotonic()
         self._seen: tuple | None = None
@@ -218,7 +218,7 @@ class LiveData:
 
     def _reload(self, sig: tuple) -> None:
         try:
-            data = ExplorerData(self.home, self.images_root)
+            data = ExplorerData(self.home, self.images_root, self.openmoji)
         except Exception as exc:  # noqa: BLE001 - keep serving the previous build
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.warning("explorer: could not load the new build (%s); serving the previous one",

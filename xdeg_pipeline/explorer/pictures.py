@@ -8,7 +8,6 @@ from starlette.responses import FileResponse, Response
 
 from xdeg_pipeline.core.image_formats import SNIFF_BYTES, sniff_format
 from xdeg_pipeline.core.thumbnails import is_content_hash, make_thumbnail
-from xdeg_pipeline.core.visuals import atlas_dir
 from xdeg_pipeline.explorer.data import LiveData
 from xdeg_pipeline.explorer.responses import error
 
@@ -57,7 +56,7 @@ class Pictures:
         if not is_content_hash(sha) or sha not in data.atlas_files:
             return error(404, "no such atlas")
         try:
-            body = (atlas_dir(data.layout) / f"{sha}.webp").read_bytes()
+            body = (data.layout.atlas_dir / f"{sha}.webp").read_bytes()
         except OSError:
             return error(404, "no such atlas")
         return Response(body, media_type="image/webp", headers=IMMUTABLE)

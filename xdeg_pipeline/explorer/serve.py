@@ -21,7 +21,7 @@ def host_warning(host: str) -> str | None:
 
 
 def serve(home: Path, images_root: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          log_level: str = "info") -> None:
+          log_level: str = "info", openmoji: bool = False) -> None:
     """Serve the explorer of the data folder ``home`` until interrupted."""
     import uvicorn
 
@@ -30,7 +30,7 @@ def serve(home: Path, images_root: Path, host: str = DEFAULT_HOST, port: int = D
     warning = host_warning(host)
     if warning:
         print(warning, file=sys.stderr, flush=True)
-    app = create_app(Path(home), Path(images_root))
+    app = create_app(Path(home), Path(images_root), openmoji=openmoji)
     shown = f"[{host}]" if ":" in host else host
     print(f"xdeg explorer: http://{shown}:{port}/  (Ctrl-C stops it)", file=sys.stderr,
           flush=True)

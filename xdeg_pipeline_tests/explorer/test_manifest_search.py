@@ -11,7 +11,7 @@ from pathlib import Path
 from starlette.testclient import TestClient
 
 from xdeg_pipeline.cli import main
-from xdeg_pipeline.core.settings import images_root
+from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.explorer.app import create_app
 from xdeg_pipeline_tests.helpers.explorer_home import own_environment
 from xdeg_pipeline_tests.helpers.image_server import ImageServer, image_bytes
@@ -32,7 +32,7 @@ def test_search_finds_manifest_metadata(tmp_path: Path) -> None:
             writer.writerows(rows)
         with contextlib.redirect_stdout(io.StringIO()):
             assert main(["build", "--manifest", str(manifest), "--home", str(home)]) == 0
-        root = images_root()  # where the build's downloads are found (no XDEG_IMAGES set)
+        root = Settings.from_env(home=home, manifest=manifest).images_root
     with TestClient(create_app(home, root)) as client:
         klee = client.get("/api/images", params={"q": "paul klee"}).json()["images"]
         assert len(klee) == 4
