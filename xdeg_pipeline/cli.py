@@ -16,7 +16,7 @@ from pathlib import Path
 
 from xdeg_pipeline.core.progress import is_terminal
 from xdeg_pipeline.core.settings import Settings, SettingsError
-from xdeg_pipeline.runs import BuildFailed, rejected_summary, run_build
+from xdeg_pipeline.runs import BuildFailed, rejected_summary, run_build, run_paths
 from xdeg_pipeline.terminal import chain_lines, rejected_lines, summary_table
 
 EXIT_BAD_REQUEST = 2
@@ -53,6 +53,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     t1 = time.perf_counter()
     collection = open_collection(settings)
     source, target = demo_pair(collection)
+    run_paths(settings, [(source, target)])  # requested_paths, materialised: the UI shows it
     chain = collection.find(PathRequest(source, target))[0]
     collection.render(chain, settings.layout.paths_folder("demo"),
                       attribution=collection.attribution)
@@ -65,6 +66,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()))
     print(f"picture: {chain.png}")
     print(f"page:    {chain.html}")
+    print(f"map:     {settings.layout.collection_map_png}")
+    home = "" if args.home is None else f" --home {settings.home}"
+    print(f"explorer: make serve   (or: xdeg serve{home})  ->  http://127.0.0.1:8765/")
     return 0
 
 

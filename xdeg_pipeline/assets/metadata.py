@@ -86,6 +86,12 @@ def degree_histogram(counts: Sequence[int]) -> MetadataValue:
     return plot(draw, "degree histogram")
 
 
+def chain_maps(maps: dict[Path, bytes]) -> dict[str, MetadataValue]:
+    """The collection map with each chain drawn over it, one entry each (``map_<chain>``)."""
+    return {f"map_{Path(path).name.split('.')[0]}": MetadataValue.md(strip_markdown(path))
+            for path in maps}
+
+
 def strips(results: Sequence[ChainResult], limit: int = 10) -> dict[str, MetadataValue]:
     """The picture strip of the first ``limit`` chains, one entry each."""
     return {f"strip_{r.chain_id}": MetadataValue.md(strip_markdown(r.png))

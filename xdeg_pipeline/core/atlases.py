@@ -129,33 +129,33 @@ def build_atlases(
     return AtlasSet(index, sheets, cell, side, written)
 
 
-def _meta_file(folder: Path) -> Path:
-    return Path(folder) / "atlas_index.parquet"
+def atlas_tables(atlases: AtlasSet) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The index table and the sheet table (with the grid) as they are stored."""
+    return atlases.index, atlases.sheets.assign(cell=atlases.cell, side=atlases.side)
 
 
-def _sheets_file(folder: Path) -> Path:
-    return Path(folder) / "atlas_sheets.parquet"
+def save_atlases(atlases: AtlasSet, index_file: Path, sheets_file: Path) -> None:
+    """Write the index and sheet tables (the sheet files are already written)."""
+    index, sheets = atlas_tables(atlases)
+    write_parquet(index, index_file)
+    write_parquet(sheets, sheets_file)
 
 
-def save_atlases(atlases: AtlasSet, folder: Path) -> None:
-    """Write the index and sheet tables (the sheet files are already in ``folder``)."""
-    sheets = atlases.sheets.assign(cell=atlases.cell, side=atlases.side)
-    write_parquet(atlases.index, _meta_file(folder))
-    write_parquet(sheets, _sheets_file(folder))
-
-
-def load_atlases(folder: Path) -> AtlasSet | None:
-    """The atlases saved in ``folder``, or None when there are none."""
-    if not _meta_file(folder).exists() or not _sheets_file(folder).exists():
+def load_atlases(index_file: Path, sheets_file: Path) -> AtlasSet | None:
+    """The atlases of these tables, or None when there are none."""
+    if not Path(index_file).exists() or not Path(sheets_file).exists():
         return None
-    sheets = pd.read_parquet(_sheets_file(folder))
+    sheets = pd.read_parquet(sheets_file)
     cell = int(sheets["cell"].iloc[0]) if len(sheets) else CELL
     side = int(sheets["side"].iloc[0]) if len(sheets) else SIDE
-    return AtlasSet(pd.read_parquet(_meta_file(folder)), sheets[SHEET_COLUMNS], cell, side)
+    return AtlasSet(pd.read_parquet(index_file), sheets[SHEET_COLUMNS], cell, side)
 
 
-def remove_unlisted(atlases: AtlasSet, folder: Path) -> int:
-    """Delete sheet files no longer listed (after the new tables are saved); returns how many."""
+def remove_unlisted(atlases: AtlasSet | None, folder: Path) -> int:
+    """Delete the sheet files in ``folder`` that ``atlases`` (the stored tables) do not list:
+    those a later build replaced; returns how many."""
+    if atlases is None:
+        return 0
     keep = {f"{s}.webp" for s in atlases.sheets["sha256"]}
     removed = 0
     for path in Path(folder).glob("*.webp"):

@@ -68,10 +68,14 @@ def read_map(path: Path) -> pd.DataFrame | None:
     return df[MAP_COLUMNS]
 
 
+def map_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """The map table as it is stored: content_hash, x, y (float64), a fresh index."""
+    return table[MAP_COLUMNS].astype({"x": "float64", "y": "float64"}).reset_index(drop=True)
+
+
 def write_map(table: pd.DataFrame, path: Path) -> Path:
-    """Write the map table atomically (float64 x, y)."""
-    out = table[MAP_COLUMNS].astype({"x": "float64", "y": "float64"})
-    return write_parquet(out.reset_index(drop=True), Path(path))
+    """Write the map table atomically."""
+    return write_parquet(map_frame(table), Path(path))
 
 
 def _table(hashes: list[str], xy: np.ndarray) -> pd.DataFrame:

@@ -137,8 +137,22 @@ class Layout:
 
     @property
     def atlas_dir(self) -> Path:
-        """The map's atlas sheets (``<sha256>.webp``) and their index tables."""
+        """The map's atlas sheets (``<sha256>.webp``) and their tables."""
         return self.thumbnails_dir / "atlas"
+
+    @property
+    def atlas_index(self) -> Path:
+        """content_hash, sheet, slot: where each thumbnail is in the atlases."""
+        return self.atlas_dir / "atlas_index.parquet"
+
+    @property
+    def atlas_sheets(self) -> Path:
+        """sheet, members, sha256, count, cell, side: the atlas sheets."""
+        return self.atlas_dir / "atlas_sheets.parquet"
+
+    def chain_map_png(self, chain_id: str) -> Path:
+        """The collection map with one requested chain drawn over it."""
+        return self.paths_dir / f"{chain_id}.map.png"
 
     @property
     def dagster_home(self) -> Path:

@@ -73,7 +73,8 @@ class ExplorerData:
             else {h: (float(x), float(y)) for h, x, y in table.itertuples(index=False)}
         )
         self.thumbs: ThumbnailStore = thumbnail_store(self.layout)
-        self.atlases: AtlasSet | None = load_atlases(self.layout.atlas_dir)
+        self.atlases: AtlasSet | None = load_atlases(self.layout.atlas_index,
+                                                     self.layout.atlas_sheets)
         self.atlas_files = (
             set() if self.atlases is None else set(self.atlases.sheets["sha256"].astype(str))
         )
@@ -167,7 +168,7 @@ def _signature(home: Path) -> tuple:
 
     layout = Layout(home)
     files = [layout.similarity_graph, layout.raw_images, layout.collection_map,
-             layout.rejected_images, layout.atlas_dir / "atlas_sheets.parquet"]
+             layout.rejected_images, layout.atlas_sheets]
     out = []
     for f in files:
         try:

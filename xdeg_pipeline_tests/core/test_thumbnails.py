@@ -93,18 +93,20 @@ def test_atlases_rewrite_only_changed_sheets(tmp_path: Path) -> None:
     folder = tmp_path / "atlas"
     hashes = sorted(h for h, _ in batch)
     first = build_atlases(hashes[:5], store, folder, None, cell=16, side=2)
-    save_atlases(first, folder)
+    index_file, sheets_file = folder / "index.parquet", folder / "sheets.parquet"
+    save_atlases(first, index_file, sheets_file)
     assert first.written == 2 and list(first.sheets["count"]) == [4, 1]
     for sha in first.sheets["sha256"]:
         data = (folder / f"{sha}.webp").read_bytes()
         assert hashlib.sha256(data).hexdigest() == sha
         with Image.open(io.BytesIO(data)) as im:
             assert im.width == 32
-    loaded = load_atlases(folder)
+    loaded = load_atlases(index_file, sheets_file)
     assert loaded.index.equals(first.index)
     second = build_atlases(hashes, store, folder, loaded, cell=16, side=2)
     assert second.written == 1  # only the second sheet gained an image
     assert second.sheets["sha256"].iloc[0] == first.sheets["sha256"].iloc[0]
-    save_atlases(second, folder)
-    assert remove_unlisted(second, folder) == 1  # the old second sheet
+    save_atlases(second, index_file, sheets_file)
+    assert remove_unlisted(load_atlases(index_file, sheets_file), folder) == 1  # the old one
+    assert remove_unlisted(None, folder) == 0
     assert sorted(p.stem for p in folder.glob("*.webp")) == sorted(second.sheets["sha256"])

@@ -1,6 +1,6 @@
 """A really built data folder for the explorer's tests: generated images (some with hostile
-names, one broken file the build rejects) through the real `xdeg build`, then thumbnails and
-the map."""
+names, one broken file the build rejects) through the real `xdeg build` (which makes the
+thumbnails and the map too)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ import io
 import os
 from pathlib import Path
 
-from xdeg_pipeline.core.collection_map import MapParams
-from xdeg_pipeline.core.layout import Layout
-from xdeg_pipeline.core.visuals import update_map, update_thumbnails
 from xdeg_pipeline_tests.helpers.collections import make_collection, make_image
 
 HOSTILE_NAMES = (  # file names cannot hold "/", anything else goes
@@ -21,7 +18,6 @@ HOSTILE_NAMES = (  # file names cannot hold "/", anything else goes
     "quote\"'&amp;.png",
 )
 BROKEN = "broken.png"
-FAST_MAP = MapParams(early_exaggeration_iter=100, n_iter=200, place_iter=100)
 
 
 def add_images(images: Path, start: int, n: int) -> list[str]:
@@ -44,15 +40,12 @@ def own_environment():
 
 
 def build(images: Path, home: Path) -> None:
-    """The real build (Dagster, CNN features, graph), then thumbnails and the map."""
+    """The real build: Dagster, CNN features, graph, thumbnails, map."""
     from xdeg_pipeline.cli import main
 
     with own_environment(), contextlib.redirect_stdout(io.StringIO()):
         code = main(["build", "--images", str(images), "--home", str(home)])
     assert code == 0, "xdeg build failed"
-    layout = Layout(home)
-    update_thumbnails(layout, images, workers=1)
-    update_map(layout, FAST_MAP)
 
 
 def build_explorer_home(root: Path, n: int = 24) -> dict:

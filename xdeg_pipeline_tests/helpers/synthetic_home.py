@@ -16,7 +16,8 @@ from xdeg_pipeline.core.collection_map import write_map
 from xdeg_pipeline.core.graph import build_graph
 from xdeg_pipeline.core.knn import knn_edges
 from xdeg_pipeline.core.layout import Layout
-from xdeg_pipeline.core.visuals import update_thumbnails
+from xdeg_pipeline.core.settings import Settings
+from xdeg_pipeline.core.stages.thumbnails import thumbnails
 
 
 def build_synthetic_home(root: Path, n: int = 10_000, seed: int = 0) -> dict:
@@ -40,7 +41,7 @@ def build_synthetic_home(root: Path, n: int = 10_000, seed: int = 0) -> dict:
     graph = build_graph(knn_edges(X, k=10), X, vertex_attrs={
         "content_hash": hashes, "name": names, "names": [[x] for x in names]})
     write_pickle(graph, layout.similarity_graph)
-    update_thumbnails(layout, images, workers=2)
+    thumbnails(Settings.from_env(environ={}, home=home, images_dir=images))
     xy = rng.normal(size=(n, 2)) * [1.0, 0.7]
     write_map(pd.DataFrame({"content_hash": hashes, "x": xy[:, 0], "y": xy[:, 1]}),
               layout.collection_map)
