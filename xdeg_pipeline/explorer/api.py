@@ -142,4 +142,5 @@ def _chains(data: ExplorerData, query: PathQuery):
 
     source, target = resolve("source", query.source), resolve("target", query.target)
     avoid = [resolve("avoid", a) for a in query.avoid]
-    return data.find(query.request(source, target, avoid))
+    via = [resolve("via", v) for v in query.via]
+    return data.find(query.request(source, target, avoid, via))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -14,7 +15,8 @@ MAX_LIMIT = 100_000
 MAX_NAME = 1_000
 MAX_LIST = 50
 PATH_PARAMS = ("source", "target", "mode", "steps", "alternatives", "avoid", "via")
-WAYPOINTS_AVAILABLE = False  # path search takes waypoints once the path-quality work lands
+#: whether path search takes waypoints (``PathRequest.via``, from the path-quality work)
+WAYPOINTS_AVAILABLE = "via" in {f.name for f in dataclasses.fields(PathRequest)}
 
 
 class BadRequest(ValueError):
@@ -33,9 +35,12 @@ class PathQuery:
     avoid: tuple[str, ...]
     via: tuple[str, ...]
 
-    def request(self, source: str, target: str, avoid: Sequence[str]) -> PathRequest:
+    def request(self, source: str, target: str, avoid: Sequence[str],
+                via: Sequence[str] = ()) -> PathRequest:
+        """The core request with the names resolved."""
+        extra = {"via": tuple(via)} if WAYPOINTS_AVAILABLE else {}
         return PathRequest(source=source, target=target, mode=self.mode, steps=self.steps,
-                           alternatives=self.alternatives, avoid=tuple(avoid))
+                           alternatives=self.alternatives, avoid=tuple(avoid), **extra)
 
 
 class Params:
