@@ -8,10 +8,12 @@ import json
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from xdeg_pipeline.explorer.requests import WAYPOINTS_AVAILABLE
 from xdeg_pipeline_tests.helpers.live_server import running_explorer
 from xdeg_pipeline_tests.helpers.synthetic_home import build_synthetic_home
 
@@ -99,6 +101,30 @@ def test_explorer_in_a_browser(explorer_home: dict, browser, tmp_path: Path) -> 
                                                                                     timeout=30_000)
         assert _chain(other) == rerouted
         expect(other.locator("#map[data-chain='7']")).to_have_count(1, timeout=30_000)
+
+        page.locator("#pick label", has_text="waypoint").click()  # a waypoint
+        page.fill("#search", "img 001")
+        expect(page.locator("#gallery button[data-name='shapes/img_001.png']")).to_be_visible(
+            timeout=15_000)
+        page.locator("#gallery button[data-name='shapes/img_001.png']").click()
+        expect(page.locator("#via .chip")).to_have_count(1, timeout=10_000)
+        if WAYPOINTS_AVAILABLE:
+            page.wait_for_function("() => [...document.querySelectorAll('ol.chain .item')]"
+                                   ".some(i => i.dataset.name === 'shapes/img_001.png')",
+                                   timeout=30_000)
+        else:
+            expect(page.locator("#message")).to_contain_text("waypoints not available",
+                                                             timeout=30_000)
+        page.locator("#via .chip button").click()
+        expect(page.locator("ol.chain .item")).to_have_count(7, timeout=30_000)
+
+        before = page.url
+        page.locator("#random").click()  # a random pair (another pair: 1 in 756 to be the same)
+        page.wait_for_function(
+            "p => location.search !== p && new URLSearchParams(location.search).get('target')",
+            arg="?" + urlparse(before).query, timeout=30_000)
+        expect(page.locator("ol.chain .item").first).to_be_visible(timeout=30_000)
+        assert page.locator("#export-gif").get_attribute("href").startswith("/api/export?")
 
         page.fill("#search", "onerror")  # hostile names are shown as text, never run
         hostile = page.locator("#gallery button").filter(has_text="onerror")
