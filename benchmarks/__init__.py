@@ -1,0 +1,1 @@
+"""xdeg benchmarks: run each as python -m benchmarks.NAME."""
