@@ -101,9 +101,14 @@ class Calibration:
 
 
 def judging_spaces(names: list[str], c: Collection, vis: np.ndarray, cal: Calibration,
-                   model) -> dict[str, JudgingSpace]:
+                   model, cache: dict) -> dict[str, JudgingSpace]:
+    """The judging spaces (made once per space and PCA setting: ``cache``)."""
     out = {}
     for name in names:
+        key = (name, model.dim_out if name == "graph" else None)
+        if key in cache:
+            out[name] = cache[key]
+            continue
         if name == "visual":
             out[name] = cal.space(name, vis, cal.visual)
         elif name == "full":
@@ -114,6 +119,7 @@ def judging_spaces(names: list[str], c: Collection, vis: np.ndarray, cal: Calibr
                                   None if cal.cnn is None else model.transform(cal.cnn))
         else:
             raise SystemExit(f"unknown space {name!r} (visual, graph, full)")
+        cache[key] = out[name]
     return out
 
 
@@ -129,6 +135,10 @@ def build(F: np.ndarray, pca, k: int, space: str, seed: int, finder_kw: dict):
     t2 = time.perf_counter()
     info = {"recall": round(knn_recall(X, edges, k, sample=300, seed=seed, space=space), 4),
             "edges": g.ecount(), "graph_s": round(t1 - t0, 2), "finder_s": round(t2 - t1, 2)}
+    near = getattr(finder, "near_duplicates", None)  # absent before issue 12
+    if near is not None:
+        info["near_duplicates"] = {k_: (round(v, 4) if isinstance(v, float) else v)
+                                   for k_, v in near.summary().items()}
     return model, finder, info
 
 
@@ -229,11 +239,12 @@ def evaluate_collection(args, folder: Path) -> dict:
           f"{time.perf_counter() - t0:.1f} s")
     report = {"collection": str(folder), "n": c.n, "topics": len(set(c.topics)),
               "pairs": args.pairs, "hub_pairs": n_pairs, "seed": args.seed, "configs": []}
+    space_cache: dict = {}
     for pca, k, space in itertools.product(_values(args.pca), _values(args.k),
                                            args.space.split(",")):
         for finder_kw in _sweep(args.set):
             model, finder, info = build(c.features, pca, k, space, args.seed, finder_kw)
-            spaces = judging_spaces(args.spaces.split(","), c, vis, cal, model)
+            spaces = judging_spaces(args.spaces.split(","), c, vis, cal, model, space_cache)
             cfg = {"pca": pca, "k": k, "space": space, **finder_kw, **info,
                    "spaces": {n: sp.summary() for n, sp in spaces.items()}, "modes": {}}
             for mode in args.modes.split(","):

@@ -77,6 +77,7 @@ class JudgingSpace:
     natural: float
     calibration: dict = field(default_factory=dict)
     _tree: tuple | None = field(default=None, repr=False)
+    _hop_bounds: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, name: str, X: np.ndarray, near_dup: float, calibration: dict) -> JudgingSpace:
@@ -99,6 +100,12 @@ class JudgingSpace:
 
     def hop_bound(self, s: int, t: int, hops: int) -> float:
         """Least largest step over walks of at most ``hops`` edges from s to t (exact)."""
+        key = (s, t, hops)
+        if key not in self._hop_bounds:
+            self._hop_bounds[key] = self._hop_bound(s, t, hops)
+        return self._hop_bounds[key]
+
+    def _hop_bound(self, s: int, t: int, hops: int) -> float:
         D = self.D
         upper = float(D[s, t])
         B = D[s].astype(np.float32).copy()
