@@ -75,7 +75,7 @@ NEAR_DUP_FRACTION = 0.0  # near-duplicate distance / random-pair median (0: not 
 PAIR_SAMPLES = 20_000  # random pairs for the random-pair median (build_graph)
 NEAR_DUP_PENALTY = 1e4  # a near-duplicate step costs this many natural steps extra
 STEP_CONSTANT = 0.0  # per-step cost, in units of a natural step's (w / median) ** power
-MIN_STEP = 0.0  # a step shorter than MIN_STEP * natural step costs as much as one that long
+MIN_STEP = 0.0  # a step shorter than MIN_STEP near-duplicate distances costs as one that long
 NATURAL_FLOOR = 0.0  # smooth's cap >= NATURAL_FLOOR * natural step * (1 + slack)
 STEPS_SLACK = 0.0  # steps: the cheapest chain with largest step <= least possible * (1 + this)
 
