@@ -28,7 +28,7 @@ test: $(VENV)/.installed system-deps
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check xdeg_pipeline xdeg_pipeline_tests benchmarks
+	$(VENV)/bin/ruff check xdeg_pipeline xdeg_pipeline_tests benchmarks deploy
 
 ui: $(VENV)/.installed
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/data/dagster} $(VENV)/bin/dagster dev -w workspace.yaml

@@ -1,7 +1,9 @@
 """Feature extraction throughput: FeatureExtractor end to end vs the model alone vs a naive loop.
 
-    python benchmarks/feature_throughput.py [--images DIR] [--n N] [--backbone B]
+    python -m benchmarks.feature_throughput [--images DIR] [--n N] [--backbone B]
         [--device D] [--batch-size B] [--workers W] [--threads T] [--gpu-decode]
+
+(from the repository root, against the installed ``xdeg_pipeline``).
 
 Without ``--images`` it writes N natural-looking 512 px JPEGs (scikit-image sample photos,
 randomly cropped, flipped, tinted and noised) to a temporary folder. It prints:
@@ -22,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -31,9 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from xdeg_pipeline.core.features import FeatureExtractor  # noqa: E402
+from xdeg_pipeline.core.features import FeatureExtractor
 
 _SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
             "motorcycle_left", "cat", "retina", "colorwheel")
@@ -143,7 +142,7 @@ def _rate(images: int, seconds: float) -> float:
 def decode_alone(fx: FeatureExtractor, paths: list[Path]) -> float:
     """Images/s of the input side alone: loader workers (+ nvJPEG and resizing) to the device."""
     t0 = time.perf_counter()
-    for _ in fx._inputs(paths):
+    for _ in fx.input_batches(paths):
         pass
     _sync(fx.device)
     return len(paths) / (time.perf_counter() - t0)
@@ -180,8 +179,9 @@ def naive_loop(fx: FeatureExtractor, paths: list[Path]) -> float:
     return len(paths) / (time.perf_counter() - t0)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.feature_throughput",
+                                 description=__doc__.split("\n\n")[0])
     ap.add_argument("--images", type=Path, help="folder of images (default: generate)")
     ap.add_argument("--n", type=int, default=None, help="images (default 600 cpu, 20000 cuda)")
     ap.add_argument("--backbone", default="efficientnet_lite0")
@@ -199,8 +199,71 @@ def main(argv: list[str] | None = None) -> int:
                          "(default 4 on CPU, 1 on CUDA)")
     ap.add_argument("--check-n", type=int, default=0,
                     help="compare the first N features with the CPU extractor's")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
+
+def _image_paths(folder: Path | None, n: int
+                 ) -> tuple[list[Path], tempfile.TemporaryDirectory | None]:
+    """The benchmark's images: ``folder`` (generated there when empty), else a temporary
+    folder of generated JPEGs (returned, for clean-up)."""
+    if folder is not None:
+        if not any(folder.glob("*")):
+            t0 = time.perf_counter()
+            paths = make_images(folder, n)
+            print(f"generated {len(paths)} 512 px JPEGs in {folder} in "
+                  f"{time.perf_counter() - t0:.1f} s")
+        exts = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+        return sorted(p for p in folder.rglob("*") if p.suffix.lower() in exts)[:n], None
+    tmp = tempfile.TemporaryDirectory(prefix="xdeg-bench-")
+    t0 = time.perf_counter()
+    paths = make_images(Path(tmp.name), n)
+    print(f"generated {len(paths)} 512 px JPEGs in {time.perf_counter() - t0:.1f} s")
+    return paths, tmp
+
+
+def _before_after(fx: FeatureExtractor, paths: list[Path], alone_s: float) -> dict:
+    """End to end between two model-alone timings (one round)."""
+    alone1 = _rate(*model_alone(fx, 0, alone_s))
+    print(f"model alone (before): {alone1:,.1f} images/s")
+    t0 = time.perf_counter()
+    feats, failures = fx.extract(paths)
+    e2e_s = time.perf_counter() - t0
+    alone2 = _rate(*model_alone(fx, 0, alone_s))
+    print(f"model alone (after): {alone2:,.1f} images/s")
+    return {"feats": feats, "failures": failures, "e2e_s": e2e_s, "alone": (alone1 + alone2) / 2,
+            "alone1": alone1, "alone2": alone2}
+
+
+def _interleaved(fx: FeatureExtractor, paths: list[Path], rounds: int) -> dict:
+    """Model alone and end to end in ``rounds`` alternating rounds, so both see the same
+    background load on a shared box."""
+    n = len(paths)
+    feats = np.full((n, fx.dim), np.nan, np.float32)
+    failures: dict[int, str] = {}
+    e2e_s = alone_t = 0.0
+    alone_n = 0
+    alone1 = alone2 = 0.0
+    for r, chunk in enumerate(np.array_split(np.arange(n), rounds)):
+        done, secs = model_alone(fx, len(chunk), 0.0)
+        alone_n += done
+        alone_t += secs
+        rate = done / secs
+        t0 = time.perf_counter()
+        f, fails = fx.extract([paths[i] for i in chunk])
+        dt = time.perf_counter() - t0
+        e2e_s += dt
+        feats[chunk] = f
+        failures.update({int(chunk[i]): m for i, m in fails.items()})
+        print(f"round {r + 1}/{rounds}: model alone {rate:,.1f} images/s, end to end "
+              f"{len(chunk) / dt:,.1f} images/s, ratio {len(chunk) / dt / rate:.3f}")
+        alone1 = alone1 or rate
+        alone2 = rate
+    return {"feats": feats, "failures": failures, "e2e_s": e2e_s, "alone": alone_n / alone_t,
+            "alone1": alone1, "alone2": alone2}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     fx = FeatureExtractor(args.backbone, device=args.device, batch_size=args.batch_size,
@@ -210,21 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.decode_threads:
         fx.decode_threads = args.decode_threads
     on_gpu = fx.device.type == "cuda"
-    n = args.n or (20000 if on_gpu else 600)
-    tmp = None
-    if args.images and not any(args.images.glob("*")):
-        t0 = time.perf_counter()
-        paths = make_images(args.images, n)
-        print(f"generated {len(paths)} 512 px JPEGs in {args.images} in "
-              f"{time.perf_counter() - t0:.1f} s")
-    if args.images:
-        exts = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
-        paths = sorted(p for p in args.images.rglob("*") if p.suffix.lower() in exts)[:n]
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="xdeg-bench-")
-        t0 = time.perf_counter()
-        paths = make_images(Path(tmp.name), n)
-        print(f"generated {len(paths)} 512 px JPEGs in {time.perf_counter() - t0:.1f} s")
+    paths, tmp = _image_paths(args.images, args.n or (20000 if on_gpu else 600))
     n = len(paths)
     mb = sum(p.stat().st_size for p in paths) / 1e6
     print(f"device={fx.device} backbone={fx.spec.name} batch={fx.batch_size} "
@@ -233,43 +282,14 @@ def main(argv: list[str] | None = None) -> int:
           f"decode_threads={fx.decode_threads} images={n} ({mb:.0f} MB) cpus={os.cpu_count()}")
 
     fx.extract(paths[: min(n, 2 * fx.batch_size)])  # warm-up: workers, cudnn autotune
-    alone_s = 3.0 if on_gpu else 8.0
     dec = decode_alone(fx, paths[: min(n, 4000 if on_gpu else 200)])
     print(f"input side alone (decode + preprocess + upload): {dec:,.1f} images/s")
     rounds = args.rounds or (1 if on_gpu else 4)
-    if rounds == 1:
-        alone1 = _rate(*model_alone(fx, 0, alone_s))
-        print(f"model alone (before): {alone1:,.1f} images/s")
-        t0 = time.perf_counter()
-        feats, failures = fx.extract(paths)
-        e2e_s = time.perf_counter() - t0
-        alone2 = _rate(*model_alone(fx, 0, alone_s))
-        print(f"model alone (after): {alone2:,.1f} images/s")
-        alone = (alone1 + alone2) / 2
-    else:  # interleaved, so both see the same background load on a shared box
-        feats = np.full((n, fx.dim), np.nan, np.float32)
-        failures = {}
-        e2e_s = alone_t = 0.0
-        alone_n = 0
-        alone1 = alone2 = 0.0
-        for r, chunk in enumerate(np.array_split(np.arange(n), rounds)):
-            done, secs = model_alone(fx, len(chunk), 0.0)
-            alone_n += done
-            alone_t += secs
-            rate = done / secs
-            t0 = time.perf_counter()
-            f, fails = fx.extract([paths[i] for i in chunk])
-            dt = time.perf_counter() - t0
-            e2e_s += dt
-            feats[chunk] = f
-            failures.update({int(chunk[i]): m for i, m in fails.items()})
-            print(f"round {r + 1}/{rounds}: model alone {rate:,.1f} images/s, end to end "
-                  f"{len(chunk) / dt:,.1f} images/s, ratio {len(chunk) / dt / rate:.3f}")
-            alone1 = alone1 or rate
-            alone2 = rate
-        alone = alone_n / alone_t
-    e2e = n / e2e_s
-    print(f"end to end: {e2e:,.1f} images/s ({n} images in {e2e_s:.2f} s, "
+    t = (_before_after(fx, paths, 3.0 if on_gpu else 8.0) if rounds == 1
+         else _interleaved(fx, paths, rounds))
+    feats, failures, alone = t["feats"], t["failures"], t["alone"]
+    e2e = n / t["e2e_s"]
+    print(f"end to end: {e2e:,.1f} images/s ({n} images in {t['e2e_s']:.2f} s, "
           f"{len(failures)} failures, finite rows {int(np.isfinite(feats).all(1).sum())})")
     print(f"model alone: {alone:,.1f} images/s")
     ratio = e2e / alone
@@ -289,8 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         "readers": fx.reader_threads, "decode_threads": fx.decode_threads, "images": n,
         "rounds": rounds,
         "cpus": os.cpu_count(), "end_to_end_ips": round(e2e, 1),
-        "model_alone_ips": round(alone, 1), "model_alone_before_ips": round(alone1, 1),
-        "model_alone_after_ips": round(alone2, 1), "ratio": round(ratio, 3),
+        "model_alone_ips": round(alone, 1), "model_alone_before_ips": round(t["alone1"], 1),
+        "model_alone_after_ips": round(t["alone2"], 1), "ratio": round(ratio, 3),
         "naive_ips": round(naive, 1), "speedup_vs_naive": round(e2e / naive, 2),
         "failures": len(failures), "input_side_ips": round(dec, 1),
         "min_cosine_vs_cpu": None if cos is None else round(cos, 5),

@@ -1,6 +1,6 @@
 """Scale: nmslib HNSW build/query/recall, igraph bulk build vs per-edge loop, path queries at 1M.
 
-    python benchmarks/graph_scale.py [--sizes 10000,100000,1000000] [--dim 64] [--k 20]
+    python -m benchmarks.graph_scale [--sizes 10000,100000,1000000] [--dim 64] [--k 20]
         [--queries 20] [--graph-size 1000000]
 
 * For each size: synthetic clustered vectors (a mixture of anisotropic Gaussian clusters with
@@ -24,23 +24,19 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from xdeg_pipeline.core import params  # noqa: E402
-from xdeg_pipeline.core.graph import build_graph  # noqa: E402
-from xdeg_pipeline.core.knn import (  # noqa: E402
+from xdeg_pipeline.core import params
+from xdeg_pipeline.core.graph import build_graph
+from xdeg_pipeline.core.knn import (
     build_index,
     edge_table,
     exact_knn,
     query_index,
 )
-from xdeg_pipeline.core.paths import PathError, PathFinder  # noqa: E402
+from xdeg_pipeline.core.paths import PathError, PathFinder
 
 
 def synthetic(n: int, dim: int, seed: int = 0) -> np.ndarray:

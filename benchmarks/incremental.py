@@ -4,7 +4,7 @@ Prints both wall times, their ratio, and how many images had features computed o
 run (must equal the number added). Runs the same Dagster materialisation as ``xdeg build``, on a
 real Dagster instance in a temporary folder. Last line: one JSON object.
 
-    python benchmarks/incremental.py [--images DIR] [--n 4000] [--add 0.01]
+    python -m benchmarks.incremental [--images DIR] [--n 4000] [--add 0.01]
 
 Without --images it uses the OpenMoji set (rendered into the data folder if needed).
 """

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
-from xdeg_pipeline.core.feature_store import FeatureStore, table_features, update_features
+from xdeg_pipeline.core.feature_store import FeatureStore, update_features
+from xdeg_pipeline.core.feature_table import read_feature_hashes, read_feature_table
 from xdeg_pipeline.core.image_decode import content_hash
 from xdeg_pipeline.core.image_formats import IMAGE_EXTENSIONS
 
@@ -76,13 +76,13 @@ def _topic(root: Path, path: Path) -> str:
 
 
 def file_hashes(path: Path) -> list[str]:
-    """The content hashes a ``content_hash``/``feature`` parquet holds."""
-    return pq.read_table(path, columns=["content_hash"]).column("content_hash").to_pylist()
+    """The content hashes a feature table (``content_hash``, ``feature`` parquet) holds."""
+    return read_feature_hashes(path)
 
 
 def features_from_file(path: Path, hashes: list[str]) -> np.ndarray:
-    """Rows of a ``content_hash``/``feature`` parquet for ``hashes``, in that order."""
-    stored, feats = table_features(pq.read_table(path))
+    """Rows of a feature table for ``hashes``, in that order."""
+    stored, feats = read_feature_table(path)
     row = {h: i for i, h in enumerate(stored)}
     missing = [h for h in hashes if h not in row]
     if missing:

@@ -1,6 +1,6 @@
 """Scale model: time and peak memory of every stage at growing sizes, fitted and projected.
 
-    python benchmarks/scale_model.py [--sizes 10000,100000,1000000] [--max-size N]
+    python -m benchmarks.scale_model [--sizes 10000,100000,1000000] [--max-size N]
         [--image-sizes 64,128,256] [--stages extract,pca,knn,graph,paths] [--target 10000000]
         [--gpu-rate 5000] [--gpu-workers 1,4,16] [--extract-cores 1] [--threads T]
 
@@ -48,15 +48,12 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
-
-from xdeg_pipeline.core import params  # noqa: E402
+from xdeg_pipeline.core import params
 
 STAGES = ("extract", "pca", "knn", "graph", "paths")
 VECTOR_STAGES = ("pca", "knn", "graph", "paths")
 SHARDS = 16
+REPO_ROOT = Path(__file__).resolve().parents[1]  # where ``-m benchmarks.scale_model`` resolves
 MB = 1024 * 1024
 
 
@@ -127,7 +124,7 @@ def synthetic_features(rows: int, dim: int, seed: int) -> np.ndarray:
 
 
 def synthetic_vectors(n: int, dim: int, seed: int) -> np.ndarray:
-    from graph_scale import synthetic
+    from benchmarks.graph_scale import synthetic
 
     return synthetic(n, dim, seed)
 
@@ -306,10 +303,11 @@ def child(spec: dict) -> None:
 def run_child(spec: dict, env: dict, timeout: float | None) -> dict:
     """Run one stage in a fresh interpreter; its result plus the child's whole-life peak RSS
     (``wait4`` rusage of that child alone, not RUSAGE_CHILDREN's running maximum)."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)]
+    cmd = [sys.executable, "-m", "benchmarks.scale_model", "--child", json.dumps(spec)]
     killed = threading.Event()
     with tempfile.TemporaryFile("w+") as err_file:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file, text=True, env=env)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file, text=True, env=env,
+                                cwd=REPO_ROOT)
 
         def kill() -> None:
             killed.set()

@@ -15,24 +15,24 @@ from xdeg_pipeline.assets import ALL_ASSETS
 from xdeg_pipeline.checks import ALL_CHECKS
 from xdeg_pipeline.jobs import BUILD_SELECTION
 from xdeg_pipeline.resources import XdegResource
-from xdeg_pipeline_tests.test_deploy_configs import (
+from xdeg_pipeline_tests.helpers.deploy import (
     DEPLOY,
     GPU,
     K8S,
     K8S_EXECUTOR_SCHEMA,
     K8S_USER_CONFIG,
-    _load,
+    load_yaml,
 )
 
 
 @pytest.fixture(scope="module")
 def k8s_config() -> dict:
-    return _load(K8S / "executor_k8s.yaml")
+    return load_yaml(K8S / "executor_k8s.yaml")
 
 
 def test_slurm_keys_are_slurmcluster_parameters() -> None:
     import dask_jobqueue as jobqueue
-    cfg = dict(_load(DEPLOY / "dask_slurm.yaml")["execution"]["config"]["cluster"]["slurm"])
+    cfg = dict(load_yaml(DEPLOY / "dask_slurm.yaml")["execution"]["config"]["cluster"]["slurm"])
     cfg.pop("n_workers")  # a cluster parameter; the rest configure each SLURM job
     script = jobqueue.SLURMCluster.job_cls(
         scheduler="tcp://10.0.0.7:8786", name="build_dask", **cfg
@@ -43,7 +43,7 @@ def test_slurm_keys_are_slurmcluster_parameters() -> None:
 
 def test_kube_pod_template_is_a_classic_kubecluster_template() -> None:
     import kubernetes
-    cfg = _load(DEPLOY / "dask_kubernetes.yaml")["execution"]["config"]["cluster"]["kube"]
+    cfg = load_yaml(DEPLOY / "dask_kubernetes.yaml")["execution"]["config"]["cluster"]["kube"]
     api = kubernetes.client.ApiClient()
     for key in ("pod_template", "scheduler_pod_template"):  # what make_pod_from_dict does
         pod = api._ApiClient__deserialize(cfg[key], "V1Pod")
@@ -70,6 +70,6 @@ def test_k8s_schema_copy_matches_dagster_k8s(k8s_config: dict) -> None:
     validate_run_config(resolved, k8s_config)
     from dagster._config import validate_config
 
-    launcher = _load(K8S / "dagster.yaml")["run_launcher"]
+    launcher = load_yaml(K8S / "dagster.yaml")["run_launcher"]
     result = validate_config(K8sRunLauncher.config_type(), launcher["config"])
     assert result.success, result.errors

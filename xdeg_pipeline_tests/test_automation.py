@@ -19,7 +19,7 @@ from xdeg_pipeline.partitions import SHARD_KEYS
 from xdeg_pipeline.resources import XdegResource
 from xdeg_pipeline.schedules import refresh_schedule
 from xdeg_pipeline.sensors import collection_sensor
-from xdeg_pipeline_tests.conftest import make_image
+from xdeg_pipeline_tests.helpers.collections import make_image
 
 
 def _run(instance: DagsterInstance, tags: dict[str, str]):

@@ -21,7 +21,7 @@ from PIL import Image
 
 from xdeg_pipeline import cli
 from xdeg_pipeline.core.query import Collection
-from xdeg_pipeline_tests.conftest import make_collection, make_image
+from xdeg_pipeline_tests.helpers.collections import make_collection, make_image
 
 NEWLINE_NAME = "names/new\nline.png"
 TAG_NAME = "names/<i>tag & 'quote'.png"

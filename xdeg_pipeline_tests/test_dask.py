@@ -16,7 +16,7 @@ from xdeg_pipeline.core.tables import read_feature_table
 from xdeg_pipeline.definitions import build_dask_job
 from xdeg_pipeline.partitions import all_shards_tags
 from xdeg_pipeline.resources import XdegResource
-from xdeg_pipeline_tests.conftest import make_collection
+from xdeg_pipeline_tests.helpers.collections import make_collection
 
 
 @pytest.fixture

@@ -18,101 +18,23 @@ import importlib.util
 import json
 import sys
 import types
-from pathlib import Path
 
 import pytest
-import yaml
-from dagster import (
-    Array,
-    Definitions,
-    Enum,
-    EnumValue,
-    Field,
-    IntSource,
-    Map,
-    Noneable,
-    Permissive,
-    Shape,
-    StringSource,
-    define_asset_job,
-    executor,
-    in_process_executor,
-    validate_run_config,
-)
+from dagster import Definitions, define_asset_job, validate_run_config
 
 from xdeg_pipeline.assets import ALL_ASSETS
 from xdeg_pipeline.checks import ALL_CHECKS
 from xdeg_pipeline.definitions import defs
 from xdeg_pipeline.jobs import BUILD_SELECTION
 from xdeg_pipeline.resources import XdegResource
-
-ROOT = Path(__file__).resolve().parents[1]
-DEPLOY = ROOT / "deploy"
-K8S = DEPLOY / "k8s"
-GPU = "nvidia.com/gpu"
-
-
-def _load(path: Path) -> dict:
-    data = yaml.safe_load(path.read_text())
-    assert isinstance(data, dict) and data, path
-    return data
-
-
-# --- a copy of dagster-k8s 0.29.27's schemas (dagster_k8s/job.py, dagster_k8s/executor.py) --------
-K8S_USER_CONFIG = Shape(
-    {
-        "container_config": Permissive(),
-        "pod_template_spec_metadata": Permissive(),
-        "pod_spec_config": Permissive(),
-        "job_config": Permissive(),
-        "job_metadata": Permissive(),
-        "job_spec_config": Permissive(),
-        "merge_behavior": Field(
-            Enum("K8sConfigMergeBehavior", [EnumValue("SHALLOW"), EnumValue("DEEP")]),
-            is_required=False,
-        ),
-    }
+from xdeg_pipeline_tests.helpers.deploy import (
+    DEPLOY,
+    GPU,
+    K8S,
+    K8S_USER_CONFIG,
+    k8s_executor_copy,
+    load_yaml,
 )
-K8S_EXECUTOR_SCHEMA = {
-    "job_image": Field(Noneable(StringSource), is_required=False),
-    "image_pull_policy": Field(Noneable(StringSource), is_required=False),
-    "image_pull_secrets": Field(Noneable(Array(Shape({"name": StringSource}))), is_required=False),
-    "service_account_name": Field(Noneable(StringSource), is_required=False),
-    "env_config_maps": Field(Noneable(Array(StringSource)), is_required=False),
-    "env_secrets": Field(Noneable(Array(StringSource)), is_required=False),
-    "env_vars": Field(Noneable(Array(str)), is_required=False),
-    "volume_mounts": Field(Array(Permissive({"name": StringSource})), is_required=False),
-    "volumes": Field(Array(Permissive({"name": str})), is_required=False),
-    "labels": Field(dict, is_required=False),
-    "resources": Field(
-        Noneable({"limits": Field(dict, is_required=False),
-                  "requests": Field(dict, is_required=False)}),
-        is_required=False,
-    ),
-    "scheduler_name": Field(Noneable(StringSource), is_required=False),
-    "security_context": Field(dict, is_required=False),
-    "load_incluster_config": Field(bool, is_required=False),
-    "kubeconfig_file": Field(Noneable(str), is_required=False),
-    "job_namespace": Field(StringSource, is_required=False),
-    "retries": Field(Permissive(), is_required=False),
-    "max_concurrent": Field(IntSource, is_required=False),
-    "tag_concurrency_limits": Field(Noneable(Array(Permissive())), is_required=False),
-    "step_dependency_config": Field(
-        Shape({"require_upstream_step_success": Field(bool, is_required=False)}),
-        is_required=False,
-    ),
-    "enable_owner_references": Field(bool, is_required=False),
-    "step_k8s_config": Field(K8S_USER_CONFIG, is_required=False),
-    "per_step_k8s_config": Field(
-        Map(str, K8S_USER_CONFIG, key_label_name="step_name"), is_required=False, default_value={}
-    ),
-}
-
-
-@executor(name="k8s", config_schema=K8S_EXECUTOR_SCHEMA)
-def k8s_executor_copy(init_context):
-    """Stands in for dagster_k8s.k8s_job_executor: its config schema, in-process execution."""
-    return in_process_executor.executor_creation_fn(init_context)
 
 
 def _real_dagster_k8s():
@@ -130,7 +52,7 @@ def test_every_deploy_yaml_parses() -> None:
     assert {"dask_local.yaml", "dask_kubernetes.yaml", "dask_slurm.yaml", "k8s/executor_k8s.yaml",
             "k8s/dagster.yaml", "k8s/values.yaml", "k8s/daskcluster.yaml"} <= names
     for path in files:
-        _load(path)
+        load_yaml(path)
 
 
 # --- Dask ---------------------------------------------------------------------------------------
@@ -140,15 +62,15 @@ def build_dask():
 
 
 def test_dask_local_validates_against_build_dask(build_dask) -> None:
-    config = _load(DEPLOY / "dask_local.yaml")
+    config = load_yaml(DEPLOY / "dask_local.yaml")
     config["execution"]["config"]["cluster"]["existing"]["address"] = "tcp://10.0.0.7:8786"
     validate_run_config(build_dask, config)  # raises DagsterInvalidConfigError when wrong
     assert set(config["execution"]["config"]["cluster"]) == {"existing"}
 
 
 def test_dask_cluster_configs_validate_and_ask_for_gpus(build_dask) -> None:
-    kube = _load(DEPLOY / "dask_kubernetes.yaml")
-    slurm = _load(DEPLOY / "dask_slurm.yaml")
+    kube = load_yaml(DEPLOY / "dask_kubernetes.yaml")
+    slurm = load_yaml(DEPLOY / "dask_slurm.yaml")
     for config in (kube, slurm):
         validate_run_config(build_dask, config)
     kube_cfg = kube["execution"]["config"]["cluster"]["kube"]
@@ -164,7 +86,7 @@ def test_dask_cluster_configs_validate_and_ask_for_gpus(build_dask) -> None:
 # --- Kubernetes executor ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def k8s_config() -> dict:
-    return _load(K8S / "executor_k8s.yaml")
+    return load_yaml(K8S / "executor_k8s.yaml")
 
 
 def _gpu_step(step: dict) -> None:
@@ -195,11 +117,11 @@ def test_k8s_executor_config_fits_the_k8s_job_executor_schema(k8s_config: dict) 
 
 
 def test_instance_and_helm_values_point_at_the_code_location() -> None:
-    instance = _load(K8S / "dagster.yaml")
+    instance = load_yaml(K8S / "dagster.yaml")
     launcher = instance["run_launcher"]
     assert (launcher["module"], launcher["class"]) == ("dagster_k8s.launcher", "K8sRunLauncher")
     assert launcher["config"]["instance_config_map"] and "postgres" in instance["storage"]
-    values = _load(K8S / "values.yaml")
+    values = load_yaml(K8S / "values.yaml")
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
     (deployment,) = values["dagster-user-deployments"]["deployments"]
     assert deployment["includeConfigInLaunchedRuns"]["enabled"] is True
@@ -211,7 +133,7 @@ def test_instance_and_helm_values_point_at_the_code_location() -> None:
     assert "pip install torch==2.14.1 torchvision==0.29.1" in dockerfile
     assert "RUN pip install . " in dockerfile
     mounts = {m["mountPath"] for m in deployment["volumeMounts"]}
-    home = _load(K8S / "executor_k8s.yaml")["resources"]["xdeg"]["config"]["home"]
+    home = load_yaml(K8S / "executor_k8s.yaml")["resources"]["xdeg"]["config"]["home"]
     assert any(home.startswith(m + "/") for m in mounts)  # outputs land on the shared volume
 
 
@@ -245,6 +167,20 @@ def test_definitions_k8s_builds_the_code_location(
     assert build.executor_def.name == "k8s_xdeg"
     validate_run_config(build, {})  # the configured executor config against the schema copy
     assert module.defs.resolve_job_def("find_paths").executor_def.name == "k8s_xdeg"
+    # Built from the main location: the same jobs, sensors, schedules, assets and checks; jobs
+    # with their own executor keep it.
+    main, k8s = defs.get_repository_def(), module.defs.get_repository_def()
+    for names in (
+        lambda r: {j.name for j in r.get_all_jobs()},
+        lambda r: {s.name for s in r.sensor_defs},
+        lambda r: {s.name for s in r.schedule_defs},
+        lambda r: set(r.asset_graph.get_all_asset_keys()),
+        lambda r: set(r.asset_graph.asset_check_keys),
+    ):
+        assert names(k8s) == names(main) and names(main)
+    for job in ("build_dask", "build_multiprocess"):
+        assert (module.defs.resolve_job_def(job).executor_def.name
+                == defs.resolve_job_def(job).executor_def.name != "k8s_xdeg")
     graph = module.defs.get_repository_def().asset_graph
     policy = graph.get(next(k for k in graph.get_all_asset_keys()
                             if k.to_user_string() == "image_features")).backfill_policy

@@ -1,5 +1,5 @@
 """Fault injection end to end: a collection holding every odd, broken and hostile kind of file
-(``core/faults.py``) goes through the Dagster assets on a real instance. Every good image ends
+(``helpers/faults.py``) goes through the Dagster assets on a real instance. Every good image ends
 up in the graph, every broken one in ``rejected_images`` (and in the asset's metadata), the run
 succeeds, duplicates are one vertex, hostile names are escaped in HTML and Markdown."""
 
@@ -20,7 +20,7 @@ from xdeg_pipeline.core.graph import load_graph
 from xdeg_pipeline.core.query import Collection, PathRequest
 from xdeg_pipeline.core.tables import read_feature_table
 from xdeg_pipeline.resources import XdegResource
-from xdeg_pipeline_tests.core.faults import (
+from xdeg_pipeline_tests.helpers.faults import (
     DUPLICATES,
     HOSTILE_NAMES,
     NON_UTF8_NAME,

@@ -28,7 +28,7 @@ from xdeg_pipeline.core.graph import load_graph
 from xdeg_pipeline.core.query import Collection, PathRequest
 from xdeg_pipeline.core.state import read_state
 from xdeg_pipeline.core.tables import read_feature_table
-from xdeg_pipeline_tests.conftest import make_collection, make_image
+from xdeg_pipeline_tests.helpers.collections import make_collection, make_image
 
 XDEG = [sys.executable, "-m", "xdeg_pipeline.cli"]
 LOCKED_MESSAGE = "another xdeg build is running"

@@ -15,7 +15,7 @@ from xdeg_pipeline.core.graph import load_graph
 from xdeg_pipeline.core.tables import read_feature_table
 from xdeg_pipeline.definitions import defs
 from xdeg_pipeline.resources import XdegResource
-from xdeg_pipeline_tests.conftest import make_collection
+from xdeg_pipeline_tests.helpers.collections import make_collection
 
 
 def _metadata(result, key: str) -> dict:

@@ -1,8 +1,9 @@
 """The xdeg code location for Kubernetes: every step in its own pod, feature extraction on GPU.
 
-The same assets, checks, jobs, sensor and schedule as ``xdeg_pipeline.definitions``, with
-dagster-k8s's ``k8s_job_executor`` as the default executor, configured from
-``executor_k8s.yaml`` beside this file (its ``execution.config``; its ``resources.xdeg.config``
+The code location of ``xdeg_pipeline.definitions`` (its assets, checks, jobs, sensors and
+schedule, taken from it), with dagster-k8s's ``k8s_job_executor`` as the default executor of
+the jobs that name none (``build``, ``find_paths``), configured from ``executor_k8s.yaml``
+beside this file (its ``execution.config``; its ``resources.xdeg.config``
 configures the xdeg resource; ``$XDEG_K8S_CONFIG`` names another file). Serve it with
 
     dagster api grpc --python-file deploy/k8s/definitions_k8s.py -p 3030
@@ -35,12 +36,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from dagster import BackfillPolicy, Definitions
 
-from xdeg_pipeline.assets import ALL_ASSETS, image_features
-from xdeg_pipeline.checks import ALL_CHECKS
-from xdeg_pipeline.jobs import build_job, find_paths
+from xdeg_pipeline.assets import image_features
+from xdeg_pipeline.definitions import defs as local_defs
 from xdeg_pipeline.resources import XdegResource
-from xdeg_pipeline.schedules import refresh_schedule
-from xdeg_pipeline.sensors import automation_sensor, collection_sensor
 
 CONFIG_FILE = Path(
     os.environ.get("XDEG_K8S_CONFIG") or Path(__file__).with_name("executor_k8s.yaml")
@@ -66,19 +64,28 @@ GPU_STEP_K8S_CONFIG: dict = EXECUTOR_CONFIG.get("per_step_k8s_config", {}).get(
 k8s_xdeg_executor = k8s_job_executor.configured(EXECUTOR_CONFIG, name="k8s_xdeg")
 
 
-def _assets() -> list:
+def _assets(assets: list) -> list:
+    """The main location's assets; ``image_features`` one shard per run when asked."""
     if os.environ.get(RUN_PER_SHARD_ENV, "0") in ("", "0"):
-        return list(ALL_ASSETS)
+        return assets
     per_shard = image_features.with_attributes(backfill_policy=BackfillPolicy.multi_run(1))
-    return [per_shard if a is image_features else a for a in ALL_ASSETS]
+    return [per_shard if a is image_features else a for a in assets]
 
 
-defs = Definitions(
-    assets=_assets(),
-    asset_checks=ALL_CHECKS,
-    jobs=[build_job, find_paths],  # jobs without their own executor get k8s_xdeg_executor
-    schedules=[refresh_schedule],
-    sensors=[collection_sensor, automation_sensor],
-    resources={"xdeg": XdegResource(**RESOURCE_CONFIG)},
-    executor=k8s_xdeg_executor,
+# The main code location without its resources, merged with the k8s resource config and default
+# executor; jobs that name their own executor (build_multiprocess, build_dask) keep it.
+defs = Definitions.merge(
+    Definitions(
+        assets=_assets(list(local_defs.assets or [])),
+        asset_checks=local_defs.asset_checks,
+        jobs=local_defs.jobs,
+        schedules=local_defs.schedules,
+        sensors=local_defs.sensors,
+        loggers=local_defs.loggers,
+        metadata=local_defs.metadata,
+    ),
+    Definitions(
+        resources={**(local_defs.resources or {}), "xdeg": XdegResource(**RESOURCE_CONFIG)},
+        executor=k8s_xdeg_executor,
+    ),
 )

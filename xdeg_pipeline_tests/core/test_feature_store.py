@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
@@ -76,7 +77,7 @@ def test_add_get_known_compact(tmp_path):
     assert [p.name for p in store.folder.glob("*.parquet")] == [MAIN_FILE]
     table = pq.read_table(store.folder / MAIN_FILE)
     assert table.schema.field("content_hash").type == pa.string()
-    assert table.schema.field("feature").type == pa.list_(pa.float32())
+    assert table.schema.field("feature").type == pa.list_(pa.float32(), 8)  # fixed size
     again = FeatureStore(tmp_path, KEY)
     np.testing.assert_array_equal(again.get(order), want)
     again.add(*_rows(2, seed=3))
@@ -156,14 +157,14 @@ def test_update_features_reuses_and_dedupes(tmp_path):
 
 def test_kill_9_keeps_checkpointed_rows(tmp_path):
     """A run killed with SIGKILL mid-way keeps its written chunks; the next run reuses them."""
+    # the child runs CountingExtractor's own source (no test module is imported)
     script = textwrap.dedent(f"""
         import os, signal, sys
         from pathlib import Path
-        sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
-        sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
-        from test_feature_store import CountingExtractor, KEY
+        import numpy as np
         from xdeg_pipeline.core.feature_store import FeatureStore, update_features
-
+        KEY = {KEY!r}
+    """) + inspect.getsource(CountingExtractor) + textwrap.dedent(f"""
         class Dying(CountingExtractor):
             def iter_batches(self, paths, progress=None):
                 for n, batch in enumerate(super().iter_batches(paths, progress)):
@@ -181,6 +182,7 @@ def test_kill_9_keeps_checkpointed_rows(tmp_path):
         p.write_bytes(b"y" * (i + 1))
         files.append(str(p))
     proc = subprocess.run([sys.executable, "-c", script, *files], capture_output=True,
+                          cwd=Path(__file__).resolve().parents[2],  # this checkout's package
                           env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     assert proc.returncode == -9, proc.stderr.decode()
     store = FeatureStore(tmp_path / "cache", KEY)

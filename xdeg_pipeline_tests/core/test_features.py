@@ -10,13 +10,14 @@ import torch
 from PIL import Image
 from skimage import data as skdata
 
-from xdeg_pipeline.core import features
 from xdeg_pipeline.core.features import (
     FeatureExtractor,
     choose_device,
+    loading,
     preprocess_decoded,
     preprocess_file,
 )
+from xdeg_pipeline.core.features.jpeg_header import nvjpeg_candidate
 
 GOOD = ("a_cat.jpg", "b_wide.jpg", "c_tall.png", "d_grey.png", "e_rgba.png", "f_small.jpg",
         "g_rotated.jpg")
@@ -52,15 +53,18 @@ def fx() -> FeatureExtractor:
 def test_choose_device(monkeypatch):
     monkeypatch.delenv("XDEG_DEVICE", raising=False)
     assert choose_device("cpu") == torch.device("cpu")
-    monkeypatch.setenv("XDEG_DEVICE", "cpu")
-    assert choose_device() == torch.device("cpu")
-    monkeypatch.delenv("XDEG_DEVICE")
+    assert choose_device("cpu:0") == torch.device("cpu:0")
     expected = "cuda" if torch.cuda.is_available() else (
         "mps" if torch.backends.mps.is_available() else "cpu")
     assert choose_device().type == expected
+    assert choose_device("auto").type == expected
+    # the environment is read by core.settings only: here it changes nothing
+    monkeypatch.setenv("XDEG_DEVICE", "meta")
+    assert choose_device().type == expected
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="CUDA is not available"):
+        with pytest.raises(RuntimeError, match="CUDA is not available") as err:
             choose_device("cuda")
+        assert "XDEG_DEVICE" in str(err.value)  # the message names the user's setting
 
 
 def test_extract_shapes_and_failures(fx, files):
@@ -136,7 +140,7 @@ def test_torch_path_matches_cpu_path(fx, files):
         path = root / f"plan_{w}x{h}.jpg"
         src.resize((w, h)).save(path, quality=92)
         data = path.read_bytes()
-        assert features._nvjpeg_candidate(data)
+        assert nvjpeg_candidate(data)
         decoded = decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8),
                               mode=ImageReadMode.RGB)
         gpu_like = preprocess_decoded([decoded], size)[0].permute(1, 2, 0).numpy()
@@ -145,9 +149,9 @@ def test_torch_path_matches_cpu_path(fx, files):
         diff = np.abs(cpu.astype(int) - gpu_like.astype(int))
         assert diff.mean() < 1.0, ((w, h), diff.mean())
     # the rotated and the progressive JPEG stay on the CPU path
-    assert not features._nvjpeg_candidate((root / "g_rotated.jpg").read_bytes())
+    assert not nvjpeg_candidate((root / "g_rotated.jpg").read_bytes())
     src.save(root / "prog.jpg", progressive=True)
-    assert not features._nvjpeg_candidate((root / "prog.jpg").read_bytes())
+    assert not nvjpeg_candidate((root / "prog.jpg").read_bytes())
 
 
 def test_raw_jpeg_path_with_fallback(fx, files, monkeypatch):
@@ -168,7 +172,7 @@ def test_raw_jpeg_path_with_fallback(fx, files, monkeypatch):
         return real(data, *args, **kwargs)
 
     monkeypatch.setattr(torchvision.io, "decode_jpeg", flaky)
-    monkeypatch.setattr(features, "_BYTES_PER_JPEG", 30_000)  # some JPEGs overflow the ring
+    monkeypatch.setattr(loading, "BYTES_PER_JPEG", 30_000)  # some JPEGs overflow the ring
     ref, ref_fail = fx.extract(files)
     fx.gpu_decode = True
     try:

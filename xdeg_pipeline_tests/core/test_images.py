@@ -25,7 +25,7 @@ from xdeg_pipeline.core.images import (
     name_to_path,
     scan_collection,
 )
-from xdeg_pipeline_tests.core import faults
+from xdeg_pipeline_tests.helpers import faults
 
 BOMB_WARNING = "ignore::PIL.Image.DecompressionBombWarning"
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -75,3 +81,42 @@ def test_tiny_collections():
     assert (edges.groupby("source").size() == 3).all()
     with pytest.raises(ValueError):
         knn_edges(np.full((5, 3), np.nan, np.float32), 2)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _python(code: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, cwd=ROOT, env={**os.environ, **env}, timeout=120)
+
+
+def test_knn_prints_nothing_on_stderr():
+    """The nmslib wheel's SIMD notice (printed by C++ on import) does not reach the user."""
+    proc = _python("""
+        import sys
+        import numpy as np
+        from xdeg_pipeline.core.knn import knn_edges
+        X = np.random.default_rng(0).random((300, 16), dtype=np.float32)
+        print(len(knn_edges(X, 5, threads=1)), "nmslib" in sys.modules)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["1500", "True"]
+    assert proc.stderr == ""
+
+
+def test_import_nmslib_hides_only_the_notice(tmp_path):
+    fake = tmp_path / "nmslib.py"
+    fake.write_text(textwrap.dedent("""
+        import os
+        os.write(2, b"Your CPU supports instructions that this binary was not compiled to use:"
+                    b" SSE3 AVX\\nFor maximum performance, you can install NMSLIB from sources \\n"
+                    b"pip install --no-binary :all: nmslib\\nsomething else went wrong\\n")
+    """))
+    proc = _python("""
+        from xdeg_pipeline.core.knn import import_nmslib
+        print(import_nmslib().__file__)
+    """, PYTHONPATH=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(fake)
+    assert proc.stderr == "something else went wrong\n"

@@ -153,6 +153,16 @@ def test_worker_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         assert im.size == (24, 24)
 
 
+def test_worker_processes_with_a_relative_destination(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The children start in the source root: a destination relative to our cwd still works."""
+    monkeypatch.setattr(openmoji, "_MIN_PER_WORKER", 5)
+    monkeypatch.chdir(tmp_path)
+    assert render_openmoji(Path("images"), size=24, limit=10, workers=2) == 10
+    assert set(_pngs(tmp_path / "images")) == {e.relpath for e in list_emojis(10)}
+
+
 def test_rejects_tiny_size(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         render_openmoji(tmp_path / "images", size=2, limit=1)

@@ -13,7 +13,7 @@ from xdeg_pipeline.core.resolve import (
     NameOutsideCollection,
     resolve_name,
 )
-from xdeg_pipeline_tests.core import faults
+from xdeg_pipeline_tests.helpers import faults
 
 NAMES = [
     "animals/cat.png",

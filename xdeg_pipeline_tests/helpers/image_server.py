@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from xdeg_pipeline_tests.conftest import make_image  # after the merge: helpers.collections
+from xdeg_pipeline_tests.helpers.collections import make_image
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 Route = Callable[[BaseHTTPRequestHandler], None]

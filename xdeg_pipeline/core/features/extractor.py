@@ -1,0 +1,145 @@
+"""FeatureExtractor: image files -> pooled CNN features, streamed so the model stays busy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from xdeg_pipeline.core.backbones import BackboneSpec, load_backbone
+from xdeg_pipeline.core.features.device import (
+    choose_device,
+    default_batch_size,
+    default_num_workers,
+    default_reader_threads,
+)
+from xdeg_pipeline.core.features.inputs import InputSide, PreparedBatch
+from xdeg_pipeline.core.features.loading import LoadPlan
+from xdeg_pipeline.core.features.runner import TorchRunner
+from xdeg_pipeline.core.progress import ProgressFn
+
+
+class FeatureExtractor:
+    """Pooled CNN features of image files, streamed onto one device.
+
+    The work is split in three: the input side (:mod:`.loading` + :mod:`.inputs`: decode,
+    preprocess, upload), the model runner (:mod:`.runner`) and this class, which holds the
+    settings, names the cache key and overlaps batch ``k + 1``'s model step with handing
+    back batch ``k``. ``batch_size``, ``num_workers``, ``gpu_decode``, ``reader_threads``,
+    ``decode_threads`` and ``inline_threads`` may be changed between calls.
+    """
+
+    def __init__(
+        self,
+        backbone: str = "efficientnet_lite0",
+        weights: str | Path | None = None,
+        device: str | None = None,
+        batch_size: int | None = None,
+        num_workers: int | None = None,
+        gpu_decode: bool = False,
+    ) -> None:
+        self.device = choose_device(device)
+        model, self.spec = load_backbone(backbone, weights)
+        self.dim = self.spec.dim
+        kind = self.device.type
+        self.batch_size = int(batch_size or default_batch_size(self.device))
+        self.num_workers = (
+            default_num_workers(self.device) if num_workers is None else int(num_workers)
+        )
+        self.gpu_decode = bool(gpu_decode) and kind == "cuda"
+        self.decode_threads = 2  # nvJPEG: batches decoded concurrently in the main process
+        self.reader_threads = default_reader_threads()  # nvJPEG readers / inline decoding
+        self.inline_threads = True  # num_workers == 0: decode each batch with reader_threads
+        self.runner = TorchRunner(model, self.spec, self.device)
+        self.input_side = InputSide(self.device)
+
+    @property
+    def model(self) -> nn.Module:
+        """The torch feature module (on the device, eval mode)."""
+        return self.runner.model
+
+    @property
+    def cache_key(self) -> str:
+        """Backbone, weights (content hash), preprocessing version and size, and decoder.
+
+        nvJPEG's pixels differ slightly from libjpeg's (IDCT, chroma upsampling; cosine
+        ~0.996 between the two paths' features), so its features get a key of their own.
+        """
+        spec: BackboneSpec = self.spec
+        key = f"{spec.name}-w{spec.weights_id}-{spec.preprocess_version}-s{spec.image_size}"
+        return key + ("-nvjpeg" if self.gpu_decode else "")
+
+    def features_from_uint8(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, S, S) uint8 on the device -> (N, dim) features (device tensor, async)."""
+        return self.runner.features_from_uint8(x)
+
+    def load_plan(self) -> LoadPlan:
+        """How the next call loads its batches (from the current settings)."""
+        return LoadPlan(
+            batch_size=self.batch_size, image_size=self.spec.image_size,
+            num_workers=self.num_workers, raw_jpeg=self.gpu_decode,
+            reader_threads=self.reader_threads, inline_threads=self.inline_threads,
+        )
+
+    def input_batches(self, paths: Sequence[Path]) -> Iterator[PreparedBatch]:
+        """The input side alone: prepared batches of ``paths`` on the device, in order."""
+        return self.input_side.batches(paths, self.load_plan(), self.decode_threads)
+
+    def iter_batches(
+        self, paths: Sequence[Path], progress: ProgressFn | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, dict[int, str]]]:
+        """Yield ``(indices, features (n, dim) float32, failures {index: reason})`` per batch.
+
+        Batches may arrive in any order; every index of ``paths`` appears exactly once, in
+        ``indices`` or in ``failures``. ``progress(done, total)`` follows each batch.
+        """
+        paths = [Path(p) for p in paths]
+        total = len(paths)
+        if total == 0:
+            return
+        done = 0
+        pending: tuple[list[int], Any, dict[int, str]] | None = None
+        for idx, x, fails, ready in self.input_batches(paths):
+            launched = self.runner.launch(x, ready) if x is not None else None
+            if pending is not None:  # the device works on this batch while we hand back the last
+                out = self._finish(pending)
+                done += len(out[0]) + len(out[2])
+                yield out
+                if progress is not None:
+                    progress(done, total)
+            pending = (idx, launched, fails)
+        if pending is not None:
+            out = self._finish(pending)
+            done += len(out[0]) + len(out[2])
+            yield out
+            if progress is not None:
+                progress(done, total)
+
+    def _finish(self, pending: tuple[list[int], Any, dict[int, str]]
+                ) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+        """A launched batch -> ``(indices, features, failures)``."""
+        idx, launched, fails = pending
+        arr = (self.runner.collect(launched) if launched is not None
+               else np.empty((0, self.dim), np.float32))
+        return np.asarray(idx, dtype=np.int64), arr.astype(np.float32, copy=False), fails
+
+    def extract(
+        self, paths: Sequence[Path], progress: ProgressFn | None = None
+    ) -> tuple[np.ndarray, dict[int, str]]:
+        """Features of all ``paths``: ``(len(paths), dim)`` float32 (NaN rows for failures)."""
+        out = np.full((len(paths), self.dim), np.nan, dtype=np.float32)
+        failures: dict[int, str] = {}
+        for idx, feats, fails in self.iter_batches(paths, progress):
+            if len(idx):
+                out[idx] = feats
+            failures.update(fails)
+        return out, failures
+
+    def __del__(self) -> None:
+        side = getattr(self, "input_side", None)
+        if side is not None:
+            side.close()
