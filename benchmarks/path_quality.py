@@ -32,7 +32,9 @@ chain's steps, p50/p90); largest step / bound and mean step / bound (p50/p90); l
 max(bound, natural step); hub share (share of chain interiors on the 1% most-used images, over
 ``--hub-pairs`` pairs); same-topic share of steps (first folder below the root); query p50.
 ``--strips DIR`` draws chains as PNG strips (the pairs of ``--strip-pairs``, else the three
-smooth chains with the most near-duplicate steps, whose pairs it writes to DIR/pairs.json).
+smooth chains with the most near-duplicate steps, whose pairs it writes to
+DIR/LABEL-pairs.json); step distances and near-duplicates in the strips are those of the
+first judging space.
 Last line: one JSON object.
 """
 
@@ -188,7 +190,8 @@ def write_strips(out: Path, c: Collection, finder: PathFinder, space: JudgingSpa
 
         ranked = sorted((ch for ch in chains if ch is not None), key=lambda ch: -wasted(ch))
         pairs = [(ch[0], ch[-1]) for ch in ranked[:3]]
-        (out / "pairs.json").write_text(json.dumps([[rel[s], rel[t]] for s, t in pairs]) + "\n")
+        names = [[rel[s], rel[t]] for s, t in pairs]
+        (out / f"{label}-pairs.json").write_text(json.dumps(names) + "\n")
     files = []
     for k, (s, t) in enumerate(pairs):
         v = finder.find(s, t, mode="smooth")[0].vertices

@@ -71,13 +71,13 @@ LOCAL_ROUNDS = 1
 LOCAL_WIDTH = 2
 
 # --- what every step should be (issue 12; evidence below) -------------------------------------
-NEAR_DUP_FRACTION = 0.0  # near-duplicate distance / random-pair median (0: not avoided)
+NEAR_DUP_FRACTION = 0.125  # near-duplicate distance / random-pair median (0: not avoided)
 PAIR_SAMPLES = 20_000  # random pairs for the random-pair median (build_graph)
 NEAR_DUP_PENALTY = 1e4  # a near-duplicate step costs this many natural steps extra
 STEP_CONSTANT = 0.0  # per-step cost, in units of a natural step's (w / median) ** power
-MIN_STEP = 0.0  # a step shorter than MIN_STEP near-duplicate distances costs as one that long
-NATURAL_FLOOR = 0.0  # smooth's cap >= NATURAL_FLOOR * natural step * (1 + slack)
-STEPS_SLACK = 0.0  # steps: the cheapest chain with largest step <= least possible * (1 + this)
+MIN_STEP = 2.5  # a step shorter than MIN_STEP near-duplicate distances costs as one that long
+NATURAL_FLOOR = 1.0  # smooth's cap >= NATURAL_FLOOR * natural step * (1 + slack)
+STEPS_SLACK = 0.1  # steps: the cheapest chain with largest step <= least possible * (1 + this)
 
 # --- steps ----------------------------------------------------------------------------------
 STEPS_SEARCH_BUDGET = 20_000  # DFS expansions per threshold before it counts as "not found"

@@ -59,17 +59,15 @@ class StepCost:
         w = arcs.w
         return float(np.median(w[w > 0])) if (w > 0).any() else 1.0
 
-    def step_values(self, w: np.ndarray, scale: StepScale, unit: float,
-                    dense: np.ndarray | bool = True) -> np.ndarray:
+    def step_values(self, w: np.ndarray, scale: StepScale, unit: float) -> np.ndarray:
         """The hub-free cost of steps of length ``w``.
 
         ``(w / m) ** power``: power 1 is the sum of distances (short, jumpy chains); a larger
-        power penalises big steps more (a soft minimax: smoother, more hops). Where ``dense``
-        (a step from or to an image that has near-duplicates: a series), a step shorter than
-        ``min_step`` near-duplicate distances costs as much as one of that length: steps barely
-        larger than a near-duplicate all show a viewer about as little, so a chain never
-        wades through many of them where fewer reach as far (two such steps together cost
-        twice one), while steps of ordinary length, and steps elsewhere, cost what they did.
+        power penalises big steps more (a soft minimax: smoother, more hops). A step shorter
+        than ``min_step`` near-duplicate distances costs as much as one of that length: steps
+        barely larger than a near-duplicate all show a viewer about as little, so a chain
+        never wades through many of them where fewer reach as far (two such steps together
+        cost twice one), while steps of ordinary length cost what they did.
         The constant ``step_constant * (natural / m) ** power`` is paid per step: with 1,
         splitting any step no longer than about the natural step never pays (for power 4,
         ``a**4 + b**4 + c >= (a + b)**4`` whenever ``a + b <= natural``), but it also favours
@@ -77,7 +75,7 @@ class StepCost:
         """
         w = np.asarray(w, dtype=np.float64)
         if scale.near_dup > 0 and self.min_step > 0:
-            w = np.where(dense, np.maximum(w, self.min_step * scale.near_dup), w)
+            w = np.maximum(w, self.min_step * scale.near_dup)
         natural = scale.natural
         const = self.step_constant * (natural / unit) ** self.power if natural > 0 else 0.0
         return (w / unit) ** self.power + const
@@ -88,18 +86,16 @@ class StepCost:
         ref = float(self.step_values(np.array([scale.natural or unit]), scale, unit)[0])
         return params.NEAR_DUP_PENALTY * max(ref, 1e-12)
 
-    def edge_costs(self, arcs: Arcs, load: np.ndarray, scale: StepScale = NO_SCALE,
-                   grouped: np.ndarray | None = None) -> np.ndarray:
+    def edge_costs(self, arcs: Arcs, load: np.ndarray, scale: StepScale = NO_SCALE
+                   ) -> np.ndarray:
         """Per-edge cost (indexed like ``arcs.w``; per arc: ``[arcs.arc_e]``), without the
         near-duplicate penalty. Times ``1 + hub_penalty * (load_u + load_v) / 2``: an image on a
         share ``load`` of all chains costs more to pass through, so chains spread over equally
-        good routes instead of funnelling through a few connector images (hubs). ``grouped``
-        (per vertex) marks the images with near-duplicates, where short steps are clamped."""
+        good routes instead of funnelling through a few connector images (hubs)."""
         w = arcs.w
         if not len(w):
             return np.zeros(0)
-        dense = True if grouped is None else grouped[arcs.eu] | grouped[arcs.ev]
-        cost = self.step_values(w, scale, self.unit(arcs), dense)
+        cost = self.step_values(w, scale, self.unit(arcs))
         if self.hub_penalty > 0:
             cost = cost * (1.0 + self.hub_penalty * (load[arcs.eu] + load[arcs.ev]) / 2.0)
         return np.maximum(cost, 1e-12)  # scipy reads stored zeros as edges; keep > 0 anyway

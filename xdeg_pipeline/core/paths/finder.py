@@ -97,9 +97,8 @@ class PathFinder:
               else max(0.0, float(near_dup)))
         self.near_duplicates = near_duplicates_of(self.arcs, nd)
         self.scale = self.near_duplicates.scale
-        grouped = self.near_duplicates.labels >= 0
-        self.load = hub_load.graph_load(graph, self.arcs, self.step_cost, self.near_duplicates)
-        self.cost = self.step_cost.edge_costs(self.arcs, self.load, self.scale, grouped)
+        self.load = hub_load.graph_load(graph, self.arcs, self.step_cost, self.scale)
+        self.cost = self.step_cost.edge_costs(self.arcs, self.load, self.scale)
         penalty = (self.step_cost.near_dup_penalty(self.scale, StepCost.unit(self.arcs))
                    if self.scale.near_dup > 0 else 0.0)
         self.space = SearchSpace(
@@ -145,8 +144,7 @@ class PathFinder:
     ) -> np.ndarray:
         """Share of all chains passing through each image (see :func:`.load.estimate_load`)."""
         return hub_load.estimate_load(self.arcs, self.step_cost, rounds, sources, seed,
-                                      scale=self.scale,
-                                      grouped=self.near_duplicates.labels >= 0)
+                                      scale=self.scale)
 
     def bottleneck(self, s: int, t: int) -> float:
         """Least possible largest step between s and t in the graph (inf if disconnected)."""

@@ -50,7 +50,8 @@ def test_hub_load_scales_the_whole_step_cost():
     busy = pf.step_cost.edge_costs(pf.arcs, load, pf.scale)
     touches = (pf.arcs.eu == 5) | (pf.arcs.ev == 5)
     assert np.allclose(busy, base)  # hub_penalty 0: the load changes nothing
-    damped = StepCost(pf.step_cost.power, 10.0, 1.0).edge_costs(pf.arcs, load, pf.scale)
+    damped = StepCost(pf.step_cost.power, 10.0, 1.0, pf.step_cost.min_step).edge_costs(
+        pf.arcs, load, pf.scale)
     assert np.allclose(damped[touches], base[touches] * (1 + 10.0 * 0.25))
     assert np.allclose(damped[~touches], base[~touches])
 
