@@ -3,7 +3,7 @@
     python -m benchmarks.path_quality FOLDER [FOLDER ...] [--features FILE.parquet]
         [--pairs 200] [--hub-pairs 1000] [--seed 0] [--spaces visual,graph]
         [--pca 128] [--k 20] [--space l2] [--set NAME=V1,V2 ...] [--modes shortest,smooth,steps]
-        [--strips DIR [--strip-pairs FILE.json]] [--label NAME]
+        [--strips DIR [--strip-pairs FILE.json]] [--label NAME] [--reference]
 
 Each FOLDER is a collection (:mod:`benchmarks.quality_data`: distinct images, topic folders,
 EfficientNet-Lite0 features cached by content hash in ``--store``, default
@@ -31,6 +31,7 @@ bound the exact least possible largest step over the complete graph (the exact 8
 chain's steps, p50/p90); largest step / bound and mean step / bound (p50/p90); largest step /
 max(bound, natural step); hub share (share of chain interiors on the 1% most-used images, over
 ``--hub-pairs`` pairs); same-topic share of steps (first folder below the root); query p50.
+``--reference`` adds the original recipe (:mod:`benchmarks.original_recipe`) as a row.
 ``--strips DIR`` draws chains as PNG strips (the pairs of ``--strip-pairs``, else the three
 smooth chains with the most near-duplicate steps, whose pairs it writes to
 DIR/LABEL-pairs.json); step distances and near-duplicates in the strips are those of the
@@ -48,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.original_recipe import original_recipe
 from benchmarks.quality_data import (
     DEFAULT_STORE,
     Collection,
@@ -144,20 +146,28 @@ def build(F: np.ndarray, pca, k: int, space: str, seed: int, finder_kw: dict):
     return model, finder, info
 
 
-def run_mode(finder: PathFinder, mode: str, pairs: list[tuple[int, int]]):
+def run_queries(query, pairs: list[tuple[int, int]]):
+    """Chains (None where there is none) and query times of ``query(s, t)`` over the pairs."""
     chains, times = [], []
     for s, t in pairs:
         t0 = time.perf_counter()
-        try:
-            kw = {"steps": STEPS_X} if mode == "steps" else {}
-            chains.append(finder.find(s, t, mode=mode, **kw)[0].vertices)
-        except PathError:
-            chains.append(None)
+        chains.append(query(s, t))
         times.append(time.perf_counter() - t0)
     return chains, times
 
 
-def mode_figures(mode, chains, times, c: Collection, spaces, bounds, n_bound, seed) -> dict:
+def mode_query(finder: PathFinder, mode: str):
+    def query(s: int, t: int) -> list[int] | None:
+        try:
+            kw = {"steps": STEPS_X} if mode == "steps" else {}
+            return finder.find(s, t, mode=mode, **kw)[0].vertices
+        except PathError:
+            return None
+
+    return query
+
+
+def mode_figures(chains, times, c: Collection, spaces, bounds, n_bound, seed) -> dict:
     fig = chain_figures(chains, times, c.topics, c.n, seed)
     fig["spaces"] = {}
     for name, sp in spaces.items():
@@ -251,15 +261,22 @@ def evaluate_collection(args, folder: Path) -> dict:
             cfg = {"pca": pca, "k": k, "space": space, **finder_kw, **info,
                    "spaces": {n: sp.summary() for n, sp in spaces.items()}, "modes": {}}
             for mode in args.modes.split(","):
-                chains, times = run_mode(finder, mode, pairs)
+                chains, times = run_queries(mode_query(finder, mode), pairs)
                 bounds = _bounds(spaces, pairs[: args.pairs], mode)
-                cfg["modes"][mode] = mode_figures(mode, chains, times, c, spaces, bounds,
-                                                  args.pairs, args.seed)
+                cfg["modes"][mode] = mode_figures(chains, times, c, spaces, bounds, args.pairs,
+                                                  args.seed)
                 if args.strips and mode == "smooth":
                     first = next(iter(spaces.values()))
                     cfg["strips"] = write_strips(args.strips, c, finder, first,
                                                  chains[: args.pairs], args.strip_pairs,
                                                  args.label or folder.name)
+            if args.reference:
+                query, build_s = original_recipe(c.features, args.seed)
+                chains, times = run_queries(query, pairs)
+                bounds = _bounds(spaces, pairs[: args.pairs], "smooth")
+                cfg["modes"]["original recipe"] = mode_figures(chains, times, c, spaces, bounds,
+                                                               args.pairs, args.seed)
+                cfg["reference_build_s"] = round(build_s, 2)
             print(f"\n{folder.name} (n={c.n}) pca={pca} k={k} space={space} {finder_kw} {info}")
             for n_, sp in spaces.items():
                 print(f"  {n_}: {sp.summary()}")
@@ -288,6 +305,7 @@ def main() -> None:
     ap.add_argument("--strips", type=Path)
     ap.add_argument("--strip-pairs", type=Path)
     ap.add_argument("--label", default="")
+    ap.add_argument("--reference", action="store_true", help="add the original recipe")
     args = ap.parse_args()
     if args.features is not None and len(args.folders) != 1:
         raise SystemExit("--features goes with exactly one collection folder")
