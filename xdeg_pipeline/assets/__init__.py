@@ -1,9 +1,10 @@
 """Dagster assets of xdeg, one module per domain."""
 
 from xdeg_pipeline.assets.features import image_features, pca_features
-from xdeg_pipeline.assets.graph import knn_edges, similarity_graph
+from xdeg_pipeline.assets.graph import knn_edges, near_duplicates, similarity_graph
 from xdeg_pipeline.assets.images import raw_images
 from xdeg_pipeline.assets.paths import requested_paths
 
-BUILD_ASSETS = [raw_images, image_features, pca_features, knn_edges, similarity_graph]
+BUILD_ASSETS = [raw_images, image_features, pca_features, knn_edges, similarity_graph,
+                near_duplicates]
 ALL_ASSETS = [*BUILD_ASSETS, requested_paths]

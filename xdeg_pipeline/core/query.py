@@ -26,6 +26,7 @@ class PathRequest:
     steps: int | None = None
     alternatives: int = 1
     avoid: tuple[str, ...] = ()
+    via: tuple[str, ...] = ()  # waypoints, in order
 
 
 @dataclass
@@ -41,11 +42,14 @@ class ChainResult:
     png: Path | None = None
     html: Path | None = None
     meta: dict = field(default_factory=dict)
+    via: list[str] = field(default_factory=list)  # the waypoints passed, by name
 
     @property
     def chain_id(self) -> str:
         r = self.request
-        fp = fingerprint(r.source, r.target, r.mode, r.steps, list(r.avoid), r.alternatives)
+        extra = [list(r.via)] if r.via else []  # requests without waypoints keep their ids
+        fp = fingerprint(r.source, r.target, r.mode, r.steps, list(r.avoid), r.alternatives,
+                         *extra)
         return f"{fp[:10]}-{self.rank}"
 
     def as_dict(self) -> dict:
@@ -56,6 +60,7 @@ class ChainResult:
             "target": r.target,
             "mode": r.mode,
             "requested_steps": r.steps,
+            "via": list(self.via),
             "alternative": self.rank,
             "path": self.path,
             "hops": len(self.path) - 1,
@@ -91,11 +96,7 @@ class Collection:
         self.finder = PathFinder(self.graph)
         # a URL-manifest collection records each image's file and metadata (core.remote)
         self.from_manifest = "url" in manifest.columns
-        self.file_of_name: dict[str, Path] = {}
-        if "path" in manifest.columns:
-            for n, p in zip(manifest["name"], manifest["path"]):
-                if isinstance(p, str) and p:
-                    self.file_of_name[n] = Path(p) if Path(p).is_absolute() else images_root / p
+        self.file_of_name = recorded_files(manifest, images_root)
         self.metadata = (
             read_metadata(self.layout.image_metadata, self.names) if self.from_manifest else {}
         )
@@ -112,7 +113,7 @@ class Collection:
 
     def image_path(self, name: str) -> Path:
         """The image file of a collection name."""
-        return self.file_of_name.get(name) or self.images_root / name
+        return image_file(name, self.file_of_name, self.images_root)
 
     def label(self, name: str) -> str:
         """The caption of an image: ``title — artist`` from a manifest, else :func:`label_for`."""
@@ -132,6 +133,7 @@ class Collection:
         src_name, dst_name = self.resolve(request.source), self.resolve(request.target)
         src, dst = self.vertex_of_name[src_name], self.vertex_of_name[dst_name]
         avoid = [self.vertex_of_name[self.resolve(a)] for a in request.avoid]
+        via_names = [self.resolve(v) for v in request.via]
         chains = self.finder.find(
             src,
             dst,
@@ -139,18 +141,17 @@ class Collection:
             steps=request.steps,
             alternatives=request.alternatives,
             avoid=avoid,
+            via=[self.vertex_of_name[v] for v in via_names],
         )
-        return [
-            ChainResult(
-                request=request,
-                rank=i,
-                path=self._chain_names(c.vertices, src_name, dst_name),
-                steps=list(c.steps),
-                largest_step=c.largest_step,
-                total=c.total,
-            )
-            for i, c in enumerate(chains)
-        ]
+        results = []
+        for i, c in enumerate(chains):
+            path = self._chain_names(c.vertices, src_name, dst_name)
+            for name in via_names:  # a waypoint keeps the name asked for (duplicates share)
+                path[c.vertices.index(self.vertex_of_name[name])] = name
+            results.append(ChainResult(request=request, rank=i, path=path, steps=list(c.steps),
+                                       largest_step=c.largest_step, total=c.total,
+                                       via=via_names))
+        return results
 
     def _chain_names(self, vertices: Sequence[int], source: str, target: str) -> list[str]:
         """Names along a chain; its ends keep the names asked for (duplicates share a vertex)."""
@@ -167,7 +168,8 @@ class Collection:
         images = [self.image_path(n) for n in result.path]
         labels = [self.label(n) for n in result.path]
         r = result.request
-        title = f"{r.source} → {r.target} ({r.mode}, {len(result.path) - 1} steps)"
+        via = f" via {', '.join(r.via)}" if r.via else ""
+        title = f"{r.source} → {r.target}{via} ({r.mode}, {len(result.path) - 1} steps)"
         result.png = path_strip_png(
             images,
             labels,
@@ -185,6 +187,21 @@ class Collection:
             attribution=attribution,
             meta=[{"name": n, **display_meta(self.metadata.get(n, {}))} for n in result.path],
         )
+
+
+def recorded_files(manifest: pd.DataFrame, images_root: Path) -> dict[str, Path]:
+    """The image file the manifest records for a name (URL manifests: column ``path``)."""
+    files: dict[str, Path] = {}
+    if "path" in manifest.columns:
+        for n, p in zip(manifest["name"], manifest["path"]):
+            if isinstance(p, str) and p:
+                files[n] = Path(p) if Path(p).is_absolute() else images_root / p
+    return files
+
+
+def image_file(name: str, recorded: dict[str, Path], images_root: Path) -> Path:
+    """The image file of a collection name: the recorded one, else ``images_root / name``."""
+    return recorded.get(name) or images_root / name
 
 
 def label_for(name: str, openmoji: bool = False) -> str:
