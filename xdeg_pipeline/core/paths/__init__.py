@@ -15,8 +15,9 @@ No mode steps from an image to a near-duplicate of it unless the ends require it
 (:mod:`xdeg_pipeline.core.near_duplicates`, :mod:`.search`). ``alternatives = K`` returns up to
 K distinct chains, each on a new route (:mod:`.alternatives`); ``avoid`` removes images from
 the graph for the query; ``via`` makes the chain pass given images in order
-(:mod:`.waypoints`). Results are deterministic. :class:`PathFinder` (:mod:`.finder`) is the entry point; :mod:`.search` says
-how a mode is written and :mod:`.modes` where it is registered.
+(:mod:`.waypoints`). Results are deterministic. :class:`PathFinder` (:mod:`.finder`) is the
+entry point; :mod:`.search` says how a mode is written and :mod:`.modes` where it is
+registered.
 """
 
 from xdeg_pipeline.core.paths.chain import Chain, PathError
