@@ -1,373 +1,316 @@
-"""Path quality on a real collection: every path mode against exact bounds and the original recipe.
+"""Path quality as a viewer sees it: every mode, judged in spaces independent of the graph's.
 
-    python -m benchmarks.path_quality IMAGES_DIR_OR_FEATURES [--pairs 200] [--seed 0]
-        [--backbone efficientnet_lite0] [--pca 64] [--k 15] [--space l2] [--cache FILE.npy]
-        [--hub-pairs 1000] [--slack S] [--power P] [--hub-penalty L]
+    python -m benchmarks.path_quality FOLDER [FOLDER ...] [--features FILE.parquet]
+        [--pairs 200] [--hub-pairs 1000] [--seed 0] [--spaces visual,graph]
+        [--pca 128] [--k 20] [--space l2] [--set NAME=V1,V2 ...] [--modes shortest,smooth,steps]
+        [--strips DIR [--strip-pairs FILE.json]] [--label NAME] [--reference]
 
-IMAGES_DIR_OR_FEATURES is a folder of images (features computed with
-``xdeg_pipeline.core.features.FeatureExtractor`` and cached in ``--cache``), or a features
-``.npy`` (n, dim), or a ``.parquet`` with a ``feature`` list column. ``--pca``, ``--k``,
-``--space``, ``--slack``, ``--power`` and ``--hub-penalty`` take comma-separated lists to sweep.
+Each FOLDER is a collection (:mod:`benchmarks.quality_data`: distinct images, topic folders,
+EfficientNet-Lite0 features cached by content hash in ``--store``, default
+``/work/datasets/features``). ``--features`` takes the features from a parquet of
+``content_hash`` and ``feature`` instead (one collection; e.g. features of another
+preprocessing), so the same figures compare feature variants; the file must also hold the
+features of the edited copies under ``<store>/edits`` (made by a first run) for the ``graph``
+and ``full`` spaces.
 
-Every distance is judged in the FULL feature space: Euclidean distance between L2-normalised
-features (chord distance; cosine distance = chord^2 / 2, so a ratio in cosine terms is the
-square of the ratio printed). Exact bounds over the COMPLETE graph of all images:
+The graph is built as the pipeline builds it (PCA, kNN, ``build_graph``, ``PathFinder``;
+``--pca``, ``--k``, ``--space`` and every ``--set NAME=...`` keyword of ``PathFinder`` take
+comma-separated lists to sweep). Chains are judged in these spaces (``--spaces``):
 
-* bottleneck: the least possible largest step between s and t = the largest edge on their
-  path in the minimum spanning tree of the complete graph (dense Prim, O(N^2), once).
-* 8-step bound: the least largest step over walks of at most 8 edges = min-max DP, 8 products
-  of a (1 x N) row by the (N x N) distance matrix per source. Rows whose value already
-  reaches a known feasible value (the direct distance, or a found 8-step chain) cannot
-  improve the answer and are skipped, which keeps the DP exact. Walks include all simple
-  chains of <= 8 steps, so this lower-bounds chains of exactly 8 steps.
+* ``visual`` (independent of the CNN; the headline): shape, colour and layout descriptors of
+  the whole picture (:mod:`benchmarks.visual_space`);
+* ``graph``: the space the graph is built in (the PCA projection, Euclidean);
+* ``full``: the full normalised CNN features (chord distance), as the older evidence.
 
-Hub share: share of all chain interiors taken by the 1% most-used images, over ``--hub-pairs``
-random pairs (``uniform`` = the same statistic if interiors were drawn uniformly at random).
-The original recipe (PCA 10 with fbpca on raw features, nmslib cosine k=20, directed kNN graph,
-igraph shortest sum of distances) is run as the reference. Last line: one JSON object.
+In each space: the near-duplicate distance is the median distance between an image and its
+edited copies (JPEG, zoom 5%, shift 3%, rotation 3 degrees, brightness 5%;
+:mod:`benchmarks.same_picture`), the natural step the median nearest-neighbour distance, the
+bound the exact least possible largest step over the complete graph (the exact 8-step bound for
+``steps`` X=7). Per mode and space: hops p50/p90/max; the share of near-duplicate steps
+(shorter than the near-duplicate distance); step evenness (coefficient of variation of a
+chain's steps, p50/p90); largest step / bound and mean step / bound (p50/p90); largest step /
+max(bound, natural step); hub share (share of chain interiors on the 1% most-used images, over
+``--hub-pairs`` pairs); same-topic share of steps (first folder below the root); query p50.
+``--reference`` adds the original recipe (:mod:`benchmarks.original_recipe`) as a row.
+``--strips DIR`` draws chains as PNG strips (the pairs of ``--strip-pairs``, else the three
+smooth chains with the most near-duplicate steps, whose pairs it writes to
+DIR/LABEL-pairs.json); step distances and near-duplicates in the strips are those of the
+first judging space.
+Last line: one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import itertools
 import json
-import math
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.original_recipe import original_recipe
+from benchmarks.quality_data import (
+    DEFAULT_STORE,
+    Collection,
+    cached_features,
+    features_from_file,
+    file_hashes,
+    load_collection,
+)
+from benchmarks.quality_metrics import JudgingSpace, chain_figures, markdown_table, space_figures
+from benchmarks.same_picture import edited_copies, near_duplicate_distance
+from benchmarks.visual_space import describe, visual_features
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph import build_graph
-from xdeg_pipeline.core.knn import import_nmslib, knn_edges, knn_recall
+from xdeg_pipeline.core.knn import knn_edges, knn_recall
 from xdeg_pipeline.core.paths import PathError, PathFinder
 from xdeg_pipeline.core.pca import fit_pca, l2_normalise
 
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 STEPS_X = 7  # intermediate images for the steps mode (8 steps)
 
 
-# ----------------------------------------------------------------------------- features
-def load_features(source: Path, backbone: str, cache: Path | None) -> np.ndarray:
-    """Features of a folder (cached) or read from .npy / .parquet."""
-    if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
-        key = hashlib.sha1(f"{source.resolve()}|{backbone}|{len(files)}".encode()).hexdigest()
-        cache = cache or Path(tempfile.gettempdir()) / f"xdeg-features-{key[:12]}.npy"
-        if cache.exists():
-            print(f"features: cached {cache}")
-            return np.load(cache)
-        from xdeg_pipeline.core.features import FeatureExtractor
+# ----------------------------------------------------------------------------- spaces
+class Calibration:
+    """Edited copies of a sample of the collection, described in every space."""
 
-        t0 = time.perf_counter()
-        feats, failures = FeatureExtractor(backbone=backbone).extract(files)
-        feats = feats[np.isfinite(feats).all(axis=1)]
-        print(f"features: {len(feats)} of {len(files)} images in "
-              f"{time.perf_counter() - t0:.1f} s ({len(failures)} failed)")
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cache, feats)
-        return feats
-    if source.suffix == ".npy":
-        return np.load(source)
-    if source.suffix == ".parquet":
-        import pandas as pd
+    def __init__(self, c: Collection, store: Path, sample: int, seed: int,
+                 backbone: str, features: Path | None) -> None:
+        from xdeg_pipeline.core.image_decode import content_hash
 
-        col = pd.read_parquet(source)["feature"]
-        return np.stack([np.asarray(v, dtype=np.float32) for v in col])
-    raise SystemExit(f"not a folder, .npy or .parquet: {source}")
+        copies = edited_copies(c.paths, c.hashes, store / "edits", sample, seed)
+        self.index = np.array([i for i, _ in copies])
+        files = [p for _, p in copies]
+        hashes = [content_hash(p) for p in files]
+        self.cnn: np.ndarray | None = None
+        if features is None:
+            keep, self.cnn = cached_features(files, hashes, store, backbone)
+        else:
+            known = set(file_hashes(features))
+            keep = [i for i, h in enumerate(hashes) if h in known]
+            if len(keep) == len(hashes):
+                self.cnn = features_from_file(features, hashes)
+            else:
+                print(f"{features}: no features of the edited copies in {store / 'edits'}; "
+                      "only the visual space can be judged")
+        self.index = self.index[keep]
+        self.visual = np.stack([describe(files[i]) for i in keep])
 
-
-# ----------------------------------------------------------------------------- exact bounds
-def chord_matrix(F: np.ndarray) -> np.ndarray:
-    """Dense Euclidean distances between L2-normalised rows (float32, N x N)."""
-    G = F @ F.T
-    np.clip(2.0 - 2.0 * G, 0.0, 4.0, out=G)
-    np.sqrt(G, out=G)
-    np.fill_diagonal(G, 0.0)
-    return G
+    def space(self, name: str, X: np.ndarray, copies: np.ndarray | None) -> JudgingSpace:
+        if copies is None:
+            raise SystemExit(f"space {name!r} needs CNN features of the edited copies "
+                             "(or use --spaces visual)")
+        nd, quart = near_duplicate_distance(X[self.index], copies)
+        return JudgingSpace.of(name, X, nd, quart)
 
 
-def mst_parent(D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dense Prim from vertex 0: parent and edge weight to parent of each vertex."""
-    n = len(D)
-    key = D[0].astype(np.float64).copy()
-    parent = np.zeros(n, dtype=np.int64)
-    done = np.zeros(n, bool)
-    done[0] = True
-    key[0] = np.inf
-    for _ in range(n - 1):
-        u = int(np.argmin(np.where(done, np.inf, key)))
-        done[u] = True
-        better = (D[u] < key) & ~done
-        key[better] = D[u][better]
-        parent[better] = u
-    up_w = D[np.arange(n), parent].astype(np.float64)
-    up_w[0] = 0.0
-    return parent, up_w
-
-
-def tree_bottleneck(parent: np.ndarray, up_w: np.ndarray, depth: np.ndarray, s: int, t: int):
-    best = 0.0
-    while s != t:
-        if depth[s] < depth[t]:
-            s, t = t, s
-        best = max(best, up_w[s])
-        s = parent[s]
-    return best
-
-
-def tree_depth(parent: np.ndarray) -> np.ndarray:
-    depth = np.full(len(parent), -1)
-    depth[0] = 0
-    for v in range(len(parent)):
-        chain = []
-        while depth[v] < 0:
-            chain.append(v)
-            v = parent[v]
-        for c in reversed(chain):
-            depth[c] = depth[parent[c]] + 1
-    return depth
-
-
-def hop_bound(D: np.ndarray, s: int, t: int, hops: int, upper: float) -> float:
-    """Least largest step over walks of at most ``hops`` edges from s to t (exact)."""
-    B = D[s].astype(np.float32).copy()
-    for _ in range(hops - 1):
-        rows = np.flatnonzero(B < min(upper, B[t]))
-        if len(rows) == 0:
-            break
-        best = np.full(len(B), np.inf, dtype=np.float32)
-        for lo in range(0, len(rows), 256):
-            r = rows[lo : lo + 256]
-            best = np.minimum(best, np.maximum(D[r], B[r, None]).min(axis=0))
-        B = np.minimum(B, best)
-    return float(min(B[t], upper))
-
-
-# ----------------------------------------------------------------------------- metrics
-def hub_share(interiors: list[list[int]], n: int) -> float:
-    counts = np.bincount(np.concatenate([np.asarray(c, int) for c in interiors] + [[]]).astype(int),
-                         minlength=n)
-    total = counts.sum()
-    if total == 0:
-        return 0.0
-    top = max(1, math.ceil(0.01 * n))
-    return float(np.sort(counts)[::-1][:top].sum() / total)
-
-
-def uniform_hub_share(total: int, n: int, seed: int) -> float:
-    if total == 0:
-        return 0.0
-    counts = np.random.default_rng(seed).multinomial(total, np.full(n, 1.0 / n))
-    top = max(1, math.ceil(0.01 * n))
-    return float(np.sort(counts)[::-1][:top].sum() / total)
-
-
-def pct(values, q) -> float | None:
-    v = [x for x in values if x is not None and math.isfinite(x)]
-    return round(float(np.percentile(v, q)), 4) if v else None
-
-
-def evaluate(run_query, pairs, D, bounds, n, seed) -> dict:
-    """Run ``run_query(s, t) -> vertices | None`` on pairs; judge in the full space."""
-    found, times, interiors, largest, ratio, hops = 0, [], [], [], [], []
-    for i, (s, t) in enumerate(pairs):
-        t0 = time.perf_counter()
-        chain = run_query(int(s), int(t))
-        times.append(time.perf_counter() - t0)
-        if chain is None:
+def judging_spaces(names: list[str], c: Collection, vis: np.ndarray, cal: Calibration,
+                   model, cache: dict) -> dict[str, JudgingSpace]:
+    """The judging spaces (made once per space and PCA setting: ``cache``)."""
+    out = {}
+    for name in names:
+        key = (name, model.dim_out if name == "graph" else None)
+        if key in cache:
+            out[name] = cache[key]
             continue
-        found += 1
-        interiors.append(chain[1:-1])
-        if i < len(bounds):
-            v = np.asarray(chain)
-            big = float(D[v[:-1], v[1:]].max())
-            largest.append(big)
-            ratio.append(big / bounds[i] if bounds[i] > 0 else 1.0)
-            hops.append(len(chain) - 1)
-    total_interior = sum(len(c) for c in interiors)
-    return {
-        "reachable": round(found / len(pairs), 4),
-        "hops_p50": pct(hops, 50),
-        "largest_p50": pct(largest, 50),
-        "largest_p90": pct(largest, 90),
-        "ratio_p50": pct(ratio, 50),
-        "ratio_p90": pct(ratio, 90),
-        "ratio_cosine_p50": pct([r * r for r in ratio], 50),
-        "hub_share": round(hub_share(interiors, n), 4),
-        "hub_share_uniform": round(uniform_hub_share(total_interior, n, seed), 4),
-        "query_ms_p50": round(1000 * float(np.median(times)), 2),
-        "query_ms_p90": round(1000 * float(np.percentile(times, 90)), 2),
-        "_largest": largest,
-    }
+        if name == "visual":
+            out[name] = cal.space(name, vis, cal.visual)
+        elif name == "full":
+            out[name] = cal.space(name, l2_normalise(c.features),
+                                  None if cal.cnn is None else l2_normalise(cal.cnn))
+        elif name == "graph":
+            out[name] = cal.space(name, model.transform(c.features),
+                                  None if cal.cnn is None else model.transform(cal.cnn))
+        else:
+            raise SystemExit(f"unknown space {name!r} (visual, graph, full)")
+        cache[key] = out[name]
+    return out
 
 
-# ----------------------------------------------------------------------------- recipes
-def original_recipe(F: np.ndarray, seed: int):
-    """PCA 10 (fbpca, raw features), nmslib cosine k=20, directed graph, shortest sum."""
-    import fbpca
-    import igraph as ig
-
-    nmslib = import_nmslib()
-    t0 = time.perf_counter()
-    np.random.seed(seed)
-    U, s, _ = fbpca.pca(F.astype(np.float64), k=10, raw=False)
-    X = (U * s).astype(np.float32)
-    index = nmslib.init(method="hnsw", space="cosinesimil")
-    index.addDataPointBatch(X)
-    index.createIndex({"M": 16, "efConstruction": 100, "post": 0}, print_progress=False)
-    res = index.knnQueryBatch(X, k=21, num_threads=2)
-    src, dst, w = [], [], []
-    for i, (ids, dist) in enumerate(res):
-        for j, d in zip(ids, dist, strict=True):
-            if j != i:
-                src.append(i)
-                dst.append(int(j))
-                w.append(float(d))
-    g = ig.Graph(n=len(F), edges=list(zip(src, dst, strict=True)), directed=True)
-    g.es["weight"] = w
-    build = time.perf_counter() - t0
-
-    def query(s: int, t: int):
-        p = g.get_shortest_path(s, t, weights="weight", mode="out")
-        return p if p and p[-1] == t else None
-
-    return query, build
-
-
-def our_pipeline(F, pca, k, space, seed, slack, power, hub_penalty):
+# ----------------------------------------------------------------------------- runs
+def build(F: np.ndarray, pca, k: int, space: str, seed: int, finder_kw: dict):
     t0 = time.perf_counter()
     model = fit_pca(F, pca, seed=seed)
     X = model.transform(F)
-    t1 = time.perf_counter()
     edges = knn_edges(X, k=k, space=space)
-    t2 = time.perf_counter()
     g = build_graph(edges, X, metric=space, hub_load=False)
-    t3 = time.perf_counter()
-    finder = PathFinder(g, slack=slack, power=power, hub_penalty=hub_penalty)
-    t4 = time.perf_counter()
-    recall = knn_recall(X, edges, k, sample=300, seed=seed, space=space)
-    timing = {"pca_s": t1 - t0, "knn_s": t2 - t1, "graph_s": t3 - t2, "finder_s": t4 - t3}
-    return finder, g, recall, {k_: round(v, 3) for k_, v in timing.items()}
+    t1 = time.perf_counter()
+    finder = PathFinder(g, **finder_kw)
+    t2 = time.perf_counter()
+    info = {"recall": round(knn_recall(X, edges, k, sample=300, seed=seed, space=space), 4),
+            "edges": g.ecount(), "graph_s": round(t1 - t0, 2), "finder_s": round(t2 - t1, 2)}
+    near = getattr(finder, "near_duplicates", None)  # absent before issue 12
+    if near is not None:
+        info["near_duplicates"] = {k_: (round(v, 4) if isinstance(v, float) else v)
+                                   for k_, v in near.summary().items()}
+    return model, finder, info
+
+
+def run_queries(query, pairs: list[tuple[int, int]]):
+    """Chains (None where there is none) and query times of ``query(s, t)`` over the pairs."""
+    chains, times = [], []
+    for s, t in pairs:
+        t0 = time.perf_counter()
+        chains.append(query(s, t))
+        times.append(time.perf_counter() - t0)
+    return chains, times
 
 
 def mode_query(finder: PathFinder, mode: str):
-    def query(s: int, t: int):
+    def query(s: int, t: int) -> list[int] | None:
         try:
-            if mode == "steps":
-                return finder.find(s, t, mode="steps", steps=STEPS_X)[0].vertices
-            return finder.find(s, t, mode=mode)[0].vertices
+            kw = {"steps": STEPS_X} if mode == "steps" else {}
+            return finder.find(s, t, mode=mode, **kw)[0].vertices
         except PathError:
             return None
 
     return query
 
 
-def _list(text: str, cast):
-    return [cast(x) for x in str(text).split(",")]
+def mode_figures(chains, times, c: Collection, spaces, bounds, n_bound, seed) -> dict:
+    fig = chain_figures(chains, times, c.topics, c.n, seed)
+    fig["spaces"] = {}
+    for name, sp in spaces.items():
+        pairs_b = [(ch, b) for ch, b in zip(chains[:n_bound], bounds[name], strict=True)
+                   if ch is not None]
+        fig["spaces"][name] = space_figures(sp, [p[0] for p in pairs_b], [p[1] for p in pairs_b])
+    return fig
 
 
-def _pca_value(x: str) -> int | None:
-    return None if x.lower() in ("none", "full", "0") else int(x)
+def _bounds(spaces, pairs, mode: str) -> dict[str, list[float]]:
+    if mode == "steps":
+        return {n: [sp.hop_bound(s, t, STEPS_X + 1) for s, t in pairs] for n, sp in spaces.items()}
+    return {n: [sp.bottleneck(s, t) for s, t in pairs] for n, sp in spaces.items()}
+
+
+# ----------------------------------------------------------------------------- strips
+def write_strips(out: Path, c: Collection, finder: PathFinder, space: JudgingSpace,
+                 chains: list, strip_pairs: Path | None, label: str) -> list[str]:
+    from xdeg_pipeline.core.render import path_strip_png
+
+    out.mkdir(parents=True, exist_ok=True)
+    rel = [str(p.relative_to(c.root)) for p in c.paths]
+    if strip_pairs is not None:
+        names = json.loads(strip_pairs.read_text())
+        pairs = [(rel.index(a), rel.index(b)) for a, b in names]
+    else:
+        def wasted(ch):
+            v = np.asarray(ch)
+            return int((space.D[v[:-1], v[1:]] < space.near_dup).sum()) if len(v) > 1 else 0
+
+        ranked = sorted((ch for ch in chains if ch is not None), key=lambda ch: -wasted(ch))
+        pairs = [(ch[0], ch[-1]) for ch in ranked[:3]]
+        names = [[rel[s], rel[t]] for s, t in pairs]
+        (out / f"{label}-pairs.json").write_text(json.dumps(names) + "\n")
+    files = []
+    for k, (s, t) in enumerate(pairs):
+        v = finder.find(s, t, mode="smooth")[0].vertices
+        steps = space.D[np.asarray(v[:-1]), np.asarray(v[1:])].tolist()
+        nd = sum(x < space.near_dup for x in steps)
+        png = out / f"{label}-{k}.png"
+        path_strip_png([c.paths[i] for i in v], [Path(rel[i]).stem[:18] for i in v], png,
+                       thumb=64, steps=steps, max_per_row=14,
+                       title=f"{label}: smooth, {len(v) - 1} steps, {nd} near-duplicate "
+                             f"(steps: {space.name} distance)")
+        files.append(str(png))
+    return files
+
+
+# ----------------------------------------------------------------------------- main
+def _values(text: str) -> list:
+    out = []
+    for x in str(text).split(","):
+        if x.lower() in ("none", "full"):
+            out.append(None)
+        else:
+            out.append(int(x) if x.lstrip("-").isdigit() else float(x))
+    return out
+
+
+def _sweep(sets: list[str]) -> list[dict]:
+    keys, values = [], []
+    for item in sets:
+        key, _, vals = item.partition("=")
+        keys.append(key.replace("-", "_"))
+        values.append(_values(vals))
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
+
+
+def evaluate_collection(args, folder: Path) -> dict:
+    c = load_collection(folder, args.features, args.store, args.backbone)
+    rng = np.random.default_rng(args.seed)
+    n_pairs = max(args.pairs, args.hub_pairs)
+    pairs: list[tuple[int, int]] = []
+    while len(pairs) < n_pairs:
+        s, t = (int(x) for x in rng.integers(0, c.n, 2))
+        if s != t:
+            pairs.append((s, t))
+    t0 = time.perf_counter()
+    cal = Calibration(c, args.store, args.edit_sample, args.seed, args.backbone, args.features)
+    vis = visual_features(c.paths, c.hashes, args.store)
+    print(f"{folder}: {c.n} images; calibration and descriptors in "
+          f"{time.perf_counter() - t0:.1f} s")
+    report = {"collection": str(folder), "n": c.n, "topics": len(set(c.topics)),
+              "pairs": args.pairs, "hub_pairs": n_pairs, "seed": args.seed, "configs": []}
+    space_cache: dict = {}
+    for pca, k, space in itertools.product(_values(args.pca), _values(args.k),
+                                           args.space.split(",")):
+        for finder_kw in _sweep(args.set):
+            model, finder, info = build(c.features, pca, k, space, args.seed, finder_kw)
+            spaces = judging_spaces(args.spaces.split(","), c, vis, cal, model, space_cache)
+            cfg = {"pca": pca, "k": k, "space": space, **finder_kw, **info,
+                   "spaces": {n: sp.summary() for n, sp in spaces.items()}, "modes": {}}
+            for mode in args.modes.split(","):
+                chains, times = run_queries(mode_query(finder, mode), pairs)
+                bounds = _bounds(spaces, pairs[: args.pairs], mode)
+                cfg["modes"][mode] = mode_figures(chains, times, c, spaces, bounds, args.pairs,
+                                                  args.seed)
+                if args.strips and mode == "smooth":
+                    first = next(iter(spaces.values()))
+                    cfg["strips"] = write_strips(args.strips, c, finder, first,
+                                                 chains[: args.pairs], args.strip_pairs,
+                                                 args.label or folder.name)
+            if args.reference:
+                query, build_s = original_recipe(c.features, args.seed)
+                chains, times = run_queries(query, pairs)
+                bounds = _bounds(spaces, pairs[: args.pairs], "smooth")
+                cfg["modes"]["original recipe"] = mode_figures(chains, times, c, spaces, bounds,
+                                                               args.pairs, args.seed)
+                cfg["reference_build_s"] = round(build_s, 2)
+            print(f"\n{folder.name} (n={c.n}) pca={pca} k={k} space={space} {finder_kw} {info}")
+            for n_, sp in spaces.items():
+                print(f"  {n_}: {sp.summary()}")
+            print(markdown_table(cfg["modes"], list(spaces)))
+            report["configs"].append(cfg)
+    return report
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("source", type=Path)
+    ap.add_argument("folders", type=Path, nargs="+")
+    ap.add_argument("--features", type=Path, help="parquet of content_hash, feature")
+    ap.add_argument("--store", type=Path, default=DEFAULT_STORE)
+    ap.add_argument("--backbone", default="efficientnet_lite0")
     ap.add_argument("--pairs", type=int, default=200)
     ap.add_argument("--hub-pairs", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--backbone", default="efficientnet_lite0")
-    ap.add_argument("--cache", type=Path)
+    ap.add_argument("--edit-sample", type=int, default=100)
+    ap.add_argument("--spaces", default="visual,graph")
     ap.add_argument("--pca", default=str(params.PCA_COMPONENTS))
     ap.add_argument("--k", default=str(params.KNN_K))
     ap.add_argument("--space", default=params.KNN_SPACE)
-    ap.add_argument("--slack", default=str(params.SMOOTH_SLACK))
-    ap.add_argument("--power", default=str(params.SMOOTH_POWER))
-    ap.add_argument("--hub-penalty", default=str(params.HUB_PENALTY))
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=V1,V2",
+                    help="a PathFinder keyword to sweep (repeatable)")
     ap.add_argument("--modes", default="shortest,smooth,steps")
-    ap.add_argument("--no-reference", action="store_true")
+    ap.add_argument("--strips", type=Path)
+    ap.add_argument("--strip-pairs", type=Path)
+    ap.add_argument("--label", default="")
+    ap.add_argument("--reference", action="store_true", help="add the original recipe")
     args = ap.parse_args()
-
-    F = load_features(args.source, args.backbone, args.cache).astype(np.float32)
-    F = F[np.isfinite(F).all(axis=1)]
-    F = np.unique(F, axis=0)  # one vertex per distinct image, like the pipeline's hashes
-    rng = np.random.default_rng(args.seed)
-    rng.shuffle(F)
-    n = len(F)
-    full = l2_normalise(F)
-    t0 = time.perf_counter()
-    D = chord_matrix(full)
-    parent, up_w = mst_parent(D)
-    depth = tree_depth(parent)
-    n_pairs = max(args.pairs, args.hub_pairs)
-    pairs = []
-    while len(pairs) < n_pairs:
-        s, t = rng.integers(0, n, 2)
-        if s != t:
-            pairs.append((int(s), int(t)))
-    bott = [tree_bottleneck(parent, up_w, depth, s, t) for s, t in pairs[: args.pairs]]
-    t_bound = time.perf_counter() - t0
-    print(f"collection: {n} distinct images, dim {F.shape[1]}; {args.pairs} pairs for bounds, "
-          f"{n_pairs} for hub share; bottleneck bounds in {t_bound:.1f} s")
-
-    report: dict = {"collection": str(args.source), "n": n, "dim": int(F.shape[1]),
-                    "pairs": args.pairs, "hub_pairs": n_pairs, "seed": args.seed,
-                    "distance": "chord (L2 of L2-normalised full features)", "configs": []}
-    step_bounds: list[float] | None = None
-    modes = args.modes.split(",")
-    for pca in _list(args.pca, _pca_value):
-        for k in _list(args.k, int):
-            for space in _list(args.space, str):
-                for slack in _list(args.slack, float):
-                    for power in _list(args.power, float):
-                        for hp in _list(args.hub_penalty, float):
-                            finder, g, recall, timing = our_pipeline(
-                                F, pca, k, space, args.seed, slack, power, hp
-                            )
-                            cfg = {"pca": pca, "k": k, "space": space, "slack": slack,
-                                   "power": power, "hub_penalty": hp, "recall": round(recall, 4),
-                                   "edges": g.ecount(),
-                                   "bridges": g["params"]["bridges"], **timing, "modes": {}}
-                            for mode in modes:
-                                bounds = bott
-                                if mode == "steps":
-                                    if step_bounds is None:
-                                        t1 = time.perf_counter()
-                                        step_bounds = []
-                                        for s, t in pairs[: args.pairs]:
-                                            step_bounds.append(hop_bound(
-                                                D, s, t, STEPS_X + 1, float(D[s, t])))
-                                        print(f"8-step bounds in {time.perf_counter()-t1:.1f} s")
-                                    bounds = step_bounds
-                                r = evaluate(mode_query(finder, mode), pairs, D, bounds, n,
-                                             args.seed)
-                                r.pop("_largest")
-                                cfg["modes"][mode] = r
-                                print(f"pca={pca} k={k} space={space} slack={slack} "
-                                      f"power={power} hub_penalty={hp} {mode:8s} "
-                                      + " ".join(f"{a}={b}" for a, b in r.items()))
-                            print(f"  recall={recall:.4f} edges={g.ecount()} {timing}")
-                            report["configs"].append(cfg)
-    if not args.no_reference:
-        query, build = original_recipe(F, args.seed)
-        ref = evaluate(query, pairs, D, bott, n, args.seed)
-        ref.pop("_largest")
-        ref["build_s"] = round(build, 3)
-        report["reference"] = ref
-        print("reference (PCA10 fbpca, nmslib cosine k=20, directed, shortest sum): "
-              + " ".join(f"{a}={b}" for a, b in ref.items()))
-        for cfg in report["configs"]:
-            sm = cfg["modes"].get("smooth")
-            if sm and ref["ratio_p50"]:
-                cfg["smooth_vs_reference"] = {
-                    "ratio_p50": round(sm["ratio_p50"] / ref["ratio_p50"], 3),
-                    "hub_share": round(sm["hub_share"] / max(ref["hub_share"], 1e-9), 3),
-                    "reachable": round(sm["reachable"] / max(ref["reachable"], 1e-9), 3),
-                }
-    print(json.dumps(report))
+    if args.features is not None and len(args.folders) != 1:
+        raise SystemExit("--features goes with exactly one collection folder")
+    reports = [evaluate_collection(args, f) for f in args.folders]
+    print(json.dumps({"collections": reports}))
 
 
 if __name__ == "__main__":

@@ -124,6 +124,7 @@ def cmd_path(args: argparse.Namespace) -> int:
         "steps": args.steps,
         "alternatives": args.alternatives,
         "avoid": tuple(args.avoid or ()),
+        "via": tuple(args.via or ()),
     }
     if args.mode == "steps" and args.steps is None:
         _err("xdeg: --mode steps needs --steps X (the number of intermediate images)")
@@ -256,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     path.add_argument("--steps", type=int, default=None, help="exactly X intermediate images")
     path.add_argument("--alternatives", type=int, default=1, help="K distinct chains")
     path.add_argument("--avoid", nargs="+", default=None, help="images no chain may pass")
+    path.add_argument("--via", action="append", default=None, metavar="NAME",
+                      help="an image the chain must pass (repeatable: in the order given)")
     path.add_argument("--json", action="store_true")
     path.add_argument("--png", help="also write the strip to this file")
     path.add_argument("--html", help="also write the HTML page to this file")

@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 Meta = dict
 
-STAGES = ("raw_images", "image_features", "pca_features", "knn_edges", "similarity_graph")
+STAGES = ("raw_images", "image_features", "pca_features", "knn_edges", "similarity_graph",
+          "near_duplicates")
 
 
 def _plural(n: int, word: str) -> str:
@@ -41,6 +42,11 @@ def _graph(m: Meta) -> str:
             f"{_plural(m.get('components', 0), 'component')}")
 
 
+def _near(m: Meta) -> str:
+    return (f"{_plural(m.get('groups', 0), 'group')} of near-duplicates (largest "
+            f"{m.get('largest_group', 0)}), distance {m.get('near_duplicate_distance', 0):.3f}")
+
+
 FIGURES: dict[str, tuple[str, Callable[[Meta], str]]] = {
     # stage: (the metadata key of its image count, its key figure)
     "raw_images": ("images", _raw),
@@ -48,6 +54,7 @@ FIGURES: dict[str, tuple[str, Callable[[Meta], str]]] = {
     "pca_features": ("images", _pca),
     "knn_edges": ("images", lambda m: f"{m.get('edges', 0)} edges, k={m.get('k')}"),
     "similarity_graph": ("vertices", _graph),
+    "near_duplicates": ("images_in_groups", _near),
 }
 
 
@@ -86,7 +93,8 @@ def rejected_lines(rejected: dict) -> list[str]:
 def chain_lines(result) -> list[str]:
     """A chain found for a request, one image per line with its step."""
     request = result.request
-    lines = [f"{show(request.source)} -> {show(request.target)} ({request.mode}):"]
+    via = f" via {', '.join(show(v) for v in result.via)}" if result.via else ""
+    lines = [f"{show(request.source)} -> {show(request.target)}{via} ({request.mode}):"]
     for i, name in enumerate(result.path):
         step = f"  (+{result.steps[i - 1]:.4f})" if i else ""
         lines.append(f"  {i}. {show(name)}{step}")

@@ -201,6 +201,37 @@ def test_png_and_html_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "<i>tag" not in text and "&lt;i&gt;tag &amp; &#x27;quote&#x27;" in text
 
 
+def test_via_passes_the_waypoints_in_order(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _xdeg(capsys, "path", "img_000", "img_019", "--via", "img_010",
+                         "--via", "img_005", "--json")
+    assert code == 0
+    chain = json.loads(out)
+    path = chain["path"]
+    assert chain["via"] == ["more/img_010.png", "shapes/img_005.png"]  # in the order given
+    assert path[0] == "more/img_000.png" and path[-1] == "shapes/img_019.png"
+    assert path.index("more/img_010.png") < path.index("shapes/img_005.png")
+    assert len(set(path)) == len(path) and chain["hops"] == len(path) - 1
+    code, out, _ = _xdeg(capsys, "path", "img_000", "img_019", "--via", "img_010",
+                         "--steps", "4", "--json")
+    steps = json.loads(out)
+    assert code == 0 and steps["hops"] == 5 and "more/img_010.png" in steps["path"]
+    assert steps["mode"] == "steps" and steps["via"] == ["more/img_010.png"]
+    code, out, _ = _xdeg(capsys, "path", "img_000", "img_019", "--via", "img_010")
+    assert code == 0 and out.splitlines()[0] == "img_000 -> img_019 via more/img_010.png (smooth):"
+    plain = json.loads(_xdeg(capsys, "path", "img_000", "img_019", "--json")[1])
+    assert plain["via"] == [] and plain["chain_id"] != chain["chain_id"]
+
+
+def test_bad_waypoints_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    for args, message in ((("--via", "img_0o5"), "no image named 'img_0o5'"),
+                          (("--via", "img_000"), "must be different images"),
+                          (("--via", "img_003", "--avoid", "img_003"), "cannot be avoided"),
+                          (("--via", "img_003", "--via", "img_004", "--steps", "1"),
+                           "fewer than")):
+        code, out, err = _xdeg(capsys, "path", "img_000", "img_019", *args)
+        assert code == 2 and out == "" and message in err, args
+
+
 def test_text_output_escapes_control_characters(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _xdeg(capsys, "path", "img_000", NEWLINE_NAME)
     assert code == 0
@@ -261,13 +292,14 @@ def test_build_text_summary_is_a_table(built: dict, capsys: pytest.CaptureFixtur
     assert dict(os.environ) == before  # flags are settings, not environment variables
     lines = out.splitlines()
     assert lines[0].split() == ["stage", "images", "seconds", "result"]
-    rows = {line.split()[0]: line for line in lines[1:6]}
+    rows = {line.split()[0]: line for line in lines[1:7]}
     assert list(rows) == ["raw_images", "image_features", "pca_features", "knn_edges",
-                          "similarity_graph"]
+                          "similarity_graph", "near_duplicates"]
     assert rows["image_features"].split()[1] == "24" and "0 computed, 24 reused" in out
     assert rows["similarity_graph"].split()[1] == "24"
-    assert len({line.index("  ", len("similarity_graph")) for line in lines[:6]}) == 1
-    assert lines[6] == "checks: 4 of 4 passed" and "{" not in "\n".join(lines[:7])
+    assert "of near-duplicates" in rows["near_duplicates"]
+    assert len({line.index("  ", len("similarity_graph")) for line in lines[:7]}) == 1
+    assert lines[7] == "checks: 4 of 4 passed" and "{" not in "\n".join(lines[:8])
 
 
 def test_piped_build_prints_progress_lines_and_no_banner(tmp_path: Path) -> None:

@@ -1,11 +1,13 @@
-"""knn_edges (nmslib) and similarity_graph (igraph, connected by construction)."""
+"""knn_edges (nmslib), similarity_graph (igraph, connected by construction) and the
+near-duplicate groups of the graph."""
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from xdeg_pipeline.assets.common import FOLLOWS_UPSTREAM, materialized, pick, reporter
-from xdeg_pipeline.assets.metadata import degree_histogram
+from xdeg_pipeline.assets.metadata import degree_histogram, example_strips
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.stages import graph, knn
+from xdeg_pipeline.core.stages import near_duplicates as near
 from xdeg_pipeline.resources import XdegResource
 
 
@@ -43,4 +45,28 @@ def similarity_graph(context: AssetExecutionContext, xdeg: XdegResource) -> Mate
         **pick(result, "vertices", "edges", "components", "degree_max"),
         degree_mean=round(result.state["degree_mean"], 2),
         degree_histogram=degree_histogram(result.state["degree_counts"]),
+    )
+
+
+@asset(
+    deps=["similarity_graph"],
+    group_name="graph",
+    kinds={"parquet", "png"},
+    **FOLLOWS_UPSTREAM,
+    description="Groups of images closer than the near-duplicate distance (the distance a "
+    "barely edited copy moves a picture), one row per image, with strips of the largest "
+    "groups; path search never steps from an image to its near-duplicate unless it must.",
+)
+def near_duplicates(context: AssetExecutionContext, xdeg: XdegResource) -> MaterializeResult:
+    """Find the near-duplicate groups of the graph."""
+    settings = xdeg.settings()
+    result = near.near_duplicates(settings, reporter(context, settings))
+    state = result.state
+    return materialized(
+        result,
+        path=settings.layout.near_duplicates,
+        **pick(result, "groups", "images_in_groups", "largest_group", "images"),
+        near_duplicate_distance=round(state.get("near_duplicate_distance", 0.0), 4),
+        natural_step=round(state.get("natural_step", 0.0), 4),
+        **example_strips(state.get("examples", []), prefix="group"),
     )

@@ -96,3 +96,10 @@ def strips(results: Sequence[ChainResult], limit: int = 10) -> dict[str, Metadat
     """The picture strip of the first ``limit`` chains, one entry each."""
     return {f"strip_{r.chain_id}": MetadataValue.md(strip_markdown(r.png))
             for r in results[:limit] if r.png is not None}
+
+
+def example_strips(paths: Sequence[str | Path], prefix: str = "example"
+                   ) -> dict[str, MetadataValue]:
+    """Inline pictures of strips written by a stage, one entry each (missing files left out)."""
+    return {f"{prefix}_{Path(p).stem}": MetadataValue.md(strip_markdown(Path(p)))
+            for p in paths if Path(p).exists()}

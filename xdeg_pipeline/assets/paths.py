@@ -29,11 +29,15 @@ class FindPathsConfig(Config):
     steps: int | None = Field(default=None, description="Intermediate images (mode=steps).")
     alternatives: int = Field(default=1, description="Distinct chains per pair.")
     avoid: list[str] = Field(default_factory=list, description="Images no chain may pass.")
+    via: list[str] = Field(
+        default_factory=list,
+        description="Images every chain passes, in this order (with steps: counted among them).",
+    )
 
     def options(self) -> dict:
         """The options of every request."""
         return {"mode": self.mode, "steps": self.steps, "alternatives": self.alternatives,
-                "avoid": tuple(self.avoid)}
+                "avoid": tuple(self.avoid), "via": tuple(self.via)}
 
 
 @asset(

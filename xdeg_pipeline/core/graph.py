@@ -20,6 +20,8 @@ list each other), ``bridge`` (added for connectivity), ``long`` (landmark edge).
 attributes: those passed in ``vertex_attrs`` plus ``sigma`` (local scale: distance to the
 ``sigma_k``-th neighbour) and ``load`` (estimated share of chains through each image, which
 path search uses to damp hubs; see :func:`xdeg_pipeline.core.paths.load.estimate_load`).
+``graph["params"]["pair_median"]`` is the median distance between random pairs of images, the
+scale near-duplicates are measured against (:mod:`xdeg_pipeline.core.near_duplicates`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from xdeg_pipeline.core import params as defaults
 from xdeg_pipeline.core.atomic import write_pickle
 from xdeg_pipeline.core.distances import Prepared, check_space, pair_distances
+from xdeg_pipeline.core.near_duplicates import pair_median
 from xdeg_pipeline.core.paths.load import estimate_graph_load
 
 BRIDGE_BUDGET = 5e8  # distance evaluations (rows x columns) before the bridge search samples
@@ -298,6 +301,7 @@ def build_graph(
         "bridging": bridging,
         "landmarks": n_marks,
         "long_edges": n_long,
+        "pair_median": pair_median(X, metric),  # the scale of near-duplicates (near_duplicates)
     }
     if params.get("hub_load", True):  # precompute the hub load path search uses (stored)
         load, load_params = estimate_graph_load(g)

@@ -1,4 +1,5 @@
-"""Where each image of a manifest is on disk (one rule for every reader of raw_images)."""
+"""Where each image of raw_images is on disk: one rule for every reader (paths, pictures,
+thumbnails, strips)."""
 
 from __future__ import annotations
 
@@ -7,24 +8,26 @@ from pathlib import Path
 import pandas as pd
 
 
-def manifest_files(manifest: pd.DataFrame, images_root: Path) -> dict[str, Path]:
-    """name -> image file: the manifest's ``path`` (a URL collection's download, absolute or
-    relative to ``images_root``) where it has one, else ``images_root / name``."""
-    root = Path(images_root)
-    paths = manifest["path"] if "path" in manifest.columns else [None] * len(manifest)
-    out: dict[str, Path] = {}
-    for name, p in zip(manifest["name"], paths):
-        if isinstance(p, str) and p:
-            out[str(name)] = Path(p) if Path(p).is_absolute() else root / p
-        else:
-            out[str(name)] = root / str(name)
-    return out
+def recorded_files(manifest: pd.DataFrame, images_root: Path) -> dict[str, Path]:
+    """The image file the manifest records for a name (URL manifests: column ``path``,
+    absolute or relative to ``images_root``)."""
+    files: dict[str, Path] = {}
+    if "path" in manifest.columns:
+        for n, p in zip(manifest["name"], manifest["path"]):
+            if isinstance(p, str) and p:
+                files[n] = Path(p) if Path(p).is_absolute() else Path(images_root) / p
+    return files
+
+
+def image_file(name: str, recorded: dict[str, Path], images_root: Path) -> Path:
+    """The image file of a collection name: the recorded one, else ``images_root / name``."""
+    return recorded.get(name) or Path(images_root) / name
 
 
 def files_by_hash(manifest: pd.DataFrame, images_root: Path) -> dict[str, Path]:
     """content_hash -> the file of its first name (in name order): one file per image."""
-    files = manifest_files(manifest, images_root)
+    recorded = recorded_files(manifest, images_root)
     out: dict[str, Path] = {}
     for name, h in sorted(zip(manifest["name"].astype(str), manifest["content_hash"])):
-        out.setdefault(str(h), files[name])
+        out.setdefault(str(h), image_file(name, recorded, images_root))
     return out

@@ -91,6 +91,16 @@ class Layout:
         return self.home / "similarity_graph.pkl"
 
     @property
+    def near_duplicates(self) -> Path:
+        """Groups of images closer than the near-duplicate distance (one row per image)."""
+        return self.home / "near_duplicates.parquet"
+
+    @property
+    def near_duplicates_dir(self) -> Path:
+        """Example strips of the largest near-duplicate groups."""
+        return self.home / "near_duplicates"
+
+    @property
     def paths_dir(self) -> Path:
         return self.home / "paths"
 

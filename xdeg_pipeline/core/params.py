@@ -70,6 +70,47 @@ LOCAL_SEARCH_ABOVE = 50_000
 LOCAL_ROUNDS = 1
 LOCAL_WIDTH = 2
 
+# --- what every step should be (issue 12) -----------------------------------------------------
+# Evidence: python -m benchmarks.path_quality on Tux Paint (795), OpenMoji (4,247) and the uneven
+# collection (python -m benchmarks.uneven_collection: Tux Paint + a 300-image series of one
+# picture + 20 near-duplicates + 6 mixed images = 1,121), 150 pairs for the bounds, 600 for hub
+# and topic shares, judged in the graph's space (PCA 128); tuned on the uneven collection,
+# confirmed on OpenMoji and Tux. Old smooth: hops p50/p90/max Tux 4/9/15, OpenMoji 10/21/44,
+# uneven 8/16/26; near-duplicate steps 1.7% / 31.7% / 41%; the closing tables (visual, full and
+# graph spaces, 200/1,000 pairs) are in docs/path_quality.md.
+# NEAR_DUP_FRACTION: the median same-picture edit (benchmarks.same_picture: JPEG, 5% zoom, 3%
+#   shift, 3 degrees, 5% brightness) moves an image by 0.123 (Tux), 0.141 (OpenMoji), 0.122
+#   (uneven) = 0.115 / 0.148 / 0.113 of the random-pair median (1.066 / 0.954 / 1.078); as a
+#   share of the median nearest-neighbour distance it would be 0.23 / 0.80 / 0.31 (crowding moves
+#   that one), hence the random-pair scale. Near-duplicate avoidance alone: uneven smooth hops
+#   6/10/16, near-duplicate steps 41% -> 1.6%; Tux same-topic 0.670 -> 0.664, hub 0.050 -> 0.053.
+# MIN_STEP (in near-duplicate distances, smooth): 2: Tux 4/8/14, same-topic 0.664, hub 0.053;
+#   OpenMoji 7/13/27 (tail too long), hub 0.123; uneven 6/9/16, hub 0.156.  2.5: Tux 4/7/12, 0.650,
+#   0.053; OpenMoji 7/11/20, 0.117; uneven 6/9/14, 0.154.  3: Tux 4/7/13, 0.641; OpenMoji
+#   6/10/18, 0.131; uneven 5/8/13, 0.161. Clamping only steps at images with near-duplicates kept
+#   Tux same-topic (0.665) but left OpenMoji at p90 13, max 20-30 (its skin-tone runs step just
+#   above the near-duplicate distance), so the clamp applies everywhere.
+# STEP_CONSTANT: 0.5 / 1 / 2 cut Tux hops to 4/6/9 .. 3/5/6 but same-topic to 0.57 / 0.54 / 0.51
+#   (fewer, longer steps everywhere), and on the uneven collection it took detours out of the
+#   series; the clamp does the job where it is needed.
+# NATURAL_FLOOR 0 vs 1: no measured change on the three collections (the kNN edges inside their
+#   series are shorter than the floored cap anyway); kept as the guarantee that a tiny bottleneck
+#   never forces a chain through every member of a series where longer edges exist.
+# STEPS_SLACK (steps X=7): 0: Tux hub 0.086, largest / 8-step bound 1.000; 0.05: 0.054, 1.031;
+#   0.1: 0.047, 1.073. OpenMoji at 0.1: hub 0.183 -> 0.111, ratio 1.07; uneven 0.163 -> 0.150.
+# HUB_PENALTY 300 / 1000 (smooth, with the above): OpenMoji hub 0.110 / 0.109, uneven 0.158 / 0.18:
+#   not better; k = 50 cut the uneven hub share to 0.128 but hops to 3/5/7 and raised the ratio
+#   to 1.21. The uneven collection's series joins the rest through 11 outside images (kNN
+#   k = 20), so every chain crossing it passes one of them: its hub share stays ~0.15 (old: 0.10,
+#   diluted by wading). See docs/path_quality.md.
+NEAR_DUP_FRACTION = 0.125  # near-duplicate distance / random-pair median (0: not avoided)
+PAIR_SAMPLES = 20_000  # random pairs for the random-pair median (build_graph)
+NEAR_DUP_PENALTY = 1e4  # a near-duplicate step costs this many natural steps extra
+STEP_CONSTANT = 0.0  # per-step cost, in units of a natural step's (w / median) ** power
+MIN_STEP = 2.5  # a step shorter than MIN_STEP near-duplicate distances costs as one that long
+NATURAL_FLOOR = 1.0  # smooth's cap >= NATURAL_FLOOR * natural step * (1 + slack)
+STEPS_SLACK = 0.1  # steps: the cheapest chain with largest step <= least possible * (1 + this)
+
 # --- steps ----------------------------------------------------------------------------------
 STEPS_SEARCH_BUDGET = 20_000  # DFS expansions per threshold before it counts as "not found"
 MAX_STEPS = 1_000

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from xdeg_pipeline.core.graph import load_graph
-from xdeg_pipeline.core.image_files import manifest_files
+from xdeg_pipeline.core.image_files import image_file, recorded_files
 from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.paths import PathFinder
 from xdeg_pipeline.core.remote import caption, display_meta, read_metadata
@@ -27,6 +27,7 @@ class PathRequest:
     steps: int | None = None
     alternatives: int = 1
     avoid: tuple[str, ...] = ()
+    via: tuple[str, ...] = ()  # waypoints, in order
 
 
 @dataclass
@@ -42,11 +43,14 @@ class ChainResult:
     png: Path | None = None
     html: Path | None = None
     meta: dict = field(default_factory=dict)
+    via: list[str] = field(default_factory=list)  # the waypoints passed, by name
 
     @property
     def chain_id(self) -> str:
         r = self.request
-        fp = fingerprint(r.source, r.target, r.mode, r.steps, list(r.avoid), r.alternatives)
+        extra = [list(r.via)] if r.via else []  # requests without waypoints keep their ids
+        fp = fingerprint(r.source, r.target, r.mode, r.steps, list(r.avoid), r.alternatives,
+                         *extra)
         return f"{fp[:10]}-{self.rank}"
 
     def as_dict(self) -> dict:
@@ -57,6 +61,7 @@ class ChainResult:
             "target": r.target,
             "mode": r.mode,
             "requested_steps": r.steps,
+            "via": list(self.via),
             "alternative": self.rank,
             "path": self.path,
             "hops": len(self.path) - 1,
@@ -92,7 +97,7 @@ class Collection:
         self.finder = PathFinder(self.graph)
         # a URL-manifest collection records each image's file and metadata (core.remote)
         self.from_manifest = "url" in manifest.columns
-        self.file_of_name: dict[str, Path] = manifest_files(manifest, images_root)
+        self.file_of_name = recorded_files(manifest, images_root)
         self.metadata = (
             read_metadata(self.layout.image_metadata, self.names) if self.from_manifest else {}
         )
@@ -109,7 +114,7 @@ class Collection:
 
     def image_path(self, name: str) -> Path:
         """The image file of a collection name."""
-        return self.file_of_name.get(name) or self.images_root / name
+        return image_file(name, self.file_of_name, self.images_root)
 
     def label(self, name: str) -> str:
         """The caption of an image: ``title — artist`` from a manifest, else :func:`label_for`."""
@@ -129,6 +134,7 @@ class Collection:
         src_name, dst_name = self.resolve(request.source), self.resolve(request.target)
         src, dst = self.vertex_of_name[src_name], self.vertex_of_name[dst_name]
         avoid = [self.vertex_of_name[self.resolve(a)] for a in request.avoid]
+        via_names = [self.resolve(v) for v in request.via]
         chains = self.finder.find(
             src,
             dst,
@@ -136,18 +142,17 @@ class Collection:
             steps=request.steps,
             alternatives=request.alternatives,
             avoid=avoid,
+            via=[self.vertex_of_name[v] for v in via_names],
         )
-        return [
-            ChainResult(
-                request=request,
-                rank=i,
-                path=self._chain_names(c.vertices, src_name, dst_name),
-                steps=list(c.steps),
-                largest_step=c.largest_step,
-                total=c.total,
-            )
-            for i, c in enumerate(chains)
-        ]
+        results = []
+        for i, c in enumerate(chains):
+            path = self._chain_names(c.vertices, src_name, dst_name)
+            for name in via_names:  # a waypoint keeps the name asked for (duplicates share)
+                path[c.vertices.index(self.vertex_of_name[name])] = name
+            results.append(ChainResult(request=request, rank=i, path=path, steps=list(c.steps),
+                                       largest_step=c.largest_step, total=c.total,
+                                       via=via_names))
+        return results
 
     def _chain_names(self, vertices: Sequence[int], source: str, target: str) -> list[str]:
         """Names along a chain; its ends keep the names asked for (duplicates share a vertex)."""
@@ -164,7 +169,8 @@ class Collection:
         images = [self.image_path(n) for n in result.path]
         labels = [self.label(n) for n in result.path]
         r = result.request
-        title = f"{r.source} → {r.target} ({r.mode}, {len(result.path) - 1} steps)"
+        via = f" via {', '.join(r.via)}" if r.via else ""
+        title = f"{r.source} → {r.target}{via} ({r.mode}, {len(result.path) - 1} steps)"
         result.png = path_strip_png(
             images,
             labels,

@@ -97,7 +97,7 @@ def test_smooth_equals_the_mst_bound_when_the_graph_holds_the_mst():
     g = weighted_graph(40, pairs, [D[a, b] for a, b in pairs])  # complete graph
     T = minimum_spanning_tree(D)
     T = T + T.T
-    pf = PathFinder(g, slack=0.0)
+    pf = PathFinder(g, slack=0.0, floor=0.0)  # exact minimax: no slack, no natural-step floor
     for s, t in [(0, 39), (3, 17), (5, 6), (11, 30)]:
         _, pred = breadth_first_order(T, s, directed=False)
         bound, v = 0.0, t
@@ -112,8 +112,8 @@ def test_smooth_equals_the_mst_bound_when_the_graph_holds_the_mst():
 @pytest.mark.parametrize("seed", range(4))
 def test_smooth_largest_step_is_within_slack_of_the_bottleneck(seed):
     g = random_graph(25, 0.2, seed)
-    exact = PathFinder(g, slack=0.0)
-    loose = PathFinder(g, slack=0.2)
+    exact = PathFinder(g, slack=0.0, floor=0.0)  # the cap is the bottleneck's (no floor)
+    loose = PathFinder(g, slack=0.2, floor=0.0)
     for s, t in [(0, 24), (1, 13), (7, 20)]:
         b = brute_bottleneck(g, s, t)
         if math.isinf(b):
@@ -146,7 +146,8 @@ def test_estimated_load_finds_the_centre_of_a_star():
 @pytest.mark.parametrize("seed", range(6))
 def test_steps_is_optimal_against_brute_force(seed):
     g = random_graph(10, 0.35, seed)
-    pf = PathFinder(g)
+    pf = PathFinder(g, steps_slack=0.0)  # exact minimax (the default trades 10% for hubs)
+    slack = PathFinder(g)
     for s, t in [(0, 9), (2, 5), (4, 7)]:
         for x in range(0, 5):
             expected = brute_steps(g, s, t, x + 1)
@@ -159,6 +160,9 @@ def test_steps_is_optimal_against_brute_force(seed):
             assert len(chain.vertices) == x + 2  # exactly x intermediate images
             assert chain.largest_step == pytest.approx(expected)
             assert chain.optimal
+            loose = slack.find(s, t, mode="steps", steps=x)[0]  # the default: within its slack
+            assert is_chain(g, loose, s, t) and len(loose.vertices) == x + 2
+            assert loose.largest_step <= expected * (1 + slack.space.steps_slack) + 1e-12
 
 
 def test_steps_repairs_walks_that_repeat_an_image():
@@ -272,7 +276,7 @@ def test_corridor_search_of_huge_graphs_keeps_the_bottleneck(monkeypatch) -> Non
         np.float32
     )
     g = build_graph(knn_edges(X, k=8), X)
-    finder = PathFinder(g)
+    finder = PathFinder(g, floor=0.0)  # the cap is the bottleneck's (floored: paths/test_floor.py)
     pairs = [tuple(int(v) for v in rng.choice(len(X), 2, replace=False)) for _ in range(25)]
     full = [finder.find(s, t, mode="smooth")[0] for s, t in pairs]
     monkeypatch.setattr(p, "LOCAL_SEARCH_ABOVE", 10)

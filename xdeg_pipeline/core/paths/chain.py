@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -16,6 +16,7 @@ class Chain:
     mode: str = "smooth"
     bound: float = 0.0  # least possible largest step under the mode's constraint (graph)
     optimal: bool = True  # largest_step proven to be the least possible (steps mode)
+    via: list[int] = field(default_factory=list)  # waypoints the chain passes, in order
 
     @property
     def hops(self) -> int:

@@ -14,15 +14,15 @@ from scipy.sparse.csgraph import dijkstra
 
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.paths.arcs import Arcs, trace
-from xdeg_pipeline.core.paths.search import SearchSpace
+from xdeg_pipeline.core.paths.search import Query, SearchSpace
 
 
-def smooth_chain(space: SearchSpace, s: int, t: int, b: float) -> list[int]:
-    """Least-cost chain under the cap ``b * (1 + slack)`` within the corridor of the tree path."""
-    cap = b * (1.0 + space.slack)
-    P = np.array(space.tree.path(s, t), dtype=np.int64)
+def smooth_chain(space: SearchSpace, q: Query, b: float) -> list[int]:
+    """Least-cost chain under the cap of ``b`` within the corridor of the tree path."""
+    cap = space.cap(b)
+    P = np.array(space.tree.path(q.s, q.t), dtype=np.int64)
     for _ in range(params.LOCAL_ROUNDS):
-        P = corridor_chain(space, P, s, t, cap)
+        P = corridor_chain(space, P, q, cap)
     return P.tolist()
 
 
@@ -34,7 +34,7 @@ def arcs_at(arcs: Arcs, P: np.ndarray, cap: float) -> np.ndarray:
     return idx[(arcs.arc_w[idx] <= cap) & arcs.base_arc[idx]]
 
 
-def corridor_chain(space: SearchSpace, P: np.ndarray, s: int, t: int, cap: float) -> np.ndarray:
+def corridor_chain(space: SearchSpace, P: np.ndarray, q: Query, cap: float) -> np.ndarray:
     """Least-cost chain (edges <= cap) among P, its neighbours and the edges at P.
 
     Linear in the corridor's arcs (no sorting): vertices are marked in an n-sized mask and
@@ -55,8 +55,8 @@ def corridor_chain(space: SearchSpace, P: np.ndarray, s: int, t: int, cap: float
     tails = local[arcs.arc_row[idx]]  # non-decreasing: P is sorted, arcs grouped by it
     indptr = np.concatenate([[0], np.cumsum(np.bincount(tails, minlength=len(nodes)))])
     A = csr_matrix(
-        (space.arc_cost[idx], local[arcs.nbr[idx]], indptr), shape=(len(nodes), len(nodes))
+        (space.arc_costs(q, idx), local[arcs.nbr[idx]], indptr), shape=(len(nodes), len(nodes))
     )
-    src, dst = int(local[s]), int(local[t])
+    src, dst = int(local[q.s]), int(local[q.t])
     _, pred = dijkstra(A, directed=False, indices=src, return_predecessors=True)
     return nodes[np.array(trace(pred, src, dst))]

@@ -1,9 +1,10 @@
 """The path finder: one object per graph that validates requests and runs the modes.
 
-It prepares the graph once (arcs, bottleneck tree, hub load, step costs: a
-:class:`~.search.SearchSpace`), turns a request into :class:`~.search.Query` objects (``avoid``
-and earlier alternatives become banned vertices and edges) and hands them to the mode's
-``search`` function from :data:`~.modes.SEARCHES`.
+It prepares the graph once (arcs, bottleneck tree, natural step and near-duplicate distance,
+hub load, step costs: a :class:`~.search.SearchSpace`), turns a request into
+:class:`~.search.Query` objects (``avoid`` and earlier alternatives become banned vertices and
+edges) and hands them to the mode's ``search`` function from :data:`~.modes.SEARCHES`, once
+per leg when the request names waypoints (:mod:`.waypoints`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ import igraph as ig
 import numpy as np
 
 from xdeg_pipeline.core import params
+from xdeg_pipeline.core.near_duplicates import (
+    NearDuplicates,
+    near_dup_distance,
+    near_duplicates_of_edges,
+)
 from xdeg_pipeline.core.paths import load as hub_load
 from xdeg_pipeline.core.paths import steps as steps_mode
 from xdeg_pipeline.core.paths.alternatives import cut_vertices, next_alternative
@@ -23,6 +29,7 @@ from xdeg_pipeline.core.paths.costs import StepCost
 from xdeg_pipeline.core.paths.modes import MODES, SEARCHES
 from xdeg_pipeline.core.paths.search import Query, SearchSpace
 from xdeg_pipeline.core.paths.tree import BottleneckTree
+from xdeg_pipeline.core.paths.waypoints import through
 
 
 def _check_request(mode: str, steps: int | None, alternatives: int) -> str:
@@ -43,8 +50,27 @@ def _check_request(mode: str, steps: int | None, alternatives: int) -> str:
     return mode
 
 
+def _or(value, default) -> float:
+    return float(default if value is None else value)
+
+
+def near_duplicates_of(arcs: Arcs, near_dup: float) -> NearDuplicates:
+    """Natural step and near-duplicate groups of the kNN arcs
+    (see :mod:`xdeg_pipeline.core.near_duplicates`)."""
+    base = ~arcs.long_e
+    return near_duplicates_of_edges(arcs.n, arcs.eu[base], arcs.ev[base], arcs.w[base], near_dup)
+
+
 class PathFinder:
-    """Answers chain queries on one graph; precomputes the MST tables and adjacency arrays."""
+    """Answers chain queries on one graph; precomputes the MST tables and adjacency arrays.
+
+    Settings (None: the default of :mod:`params`): ``slack``, ``floor`` (smooth's cap, see
+    :meth:`~.search.SearchSpace.cap`); ``power``, ``hub_penalty``, ``step_constant``,
+    ``min_step`` (the step cost, :class:`~.costs.StepCost`); ``near_dup_fraction`` (the
+    near-duplicate distance as a share of the graph's random-pair median; 0: near-duplicate
+    steps are not avoided) or ``near_dup`` (the distance itself); ``steps_slack`` and
+    ``search_budget`` (``steps``).
+    """
 
     def __init__(
         self,
@@ -53,21 +79,39 @@ class PathFinder:
         power: float | None = None,
         hub_penalty: float | None = None,
         search_budget: int | None = None,
+        *,
+        step_constant: float | None = None,
+        min_step: float | None = None,
+        floor: float | None = None,
+        near_dup_fraction: float | None = None,
+        near_dup: float | None = None,
+        steps_slack: float | None = None,
     ) -> None:
         self.graph = graph
         self.n = graph.vcount()
-        self.step_cost = StepCost.of(power, hub_penalty)
+        self.step_cost = StepCost.of(power, hub_penalty, step_constant, min_step)
         self.power, self.hub_penalty = self.step_cost.power, self.step_cost.hub_penalty
         self.arcs = Arcs(graph)
         tree = BottleneckTree(self.arcs)
-        self.load = hub_load.graph_load(graph, self.arcs, self.step_cost)
-        self.cost = self.step_cost.edge_costs(self.arcs, self.load)  # per edge
+        nd = (near_dup_distance(graph, near_dup_fraction) if near_dup is None
+              else max(0.0, float(near_dup)))
+        self.near_duplicates = near_duplicates_of(self.arcs, nd)
+        self.scale = self.near_duplicates.scale
+        self.load = hub_load.graph_load(graph, self.arcs, self.step_cost, self.scale)
+        self.cost = self.step_cost.edge_costs(self.arcs, self.load, self.scale)
+        penalty = (self.step_cost.near_dup_penalty(self.scale, StepCost.unit(self.arcs))
+                   if self.scale.near_dup > 0 else 0.0)
         self.space = SearchSpace(
             arcs=self.arcs,
             tree=tree,
             arc_cost=self.cost[self.arcs.arc_e],
-            slack=params.SMOOTH_SLACK if slack is None else float(slack),
+            slack=_or(slack, params.SMOOTH_SLACK),
             search_budget=params.STEPS_SEARCH_BUDGET if search_budget is None else search_budget,
+            scale=self.scale,
+            floor=_or(floor, params.NATURAL_FLOOR),
+            steps_slack=_or(steps_slack, params.STEPS_SLACK),
+            near_dup_penalty=penalty,
+            groups=self.near_duplicates.labels,
         )
         self._cut: set[int] | None = None
 
@@ -93,13 +137,14 @@ class PathFinder:
     # ------------------------------------------------------------------ graph facts
     def load_params(self) -> dict:
         """The settings a stored hub load was estimated with (must match to be reused)."""
-        return self.step_cost.load_params()
+        return self.step_cost.load_params(self.scale.near_dup)
 
     def estimate_load(
         self, rounds: int | None = None, sources: int | None = None, seed: int = 0
     ) -> np.ndarray:
         """Share of all chains passing through each image (see :func:`.load.estimate_load`)."""
-        return hub_load.estimate_load(self.arcs, self.step_cost, rounds, sources, seed)
+        return hub_load.estimate_load(self.arcs, self.step_cost, rounds, sources, seed,
+                                      scale=self.scale)
 
     def bottleneck(self, s: int, t: int) -> float:
         """Least possible largest step between s and t in the graph (inf if disconnected)."""
@@ -130,14 +175,25 @@ class PathFinder:
         steps: int | None = None,
         alternatives: int = 1,
         avoid: Iterable[int] = (),
+        via: Iterable[int] = (),
     ) -> list[Chain]:
-        """Up to ``alternatives`` distinct chains from source to target, best first."""
+        """Up to ``alternatives`` distinct chains from source to target, best first.
+
+        ``via``: images the chain passes in this order (each leg in ``mode``; with ``steps``
+        the waypoints count among the intermediate images and the rest are spread over the
+        legs; no image is repeated).
+        """
         s, t = self._vertex(source, "source"), self._vertex(target, "target")
         mode = _check_request(mode, steps, alternatives)
         avoid_set = {self._vertex(a, "avoid") for a in avoid}
+        stops = [s, *(self._vertex(v, "via") for v in via), t]
         if s in avoid_set or t in avoid_set:
             raise PathError("the source and target cannot be avoided")
-        if s == t:
+        if avoid_set & set(stops):
+            raise PathError("a waypoint cannot be avoided")
+        if mode == "steps" and len(stops) > 2 and int(steps) < len(stops) - 2:
+            raise PathError(f"steps = {steps} is fewer than the {len(stops) - 2} waypoints")
+        if s == t and len(stops) == 2:
             if mode == "steps" and steps:
                 raise PathError("source and target are the same image")
             return [Chain([s], [], 0.0, 0.0, mode=mode)]
@@ -147,6 +203,11 @@ class PathFinder:
         x = int(steps) if mode == "steps" else None
 
         def search(ban_v: np.ndarray, ban_e: np.ndarray | None) -> Chain:
+            if len(stops) > 2:
+                ban_v = ban_v.copy()
+                ban_v[stops] = False  # earlier alternatives' interiors hold the waypoints
+                return through(self.space, lambda q: run(self.space, q), stops, x,
+                               ban_v if ban_v.any() else None, ban_e, mode)
             q = Query(s, t, x, ban_v if ban_v.any() else None, ban_e)
             return run(self.space, q)
 

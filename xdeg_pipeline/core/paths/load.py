@@ -13,6 +13,7 @@ import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
 from xdeg_pipeline.core import params
+from xdeg_pipeline.core.near_duplicates import StepScale, find_near_duplicates
 from xdeg_pipeline.core.paths.arcs import Arcs
 from xdeg_pipeline.core.paths.costs import StepCost
 
@@ -42,12 +43,23 @@ def subtree_sizes(pred: np.ndarray) -> np.ndarray:
     return size
 
 
+def arc_costs(arcs: Arcs, cost: StepCost, load: np.ndarray, scale: StepScale) -> np.ndarray:
+    """Per-arc cost of the kNN arcs as ``smooth`` sees them: the step cost under ``load`` plus
+    the near-duplicate penalty on steps shorter than ``scale.near_dup``."""
+    c = cost.edge_costs(arcs, load, scale)[arcs.arc_e]
+    if scale.near_dup > 0:
+        pen = cost.near_dup_penalty(scale, cost.unit(arcs))
+        c = c + pen * (arcs.arc_w < scale.near_dup)
+    return c
+
+
 def estimate_load(
     arcs: Arcs,
     cost: StepCost,
     rounds: int | None = None,
     sources: int | None = None,
     seed: int = 0,
+    scale: StepScale | None = None,
 ) -> np.ndarray:
     """Share of all chains passing through each image (interior), by simulation.
 
@@ -56,8 +68,10 @@ def estimate_load(
     passing through it, so one run counts n - 1 chains. Loads are averaged over rounds
     (method of successive averages), each round costing with the loads so far, so the
     penalty settles instead of oscillating. The cap on the largest step is left out here
-    (with power >= 4 it rarely binds).
+    (with power >= 4 it rarely binds); ``scale`` (natural step, near-duplicate distance) sets
+    the step cost and the near-duplicate penalty as in the searches.
     """
+    scale = StepScale(0.0, 0.0) if scale is None else scale
     n = arcs.n
     load = np.zeros(n)
     if n < 3 or not len(arcs.w):
@@ -67,7 +81,7 @@ def estimate_load(
     n_src = max(2, min(n, n_src, int(params.LOAD_WORK / rounds / max(len(arcs.arc_e), 1))))
     rng = np.random.default_rng(seed)
     for r in range(rounds):
-        A = arcs.csr(arcs.base_arc, cost.edge_costs(arcs, load)[arcs.arc_e])
+        A = arcs.csr(arcs.base_arc, arc_costs(arcs, cost, load, scale))
         usage = np.zeros(n)
         for src in rng.choice(n, size=n_src, replace=False):
             dist, pred = dijkstra(A, indices=int(src), return_predecessors=True)
@@ -80,19 +94,21 @@ def estimate_load(
     return load
 
 
-def graph_load(graph: ig.Graph, arcs: Arcs, cost: StepCost) -> np.ndarray:
-    """The hub load stored in the graph by ``build_graph`` if made with ``cost``'s settings,
-    else estimated now (zeros when the cost has no hub penalty)."""
+def graph_load(graph: ig.Graph, arcs: Arcs, cost: StepCost, scale: StepScale) -> np.ndarray:
+    """The hub load stored in the graph by ``build_graph`` if made with these settings, else
+    estimated now (zeros when the cost has no hub penalty)."""
     if cost.hub_penalty <= 0:
         return np.zeros(arcs.n)
     stored = (graph["params"] if "params" in graph.attributes() else {}) or {}
-    if "load" in graph.vs.attributes() and stored.get("load_params") == cost.load_params():
+    if ("load" in graph.vs.attributes()
+            and stored.get("load_params") == cost.load_params(scale.near_dup)):
         return np.array(graph.vs["load"], dtype=np.float64)
-    return estimate_load(arcs, cost)
+    return estimate_load(arcs, cost, scale=scale)
 
 
 def estimate_graph_load(graph: ig.Graph, cost: StepCost | None = None) -> tuple[np.ndarray, dict]:
     """The hub load to store in a new graph, and the settings it was estimated with
     (default: the settings a default :class:`~.finder.PathFinder` uses)."""
     cost = StepCost.of() if cost is None else cost
-    return graph_load(graph, Arcs(graph), cost), cost.load_params()
+    scale = find_near_duplicates(graph).scale
+    return graph_load(graph, Arcs(graph), cost, scale), cost.load_params(scale.near_dup)

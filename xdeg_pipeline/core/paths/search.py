@@ -5,6 +5,12 @@ A mode is a function ``search(space, query) -> Chain`` (see :data:`Mode`) that r
 A mode honours ``query.ban_v`` / ``query.ban_e`` (vertices and edges the request removes:
 ``avoid``, earlier alternatives) and reads the shared structure from the space; it keeps no
 state between queries (scratch buffers excepted), so the facade can call it repeatedly.
+
+Every mode avoids near-duplicate steps (an edge shorter than the collection's near-duplicate
+distance, :mod:`xdeg_pipeline.core.near_duplicates`) unless the query exempts them
+(:meth:`SearchSpace.exempt`: the source and target are in one near-duplicate group) or no
+chain exists without one: ``smooth`` and ``shortest`` add a large penalty per near-duplicate
+step (:meth:`SearchSpace.arc_costs`), ``steps`` bans them first and only then allows them.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from xdeg_pipeline.core.near_duplicates import StepScale
 from xdeg_pipeline.core.paths.arcs import Arcs
 from xdeg_pipeline.core.paths.chain import Chain, make_chain
 from xdeg_pipeline.core.paths.tree import BottleneckTree
@@ -46,19 +53,53 @@ class SearchSpace:
     arcs: Arcs
     tree: BottleneckTree
     arc_cost: np.ndarray  # per arc: the step cost (:class:`~.costs.StepCost`) under the hub load
-    slack: float  # smooth: largest step allowed = bottleneck * (1 + slack)
+    slack: float  # smooth: largest step allowed = max(bottleneck, floor) * (1 + slack)
     search_budget: int  # steps: depth-first expansions per threshold
+    scale: StepScale = StepScale(0.0, 0.0)  # natural step, near-duplicate distance
+    floor: float = 0.0  # smooth: the cap never goes below floor * natural step
+    steps_slack: float = 0.0  # steps: largest step allowed = least possible * (1 + steps_slack)
+    near_dup_penalty: float = 0.0  # smooth: added to arc_cost on a near-duplicate step
+    groups: np.ndarray | None = None  # per vertex: near-duplicate group, -1 for none
     _vertex_map: np.ndarray | None = field(default=None, repr=False)
+    _near_dup_arc: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
         return self.arcs.n
+
+    @property
+    def near_dup_arc(self) -> np.ndarray:
+        """Per arc: True on a near-duplicate step (shorter than the near-duplicate distance)."""
+        if self._near_dup_arc is None:
+            self._near_dup_arc = self.arcs.arc_w < self.scale.near_dup
+        return self._near_dup_arc
 
     def vertex_map(self) -> np.ndarray:
         """A reusable n-sized int32 scratch array (vertex -> local id in a subgraph search)."""
         if self._vertex_map is None:
             self._vertex_map = np.zeros(self.n, dtype=np.int32)
         return self._vertex_map
+
+    def exempt(self, s: int, t: int) -> bool:
+        """True when s and t belong to one near-duplicate group (or there are none): a chain
+        between them may use near-duplicate steps, since leaving the group to avoid them
+        would be a detour through unrelated images."""
+        if self.scale.near_dup <= 0 or self.groups is None:
+            return True
+        return bool(self.groups[s] >= 0 and self.groups[s] == self.groups[t])
+
+    def arc_costs(self, q: Query, idx: np.ndarray | None = None) -> np.ndarray:
+        """Per-arc cost for this query (of the arcs ``idx``, all if None): the step cost plus the
+        near-duplicate penalty, unless the query is exempt."""
+        cost = self.arc_cost if idx is None else self.arc_cost[idx]
+        if self.near_dup_penalty <= 0 or self.exempt(q.s, q.t):
+            return cost
+        nd = self.near_dup_arc if idx is None else self.near_dup_arc[idx]
+        return cost + self.near_dup_penalty * nd
+
+    def cap(self, b: float) -> float:
+        """smooth: the largest step allowed when the least possible one is ``b``."""
+        return max(b, self.floor * self.scale.natural) * (1.0 + self.slack)
 
     def chain(self, vertices: list[int], mode: str, bound: float, optimal: bool = True) -> Chain:
         """The :class:`Chain` of these vertices, its steps measured on the graph."""

@@ -1,11 +1,15 @@
-"""Mode ``smooth`` (default): minimise the largest step, then keep the chain short.
+"""Mode ``smooth`` (default): minimise the largest step, then make every step natural.
 
 The least possible largest step between s and t (the *bottleneck* b) comes from the minimum
 spanning tree (:mod:`.tree`). The chain is then the least-cost path using only edges
-<= b * (1 + slack); the cost is a power of the step distance (a soft minimax) times a penalty
-on images that many chains pass through (hubs; :mod:`.costs`). With ``slack = 0`` the largest
-step equals b exactly. Above ``params.LOCAL_SEARCH_ABOVE`` images the search is confined to a
-corridor around the tree path (:mod:`.corridor`).
+<= max(b, floor * natural step) * (1 + slack): below the collection's natural step a smaller
+largest step buys nothing a viewer can see, and between two members of a near-continuous
+series b is tiny, so without the floor a chain would have to wade through the series. The
+cost (:mod:`.costs`) is a power of the step distance (a soft minimax) plus a constant per step
+(many tiny steps never beat a few natural ones), times a penalty on images that many chains
+pass through (hubs), plus a large penalty per near-duplicate step. With ``slack = 0`` and
+``floor = 0`` the largest step equals b exactly. Above ``params.LOCAL_SEARCH_ABOVE`` images the
+search is confined to a corridor around the tree path (:mod:`.corridor`).
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ from xdeg_pipeline.core.paths.tree import masked_bottleneck
 
 
 def search(space: SearchSpace, q: Query) -> Chain:
-    """The smoothest chain: largest step <= bottleneck * (1 + slack), least cost below it."""
+    """The smoothest chain: largest step <= :meth:`~.search.SearchSpace.cap` of the bottleneck,
+    least cost below it."""
     arcs, s, t = space.arcs, q.s, q.t
     if not q.constrained:
         allowed = arcs.base_arc
         b = space.tree.bottleneck(s, t)
         if space.n > params.LOCAL_SEARCH_ABOVE and math.isfinite(b):
-            return space.chain(corridor.smooth_chain(space, s, t, b), "smooth", b)
+            return space.chain(corridor.smooth_chain(space, q, b), "smooth", b)
     else:
         allowed = q.allowed(arcs) & arcs.base_arc
         b = masked_bottleneck(arcs, s, t, allowed)
@@ -35,6 +40,6 @@ def search(space: SearchSpace, q: Query) -> Chain:
             b = masked_bottleneck(arcs, s, t, allowed)
     if not math.isfinite(b):
         raise PathError("no chain between these images with the given constraints")
-    keep = (arcs.arc_w <= b * (1.0 + space.slack)) & allowed
-    path = arcs.cheapest_path(s, t, keep, space.arc_cost)
+    keep = (arcs.arc_w <= space.cap(b)) & allowed
+    path = arcs.cheapest_path(s, t, keep, space.arc_costs(q))
     return space.chain(path, "smooth", b)

@@ -13,6 +13,12 @@ search over the sorted edge weights (feasibility is monotone in tau) to the smal
 a simple chain exists. Exact-length simple paths are NP-hard in general (X = n - 2 is a
 Hamiltonian path), so the search has a node budget; a chain is marked ``optimal=False`` only
 if the budget cut a search below its tau. Long-range (landmark) edges are allowed.
+
+Two refinements (both off with their setting at 0): the depth-first search starts at
+``tau = B[X+1][t] * (1 + steps_slack)``: within that cap it follows the cheapest walk under the
+hub-damped step cost (:mod:`.costs`), so chains spread over equally good images instead of all
+passing the few that are exactly minimax; and it first looks for a chain under that cap
+without near-duplicate steps, allowing them (at a large cost each) only if there is none.
 """
 
 from __future__ import annotations
@@ -53,20 +59,33 @@ def walk_bounds(arcs: Arcs, s: int, hops: int, allowed: np.ndarray | None = None
 
 
 def walk_costs(
-    space: SearchSpace, s: int, hops: int, tau: float, allowed: np.ndarray | None
+    space: SearchSpace,
+    s: int,
+    hops: int,
+    tau: float,
+    allowed: np.ndarray | None,
+    cost: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``C[h][v]``: least summed cost over walks of exactly h edges <= tau from s to v.
+    """``C[h][v]``: least summed cost (per arc ``cost``, default the space's step cost) over
+    walks of exactly h edges <= tau from s to v.
 
     ``C[h][v]`` is finite exactly when ``walk_bounds(...)[h][v] <= tau``.
     """
     ok = space.arcs.arc_w <= tau
     if allowed is not None:
         ok &= allowed
-    return _hop_table(space.arcs, s, hops, np.where(ok, space.arc_cost, np.inf), np.add)
+    cost = space.arc_cost if cost is None else cost
+    return _hop_table(space.arcs, s, hops, np.where(ok, cost, np.inf), np.add)
 
 
 def simple_chain(
-    space: SearchSpace, s: int, t: int, hops: int, tau: float, allowed: np.ndarray | None
+    space: SearchSpace,
+    s: int,
+    t: int,
+    hops: int,
+    tau: float,
+    allowed: np.ndarray | None,
+    cost: np.ndarray | None = None,
 ) -> list[int] | None:
     """A simple chain of exactly ``hops`` edges, all <= tau, via DFS from t (or None).
 
@@ -76,7 +95,8 @@ def simple_chain(
     :class:`_Budget` when the search exceeds the node budget.
     """
     arcs = space.arcs
-    C = walk_costs(space, s, hops, tau, allowed)
+    cost = space.arc_cost if cost is None else cost
+    C = walk_costs(space, s, hops, tau, allowed, cost)
     if not np.isfinite(C[hops][t]):
         return None
     on_path = np.zeros(space.n, bool)
@@ -84,7 +104,7 @@ def simple_chain(
     def candidates(v: int, rem: int) -> np.ndarray:
         lo, hi = arcs.indptr[v], arcs.indptr[v + 1]
         u = arcs.nbr[lo:hi]
-        via = C[rem - 1][u] + space.arc_cost[lo:hi]
+        via = C[rem - 1][u] + cost[lo:hi]
         ok = (arcs.arc_w[lo:hi] <= tau) & np.isfinite(via) & ~on_path[u]
         if allowed is not None:
             ok &= allowed[lo:hi]
@@ -137,26 +157,51 @@ def _no_walk(space: SearchSpace, q: Query, allowed: np.ndarray | None) -> PathEr
 
 
 def search(space: SearchSpace, q: Query) -> Chain:
-    """The chain of exactly ``q.steps`` intermediate images with the least largest step."""
+    """The chain of exactly ``q.steps`` intermediate images with the least largest step (the
+    cheapest one within ``steps_slack`` of it), without near-duplicate steps if a chain within
+    that cap avoids them."""
     s, t, hops = q.s, q.t, int(q.steps) + 1
     allowed = q.allowed(space.arcs) if q.constrained else None
     lb = float(walk_bounds(space.arcs, s, hops, allowed)[hops][t])
     if not math.isfinite(lb):
         raise _no_walk(space, q, allowed)
+    cap = lb * (1.0 + space.steps_slack)
+    nd = space.near_dup_arc
+    if space.near_dup_penalty > 0 and not space.exempt(s, t) and nd.any():
+        clean = ~nd if allowed is None else allowed & ~nd
+        try:
+            path = simple_chain(space, s, t, hops, cap, clean, space.arc_cost)
+        except _Budget:
+            path = None
+        if path is not None:
+            c = space.chain(path, "steps", lb)
+            c.optimal = c.largest_step <= lb
+            return c
+    return _search(space, q, allowed, space.arc_costs(q), lb)
+
+
+def _search(space: SearchSpace, q: Query, allowed: np.ndarray | None, cost: np.ndarray,
+            lb: float) -> Chain:
+    """The cheapest chain under ``lb * (1 + steps_slack)`` over the arcs ``allowed`` if there is
+    one, else the least largest step above that, by binary search over the edge weights."""
+    s, t, hops = q.s, q.t, int(q.steps) + 1
 
     def attempt(tau: float) -> tuple[list[int] | None, bool]:
         try:
-            return simple_chain(space, s, t, hops, tau, allowed), True
+            return simple_chain(space, s, t, hops, tau, allowed, cost), True
         except _Budget:
             return None, False
 
-    path, proven_below = attempt(lb)
+    start = lb * (1.0 + space.steps_slack)
+    path, proven_below = attempt(start)
     if path is not None:
-        return space.chain(path, "steps", lb, optimal=True)
+        c = space.chain(path, "steps", lb)
+        c.optimal = c.largest_step <= lb  # within the slack it may have taken a larger step
+        return c
     pool = space.arcs.arc_w if allowed is None else space.arcs.arc_w[allowed]
-    taus = np.unique(pool[pool > lb])
+    taus = np.unique(pool[pool > start])
     best = None
-    lo, hi = -1, len(taus)  # taus[lo] infeasible (lo=-1: lb), taus[hi] feasible
+    lo, hi = -1, len(taus)  # taus[lo] infeasible (lo=-1: start), taus[hi] feasible
     while hi - lo > 1:
         mid = (lo + hi) // 2
         found, proven = attempt(float(taus[mid]))

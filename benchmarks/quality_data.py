@@ -1,0 +1,139 @@
+"""A benchmark collection: its distinct images, their topic folders and their CNN features.
+
+Images are the files under a folder (any depth, the project's image extensions, hidden files
+left out), one per content hash (the first path in sorted order wins, as in the pipeline).
+An image's *topic* is its first folder below the root ("" for files at the root). Features
+come from the project's extractor (``FeatureExtractor``, CPU) and are cached by content hash
+in a :class:`~xdeg_pipeline.core.feature_store.FeatureStore` (default root
+``/work/datasets/features``, outside the repository), or from a features file made elsewhere
+(a parquet of ``content_hash`` and ``feature``; e.g. another preprocessing), which then must
+hold every image of the folder.
+
+    python -m benchmarks.quality_data FOLDER [--store DIR] [--backbone NAME]
+
+computes (or confirms) the cached features of FOLDER.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from xdeg_pipeline.core.feature_store import FeatureStore, update_features
+from xdeg_pipeline.core.feature_table import read_feature_hashes, read_feature_table
+from xdeg_pipeline.core.image_decode import content_hash
+from xdeg_pipeline.core.image_formats import IMAGE_EXTENSIONS
+
+DEFAULT_STORE = Path("/work/datasets/features")
+
+
+@dataclass
+class Collection:
+    """Distinct images of a folder: paths, content hashes, topics and features (same order)."""
+
+    root: Path
+    paths: list[Path]
+    hashes: list[str]
+    topics: list[str]
+    features: np.ndarray  # (n, dim) float32
+
+    @property
+    def n(self) -> int:
+        return len(self.paths)
+
+    def has_topics(self) -> bool:
+        """True when the images sit in more than one topic folder."""
+        return len(set(self.topics)) > 1
+
+
+def list_images(root: Path) -> list[Path]:
+    """Image files under ``root`` (sorted; hidden files and folders left out)."""
+    out = []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).parts
+        if any(part.startswith(".") for part in rel) or not p.is_file():
+            continue
+        if p.suffix.lower() in IMAGE_EXTENSIONS:
+            out.append(p)
+    return out
+
+
+def distinct_images(root: Path) -> tuple[list[Path], list[str]]:
+    """One path per content hash, first in sorted order."""
+    seen: dict[str, Path] = {}
+    for p in list_images(root):
+        seen.setdefault(content_hash(p), p)
+    return list(seen.values()), list(seen)
+
+
+def _topic(root: Path, path: Path) -> str:
+    parts = path.relative_to(root).parts
+    return parts[0] if len(parts) > 1 else ""
+
+
+def file_hashes(path: Path) -> list[str]:
+    """The content hashes a feature table (``content_hash``, ``feature`` parquet) holds."""
+    return read_feature_hashes(path)
+
+
+def features_from_file(path: Path, hashes: list[str]) -> np.ndarray:
+    """Rows of a feature table for ``hashes``, in that order."""
+    stored, feats = read_feature_table(path)
+    row = {h: i for i, h in enumerate(stored)}
+    missing = [h for h in hashes if h not in row]
+    if missing:
+        raise SystemExit(f"{path}: no features for {len(missing)} of {len(hashes)} images "
+                         f"(e.g. {missing[0]})")
+    return feats[[row[h] for h in hashes]].astype(np.float32)
+
+
+def cached_features(paths: list[Path], hashes: list[str], store_root: Path,
+                    backbone: str) -> tuple[list[int], np.ndarray]:
+    """Features from the store, computing (and storing) the missing ones: the indices of the
+    images that have features (failures are reported and left out) and their rows."""
+    from xdeg_pipeline.core.features import FeatureExtractor
+
+    extractor = FeatureExtractor(backbone=backbone, device="cpu")
+    store = FeatureStore(store_root, extractor.cache_key)
+    result = update_features(store, list(zip(hashes, paths, strict=True)), extractor, log=print)
+    for h, why in result.failed.items():
+        print(f"features: left out {paths[hashes.index(h)]}: {why}")
+    keep = [i for i, h in enumerate(hashes) if h not in result.failed]
+    return keep, store.get([hashes[i] for i in keep])
+
+
+def load_collection(root: Path, features: Path | None = None, store_root: Path = DEFAULT_STORE,
+                    backbone: str = "efficientnet_lite0") -> Collection:
+    """The distinct images of ``root`` with their features (from ``features`` or the store)."""
+    root = root.resolve()
+    if not root.is_dir():
+        raise SystemExit(f"not a folder: {root}")
+    t0 = time.perf_counter()
+    paths, hashes = distinct_images(root)
+    if features is not None:
+        feats = features_from_file(features, hashes)
+    else:
+        keep, feats = cached_features(paths, hashes, store_root, backbone)
+        paths, hashes = [paths[i] for i in keep], [hashes[i] for i in keep]
+    print(f"collection {root}: {len(paths)} distinct images, features {feats.shape} "
+          f"in {time.perf_counter() - t0:.1f} s")
+    return Collection(root, paths, hashes, [_topic(root, p) for p in paths],
+                      np.asarray(feats, dtype=np.float32))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folder", type=Path)
+    ap.add_argument("--store", type=Path, default=DEFAULT_STORE)
+    ap.add_argument("--backbone", default="efficientnet_lite0")
+    args = ap.parse_args()
+    c = load_collection(args.folder, store_root=args.store, backbone=args.backbone)
+    print(f"{c.n} images, {len(set(c.topics))} topic folders")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""near_duplicates: groups of images closer than the near-duplicate distance, from the graph.
+
+A table for curators (one row per image that has a near-duplicate: its group, the group's
+size, its content hash and name, the distance to its nearest neighbour), and a strip of each
+of the largest groups. The distance, the natural step and the groups are those path search
+uses (:mod:`xdeg_pipeline.core.near_duplicates`).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import igraph as ig
+import pandas as pd
+
+from xdeg_pipeline.core import params
+from xdeg_pipeline.core.graph import load_graph
+from xdeg_pipeline.core.near_duplicates import NearDuplicates, find_near_duplicates
+from xdeg_pipeline.core.query import image_file, label_for, recorded_files
+from xdeg_pipeline.core.settings import Settings
+from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
+
+NAME = "near_duplicates"
+COLUMNS = ["group", "group_size", "content_hash", "name", "nearest_distance"]
+EXAMPLES = 3  # strips of the largest groups
+STRIP_IMAGES = 12  # images per strip
+VERSION = 1  # bump when the table or the strips change
+
+
+def near_duplicates(settings: Settings, report: Reporter | None = None) -> StageResult:
+    """Find the groups (reused while the graph and the near-duplicate fraction are unchanged)."""
+    layout = settings.layout
+    stage = Stage(NAME, partial(_find, settings), upstream=("similarity_graph",),
+                  params=(params.NEAR_DUP_FRACTION, VERSION), outputs=(layout.near_duplicates,))
+    return run_stage(stage, layout, report)
+
+
+def group_table(graph: ig.Graph, near: NearDuplicates) -> pd.DataFrame:
+    """One row per image in a group, largest groups first (then group, name)."""
+    rows = []
+    names = graph.vs["name"] if "name" in graph.vs.attributes() else [str(v) for v in
+                                                                     range(graph.vcount())]
+    hashes = (graph.vs["content_hash"] if "content_hash" in graph.vs.attributes()
+              else [""] * graph.vcount())
+    for g, members in enumerate(near.groups):
+        for v in members.tolist():
+            rows.append({"group": g, "group_size": len(members), "content_hash": hashes[v],
+                         "name": names[v], "nearest_distance": float(near.nearest[v])})
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    if len(table):
+        table = table.sort_values(["group_size", "group", "name"],
+                                  ascending=[False, True, True], ignore_index=True)
+    return table
+
+
+def _find(settings: Settings, inputs: StageInputs) -> Outcome:
+    files = inputs.layout
+    graph = load_graph(files.similarity_graph, allowed_root=files.home)
+    near = find_near_duplicates(graph)
+    table = group_table(graph, near)
+    writes: dict = {files.near_duplicates: table}
+    examples = []
+    if len(table):
+        manifest = pd.read_parquet(files.raw_images, columns=None)
+        recorded = recorded_files(manifest, settings.images_root)
+        for g in table["group"].drop_duplicates().head(EXAMPLES).tolist():
+            members = table.loc[table["group"] == g, "name"].head(STRIP_IMAGES).tolist()
+            out = files.near_duplicates_dir / f"group-{g}.png"
+            writes[out] = partial(_strip, [image_file(n, recorded, settings.images_root)
+                                           for n in members],
+                                  [label_for(n, settings.openmoji) for n in members],
+                                  f"near-duplicate group {g}: "
+                                  f"{int((table['group'] == g).sum())} images")
+            examples.append(str(out))
+    summary = near.summary()
+    state = {**{k: (round(v, 6) if isinstance(v, float) else v) for k, v in summary.items()},
+             "images": graph.vcount(), "examples": examples}
+    return Outcome(state=state, writes=writes)
+
+
+def _strip(images: list, labels: list[str], title: str, path) -> None:
+    from xdeg_pipeline.core.render import path_strip_png
+
+    path_strip_png(images, labels, path, thumb=96, title=title, max_per_row=STRIP_IMAGES)
