@@ -13,7 +13,6 @@ from xdeg_pipeline.core.resolve import NameOutsideCollection
 from xdeg_pipeline.explorer.data import ExplorerData, LiveData, UnknownImage
 from xdeg_pipeline.explorer.exports import EXPORTS, export_chain
 from xdeg_pipeline.explorer.requests import (
-    WAYPOINTS_AVAILABLE,
     BadRequest,
     Params,
     PathQuery,
@@ -39,7 +38,6 @@ class Api:
             "on_map": len(data.map),
             "generation": self.live.generation,
             "attribution": data.attribution,
-            "waypoints": WAYPOINTS_AVAILABLE,
             "last_reload_error": self.live.last_error,
         })
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -15,8 +14,6 @@ MAX_LIMIT = 100_000
 MAX_NAME = 1_000
 MAX_LIST = 50
 PATH_PARAMS = ("source", "target", "mode", "steps", "alternatives", "avoid", "via")
-#: whether path search takes waypoints (``PathRequest.via``, from the path-quality work)
-WAYPOINTS_AVAILABLE = "via" in {f.name for f in dataclasses.fields(PathRequest)}
 
 
 class BadRequest(ValueError):
@@ -38,9 +35,8 @@ class PathQuery:
     def request(self, source: str, target: str, avoid: Sequence[str],
                 via: Sequence[str] = ()) -> PathRequest:
         """The core request with the names resolved."""
-        extra = {"via": tuple(via)} if WAYPOINTS_AVAILABLE else {}
         return PathRequest(source=source, target=target, mode=self.mode, steps=self.steps,
-                           alternatives=self.alternatives, avoid=tuple(avoid), **extra)
+                           alternatives=self.alternatives, avoid=tuple(avoid), via=tuple(via))
 
 
 class Params:
@@ -107,11 +103,7 @@ def parse_path_query(items: Sequence[tuple[str, str]] | Mapping[str, str]) -> Pa
     if mode != "steps" and steps is not None:
         raise BadRequest(f"steps is only used with mode=steps, not mode={mode}")
     alternatives = p.integer("alternatives", 1, MAX_ALTERNATIVES, 1)
-    via = p.many("via")
-    if via and not WAYPOINTS_AVAILABLE:
-        raise BadRequest("waypoints not available yet (via= is accepted once path search "
-                         "supports them)")
-    return PathQuery(source, target, mode, steps, alternatives, p.many("avoid"), via)
+    return PathQuery(source, target, mode, steps, alternatives, p.many("avoid"), p.many("via"))
 
 
 def parse_images_query(items: Sequence[tuple[str, str]]) -> tuple[str, int]:

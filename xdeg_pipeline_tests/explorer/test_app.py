@@ -127,18 +127,17 @@ def test_path_modes_alternatives_avoid(client: TestClient) -> None:
     assert by_stem.json()["chains"][0]["path"][0] == A
 
 
-def test_waypoints(client: TestClient) -> None:
-    from xdeg_pipeline.explorer.requests import WAYPOINTS_AVAILABLE
-
-    via = "shapes/img_001.png"
-    r = client.get("/api/path", params={"source": A, "target": B, "via": via})
-    assert client.get("/api/status").json()["waypoints"] is WAYPOINTS_AVAILABLE
-    if not WAYPOINTS_AVAILABLE:  # until path search takes waypoints: a clear 400
-        assert r.status_code == 400 and r.json()["error"].startswith("waypoints not available")
-        return
+def test_waypoints(client: TestClient, explorer_home: dict) -> None:
+    via = ["shapes/img_001.png", "more/img_020.png"]
+    r = client.get("/api/path", params=[("source", A), ("target", B), ("via", via[0]),
+                                        ("via", via[1])])
     chain = r.json()["chains"][0]
-    assert r.status_code == 200 and via in chain["path"][1:-1]
+    assert r.status_code == 200 and chain["via"] == via
+    inner = chain["path"][1:-1]
+    assert via[0] in inner and via[1] in inner and inner.index(via[0]) < inner.index(via[1])
     assert chain["path"][0] == A and chain["path"][-1] == B
+    collection = Collection(explorer_home["home"], explorer_home["images"])
+    assert chain == collection.find(PathRequest(A, B, via=tuple(via)))[0].as_dict()
     missing = client.get("/api/path", params={"source": A, "target": B, "via": "nowhere_x"})
     assert missing.status_code == 404 and missing.json()["parameter"] == "via"
 

@@ -13,7 +13,6 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from xdeg_pipeline.explorer.requests import WAYPOINTS_AVAILABLE
 from xdeg_pipeline_tests.helpers.live_server import running_explorer
 from xdeg_pipeline_tests.helpers.synthetic_home import build_synthetic_home
 
@@ -108,13 +107,10 @@ def test_explorer_in_a_browser(explorer_home: dict, browser, tmp_path: Path) -> 
             timeout=15_000)
         page.locator("#gallery button[data-name='shapes/img_001.png']").click()
         expect(page.locator("#via .chip")).to_have_count(1, timeout=10_000)
-        if WAYPOINTS_AVAILABLE:
-            page.wait_for_function("() => [...document.querySelectorAll('ol.chain .item')]"
-                                   ".some(i => i.dataset.name === 'shapes/img_001.png')",
-                                   timeout=30_000)
-        else:
-            expect(page.locator("#message")).to_contain_text("waypoints not available",
-                                                             timeout=30_000)
+        page.wait_for_function("() => [...document.querySelectorAll('ol.chain .item')]"
+                               ".some(i => i.dataset.name === 'shapes/img_001.png')",
+                               timeout=30_000)
+        assert "via=shapes%2Fimg_001.png" in page.url
         page.locator("#via .chip button").click()
         expect(page.locator("ol.chain .item")).to_have_count(7, timeout=30_000)
 
