@@ -29,8 +29,10 @@ RESNET18_URL = f"https://download.pytorch.org/models/{RESNET18_FILE}"
 WEIGHTS_ENV = "XDEG_WEIGHTS"  # named in messages; read by core.settings
 
 # Bump when the pixels that reach the network change (decode scale, resize, crop, rounding);
-# the steps are documented in xdeg_pipeline/core/features/preprocess.py.
-PREPROCESS_VERSION = "draft-thumb-bicubic+sqcrop-bilinear.v1"
+# the steps are documented in xdeg_pipeline/core/features/preprocess.py. The fit (pad, crop,
+# stretch) is named beside it in the feature cache key. v1 was draft + thumbnail (bicubic) +
+# centre crop + bilinear resize; v2 is draft + one antialiased bilinear resize.
+PREPROCESS_VERSION = "draft-aa-bilinear.v2"
 
 
 class WeightsNotFound(FileNotFoundError):
@@ -41,9 +43,9 @@ class WeightsNotFound(FileNotFoundError):
 class BackboneSpec:
     """What a backbone expects and produces.
 
-    Images are shrunk so their shorter side is about ``image_size``, centre cropped to a square
-    and resized to ``image_size`` (details: :mod:`xdeg_pipeline.core.features.preprocess`),
-    scaled to [0, 1] and normalised with ``mean``/``std``.
+    Images are resized once onto an ``image_size`` square (whole, padded; or centre cropped;
+    details: :mod:`xdeg_pipeline.core.features.preprocess`), scaled to [0, 1] and normalised
+    with ``mean``/``std``.
     """
 
     name: str
