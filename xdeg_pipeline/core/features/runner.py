@@ -76,7 +76,8 @@ class TorchRunner:
         if self._stream is None:
             return self.features_from_uint8(x)
         with torch.cuda.stream(self._stream), torch.inference_mode():
-            self._stream.wait_event(ready)
+            if ready is not None:
+                self._stream.wait_event(ready)
             x.record_stream(self._stream)
             feats = self.features_from_uint8(x).float()
             host = torch.empty(feats.shape, dtype=torch.float32, pin_memory=True)

@@ -19,6 +19,8 @@ differed more would get a suffix in :data:`KEY_SUFFIX`.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import shutil
 import tempfile
@@ -40,6 +42,14 @@ log = logging.getLogger("xdeg_pipeline.features")
 
 class RuntimeUnusable(RuntimeError):
     """The runtime's model does not reproduce torch's features on the probe batch."""
+
+
+def module_available(module: str) -> bool:
+    """Whether ``module`` can be imported (without importing it)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: sys.modules[module] is None
+        return False
 
 
 def check_runtime(name: str | None) -> str:
@@ -72,6 +82,7 @@ def _open(name: str, path: Path, threads: int) -> Any:
 def _verified(name: str, model: nn.Module, spec: BackboneSpec, cache: Path,
               threads: int) -> Any:
     """The runner of runtime ``name`` on the exported model, checked against the probe."""
+    importlib.import_module(name)  # a missing package fails here, before any export
     path = export.export_onnx(model, spec, cache)
     runner = _open(name, path, threads)
     x, ref = export.read_probe(cache, spec)
