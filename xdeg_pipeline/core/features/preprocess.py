@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 FITS: tuple[str, ...] = ("pad", "crop", "stretch")
-DEFAULT_FIT = "pad"  # measured by benchmarks.path_quality (see docs/preprocessing.md)
+DEFAULT_FIT = "pad"  # the whole picture; evidence in docs/preprocessing.md
 PAD_VALUE = 255  # the background colour of image_decode.BACKGROUND (white)
 
 
