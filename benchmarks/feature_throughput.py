@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     mb = sum(p.stat().st_size for p in paths) / 1e6
     print(f"device={fx.device} backbone={fx.spec.name} runtime={runtime} batch={fx.batch_size} "
           f"workers={fx.num_workers} threads={torch.get_num_threads()} "
-          f"read_ahead={fx.read_ahead()} gpu_decode={fx.gpu_decode} "
+          f"overlapped={fx.overlaps_decoding()} gpu_decode={fx.gpu_decode} "
           f"readers={fx.reader_threads} decode_threads={fx.decode_threads} images={n} "
           f"({mb:.0f} MB) cpus={os.cpu_count()}")
 

@@ -80,7 +80,7 @@ def test_default_runtime_same_features_and_cache_key(files, torch_ref, model_cac
     model = export.model_file(model_cache, fx.spec)
     stamp = model.stat().st_mtime_ns
     assert fx.runtime == (runtime.CPU_PREFERENCE[0] if HAS_OV else "onnxruntime")
-    assert fx.read_ahead() > 0  # decoding overlaps the runtime's own threads
+    assert fx.overlaps_decoding()  # launch returns at once: decoding overlaps the model
     got, fails = fx.extract(files)
     assert fails == ref_fail and set(fails) == {0}  # broken.jpg, sorted first
     ok = [i for i in range(len(files)) if i not in fails]
@@ -169,7 +169,7 @@ def test_missing_packages_fall_back(files, torch_ref, tmp_path, monkeypatch, cap
         fx = FeatureExtractor("efficientnet_lite0", device="cpu", batch_size=2,
                               model_cache=tmp_path / "models")
         assert fx.runtime == "torch"
-        assert fx.read_ahead() == 0
+        assert not fx.overlaps_decoding()
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 2 and "using onnxruntime" in lines[0] and "using torch" in lines[1]
     assert all("ImportError" in line or "ModuleNotFoundError" in line for line in lines)

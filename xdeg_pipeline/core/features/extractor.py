@@ -112,16 +112,15 @@ class FeatureExtractor:
             batch_size=self.batch_size, image_size=self.spec.image_size,
             num_workers=self.num_workers, raw_jpeg=self.gpu_decode,
             reader_threads=self.reader_threads, inline_threads=self.inline_threads,
-            fit=self.fit, read_ahead=self.read_ahead(),
+            fit=self.fit,
         )
 
-    def read_ahead(self) -> int:
-        """Batches the CPU input side decodes ahead: 2 when the runner computes on its own
-        threads (an inference runtime), so decoding overlaps the model; 0 for torch on CPU,
-        whose threads would fight decoding for the cores."""
-        if self.device.type != "cpu" or self.num_workers or self.runtime == "torch":
-            return 0
-        return 2
+    def overlaps_decoding(self) -> bool:
+        """Whether the CPU input side decodes batch ``k + 1`` while the model runs batch ``k``:
+        yes with an inference runtime (its ``launch`` returns at once, its threads compute
+        without the GIL); no with torch on CPU, whose ``launch`` computes the batch itself, so
+        decoding runs between model steps and never fights torch's threads for the cores."""
+        return self.device.type == "cpu" and self.runtime != "torch"
 
     def input_batches(self, paths: Sequence[Path]) -> Iterator[PreparedBatch]:
         """The input side alone: prepared batches of ``paths`` on the device, in order."""

@@ -5,9 +5,9 @@ three ways (:class:`LoadPlan`):
 
 * inline (``num_workers == 0``, the CPU default): each batch is decoded by a small thread pool
   in the calling thread, between two model steps, so decoding never competes with torch's
-  threads for the cores; with ``read_ahead > 0`` (an inference runtime that runs on its own
-  threads) reader threads decode up to that many batches ahead instead, overlapped with the
-  model (Pillow decodes and resizes without the GIL);
+  threads for the cores; with a runner that computes on its own threads (an inference
+  runtime: its ``launch`` returns at once) the next batch is decoded while the model runs
+  this one (Pillow decodes and resizes without the GIL);
 * worker processes (``num_workers > 0``): a DataLoader whose workers write into a ring of
   shared-memory batch slots (page-locked on CUDA);
 * raw JPEG (the nvJPEG path): reader threads only read bytes and parse headers, at most
@@ -49,7 +49,6 @@ class LoadPlan:
     reader_threads: int = 1  # raw JPEG readers; inline decoding threads
     inline_threads: bool = True  # num_workers == 0: decode each batch with reader_threads
     fit: str = DEFAULT_FIT  # preprocess.FITS
-    read_ahead: int = 0  # num_workers == 0: batches decoded ahead by reader threads
 
 
 @dataclass
@@ -209,11 +208,6 @@ def load_batches(paths: Sequence[Path], plan: LoadPlan, rings: RingPool, extra_s
         ds = BatchDataset(paths, batches, size, ring, raw_jpeg=True, fit=fit)
         return threaded(ds, plan.reader_threads, window), ring
     workers = min(plan.num_workers, len(batches))
-    if workers == 0 and plan.read_ahead > 0:  # one batch per reader thread, overlapped
-        window = max(plan.read_ahead, plan.reader_threads)
-        ring = rings.get(_slots(0, window + extra_slots), bs, size, cap, shared=False)
-        ds = BatchDataset(paths, batches, size, ring, raw_jpeg=False, fit=fit)
-        return threaded(ds, plan.reader_threads, window), ring
     ring = rings.get(_slots(workers, extra_slots), bs, size, cap, shared=workers > 0)
     if workers == 0:
         threads = plan.reader_threads if plan.inline_threads else 0
