@@ -270,6 +270,7 @@ def image_features(context: AssetExecutionContext, xdeg: XdegResource) -> Materi
             ("device", xdeg.device),
             ("batch_size", xdeg.batch_size_value()),
             ("num_workers", xdeg.num_workers),
+            ("model_cache", str(files.model_cache)),
         )
         extractor = _extractor(args)
         key = extractor.cache_key

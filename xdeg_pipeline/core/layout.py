@@ -25,6 +25,11 @@ class Layout:
         return self.home / "feature_cache"
 
     @property
+    def model_cache(self) -> Path:
+        """Exported backbones for the inference runtimes (one file per weights hash)."""
+        return self.home / "models"
+
+    @property
     def image_features(self) -> Path:
         return self.home / "image_features.parquet"
 
