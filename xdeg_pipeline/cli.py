@@ -1,166 +1,68 @@
-"""The ``xdeg`` command: demo, build and path, over the same Dagster definitions and core."""
+"""The ``xdeg`` command: demo, build and path, over the same Dagster definitions and core.
+
+Settings come from the flags, then ``XDEG_*`` variables (:class:`core.settings.Settings`); the
+command changes no environment variable and runs on the data folder's own Dagster instance.
+"""
 
 from __future__ import annotations
 
 import argparse
 import csv
 import json
-import os
 import shutil
 import sys
 import time
 from pathlib import Path
 
+from xdeg_pipeline.core.progress import is_terminal
+from xdeg_pipeline.core.settings import Settings, SettingsError
+from xdeg_pipeline.runs import BuildFailed, rejected_summary, run_build
+from xdeg_pipeline.terminal import chain_lines, rejected_lines, summary_table
+
 EXIT_BAD_REQUEST = 2
 EXIT_BUILD_FAILED = 1
+EXIT_LOCKED = 3
+DEMO_PAIRS = [("grinning face", "cat face"), ("sun", "moon"), ("red apple", "rocket")]
+
+__all__ = ["BuildFailed", "build_parser", "demo_pair", "main", "run_build"]
 
 
-class BuildFailed(RuntimeError):
-    """A build step raised (no usable image, missing folder...); ``step`` names it."""
-
-    def __init__(self, step: str, message: str) -> None:
-        super().__init__(f"build failed in {step}: {message}")
-        self.step = step
-
-
-def _setup_env(images: str | None = None, home: str | None = None) -> None:
-    """Apply CLI options as environment, point Dagster at the data folder, enable the bar."""
-    if images:
-        os.environ["XDEG_IMAGES"] = str(Path(images).expanduser().resolve())
-    if home:
-        os.environ["XDEG_HOME"] = str(Path(home).expanduser().resolve())
-    from xdeg_pipeline.core.settings import xdeg_home
-
-    dagster_home = Path(os.environ.get("DAGSTER_HOME") or xdeg_home() / "dagster")
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    (dagster_home / "dagster.yaml").touch()
-    os.environ["DAGSTER_HOME"] = str(dagster_home)
-    os.environ.setdefault("XDEG_PROGRESS_BAR", "1" if sys.stderr.isatty() else "0")
-
-
-def _summary(result) -> dict:
-    """One entry per asset: its materialisation metadata (numbers and short strings)."""
-    out: dict = {}
-    for event in result.get_asset_materialization_events():
-        mat = event.event_specific_data.materialization
-        meta = {}
-        for key, value in mat.metadata.items():
-            raw = getattr(value, "value", value)
-            if isinstance(raw, (int, float, bool)) or (isinstance(raw, str) and len(raw) < 300):
-                meta[key] = raw
-        out[mat.asset_key.to_user_string()] = meta
-    checks = {}
-    for event in result.get_asset_check_evaluations():
-        checks[event.check_name] = {
-            "passed": event.passed,
-            "asset": event.asset_key.to_user_string(),
-        }
-    if checks:
-        out["checks"] = checks
-    return out
-
-
-def run_build(quiet: bool = False) -> dict:
-    """Materialise every build asset (with their checks) on the local Dagster instance."""
-    from dagster import DagsterInstance, materialize
-
-    from xdeg_pipeline.assets import BUILD_ASSETS
-    from xdeg_pipeline.checks import BUILD_CHECKS
-    from xdeg_pipeline.core.atomic import build_lock
-    from xdeg_pipeline.core.settings import xdeg_home
-    from xdeg_pipeline.partitions import all_shards_tags
-    from xdeg_pipeline.resources import XdegResource
-
-    level = "WARNING" if quiet else "INFO"
-    t0 = time.perf_counter()
-    with build_lock(xdeg_home(), wait=False), DagsterInstance.get() as instance:
-        result = materialize(
-            [*BUILD_ASSETS, *BUILD_CHECKS],
-            instance=instance,
-            resources={"xdeg": XdegResource()},
-            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
-            tags={"xdeg/source": "cli", **all_shards_tags()},  # every shard, one run
-            raise_on_error=False,
-        )
-    if not result.success:
-        raise _build_failure(result)
-    summary = _summary(result)
-    summary["rejected_images"] = _rejected_summary()
-    summary["run_id"] = result.run_id
-    summary["seconds"] = round(time.perf_counter() - t0, 3)
-    return summary
-
-
-def _build_failure(result) -> BuildFailed:
-    """The first failed step of a run and its innermost error message."""
-    for event in result.get_step_failure_events():
-        error = event.event_specific_data.error
-        while error is not None and error.cause is not None:
-            error = error.cause
-        message = error.message.strip() if error is not None else "unknown error"
-        return BuildFailed(event.step_key or "?", message)
-    return BuildFailed("run", "the run did not succeed")
-
-
-def _rejected_summary() -> dict:
-    """The rejected_images table of the data folder: count, count per reason, every row."""
-    from xdeg_pipeline.core.layout import Layout
-    from xdeg_pipeline.core.settings import xdeg_home
-    from xdeg_pipeline.core.tables import REJECTED_COLUMNS, read_rejected
-
-    table = read_rejected(Layout(xdeg_home()).rejected_images)
-    counts = table["reason"].value_counts().sort_index()
-    return {
-        "count": len(table),
-        "by_reason": {str(k): int(v) for k, v in counts.items()},
-        "rows": table[REJECTED_COLUMNS].astype(str).to_dict("records"),
-    }
-
-
-def _show(text: object) -> str:
-    """Text for the terminal: control characters (newline, escape, ...) written as escapes."""
-    return "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text)
-    )
-
-
-def _collection():
-    from xdeg_pipeline.core.query import Collection
-    from xdeg_pipeline.core.settings import images_root, xdeg_home
-
-    return Collection(xdeg_home(), images_root())
+def settings_from(args: argparse.Namespace, **flags: object) -> Settings:
+    """The flags (None: not given) over the environment; progress resolved for this terminal:
+    a bar on a terminal, else a line now and then."""
+    settings = Settings.from_env(home=getattr(args, "home", None), **flags)
+    return settings.replace(progress=settings.progress_mode(is_terminal(), fallback="lines"))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from xdeg_pipeline.core.openmoji import render_openmoji
     from xdeg_pipeline.core.progress import progress_reporter
     from xdeg_pipeline.core.query import PathRequest
-    from xdeg_pipeline.core.settings import default_collection
+    from xdeg_pipeline.core.stages.paths import open_collection
 
-    os.environ.pop("XDEG_IMAGES", None)
-    _setup_env(home=args.home)
-    timings: dict[str, float] = {}
+    base = settings_from(args)
+    settings = base.replace(images_dir=base.layout.openmoji_images, manifest=None)
     t0 = time.perf_counter()
-    dest = default_collection()
-    n = render_openmoji(dest, limit=args.limit, progress=progress_reporter("render", _err))
-    timings["render_openmoji"] = round(time.perf_counter() - t0, 2)
+    dest = settings.images_root
+    progress = progress_reporter("render", show=settings.progress)
+    n = render_openmoji(dest, limit=args.limit, progress=progress)
+    timings = {"render_openmoji": time.perf_counter() - t0}
     _err(f"default collection: {n} OpenMoji images in {dest}")
-    summary = run_build(quiet=True)
-    for key, meta in summary.items():
-        if isinstance(meta, dict) and "seconds" in meta:
-            timings[key] = meta["seconds"]
+    summary = run_build(quiet=True, settings=settings)
+    timings["build"] = summary["seconds"]
     t1 = time.perf_counter()
-    collection = _collection()
+    collection = open_collection(settings)
     source, target = demo_pair(collection)
     chain = collection.find(PathRequest(source, target))[0]
-    out_dir = collection.layout.paths_dir / "demo"
-    collection.render(chain, out_dir, attribution=collection.attribution)
-    timings["path"] = round(time.perf_counter() - t1, 2)
-    timings["total"] = round(time.perf_counter() - t0, 2)
+    collection.render(chain, settings.layout.paths_folder("demo"),
+                      attribution=collection.attribution)
+    timings["path"] = time.perf_counter() - t1
+    timings["total"] = time.perf_counter() - t0
     graph = collection.graph
+    print("\n".join(summary_table(summary)[:-1]))
     print(f"images: {graph.vcount()}  graph: {graph.vcount()} vertices, {graph.ecount()} edges")
     print("chain: " + " -> ".join(chain.path))
-    print("timings (s): " + ", ".join(f"{k} {v}" for k, v in timings.items()))
+    print("timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()))
     print(f"picture: {chain.png}")
     print(f"page:    {chain.html}")
     return 0
@@ -168,60 +70,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def demo_pair(collection) -> tuple[str, str]:
     """A pair that makes a good first picture on the OpenMoji set, else a fallback."""
-    wanted = [("grinning face", "cat face"), ("sun", "moon"), ("red apple", "rocket")]
     from xdeg_pipeline.core.query import label_for
+    from xdeg_pipeline.core.stages.paths import example_pair
 
-    labels = {label_for(n, collection.images_root): n for n in collection.names}
-    for a, b in wanted:
+    labels = {label_for(n, collection.openmoji): n for n in collection.names}
+    for a, b in DEMO_PAIRS:
         if a in labels and b in labels:
             return labels[a], labels[b]
-    from xdeg_pipeline.assets.paths import example_pair
-
     return example_pair(collection)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    if args.manifest:
-        os.environ["XDEG_MANIFEST"] = str(Path(args.manifest).expanduser().resolve())
-    _setup_env(images=args.images, home=args.home)
+    settings = settings_from(args, images_dir=args.images, manifest=args.manifest)
     try:
-        summary = run_build(quiet=args.json)
+        summary = run_build(quiet=args.json, settings=settings, verbose=args.verbose)
     except BuildFailed as exc:
         if args.json:
-            failed = {"error": str(exc), "step": exc.step, "rejected_images": _rejected_summary()}
+            failed = {"error": str(exc), "step": exc.step,
+                      "rejected_images": rejected_summary(settings.layout)}
             print(json.dumps(failed, default=str))
         raise
     if args.json:
         print(json.dumps(summary, default=str))
-    else:
-        rejected = summary.pop("rejected_images")
-        for key, meta in summary.items():
-            print(f"{key}: {meta}")
-        print(f"rejected_images: {rejected['count']} {rejected['by_reason'] or ''}".rstrip())
-        for row in rejected["rows"]:
-            detail = _show(row["detail"])
-            print(f"  {_show(row['name'])}: {row['stage']} {row['reason']} ({detail})")
+        return 0
+    print("\n".join(summary_table(summary)))
+    print("\n".join(rejected_lines(summary["rejected_images"])))
     return 0
 
 
 def _print_chain(result, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result.as_dict(), ensure_ascii=False), flush=True)
-        return
-    request = result.request
-    print(f"{_show(request.source)} -> {_show(request.target)} ({request.mode}):")
-    for i, name in enumerate(result.path):
-        step = f"  (+{result.steps[i - 1]:.4f})" if i else ""
-        print(f"  {i}. {_show(name)}{step}")
-    print(f"  largest step {result.largest_step:.4f}, {len(result.path) - 1} steps")
+    else:
+        print("\n".join(chain_lines(result)))
 
 
 def cmd_path(args: argparse.Namespace) -> int:
     from xdeg_pipeline.core.query import PathRequest
+    from xdeg_pipeline.core.stages.paths import open_collection
 
-    _setup_env(images=args.images, home=args.home)
+    settings = settings_from(args, images_dir=args.images)
     try:
-        collection = _collection()
+        collection = open_collection(settings)
     except (FileNotFoundError, PermissionError) as exc:  # no graph, or one outside the home
         _err(f"xdeg: {exc}")
         return EXIT_BAD_REQUEST
@@ -236,16 +126,8 @@ def cmd_path(args: argparse.Namespace) -> int:
         return EXIT_BAD_REQUEST
     if args.steps is not None and args.mode == "smooth":
         options["mode"] = "steps"
-    if args.pairs:
-        try:
-            pairs = _read_pairs(Path(args.pairs))
-        except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
-            _err(f"xdeg: cannot read pairs from {args.pairs}: {exc}")
-            return EXIT_BAD_REQUEST
-    elif args.source and args.target:
-        pairs = [(args.source, args.target)]
-    else:
-        _err("xdeg path: give SOURCE TARGET or --pairs FILE.csv")
+    pairs = _pairs(args)
+    if pairs is None:
         return EXIT_BAD_REQUEST
     failures = 0
     for source, target in pairs:
@@ -261,15 +143,29 @@ def cmd_path(args: argparse.Namespace) -> int:
             continue
         for result in results:
             if args.png or args.html:
-                _write_pictures(collection, result, args)
+                _write_pictures(collection, settings, result, args)
             _print_chain(result, args.json)
     return EXIT_BAD_REQUEST if failures else 0
 
 
-def _write_pictures(collection, result, args) -> None:
+def _pairs(args: argparse.Namespace) -> list[tuple[str, str]] | None:
+    """The pairs asked for (None after telling what is wrong)."""
+    if args.pairs:
+        try:
+            return _read_pairs(Path(args.pairs))
+        except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
+            _err(f"xdeg: cannot read pairs from {args.pairs}: {exc}")
+            return None
+    if args.source and args.target:
+        return [(args.source, args.target)]
+    _err("xdeg path: give SOURCE TARGET or --pairs FILE.csv")
+    return None
+
+
+def _write_pictures(collection, settings: Settings, result, args) -> None:
     """Render into the data folder, then copy where the user asked."""
-    out_dir = collection.layout.paths_dir / "cli"
-    collection.render(result, out_dir, attribution=collection.attribution)
+    collection.render(result, settings.layout.paths_folder("cli"),
+                      attribution=collection.attribution)
     if args.png:
         shutil.copyfile(result.png, args.png)
         result.png = Path(args.png)
@@ -295,21 +191,25 @@ def build_parser() -> argparse.ArgumentParser:
         prog="xdeg", description="X degrees of separation between images."
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    home_help = "data folder (default $XDEG_HOME or data/)"
+    images_help = "collection folder (default $XDEG_IMAGES)"
 
     demo = sub.add_parser("demo", help="render OpenMoji, build everything, draw one path")
-    demo.add_argument("--home", help="data folder (default $XDEG_HOME or data/)")
+    demo.add_argument("--home", help=home_help)
     demo.add_argument("--limit", type=int, default=None, help="render only N emoji (quick look)")
     demo.set_defaults(func=cmd_demo)
 
     build = sub.add_parser("build", help="materialise all assets for a collection")
-    build.add_argument("--images", help="collection folder (default $XDEG_IMAGES)")
-    build.add_argument("--home", help="data folder (default $XDEG_HOME or data/)")
+    build.add_argument("--images", help=images_help)
+    build.add_argument("--home", help=home_help)
     build.add_argument(
         "--manifest",
         help="CSV/TSV of image URLs (column url or 'Image URL', or $XDEG_URL_COLUMN) plus any "
         "metadata columns: downloads them into <home>/downloads (default $XDEG_MANIFEST)",
     )
     build.add_argument("--json", action="store_true", help="print one JSON summary")
+    build.add_argument("-v", "--verbose", action="store_true",
+                       help="also print Dagster's event log (INFO)")
     build.set_defaults(func=cmd_build)
 
     path = sub.add_parser("path", help="find a chain between two images")
@@ -323,8 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     path.add_argument("--json", action="store_true")
     path.add_argument("--png", help="also write the strip to this file")
     path.add_argument("--html", help="also write the HTML page to this file")
-    path.add_argument("--images", help="collection folder (default $XDEG_IMAGES)")
-    path.add_argument("--home", help="data folder (default $XDEG_HOME or data/)")
+    path.add_argument("--images", help=images_help)
+    path.add_argument("--home", help=home_help)
     path.set_defaults(func=cmd_path)
     return parser
 
@@ -341,10 +241,13 @@ def main(argv: list[str] | None = None) -> int:
 
         if isinstance(exc, BuildLocked):
             _err(f"xdeg: {exc}")
-            return 3
+            return EXIT_LOCKED
         if isinstance(exc, BuildFailed):
             _err(f"xdeg: {exc}")
             return EXIT_BUILD_FAILED
+        if isinstance(exc, SettingsError):
+            _err(f"xdeg: {exc}")
+            return EXIT_BAD_REQUEST
         raise
 
 

@@ -15,7 +15,7 @@ defs = Definitions(
     jobs=[build_job, build_multiprocess, build_dask, find_paths],
     schedules=[refresh_schedule],
     sensors=[collection_sensor, automation_sensor],
-    resources={"xdeg": XdegResource()},
+    resources={"xdeg": XdegResource.from_env()},  # launchpad shows each $XDEG_* source
 )
 
 

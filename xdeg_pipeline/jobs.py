@@ -1,23 +1,20 @@
-"""Jobs: build the graph (in process, or on a Dask cluster), and find paths."""
+"""Jobs: build the graph (in process, or on a Dask cluster), and find paths. The build jobs are
+partitioned like image_features (Dagster infers it from the selection)."""
 
 from dagster import AssetSelection, define_asset_job, multiprocess_executor
 from dagster_dask import dask_executor
-
-from xdeg_pipeline.partitions import SHARDS
 
 BUILD_SELECTION = AssetSelection.groups("ingest", "features", "graph")
 
 build_job = define_asset_job(
     "build",
     selection=BUILD_SELECTION,
-    partitions_def=SHARDS,
     description="Scan the collection and bring features, PCA, kNN edges and the graph up to date.",
 )
 
 build_multiprocess = define_asset_job(
     "build_multiprocess",
     selection=BUILD_SELECTION,
-    partitions_def=SHARDS,
     executor_def=multiprocess_executor,
     description="The build, one process per step (checks run in parallel with later stages).",
 )
@@ -25,7 +22,6 @@ build_multiprocess = define_asset_job(
 build_dask = define_asset_job(
     "build_dask",
     selection=BUILD_SELECTION,
-    partitions_def=SHARDS,
     executor_def=dask_executor,
     description="The build on a Dask cluster: every step is a Dask task, and image_features fans "
     "its shards out over the cluster's workers. Run config: deploy/dask_*.yaml "

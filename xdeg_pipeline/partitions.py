@@ -1,22 +1,27 @@
-"""Shards of the feature stage: 16 stable Dagster partitions by the first hex digit of the
-content hash, so a shard's images never move when others are added or removed."""
+"""Shards of the feature stage as Dagster partitions (the shard keys: :mod:`core.shards`)."""
 
 from __future__ import annotations
 
-from dagster import StaticPartitionsDefinition
+from dagster import AssetExecutionContext, StaticPartitionsDefinition
 
-SHARD_KEYS: list[str] = list("0123456789abcdef")
+from xdeg_pipeline.core.shards import SHARD_KEYS, shard_of
+
 SHARDS = StaticPartitionsDefinition(SHARD_KEYS)
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
-
-def shard_of(content_hash: str) -> str:
-    """The shard (partition key) of an image: the first hex digit of its sha256."""
-    return content_hash[0].lower()
+__all__ = ["SHARDS", "SHARD_KEYS", "all_shards_tags", "run_shards", "shard_of"]
 
 
 def all_shards_tags() -> dict[str, str]:
     """Run tags that make one run materialise every shard (a single-run backfill)."""
     return {RANGE_START_TAG: SHARD_KEYS[0], RANGE_END_TAG: SHARD_KEYS[-1]}
+
+
+def run_shards(context: AssetExecutionContext) -> list[str]:
+    """The shards a run materialises: its partition(s), or all of them in an unpartitioned run
+    (e.g. ``materialize()`` without partition tags)."""
+    if context.has_partition_key or context.has_partition_key_range:
+        return list(context.partition_keys)
+    return list(SHARD_KEYS)

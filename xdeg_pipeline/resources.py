@@ -1,81 +1,100 @@
-"""The one Dagster resource: where the collection is, where outputs go, and how to compute."""
+"""The one Dagster resource: the settings of an xdeg deployment (:mod:`core.settings`).
+
+Each field is a setting of the launchpad's ``resources.xdeg.config``; a field left unset falls
+back to its ``XDEG_*`` variable when the run starts, then to the default.
+"""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
-from xdeg_pipeline.core import settings
+from xdeg_pipeline.core.settings import BY_FIELD, Settings
+
+
+def _doc(field: str) -> str:
+    s = BY_FIELD[field]
+    return f"{s.meaning}. Default: {s.default.replace('`', '')}. Environment: {s.env}."
+
+
+def _field(field: str) -> Any:
+    return Field(default=None, description=_doc(field))
 
 
 class XdegResource(ConfigurableResource):
     """Settings of an xdeg deployment. Unset fields fall back to the environment variables."""
 
-    images_dir: str | None = Field(
-        default=None, description="Collection folder. Default: $XDEG_IMAGES, else OpenMoji."
+    images_dir: str | None = _field("images_dir")
+    manifest: str | None = _field("manifest")
+    url_column: str | None = _field("url_column")
+    home: str | None = _field("home")
+    backbone: str | None = _field("backbone")
+    weights: str | None = _field("weights")
+    device: str | None = _field("device")
+    batch_size: int | None = _field("batch_size")
+    num_workers: int | None = _field("num_workers")
+    pca_components: int | None = _field("pca_components")
+    k: int | None = _field("k")
+    checkpoint_every: int | None = _field("checkpoint_every")
+    combined_features: bool | None = _field("combined_features")
+    download_workers: int | None = _field("download_workers")
+    download_timeout: float | None = _field("download_timeout")
+    download_total_timeout: float | None = _field("download_total_timeout")
+    download_retries: int | None = _field("download_retries")
+    download_max_mb: float | None = _field("download_max_mb")
+    download_retry_hours: float | None = _field("download_retry_hours")
+    progress: str | None = _field("progress")
+    read_environment: bool = Field(
+        default=True, description="Unset fields fall back to their XDEG_* variables (off: to "
+        "the defaults; the CLI hands over settings it already read).",
     )
-    manifest: str | None = Field(
-        default=None,
-        description="CSV/TSV of image URLs (+ metadata columns), downloaded into "
-        "<home>/downloads; takes precedence over images_dir. Default: $XDEG_MANIFEST "
-        "(unless images_dir is set).",
-    )
-    url_column: str | None = Field(
-        default=None,
-        description="Manifest column of the image URLs. Default: $XDEG_URL_COLUMN, else "
-        "'url' or 'Image URL' (any case).",
-    )
-    home: str | None = Field(
-        default=None, description="Data folder for every output. Default: $XDEG_HOME or data/."
-    )
-    backbone: str | None = Field(
-        default=None, description="efficientnet_lite0 (embedded) or resnet18. $XDEG_BACKBONE."
-    )
-    weights: str | None = Field(
-        default=None, description="Weights file for the backbone (resnet18). $XDEG_WEIGHTS."
-    )
-    device: str | None = Field(default=None, description="cuda, mps or cpu. Default: auto.")
-    batch_size: int | None = Field(
-        default=None, description="Feature batch size. Default: $XDEG_BATCH_SIZE, else auto."
-    )
-    num_workers: int | None = Field(default=None, description="Image decoding worker processes.")
-    pca_components: int | None = Field(
-        default=None, description="PCA dimensions (0 = no PCA). Default: measured default."
-    )
-    k: int | None = Field(default=None, description="Neighbours per image in the kNN graph.")
 
-    def home_path(self) -> Path:
-        if self.home:
-            path = Path(self.home).expanduser().resolve()
-            path.mkdir(parents=True, exist_ok=True)
-            return path
-        return settings.xdeg_home()
+    def settings(self) -> Settings:
+        """The settings: the fields that are set, else the environment, else the defaults."""
+        environ = None if self.read_environment else {}
+        return Settings.from_env(environ, **{name: getattr(self, name) for name in fields()})
 
-    def manifest_path(self) -> Path | None:
-        """The URL manifest, when the collection comes from one: the ``manifest`` field, else
-        ``$XDEG_MANIFEST`` unless the ``images_dir`` field names a folder."""
-        value = self.manifest or (None if self.images_dir else os.environ.get("XDEG_MANIFEST"))
-        return Path(value).expanduser().resolve() if value else None
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> XdegResource:
+        """A resource bound to the ``XDEG_*`` variables that are set, so the launchpad shows
+        where each value comes from: text and integer fields as :class:`dagster.EnvVar`
+        (read when a run starts), numbers and flags as their value now."""
+        parsed = Settings.from_env(environ)  # fails early, naming the variable, on a bad value
+        set_vars = Settings.variables(environ)
+        values: dict[str, Any] = {}
+        for name, annotation in fields().items():
+            if name not in set_vars:
+                continue
+            if annotation is str:
+                values[name] = EnvVar(set_vars[name])
+            elif annotation is int:
+                values[name] = EnvVar.int(set_vars[name])
+            else:
+                values[name] = getattr(parsed, name)
+        return cls(**values)
 
-    def url_column_name(self) -> str | None:
-        return self.url_column or os.environ.get("XDEG_URL_COLUMN") or None
+    @classmethod
+    def from_settings(cls, settings: Settings) -> XdegResource:
+        """A resource holding ``settings`` (the CLI's flags and environment): the run reads no
+        variable of its own."""
+        values: dict[str, Any] = {"read_environment": False}
+        for name in fields():
+            value = getattr(settings, name)
+            values[name] = str(value) if isinstance(value, Path) else value
+        return cls(**values)
 
-    def images_path(self) -> Path:
-        if self.manifest_path() is not None:
-            return self.home_path() / "downloads" / "images"
-        if self.images_dir:
-            return Path(self.images_dir).expanduser().resolve()
-        return settings.images_root()
 
-    def backbone_name(self) -> str:
-        return self.backbone or settings.backbone_name()
-
-    def batch_size_value(self) -> int | None:
-        env = os.environ.get("XDEG_BATCH_SIZE")
-        return self.batch_size or (int(env) if env else None)
-
-    def weights_path(self) -> str | None:
-        return self.weights or os.environ.get("XDEG_WEIGHTS") or None
+def fields() -> dict[str, type]:
+    """The resource's settings: field name -> its type without None."""
+    out = {}
+    for name, info in XdegResource.model_fields.items():
+        if name not in BY_FIELD:
+            continue
+        args = [a for a in getattr(info.annotation, "__args__", (info.annotation,))
+                if a is not type(None)]
+        out[name] = args[0]
+    return out

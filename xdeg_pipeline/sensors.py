@@ -48,8 +48,9 @@ def collection_signature(root: Path) -> tuple[str, int]:
     "the collection folder, or when its URL manifest changes.",
 )
 def collection_sensor(context: SensorEvaluationContext, xdeg: XdegResource):
-    root = xdeg.images_path()
-    manifest = xdeg.manifest_path()
+    """A build request when the collection's signature differs from the cursor's."""
+    settings = xdeg.settings()
+    root, manifest = settings.images_root, settings.manifest
     if manifest is None and not root.is_dir():
         return SkipReason(f"collection folder {root} does not exist")
     signature, count = collection_signature(root) if root.is_dir() else ("", 0)

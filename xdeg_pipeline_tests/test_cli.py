@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from PIL import Image
 
 from xdeg_pipeline import cli
@@ -250,3 +251,54 @@ def test_console_command_exit_status(built: dict) -> None:
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("xdeg: no image named 'nope_xyz'")
+
+
+def test_build_text_summary_is_a_table(built: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    before = dict(os.environ)
+    code, out, _ = _xdeg(capsys, "build", "--home", str(built["home"]),
+                         "--images", str(built["images"]))
+    assert code == 0
+    assert dict(os.environ) == before  # flags are settings, not environment variables
+    lines = out.splitlines()
+    assert lines[0].split() == ["stage", "images", "seconds", "result"]
+    rows = {line.split()[0]: line for line in lines[1:6]}
+    assert list(rows) == ["raw_images", "image_features", "pca_features", "knn_edges",
+                          "similarity_graph"]
+    assert rows["image_features"].split()[1] == "24" and "0 computed, 24 reused" in out
+    assert rows["similarity_graph"].split()[1] == "24"
+    assert len({line.index("  ", len("similarity_graph")) for line in lines[:6]}) == 1
+    assert lines[6] == "checks: 4 of 4 passed" and "{" not in "\n".join(lines[:7])
+
+
+def test_piped_build_prints_progress_lines_and_no_banner(tmp_path: Path) -> None:
+    """A build whose output goes to a pipe (``make demo > log``) prints progress lines while
+    features are computed, no telemetry banner and no warning a user cannot act on; the CLI's
+    own instance in the data folder has telemetry off."""
+    images, home = tmp_path / "images", tmp_path / "home"
+    make_collection(images, 6)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("XDEG_PROGRESS_BAR", "DAGSTER_HOME", "XDEG_MANIFEST")}
+    done = subprocess.run(
+        [sys.executable, "-m", "xdeg_pipeline.cli", "build", "--images", str(images),
+         "--home", str(home)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "features: 0/6 (0%" in done.stderr and "features: 6/6 (100%" in done.stderr
+    assert "scan: 6/6 (100%" in done.stderr
+    for noise in ("Telemetry", "Welcome to Dagster", "BetaWarning", "DeprecationWarning",
+                  "\r"):
+        assert noise not in done.stderr, noise
+    assert "6 computed, 0 reused" in done.stdout
+    config = yaml.safe_load((home / "dagster" / "dagster.yaml").read_text())
+    assert config["telemetry"] == {"enabled": False}
+    assert (home / "dagster" / "history").is_dir()  # the run is in the data folder's instance
+
+
+def test_bad_setting_exits_2_naming_the_variable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDEG_BATCH_SIZE", "lots")
+    code, out, err = _xdeg(capsys, "build", "--home", str(tmp_path / "home"))
+    assert code == 2 and out == ""
+    assert err.startswith("xdeg: XDEG_BATCH_SIZE: cannot read 'lots'")

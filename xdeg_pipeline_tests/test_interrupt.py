@@ -253,12 +253,12 @@ def test_build_while_locked_exits_3_with_message(env: dict[str, Path]) -> None:
 SHARD_RUN = """
 import json, sys
 from pathlib import Path
-from xdeg_pipeline.assets.features import ShardTask, _extractor, extract_shard
+from xdeg_pipeline.core.stages.shard_task import ShardTask, extract_shard, extractor_for
 home, images = Path(sys.argv[1]), Path(sys.argv[2])
 items = tuple((f"3{i:063x}", str(p)) for i, p in enumerate(sorted(images.rglob("*.png"))[:4]))
 args = (("backbone", "efficientnet_lite0"), ("weights", None), ("device", "cpu"),
         ("batch_size", 4), ("num_workers", 0))
-key = _extractor(args).cache_key
+key = extractor_for(args).cache_key
 out = extract_shard(ShardTask("3", items, str(home), key, "fp", args, 2))
 print(json.dumps({"computed": out["computed"], "images": out["images"]}))
 """

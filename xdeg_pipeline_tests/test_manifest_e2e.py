@@ -15,6 +15,7 @@ from dagster import DagsterInstance, materialize
 from xdeg_pipeline.assets import BUILD_ASSETS
 from xdeg_pipeline.checks import ALL_CHECKS
 from xdeg_pipeline.core.graph import load_graph
+from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.query import Collection
 from xdeg_pipeline.definitions import defs
 from xdeg_pipeline.resources import XdegResource
@@ -97,7 +98,7 @@ def test_manifest_build_rejects_and_path_metadata(
         names = sorted(raw["name"])
         assert names == [f"art{i:02d}.png" for i in range(GOOD)]
         assert all(Path(p).is_file() for p in raw["path"])
-        assert all(Path(p).parent == home / "downloads" / "images" for p in raw["path"])
+        assert all(Path(p).parent == Layout(home).downloaded_images for p in raw["path"])
         assert raw.set_index("name").loc["art07.png", "url"].endswith("/images/7/art-7.png")
 
         rejected = pd.read_parquet(home / "rejected_images.parquet")

@@ -11,7 +11,9 @@ from dagster import DagsterInstance, materialize
 
 from xdeg_pipeline.assets import ALL_ASSETS, BUILD_ASSETS
 from xdeg_pipeline.checks import BUILD_CHECKS
+from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph import load_graph
+from xdeg_pipeline.core.state import fingerprint, read_state
 from xdeg_pipeline.core.tables import read_feature_table
 from xdeg_pipeline.definitions import defs
 from xdeg_pipeline.resources import XdegResource
@@ -48,6 +50,17 @@ def test_build_then_find_paths(xdeg_env: dict[str, Path]) -> None:
         assert {"source", "target", "distance"} <= set(edges.columns)
         graph = load_graph(home / "similarity_graph.pkl", allowed_root=home)
         assert graph.vcount() == 24 and graph.is_connected()
+        # the input fingerprints of data folders built before the stage runner: an upgraded
+        # folder reuses its outputs
+        up = {n: read_state(home, n) for n in ("raw_images", "image_features", "pca_features",
+                                                 "knn_edges", "similarity_graph")}
+        assert up["pca_features"]["input_fingerprint"] == fingerprint(
+            up["image_features"]["output_fingerprint"], params.PCA_COMPONENTS)
+        assert up["knn_edges"]["input_fingerprint"] == fingerprint(
+            up["pca_features"]["output_fingerprint"], params.KNN_K, params.KNN_SPACE)
+        assert up["similarity_graph"]["input_fingerprint"] == fingerprint(
+            up["knn_edges"]["output_fingerprint"], up["raw_images"]["output_fingerprint"],
+            {k: v for k, v in vars(params).items() if k.isupper()})
 
         names = sorted(pd.read_parquet(home / "raw_images.parquet")["name"])
         job = defs.resolve_job_def("find_paths")

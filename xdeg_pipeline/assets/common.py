@@ -1,51 +1,45 @@
-"""Helpers shared by the asset modules: metadata rendering and logging glue."""
+"""What every asset module shares: the automation condition, the code version, and turning the
+resource into settings and a reporter, and a stage's result into a materialisation."""
 
-import html
-from pathlib import Path
+from __future__ import annotations
 
-import pandas as pd
-from dagster import AssetExecutionContext, MetadataValue
+from typing import Any
 
-from xdeg_pipeline.core.layout import Layout
-from xdeg_pipeline.core.progress import ProgressFn, progress_reporter
-from xdeg_pipeline.resources import XdegResource
+from dagster import AssetExecutionContext, AutomationCondition, DataVersion, MaterializeResult
+
+from xdeg_pipeline.assets.metadata import to_metadata
+from xdeg_pipeline.core.progress import is_terminal, progress_reporter
+from xdeg_pipeline.core.settings import Settings
+from xdeg_pipeline.core.stage import Reporter, StageResult
 
 CODE_VERSION = "1"
+EAGER = AutomationCondition.eager()
+#: What every asset after raw_images declares: the code version, and that it follows its
+#: upstream assets (declarative automation).
+FOLLOWS_UPSTREAM = {"code_version": CODE_VERSION, "automation_condition": EAGER}
 
 
-def layout(xdeg: XdegResource) -> Layout:
-    """The file layout of the configured data folder."""
-    return Layout(xdeg.home_path())
+def reporter(context: AssetExecutionContext, settings: Settings) -> Reporter:
+    """Stage output into the run's log; progress also as a bar or lines on stderr when the
+    settings ask for it (the CLI does; a run in the UI logs its progress)."""
+    show = settings.progress_mode(is_terminal(), fallback="off")
+
+    def progress(desc: str):
+        return progress_reporter(desc, context.log.info, show=show)
+
+    return Reporter(info=context.log.info, warn=context.log.warning, progress=progress)
 
 
-def progress(context: AssetExecutionContext, desc: str) -> ProgressFn:
-    """A progress callback that logs to the Dagster run (and a bar on the CLI)."""
-    return progress_reporter(desc, context.log.info)
+def pick(result: StageResult, *keys: str) -> dict[str, Any]:
+    """Facts of the run or fields of the state, by name."""
+    return {key: result.get(key) for key in keys}
 
 
-_MD_SPECIAL = "\\`*_[]~|"
-
-
-def _cell(value: object) -> str:
-    """One table cell: Markdown punctuation backslash-escaped, HTML escaped, on one line."""
-    text = "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(value))
-    return html.escape(text, quote=False).replace("\r", " ").replace("\n", " ")
-
-
-def md_table(df: pd.DataFrame, max_rows: int = 50) -> MetadataValue:
-    """A markdown table for the UI, with every cell escaped."""
-    if df.empty:
-        return MetadataValue.md("_none_")
-    head = df.head(max_rows)
-    lines = ["| " + " | ".join(_cell(c) for c in head.columns) + " |"]
-    lines.append("|" + "---|" * len(head.columns))
-    for row in head.itertuples(index=False):
-        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
-    if len(df) > max_rows:
-        lines.append(f"\n_{len(df) - max_rows} more rows in the file_")
-    return MetadataValue.md("\n".join(lines))
-
-
-def path_meta(path: Path) -> MetadataValue:
-    """A file path as metadata."""
-    return MetadataValue.path(str(path))
+def materialized(result: StageResult, **metadata: Any) -> MaterializeResult:
+    """The materialisation of a stage: its output fingerprint as the data version, the
+    metadata given and the seconds the stage took."""
+    fp = result.output_fingerprint
+    return MaterializeResult(
+        data_version=DataVersion(fp) if fp else None,
+        metadata=to_metadata({**metadata, "seconds": round(result.seconds, 3)}),
+    )

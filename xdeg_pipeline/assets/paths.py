@@ -1,14 +1,15 @@
 """requested_paths: the chains asked for in the find_paths job's run config."""
 
-import time
-
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
-from xdeg_pipeline.assets.common import CODE_VERSION, layout, md_table, path_meta
-from xdeg_pipeline.core.atomic import write_parquet
-from xdeg_pipeline.core.query import Collection, PathRequest, results_table
+from xdeg_pipeline.assets.common import CODE_VERSION, materialized, pick, reporter
+from xdeg_pipeline.assets.metadata import strips
+from xdeg_pipeline.core.stages import paths
+from xdeg_pipeline.core.stages.paths import example_pair
 from xdeg_pipeline.resources import XdegResource
+
+__all__ = ["FindPathsConfig", "PairConfig", "example_pair", "requested_paths"]
 
 
 class PairConfig(Config):
@@ -29,11 +30,10 @@ class FindPathsConfig(Config):
     alternatives: int = Field(default=1, description="Distinct chains per pair.")
     avoid: list[str] = Field(default_factory=list, description="Images no chain may pass.")
 
-
-def example_pair(collection: Collection) -> tuple[str, str]:
-    """A deterministic pair for a request with no pairs: two images far apart in name order."""
-    names = collection.names
-    return names[0], names[len(names) // 2]
+    def options(self) -> dict:
+        """The options of every request."""
+        return {"mode": self.mode, "steps": self.steps, "alternatives": self.alternatives,
+                "avoid": tuple(self.avoid)}
 
 
 @asset(
@@ -47,52 +47,15 @@ def example_pair(collection: Collection) -> tuple[str, str]:
 def requested_paths(
     context: AssetExecutionContext, config: FindPathsConfig, xdeg: XdegResource
 ) -> MaterializeResult:
-    files = layout(xdeg)
-    root = xdeg.images_path()
-    t0 = time.perf_counter()
-    collection = Collection(files.home, root)
-    pairs = [(p.source, p.target) for p in config.pairs] or [example_pair(collection)]
-    attribution = collection.attribution
-    results, errors = [], []
-    for source, target in pairs:
-        request = PathRequest(
-            source=source,
-            target=target,
-            mode=config.mode,
-            steps=config.steps,
-            alternatives=config.alternatives,
-            avoid=tuple(config.avoid),
-        )
-        try:
-            chains = collection.find(request)
-        except (LookupError, ValueError) as exc:
-            context.log.error(f"path {source!r} -> {target!r}: {exc}")
-            errors.append({"source": source, "target": target, "error": str(exc)})
-            continue
-        for chain in chains:
-            collection.render(chain, files.paths_dir, attribution=attribution)
-            context.log.info(f"{' -> '.join(chain.path)} (largest step {chain.largest_step:.3f})")
-        results.extend(chains)
-    table = results_table(results)
-    write_parquet(table, files.requested_paths)
-    import pandas as pd
-
-    errors_df = pd.DataFrame(errors, columns=["source", "target", "error"])
-    write_parquet(errors_df, files.paths_dir / "failed_requests.parquet")
-    metadata: dict = {
-        "path": path_meta(files.requested_paths),
-        "chains": len(results),
-        "failed_requests": len(errors),
-        "seconds": round(time.perf_counter() - t0, 3),
-    }
-    if len(table):
-        metadata["chains_table"] = md_table(
-            table[["chain_id", "source", "target", "mode", "hops", "largest_step"]]
-        )
-    if errors:
-        metadata["errors"] = md_table(errors_df)
-    from xdeg_pipeline.core.render import strip_markdown
-
-    for result in results[:10]:
-        metadata[f"strip_{result.chain_id}"] = MetadataValue.md(strip_markdown(result.png))
-    return MaterializeResult(metadata=metadata)
+    """Find and draw the chains of the pairs in the run config (none: one example pair)."""
+    settings = xdeg.settings()
+    pairs = [(p.source, p.target) for p in config.pairs]
+    result = paths.requested_paths(settings, pairs, config.options(), reporter(context, settings))
+    errors = result.facts["errors"]
+    return materialized(
+        result,
+        path=settings.layout.requested_paths,
+        **pick(result, "chains", "failed_requests", "chains_table"),
+        errors=errors if len(errors) else None,
+        **strips(result.facts["results"]),
+    )

@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from xdeg_pipeline.core.layout import Layout
+
 
 def _file_mode() -> int:
     """The mode a plain ``open(..., "w")`` would give (0666 less the umask), not mkstemp's 0600."""
@@ -125,7 +127,7 @@ def build_lock(home: Path, name: str = "build", wait: bool = True) -> Iterator[N
     held by another process raises :class:`BuildLocked` at once.
     """
     home.mkdir(parents=True, exist_ok=True)
-    lock_file = home / f".{name}.lock"
+    lock_file = Layout(home).lock_file(name)
     key = str(lock_file.resolve())
     if _HELD.get(key):
         _HELD[key] += 1

@@ -1,4 +1,4 @@
-"""Where each stage's files live inside the data folder."""
+"""Every path xdeg reads or writes inside the data folder: the one place file names live."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ class Layout:
 
     home: Path
 
+    # ------------------------------------------------------------------ ingest
     @property
     def raw_images(self) -> Path:
         return self.home / "raw_images.parquet"
@@ -21,8 +22,43 @@ class Layout:
         return self.home / "rejected_images.parquet"
 
     @property
+    def image_metadata(self) -> Path:
+        """name + the URL manifest's columns (manifest collections only)."""
+        return self.home / "image_metadata.parquet"
+
+    @property
+    def downloads(self) -> Path:
+        """Everything fetched for a URL manifest."""
+        return self.home / "downloads"
+
+    @property
+    def download_cache(self) -> Path:
+        """The URL-keyed cache of downloaded files."""
+        return self.downloads / "cache"
+
+    @property
+    def download_failures(self) -> Path:
+        """URLs that failed for good, with when (JSON)."""
+        return self.download_cache / "failures.json"
+
+    @property
+    def downloaded_images(self) -> Path:
+        """A manifest's images under their names: the collection folder that is scanned."""
+        return self.downloads / "images"
+
+    @property
+    def openmoji_images(self) -> Path:
+        """The embedded default collection (OpenMoji rendered to PNG)."""
+        return self.home / "openmoji" / "images"
+
+    # ------------------------------------------------------------------ features
+    @property
     def feature_cache(self) -> Path:
         return self.home / "feature_cache"
+
+    def feature_cache_shard(self, shard: str) -> Path:
+        """Root of one shard's content-hash feature cache (one folder per cache key inside)."""
+        return self.feature_cache / f"shard={shard}"
 
     @property
     def model_cache(self) -> Path:
@@ -31,6 +67,7 @@ class Layout:
 
     @property
     def image_features(self) -> Path:
+        """All shards in one table (optional, see ``combined_features``)."""
         return self.home / "image_features.parquet"
 
     @property
@@ -41,10 +78,6 @@ class Layout:
     def image_features_shard(self, shard: str) -> Path:
         return self.image_features_dir / f"shard={shard}.parquet"
 
-    def feature_cache_shard(self, shard: str) -> Path:
-        """Root of one shard's content-hash feature cache (one folder per cache key inside)."""
-        return self.feature_cache / f"shard={shard}"
-
     @property
     def pca_features(self) -> Path:
         return self.home / "pca_features.parquet"
@@ -53,6 +86,7 @@ class Layout:
     def pca_model(self) -> Path:
         return self.home / "pca_model.npz"
 
+    # ------------------------------------------------------------------ graph and paths
     @property
     def knn_edges(self) -> Path:
         return self.home / "knn_edges.parquet"
@@ -70,5 +104,32 @@ class Layout:
         return self.paths_dir / "requested_paths.parquet"
 
     @property
+    def failed_requests(self) -> Path:
+        """The requested pairs that got no chain, with the reason."""
+        return self.paths_dir / "failed_requests.parquet"
+
+    def paths_folder(self, label: str) -> Path:
+        """Pictures of chains asked for outside the find_paths job (``demo``, ``cli``)."""
+        return self.paths_dir / label
+
+    # ------------------------------------------------------------------ bookkeeping
+    @property
+    def state_dir(self) -> Path:
+        return self.home / "state"
+
+    def state_file(self, stage: str) -> Path:
+        """What a stage recorded after its last successful write (JSON)."""
+        return self.state_dir / f"{stage}.json"
+
+    def lock_file(self, name: str = "build") -> Path:
+        """An ``flock`` file: ``build`` for the data folder, ``shard-<p>`` for one shard."""
+        return self.home / f".{name}.lock"
+
+    @property
     def dagster_home(self) -> Path:
+        """The Dagster instance of the CLI."""
         return self.home / "dagster"
+
+    @property
+    def dagster_config(self) -> Path:
+        return self.dagster_home / "dagster.yaml"

@@ -70,7 +70,9 @@ class ChainResult:
 class Collection:
     """The built graph of a data folder plus the names that lead to its vertices."""
 
-    def __init__(self, home: Path, images_root: Path):
+    def __init__(self, home: Path, images_root: Path, *, openmoji: bool = False):
+        """``openmoji``: the folder is the rendered OpenMoji set (emoji names as captions, the
+        licence's credit line on every picture)."""
         self.layout = Layout(home)
         self.images_root = images_root
         if not self.layout.similarity_graph.exists():
@@ -94,15 +96,15 @@ class Collection:
             for n, p in zip(manifest["name"], manifest["path"]):
                 if isinstance(p, str) and p:
                     self.file_of_name[n] = Path(p) if Path(p).is_absolute() else images_root / p
-        metadata_table = home / "image_metadata.parquet"
-        self.metadata = read_metadata(metadata_table, self.names) if self.from_manifest else {}
+        self.metadata = (
+            read_metadata(self.layout.image_metadata, self.names) if self.from_manifest else {}
+        )
+        self.openmoji = openmoji and not self.from_manifest
 
     @property
     def attribution(self) -> str | None:
         """The credit line pictures of this collection must carry (OpenMoji's licence)."""
-        from xdeg_pipeline.core.settings import default_collection
-
-        if self.from_manifest or self.images_root != default_collection():
+        if not self.openmoji:
             return None
         from xdeg_pipeline.core.openmoji import OPENMOJI_ATTRIBUTION
 
@@ -116,7 +118,7 @@ class Collection:
         """The caption of an image: ``title — artist`` from a manifest, else :func:`label_for`."""
         if self.from_manifest:
             return caption(self.metadata.get(name, {})) or Path(name).stem
-        return label_for(name, self.images_root)
+        return label_for(name, self.openmoji)
 
     def resolve(self, query: str) -> str:
         """A collection name for a relative name or unambiguous stem (raises LookupError)."""
@@ -185,11 +187,9 @@ class Collection:
         )
 
 
-def label_for(name: str, images_root: Path) -> str:
-    """The caption under an image: an emoji's name for the default set, else the file stem."""
-    from xdeg_pipeline.core.settings import default_collection
-
-    if images_root == default_collection():
+def label_for(name: str, openmoji: bool = False) -> str:
+    """The caption under an image: an emoji's name in the OpenMoji set, else the file stem."""
+    if openmoji:
         from xdeg_pipeline.core.openmoji import emoji_label
 
         return emoji_label(name)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from xdeg_pipeline.core import markdown
 from xdeg_pipeline.core.atomic import write_bytes, write_with
 
 try:  # the project's robust loader (EXIF rotation, odd modes, alpha on a neutral background)
@@ -414,13 +415,6 @@ def path_html(
 
 # ----------------------------------------------------------------------------- Markdown
 
-_MD_SPECIAL = "\\`*_{}[]()#+-.!|<>&"
-
-
-def _md_alt(text: str) -> str:
-    cleaned = " ".join(_clean(text).split())
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in cleaned)
-
 
 def strip_markdown(png_path: Path, max_bytes: int = 1_500_000) -> str:
     """Markdown with the PNG inlined as a data URI (for ``MetadataValue.md`` in Dagster).
@@ -442,5 +436,4 @@ def strip_markdown(png_path: Path, max_bytes: int = 1_500_000) -> str:
             data = _png_bytes(img, optimize=True)
             if len(data) <= max_bytes:
                 break
-    b64 = base64.b64encode(data).decode("ascii")
-    return f"![{_md_alt(png_path.stem)}](data:image/png;base64,{b64})"
+    return markdown.png_image(data, _clean(png_path.stem))

@@ -1,39 +1,271 @@
-"""Where xdeg reads and writes: the data folder, the collection, the backbone."""
+"""Every user setting of xdeg, read once: the only module of ``core`` that reads the environment.
+
+:class:`Settings` is a frozen value. It is built at the edge (the Dagster resource, the CLI)
+with :meth:`Settings.from_env` from ``XDEG_*`` variables and explicit overrides (resource
+fields, CLI flags), and handed to core functions as plain arguments. :data:`SETTINGS` is the
+one table of field, environment variable, default and meaning; the resource's field
+descriptions and the README's *Configuration* table say the same.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from xdeg_pipeline.core import params
+from xdeg_pipeline.core.layout import Layout
+from xdeg_pipeline.core.remote.failures import RETRY_FAILED_AFTER
+from xdeg_pipeline.core.remote.transfer import FetchOptions
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROGRESS_MODES = ("auto", "bar", "lines", "off")
+_FETCH = FetchOptions()  # the downloader's defaults
+
+
+class SettingsError(ValueError):
+    """A setting with a value xdeg cannot use (the message names the variable or field)."""
+
+
+def _path(value: str | Path) -> Path:
+    return Path(value).expanduser().resolve()
+
+
+def _flag(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected 1/0 (or true/false), got {value!r}")
+
+
+def _progress(value: str) -> str:
+    text = {"1": "bar", "0": "off", "": "auto"}.get(str(value).strip(), str(value).strip())
+    if text not in PROGRESS_MODES:
+        raise ValueError(f"expected one of {', '.join(PROGRESS_MODES)} (or 1/0), got {value!r}")
+    return text
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table."""
+
+    field: str
+    env: str
+    parse: Callable[[Any], Any]
+    default: str  # as the README shows it
+    meaning: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("images_dir", "XDEG_IMAGES", _path, "the OpenMoji set in `<home>/openmoji/images`",
+            "collection folder (searched recursively)"),
+    Setting("manifest", "XDEG_MANIFEST", _path, "—",
+            "CSV/TSV of image URLs (+ metadata columns) downloaded into `<home>/downloads`; "
+            "wins over XDEG_IMAGES, but an explicit images_dir wins over XDEG_MANIFEST"),
+    Setting("url_column", "XDEG_URL_COLUMN", str, "`url` or `Image URL` (any case)",
+            "the manifest's URL column"),
+    Setting("home", "XDEG_HOME", _path, "`data/`",
+            "data folder: every output, and the Dagster instance of the CLI (`<home>/dagster`)"),
+    Setting("backbone", "XDEG_BACKBONE", str, f"`{DEFAULT_BACKBONE}`",
+            "`efficientnet_lite0` (embedded weights) or `resnet18`"),
+    Setting("weights", "XDEG_WEIGHTS", str, "—",
+            "weights file of the backbone (`resnet18`: else the torch hub cache)"),
+    Setting("device", "XDEG_DEVICE", str, "auto: cuda → mps → cpu",
+            "where features are computed (`cuda`, `cuda:1`, `mps`, `cpu`)"),
+    Setting("batch_size", "XDEG_BATCH_SIZE", int, "auto (8 on CPU, 256 on CUDA)",
+            "feature batch size"),
+    Setting("num_workers", "XDEG_NUM_WORKERS", int,
+            "auto (CPU: 0, decoding between model steps; CUDA: one per core, up to 16)",
+            "image-decoding worker processes"),
+    Setting("pca_components", "XDEG_PCA_COMPONENTS", int, str(params.PCA_COMPONENTS),
+            "PCA dimensions (0: no PCA)"),
+    Setting("k", "XDEG_K", int, str(params.KNN_K), "neighbours per image in the kNN graph"),
+    Setting("checkpoint_every", "XDEG_CHECKPOINT_EVERY", int, "512",
+            "images per feature-cache chunk (a killed build loses at most this many)"),
+    Setting("combined_features", "XDEG_COMBINED_FEATURES", _flag, "1",
+            "also write all shards as one `image_features.parquet` (0: skip, for huge "
+            "collections)"),
+    Setting("download_workers", "XDEG_DOWNLOAD_WORKERS", int, "8", "parallel downloads"),
+    Setting("download_timeout", "XDEG_DOWNLOAD_TIMEOUT", float, f"{_FETCH.timeout:g}",
+            "seconds for connect and for each read"),
+    Setting("download_total_timeout", "XDEG_DOWNLOAD_TOTAL_TIMEOUT", float,
+            f"{_FETCH.total_timeout:g}",
+            "seconds for one transfer"),
+    Setting("download_retries", "XDEG_DOWNLOAD_RETRIES", int, str(_FETCH.retries),
+            "extra attempts for retryable failures (backoff 0.5 s, 1 s, 2 s)"),
+    Setting("download_max_mb", "XDEG_DOWNLOAD_MAX_MB", float, f"{_FETCH.max_bytes / 2**20:g}",
+            "size cap per file (MB)"),
+    Setting("download_retry_hours", "XDEG_DOWNLOAD_RETRY_HOURS", float,
+            f"{RETRY_FAILED_AFTER / 3600:g}",
+            "hours before a URL that failed for good is requested again"),
+    Setting("refresh_cron", "XDEG_REFRESH_CRON", str, "`0 3 * * *`",
+            "cron of the `refresh_schedule` (read when the code location loads)"),
+    Setting("progress", "XDEG_PROGRESS_BAR", _progress, "auto",
+            "progress display: `bar` (1), `lines`, `off` (0); auto: a bar on a terminal, "
+            "else lines (CLI) or none (Dagster runs, which log progress)"),
+)
+BY_FIELD: dict[str, Setting] = {s.field: s for s in SETTINGS}
+
+
+def _default_home() -> Path:
+    """``data/`` of a source checkout, else ``./data``."""
+    if (PROJECT_ROOT / "pyproject.toml").exists():
+        return PROJECT_ROOT / "data"
+    return Path.cwd() / "data"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings of one xdeg deployment (see :data:`SETTINGS` for each field)."""
+
+    home: Path = dataclasses.field(default_factory=lambda: _default_home().resolve())
+    images_dir: Path | None = None
+    manifest: Path | None = None
+    url_column: str | None = None
+    backbone: str = DEFAULT_BACKBONE
+    weights: str | None = None
+    device: str | None = None
+    batch_size: int | None = None
+    num_workers: int | None = None
+    pca_components: int = params.PCA_COMPONENTS or 0
+    k: int = params.KNN_K
+    checkpoint_every: int = 512
+    combined_features: bool = True
+    download_workers: int = 8
+    download_timeout: float = _FETCH.timeout
+    download_total_timeout: float = _FETCH.total_timeout
+    download_retries: int = _FETCH.retries
+    download_max_mb: float = _FETCH.max_bytes / 2**20
+    download_retry_hours: float = RETRY_FAILED_AFTER / 3600
+    refresh_cron: str = "0 3 * * *"
+    progress: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("k", "checkpoint_every", "download_workers"):
+            _at_least(name, getattr(self, name), 1)
+        for name in ("batch_size", "num_workers", "pca_components", "download_retries"):
+            if getattr(self, name) is not None:
+                _at_least(name, getattr(self, name), 1 if name == "batch_size" else 0)
+        for name in ("download_timeout", "download_total_timeout", "download_max_mb"):
+            if not getattr(self, name) > 0:
+                raise SettingsError(f"{_name(name)} must be > 0, got {getattr(self, name)!r}")
+        try:
+            _progress(self.progress)
+        except ValueError as exc:
+            raise SettingsError(f"{_name('progress')}: {exc}") from None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``XDEG_*`` variables (``os.environ`` by default); ``overrides`` (None
+        = not given) win. An explicit ``images_dir`` keeps ``XDEG_MANIFEST`` from applying."""
+        env = os.environ if environ is None else environ
+        given = {k: v for k, v in overrides.items() if v is not None}
+        unknown = set(given) - set(BY_FIELD)
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {}
+        for s in SETTINGS:
+            if s.field in given:
+                values[s.field] = _parse(s, given[s.field], explicit=True)
+            elif env.get(s.env, "").strip():
+                if s.field == "manifest" and "images_dir" in given:
+                    continue
+                values[s.field] = _parse(s, env[s.env], explicit=False)
+        return cls(**values)
+
+    @staticmethod
+    def variables(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Field -> its variable's name, for the ``XDEG_*`` variables that are set."""
+        env = os.environ if environ is None else environ
+        return {s.field: s.env for s in SETTINGS if env.get(s.env, "").strip()}
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def layout(self) -> Layout:
+        """Every path of the data folder."""
+        return Layout(self.home)
+
+    @property
+    def images_root(self) -> Path:
+        """The collection folder: the downloaded images of a manifest, else ``images_dir``,
+        else the rendered OpenMoji set in the data folder."""
+        if self.manifest is not None:
+            return self.layout.downloaded_images
+        return self.images_dir or self.layout.openmoji_images
+
+    @property
+    def openmoji(self) -> bool:
+        """The collection is the embedded OpenMoji set (emoji captions, its licence's credit)."""
+        return self.manifest is None and self.images_root == self.layout.openmoji_images
+
+    @property
+    def pca_dims(self) -> int | None:
+        """Components of the PCA, None for none."""
+        return self.pca_components or None
+
+    def extractor_options(self) -> dict[str, Any]:
+        """``FeatureExtractor`` keyword arguments."""
+        return {"backbone": self.backbone, "weights": self.weights, "device": self.device,
+                "batch_size": self.batch_size, "num_workers": self.num_workers}
+
+    def download_options(self) -> dict[str, Any]:
+        """``remote.download_all`` keyword arguments."""
+        return {
+            "workers": self.download_workers,
+            "timeout": self.download_timeout,
+            "total_timeout": self.download_total_timeout,
+            "retries": self.download_retries,
+            "max_bytes": int(self.download_max_mb * 2**20),
+            "retry_failed_after": self.download_retry_hours * 3600.0,
+        }
+
+    def progress_mode(self, terminal: bool, fallback: str = "off") -> str:
+        """``bar``, ``lines`` or ``off``: ``auto`` is a bar on a terminal, else ``fallback``."""
+        if self.progress != "auto":
+            return self.progress
+        return "bar" if terminal else fallback
+
+
+def _name(field: str) -> str:
+    return f"{field} ({BY_FIELD[field].env})" if field in BY_FIELD else field
+
+
+def _at_least(field: str, value: Any, low: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise SettingsError(f"{_name(field)} must be an integer >= {low}, got {value!r}")
+
+
+def _parse(s: Setting, value: Any, explicit: bool) -> Any:
+    """A value of a setting, parsed from its variable's text (or checked when given typed)."""
+    if explicit and not isinstance(value, str) and s.parse in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SettingsError(f"{s.field}: expected a number, got {value!r}")
+        if s.parse is int and value != int(value):
+            raise SettingsError(f"{s.field}: expected an integer, got {value!r}")
+        return s.parse(value)
+    try:
+        return s.parse(value.strip() if isinstance(value, str) else value)
+    except ValueError as exc:
+        where = s.field if explicit else s.env
+        raise SettingsError(f"{where}: cannot read {value!r} ({exc})") from None
 
 
 def xdeg_home() -> Path:
-    """The data folder: ``$XDEG_HOME``, else ``data/`` of a source checkout, else ``./data``."""
-    env = os.environ.get("XDEG_HOME")
-    if env:
-        home = Path(env).expanduser()
-    elif (PROJECT_ROOT / "pyproject.toml").exists():
-        home = PROJECT_ROOT / "data"
-    else:
-        home = Path.cwd() / "data"
-    home = home.resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    return home
+    """The data folder of the environment's settings (a shorthand for scripts)."""
+    return Settings.from_env().home
 
 
 def default_collection() -> Path:
-    """The embedded default collection (OpenMoji rendered to PNG) inside the data folder."""
-    return xdeg_home() / "openmoji" / "images"
-
-
-def images_root() -> Path:
-    """The collection folder: ``$XDEG_IMAGES`` or the embedded default."""
-    env = os.environ.get("XDEG_IMAGES")
-    return Path(env).expanduser().resolve() if env else default_collection()
-
-
-def backbone_name() -> str:
-    """The feature backbone: ``$XDEG_BACKBONE`` or efficientnet_lite0."""
-    return os.environ.get("XDEG_BACKBONE", DEFAULT_BACKBONE)
+    """The rendered OpenMoji set in that data folder (a shorthand for scripts)."""
+    return Settings.from_env().layout.openmoji_images

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from xdeg_pipeline.core.atomic import write_text
+from xdeg_pipeline.core.layout import Layout
 
 
 def fingerprint(*parts: Any) -> str:
@@ -30,7 +31,7 @@ def fingerprint_lines(lines: Iterable[str]) -> str:
 
 
 def _state_file(home: Path, stage: str) -> Path:
-    return home / "state" / f"{stage}.json"
+    return Layout(Path(home)).state_file(stage)
 
 
 def read_state(home: Path, stage: str) -> dict[str, Any]:

@@ -1,0 +1,84 @@
+"""What the asset checks verify, Dagster-free: each returns (passed, metadata)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from xdeg_pipeline.core import params
+from xdeg_pipeline.core.layout import Layout
+from xdeg_pipeline.core.shards import SHARD_KEYS, shard_of
+from xdeg_pipeline.core.state import read_state
+from xdeg_pipeline.core.tables import read_feature_table, read_rejected
+
+MIN_EXPLAINED_VARIANCE = 0.5
+MIN_KNN_RECALL = 0.95
+CheckOutcome = tuple[bool, dict[str, Any]]
+
+
+def features_complete_and_finite(files: Layout) -> CheckOutcome:
+    """Every manifest image has features in its shard or a recorded rejection, every shard is
+    up to date, and every value is finite (one shard in memory at a time)."""
+    manifest = pd.read_parquet(files.raw_images, columns=["name", "content_hash"])
+    stale = list(read_state(files.home, "image_features").get("stale_shards", SHARD_KEYS))
+    have: set[str] = set()
+    non_finite = misplaced = 0
+    for shard in SHARD_KEYS:
+        path = files.image_features_shard(shard)
+        if shard in stale or not path.exists():
+            continue
+        hashes, X = read_feature_table(path)
+        have.update(hashes)
+        misplaced += sum(shard_of(h) != shard for h in hashes)
+        non_finite += int((~np.isfinite(X)).any(axis=1).sum()) if X.size else 0
+    rejected = read_rejected(files.rejected_images)
+    failed_names = set(rejected.loc[rejected["stage"] == "features", "name"])
+    missing = manifest[~manifest["content_hash"].isin(have) & ~manifest["name"].isin(failed_names)]
+    return missing.empty and non_finite == 0 and not stale and misplaced == 0, {
+        "missing": len(missing),
+        "missing_examples": ", ".join(missing["name"].head(5)),
+        "rows_with_nan_or_inf": non_finite,
+        "stale_shards": ", ".join(stale),
+        "rows_in_wrong_shard": misplaced,
+    }
+
+
+def pca_explained_variance(files: Layout) -> CheckOutcome:
+    """The PCA keeps at least :data:`MIN_EXPLAINED_VARIANCE` of the variance."""
+    ev = float(read_state(files.home, "pca_features").get("explained_variance", 0.0))
+    return ev >= MIN_EXPLAINED_VARIANCE, {
+        "explained_variance": round(ev, 4), "threshold": MIN_EXPLAINED_VARIANCE,
+    }
+
+
+def knn_recall(files: Layout) -> CheckOutcome:
+    """The approximate kNN finds at least :data:`MIN_KNN_RECALL` of the exact neighbours of a
+    sample of images."""
+    from xdeg_pipeline.core.knn import knn_recall as measure
+
+    _, Z = read_feature_table(files.pca_features)
+    edges = pd.read_parquet(files.knn_edges)
+    k = int(edges.groupby("source").size().max()) if len(edges) else 0
+    recall = measure(Z, edges, k=k, sample=min(500, len(Z)), space=params.KNN_SPACE)
+    return recall >= MIN_KNN_RECALL, {
+        "recall": round(float(recall), 4), "k": k, "threshold": MIN_KNN_RECALL,
+    }
+
+
+def graph_connected(files: Layout) -> CheckOutcome:
+    """The graph is one connected component."""
+    state = read_state(files.home, "similarity_graph")
+    components = int(state.get("components", -1))
+    return components == 1, {"components": components, "vertices": state.get("vertices", 0)}
+
+
+def requested_endpoints_exist(files: Layout) -> CheckOutcome:
+    """Every requested pair got a chain (no row in the failed-requests table)."""
+    path = files.failed_requests
+    failed = pd.read_parquet(path) if path.exists() else pd.DataFrame()
+    return failed.empty, {
+        "failed_requests": len(failed),
+        "errors": "; ".join(failed["error"].head(5)) if len(failed) else "",
+    }

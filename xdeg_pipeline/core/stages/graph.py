@@ -1,0 +1,53 @@
+"""similarity_graph: the undirected graph built in bulk from knn_edges, bridged so that every
+pair of images is connected."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pandas as pd
+
+from xdeg_pipeline.core import params
+from xdeg_pipeline.core.graph import build_graph, save_graph
+from xdeg_pipeline.core.settings import Settings
+from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
+from xdeg_pipeline.core.tables import read_feature_table
+
+NAME = "similarity_graph"
+
+
+def graph_params() -> dict:
+    """Every default of :mod:`params` (the graph's input: a changed default rebuilds it)."""
+    return {k: v for k, v in vars(params).items() if k.isupper()}
+
+
+def similarity_graph(settings: Settings, report: Reporter | None = None) -> StageResult:
+    """Build the graph (reused while knn_edges, the names and the parameters are unchanged)."""
+    layout = settings.layout
+    stage = Stage(NAME, _build, upstream=("knn_edges", "raw_images"), params=(graph_params(),),
+                  outputs=(layout.similarity_graph,))
+    return run_stage(stage, layout, report)
+
+
+def _build(inputs: StageInputs) -> Outcome:
+    files = inputs.layout
+    hashes, Z = read_feature_table(files.pca_features)
+    edges = pd.read_parquet(files.knn_edges)
+    manifest = pd.read_parquet(files.raw_images)
+    names_by_hash = manifest.groupby("content_hash", sort=False)["name"].apply(list).to_dict()
+    names = [names_by_hash.get(h, [h]) for h in hashes]
+    graph = build_graph(
+        edges, Z,
+        vertex_attrs={"content_hash": hashes, "name": [n[0] for n in names], "names": names},
+    )
+    degrees = np.asarray(graph.degree())
+    state = {
+        "vertices": graph.vcount(),
+        "edges": graph.ecount(),
+        "components": len(graph.connected_components()),
+        "degree_max": int(degrees.max()) if len(degrees) else 0,
+        "degree_mean": float(degrees.mean()) if len(degrees) else 0.0,
+        "degree_counts": np.bincount(degrees).tolist() if len(degrees) else [0],
+    }
+    return Outcome(state=state, writes={files.similarity_graph: partial(save_graph, graph)})

@@ -1,0 +1,69 @@
+"""requested_paths: the chains asked for (pairs + options), as a table, a PNG strip and an HTML
+page per chain; the pairs that could not be answered in a table of their own."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+import pandas as pd
+
+from xdeg_pipeline.core.query import ChainResult, Collection, PathRequest, results_table
+from xdeg_pipeline.core.settings import Settings
+from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
+
+NAME = "requested_paths"
+ERROR_COLUMNS = ["source", "target", "error"]
+TABLE_COLUMNS = ["chain_id", "source", "target", "mode", "hops", "largest_step"]
+
+
+def open_collection(settings: Settings) -> Collection:
+    """The built graph of the data folder, for path requests."""
+    return Collection(settings.home, settings.images_root, openmoji=settings.openmoji)
+
+
+def example_pair(collection: Collection) -> tuple[str, str]:
+    """A deterministic pair for a request with no pairs: two images far apart in name order."""
+    names = collection.names
+    return names[0], names[len(names) // 2]
+
+
+def requested_paths(settings: Settings, pairs: Sequence[tuple[str, str]],
+                    options: dict[str, Any] | None = None,
+                    report: Reporter | None = None) -> StageResult:
+    """Answer every pair with the :class:`PathRequest` ``options`` (no pair: one example
+    pair); always computed, under no lock (the graph file is only read), so path requests
+    run while a build does."""
+    report = report or Reporter()
+    stage = Stage(NAME, partial(_answer, settings, list(pairs), options or {}, report),
+                  always=True, lock=None)
+    return run_stage(stage, settings.layout, report)
+
+
+def _answer(settings: Settings, pairs: list[tuple[str, str]], options: dict[str, Any],
+            report: Reporter, inputs: StageInputs) -> Outcome:
+    files = inputs.layout
+    collection = open_collection(settings)
+    requests = [PathRequest(s, t, **options) for s, t in pairs or [example_pair(collection)]]
+    results: list[ChainResult] = []
+    errors = []
+    for request in requests:
+        try:
+            chains = collection.find(request)
+        except (LookupError, ValueError) as exc:
+            report.warn(f"path {request.source!r} -> {request.target!r}: {exc}")
+            errors.append({"source": request.source, "target": request.target,
+                           "error": str(exc)})
+            continue
+        for chain in chains:
+            collection.render(chain, files.paths_dir, attribution=collection.attribution)
+            report.info(f"{' -> '.join(chain.path)} (largest step {chain.largest_step:.3f})")
+        results.extend(chains)
+    table = results_table(results)
+    errors_df = pd.DataFrame(errors, columns=ERROR_COLUMNS)
+    facts = {"results": results, "errors": errors_df,
+             "chains_table": table[TABLE_COLUMNS] if len(table) else None}
+    return Outcome(state={"chains": len(results), "failed_requests": len(errors)},
+                   writes={files.requested_paths: table, files.failed_requests: errors_df},
+                   facts=facts)

@@ -1,0 +1,115 @@
+"""One shard of image_features: a picklable task that brings the shard's feature table up to
+date under the shard's own lock, in the step's process or on a Dask worker."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xdeg_pipeline.core.atomic import remove_stale_temp
+from xdeg_pipeline.core.feature_store import FeatureStore, update_features
+from xdeg_pipeline.core.features import FeatureExtractor
+from xdeg_pipeline.core.layout import Layout
+from xdeg_pipeline.core.progress import ProgressFn
+from xdeg_pipeline.core.stage import Outcome, Stage, StageInputs, StageRunner
+from xdeg_pipeline.core.state import fingerprint, fingerprint_lines
+from xdeg_pipeline.core.tables import write_feature_table
+
+ExtractorArgs = tuple[tuple[str, Any], ...]
+
+
+def shard_state_name(shard: str) -> str:
+    """The state file of one shard."""
+    return f"image_features.shard={shard}"
+
+
+def shard_fingerprint(cache_key: str, hashes: list[str]) -> str:
+    """A shard's input: the cache key and its content hashes."""
+    return fingerprint(cache_key, fingerprint_lines(sorted(hashes)))
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """One shard's work, picklable so that it can run on a Dask worker."""
+
+    shard: str
+    items: tuple[tuple[str, str], ...]  # (content hash, absolute path)
+    home: str
+    cache_key: str
+    input_fp: str
+    extractor_args: ExtractorArgs
+    checkpoint_every: int
+
+    def stage(self, progress: ProgressFn | None = None,
+              log: Callable[[str], None] | None = None) -> Stage:
+        """The shard as a stage of the runner, under the shard's lock."""
+        out = Layout(Path(self.home)).image_features_shard(self.shard)
+        return Stage(shard_state_name(self.shard), partial(_extract, self, progress, log),
+                     fingerprint=self.input_fp, outputs=(out,), lock=f"shard-{self.shard}",
+                     log_reuse=False)
+
+
+_EXTRACTORS: dict[str, FeatureExtractor] = {}  # one loaded model per worker process
+
+
+def extractor_for(args: ExtractorArgs) -> FeatureExtractor:
+    """The feature extractor of these arguments, loaded once per process."""
+    key = repr(args)
+    if key not in _EXTRACTORS:
+        kwargs = dict(args)
+        if multiprocessing.current_process().daemon:  # a Dask worker may not fork loaders
+            kwargs["num_workers"] = 0
+        _EXTRACTORS[key] = FeatureExtractor(**kwargs)
+    return _EXTRACTORS[key]
+
+
+def extract_shard(task: ShardTask, progress: ProgressFn | None = None,
+                  log: Callable[[str], None] | None = None) -> dict:
+    """Bring one shard's feature table up to date: cached features are reused, the rest
+    computed into the shard's own cache (no Dagster context needed); returns the shard's
+    state plus computed/reused counts."""
+    files = Layout(Path(task.home))
+    runner = StageRunner(files, log)
+    with runner.lock(f"shard-{task.shard}"):
+        # temporary files of a killed extraction of this shard
+        remove_stale_temp(files.feature_cache_shard(task.shard), recursive=True)
+        out = files.image_features_shard(task.shard)
+        remove_stale_temp(out.parent, f".{out.name}.*.tmp")
+        result = runner.run(task.stage(progress, log))
+    if result.reused:
+        return {**result.state, "shard": task.shard, "computed": 0, "reused": len(task.items)}
+    return {**result.state, "shard": task.shard, **result.facts}
+
+
+def _extract(task: ShardTask, progress: ProgressFn | None, log: Callable[[str], None] | None,
+             inputs: StageInputs) -> Outcome:
+    files = inputs.layout
+    extractor = extractor_for(task.extractor_args)
+    store = FeatureStore(files.feature_cache_shard(task.shard), task.cache_key)
+    if progress is not None:  # the work of this shard, at once (the store keeps what it read)
+        known = store.known()
+        progress(0, sum(h not in known for h, _ in task.items))
+    update = update_features(
+        store,
+        [(h, Path(p)) for h, p in task.items],
+        extractor,
+        checkpoint_every=task.checkpoint_every,
+        progress=progress,
+        log=log,
+    )
+    ok = [h for h, _ in task.items if h not in update.failed]
+    X = store.get(ok) if ok else np.zeros((0, extractor.dim), np.float32)
+    return Outcome(
+        state={"images": len(ok), "dim": extractor.dim, "failed": dict(update.failed),
+               "cache_key": task.cache_key},
+        writes={files.image_features_shard(task.shard): partial(write_feature_table, ok, X)},
+        output_fingerprint=fingerprint(task.input_fp, sorted(update.failed)),
+        facts={"computed": update.computed, "reused": update.reused, "pid": os.getpid()},
+    )

@@ -1,0 +1,127 @@
+"""The CLI's builds: every build asset (with its checks) materialised on the data folder's own
+Dagster instance (``<home>/dagster``, telemetry off), and their summary."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import yaml
+
+from xdeg_pipeline.core.layout import Layout
+from xdeg_pipeline.core.settings import Settings
+
+TELEMETRY_OFF = {"telemetry": {"enabled": False}}
+
+
+class BuildFailed(RuntimeError):
+    """A build step raised (no usable image, missing folder...); ``step`` names it."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(f"build failed in {step}: {message}")
+        self.step = step
+
+
+def instance_config(layout: Layout) -> Path:
+    """The instance folder with a ``dagster.yaml`` that turns telemetry off (a setting already
+    there is kept); returns the folder."""
+    path = layout.dagster_config
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    config = yaml.safe_load(text) or {}
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} is not a mapping of Dagster instance settings")
+    if "telemetry" not in config:
+        from xdeg_pipeline.core.atomic import write_text
+
+        addition = yaml.safe_dump(TELEMETRY_OFF, default_flow_style=False)
+        write_text((text.rstrip() + "\n" if text.strip() else "") + addition, path)
+    return path.parent
+
+
+def open_instance(layout: Layout):
+    """The Dagster instance of the data folder (runs of the CLI show in ``dagster dev`` started
+    with ``DAGSTER_HOME=<home>/dagster``)."""
+    from dagster import DagsterInstance
+
+    return DagsterInstance.from_config(str(instance_config(layout)))
+
+
+def run_build(quiet: bool = False, settings: Settings | None = None,
+              verbose: bool = False) -> dict:
+    """Materialise every build asset (with its checks); returns the summary (one entry per
+    asset: its metadata; ``checks``, ``rejected_images``, ``run_id``, ``seconds``)."""
+    from dagster import materialize
+
+    from xdeg_pipeline.assets import BUILD_ASSETS
+    from xdeg_pipeline.checks import BUILD_CHECKS
+    from xdeg_pipeline.core.atomic import build_lock
+    from xdeg_pipeline.partitions import all_shards_tags
+    from xdeg_pipeline.resources import XdegResource
+
+    settings = settings or Settings.from_env()
+    level = "INFO" if verbose and not quiet else "WARNING"
+    t0 = time.perf_counter()
+    with build_lock(settings.home, wait=False), open_instance(settings.layout) as instance:
+        result = materialize(
+            [*BUILD_ASSETS, *BUILD_CHECKS],
+            instance=instance,
+            resources={"xdeg": XdegResource.from_settings(settings)},
+            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+            tags={"xdeg/source": "cli", **all_shards_tags()},  # every shard, one run
+            raise_on_error=False,
+        )
+    if not result.success:
+        raise build_failure(result)
+    summary = summarise(result)
+    summary["rejected_images"] = rejected_summary(settings.layout)
+    summary["run_id"] = result.run_id
+    summary["seconds"] = round(time.perf_counter() - t0, 3)
+    return summary
+
+
+def summarise(result) -> dict:
+    """One entry per asset: its materialisation metadata (numbers and short strings), and the
+    checks' outcomes."""
+    out: dict = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        meta = {}
+        for key, value in mat.metadata.items():
+            raw = getattr(value, "value", value)
+            if isinstance(raw, (int, float, bool)) or (isinstance(raw, str) and len(raw) < 300):
+                meta[key] = raw
+        out[mat.asset_key.to_user_string()] = meta
+    checks = {}
+    for event in result.get_asset_check_evaluations():
+        checks[event.check_name] = {
+            "passed": event.passed,
+            "asset": event.asset_key.to_user_string(),
+        }
+    if checks:
+        out["checks"] = checks
+    return out
+
+
+def build_failure(result) -> BuildFailed:
+    """The first failed step of a run and its innermost error message."""
+    for event in result.get_step_failure_events():
+        error = event.event_specific_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        message = error.message.strip() if error is not None else "unknown error"
+        return BuildFailed(event.step_key or "?", message)
+    return BuildFailed("run", "the run did not succeed")
+
+
+def rejected_summary(layout: Layout) -> dict:
+    """The rejected_images table of the data folder: count, count per reason, every row."""
+    from xdeg_pipeline.core.tables import REJECTED_COLUMNS, read_rejected
+
+    table = read_rejected(layout.rejected_images)
+    counts = table["reason"].value_counts().sort_index()
+    return {
+        "count": len(table),
+        "by_reason": {str(k): int(v) for k, v in counts.items()},
+        "rows": table[REJECTED_COLUMNS].astype(str).to_dict("records"),
+    }

@@ -1,0 +1,101 @@
+"""What the ``xdeg`` command prints for a person: the build's summary table, the rejected
+images, chains; names with control characters are shown escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+Meta = dict
+
+STAGES = ("raw_images", "image_features", "pca_features", "knn_edges", "similarity_graph")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _raw(m: Meta) -> str:
+    text = f"{m.get('rejected', 0)} rejected"
+    if "downloaded" in m:
+        text += (f"; {m['downloaded']} downloaded, {m['cached']} cached, "
+                 f"{m['download_failed']} failed to download")
+    return text
+
+
+def _features(m: Meta) -> str:
+    text = f"{m.get('images_computed', 0)} computed, {m.get('images_reused', 0)} reused"
+    if m.get("images_failed"):
+        text += f", {m['images_failed']} failed"
+    if m.get("images_per_second"):
+        text += f" ({m['images_per_second']:.1f} images/s)"
+    return text
+
+
+def _pca(m: Meta) -> str:
+    text = f"{m.get('dim')} dimensions, {m.get('explained_variance', 0):.1%} of the variance"
+    return text + (", refitted" if m.get("refit") else "")
+
+
+def _graph(m: Meta) -> str:
+    return (f"{_plural(m.get('edges', 0), 'edge')}, "
+            f"{_plural(m.get('components', 0), 'component')}")
+
+
+FIGURES: dict[str, tuple[str, Callable[[Meta], str]]] = {
+    # stage: (the metadata key of its image count, its key figure)
+    "raw_images": ("images", _raw),
+    "image_features": ("images", _features),
+    "pca_features": ("images", _pca),
+    "knn_edges": ("images", lambda m: f"{m.get('edges', 0)} edges, k={m.get('k')}"),
+    "similarity_graph": ("vertices", _graph),
+}
+
+
+def summary_table(summary: dict) -> list[str]:
+    """An aligned table: stage, images, seconds and its key figure; then the checks."""
+    rows = [("stage", "images", "seconds", "result")]
+    for stage in STAGES:
+        if stage not in summary:
+            continue
+        meta = summary[stage]
+        count_key, figure = FIGURES[stage]
+        rows.append((stage, str(meta.get(count_key, "")), f"{meta.get('seconds', 0):.2f}",
+                     figure(meta)))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}"
+             for r in rows]
+    checks = summary.get("checks", {})
+    failed = sorted(name for name, c in checks.items() if not c["passed"])
+    passed = len(checks) - len(failed)
+    line = f"checks: {passed} of {len(checks)} passed"
+    lines.append(line + (f"; failed: {', '.join(failed)}" if failed else ""))
+    if "seconds" in summary:
+        lines.append(f"total: {summary['seconds']:.2f} s (run {summary.get('run_id', '?')})")
+    return lines
+
+
+def rejected_lines(rejected: dict) -> list[str]:
+    """The count per reason, then one line per rejected image."""
+    lines = [f"rejected_images: {rejected['count']} {rejected['by_reason'] or ''}".rstrip()]
+    for row in rejected["rows"]:
+        detail = show(row["detail"])
+        lines.append(f"  {show(row['name'])}: {row['stage']} {row['reason']} ({detail})")
+    return lines
+
+
+def chain_lines(result) -> list[str]:
+    """A chain found for a request, one image per line with its step."""
+    request = result.request
+    lines = [f"{show(request.source)} -> {show(request.target)} ({request.mode}):"]
+    for i, name in enumerate(result.path):
+        step = f"  (+{result.steps[i - 1]:.4f})" if i else ""
+        lines.append(f"  {i}. {show(name)}{step}")
+    lines.append(f"  largest step {result.largest_step:.4f}, {len(result.path) - 1} steps")
+    return lines
+
+
+def show(text: object) -> str:
+    """Text for the terminal: control characters (newline, escape, ...) written as escapes."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text)
+    )

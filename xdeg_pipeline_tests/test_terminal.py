@@ -1,0 +1,53 @@
+"""What ``xdeg`` prints: an aligned summary table of the build, rejected images, chains."""
+
+from __future__ import annotations
+
+from xdeg_pipeline.terminal import rejected_lines, show, summary_table
+
+SUMMARY = {
+    "raw_images": {"images": 4495, "rejected": 2, "seconds": 4.355},
+    "image_features": {"images": 4247, "images_computed": 4247, "images_reused": 0,
+                       "images_failed": 0, "images_per_second": 77.06, "seconds": 55.1},
+    "pca_features": {"images": 4247, "dim": 128, "explained_variance": 0.8461, "refit": True,
+                     "seconds": 1.582},
+    "knn_edges": {"images": 4247, "edges": 84940, "k": 20, "seconds": 0.614},
+    "similarity_graph": {"vertices": 4247, "edges": 67392, "components": 1, "seconds": 2.682},
+    "checks": {"a": {"passed": True}, "b": {"passed": True}, "c": {"passed": False}},
+    "run_id": "r-1",
+    "seconds": 66.4,
+}
+
+
+def test_summary_table_is_aligned_with_each_stage_key_figure() -> None:
+    lines = summary_table(SUMMARY)
+    assert lines == [
+        "stage             images  seconds  result",
+        "raw_images          4495     4.36  2 rejected",
+        "image_features      4247    55.10  4247 computed, 0 reused (77.1 images/s)",
+        "pca_features        4247     1.58  128 dimensions, 84.6% of the variance, refitted",
+        "knn_edges           4247     0.61  84940 edges, k=20",
+        "similarity_graph    4247     2.68  67392 edges, 1 component",
+        "checks: 2 of 3 passed; failed: c",
+        "total: 66.40 s (run r-1)",
+    ]
+
+
+def test_downloads_and_failures_in_the_table() -> None:
+    summary = {"raw_images": {"images": 30, "rejected": 6, "downloaded": 30, "cached": 0,
+                              "download_failed": 6, "seconds": 3.0},
+               "image_features": {"images": 29, "images_computed": 30, "images_reused": 0,
+                                  "images_failed": 1, "seconds": 2.0},
+               "checks": {}}
+    lines = summary_table(summary)
+    assert lines[1].endswith("6 rejected; 30 downloaded, 0 cached, 6 failed to download")
+    assert lines[2].endswith("30 computed, 0 reused, 1 failed")
+    assert lines[-1] == "checks: 0 of 0 passed"
+
+
+def test_rejected_lines_escape_names() -> None:
+    rejected = {"count": 1, "by_reason": {"empty": 1},
+                "rows": [{"name": "a\nb.png", "stage": "scan", "reason": "empty",
+                          "detail": "zero-byte file"}]}
+    assert rejected_lines(rejected) == ["rejected_images: 1 {'empty': 1}",
+                                        "  a\\nb.png: scan empty (zero-byte file)"]
+    assert show("tab\there\x1b[31m") == "tab\\there\\x1b[31m"
