@@ -14,15 +14,17 @@ from xdeg_pipeline.resources import XdegResource
     group_name="graph",
     kinds={"nmslib", "parquet"},
     **FOLLOWS_UPSTREAM,
-    description="k nearest neighbours of every image (nmslib HNSW) as an edge table; "
-    "source/target are row numbers of pca_features.",
+    description="k nearest neighbours of every image as an edge table (exact up to 8,000 "
+    "images, nmslib HNSW above; updated, not rebuilt, for added images); source/target are "
+    "row numbers of pca_features.",
 )
 def knn_edges(context: AssetExecutionContext, xdeg: XdegResource) -> MaterializeResult:
     """Find each image's k nearest neighbours in the PCA space."""
     settings = xdeg.settings()
     result = knn.knn_edges(settings, reporter(context, settings))
     return materialized(result, path=settings.layout.knn_edges,
-                        **pick(result, "edges", "images"), k=settings.k, space=params.KNN_SPACE)
+                        **pick(result, "edges", "images", "mode", "rows_searched"), k=settings.k,
+                        space=params.KNN_SPACE)
 
 
 @asset(

@@ -92,6 +92,11 @@ class Layout:
         return self.home / "knn_edges.parquet"
 
     @property
+    def knn_rows(self) -> Path:
+        """The content hash of each row the kNN table's numbers refer to (for updates)."""
+        return self.home / "knn_rows.parquet"
+
+    @property
     def similarity_graph(self) -> Path:
         return self.home / "similarity_graph.pkl"
 

@@ -62,11 +62,11 @@ def test_update_of_an_hnsw_table_is_as_good_as_a_rebuild():
     X = _clusters(4000, d=32)
     keys = [f"h{i}" for i in range(len(X))]
     k = 10
-    old = knn_edges(X, k=k)
+    old = knn_edges(X, k=k, exact_max=0)  # an approximate (HNSW) table
     new_keys, Xn = _change(X, keys, _clusters(40, d=32, seed=9), {5, 6, 7}, seed=2)
     edges, info = update_knn_edges(keys, old, new_keys, Xn, k=k)
     assert info.mode == "update"
-    rebuilt = knn_edges(Xn, k=k)
+    rebuilt = knn_edges(Xn, k=k, exact_max=0)
     r_update = knn_recall(Xn, edges, k, sample=1000)
     r_rebuild = knn_recall(Xn, rebuilt, k, sample=1000)
     assert r_update >= r_rebuild - 0.01, (r_update, r_rebuild)
@@ -98,6 +98,17 @@ def test_exact_duplicates_among_the_new_rows():
     assert set(lists["c1"][:2]) == {"h10", "c2"}  # copies are each other's nearest
     assert set(lists["h10"][:2]) == {"c1", "c2"} and lists["h20"][0] == "c3"
     assert (edges[edges["target"] == new_keys.index("c1")]["distance"] >= 0).all()
+
+
+def test_update_of_a_default_small_table_is_the_rebuild():
+    """Below params.KNN_EXACT_MAX both the first table and a rebuild are exact: the update
+    gives the very same table as a rebuild (deterministic builds)."""
+    X = _clusters(3000)
+    keys = [f"h{i}" for i in range(len(X))]
+    new_keys, Xn = _change(X, keys, _clusters(30, seed=4), {1, 2}, seed=3)
+    edges, info = update_knn_edges(keys, knn_edges(X, k=20), new_keys, Xn, k=20)
+    assert info.mode == "update"
+    pd.testing.assert_frame_equal(edges, knn_edges(Xn, k=20))
 
 
 def test_rebuild_when_cheaper_or_needed():

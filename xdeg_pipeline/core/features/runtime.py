@@ -1,8 +1,9 @@
 """Which inference runtime runs the model: chosen by measurement, torch as the fallback.
 
-``runtime`` (the user's setting): ``auto`` (default), ``torch``, ``openvino`` or
-``onnxruntime``. On CPU, ``auto`` tries :data:`CPU_PREFERENCE` in order, the fastest first as
-measured by ``python -m benchmarks.feature_throughput`` on a 2-core AVX2 laptop-class box;
+``runtime`` (the user's setting, ``XDEG_RUNTIME``): ``auto`` (default), ``torch``,
+``openvino`` or ``onnxruntime``. On CPU, ``auto`` tries :data:`CPU_PREFERENCE` in order, the
+fastest first as measured by ``python -m benchmarks.feature_throughput`` on a 2-core AVX2
+laptop-class box (figures in :mod:`xdeg_pipeline.core.params`);
 any other device runs torch. A runtime needs the exported model (:mod:`.export`), which is
 written once into ``model_cache`` (the data folder's model cache); without that folder
 ``auto`` means torch (exporting anew in every process would cost more than it saves), while
@@ -30,11 +31,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from xdeg_pipeline.core import params
 from xdeg_pipeline.core.backbones import BackboneSpec
 from xdeg_pipeline.core.features import export
 
-RUNTIMES: tuple[str, ...] = ("auto", "torch", "openvino", "onnxruntime")
-CPU_PREFERENCE: tuple[str, ...] = ("openvino", "onnxruntime")
+RUNTIMES: tuple[str, ...] = params.INFERENCE_RUNTIMES
+CPU_PREFERENCE: tuple[str, ...] = params.CPU_RUNTIME_PREFERENCE  # evidence in params
 KEY_SUFFIX: dict[str, str] = {}  # runtime -> cache key suffix (none: all match torch)
 
 log = logging.getLogger("xdeg_pipeline.features")

@@ -80,7 +80,9 @@ def image_features(settings: Settings, shards: Sequence[str] = SHARD_KEYS,
     seconds = time.perf_counter() - t0
     computed = sum(r["computed"] for r in results)
     facts = {
-        "cache_key": plan.cache_key, "device": plan.device, "shards_in_run": len(shards),
+        "cache_key": plan.cache_key, "device": plan.device,
+        "runtime": next((r["runtime"] for r in results if r.get("runtime")), "none (reused)"),
+        "shards_in_run": len(shards),
         "shards_computed": len(plan.tasks),
         "shard_processes": len({r["pid"] for r in results if "pid" in r}),
         "shards": _shard_table(results), "images_computed": computed,

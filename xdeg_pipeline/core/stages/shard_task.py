@@ -111,5 +111,6 @@ def _extract(task: ShardTask, progress: ProgressFn | None, log: Callable[[str], 
                "cache_key": task.cache_key},
         writes={files.image_features_shard(task.shard): partial(write_feature_table, ok, X)},
         output_fingerprint=fingerprint(task.input_fp, sorted(update.failed)),
-        facts={"computed": update.computed, "reused": update.reused, "pid": os.getpid()},
+        facts={"computed": update.computed, "reused": update.reused, "pid": os.getpid(),
+               "runtime": extractor.runtime if update.computed else None},
     )
