@@ -72,7 +72,7 @@ def make_runners(backbone: str, weights: Path | None, names: Sequence[str], cach
                 runner = _compiled_runner(m2, spec)
             else:
                 choice = RuntimeChoice(name, cache)
-                runner = choice.build(model, spec, torch.device("cpu"))
+                runner = choice.build(model, spec, torch.device("cpu"), batch)
                 if runner.name != name:
                     log(f"  {name}: not available ({'; '.join(choice.warnings)})")
                     continue

@@ -74,7 +74,8 @@ class FeatureExtractor:
     def runner(self) -> Any:
         """The model runner (:class:`~.runner.ModelRunner`), built on first use."""
         if self._runner is None:
-            self._runner = self.choice.build(self._torch_model, self.spec, self.device)
+            self._runner = self.choice.build(self._torch_model, self.spec, self.device,
+                                             self.batch_size)
         return self._runner
 
     @property

@@ -1,7 +1,8 @@
 """OpenVINO as the model runner (CPU plugin, float32).
 
-The model is compiled for a fixed batch (a smaller last batch is padded), which OpenVINO runs
-faster than a dynamic one; a new batch size compiles once more. Two infer requests alternate,
+The model is compiled for a fixed batch, at least the extractor's batch size (a smaller batch,
+e.g. the last one or a shard's few new images, is padded), which OpenVINO runs faster than a
+dynamic one; a larger batch compiles once more. Two infer requests alternate,
 so :meth:`OpenVinoRunner.launch` returns at once (``start_async``) and the input side decodes
 the next batch while OpenVINO's own threads run this one.
 """
@@ -22,9 +23,11 @@ class OpenVinoRunner:
 
     name = "openvino"
 
-    def __init__(self, model_path: Path, threads: int, hint: str = "LATENCY") -> None:
+    def __init__(self, model_path: Path, threads: int, hint: str = "LATENCY",
+                 batch: int = 1) -> None:
         import openvino as ov
 
+        self.batch = max(1, int(batch))
         self._core = ov.Core()
         self._model = self._core.read_model(str(model_path))
         self._config = {"INFERENCE_NUM_THREADS": max(1, threads), "PERFORMANCE_HINT": hint,
@@ -39,6 +42,7 @@ class OpenVinoRunner:
         if fits:
             b = min(fits)
             return b, self._compiled[b][1]
+        n = max(n, self.batch)
         model = self._model.clone()
         s = int(model.input(0).get_partial_shape()[1].get_length())
         model.reshape([n, s, s, 3])

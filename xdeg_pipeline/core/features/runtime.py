@@ -71,22 +71,22 @@ def candidates(runtime: str, device: torch.device, model_cache: Path | None) -> 
     return (runtime, "torch")
 
 
-def _open(name: str, path: Path, threads: int) -> Any:
+def _open(name: str, path: Path, threads: int, batch: int) -> Any:
     if name == "openvino":
         from xdeg_pipeline.core.features.openvino_runner import OpenVinoRunner
 
-        return OpenVinoRunner(path, threads)
+        return OpenVinoRunner(path, threads, batch=batch)
     from xdeg_pipeline.core.features.onnx_runner import OnnxRunner
 
     return OnnxRunner(path, threads)
 
 
 def _verified(name: str, model: nn.Module, spec: BackboneSpec, cache: Path,
-              threads: int) -> Any:
+              threads: int, batch: int) -> Any:
     """The runner of runtime ``name`` on the exported model, checked against the probe."""
     importlib.import_module(name)  # a missing package fails here, before any export
     path = export.export_onnx(model, spec, cache)
-    runner = _open(name, path, threads)
+    runner = _open(name, path, threads, batch)
     x, ref = export.read_probe(cache, spec)
     cos = export.min_cosine(runner.run(x), ref)
     if not cos >= export.PROBE_MIN_COSINE:
@@ -120,25 +120,28 @@ class RuntimeChoice:
             self._tmp = tempfile.TemporaryDirectory(prefix="xdeg-models-")
         return Path(self._tmp.name)
 
-    def build(self, model: nn.Module, spec: BackboneSpec, device: torch.device) -> Any:
-        """The runner for ``model`` on ``device`` (a :class:`~.runner.ModelRunner`)."""
+    def build(self, model: nn.Module, spec: BackboneSpec, device: torch.device,
+              batch: int = 1) -> Any:
+        """The runner for ``model`` on ``device`` (a :class:`~.runner.ModelRunner`), for
+        batches of usually ``batch`` images."""
         from xdeg_pipeline.core.features.runner import TorchRunner
 
         names = candidates(self.runtime, device, self.model_cache)
         threads = torch.get_num_threads()
         for name, nxt in zip(names, names[1:]):
             try:
-                return self._try(name, model, spec, threads)
+                return self._try(name, model, spec, threads, batch)
             except Exception as exc:  # a missing or broken runtime is never fatal
                 self._warn(f"xdeg: the {name} runtime is not usable ({_one_line(exc)}); "
                            f"using {nxt}")
         return TorchRunner(model, spec, device)
 
-    def _try(self, name: str, model: nn.Module, spec: BackboneSpec, threads: int) -> Any:
+    def _try(self, name: str, model: nn.Module, spec: BackboneSpec, threads: int,
+             batch: int) -> Any:
         cache = self._cache()
         had_model = export.model_file(cache, spec).is_file()
         try:
-            return _verified(name, model, spec, cache, threads)
+            return _verified(name, model, spec, cache, threads, batch)
         except ImportError:
             raise
         except Exception as exc:
@@ -147,7 +150,7 @@ class RuntimeChoice:
             self._warn(f"xdeg: the cached model {export.model_file(cache, spec).name} is not "
                        f"usable ({_one_line(exc)}); exporting it again")
             _drop_cached(cache, spec)
-            return _verified(name, model, spec, cache, threads)
+            return _verified(name, model, spec, cache, threads, batch)
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
