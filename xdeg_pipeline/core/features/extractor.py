@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from xdeg_pipeline.core.backbones import BackboneSpec, load_backbone
+from xdeg_pipeline.core.backbones import load_backbone
+from xdeg_pipeline.core.feature_spec import cache_key
 from xdeg_pipeline.core.features.device import (
     choose_device,
     default_batch_size,
@@ -96,12 +97,8 @@ class FeatureExtractor:
         nvJPEG's pixels differ slightly from libjpeg's (IDCT, chroma upsampling; cosine
         ~0.996 between the two paths' features), so its features get a key of their own.
         """
-        spec: BackboneSpec = self.spec
-        fit = "" if self.fit == DEFAULT_FIT else f"-{self.fit}"
-        key = (f"{spec.name}-w{spec.weights_id}-{spec.preprocess_version}{fit}"
-               f"-s{spec.image_size}")
         suffix = KEY_SUFFIX.get(self.runtime, "") if KEY_SUFFIX else ""
-        return key + suffix + ("-nvjpeg" if self.gpu_decode else "")
+        return cache_key(self.spec, self.fit, self.gpu_decode, suffix)
 
     def features_from_uint8(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, S, S) uint8 on the device -> (N, dim) features (device tensor, async)."""

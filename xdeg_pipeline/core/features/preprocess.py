@@ -30,8 +30,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-FITS: tuple[str, ...] = ("pad", "crop", "stretch")
-DEFAULT_FIT = "pad"  # the whole picture; evidence in docs/preprocessing.md
+from xdeg_pipeline.core.feature_spec import DEFAULT_FIT, FITS, check_fit
+
+__all__ = ["DEFAULT_FIT", "FITS", "Geometry", "check_fit", "crop_resize", "decode_side",
+           "draft_size", "fit_resize", "geometry", "jpeg_scale", "preprocess_decoded",
+           "preprocess_file"]
+
 PAD_VALUE = 255  # the background colour of image_decode.BACKGROUND (white)
 
 
@@ -42,12 +46,6 @@ class Geometry(NamedTuple):
     box: tuple[int, int, int, int]
     out: tuple[int, int]
     offset: tuple[int, int]
-
-
-def check_fit(fit: str) -> str:
-    if fit not in FITS:
-        raise ValueError(f"unknown fit {fit!r}; choose one of {', '.join(FITS)}")
-    return fit
 
 
 def geometry(w: int, h: int, size: int, fit: str) -> Geometry:
