@@ -132,16 +132,17 @@ def run_shard_tasks(tasks: list[ShardTask], map_tasks: MapTasks | None = None,
                                                      for t in tasks]))
     early = prefetch_new_features(tasks, report.progress("features"))
     if early:
-        report.info(f"features of {sum(early.values())} new images in {len(early)} shards "
-                    "computed in one stream")
+        report.info(f"features of {sum(e['computed'] for e in early.values())} new images in "
+                    f"{len(early)} shards computed in one stream")
     parts = PartsProgress(report.progress("features"), {t.shard: len(t.items) for t in tasks})
     parts.start()
     results = []
     for task in tasks:
         res = extract_shard(task, progress=parts.part(task.shard), log=report.info)
-        n = early.get(task.shard, 0)  # computed by the prefetch, found cached by the task
-        if n and "computed" in res:
-            res = {**res, "computed": res["computed"] + n, "reused": res["reused"] - n}
+        pre = early.get(task.shard)  # computed by the prefetch, found cached by the task
+        if pre and "computed" in res:
+            n = pre["computed"]
+            res = {**res, **pre, "computed": res["computed"] + n, "reused": res["reused"] - n}
         results.append(res)
         parts.finish(task.shard)
     return results

@@ -3,9 +3,10 @@
 After adding 1 % of a collection, most of the 16 shards have one to five new images each:
 extracted shard by shard, each would be a batch of its own (a model step for 2 images costs
 about as much as for 8). :func:`prefetch_new_features` computes all of them in one stream of
-full batches and adds each shard's rows to that shard's cache (under the shard's lock); the
-shard tasks then find them cached. Only when the new images fit in one checkpoint
-(``checkpoint_every``), so a killed build never loses more than before.
+full batches and adds each shard's rows to that shard's cache (under the shard's lock,
+compacted as a shard task would); the shard tasks then find them cached. Only when the new
+images fit in one checkpoint (``checkpoint_every``), so a killed build never loses more than
+before.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from xdeg_pipeline.core.stages.shard_task import ShardTask, extractor_for
 
 
 def prefetch_new_features(tasks: list[ShardTask], progress: ProgressFn | None = None
-                          ) -> dict[str, int]:
+                          ) -> dict[str, dict]:
     """Compute the images of ``tasks`` missing from their shards' caches in one stream, when
-    they are spread over several shards and fit in one checkpoint; returns the number
-    computed per shard (failures are left to the shard tasks, which report them)."""
+    they are spread over several shards and fit in one checkpoint; returns, per shard, the
+    facts a shard task reports (``computed``, ``runtime``, ``device``). Failures are left to
+    the shard tasks, which report them."""
     if len(tasks) < 2:
         return {}
     files = Layout(Path(tasks[0].home))
@@ -36,7 +38,8 @@ def prefetch_new_features(tasks: list[ShardTask], progress: ProgressFn | None = 
         return {}
     extractor = extractor_for(tasks[0].extractor_args)
     feats, failures = extractor.extract([Path(p) for _, _, p in todo], progress)
-    computed: dict[str, int] = {}
+    facts = {"runtime": extractor.runtime, "device": str(extractor.device)}
+    computed: dict[str, dict] = {}
     runner = StageRunner(files)
     by_shard = {t.shard: t for t in tasks}
     for shard in sorted({s for s, _, _ in todo}):
@@ -46,5 +49,6 @@ def prefetch_new_features(tasks: list[ShardTask], progress: ProgressFn | None = 
         with runner.lock(f"shard-{shard}"):
             store = FeatureStore(files.feature_cache_shard(shard), by_shard[shard].cache_key)
             store.add([todo[i][1] for i in rows], feats[rows])
-        computed[shard] = len(rows)
+            store.compact()
+        computed[shard] = {"computed": len(rows), **facts}
     return computed
