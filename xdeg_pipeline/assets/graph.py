@@ -44,5 +44,6 @@ def similarity_graph(context: AssetExecutionContext, xdeg: XdegResource) -> Mate
         path=settings.layout.similarity_graph,
         **pick(result, "vertices", "edges", "components", "degree_max"),
         degree_mean=round(result.state["degree_mean"], 2),
-        degree_histogram=degree_histogram(result.state["degree_counts"]),
+        degree_histogram=degree_histogram(result.state["degree_counts"],
+                                          settings.layout.state_dir),
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -86,12 +87,18 @@ def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(cos.min())
 
 
-def export_onnx(model: nn.Module, spec: BackboneSpec, cache_dir: Path) -> Path:
+ModelSource = nn.Module | Callable[[], nn.Module]  # the module, or how to load it
+
+
+def export_onnx(model: ModelSource, spec: BackboneSpec, cache_dir: Path) -> Path:
     """The backbone's ONNX model in ``cache_dir``: exported (and its probe written) unless a
-    complete pair is already there. Returns the model's path."""
+    complete pair is already there, in which case the torch model is never loaded. Returns
+    the model's path."""
     target, probe = model_file(cache_dir, spec), probe_file(cache_dir, spec)
     if target.is_file() and probe.is_file():
         return target
+    if not isinstance(model, nn.Module):
+        model = model()
     wrapped = _Uint8Features(model.float().eval(), spec).eval()
     x = torch.from_numpy(probe_input(spec))
     buf = io.BytesIO()

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from xdeg_pipeline.core.backbones import load_backbone
-from xdeg_pipeline.core.feature_spec import cache_key
+from xdeg_pipeline.core.feature_spec import cache_key, weighted_spec
 from xdeg_pipeline.core.features.device import (
     choose_device,
     default_batch_size,
@@ -56,7 +56,8 @@ class FeatureExtractor:
         self.device = choose_device(device)
         self.fit = check_fit(fit)
         self.choice = RuntimeChoice(runtime, None if model_cache is None else Path(model_cache))
-        model, self.spec = load_backbone(backbone, weights)
+        self.spec = weighted_spec(backbone, weights)  # no model loaded yet (see torch_model)
+        self._backbone = (backbone, weights)
         self.dim = self.spec.dim
         kind = self.device.type
         self.batch_size = int(batch_size or default_batch_size(self.device))
@@ -67,7 +68,7 @@ class FeatureExtractor:
         self.decode_threads = 2  # nvJPEG: batches decoded concurrently in the main process
         self.reader_threads = default_reader_threads()  # nvJPEG readers / inline decoding
         self.inline_threads = True  # num_workers == 0: decode each batch with reader_threads
-        self._torch_model = model
+        self._torch_model: nn.Module | None = None
         self._runner: Any = None
         self.input_side = InputSide(self.device)
 
@@ -75,7 +76,7 @@ class FeatureExtractor:
     def runner(self) -> Any:
         """The model runner (:class:`~.runner.ModelRunner`), built on first use."""
         if self._runner is None:
-            self._runner = self.choice.build(self._torch_model, self.spec, self.device,
+            self._runner = self.choice.build(lambda: self.torch_model, self.spec, self.device,
                                              self.batch_size)
         return self._runner
 
@@ -88,7 +89,18 @@ class FeatureExtractor:
     def model(self) -> nn.Module:
         """The torch feature module (eval mode; on the device once the runner is torch's)."""
         runner = self.runner
-        return runner.model if hasattr(runner, "model") else self._torch_model
+        return runner.model if hasattr(runner, "model") else self.torch_model
+
+    @property
+    def torch_model(self) -> nn.Module:
+        """The backbone as a torch module (loaded on first use: an inference runtime with a
+        cached export never needs it)."""
+        if self._torch_model is None:
+            model, spec = load_backbone(*self._backbone)
+            if spec != self.spec:
+                raise RuntimeError(f"weights changed while running: {spec} != {self.spec}")
+            self._torch_model = model
+        return self._torch_model
 
     @property
     def cache_key(self) -> str:

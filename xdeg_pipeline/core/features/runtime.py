@@ -81,7 +81,7 @@ def _open(name: str, path: Path, threads: int, batch: int) -> Any:
     return OnnxRunner(path, threads)
 
 
-def _verified(name: str, model: nn.Module, spec: BackboneSpec, cache: Path,
+def _verified(name: str, model: export.ModelSource, spec: BackboneSpec, cache: Path,
               threads: int, batch: int) -> Any:
     """The runner of runtime ``name`` on the exported model, checked against the probe."""
     importlib.import_module(name)  # a missing package fails here, before any export
@@ -120,10 +120,11 @@ class RuntimeChoice:
             self._tmp = tempfile.TemporaryDirectory(prefix="xdeg-models-")
         return Path(self._tmp.name)
 
-    def build(self, model: nn.Module, spec: BackboneSpec, device: torch.device,
+    def build(self, model: export.ModelSource, spec: BackboneSpec, device: torch.device,
               batch: int = 1) -> Any:
         """The runner for ``model`` on ``device`` (a :class:`~.runner.ModelRunner`), for
-        batches of usually ``batch`` images."""
+        batches of usually ``batch`` images. ``model`` may be a loader, called only when the
+        torch module is needed (an export, or torch itself)."""
         from xdeg_pipeline.core.features.runner import TorchRunner
 
         names = candidates(self.runtime, device, self.model_cache)
@@ -134,9 +135,9 @@ class RuntimeChoice:
             except Exception as exc:  # a missing or broken runtime is never fatal
                 self._warn(f"xdeg: the {name} runtime is not usable ({_one_line(exc)}); "
                            f"using {nxt}")
-        return TorchRunner(model, spec, device)
+        return TorchRunner(model if isinstance(model, nn.Module) else model(), spec, device)
 
-    def _try(self, name: str, model: nn.Module, spec: BackboneSpec, threads: int,
+    def _try(self, name: str, model: export.ModelSource, spec: BackboneSpec, threads: int,
              batch: int) -> Any:
         cache = self._cache()
         had_model = export.model_file(cache, spec).is_file()
