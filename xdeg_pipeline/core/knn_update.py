@@ -68,9 +68,11 @@ def _unique_rows(cand: np.ndarray) -> np.ndarray:
     return c
 
 
-def _nearest_new(X: np.ndarray, rows: np.ndarray, new: np.ndarray, k: int, space: str
-                 ) -> np.ndarray:
-    """For each of ``rows``: its (up to) ``k`` nearest among the ``new`` rows (new row ids)."""
+def _nearest_new(X: np.ndarray, rows: np.ndarray, new: np.ndarray, k: int, space: str,
+                 bound: np.ndarray | None = None) -> np.ndarray:
+    """For each of ``rows``: its (up to) ``k`` nearest among the ``new`` rows (new row ids),
+    leaving out those farther than ``bound`` (the row's current k-th distance, with a margin
+    for float32 rounding: they cannot enter its list)."""
     take = min(k, len(new))
     out = np.full((len(rows), k), -1, dtype=np.int64)
     if take == 0 or len(rows) == 0:
@@ -83,8 +85,26 @@ def _nearest_new(X: np.ndarray, rows: np.ndarray, new: np.ndarray, k: int, space
         D[new[None, :] == r[:, None]] = np.inf  # never itself
         part = (np.argpartition(D, take - 1, axis=1)[:, :take] if take < len(new)
                 else np.argsort(D, axis=1)[:, :take])
-        out[lo:lo + block, :take] = new[part]
+        ids = new[part]
+        if bound is not None:
+            far = np.take_along_axis(D, part, axis=1) > bound[lo:lo + block, None]
+            ids[far] = -1
+        out[lo:lo + block, :take] = ids
     return out
+
+
+def _kth_distance(old_edges: pd.DataFrame, kept_old: np.ndarray, n_old: int, k: int,
+                  scale: float) -> np.ndarray:
+    """The previous k-th neighbour distance of each kept row (inf when it had fewer than
+    ``k``), widened by far more than the float32 error of a blocked distance: ``scale`` is
+    the largest squared norm (1 for cosine), the expansion's error is ~1e-6 of it."""
+    kth = np.full(n_old, np.inf)
+    last = old_edges[old_edges["rank"] == k]
+    src = last["source"].to_numpy(np.int64)
+    ok = src < n_old
+    kth[src[ok]] = last["distance"].to_numpy(np.float64)[ok]
+    kth = kth[kept_old]
+    return np.sqrt(kth ** 2 + 2e-5 * scale) + 1e-6
 
 
 def update_knn_edges(
@@ -137,7 +157,9 @@ def update_knn_edges(
 
     cand = np.full((n, 3 * k), -1, dtype=np.int64)
     cand[kept, :k] = lists
-    cand[kept, k:2 * k] = _nearest_new(X, kept, added, k, space)
+    scale = 1.0 if space == "cosine" else float((X.astype(np.float64) ** 2).sum(1).max())
+    bound = _kth_distance(old_edges, kept_old, n_old, k, scale)
+    cand[kept, k:2 * k] = _nearest_new(X, kept, added, k, space, bound)
     if len(searched):
         ids, _ = exact_knn(X, k, space, rows=searched)
         cand[searched] = -1
