@@ -40,7 +40,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from xdeg_pipeline.core.query import PathRequest
     from xdeg_pipeline.core.stages.paths import open_collection
 
-    base = settings_from(args)
+    base = settings_from(args, runtime=args.runtime)
     settings = base.replace(images_dir=base.layout.openmoji_images, manifest=None)
     t0 = time.perf_counter()
     dest = settings.images_root
@@ -85,7 +85,8 @@ def demo_pair(collection) -> tuple[str, str]:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    settings = settings_from(args, images_dir=args.images, manifest=args.manifest)
+    settings = settings_from(args, images_dir=args.images, manifest=args.manifest,
+                             runtime=args.runtime)
     try:
         summary = run_build(quiet=args.json, settings=settings, verbose=args.verbose)
     except BuildFailed as exc:
@@ -230,10 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     home_help = "data folder (default $XDEG_HOME or data/)"
     images_help = "collection folder (default $XDEG_IMAGES)"
+    runtime_help = ("inference runtime of the feature model: auto (default; CPU: OpenVINO), "
+                    "torch, openvino, onnxruntime (default $XDEG_RUNTIME)")
 
     demo = sub.add_parser("demo", help="render OpenMoji, build everything, draw one path")
     demo.add_argument("--home", help=home_help)
     demo.add_argument("--limit", type=int, default=None, help="render only N emoji (quick look)")
+    demo.add_argument("--runtime", help=runtime_help)
     demo.set_defaults(func=cmd_demo)
 
     build = sub.add_parser("build", help="materialise all assets for a collection")
@@ -244,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="CSV/TSV of image URLs (column url or 'Image URL', or $XDEG_URL_COLUMN) plus any "
         "metadata columns: downloads them into <home>/downloads (default $XDEG_MANIFEST)",
     )
+    build.add_argument("--runtime", help=runtime_help)
     build.add_argument("--json", action="store_true", help="print one JSON summary")
     build.add_argument("-v", "--verbose", action="store_true",
                        help="also print Dagster's event log (INFO)")

@@ -61,6 +61,11 @@ class Layout:
         return self.feature_cache / f"shard={shard}"
 
     @property
+    def model_cache(self) -> Path:
+        """Exported backbones for the inference runtimes (one file per weights hash)."""
+        return self.home / "models"
+
+    @property
     def image_features(self) -> Path:
         """All shards in one table (optional, see ``combined_features``)."""
         return self.home / "image_features.parquet"
@@ -85,6 +90,11 @@ class Layout:
     @property
     def knn_edges(self) -> Path:
         return self.home / "knn_edges.parquet"
+
+    @property
+    def knn_rows(self) -> Path:
+        """The content hash of each row the kNN table's numbers refer to (for updates)."""
+        return self.home / "knn_rows.parquet"
 
     @property
     def similarity_graph(self) -> Path:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from xdeg_pipeline.core.query import ChainResult, Collection, PathRequest, results_table
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
+
+if TYPE_CHECKING:  # core.query loads igraph: imported when paths are asked for, not by a build
+    from xdeg_pipeline.core.query import ChainResult, Collection
 
 NAME = "requested_paths"
 MAPS = 10  # chains drawn over the collection map (the first ones)
@@ -21,6 +23,8 @@ TABLE_COLUMNS = ["chain_id", "source", "target", "mode", "hops", "largest_step"]
 
 def open_collection(settings: Settings) -> Collection:
     """The built graph of the data folder, for path requests."""
+    from xdeg_pipeline.core.query import Collection
+
     return Collection(settings.home, settings.images_root, openmoji=settings.openmoji)
 
 
@@ -46,6 +50,8 @@ def _answer(settings: Settings, pairs: list[tuple[str, str]], options: dict[str,
             report: Reporter, inputs: StageInputs) -> Outcome:
     files = inputs.layout
     collection = open_collection(settings)
+    from xdeg_pipeline.core.query import PathRequest, results_table
+
     requests = [PathRequest(s, t, **options) for s, t in pairs or [example_pair(collection)]]
     results: list[ChainResult] = []
     errors = []
