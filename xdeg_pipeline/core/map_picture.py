@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 
 from xdeg_pipeline.core.atlases import AtlasSet
 from xdeg_pipeline.core.atomic import write_with
-from xdeg_pipeline.core.render import fit_text, get_font, safe_text, wrap_text
+from xdeg_pipeline.core.render import MUTED, TEXT, fit_text, get_font, safe_text, wrap_text
 
 ThumbOf = Callable[[str], Image.Image | None]
 BACKGROUND = (255, 255, 255)
@@ -24,8 +24,6 @@ DOT = (160, 160, 170)
 CHAIN = (214, 40, 90)
 SOURCE = (20, 140, 70)
 TARGET = (40, 80, 200)
-TEXT = (30, 30, 30)
-MUTED = (110, 110, 110)
 
 
 def atlas_cells(atlases: AtlasSet, folder: Path) -> ThumbOf:

@@ -21,11 +21,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from xdeg_pipeline.core import markdown
 from xdeg_pipeline.core.atomic import write_bytes, write_with
-
-try:  # the project's robust loader (EXIF rotation, odd modes, alpha on a neutral background)
-    from xdeg_pipeline.core.images import load_rgb as _load_rgb
-except ImportError:  # pragma: no cover - only while images.py does not exist yet
-    _load_rgb = None
+from xdeg_pipeline.core.image_decode import load_rgb
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
@@ -177,17 +173,8 @@ def _to_image(obj: object) -> Image.Image:
 def load_thumb(path: Path, thumb: int) -> Image.Image | None:
     """The image scaled to fit a ``thumb`` square (RGB), or None when it cannot be read."""
     try:
-        if _load_rgb is not None:
-            img = _to_image(_load_rgb(Path(path), max_side=max(thumb * 2, 64)))
-        else:
-            with Image.open(path) as raw:
-                raw.load()
-                img = ImageOps.exif_transpose(raw)
-                if img.mode in ("RGBA", "LA", "P", "PA"):
-                    rgba = img.convert("RGBA")
-                    img = Image.new("RGB", rgba.size, LETTERBOX)
-                    img.paste(rgba, mask=rgba.getchannel("A"))
-        img = img.convert("RGB")
+        # EXIF rotation, odd modes, alpha on a neutral background: the project's one loader
+        img = _to_image(load_rgb(Path(path), max_side=max(thumb * 2, 64))).convert("RGB")
         if img.width < 1 or img.height < 1:
             return None
         return ImageOps.contain(img, (thumb, thumb), Image.Resampling.LANCZOS)
