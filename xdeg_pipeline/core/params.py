@@ -38,6 +38,18 @@ HNSW_EF_SEARCH = 100
 # --- graph ----------------------------------------------------------------------------------
 SIGMA_K = 7  # local scale (kept as a vertex attribute; local scaling as a cost lost smoothness)
 LANDMARKS_MAX = 256  # long-range edges for `steps`: ~2 sqrt(n) landmarks, at most this many
+# Distinct exits (core/exits.py): every image whose kNN list holds fewer than EXITS distinct
+# pictures (its own dense group left out, every other dense group counted once) is joined to its
+# EXITS nearest distinct pictures; dense groups: kNN edges shorter than max(near-duplicate
+# distance, EXIT_GROUP_FRACTION x natural step); an exit is at least the near-duplicate distance,
+# at most EXIT_MAX_STEP natural steps long, and no image receives more than EXIT_IN_CAP of them
+# (from EXIT_CANDIDATES x EXITS candidates per image, nearest first). Evidence below (issue 12).
+EXITS = 10
+EXIT_GROUP_FRACTION = 0.5
+EXIT_MAX_STEP = 3.0
+EXIT_IN_CAP = 20
+EXIT_CANDIDATES = 3
+EXIT_EXACT_BUDGET = 5e8  # distance evaluations (rows x net) before the exit search uses HNSW
 
 # --- smooth ---------------------------------------------------------------------------------
 # Exact minimax alone (slack 0) funnels chains through connector images: hub share 0.38-0.42
