@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: demo test lint ui install system-deps
+.PHONY: demo test lint ui serve install system-deps
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -32,3 +32,7 @@ lint: $(VENV)/.installed
 
 ui: $(VENV)/.installed
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/data/dagster} $(VENV)/bin/dagster dev -w workspace.yaml
+
+# The explorer on http://127.0.0.1:8765 over the data folder `make demo` built.
+serve: $(VENV)/.installed
+	$(VENV)/bin/xdeg serve

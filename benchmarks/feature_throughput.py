@@ -1,17 +1,23 @@
-"""Feature extraction throughput: FeatureExtractor end to end vs the model alone vs a naive loop.
+"""Feature extraction throughput: runtimes compared, end to end vs the model alone vs a naive loop.
 
     python -m benchmarks.feature_throughput [--images DIR] [--n N] [--backbone B]
         [--device D] [--batch-size B] [--workers W] [--threads T] [--gpu-decode]
+        [--runtime R] [--compare RUNTIMES|none] [--real DIR ...]
 
 (from the repository root, against the installed ``xdeg_pipeline``).
 
 Without ``--images`` it writes N natural-looking 512 px JPEGs (scikit-image sample photos,
 randomly cropped, flipped, tinted and noised) to a temporary folder. It prints:
 
-* end to end: ``FeatureExtractor.extract`` over the files (decode + preprocess + model);
-* model alone: the same extractor's model on random uint8 batches of the same shape already
-  on the device (same dtype/autocast, normalisation included), timed before and after the
-  end-to-end run (the mean of both is the reference);
+* on CPU, the runtimes side by side (:mod:`benchmarks.runtimes`) for both backbones
+  (efficientnet_lite0 with its embedded weights; resnet18 with random weights unless
+  ``--resnet18-weights`` names the ImageNet file: the speed is the same): model alone at the
+  same batch in interleaved rounds (medians) and min cosine of features vs torch eager on
+  real images (``--real``: OpenMoji and Tux Paint folders);
+* end to end: ``FeatureExtractor.extract`` over the files (decode + preprocess + model) with
+  ``--runtime`` (default ``auto``, the extractor's default);
+* model alone: the same extractor's runner on uint8 batches of the same shape already in
+  memory (normalisation included), and torch eager's, interleaved with the end-to-end rounds;
 * their ratio (the goal: >= 0.90 on a CPU box, >= 5,000 images/s on one H100);
 * the original recipe's naive loop: PIL open, torchvision Resize/CenterCrop/ToTensor/
   Normalize, one image at a time through the model (on a subset).
@@ -32,7 +38,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks import runtimes as rt
 from xdeg_pipeline.core.features import FeatureExtractor
+from xdeg_pipeline.core.features.runner import TorchRunner
+
+REAL = (Path("/work/datasets/openmoji/images"), Path("/work/datasets/tux/images"))
 
 _SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
             "motorcycle_left", "cat", "retina", "colorwheel")
@@ -116,21 +126,28 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def model_alone(fx: FeatureExtractor, n_images: int, seconds: float) -> tuple[int, float]:
-    """(images, seconds) of the model (normalisation included) on random uint8 batches."""
+def model_alone(fx: FeatureExtractor, n_images: int, seconds: float, runner=None
+                ) -> tuple[int, float]:
+    """(images, seconds) of the model (normalisation included) on random uint8 batches, through
+    the extractor's runner (or ``runner``), launched one batch ahead of collection as the
+    extractor does."""
+    runner = runner or fx.runner
     bs, s = fx.batch_size, fx.spec.image_size
     gen = torch.Generator().manual_seed(0)
-    inputs = [torch.randint(0, 256, (bs, 3, s, s), dtype=torch.uint8, generator=gen)
-              .to(fx.device) for _ in range(3)]
-    fx.features_from_uint8(inputs[0])
+    inputs = [torch.randint(0, 256, (bs, s, s, 3), dtype=torch.uint8, generator=gen)
+              .to(fx.device).permute(0, 3, 1, 2) for _ in range(3)]
+    runner.collect(runner.launch(inputs[0], None))
     _sync(fx.device)
-    done, i = 0, 0
+    done, i, pending = 0, 0, None
     t0 = time.perf_counter()
     while done < n_images or time.perf_counter() - t0 < seconds:
-        out = fx.features_from_uint8(inputs[i % len(inputs)])
+        launched = runner.launch(inputs[i % len(inputs)], None)
+        if pending is not None:
+            runner.collect(pending)
+        pending = launched
         done += bs
         i += 1
-    out.float().cpu()
+    runner.collect(pending)
     _sync(fx.device)
     return done, time.perf_counter() - t0
 
@@ -196,9 +213,21 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--naive-n", type=int, default=None, help="images for the naive loop")
     ap.add_argument("--rounds", type=int, default=None,
                     help="interleave model-alone and end-to-end timing in R rounds "
-                         "(default 4 on CPU, 1 on CUDA)")
+                         "(default 10 on CPU, 1 on CUDA)")
     ap.add_argument("--check-n", type=int, default=0,
                     help="compare the first N features with the CPU extractor's")
+    ap.add_argument("--runtime", default="auto", help="end-to-end runtime (default auto)")
+    ap.add_argument("--model-cache", type=Path, default=None,
+                    help="folder of exported models (default: a temporary one)")
+    ap.add_argument("--compare", default="all",
+                    help="runtimes compared on CPU: all, none, or a comma list of "
+                         f"{','.join(rt.ALL)}")
+    ap.add_argument("--compare-rounds", type=int, default=7)
+    ap.add_argument("--compare-batches", type=int, default=6, help="batches per round")
+    ap.add_argument("--real", type=Path, action="append", default=None,
+                    help="folder of real images for the feature agreement (repeatable)")
+    ap.add_argument("--real-n", type=int, default=96, help="real images per folder")
+    ap.add_argument("--resnet18-weights", type=Path, default=None)
     return ap.parse_args(argv)
 
 
@@ -234,66 +263,111 @@ def _before_after(fx: FeatureExtractor, paths: list[Path], alone_s: float) -> di
             "alone1": alone1, "alone2": alone2}
 
 
-def _interleaved(fx: FeatureExtractor, paths: list[Path], rounds: int) -> dict:
-    """Model alone and end to end in ``rounds`` alternating rounds, so both see the same
-    background load on a shared box."""
+def _interleaved(fx: FeatureExtractor, paths: list[Path], rounds: int, eager=None) -> dict:
+    """Model alone (and torch eager's, when ``eager`` is given) and end to end in ``rounds``
+    alternating rounds, so all see the same background load on a shared box."""
     n = len(paths)
     feats = np.full((n, fx.dim), np.nan, np.float32)
     failures: dict[int, str] = {}
     e2e_s = alone_t = 0.0
     alone_n = 0
     alone1 = alone2 = 0.0
+    per_round: list[dict] = []
     for r, chunk in enumerate(np.array_split(np.arange(n), rounds)):
         done, secs = model_alone(fx, len(chunk), 0.0)
         alone_n += done
         alone_t += secs
         rate = done / secs
+        eager_rate = _rate(*model_alone(fx, len(chunk) // 2, 0.0, eager)) if eager else None
         t0 = time.perf_counter()
         f, fails = fx.extract([paths[i] for i in chunk])
         dt = time.perf_counter() - t0
         e2e_s += dt
         feats[chunk] = f
         failures.update({int(chunk[i]): m for i, m in fails.items()})
-        print(f"round {r + 1}/{rounds}: model alone {rate:,.1f} images/s, end to end "
+        extra = f", torch eager {eager_rate:,.1f}" if eager_rate else ""
+        print(f"round {r + 1}/{rounds}: model alone {rate:,.1f} images/s{extra}, end to end "
               f"{len(chunk) / dt:,.1f} images/s, ratio {len(chunk) / dt / rate:.3f}")
+        per_round.append({"model_alone": rate, "end_to_end": len(chunk) / dt,
+                          "torch_eager": eager_rate})
         alone1 = alone1 or rate
         alone2 = rate
     return {"feats": feats, "failures": failures, "e2e_s": e2e_s, "alone": alone_n / alone_t,
-            "alone1": alone1, "alone2": alone2}
+            "alone1": alone1, "alone2": alone2, "per_round": per_round}
+
+
+def _compare_runtimes(args: argparse.Namespace, batch: int) -> dict:
+    """The runtimes side by side for both backbones (CPU only)."""
+    names = rt.ALL if args.compare == "all" else tuple(args.compare.split(","))
+    real = [p for p in (args.real or REAL) if p.is_dir()]
+    out: dict = {}
+    with tempfile.TemporaryDirectory(prefix="xdeg-rt-") as tmp:
+        cache = args.model_cache or Path(tmp)
+        weights = {"efficientnet_lite0": None,
+                   "resnet18": args.resnet18_weights or rt.random_resnet18_weights(Path(tmp))}
+        images = rt.real_images(real, args.real_n, 224)
+        print(f"runtimes compared on {len(images)} real images from {[str(p) for p in real]}"
+              f" (resnet18: {'ImageNet' if args.resnet18_weights else 'random'} weights)")
+        for backbone, w in weights.items():
+            out[backbone] = rt.compare(backbone, w, names, cache, batch, images,
+                                       args.compare_rounds, args.compare_batches)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    models = tempfile.TemporaryDirectory(prefix="xdeg-models-")
+    args.model_cache = args.model_cache or Path(models.name)
+    t0 = time.perf_counter()
     fx = FeatureExtractor(args.backbone, device=args.device, batch_size=args.batch_size,
-                          num_workers=args.workers, gpu_decode=args.gpu_decode)
+                          num_workers=args.workers, gpu_decode=args.gpu_decode,
+                          runtime=args.runtime, model_cache=args.model_cache)
+    runtime = fx.runtime  # builds the runner: export + compile on the first run
+    print(f"runtime {runtime} ready in {time.perf_counter() - t0:.1f} s "
+          f"(model load, export, compile){''.join(' [' + w + ']' for w in fx.choice.warnings)}")
     if args.readers:
         fx.reader_threads = args.readers
     if args.decode_threads:
         fx.decode_threads = args.decode_threads
     on_gpu = fx.device.type == "cuda"
+    compared = (_compare_runtimes(args, fx.batch_size)
+                if fx.device.type == "cpu" and args.compare != "none" else {})
     paths, tmp = _image_paths(args.images, args.n or (20000 if on_gpu else 600))
     n = len(paths)
     mb = sum(p.stat().st_size for p in paths) / 1e6
-    print(f"device={fx.device} backbone={fx.spec.name} batch={fx.batch_size} "
+    print(f"device={fx.device} backbone={fx.spec.name} runtime={runtime} batch={fx.batch_size} "
           f"workers={fx.num_workers} threads={torch.get_num_threads()} "
-          f"gpu_decode={fx.gpu_decode} readers={fx.reader_threads} "
-          f"decode_threads={fx.decode_threads} images={n} ({mb:.0f} MB) cpus={os.cpu_count()}")
+          f"overlapped={fx.overlaps_decoding()} gpu_decode={fx.gpu_decode} "
+          f"readers={fx.reader_threads} decode_threads={fx.decode_threads} images={n} "
+          f"({mb:.0f} MB) cpus={os.cpu_count()}")
 
     fx.extract(paths[: min(n, 2 * fx.batch_size)])  # warm-up: workers, cudnn autotune
     dec = decode_alone(fx, paths[: min(n, 4000 if on_gpu else 200)])
     print(f"input side alone (decode + preprocess + upload): {dec:,.1f} images/s")
-    rounds = args.rounds or (1 if on_gpu else 4)
+    rounds = args.rounds or (1 if on_gpu else 10)
+    eager = (TorchRunner(fx.model, fx.spec, fx.device)
+             if not on_gpu and runtime != "torch" else None)
     t = (_before_after(fx, paths, 3.0 if on_gpu else 8.0) if rounds == 1
-         else _interleaved(fx, paths, rounds))
+         else _interleaved(fx, paths, rounds, eager))
     feats, failures, alone = t["feats"], t["failures"], t["alone"]
     e2e = n / t["e2e_s"]
     print(f"end to end: {e2e:,.1f} images/s ({n} images in {t['e2e_s']:.2f} s, "
           f"{len(failures)} failures, finite rows {int(np.isfinite(feats).all(1).sum())})")
-    print(f"model alone: {alone:,.1f} images/s")
-    ratio = e2e / alone
-    print(f"ratio end-to-end / model alone: {ratio:.3f}")
+    print(f"model alone ({runtime}): {alone:,.1f} images/s")
+    ratio_total = e2e / alone
+    per_round = [r["end_to_end"] / r["model_alone"] for r in t.get("per_round", [])]
+    ratio = float(np.median(per_round)) if per_round else ratio_total
+    print(f"ratio end-to-end / model alone: {ratio:.3f} (median of the rounds; "
+          f"{ratio_total:.3f} of the totals)")
+    rows = [r for r in t.get("per_round", []) if r["torch_eager"]]
+    eager_ips = float(np.median([r["torch_eager"] for r in rows])) if rows else (
+        alone if runtime == "torch" else None)
+    if rows:
+        vs = float(np.median([r["model_alone"] / r["torch_eager"] for r in rows]))
+        print(f"torch eager channels-last model alone (same rounds): {eager_ips:,.1f} images/s;"
+              f" {runtime} is {vs:.2f}x (median of the rounds)")
     naive_n = min(n, args.naive_n or (1000 if on_gpu else 100))
     naive = naive_loop(fx, paths[:naive_n])
     print(f"naive loop (PIL + torchvision, 1 image at a time, {naive_n} images): "
@@ -301,22 +375,33 @@ def main(argv: list[str] | None = None) -> int:
     cos = agreement(fx, paths[: args.check_n], feats[: args.check_n]) if args.check_n else None
     if cos is not None:
         print(f"agreement with the CPU extractor on {args.check_n} images: min cosine {cos:.5f}")
+    own = compared.get(fx.spec.name, {})
     result = {
+        "runtime": runtime, "model_alone": round(alone, 1),
+        "torch_eager_model_alone": None if eager_ips is None else round(eager_ips, 1),
+        "end_to_end": round(e2e, 1), "ratio": round(ratio, 3),
+        "ratio_of_totals": round(ratio_total, 3),
+        "min_cosine_vs_torch": (own.get(runtime) or {}).get("min_cosine_vs_torch"),
+        "runtimes": {b: {k: {"model_alone": v["model_alone"], "vs_torch_eager":
+                             v["vs_torch_eager"], "min_cosine_vs_torch":
+                             v["min_cosine_vs_torch"]} for k, v in c.items()}
+                     for b, c in compared.items()},
         "device": str(fx.device),
         "device_name": torch.cuda.get_device_name(fx.device) if on_gpu else "cpu",
         "backbone": fx.spec.name, "batch_size": fx.batch_size, "workers": fx.num_workers,
         "threads": torch.get_num_threads(), "gpu_decode": fx.gpu_decode,
         "readers": fx.reader_threads, "decode_threads": fx.decode_threads, "images": n,
-        "rounds": rounds,
-        "cpus": os.cpu_count(), "end_to_end_ips": round(e2e, 1),
-        "model_alone_ips": round(alone, 1), "model_alone_before_ips": round(t["alone1"], 1),
-        "model_alone_after_ips": round(t["alone2"], 1), "ratio": round(ratio, 3),
+        "rounds": rounds, "cpus": os.cpu_count(),
+        "model_alone_before_ips": round(t["alone1"], 1),
+        "model_alone_after_ips": round(t["alone2"], 1),
         "naive_ips": round(naive, 1), "speedup_vs_naive": round(e2e / naive, 2),
         "failures": len(failures), "input_side_ips": round(dec, 1),
         "min_cosine_vs_cpu": None if cos is None else round(cos, 5),
     }
     if tmp is not None:
         tmp.cleanup()
+    del fx
+    models.cleanup()
     print(json.dumps(result))
     return 0
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from xdeg_pipeline.core.progress import is_terminal
 from xdeg_pipeline.core.settings import Settings, SettingsError
-from xdeg_pipeline.runs import BuildFailed, rejected_summary, run_build
+from xdeg_pipeline.runs import BuildFailed, rejected_summary, run_build, run_paths
 from xdeg_pipeline.terminal import chain_lines, rejected_lines, summary_table
 
 EXIT_BAD_REQUEST = 2
@@ -40,7 +40,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from xdeg_pipeline.core.query import PathRequest
     from xdeg_pipeline.core.stages.paths import open_collection
 
-    base = settings_from(args)
+    base = settings_from(args, runtime=args.runtime)
     settings = base.replace(images_dir=base.layout.openmoji_images, manifest=None)
     t0 = time.perf_counter()
     dest = settings.images_root
@@ -53,6 +53,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     t1 = time.perf_counter()
     collection = open_collection(settings)
     source, target = demo_pair(collection)
+    run_paths(settings, [(source, target)])  # requested_paths, materialised: the UI shows it
     chain = collection.find(PathRequest(source, target))[0]
     collection.render(chain, settings.layout.paths_folder("demo"),
                       attribution=collection.attribution)
@@ -65,6 +66,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()))
     print(f"picture: {chain.png}")
     print(f"page:    {chain.html}")
+    print(f"map:     {settings.layout.collection_map_png}")
+    home = "" if args.home is None else f" --home {settings.home}"
+    print(f"explorer: make serve   (or: xdeg serve{home})  ->  http://127.0.0.1:8765/")
     return 0
 
 
@@ -81,7 +85,8 @@ def demo_pair(collection) -> tuple[str, str]:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    settings = settings_from(args, images_dir=args.images, manifest=args.manifest)
+    settings = settings_from(args, images_dir=args.images, manifest=args.manifest,
+                             runtime=args.runtime)
     try:
         summary = run_build(quiet=args.json, settings=settings, verbose=args.verbose)
     except BuildFailed as exc:
@@ -125,6 +130,9 @@ def cmd_path(args: argparse.Namespace) -> int:
     if args.mode == "steps" and args.steps is None:
         _err("xdeg: --mode steps needs --steps X (the number of intermediate images)")
         return EXIT_BAD_REQUEST
+    if args.gif and Path(args.gif).suffix.lower() not in (".gif", ".webp"):
+        _err(f"xdeg: --gif needs a .gif or .webp file name, not {args.gif!r}")
+        return EXIT_BAD_REQUEST
     if args.steps is not None and args.mode == "smooth":
         options["mode"] = "steps"
     pairs = _pairs(args)
@@ -145,6 +153,8 @@ def cmd_path(args: argparse.Namespace) -> int:
         for result in results:
             if args.png or args.html:
                 _write_pictures(collection, settings, result, args)
+            if args.gif:
+                _write_animation(collection, result, Path(args.gif))
             _print_chain(result, args.json)
     return EXIT_BAD_REQUEST if failures else 0
 
@@ -175,6 +185,33 @@ def _write_pictures(collection, settings: Settings, result, args) -> None:
         result.html = Path(args.html)
 
 
+def _write_animation(collection, result, out: Path) -> None:
+    """The chain as an animated GIF or WebP (by the file's suffix)."""
+    from xdeg_pipeline.core.chain_animation import chain_animation
+
+    chain_animation(
+        [collection.image_path(n) for n in result.path],
+        [collection.label(n) for n in result.path],
+        out,
+        steps=result.steps,
+        attribution=collection.attribution,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the explorer over the data folder (blocks until Ctrl-C)."""
+    from xdeg_pipeline.explorer import serve
+
+    settings = settings_from(args, images_dir=args.images)
+    if not settings.layout.similarity_graph.exists():
+        _err(f"xdeg serve: no graph in {settings.home}: build it first (`xdeg build` or "
+             "`make demo`)")
+        return EXIT_BAD_REQUEST
+    serve(settings.home, settings.images_root, host=args.host, port=args.port,
+          openmoji=settings.openmoji)
+    return 0
+
+
 def _read_pairs(path: Path) -> list[tuple[str, str]]:
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
@@ -194,10 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     home_help = "data folder (default $XDEG_HOME or data/)"
     images_help = "collection folder (default $XDEG_IMAGES)"
+    runtime_help = ("inference runtime of the feature model: auto (default; CPU: OpenVINO), "
+                    "torch, openvino, onnxruntime (default $XDEG_RUNTIME)")
 
     demo = sub.add_parser("demo", help="render OpenMoji, build everything, draw one path")
     demo.add_argument("--home", help=home_help)
     demo.add_argument("--limit", type=int, default=None, help="render only N emoji (quick look)")
+    demo.add_argument("--runtime", help=runtime_help)
     demo.set_defaults(func=cmd_demo)
 
     build = sub.add_parser("build", help="materialise all assets for a collection")
@@ -208,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="CSV/TSV of image URLs (column url or 'Image URL', or $XDEG_URL_COLUMN) plus any "
         "metadata columns: downloads them into <home>/downloads (default $XDEG_MANIFEST)",
     )
+    build.add_argument("--runtime", help=runtime_help)
     build.add_argument("--json", action="store_true", help="print one JSON summary")
     build.add_argument("-v", "--verbose", action="store_true",
                        help="also print Dagster's event log (INFO)")
@@ -226,9 +267,20 @@ def build_parser() -> argparse.ArgumentParser:
     path.add_argument("--json", action="store_true")
     path.add_argument("--png", help="also write the strip to this file")
     path.add_argument("--html", help="also write the HTML page to this file")
+    path.add_argument("--gif", help="also write the chain as an animation (FILE.gif or .webp)")
     path.add_argument("--images", help=images_help)
     path.add_argument("--home", help=home_help)
     path.set_defaults(func=cmd_path)
+    from xdeg_pipeline.explorer.serve import DEFAULT_HOST, DEFAULT_PORT
+
+    serve = sub.add_parser("serve", help="the explorer: a local web page over the built data")
+    serve.add_argument("--host", default=DEFAULT_HOST,
+                       help=f"address to listen on (default {DEFAULT_HOST}; others are "
+                       "reachable from the network: there is no authentication)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    serve.add_argument("--images", help=images_help)
+    serve.add_argument("--home", help=home_help)
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

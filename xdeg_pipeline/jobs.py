@@ -4,12 +4,13 @@ partitioned like image_features (Dagster infers it from the selection)."""
 from dagster import AssetSelection, define_asset_job, multiprocess_executor
 from dagster_dask import dask_executor
 
-BUILD_SELECTION = AssetSelection.groups("ingest", "features", "graph")
+BUILD_SELECTION = AssetSelection.groups("ingest", "features", "graph", "map")
 
 build_job = define_asset_job(
     "build",
     selection=BUILD_SELECTION,
-    description="Scan the collection and bring features, PCA, kNN edges and the graph up to date.",
+    description="Scan the collection and bring features, PCA, kNN edges, the graph, the "
+    "thumbnails and the map up to date.",
 )
 
 build_multiprocess = define_asset_job(

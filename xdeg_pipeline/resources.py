@@ -35,6 +35,7 @@ class XdegResource(ConfigurableResource):
     backbone: str | None = _field("backbone")
     weights: str | None = _field("weights")
     device: str | None = _field("device")
+    runtime: str | None = _field("runtime")
     batch_size: int | None = _field("batch_size")
     num_workers: int | None = _field("num_workers")
     pca_components: int | None = _field("pca_components")

@@ -80,6 +80,28 @@ def run_build(quiet: bool = False, settings: Settings | None = None,
     return summary
 
 
+def run_paths(settings: Settings, pairs: list[tuple[str, str]], options: dict | None = None):
+    """Materialise requested_paths for ``pairs`` (the find_paths job's config) on the data
+    folder's instance, so the Dagster UI shows the chains; returns the run's result."""
+    from dagster import materialize
+
+    from xdeg_pipeline.assets import ALL_ASSETS
+    from xdeg_pipeline.resources import XdegResource
+
+    config = {"pairs": [{"source": s, "target": t} for s, t in pairs], **(options or {})}
+    with open_instance(settings.layout) as instance:
+        result = materialize(
+            ALL_ASSETS, selection=["requested_paths"], instance=instance,
+            resources={"xdeg": XdegResource.from_settings(settings)},
+            run_config={"ops": {"requested_paths": {"config": config}},
+                        "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            tags={"xdeg/source": "cli"}, raise_on_error=False,
+        )
+    if not result.success:
+        raise build_failure(result)
+    return result
+
+
 def summarise(result) -> dict:
     """One entry per asset: its materialisation metadata (numbers and short strings), and the
     checks' outcomes."""

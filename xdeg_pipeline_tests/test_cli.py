@@ -334,3 +334,31 @@ def test_bad_setting_exits_2_naming_the_variable(
     code, out, err = _xdeg(capsys, "build", "--home", str(tmp_path / "home"))
     assert code == 2 and out == ""
     assert err.startswith("xdeg: XDEG_BATCH_SIZE: cannot read 'lots'")
+
+
+def test_runtime_flag_reaches_the_feature_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default runtime builds the features (OpenVINO where installed); ``--runtime torch``
+    computes the next image with torch into the same cache (same features, same key)."""
+    images = tmp_path / "images"
+    make_collection(images, 6)
+    monkeypatch.setenv("XDEG_IMAGES", str(images))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    monkeypatch.delenv("XDEG_RUNTIME", raising=False)
+    home = str(tmp_path / "home")
+    code, out, _ = _xdeg(capsys, "build", "--json", "--home", home)
+    assert code == 0
+    first = json.loads(out)["image_features"]
+    import importlib.util
+
+    expected = "openvino" if importlib.util.find_spec("openvino") else "torch"
+    assert first["runtime"] == expected and first["images_computed"] == 6
+    make_image(images / "extra.png", seed=900)
+    code, out, _ = _xdeg(capsys, "build", "--json", "--home", home, "--runtime", "torch")
+    assert code == 0
+    second = json.loads(out)["image_features"]
+    assert second["runtime"] == "torch" and second["images_computed"] == 1
+    assert second["cache_key"] == first["cache_key"]
+    code, _, err = _xdeg(capsys, "build", "--home", home, "--runtime", "tensorrt")
+    assert code == 2 and "runtime" in err

@@ -42,7 +42,7 @@ def image_features(context: AssetExecutionContext, xdeg: XdegResource) -> Materi
         result,
         path=settings.layout.image_features_dir,
         backbone=settings.backbone,
-        **pick(result, "cache_key", "device", "images", "dim", "shards_in_run",
+        **pick(result, "cache_key", "device", "runtime", "images", "dim", "shards_in_run",
                "shards_computed", "shard_processes"),
         shards=md_table(result.facts["shards"], max_rows=16),
         **pick(result, "images_computed", "images_reused", "images_failed",
@@ -68,5 +68,6 @@ def pca_features(context: AssetExecutionContext, xdeg: XdegResource) -> Material
         path=settings.layout.pca_features,
         **pick(result, "images", "dim", "refit", "fitted_on"),
         explained_variance=round(result.state["explained_variance"], 4),
-        explained_variance_plot=variance_plot(result.facts["explained_variance_ratio"]),
+        explained_variance_plot=variance_plot(result.facts["explained_variance_ratio"],
+                                              settings.layout.state_dir),
     )

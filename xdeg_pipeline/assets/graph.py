@@ -16,15 +16,17 @@ from xdeg_pipeline.resources import XdegResource
     group_name="graph",
     kinds={"nmslib", "parquet"},
     **FOLLOWS_UPSTREAM,
-    description="k nearest neighbours of every image (nmslib HNSW) as an edge table; "
-    "source/target are row numbers of pca_features.",
+    description="k nearest neighbours of every image as an edge table (exact up to 8,000 "
+    "images, nmslib HNSW above; updated, not rebuilt, for added images); source/target are "
+    "row numbers of pca_features.",
 )
 def knn_edges(context: AssetExecutionContext, xdeg: XdegResource) -> MaterializeResult:
     """Find each image's k nearest neighbours in the PCA space."""
     settings = xdeg.settings()
     result = knn.knn_edges(settings, reporter(context, settings))
     return materialized(result, path=settings.layout.knn_edges,
-                        **pick(result, "edges", "images"), k=settings.k, space=params.KNN_SPACE)
+                        **pick(result, "edges", "images", "mode", "rows_searched"), k=settings.k,
+                        space=params.KNN_SPACE)
 
 
 @asset(
@@ -44,7 +46,8 @@ def similarity_graph(context: AssetExecutionContext, xdeg: XdegResource) -> Mate
         path=settings.layout.similarity_graph,
         **pick(result, "vertices", "edges", "components", "degree_max"),
         degree_mean=round(result.state["degree_mean"], 2),
-        degree_histogram=degree_histogram(result.state["degree_counts"]),
+        degree_histogram=degree_histogram(result.state["degree_counts"],
+                                          settings.layout.state_dir),
     )
 
 

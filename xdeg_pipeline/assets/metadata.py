@@ -5,15 +5,16 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from dagster import MetadataValue
 
 from xdeg_pipeline.core import markdown
-from xdeg_pipeline.core.query import ChainResult
-from xdeg_pipeline.core.render import strip_markdown
+
+if TYPE_CHECKING:  # core.query pulls in igraph: imported only where chains are shown
+    from xdeg_pipeline.core.query import ChainResult
 
 
 def md_table(df: pd.DataFrame, max_rows: int = 50) -> MetadataValue:
@@ -43,8 +44,33 @@ def to_metadata(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def plot(draw: Callable[[Any], None], alt: str) -> MetadataValue:
-    """A matplotlib plot drawn by ``draw(ax)`` as an inline PNG."""
+def plot(draw: Callable[[Any], None], alt: str, data: Any = None,
+         cache_dir: Path | None = None) -> MetadataValue:
+    """A matplotlib plot drawn by ``draw(ax)`` as an inline PNG. With ``cache_dir``, the last
+    plot of this ``alt`` is kept there (``plot-<alt>.md``) and reused while ``data`` (what
+    was drawn) is the same: a build with nothing changed draws nothing (and never imports
+    matplotlib)."""
+    cached = key = None
+    if cache_dir is not None:
+        import hashlib
+
+        key = hashlib.sha256(repr((alt, np.asarray(data).tolist())).encode()).hexdigest()[:16]
+        cached = Path(cache_dir) / f"plot-{alt.replace(' ', '_')}.md"
+        try:
+            first, _, text = cached.read_text(encoding="utf-8").partition("\n")
+            if first == key:
+                return MetadataValue.md(text)
+        except OSError:
+            pass
+    text = _render(draw, alt)
+    if cached is not None:
+        from xdeg_pipeline.core.atomic import write_text
+
+        write_text(f"{key}\n{text}", cached)
+    return MetadataValue.md(text)
+
+
+def _render(draw: Callable[[Any], None], alt: str) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -58,10 +84,10 @@ def plot(draw: Callable[[Any], None], alt: str) -> MetadataValue:
         fig.savefig(buf, format="png")
     finally:
         plt.close(fig)
-    return MetadataValue.md(markdown.png_image(buf.getvalue(), alt))
+    return markdown.png_image(buf.getvalue(), alt)
 
 
-def variance_plot(ratio: np.ndarray) -> MetadataValue:
+def variance_plot(ratio: np.ndarray, cache_dir: Path | None = None) -> MetadataValue:
     """Cumulative explained variance of the PCA components."""
 
     def draw(ax: Any) -> None:
@@ -71,10 +97,10 @@ def variance_plot(ratio: np.ndarray) -> MetadataValue:
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
 
-    return plot(draw, "explained variance")
+    return plot(draw, "explained variance", ratio, cache_dir)
 
 
-def degree_histogram(counts: Sequence[int]) -> MetadataValue:
+def degree_histogram(counts: Sequence[int], cache_dir: Path | None = None) -> MetadataValue:
     """Degree histogram (``counts[d]`` images of degree d, log scale)."""
 
     def draw(ax: Any) -> None:
@@ -83,17 +109,30 @@ def degree_histogram(counts: Sequence[int]) -> MetadataValue:
         ax.set_ylabel("images")
         ax.set_yscale("log")
 
-    return plot(draw, "degree histogram")
+    return plot(draw, "degree histogram", counts, cache_dir)
+
+
+def picture(path: Path) -> MetadataValue:
+    """A PNG file inline (render is imported only where pictures are shown)."""
+    from xdeg_pipeline.core.render import strip_markdown
+
+    return MetadataValue.md(strip_markdown(Path(path)))
+
+
+def chain_maps(maps: dict[Path, bytes]) -> dict[str, MetadataValue]:
+    """The collection map with each chain drawn over it, one entry each (``map_<chain>``)."""
+    return {f"map_{Path(path).name.split('.')[0]}": picture(path)
+            for path in maps}
 
 
 def strips(results: Sequence[ChainResult], limit: int = 10) -> dict[str, MetadataValue]:
     """The picture strip of the first ``limit`` chains, one entry each."""
-    return {f"strip_{r.chain_id}": MetadataValue.md(strip_markdown(r.png))
+    return {f"strip_{r.chain_id}": picture(r.png)
             for r in results[:limit] if r.png is not None}
 
 
 def example_strips(paths: Sequence[str | Path], prefix: str = "example"
                    ) -> dict[str, MetadataValue]:
     """Inline pictures of strips written by a stage, one entry each (missing files left out)."""
-    return {f"{prefix}_{Path(p).stem}": MetadataValue.md(strip_markdown(Path(p)))
+    return {f"{prefix}_{Path(p).stem}": picture(p)
             for p in paths if Path(p).exists()}

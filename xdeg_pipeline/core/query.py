@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from xdeg_pipeline.core.graph import load_graph
+from xdeg_pipeline.core.image_files import image_file, recorded_files
 from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.paths import PathFinder
 from xdeg_pipeline.core.remote import caption, display_meta, read_metadata
@@ -187,21 +188,6 @@ class Collection:
             attribution=attribution,
             meta=[{"name": n, **display_meta(self.metadata.get(n, {}))} for n in result.path],
         )
-
-
-def recorded_files(manifest: pd.DataFrame, images_root: Path) -> dict[str, Path]:
-    """The image file the manifest records for a name (URL manifests: column ``path``)."""
-    files: dict[str, Path] = {}
-    if "path" in manifest.columns:
-        for n, p in zip(manifest["name"], manifest["path"]):
-            if isinstance(p, str) and p:
-                files[n] = Path(p) if Path(p).is_absolute() else images_root / p
-    return files
-
-
-def image_file(name: str, recorded: dict[str, Path], images_root: Path) -> Path:
-    """The image file of a collection name: the recorded one, else ``images_root / name``."""
-    return recorded.get(name) or images_root / name
 
 
 def label_for(name: str, openmoji: bool = False) -> str:

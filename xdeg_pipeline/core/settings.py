@@ -46,6 +46,13 @@ def _flag(value: str | bool) -> bool:
     raise ValueError(f"expected 1/0 (or true/false), got {value!r}")
 
 
+def _runtime(value: str) -> str:
+    text = str(value).strip().lower()
+    if text not in params.INFERENCE_RUNTIMES:
+        raise ValueError(f"expected one of {', '.join(params.INFERENCE_RUNTIMES)}, got {value!r}")
+    return text
+
+
 def _progress(value: str) -> str:
     text = {"1": "bar", "0": "off", "": "auto"}.get(str(value).strip(), str(value).strip())
     if text not in PROGRESS_MODES:
@@ -80,6 +87,9 @@ SETTINGS: tuple[Setting, ...] = (
             "weights file of the backbone (`resnet18`: else the torch hub cache)"),
     Setting("device", "XDEG_DEVICE", str, "auto: cuda → mps → cpu",
             "where features are computed (`cuda`, `cuda:1`, `mps`, `cpu`)"),
+    Setting("runtime", "XDEG_RUNTIME", _runtime, "auto (CPU: OpenVINO, else torch)",
+            "inference runtime of the feature model: `auto`, `torch`, `openvino`, "
+            "`onnxruntime` (one that is missing or broken falls back to torch, with a warning)"),
     Setting("batch_size", "XDEG_BATCH_SIZE", int, "auto (8 on CPU, 256 on CUDA)",
             "feature batch size"),
     Setting("num_workers", "XDEG_NUM_WORKERS", int,
@@ -133,6 +143,7 @@ class Settings:
     backbone: str = DEFAULT_BACKBONE
     weights: str | None = None
     device: str | None = None
+    runtime: str = "auto"
     batch_size: int | None = None
     num_workers: int | None = None
     pca_components: int = params.PCA_COMPONENTS or 0
@@ -157,10 +168,11 @@ class Settings:
         for name in ("download_timeout", "download_total_timeout", "download_max_mb"):
             if not getattr(self, name) > 0:
                 raise SettingsError(f"{_name(name)} must be > 0, got {getattr(self, name)!r}")
-        try:
-            _progress(self.progress)
-        except ValueError as exc:
-            raise SettingsError(f"{_name('progress')}: {exc}") from None
+        for name, check in (("progress", _progress), ("runtime", _runtime)):
+            try:
+                check(getattr(self, name))
+            except ValueError as exc:
+                raise SettingsError(f"{_name(name)}: {exc}") from None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -215,9 +227,10 @@ class Settings:
         return self.pca_components or None
 
     def extractor_options(self) -> dict[str, Any]:
-        """``FeatureExtractor`` keyword arguments."""
+        """``FeatureExtractor`` keyword arguments (exported models go to the data folder)."""
         return {"backbone": self.backbone, "weights": self.weights, "device": self.device,
-                "batch_size": self.batch_size, "num_workers": self.num_workers}
+                "batch_size": self.batch_size, "num_workers": self.num_workers,
+                "runtime": self.runtime, "model_cache": str(self.layout.model_cache)}
 
     def download_options(self) -> dict[str, Any]:
         """``remote.download_all`` keyword arguments."""

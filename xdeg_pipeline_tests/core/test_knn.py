@@ -1,4 +1,5 @@
-"""kNN edge table (nmslib HNSW), exact reference and recall."""
+"""kNN edge table (exact below params.KNN_EXACT_MAX, nmslib HNSW above), exact reference and
+recall."""
 
 from __future__ import annotations
 
@@ -20,11 +21,12 @@ def clustered(n: int = 1500, dim: int = 24, clusters: int = 15, seed: int = 0) -
     return (centres[rng.integers(0, clusters, n)] + rng.normal(size=(n, dim))).astype(np.float32)
 
 
+@pytest.mark.parametrize("exact_max", [0, None], ids=["hnsw", "exact"])
 @pytest.mark.parametrize("space", ["l2", "cosine"])
-def test_edge_table_shape_order_and_recall(space):
+def test_edge_table_shape_order_and_recall(space, exact_max):
     X = clustered()
     k = 10
-    edges = knn_edges(X, k, space=space, threads=2)
+    edges = knn_edges(X, k, space=space, threads=2, exact_max=exact_max)
     assert list(edges.columns) == ["source", "target", "distance", "rank"]
     assert [str(t) for t in edges.dtypes] == ["int32", "int32", "float32", "int16"]
     assert (edges["source"] != edges["target"]).all()
@@ -43,10 +45,11 @@ def test_l2_distance_is_euclidean_not_squared():
     assert edges.set_index("source").loc[0, "distance"] == pytest.approx(5.0)
 
 
-def test_exact_duplicates_are_each_others_neighbours():
+@pytest.mark.parametrize("exact_max", [0, None], ids=["hnsw", "exact"])
+def test_exact_duplicates_are_each_others_neighbours(exact_max):
     X = clustered(400)
     X[10] = X[20] = X[30] = X[5]  # four copies of one vector
-    edges = knn_edges(X, 5)
+    edges = knn_edges(X, 5, exact_max=exact_max)
     assert (edges["source"] != edges["target"]).all()
     assert (edges.groupby("source").size() == 5).all()
     copies = {5, 10, 20, 30}
@@ -54,6 +57,19 @@ def test_exact_duplicates_are_each_others_neighbours():
         nb = edges[edges["source"] == v]
         assert set(nb["target"][:3]) == copies - {v}
         assert (nb["distance"][:3] == 0).all()
+
+
+def test_small_tables_are_exact_and_deterministic():
+    """Below params.KNN_EXACT_MAX the table is the exact one, the same on every build."""
+    from xdeg_pipeline.core import params
+    from xdeg_pipeline.core.knn import edge_table
+
+    X = clustered(2000, 32)
+    assert len(X) <= params.KNN_EXACT_MAX
+    a, b = knn_edges(X, 10), knn_edges(X, 10, threads=1)
+    ids, _ = exact_knn(X, 10, "l2")
+    assert a.equals(b) and a.equals(edge_table(X, ids, 10, "l2"))
+    assert knn_recall(X, a, 10, sample=500) == 1.0
 
 
 def test_exact_knn_matches_brute_force():
@@ -98,7 +114,7 @@ def test_knn_prints_nothing_on_stderr():
         import numpy as np
         from xdeg_pipeline.core.knn import knn_edges
         X = np.random.default_rng(0).random((300, 16), dtype=np.float32)
-        print(len(knn_edges(X, 5, threads=1)), "nmslib" in sys.modules)
+        print(len(knn_edges(X, 5, threads=1, exact_max=0)), "nmslib" in sys.modules)
     """)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["1500", "True"]

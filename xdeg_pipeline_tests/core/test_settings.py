@@ -44,7 +44,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "XDEG_DOWNLOAD_TIMEOUT": "0.5", "XDEG_DOWNLOAD_TOTAL_TIMEOUT": "2",
         "XDEG_DOWNLOAD_RETRIES": "1", "XDEG_DOWNLOAD_MAX_MB": "1.5",
         "XDEG_DOWNLOAD_RETRY_HOURS": "0.5", "XDEG_REFRESH_CRON": "*/5 * * * *",
-        "XDEG_PROGRESS_BAR": "lines",
+        "XDEG_PROGRESS_BAR": "lines", "XDEG_RUNTIME": "OpenVINO",
     }
     assert {s.env for s in SETTINGS} - set(env) == {"XDEG_MANIFEST"}
     s = Settings.from_env(env)
@@ -58,8 +58,11 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "max_bytes": int(1.5 * 2**20), "retry_failed_after": 1800.0,
     }
     assert s.progress == "lines" and s.progress_mode(terminal=True) == "lines"
+    assert s.runtime == "openvino"
     assert s.extractor_options() == {"backbone": "resnet18", "weights": "/w.pth",
-                                     "device": "cpu", "batch_size": 4, "num_workers": 0}
+                                     "device": "cpu", "batch_size": 4, "num_workers": 0,
+                                     "runtime": "openvino",
+                                     "model_cache": str(tmp_path / "h" / "models")}
 
 
 def test_overrides_win_and_none_means_not_given(tmp_path: Path) -> None:
@@ -113,6 +116,15 @@ def test_bad_overrides_name_the_field() -> None:
     with pytest.raises(SettingsError, match="k: expected a number"):
         Settings.from_env({}, k=True)
     assert Settings.from_env({}, download_timeout=3).download_timeout == 3.0
+
+
+def test_runtime_setting() -> None:
+    assert Settings.from_env({}).runtime == "auto"
+    assert Settings.from_env({}, runtime="torch").runtime == "torch"
+    with pytest.raises(SettingsError, match="XDEG_RUNTIME: cannot read 'tensorrt'"):
+        Settings.from_env({"XDEG_RUNTIME": "tensorrt"})
+    with pytest.raises(SettingsError, match=r"runtime \(XDEG_RUNTIME\)"):
+        Settings(runtime="cuda")
 
 
 def test_empty_variables_are_unset() -> None:

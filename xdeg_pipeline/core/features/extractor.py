@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from xdeg_pipeline.core.backbones import BackboneSpec, load_backbone
+from xdeg_pipeline.core.backbones import load_backbone
+from xdeg_pipeline.core.feature_spec import cache_key, weighted_spec
 from xdeg_pipeline.core.features.device import (
     choose_device,
     default_batch_size,
@@ -19,7 +20,8 @@ from xdeg_pipeline.core.features.device import (
 )
 from xdeg_pipeline.core.features.inputs import InputSide, PreparedBatch
 from xdeg_pipeline.core.features.loading import LoadPlan
-from xdeg_pipeline.core.features.runner import TorchRunner
+from xdeg_pipeline.core.features.preprocess import DEFAULT_FIT, check_fit
+from xdeg_pipeline.core.features.runtime import KEY_SUFFIX, RuntimeChoice
 from xdeg_pipeline.core.progress import ProgressFn
 
 
@@ -31,6 +33,12 @@ class FeatureExtractor:
     settings, names the cache key and overlaps batch ``k + 1``'s model step with handing
     back batch ``k``. ``batch_size``, ``num_workers``, ``gpu_decode``, ``reader_threads``,
     ``decode_threads`` and ``inline_threads`` may be changed between calls.
+
+    ``runtime`` (:mod:`.runtime`): the inference runtime, ``auto`` by default (on CPU the
+    measured fastest, whose exported model is cached in ``model_cache``; torch without that
+    folder or off CPU). The runner is built on first use, so an extractor made only for its
+    ``cache_key`` costs no export. ``fit``: how a picture goes onto the model's square
+    (:data:`.preprocess.FITS`).
     """
 
     def __init__(
@@ -41,9 +49,15 @@ class FeatureExtractor:
         batch_size: int | None = None,
         num_workers: int | None = None,
         gpu_decode: bool = False,
+        runtime: str = "auto",
+        model_cache: str | Path | None = None,
+        fit: str = DEFAULT_FIT,
     ) -> None:
         self.device = choose_device(device)
-        model, self.spec = load_backbone(backbone, weights)
+        self.fit = check_fit(fit)
+        self.choice = RuntimeChoice(runtime, None if model_cache is None else Path(model_cache))
+        self.spec = weighted_spec(backbone, weights)  # no model loaded yet (see torch_model)
+        self._backbone = (backbone, weights)
         self.dim = self.spec.dim
         kind = self.device.type
         self.batch_size = int(batch_size or default_batch_size(self.device))
@@ -54,13 +68,39 @@ class FeatureExtractor:
         self.decode_threads = 2  # nvJPEG: batches decoded concurrently in the main process
         self.reader_threads = default_reader_threads()  # nvJPEG readers / inline decoding
         self.inline_threads = True  # num_workers == 0: decode each batch with reader_threads
-        self.runner = TorchRunner(model, self.spec, self.device)
+        self._torch_model: nn.Module | None = None
+        self._runner: Any = None
         self.input_side = InputSide(self.device)
 
     @property
+    def runner(self) -> Any:
+        """The model runner (:class:`~.runner.ModelRunner`), built on first use."""
+        if self._runner is None:
+            self._runner = self.choice.build(lambda: self.torch_model, self.spec, self.device,
+                                             self.batch_size)
+        return self._runner
+
+    @property
+    def runtime(self) -> str:
+        """The runtime that runs the model (builds the runner)."""
+        return self.runner.name
+
+    @property
     def model(self) -> nn.Module:
-        """The torch feature module (on the device, eval mode)."""
-        return self.runner.model
+        """The torch feature module (eval mode; on the device once the runner is torch's)."""
+        runner = self.runner
+        return runner.model if hasattr(runner, "model") else self.torch_model
+
+    @property
+    def torch_model(self) -> nn.Module:
+        """The backbone as a torch module (loaded on first use: an inference runtime with a
+        cached export never needs it)."""
+        if self._torch_model is None:
+            model, spec = load_backbone(*self._backbone)
+            if spec != self.spec:
+                raise RuntimeError(f"weights changed while running: {spec} != {self.spec}")
+            self._torch_model = model
+        return self._torch_model
 
     @property
     def cache_key(self) -> str:
@@ -69,9 +109,8 @@ class FeatureExtractor:
         nvJPEG's pixels differ slightly from libjpeg's (IDCT, chroma upsampling; cosine
         ~0.996 between the two paths' features), so its features get a key of their own.
         """
-        spec: BackboneSpec = self.spec
-        key = f"{spec.name}-w{spec.weights_id}-{spec.preprocess_version}-s{spec.image_size}"
-        return key + ("-nvjpeg" if self.gpu_decode else "")
+        suffix = KEY_SUFFIX.get(self.runtime, "") if KEY_SUFFIX else ""
+        return cache_key(self.spec, self.fit, self.gpu_decode, suffix)
 
     def features_from_uint8(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, S, S) uint8 on the device -> (N, dim) features (device tensor, async)."""
@@ -83,7 +122,15 @@ class FeatureExtractor:
             batch_size=self.batch_size, image_size=self.spec.image_size,
             num_workers=self.num_workers, raw_jpeg=self.gpu_decode,
             reader_threads=self.reader_threads, inline_threads=self.inline_threads,
+            fit=self.fit,
         )
+
+    def overlaps_decoding(self) -> bool:
+        """Whether the CPU input side decodes batch ``k + 1`` while the model runs batch ``k``:
+        yes with an inference runtime (its ``launch`` returns at once, its threads compute
+        without the GIL); no with torch on CPU, whose ``launch`` computes the batch itself, so
+        decoding runs between model steps and never fights torch's threads for the cores."""
+        return self.device.type == "cpu" and self.runtime != "torch"
 
     def input_batches(self, paths: Sequence[Path]) -> Iterator[PreparedBatch]:
         """The input side alone: prepared batches of ``paths`` on the device, in order."""
@@ -143,3 +190,9 @@ class FeatureExtractor:
         side = getattr(self, "input_side", None)
         if side is not None:
             side.close()
+        runner = getattr(self, "_runner", None)
+        if runner is not None and hasattr(runner, "close"):
+            runner.close()
+        choice = getattr(self, "choice", None)
+        if choice is not None:
+            choice.close()

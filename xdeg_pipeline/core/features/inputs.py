@@ -72,7 +72,7 @@ class InputSide:
                 parts.append(cpu.to(self.device, non_blocking=ring.pinned).permute(0, 3, 1, 2))
         if plan.raw_jpeg:
             jidx, decoded = decode_raw_jpegs(item, ring, paths, plan.image_size, self.device,
-                                             failures)
+                                             failures, plan.fit)
             if decoded is not None:
                 idx += jidx
                 parts.append(decoded)

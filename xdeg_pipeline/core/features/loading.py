@@ -5,7 +5,9 @@ three ways (:class:`LoadPlan`):
 
 * inline (``num_workers == 0``, the CPU default): each batch is decoded by a small thread pool
   in the calling thread, between two model steps, so decoding never competes with torch's
-  threads for the cores;
+  threads for the cores; with a runner that computes on its own threads (an inference
+  runtime: its ``launch`` returns at once) the next batch is decoded while the model runs
+  this one (Pillow decodes and resizes without the GIL);
 * worker processes (``num_workers > 0``): a DataLoader whose workers write into a ring of
   shared-memory batch slots (page-locked on CUDA);
 * raw JPEG (the nvJPEG path): reader threads only read bytes and parse headers, at most
@@ -29,7 +31,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from xdeg_pipeline.core.features.jpeg_header import nvjpeg_candidate
-from xdeg_pipeline.core.features.preprocess import failure_text, preprocess_file
+from xdeg_pipeline.core.features.preprocess import DEFAULT_FIT, failure_text, preprocess_file
 from xdeg_pipeline.core.features.ring import Ring, RingPool
 
 PREFETCH = 2  # batches in flight per loader worker
@@ -38,7 +40,7 @@ BYTES_PER_JPEG = 128 * 1024  # ring space per image for raw JPEG bytes (larger o
 
 @dataclass(frozen=True)
 class LoadPlan:
-    """How to load: batch size, image size, worker processes, raw JPEGs, reader threads."""
+    """How to load: batch size, image size, worker processes, raw JPEGs, reader threads, fit."""
 
     batch_size: int
     image_size: int
@@ -46,6 +48,7 @@ class LoadPlan:
     raw_jpeg: bool = False  # leave nvJPEG candidates as bytes (the GPU path)
     reader_threads: int = 1  # raw JPEG readers; inline decoding threads
     inline_threads: bool = True  # num_workers == 0: decode each batch with reader_threads
+    fit: str = DEFAULT_FIT  # preprocess.FITS
 
 
 @dataclass
@@ -67,10 +70,11 @@ class BatchDataset(Dataset):
     slot ``b % K``."""
 
     def __init__(self, paths: Sequence[Path], batches: list[list[int]], size: int,
-                 ring: Ring, raw_jpeg: bool, threads: int = 0) -> None:
+                 ring: Ring, raw_jpeg: bool, threads: int = 0, fit: str = DEFAULT_FIT) -> None:
         self.paths = paths
         self.batches = batches
         self.size = size
+        self.fit = fit
         self.ring = ring
         self.raw_jpeg = raw_jpeg
         self.threads = threads  # > 1: decode one batch with that many threads (no workers)
@@ -100,7 +104,7 @@ class BatchDataset(Dataset):
                             out.jextra.append(data)
                         out.jidx.append(i)
                         continue
-                arr[len(out.idx)] = preprocess_file(path, self.size)
+                arr[len(out.idx)] = preprocess_file(path, self.size, self.fit)
                 out.idx.append(i)
             except Exception as exc:  # one bad file never kills a batch
                 out.failures.append((i, failure_text(exc)))
@@ -117,7 +121,7 @@ class BatchDataset(Dataset):
 
         def one(pos: int) -> str | None:
             try:
-                arr[pos] = preprocess_file(self.paths[members[pos]], self.size)
+                arr[pos] = preprocess_file(self.paths[members[pos]], self.size, self.fit)
             except Exception as exc:  # one bad file never kills a batch
                 return failure_text(exc)
             return None
@@ -195,21 +199,21 @@ def load_batches(paths: Sequence[Path], plan: LoadPlan, rings: RingPool, extra_s
 
     ``extra_slots``: ring slots beyond the loader's own, for batches a consumer holds on to.
     """
-    bs, size = plan.batch_size, plan.image_size
+    bs, size, fit = plan.batch_size, plan.image_size, plan.fit
     batches = [list(range(i, min(i + bs, len(paths)))) for i in range(0, len(paths), bs)]
     cap = bs * BYTES_PER_JPEG if plan.raw_jpeg else 0
     if plan.raw_jpeg:
         window = 2 * plan.reader_threads
         ring = rings.get(_slots(0, window + extra_slots), bs, size, cap, shared=False)
-        ds = BatchDataset(paths, batches, size, ring, raw_jpeg=True)
+        ds = BatchDataset(paths, batches, size, ring, raw_jpeg=True, fit=fit)
         return threaded(ds, plan.reader_threads, window), ring
     workers = min(plan.num_workers, len(batches))
     ring = rings.get(_slots(workers, extra_slots), bs, size, cap, shared=workers > 0)
     if workers == 0:
         threads = plan.reader_threads if plan.inline_threads else 0
-        ds = BatchDataset(paths, batches, size, ring, raw_jpeg=False, threads=threads)
+        ds = BatchDataset(paths, batches, size, ring, raw_jpeg=False, threads=threads, fit=fit)
         return inline(ds), ring
-    ds = BatchDataset(paths, batches, size, ring, raw_jpeg=False)
+    ds = BatchDataset(paths, batches, size, ring, raw_jpeg=False, fit=fit)
     loader = DataLoader(ds, batch_size=None, shuffle=False, num_workers=workers,
                         collate_fn=_identity, pin_memory=False, prefetch_factor=PREFETCH,
                         worker_init_fn=_worker_init, in_order=True, persistent_workers=False)

@@ -19,6 +19,7 @@ import torch
 
 from xdeg_pipeline.core.features.loading import LoadedBatch
 from xdeg_pipeline.core.features.preprocess import (
+    DEFAULT_FIT,
     failure_text,
     preprocess_decoded,
     preprocess_file,
@@ -27,7 +28,7 @@ from xdeg_pipeline.core.features.ring import Ring
 
 
 def decode_raw_jpegs(item: LoadedBatch, ring: Ring, paths: Sequence[Path], size: int,
-                     device: torch.device, failures: dict[int, str]
+                     device: torch.device, failures: dict[int, str], fit: str = DEFAULT_FIT
                      ) -> tuple[list[int], torch.Tensor | None]:
     """nvJPEG-decode and preprocess the raw JPEGs of a batch.
 
@@ -48,7 +49,7 @@ def decode_raw_jpegs(item: LoadedBatch, ring: Ring, paths: Sequence[Path], size:
         try:
             decoded = decode_jpeg(blobs, mode=ImageReadMode.RGB, device=device)
             with torch.inference_mode():
-                return jidx, preprocess_decoded(decoded, size)
+                return jidx, preprocess_decoded(decoded, size, fit)
         except Exception:
             pass
         good_idx, good, cpu_idx, cpu = [], [], [], []
@@ -58,12 +59,12 @@ def decode_raw_jpegs(item: LoadedBatch, ring: Ring, paths: Sequence[Path], size:
                 good_idx.append(i)
             except Exception:
                 try:
-                    cpu.append(torch.from_numpy(preprocess_file(paths[i], size)))
+                    cpu.append(torch.from_numpy(preprocess_file(paths[i], size, fit)))
                     cpu_idx.append(i)
                 except Exception as exc:
                     failures[i] = failure_text(exc)
     with torch.inference_mode():
-        parts = [preprocess_decoded(good, size)] if good else []
+        parts = [preprocess_decoded(good, size, fit)] if good else []
         if cpu:
             parts.append(torch.stack(cpu).to(device).permute(0, 3, 1, 2))
         if not parts:

@@ -9,8 +9,8 @@ batch ``k + 1`` before collecting batch ``k``, so a runner that works asynchrono
 streams, an inference runtime's own threads) overlaps the two.
 
 :class:`TorchRunner` runs the torch module in eager mode, channels-last, float16 autocast on
-CUDA. Another runtime (ONNX Runtime, OpenVINO, ``torch.compile``) is another class with the
-same two methods, picked by the extractor.
+CUDA. The other runtimes (:mod:`.openvino_runner`, :mod:`.onnx_runner`) are classes with the
+same two methods, picked by :mod:`.runtime`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from xdeg_pipeline.core.features.device import autocast_dtype
 
 
 class ModelRunner(Protocol):
-    """What the extractor needs from an inference runtime."""
+    """What the extractor needs from an inference runtime (``name``: the runtime's)."""
+
+    name: str
 
     def launch(self, x: torch.Tensor, ready: Any) -> Any:
         """Start the model on ``x`` (uint8, on the device) once ``ready`` has fired."""
@@ -39,6 +41,8 @@ class ModelRunner(Protocol):
 
 class TorchRunner:
     """The backbone as a torch module on ``device`` (eager, channels-last)."""
+
+    name = "torch"
 
     def __init__(self, model: nn.Module, spec: BackboneSpec, device: torch.device) -> None:
         self.device = device
@@ -72,7 +76,8 @@ class TorchRunner:
         if self._stream is None:
             return self.features_from_uint8(x)
         with torch.cuda.stream(self._stream), torch.inference_mode():
-            self._stream.wait_event(ready)
+            if ready is not None:
+                self._stream.wait_event(ready)
             x.record_stream(self._stream)
             feats = self.features_from_uint8(x).float()
             host = torch.empty(feats.shape, dtype=torch.float32, pin_memory=True)

@@ -1,16 +1,26 @@
-"""What the asset checks verify, Dagster-free: each returns (passed, metadata)."""
+"""What the asset checks verify, Dagster-free: each returns (passed, metadata).
+
+The two that read data (coverage and finiteness of every shard, kNN recall) keep their last
+outcome in the state folder with a key made of the states and files they read (stage output
+fingerprints, and each file's size and modification time); while the key is the same, as in
+a build with nothing changed, the outcome is reused instead of read again.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from xdeg_pipeline.core import params
+from xdeg_pipeline.core.atomic import write_text
 from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.shards import SHARD_KEYS, shard_of
-from xdeg_pipeline.core.state import read_state
+from xdeg_pipeline.core.state import fingerprint, read_state
 from xdeg_pipeline.core.tables import read_feature_table, read_rejected
 
 MIN_EXPLAINED_VARIANCE = 0.5
@@ -18,9 +28,46 @@ MIN_KNN_RECALL = 0.95
 CheckOutcome = tuple[bool, dict[str, Any]]
 
 
+def _file_stamps(paths: list[Path]) -> list[Any]:
+    out: list[Any] = []
+    for p in paths:
+        try:
+            st = p.stat()
+            out.append((p.name, st.st_size, st.st_mtime_ns))
+        except OSError:
+            out.append((p.name, None))
+    return out
+
+
+def memoised(files: Layout, name: str, stages: tuple[str, ...], paths: list[Path],
+             compute: Callable[[], CheckOutcome]) -> CheckOutcome:
+    """``compute()``, or its recorded outcome while ``stages``' output fingerprints and the
+    files ``paths`` are those it was computed from."""
+    key = fingerprint([read_state(files.home, s).get("output_fingerprint") for s in stages],
+                      _file_stamps(paths))
+    record = files.state_file(f"check.{name}")
+    try:
+        saved = json.loads(record.read_text(encoding="utf-8"))
+        if saved.get("key") == key:
+            return bool(saved["passed"]), dict(saved["metadata"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    passed, metadata = compute()
+    write_text(json.dumps({"key": key, "passed": bool(passed), "metadata": metadata},
+                          default=str), record)
+    return passed, metadata
+
+
 def features_complete_and_finite(files: Layout) -> CheckOutcome:
     """Every manifest image has features in its shard or a recorded rejection, every shard is
     up to date, and every value is finite (one shard in memory at a time)."""
+    paths = [files.raw_images, files.rejected_images,
+             *(files.image_features_shard(p) for p in SHARD_KEYS)]
+    return memoised(files, "features_complete_and_finite", ("raw_images", "image_features"),
+                    paths, lambda: _features_complete_and_finite(files))
+
+
+def _features_complete_and_finite(files: Layout) -> CheckOutcome:
     manifest = pd.read_parquet(files.raw_images, columns=["name", "content_hash"])
     stale = list(read_state(files.home, "image_features").get("stale_shards", SHARD_KEYS))
     have: set[str] = set()
@@ -56,6 +103,11 @@ def pca_explained_variance(files: Layout) -> CheckOutcome:
 def knn_recall(files: Layout) -> CheckOutcome:
     """The approximate kNN finds at least :data:`MIN_KNN_RECALL` of the exact neighbours of a
     sample of images."""
+    return memoised(files, "knn_recall", ("pca_features", "knn_edges"),
+                    [files.pca_features, files.knn_edges], lambda: _knn_recall(files))
+
+
+def _knn_recall(files: Layout) -> CheckOutcome:
     from xdeg_pipeline.core.knn import knn_recall as measure
 
     _, Z = read_feature_table(files.pca_features)

@@ -30,10 +30,11 @@ from xdeg_pipeline.core.stage import (
     StageResult,
     StageRunner,
 )
+from xdeg_pipeline.core.stages.shard_batch import prefetch_new_features
 from xdeg_pipeline.core.stages.shard_task import (
     ShardTask,
     extract_shard,
-    extractor_for,
+    key_and_dim,
     shard_fingerprint,
     shard_state_name,
 )
@@ -80,7 +81,10 @@ def image_features(settings: Settings, shards: Sequence[str] = SHARD_KEYS,
     seconds = time.perf_counter() - t0
     computed = sum(r["computed"] for r in results)
     facts = {
-        "cache_key": plan.cache_key, "device": plan.device, "shards_in_run": len(shards),
+        "cache_key": plan.cache_key,
+        "device": next((r["device"] for r in results if r.get("device")), plan.device),
+        "runtime": next((r["runtime"] for r in results if r.get("runtime")), "none (reused)"),
+        "shards_in_run": len(shards),
         "shards_computed": len(plan.tasks),
         "shard_processes": len({r["pid"] for r in results if "pid" in r}),
         "shards": _shard_table(results), "images_computed": computed,
@@ -92,20 +96,19 @@ def image_features(settings: Settings, shards: Sequence[str] = SHARD_KEYS,
 
 def plan_shards(settings: Settings, shards: Sequence[str], runner: StageRunner,
                 report: Reporter) -> ShardPlan:
-    """Read the manifest, load the extractor (for its cache key), move an unsharded cache,
+    """Read the manifest, the feature cache key (no model loaded), move an unsharded cache,
     and split the shards into tasks and current ones (call it holding the build lock)."""
     files = settings.layout
     manifest = pd.read_parquet(files.raw_images, columns=["name", "content_hash"])
     first = manifest.drop_duplicates("content_hash", keep="first")
     args = tuple(settings.extractor_options().items())
-    extractor = extractor_for(args)
-    key = extractor.cache_key
+    key, dim = key_and_dim(args)
     migrate_unsharded_cache(files, key, report.info)
     by_shard: dict[str, list[tuple[str, str]]] = {p: [] for p in SHARD_KEYS}
     for h, n in zip(first["content_hash"], first["name"]):
         by_shard[shard_of(h)].append((h, str(settings.images_root / n)))
     fps = {p: shard_fingerprint(key, [h for h, _ in by_shard[p]]) for p in SHARD_KEYS}
-    plan = ShardPlan(manifest, key, extractor.dim, str(extractor.device), fps)
+    plan = ShardPlan(manifest, key, dim, settings.device or "auto", fps)
     for p in shards:
         task = ShardTask(p, tuple(by_shard[p]), str(files.home), key, fps[p], args,
                          settings.checkpoint_every)
@@ -127,11 +130,20 @@ def run_shard_tasks(tasks: list[ShardTask], map_tasks: MapTasks | None = None,
         report.info(f"fanning {len(tasks)} shards out over the cluster")
         return list(map_tasks(extract_shard, tasks, [f"xdeg-shard-{t.shard}-{t.input_fp}"
                                                      for t in tasks]))
+    early = prefetch_new_features(tasks, report.progress("features"))
+    if early:
+        report.info(f"features of {sum(e['computed'] for e in early.values())} new images in "
+                    f"{len(early)} shards computed in one stream")
     parts = PartsProgress(report.progress("features"), {t.shard: len(t.items) for t in tasks})
     parts.start()
     results = []
     for task in tasks:
-        results.append(extract_shard(task, progress=parts.part(task.shard), log=report.info))
+        res = extract_shard(task, progress=parts.part(task.shard), log=report.info)
+        pre = early.get(task.shard)  # computed by the prefetch, found cached by the task
+        if pre and "computed" in res:
+            n = pre["computed"]
+            res = {**res, **pre, "computed": res["computed"] + n, "reused": res["reused"] - n}
+        results.append(res)
         parts.finish(task.shard)
     return results
 

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.graph import build_graph, save_graph
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
 from xdeg_pipeline.core.tables import read_feature_table
@@ -31,6 +30,8 @@ def similarity_graph(settings: Settings, report: Reporter | None = None) -> Stag
 
 
 def _build(inputs: StageInputs) -> Outcome:
+    from xdeg_pipeline.core.graph import build_graph, save_graph  # igraph: only when building
+
     files = inputs.layout
     hashes, Z = read_feature_table(files.pca_features)
     edges = pd.read_parquet(files.knn_edges)

@@ -1,13 +1,24 @@
-"""knn_edges: the k nearest neighbours of every image (nmslib HNSW) as an edge table."""
+"""knn_edges: the k nearest neighbours of every image as an edge table.
+
+A build after new images (and the same PCA model) updates the previous table instead of
+rebuilding it (:mod:`xdeg_pipeline.core.knn_update`): the rows are matched by content hash
+through ``knn_rows.parquet``, written beside the table. Anything that does not match (another
+PCA model, k, space, row count, a rows file of another table) rebuilds.
+"""
 
 from __future__ import annotations
 
 from functools import partial
 
+import pandas as pd
+
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.knn import knn_edges as compute_knn_edges
+from xdeg_pipeline.core.knn_update import update_knn_edges
+from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
+from xdeg_pipeline.core.state import fingerprint_lines
 from xdeg_pipeline.core.tables import read_feature_table
 
 NAME = "knn_edges"
@@ -15,16 +26,52 @@ NAME = "knn_edges"
 
 def knn_edges(settings: Settings, report: Reporter | None = None) -> StageResult:
     """Edges of every row of pca_features to its ``k`` nearest (reused while pca_features,
-    ``k`` and the space are unchanged)."""
+    ``k`` and the space are unchanged; updated for new rows when only rows changed)."""
     files = settings.layout
     stage = Stage(NAME, partial(_neighbours, settings.k), upstream=("pca_features",),
-                  params=(settings.k, params.KNN_SPACE), outputs=(files.knn_edges,))
+                  params=(settings.k, params.KNN_SPACE),
+                  outputs=(files.knn_edges, files.knn_rows))
     return run_stage(stage, files, report)
+
+
+def _previous(files: Layout, previous: dict, model_id: str | None, k: int
+              ) -> tuple[list[str], pd.DataFrame] | str:
+    """The previous table and its row keys, or why it cannot be updated."""
+    if not previous:
+        return "first build"
+    if previous.get("pca_model") != model_id or model_id is None:
+        return "new PCA model"
+    if previous.get("k") != k or previous.get("space") != params.KNN_SPACE:
+        return "k or space changed"
+    try:
+        rows = pd.read_parquet(files.knn_rows)["content_hash"].tolist()
+        edges = pd.read_parquet(files.knn_edges)
+    except (OSError, KeyError, ValueError) as exc:
+        return f"previous table unreadable ({type(exc).__name__})"
+    if (fingerprint_lines(rows) != previous.get("rows_fingerprint")
+            or len(edges) != previous.get("edges")):
+        return "previous table does not match its state"
+    return rows, edges
 
 
 def _neighbours(k: int, inputs: StageInputs) -> Outcome:
     files = inputs.layout
-    _, Z = read_feature_table(files.pca_features)
-    edges = compute_knn_edges(Z, k=min(k, max(len(Z) - 1, 1)), space=params.KNN_SPACE)
-    return Outcome(state={"edges": len(edges), "images": len(Z), "k": k},
-                   writes={files.knn_edges: edges})
+    keys, Z = read_feature_table(files.pca_features)
+    kk = min(k, max(len(Z) - 1, 1))
+    model_id = inputs.upstream.get("pca_features", {}).get("model_id")
+    old = _previous(files, inputs.previous, model_id, k)
+    if isinstance(old, str):
+        edges, mode, reason, searched = compute_knn_edges(Z, k=kk, space=params.KNN_SPACE), \
+            "build", old, len(Z)
+    else:
+        edges, info = update_knn_edges(*old, keys, Z, k=kk, space=params.KNN_SPACE)
+        mode, reason, searched = info.mode, info.reason, info.searched
+    inputs.log(f"knn_edges: {mode}" + (f" ({reason})" if reason else "")
+               + f", {searched} of {len(Z)} rows searched")
+    state = {"edges": len(edges), "images": len(Z), "k": k, "space": params.KNN_SPACE,
+             "pca_model": model_id, "rows_fingerprint": fingerprint_lines(keys)}
+    # the rows first: a table replaced without its rows never matches the recorded state
+    return Outcome(state=state,
+                   writes={files.knn_rows: pd.DataFrame({"content_hash": keys}),
+                           files.knn_edges: edges},
+                   facts={"mode": mode, "rows_searched": searched})

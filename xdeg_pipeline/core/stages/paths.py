@@ -5,21 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from xdeg_pipeline.core.query import ChainResult, Collection, PathRequest, results_table
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
 
+if TYPE_CHECKING:  # core.query loads igraph: imported when paths are asked for, not by a build
+    from xdeg_pipeline.core.query import ChainResult, Collection
+
 NAME = "requested_paths"
+MAPS = 10  # chains drawn over the collection map (the first ones)
 ERROR_COLUMNS = ["source", "target", "error"]
 TABLE_COLUMNS = ["chain_id", "source", "target", "mode", "hops", "largest_step"]
 
 
 def open_collection(settings: Settings) -> Collection:
     """The built graph of the data folder, for path requests."""
+    from xdeg_pipeline.core.query import Collection
+
     return Collection(settings.home, settings.images_root, openmoji=settings.openmoji)
 
 
@@ -45,6 +50,8 @@ def _answer(settings: Settings, pairs: list[tuple[str, str]], options: dict[str,
             report: Reporter, inputs: StageInputs) -> Outcome:
     files = inputs.layout
     collection = open_collection(settings)
+    from xdeg_pipeline.core.query import PathRequest, results_table
+
     requests = [PathRequest(s, t, **options) for s, t in pairs or [example_pair(collection)]]
     results: list[ChainResult] = []
     errors = []
@@ -62,8 +69,26 @@ def _answer(settings: Settings, pairs: list[tuple[str, str]], options: dict[str,
         results.extend(chains)
     table = results_table(results)
     errors_df = pd.DataFrame(errors, columns=ERROR_COLUMNS)
-    facts = {"results": results, "errors": errors_df,
+    maps = chain_maps(collection, results[:MAPS]) if files.collection_map.exists() else {}
+    facts = {"results": results, "errors": errors_df, "maps": maps,
              "chains_table": table[TABLE_COLUMNS] if len(table) else None}
+    writes = {files.requested_paths: table, files.failed_requests: errors_df, **maps}
     return Outcome(state={"chains": len(results), "failed_requests": len(errors)},
-                   writes={files.requested_paths: table, files.failed_requests: errors_df},
-                   facts=facts)
+                   writes=writes, facts=facts)
+
+
+def chain_maps(collection: Collection, results: Sequence[ChainResult]) -> dict:
+    """The collection map with each chain drawn over it: {picture path: PNG bytes}."""
+    from xdeg_pipeline.core.visuals import map_picture_png
+
+    files = collection.layout
+    hashes = collection.graph.vs["content_hash"]
+    out = {}
+    for chain in results:
+        chain_hashes = [hashes[collection.vertex_of_name[n]] for n in chain.path]
+        r = chain.request
+        title = f"{r.source} -> {r.target} ({r.mode}, {len(chain.path) - 1} steps)"
+        out[files.chain_map_png(chain.chain_id)] = map_picture_png(
+            files, chain=chain_hashes, chain_labels=[collection.label(n) for n in chain.path],
+            title=title, attribution=collection.attribution, size=1200)
+    return out

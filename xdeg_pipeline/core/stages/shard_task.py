@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from xdeg_pipeline.core.atomic import remove_stale_temp
-from xdeg_pipeline.core.feature_store import FeatureStore, update_features
-from xdeg_pipeline.core.features import FeatureExtractor
+from xdeg_pipeline.core.feature_spec import cache_key, weighted_spec
+from xdeg_pipeline.core.feature_store import FeatureStore, FeatureUpdate, update_features
 from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.progress import ProgressFn
 from xdeg_pipeline.core.stage import Outcome, Stage, StageInputs, StageRunner
@@ -56,11 +56,22 @@ class ShardTask:
                      log_reuse=False)
 
 
-_EXTRACTORS: dict[str, FeatureExtractor] = {}  # one loaded model per worker process
+_EXTRACTORS: dict[str, Any] = {}  # one loaded model per worker process
 
 
-def extractor_for(args: ExtractorArgs) -> FeatureExtractor:
-    """The feature extractor of these arguments, loaded once per process."""
+def key_and_dim(args: ExtractorArgs) -> tuple[str, int]:
+    """The feature cache key and dimension of these extractor arguments, without torch or a
+    model (a build with nothing to compute never loads them)."""
+    options = dict(args)
+    spec = weighted_spec(options.get("backbone", "efficientnet_lite0"), options.get("weights"))
+    return cache_key(spec), spec.dim
+
+
+def extractor_for(args: ExtractorArgs) -> Any:
+    """The feature extractor (:class:`~xdeg_pipeline.core.features.FeatureExtractor`) of
+    these arguments, loaded once per process."""
+    from xdeg_pipeline.core.features import FeatureExtractor
+
     key = repr(args)
     if key not in _EXTRACTORS:
         kwargs = dict(args)
@@ -91,25 +102,37 @@ def extract_shard(task: ShardTask, progress: ProgressFn | None = None,
 def _extract(task: ShardTask, progress: ProgressFn | None, log: Callable[[str], None] | None,
              inputs: StageInputs) -> Outcome:
     files = inputs.layout
-    extractor = extractor_for(task.extractor_args)
     store = FeatureStore(files.feature_cache_shard(task.shard), task.cache_key)
+    known = store.known()
+    todo = sum(h not in known for h, _ in task.items)
     if progress is not None:  # the work of this shard, at once (the store keeps what it read)
-        known = store.known()
-        progress(0, sum(h not in known for h, _ in task.items))
-    update = update_features(
-        store,
-        [(h, Path(p)) for h, p in task.items],
-        extractor,
-        checkpoint_every=task.checkpoint_every,
-        progress=progress,
-        log=log,
-    )
+        progress(0, todo)
+    extractor = None
+    if todo:  # the model is loaded only when something is to be computed
+        extractor = extractor_for(task.extractor_args)
+        if extractor.cache_key != task.cache_key:  # key_and_dim and the extractor must agree
+            raise RuntimeError(f"feature cache key {extractor.cache_key} != planned "
+                               f"{task.cache_key}")
+        update = update_features(
+            store,
+            [(h, Path(p)) for h, p in task.items],
+            extractor,
+            checkpoint_every=task.checkpoint_every,
+            progress=progress,
+            log=log,
+        )
+    else:
+        update = FeatureUpdate(reused=len({h for h, _ in task.items}))
+    dim = extractor.dim if extractor is not None else key_and_dim(task.extractor_args)[1]
     ok = [h for h, _ in task.items if h not in update.failed]
-    X = store.get(ok) if ok else np.zeros((0, extractor.dim), np.float32)
+    X = store.get(ok) if ok else np.zeros((0, dim), np.float32)
     return Outcome(
-        state={"images": len(ok), "dim": extractor.dim, "failed": dict(update.failed),
+        state={"images": len(ok), "dim": dim, "failed": dict(update.failed),
                "cache_key": task.cache_key},
         writes={files.image_features_shard(task.shard): partial(write_feature_table, ok, X)},
         output_fingerprint=fingerprint(task.input_fp, sorted(update.failed)),
-        facts={"computed": update.computed, "reused": update.reused, "pid": os.getpid()},
+        facts={"computed": update.computed, "reused": update.reused, "pid": os.getpid(),
+               "runtime": extractor.runtime if extractor is not None and update.computed
+               else None,
+               "device": None if extractor is None else str(extractor.device)},
     )

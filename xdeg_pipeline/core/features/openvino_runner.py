@@ -1,0 +1,78 @@
+"""OpenVINO as the model runner (CPU plugin, float32).
+
+The model is compiled for a fixed batch, at least the extractor's batch size (a smaller batch,
+e.g. the last one or a shard's few new images, is padded), which OpenVINO runs faster than a
+dynamic one; a larger batch compiles once more. Two infer requests alternate,
+so :meth:`OpenVinoRunner.launch` returns at once (``start_async``) and the input side decodes
+the next batch while OpenVINO's own threads run this one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from xdeg_pipeline.core.features.onnx_runner import nhwc
+
+
+class OpenVinoRunner:
+    """An exported model (:mod:`.export`) compiled by OpenVINO for the CPU."""
+
+    name = "openvino"
+
+    def __init__(self, model_path: Path, threads: int, hint: str = "LATENCY",
+                 batch: int = 1) -> None:
+        import openvino as ov
+
+        self.batch = max(1, int(batch))
+        self._core = ov.Core()
+        self._model = self._core.read_model(str(model_path))
+        self._config = {"INFERENCE_NUM_THREADS": max(1, threads), "PERFORMANCE_HINT": hint,
+                        "INFERENCE_PRECISION_HINT": "f32"}
+        self._compiled: dict[int, tuple[Any, list[Any]]] = {}
+        self._turn = 0
+
+    def _requests(self, n: int) -> tuple[int, list[Any]]:
+        """The batch size to run ``n`` images at (padded up to a compiled one) and its
+        requests; compiles for ``n`` when no compiled batch is large enough."""
+        fits = [b for b in self._compiled if b >= n]
+        if fits:
+            b = min(fits)
+            return b, self._compiled[b][1]
+        n = max(n, self.batch)
+        model = self._model.clone()
+        s = int(model.input(0).get_partial_shape()[1].get_length())
+        model.reshape([n, s, s, 3])
+        compiled = self._core.compile_model(model, "CPU", self._config)
+        requests = [compiled.create_infer_request() for _ in range(2)]
+        self._compiled[n] = (compiled, requests)
+        return n, requests
+
+    def launch(self, x: torch.Tensor, ready: Any) -> tuple[Any, int]:
+        arr = nhwc(x)
+        n = arr.shape[0]
+        b, requests = self._requests(n)
+        if b > n:
+            arr = np.concatenate([arr, np.zeros((b - n, *arr.shape[1:]), arr.dtype)])
+        self._turn = (self._turn + 1) % len(requests)
+        req = requests[self._turn]
+        req.start_async({0: arr})
+        return req, n
+
+    def collect(self, launched: tuple[Any, int]) -> np.ndarray:
+        req, n = launched
+        req.wait()
+        return np.array(req.get_output_tensor(0).data[:n], dtype=np.float32)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Features of a ``(N, S, S, 3)`` uint8 batch (blocking)."""
+        return self.collect(self.launch(torch.from_numpy(x).permute(0, 3, 1, 2), None))
+
+    def features_from_uint8(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.collect(self.launch(x, None)))
+
+    def close(self) -> None:
+        self._compiled.clear()

@@ -1,0 +1,52 @@
+"""thumbnails: a small WebP per content hash, made once and kept (only new content costs
+anything), and the atlas sheets the map draws from (only sheets that changed are drawn)."""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+
+from xdeg_pipeline.core import atlases as atlas
+from xdeg_pipeline.core.image_files import files_by_hash
+from xdeg_pipeline.core.settings import Settings
+from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
+from xdeg_pipeline.core.thumbnails import THUMB_SIZE, ThumbnailStore
+
+NAME = "thumbnails"
+VERSION = 1
+MAX_WORKERS = 4
+SHOWN_FAILURES = 20
+
+
+def thumbnails(settings: Settings, report: Reporter | None = None) -> StageResult:
+    """Thumbnails of the images of raw_images that have none, then the atlases (reused while
+    raw_images is unchanged)."""
+    files, report = settings.layout, report or Reporter()
+    stage = Stage(NAME, partial(_make, settings.images_root, report), upstream=("raw_images",),
+                  params=(VERSION, THUMB_SIZE, atlas.CELL, atlas.SIDE),
+                  outputs=(files.atlas_index, files.atlas_sheets))
+    return run_stage(stage, files, report)
+
+
+def _make(images_root: Path, report: Reporter, inputs: StageInputs) -> Outcome:
+    files = inputs.layout
+    manifest = pd.read_parquet(files.raw_images)
+    by_hash = files_by_hash(manifest, images_root)
+    store = ThumbnailStore(files.thumbnails_dir)
+    workers = min(MAX_WORKERS, os.cpu_count() or 1)
+    stats = store.build(sorted(by_hash.items()), workers=workers,
+                        progress=report.progress("thumbnails"))
+    for h, reason in list(stats.failed.items())[:SHOWN_FAILURES]:
+        report.warn(f"no thumbnail for {by_hash[h]}: {reason}")
+    stored = atlas.load_atlases(files.atlas_index, files.atlas_sheets)
+    atlas.remove_unlisted(stored, files.atlas_dir)  # sheets replaced by the build before
+    sheets = atlas.build_atlases(sorted(by_hash), store, files.atlas_dir, previous=stored)
+    index_table, sheet_table = atlas.atlas_tables(sheets)
+    state = {"images": len(by_hash), "sheets": len(sheet_table),
+             "without_thumbnail": len(stats.failed)}
+    facts = {"made": stats.made, "reused": stats.reused, "sheets_drawn": sheets.written}
+    return Outcome(state=state, facts=facts,
+                   writes={files.atlas_index: index_table, files.atlas_sheets: sheet_table})

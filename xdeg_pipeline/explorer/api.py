@@ -1,0 +1,144 @@
+"""The JSON API: /api/path, /api/images, /api/map, /api/status and /api/export."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from xdeg_pipeline.core.paths.chain import PathError
+from xdeg_pipeline.core.resolve import NameOutsideCollection
+from xdeg_pipeline.explorer.data import ExplorerData, LiveData, UnknownImage
+from xdeg_pipeline.explorer.exports import EXPORTS, export_chain
+from xdeg_pipeline.explorer.requests import (
+    BadRequest,
+    Params,
+    PathQuery,
+    parse_images_query,
+    parse_path_query,
+)
+from xdeg_pipeline.explorer.responses import Json, error
+
+Items = Sequence[tuple[str, str]]
+
+
+class Api:
+    """The API handlers over one :class:`LiveData` (the current build)."""
+
+    def __init__(self, live: LiveData) -> None:
+        self.live = live
+
+    def status(self, request: Request) -> Response:
+        data = self.live.get()
+        return Json({
+            "images": len(data.entries),
+            "unique_images": len(data.file_of_hash),
+            "on_map": len(data.map),
+            "generation": self.live.generation,
+            "attribution": data.attribution,
+            "last_reload_error": self.live.last_error,
+        })
+
+    def images(self, request: Request) -> Response:
+        try:
+            q, limit = parse_images_query(request.query_params.multi_items())
+        except BadRequest as exc:
+            return error(400, str(exc))
+        data = self.live.get()
+        found = data.search(q, limit)
+        return Json({"images": [e.as_dict() for e in found], "total": len(data.entries)})
+
+    def map(self, request: Request) -> Response:
+        data = self.live.get()
+        atlases = data.atlases
+        where = {} if atlases is None else {
+            h: (int(s), int(c)) for h, s, c in atlases.index.itertuples(index=False)}
+        first_name: dict[str, str] = {}
+        for e in data.entries:
+            first_name.setdefault(e.content_hash, e.name)
+        points: dict[str, list] = {k: [] for k in ("hash", "name", "x", "y", "sheet", "slot")}
+        for h, (x, y) in data.map.items():
+            if h not in first_name:
+                continue
+            sheet, slot = where.get(h, (-1, -1))
+            for key, value in (("hash", h), ("name", first_name[h]), ("x", x), ("y", y),
+                               ("sheet", sheet), ("slot", slot)):
+                points[key].append(value)
+        sheets = [] if atlases is None else [
+            {"sheet": int(r.sheet), "url": f"/atlas/{r.sha256}.webp", "count": int(r.count)}
+            for r in atlases.sheets.itertuples()]
+        return Json({
+            "generation": self.live.generation,
+            "points": points,
+            "atlases": sheets,
+            "cell": None if atlases is None else atlases.cell,
+            "side": None if atlases is None else atlases.side,
+        })
+
+    def path(self, request: Request) -> Response:
+        got = self._answer(request.query_params.multi_items())
+        if isinstance(got, Response):
+            return got
+        data, chains, timing = got
+        body = {"chains": [c.as_dict() for c in chains], "images": data.chain_images(chains)}
+        return Json(body, headers={"server-timing": timing})
+
+    def export(self, request: Request) -> Response:
+        items = request.query_params.multi_items()
+        extra = Params(items)
+        try:
+            fmt = extra.one("format", "png") or "png"
+            if fmt not in EXPORTS:
+                raise BadRequest(f"format must be one of {', '.join(EXPORTS)}")
+            which = extra.integer("alternative", 0, 9, 0)
+        except BadRequest as exc:
+            return error(400, str(exc))
+        got = self._answer([(k, v) for k, v in items if k not in ("format", "alternative")])
+        if isinstance(got, Response):
+            return got
+        data, chains, _ = got
+        if which >= len(chains):
+            return error(404, f"there are {len(chains)} chains; alternative {which} is not one")
+        body, media, filename = export_chain(data, chains[which], fmt)
+        return Response(body, media_type=media,
+                        headers={"content-disposition": f'attachment; filename="{filename}"'})
+
+    def _answer(self, items: Items):
+        """(data, chains, Server-Timing value) for a path request, or an error response."""
+        t0 = time.perf_counter()
+        try:
+            query = parse_path_query(items)
+        except BadRequest as exc:
+            return error(400, str(exc))
+        data = self.live.get()
+        try:
+            chains, wait_ms, search_ms = _chains(data, query)
+        except UnknownImage as exc:
+            extra = {"rejected": exc.rejected} if exc.rejected else {}
+            return error(404, str(exc), closest=exc.closest, parameter=exc.parameter,
+                         name=exc.name, **extra)
+        except (NameOutsideCollection, BadRequest) as exc:
+            return error(400, str(exc))
+        except PathError as exc:
+            return error(422 if str(exc).startswith("no chain") else 400, str(exc))
+        total_ms = (time.perf_counter() - t0) * 1000
+        timing = f"path;dur={search_ms:.2f}, queue;dur={wait_ms:.2f}, total;dur={total_ms:.2f}"
+        return data, chains, timing
+
+
+def _chains(data: ExplorerData, query: PathQuery):
+    """Resolve the request's names (an unknown one says which parameter held it), then search."""
+
+    def resolve(parameter: str, name: str) -> str:
+        try:
+            return data.resolve(name)
+        except UnknownImage as exc:
+            exc.parameter = parameter
+            raise
+
+    source, target = resolve("source", query.source), resolve("target", query.target)
+    avoid = [resolve("avoid", a) for a in query.avoid]
+    via = [resolve("via", v) for v in query.via]
+    return data.find(query.request(source, target, avoid, via))

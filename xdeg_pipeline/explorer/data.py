@@ -1,0 +1,239 @@
+"""What the explorer serves, loaded from a built data folder through core, and reloaded after a
+build (the server answers from the new graph without a restart)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from xdeg_pipeline.core.atlases import AtlasSet, load_atlases
+from xdeg_pipeline.core.collection_map import read_map
+from xdeg_pipeline.core.query import ChainResult, Collection, PathRequest
+from xdeg_pipeline.core.resolve import AmbiguousName, NameNotFound
+from xdeg_pipeline.core.tables import read_rejected
+from xdeg_pipeline.core.thumbnails import ThumbnailStore
+from xdeg_pipeline.core.visuals import thumbnail_store
+
+log = logging.getLogger("xdeg.explorer")
+_SEPARATORS = str.maketrans({c: " " for c in "_-/.,;:()[]"})
+
+
+def _fold(text: str) -> str:
+    """Lower case, separators as spaces, one space between words (what search compares)."""
+    return " ".join(str(text).lower().translate(_SEPARATORS).split())
+
+
+@dataclass(frozen=True)
+class ImageEntry:
+    """One name of the collection, as the page shows it."""
+
+    name: str
+    content_hash: str
+    caption: str
+    x: float | None
+    y: float | None
+    haystack: str
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "content_hash": self.content_hash, "caption": self.caption,
+                "x": self.x, "y": self.y}
+
+
+class UnknownImage(LookupError):
+    """A name that leads to no image: ``closest`` names, and ``rejected`` when the build
+    skipped a file of that name (with its reason)."""
+
+    def __init__(self, message: str, closest: list[str], rejected: dict | None = None,
+                 name: str | None = None):
+        super().__init__(message)
+        self.closest = closest
+        self.rejected = rejected
+        self.name = name
+        self.parameter: str | None = None  # which request parameter held the name
+
+
+class ExplorerData:
+    """One loaded build: the collection (graph, names, path finder), map, thumbnails, rejects."""
+
+    def __init__(self, home: Path, images_root: Path, openmoji: bool = False) -> None:
+        self.collection = Collection(Path(home), Path(images_root), openmoji=openmoji)
+        self.layout = self.collection.layout
+        graph = self.collection.graph
+        hashes = graph.vs["content_hash"]
+        self.hash_of_name = {n: hashes[v] for n, v in self.collection.vertex_of_name.items()}
+        self.file_of_hash: dict[str, Path] = {}
+        for name in self.collection.names:
+            self.file_of_hash.setdefault(self.hash_of_name[name], self.collection.image_path(name))
+        table = read_map(self.layout.collection_map)
+        self.map = (
+            {} if table is None
+            else {h: (float(x), float(y)) for h, x, y in table.itertuples(index=False)}
+        )
+        self.thumbs: ThumbnailStore = thumbnail_store(self.layout)
+        self.atlases: AtlasSet | None = load_atlases(self.layout.atlas_index,
+                                                     self.layout.atlas_sheets)
+        self.atlas_files = (
+            set() if self.atlases is None else set(self.atlases.sheets["sha256"].astype(str))
+        )
+        rejected = read_rejected(self.layout.rejected_images)
+        self.rejected = {str(r["name"]): {k: str(r[k]) for k in ("name", "stage", "reason",
+                         "detail")} for r in rejected.to_dict("records")}
+        self.entries = [self._entry(n) for n in self.collection.names]
+        self.entry_of_name = {e.name: e for e in self.entries}
+        self.lock = threading.Lock()  # the path finder keeps scratch buffers: one query at once
+
+    def _entry(self, name: str) -> ImageEntry:
+        h = self.hash_of_name[name]
+        caption = self.collection.label(name)
+        meta = " ".join(self.collection.metadata.get(name, {}).values())
+        x, y = self.map.get(h, (None, None))
+        return ImageEntry(name, h, caption, x, y, _fold(f"{name} {caption} {meta}"))
+
+    @property
+    def attribution(self) -> str | None:
+        return self.collection.attribution
+
+    # ------------------------------------------------------------------ names
+    def resolve(self, query: str) -> str:
+        """The collection name meant by ``query``; UnknownImage (with closest names) if none."""
+        try:
+            return self.collection.resolve(query)
+        except AmbiguousName as exc:
+            raise UnknownImage(str(exc), exc.candidates[:10], name=query) from None
+        except NameNotFound as exc:
+            rejected = self._rejected(query)
+            if rejected is not None:
+                detail = f", {rejected['detail']}" if rejected["detail"] else ""
+                message = (
+                    f"{query!r} was rejected by the build ({rejected['stage']}: "
+                    f"{rejected['reason']}{detail})"
+                )
+                raise UnknownImage(" ".join(message.split()), [], rejected, query) from None
+            raise UnknownImage(str(exc), exc.suggestions, name=query) from None
+
+    def _rejected(self, query: str) -> dict | None:
+        if query in self.rejected:
+            return self.rejected[query]
+        stem = query.rsplit("/", 1)[-1]
+        hits = [r for n, r in self.rejected.items()
+                if n.rsplit("/", 1)[-1] == stem or n.rsplit("/", 1)[-1].rsplit(".", 1)[0] == stem]
+        return hits[0] if len(hits) == 1 else None
+
+    def search(self, q: str, limit: int) -> list[ImageEntry]:
+        """Images whose name, caption or metadata hold every word of ``q`` (best first)."""
+        words = _fold(q).split()
+        if not words:
+            return self.entries[:limit]
+        phrase = " ".join(words)
+        starts = [" " + w for w in words]
+        scored = []
+        for i, e in enumerate(self.entries):
+            if not all(w in e.haystack for w in words):
+                continue
+            cap = _fold(e.caption)
+            if cap == phrase:
+                rank = 0
+            elif cap.startswith(phrase):
+                rank = 1
+            elif all(w in " " + e.haystack for w in starts):  # every word starts a word
+                rank = 2 if " " + phrase in " " + e.haystack else 3
+            else:
+                rank = 4
+            scored.append((rank, len(e.caption), i))
+        scored.sort()
+        return [self.entries[i] for _, _, i in scored[:limit]]
+
+    # ------------------------------------------------------------------ chains
+    def find(self, request: PathRequest) -> tuple[list[ChainResult], float, float]:
+        """The chains, the ms spent waiting for the finder and the ms of the search itself."""
+        t0 = time.perf_counter()
+        with self.lock:
+            t1 = time.perf_counter()
+            chains = self.collection.find(request)
+        t2 = time.perf_counter()
+        return chains, (t1 - t0) * 1000, (t2 - t1) * 1000
+
+    def chain_images(self, results: list[ChainResult]) -> dict[str, dict]:
+        """name -> what the page shows, for every image of the chains."""
+        return {n: self.entry_of_name[n].as_dict() for r in results for n in r.path
+                if n in self.entry_of_name}
+
+
+def _signature(home: Path) -> tuple:
+    """What changes when a build writes new outputs (size, mtime and inode of each file)."""
+    from xdeg_pipeline.core.layout import Layout
+
+    layout = Layout(home)
+    files = [layout.similarity_graph, layout.raw_images, layout.collection_map,
+             layout.rejected_images, layout.atlas_sheets]
+    out = []
+    for f in files:
+        try:
+            st = f.stat()
+            out.append((st.st_size, st.st_mtime_ns, st.st_ino))
+        except FileNotFoundError:
+            out.append(None)
+    return tuple(out)
+
+
+class LiveData:
+    """The current :class:`ExplorerData`; a build's new files are loaded in the background once
+    they have stopped changing for ``settle`` seconds, then swapped in (requests never wait)."""
+
+    def __init__(self, home: Path, images_root: Path, check_every: float = 1.0,
+                 settle: float = 1.0, openmoji: bool = False) -> None:
+        self.home, self.images_root, self.openmoji = Path(home), Path(images_root), openmoji
+        self.check_every, self.settle = check_every, settle
+        self._sig = _signature(self.home)
+        self._data = ExplorerData(self.home, self.images_root, self.openmoji)
+        self.generation = 1
+        self._checked = time.monotonic()
+        self._seen: tuple | None = None
+        self._seen_at = 0.0
+        self._loading = False
+        self._mutex = threading.Lock()
+        self.last_error: str | None = None
+
+    def get(self) -> ExplorerData:
+        now = time.monotonic()
+        if now - self._checked >= self.check_every:
+            self._checked = now
+            self._maybe_reload(now)
+        return self._data
+
+    def _maybe_reload(self, now: float) -> None:
+        sig = _signature(self.home)
+        with self._mutex:
+            if sig == self._sig or self._loading:
+                return
+            if sig != self._seen:
+                self._seen, self._seen_at = sig, now
+                return
+            if now - self._seen_at < self.settle:
+                return
+            self._loading = True
+        threading.Thread(target=self._reload, args=(sig,), daemon=True).start()
+
+    def _reload(self, sig: tuple) -> None:
+        try:
+            data = ExplorerData(self.home, self.images_root, self.openmoji)
+        except Exception as exc:  # noqa: BLE001 - keep serving the previous build
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.warning("explorer: could not load the new build (%s); serving the previous one",
+                        self.last_error)
+            with self._mutex:
+                self._sig, self._loading = sig, False
+            return
+        with self._mutex:
+            self._data, self._sig, self._loading = data, sig, False
+            self.generation += 1
+            self.last_error = None
+        log.info("explorer: loaded the new build (generation %d)", self.generation)
+
+    def reload_now(self) -> None:
+        """Load the data folder again at once (tests, and a page's explicit request)."""
+        self._reload(_signature(self.home))
+

@@ -1,0 +1,302 @@
+// The explorer page: search, gallery, request (source, target, via, avoid, mode), chains,
+// exports and the map. No framework; every piece of collection text goes through textContent.
+import { MapView } from "/static/map.js";
+
+const $ = (id) => document.getElementById(id);
+const state = { source: null, target: null, via: [], avoid: [], mode: "smooth", steps: 5,
+  alternatives: 1, pick: "source" };
+const known = new Map();  // name -> {content_hash, caption}
+let requestSeq = 0;
+let lastChains = [];
+let map;
+
+function el(tag, props = {}, children = []) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "text") e.textContent = v;
+    else if (k === "dataset") Object.assign(e.dataset, v);
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c);
+  return e;
+}
+
+function thumbImg(hash, alt) {
+  return el("img", { src: `/thumb/${hash}`, alt: alt || "", loading: "lazy", decoding: "async" });
+}
+
+// ------------------------------------------------------------------------------- URL state
+function queryParams() {
+  const p = new URLSearchParams();
+  if (state.source) p.set("source", state.source);
+  if (state.target) p.set("target", state.target);
+  if (state.mode !== "smooth") p.set("mode", state.mode);
+  if (state.mode === "steps") p.set("steps", String(state.steps));
+  if (state.alternatives > 1) p.set("alternatives", String(state.alternatives));
+  for (const v of state.via) p.append("via", v);
+  for (const a of state.avoid) p.append("avoid", a);
+  return p;
+}
+
+function readUrl() {
+  const p = new URLSearchParams(location.search);
+  state.source = p.get("source");
+  state.target = p.get("target");
+  state.mode = ["smooth", "steps", "shortest"].includes(p.get("mode")) ? p.get("mode") : "smooth";
+  const steps = parseInt(p.get("steps"), 10);
+  if (!Number.isNaN(steps)) { state.steps = steps; if (!p.get("mode")) state.mode = "steps"; }
+  const alt = parseInt(p.get("alternatives"), 10);
+  state.alternatives = Number.isNaN(alt) ? 1 : Math.min(Math.max(alt, 1), 5);
+  state.via = p.getAll("via");
+  state.avoid = p.getAll("avoid");
+}
+
+function writeUrl() {
+  const q = queryParams().toString();
+  history.replaceState(null, "", q ? `?${q}` : location.pathname);
+}
+
+// ------------------------------------------------------------------------------- request UI
+function chip(name, onRemove) {
+  const info = known.get(name);
+  const c = el("span", { class: "chip", title: name });
+  if (info) c.append(thumbImg(info.content_hash, ""));
+  c.append(el("span", { class: "label", text: info ? info.caption : name }));
+  if (onRemove) c.append(el("button", { type: "button", title: "remove", "aria-label": "remove",
+    text: "\u00d7", onclick: onRemove }));
+  return c;
+}
+
+function renderRequest() {
+  for (const end of ["source", "target"]) {
+    const slot = $(end);
+    if (state[end]) {
+      const c = chip(state[end], () => { state[end] = null; changed(); });
+      c.id = end;
+      c.dataset.name = state[end];
+      slot.replaceWith(c);
+    } else {
+      slot.replaceWith(el("span", { id: end, class: "chip empty", text: "click an image" }));
+    }
+  }
+  for (const list of ["via", "avoid"]) {
+    const box = $(list);
+    box.replaceChildren();
+    state[list].forEach((name, i) => box.append(chip(name, () => {
+      state[list].splice(i, 1); changed();
+    })));
+    if (!state[list].length) box.append(el("span", { class: "muted", text: "none" }));
+  }
+  document.querySelector(`#mode input[value="${state.mode}"]`).checked = true;
+  document.querySelector(`#pick input[value="${state.pick}"]`).checked = true;
+  $("steps").value = String(state.steps);
+  $("steps-value").textContent = String(state.steps);
+  $("steps").closest("label").classList.toggle("off", state.mode !== "steps");
+  $("alternatives").value = String(state.alternatives);
+  const ready = Boolean(state.source && state.target);
+  for (const fmt of ["png", "html", "gif", "webp"]) {
+    const a = $(`export-${fmt}`);
+    a.classList.toggle("disabled", !ready);
+    if (ready) {
+      const p = queryParams();
+      p.set("format", fmt);
+      a.href = `/api/export?${p}`;
+    } else a.removeAttribute("href");
+  }
+  $("copy-link").disabled = !ready;
+}
+
+function use(name, info) {
+  if (info) known.set(name, info);
+  if (state.pick === "via") {
+    if (!state.via.includes(name)) state.via.push(name);
+  } else {
+    state[state.pick] = name;
+    if (state.pick === "source") state.pick = "target";
+    else if (state.pick === "target") state.pick = "source";
+  }
+  state.avoid = state.avoid.filter((a) => a !== name);
+  changed();
+}
+
+function changed() {
+  writeUrl();
+  renderRequest();
+  if (state.source && state.target) findPath();
+  else { showChains([]); message(""); }
+}
+
+function message(text, isError = false, closest = [], parameter = null, name = null) {
+  const m = $("message");
+  const shown = closest.length ? text.split("; closest:")[0] : text;
+  m.replaceChildren(el("span", { text: shown }));
+  m.classList.toggle("error", isError);
+  if (closest.length) {
+    m.append(el("span", { class: "muted", text: parameter ? " \u2014 use instead: " : " closest: " }));
+    for (const c of closest) m.append(el("button", { type: "button", text: c, onclick: () => {
+      if (parameter === "source" || parameter === "target") state[parameter] = c;
+      else if (parameter === "avoid" || parameter === "via") {
+        state[parameter] = state[parameter].map((x) => (x === name ? c : x));
+      } else { $("search").value = c; search(c); return; }
+      changed();
+    } }));
+  }
+}
+
+// ------------------------------------------------------------------------------- chains
+async function findPath() {
+  const seq = ++requestSeq;
+  message("finding a chain\u2026");
+  let res, body;
+  try {
+    res = await fetch(`/api/path?${queryParams()}`);
+    body = await res.json();
+  } catch (err) {
+    if (seq === requestSeq) message(`the server did not answer (${err})`, true);
+    return;
+  }
+  if (seq !== requestSeq) return;  // a newer request is on its way
+  if (!res.ok) {
+    showChains([]);
+    message(body.error || `error ${res.status}`, true, body.closest || [], body.parameter,
+      body.name);
+    return;
+  }
+  for (const [name, info] of Object.entries(body.images || {})) known.set(name, info);
+  const first = body.chains[0];  // the names as resolved (a stem in the URL becomes the name)
+  if (first && first.path.length > 1) {
+    state.source = first.path[0];
+    state.target = first.path[first.path.length - 1];
+    writeUrl();
+  }
+  renderRequest();
+  showChains(body.chains);
+  const c = body.chains[0];
+  message(`${c.path.length} images, ${c.hops} steps, largest step ${c.largest_step.toFixed(3)}` +
+    (body.chains.length > 1 ? `; ${body.chains.length} alternatives` : ""));
+}
+
+function showChains(chains) {
+  lastChains = chains;
+  const box = $("chains");
+  box.replaceChildren();
+  chains.forEach((chain, k) => {
+    const ol = el("ol", { class: "chain", dataset: { alternative: String(k) } });
+    chain.path.forEach((name, i) => {
+      if (i > 0) ol.append(el("li", { class: "step", title: "step distance",
+        text: `\u2192 ${chain.steps[i - 1].toFixed(3)}` }));
+      const info = known.get(name) || {};
+      const last = i === chain.path.length - 1;
+      const cls = i === 0 ? "item first" : last ? "item last" : "item inner";
+      const li = el("li", { class: cls, title: i === 0 || last ? name : `${name}\nclick: avoid it and find another chain`,
+        dataset: { name } });
+      if (info.content_hash) li.append(thumbImg(info.content_hash, info.caption || name));
+      li.append(el("span", { class: "caption", text: info.caption || name }));
+      if (!(i === 0 || last)) li.addEventListener("click", () => {
+        if (!state.avoid.includes(name)) state.avoid.push(name);
+        changed();
+      });
+      ol.append(li);
+    });
+    const title = chains.length > 1 ? `Alternative ${k + 1}: ` : "";
+    box.append(el("div", { class: "chain-block" }, [
+      el("h3", { text: `${title}${chain.hops} steps, largest ${chain.largest_step.toFixed(3)}` }),
+      ol]));
+  });
+  const first = chains[0];
+  map && map.setChain(first ? first.path.map((n) => (known.get(n) || {}).content_hash) : []);
+  $("map-chain").disabled = !first;
+}
+
+// ------------------------------------------------------------------------------- gallery
+let searchTimer = null;
+async function search(q) {
+  const res = await fetch(`/api/images?${new URLSearchParams({ q, limit: "120" })}`);
+  const body = await res.json();
+  if (!res.ok) { message(body.error, true); return; }
+  const g = $("gallery");
+  g.replaceChildren();
+  for (const img of body.images) {
+    known.set(img.name, img);
+    g.append(el("button", { type: "button", title: img.name, dataset: { name: img.name },
+      onclick: () => use(img.name, img) },
+    [thumbImg(img.content_hash, img.caption), el("span", { class: "caption", text: img.caption })]));
+  }
+  $("gallery-note").textContent = q ? `${body.images.length} found for \u201c${q}\u201d`
+    : `${body.total} images; the first ${body.images.length}`;
+}
+
+function randomPair() {
+  const names = map && map.points ? map.points.name : [...known.keys()];
+  if (names.length < 2) return;
+  const a = Math.floor(Math.random() * names.length);
+  let b = Math.floor(Math.random() * (names.length - 1));
+  if (b >= a) b += 1;
+  Object.assign(state, { source: names[a], target: names[b], via: [], avoid: [], pick: "source" });
+  const hashes = map.points.hash;
+  known.set(names[a], known.get(names[a]) || { content_hash: hashes[a], caption: names[a] });
+  known.set(names[b], known.get(names[b]) || { content_hash: hashes[b], caption: names[b] });
+  changed();
+}
+
+// ------------------------------------------------------------------------------- wiring
+function wire() {
+  $("search").addEventListener("input", (e) => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => search(e.target.value), 180);
+  });
+  $("random").addEventListener("click", randomPair);
+  document.querySelectorAll("#pick input").forEach((r) => r.addEventListener("change", () => {
+    state.pick = r.value;
+  }));
+  document.querySelectorAll("#mode input").forEach((r) => r.addEventListener("change", () => {
+    state.mode = r.value; changed();
+  }));
+  let stepsTimer = null;
+  $("steps").addEventListener("input", (e) => {
+    state.steps = parseInt(e.target.value, 10);
+    $("steps-value").textContent = String(state.steps);
+    if (state.mode !== "steps") { state.mode = "steps"; }
+    clearTimeout(stepsTimer);
+    stepsTimer = setTimeout(changed, 150);
+  });
+  $("alternatives").addEventListener("change", (e) => {
+    state.alternatives = parseInt(e.target.value, 10); changed();
+  });
+  $("copy-link").addEventListener("click", async () => {
+    try { await navigator.clipboard.writeText(location.href); message("link copied"); }
+    catch { message(location.href); }
+  });
+  $("clear").addEventListener("click", () => {
+    Object.assign(state, { source: null, target: null, via: [], avoid: [], pick: "source" });
+    changed();
+  });
+  $("map-fit").addEventListener("click", () => map.fit());
+  $("map-chain").addEventListener("click", () => map.fitChain());
+}
+
+async function status() {
+  const res = await fetch("/api/status");
+  const s = await res.json();
+  $("status").textContent = `${s.images} images, ${s.on_map} on the map`;
+  $("attribution").textContent = s.attribution || "";
+}
+
+async function main() {
+  wire();
+  readUrl();
+  renderRequest();
+  map = new MapView($("map"), $("map-tip"), (name, hash) => use(name, { content_hash: hash,
+    caption: (known.get(name) || {}).caption || name }));
+  window.xdegMap = map;
+  status();
+  search("");
+  const mapLoaded = map.load();
+  if (state.source && state.target) {
+    await mapLoaded.catch(() => {});
+    findPath();
+  }
+}
+
+main();

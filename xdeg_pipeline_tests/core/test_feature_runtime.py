@@ -1,0 +1,203 @@
+"""Inference runtimes: the choice, the exported-model cache, and the fallback to torch."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data as skdata
+
+from xdeg_pipeline.core.features import FeatureExtractor, export, runtime
+from xdeg_pipeline.core.features.export import min_cosine
+
+HAS_OV = runtime.module_available("openvino")
+HAS_ORT = runtime.module_available("onnxruntime")
+needs_ort = pytest.mark.skipif(not HAS_ORT, reason="onnxruntime not installed")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> list[Path]:
+    root = tmp_path_factory.mktemp("rt_imgs")
+    cat, astro, coffee = skdata.chelsea(), skdata.astronaut(), skdata.coffee()
+    Image.fromarray(cat).resize((512, 384)).save(root / "cat.jpg", quality=90)
+    Image.fromarray(coffee).resize((900, 500)).save(root / "wide.jpg", quality=90)
+    Image.fromarray(astro).resize((300, 450)).save(root / "tall.png")
+    rgba = np.dstack([astro[:200, :300], np.full((200, 300), 128, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(root / "rgba.png")
+    (root / "broken.jpg").write_bytes(b"not an image" * 20)
+    return sorted(root.iterdir())
+
+
+@pytest.fixture(scope="module")
+def torch_ref(files) -> tuple[np.ndarray, dict[int, str]]:
+    fx = FeatureExtractor("efficientnet_lite0", device="cpu", batch_size=2, runtime="torch")
+    return fx.extract(files)
+
+
+@pytest.fixture(scope="module")
+def model_cache(tmp_path_factory) -> Path:
+    """One export for the module (tests that damage it work on copies)."""
+    cache = tmp_path_factory.mktemp("models")
+    if HAS_ORT or HAS_OV:
+        fx = FeatureExtractor("efficientnet_lite0", device="cpu", model_cache=cache)
+        assert fx.runtime != "torch", fx.choice.warnings
+    return cache
+
+
+def _copy(cache: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / "models"
+    shutil.copytree(cache, dst)
+    return dst
+
+
+def _same(a: np.ndarray, b: np.ndarray, ok: list[int]) -> None:
+    assert min_cosine(a[ok], b[ok]) >= 0.999
+    np.testing.assert_allclose(a[ok], b[ok], rtol=1e-3, atol=3e-4)
+
+
+def test_candidates_and_names():
+    cpu = torch.device("cpu")
+    assert runtime.candidates("auto", cpu, Path("/x")) == (*runtime.CPU_PREFERENCE, "torch")
+    assert runtime.candidates("auto", cpu, None) == ("torch",)  # nowhere to cache an export
+    assert runtime.candidates("onnxruntime", cpu, None) == ("onnxruntime", "torch")
+    assert runtime.candidates("openvino", torch.device("cuda"), Path("/x")) == ("torch",)
+    assert runtime.candidates(" OpenVINO ", cpu, None)[0] == "openvino"
+    with pytest.raises(ValueError, match="unknown runtime 'tensorrt'"):
+        FeatureExtractor("efficientnet_lite0", device="cpu", runtime="tensorrt")
+
+
+@pytest.mark.skipif(not (HAS_ORT or HAS_OV), reason="no inference runtime installed")
+def test_default_runtime_same_features_and_cache_key(files, torch_ref, model_cache, tmp_path):
+    ref, ref_fail = torch_ref
+    fx = FeatureExtractor("efficientnet_lite0", device="cpu", batch_size=2,
+                          model_cache=model_cache)
+    model = export.model_file(model_cache, fx.spec)
+    stamp = model.stat().st_mtime_ns
+    assert fx.runtime == (runtime.CPU_PREFERENCE[0] if HAS_OV else "onnxruntime")
+    assert fx.overlaps_decoding()  # launch returns at once: decoding overlaps the model
+    got, fails = fx.extract(files)
+    assert fails == ref_fail and set(fails) == {0}  # broken.jpg, sorted first
+    ok = [i for i in range(len(files)) if i not in fails]
+    _same(got, ref, ok)
+    assert model.stat().st_mtime_ns == stamp  # exported once, reused
+    assert fx.cache_key == FeatureExtractor("efficientnet_lite0", device="cpu").cache_key
+    assert not list(model_cache.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("name", [n for n, ok in (("openvino", HAS_OV),
+                                                   ("onnxruntime", HAS_ORT)) if ok])
+def test_each_runtime_matches_torch_at_any_batch(name, files, torch_ref, model_cache):
+    ref, ref_fail = torch_ref
+    fx = FeatureExtractor("efficientnet_lite0", device="cpu", batch_size=3, runtime=name,
+                          model_cache=model_cache)
+    assert fx.runtime == name
+    ok = [i for i in range(len(files)) if i not in ref_fail]
+    for bs in (3, 1, 4):  # a padded last batch, a new compiled batch size
+        fx.batch_size = bs
+        got, fails = fx.extract(files)
+        assert fails == ref_fail
+        _same(got, ref, ok)
+
+
+@needs_ort
+def test_corrupt_cached_model_is_exported_again(files, torch_ref, model_cache, tmp_path,
+                                                 caplog):
+    cache = _copy(model_cache, tmp_path)
+    spec = FeatureExtractor("efficientnet_lite0", device="cpu").spec
+    export.model_file(cache, spec).write_bytes(b"\x08\x07garbage" * 100)
+    with caplog.at_level(logging.WARNING, logger="xdeg_pipeline.features"):
+        fx = FeatureExtractor("efficientnet_lite0", device="cpu", runtime="onnxruntime",
+                              model_cache=cache)
+        assert fx.runtime == "onnxruntime"
+    [warning] = [r.getMessage() for r in caplog.records]
+    assert "exporting it again" in warning and "\n" not in warning
+    ref, ref_fail = torch_ref
+    got, _ = fx.extract(files)
+    _same(got, ref, [i for i in range(len(files)) if i not in ref_fail])
+
+
+@needs_ort
+def test_broken_runtime_falls_back_to_torch(files, torch_ref, model_cache, tmp_path,
+                                            monkeypatch, caplog):
+    """A cached model that stays broken (the export fails too) -> torch, one line."""
+    cache = _copy(model_cache, tmp_path)
+    spec = FeatureExtractor("efficientnet_lite0", device="cpu").spec
+    export.model_file(cache, spec).write_bytes(b"garbage")
+
+    def no_export(*args, **kwargs):
+        raise RuntimeError("exporter crashed")
+
+    monkeypatch.setattr(export, "export_onnx", no_export)
+    with caplog.at_level(logging.WARNING, logger="xdeg_pipeline.features"):
+        fx = FeatureExtractor("efficientnet_lite0", device="cpu", runtime="onnxruntime",
+                              model_cache=cache)
+        assert fx.runtime == "torch"
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[-1].startswith("xdeg: the onnxruntime runtime is not usable (RuntimeError: "
+                                "exporter crashed); using torch")
+    assert all("\n" not in line for line in lines)
+    ref, ref_fail = torch_ref
+    got, fails = fx.extract(files)
+    assert fails == ref_fail
+    _same(got, ref, [i for i in range(len(files)) if i not in ref_fail])  # torch's own
+
+
+@needs_ort
+def test_wrong_features_fall_back(files, model_cache, tmp_path, monkeypatch, caplog):
+    """A runtime that runs but computes something else never writes features."""
+    from xdeg_pipeline.core.features import onnx_runner
+
+    monkeypatch.setattr(onnx_runner.OnnxRunner, "run",
+                        lambda self, x: np.random.default_rng(0).random((len(x), 1280)))
+    with caplog.at_level(logging.WARNING, logger="xdeg_pipeline.features"):
+        fx = FeatureExtractor("efficientnet_lite0", device="cpu", runtime="onnxruntime",
+                              model_cache=_copy(model_cache, tmp_path))
+        assert fx.runtime == "torch"
+    assert any("probe features differ from torch's" in r.getMessage() for r in caplog.records)
+
+
+def test_missing_packages_fall_back(files, torch_ref, tmp_path, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import raises ImportError
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with caplog.at_level(logging.WARNING, logger="xdeg_pipeline.features"):
+        fx = FeatureExtractor("efficientnet_lite0", device="cpu", batch_size=2,
+                              model_cache=tmp_path / "models")
+        assert fx.runtime == "torch"
+        assert not fx.overlaps_decoding()
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and "using onnxruntime" in lines[0] and "using torch" in lines[1]
+    assert all("ImportError" in line or "ModuleNotFoundError" in line for line in lines)
+    got, fails = fx.extract(files)
+    ref, ref_fail = torch_ref
+    assert fails == ref_fail
+    np.testing.assert_array_equal(got[1:], ref[1:])  # the same runner, the same batches
+
+
+@needs_ort
+def test_explicit_runtime_without_cache_uses_a_temporary_folder(files):
+    fx = FeatureExtractor("efficientnet_lite0", device="cpu", runtime="onnxruntime")
+    assert fx.runtime == "onnxruntime"
+    folder = Path(fx.choice._tmp.name)
+    assert export.model_file(folder, fx.spec).is_file()
+    fx.choice.close()
+    assert not folder.exists()
+
+
+def test_export_is_atomic(tmp_path, monkeypatch):
+    """An export that fails half-way leaves no model file (nor temporary files) behind."""
+    fx = FeatureExtractor("efficientnet_lite0", device="cpu", runtime="torch")
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export, "write_bytes", boom)
+    with pytest.raises(OSError, match="disk full"):
+        export.export_onnx(fx.model, fx.spec, tmp_path)
+    assert not export.model_file(tmp_path, fx.spec).exists()
+    assert not list(tmp_path.glob(".*.tmp"))

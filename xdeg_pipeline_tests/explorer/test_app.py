@@ -1,0 +1,287 @@
+"""The explorer's API over a really built collection: every case of the issue, and security."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from xdeg_pipeline.core.query import Collection, PathRequest
+from xdeg_pipeline.explorer.app import CSP, create_app
+from xdeg_pipeline.explorer.serve import host_warning
+from xdeg_pipeline_tests.helpers.explorer_home import BROKEN, HOSTILE_NAMES
+
+A, B = "more/img_000.png", "shapes/img_013.png"
+
+
+@pytest.fixture(scope="module")
+def client(explorer_home: dict) -> TestClient:
+    app = create_app(explorer_home["home"], explorer_home["images"])
+    with TestClient(app) as c:
+        yield c
+
+
+def _hash(explorer_home: dict, name: str) -> str:
+    return hashlib.sha256((explorer_home["images"] / name).read_bytes()).hexdigest()
+
+
+# ------------------------------------------------------------------------ page and headers
+def test_page_is_static_and_has_a_strict_csp(client: TestClient) -> None:
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert r.headers["content-security-policy"] == CSP
+    assert "default-src 'none'" in CSP and "script-src 'self'" in CSP and "unsafe" not in CSP
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-frame-options"] == "DENY"
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", r.text, re.S)
+    assert scripts and all(s.strip() == "" for s in scripts), "no inline script"
+    assert "style=" not in r.text and "<style" not in r.text
+    assert "img_000" not in r.text, "no collection text is written into the page by the server"
+    for name in ("explorer.js", "map.js", "explorer.css"):
+        assert client.get(f"/static/{name}").status_code == 200
+
+
+def test_errors_carry_the_headers_too(client: TestClient) -> None:
+    for url in ("/nope", "/api/path", "/image/xyz", "/static/none.js"):
+        r = client.get(url)
+        assert r.status_code in (400, 404)
+        assert r.headers["content-security-policy"] == CSP
+        assert r.headers["content-type"].startswith("application/json")
+        assert "error" in r.json()
+
+
+def test_page_scripts_never_write_html() -> None:
+    from importlib import resources
+
+    static = resources.files("xdeg_pipeline.explorer").joinpath("static")
+    for name in ("explorer.js", "map.js"):
+        js = static.joinpath(name).read_text()
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in js, f"{name} uses {sink}"
+
+
+# ------------------------------------------------------------------------ /api/images
+def test_images_search(client: TestClient, explorer_home: dict) -> None:
+    r = client.get("/api/images", params={"q": "img 013"})
+    assert r.status_code == 200
+    images = r.json()["images"]
+    assert [i["name"] for i in images] == [B]
+    entry = images[0]
+    assert set(entry) == {"name", "content_hash", "caption", "x", "y"}
+    assert entry["content_hash"] == _hash(explorer_home, B)
+    assert isinstance(entry["x"], float) and isinstance(entry["y"], float)
+    everything = client.get("/api/images", params={"limit": 1000}).json()["images"]
+    assert len(everything) == len(explorer_home["names"])
+    assert len(client.get("/api/images", params={"limit": 3}).json()["images"]) == 3
+
+
+def test_images_search_finds_hostile_names_as_data(client: TestClient) -> None:
+    r = client.get("/api/images", params={"q": "script"})
+    names = [i["name"] for i in r.json()["images"]]
+    assert f"hostile/{HOSTILE_NAMES[0]}" in names
+    assert "<" not in r.text and "\\u003cscript" in r.text, "JSON escapes <, > and &"
+
+
+@pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "x"}, {"limit": "10000000"},
+                                   [("q", "a"), ("q", "b")]])
+def test_images_bad_parameters(client: TestClient, query) -> None:
+    r = client.get("/api/images", params=query)
+    assert r.status_code == 400 and "\n" not in r.json()["error"]
+
+
+# ------------------------------------------------------------------------ /api/path
+def test_path_is_the_cli_json_object(client: TestClient, explorer_home: dict) -> None:
+    r = client.get("/api/path", params={"source": A, "target": B})
+    assert r.status_code == 200
+    body = r.json()
+    chain = body["chains"][0]
+    assert chain["path"][0] == A and chain["path"][-1] == B
+    collection = Collection(explorer_home["home"], explorer_home["images"])
+    expected = collection.find(PathRequest(A, B))[0].as_dict()  # what `xdeg path --json` prints
+    assert chain == expected
+    assert set(body["images"]) == set(chain["path"])
+    assert body["images"][A]["content_hash"] == _hash(explorer_home, A)
+    timing = r.headers["server-timing"]
+    assert re.fullmatch(r"path;dur=[0-9.]+, queue;dur=[0-9.]+, total;dur=[0-9.]+", timing)
+
+
+def test_path_modes_alternatives_avoid(client: TestClient) -> None:
+    steps = client.get("/api/path", params={"source": A, "target": B, "mode": "steps",
+                                            "steps": 5}).json()["chains"][0]
+    assert len(steps["path"]) == 7 and steps["mode"] == "steps"
+    implied = client.get("/api/path", params={"source": A, "target": B, "steps": 5}).json()
+    assert implied["chains"][0]["path"] == steps["path"]
+    shortest = client.get("/api/path", params={"source": A, "target": B, "mode": "shortest"})
+    assert shortest.json()["chains"][0]["mode"] == "shortest"
+    two = client.get("/api/path", params={"source": A, "target": B, "alternatives": 2,
+                                          "mode": "steps", "steps": 3}).json()["chains"]
+    assert len(two) == 2 and two[0]["path"] != two[1]["path"]
+    inner = steps["path"][2]
+    rerouted = client.get("/api/path", params=[("source", A), ("target", B), ("mode", "steps"),
+                                               ("steps", "5"), ("avoid", inner)]).json()
+    assert inner not in rerouted["chains"][0]["path"]
+    by_stem = client.get("/api/path", params={"source": "img_000", "target": "img_013"})
+    assert by_stem.json()["chains"][0]["path"][0] == A
+
+
+def test_waypoints(client: TestClient, explorer_home: dict) -> None:
+    via = ["shapes/img_001.png", "more/img_020.png"]
+    r = client.get("/api/path", params=[("source", A), ("target", B), ("via", via[0]),
+                                        ("via", via[1])])
+    chain = r.json()["chains"][0]
+    assert r.status_code == 200 and chain["via"] == via
+    inner = chain["path"][1:-1]
+    assert via[0] in inner and via[1] in inner and inner.index(via[0]) < inner.index(via[1])
+    assert chain["path"][0] == A and chain["path"][-1] == B
+    collection = Collection(explorer_home["home"], explorer_home["images"])
+    assert chain == collection.find(PathRequest(A, B, via=tuple(via)))[0].as_dict()
+    missing = client.get("/api/path", params={"source": A, "target": B, "via": "nowhere_x"})
+    assert missing.status_code == 404 and missing.json()["parameter"] == "via"
+
+
+def test_unknown_names_are_404_with_closest(client: TestClient) -> None:
+    r = client.get("/api/path", params={"source": "img_0000", "target": B})
+    assert r.status_code == 404
+    body = r.json()
+    assert "img_0000" in body["error"] and A in body["closest"]
+    assert body["parameter"] == "source" and body["name"] == "img_0000"
+    ambiguous = client.get("/api/path", params={"source": "img", "target": B})
+    assert ambiguous.status_code == 404
+    avoid = client.get("/api/path", params={"source": A, "target": B, "avoid": "nothing_here"})
+    assert avoid.status_code == 404 and avoid.json()["parameter"] == "avoid"
+
+
+def test_rejected_images_say_so_and_why(client: TestClient) -> None:
+    r = client.get("/api/path", params={"source": BROKEN, "target": B})
+    assert r.status_code == 404
+    body = r.json()
+    assert "rejected by the build" in body["error"] and "not_an_image" in body["error"]
+    assert body["rejected"]["reason"] == "not_an_image" and body["rejected"]["name"] == BROKEN
+
+
+@pytest.mark.parametrize(
+    "params, fragment",
+    [
+        ({"target": B}, "missing source"),
+        ({"source": A}, "missing target"),
+        ({"source": A, "target": B, "mode": "fast"}, "mode must be"),
+        ({"source": A, "target": B, "mode": "steps"}, "needs steps"),
+        ({"source": A, "target": B, "steps": "abc"}, "integer"),
+        ({"source": A, "target": B, "steps": "-1"}, "between"),
+        ({"source": A, "target": B, "steps": "100000"}, "between"),
+        ({"source": A, "target": B, "mode": "shortest", "steps": "3"}, "only used"),
+        ({"source": A, "target": B, "alternatives": "0"}, "between"),
+        ({"source": A, "target": B, "alternatives": "99"}, "between"),
+        ([("source", A), ("source", B), ("target", B)], "once"),
+        ({"source": "/etc/passwd", "target": B}, "not a name inside"),
+        ({"source": "../../etc/passwd", "target": B}, "not a name inside"),
+        ({"source": "a\x00b", "target": B}, "NUL"),
+        ({"source": "x" * 5000, "target": B}, "longer"),
+        ({"source": A, "target": B, "avoid": A}, "cannot be avoided"),
+    ],
+)
+def test_malformed_requests_are_400_one_line(client: TestClient, params, fragment) -> None:
+    r = client.get("/api/path", params=params)
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert fragment in error and "\n" not in error
+
+
+# ------------------------------------------------------------------------ pictures
+def test_images_and_thumbnails_by_content_hash(client: TestClient, explorer_home: dict) -> None:
+    h = _hash(explorer_home, A)
+    r = client.get(f"/image/{h}")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    assert r.content == (explorer_home["images"] / A).read_bytes()
+    t = client.get(f"/thumb/{h}")
+    assert t.status_code == 200 and t.headers["content-type"] == "image/webp"
+    assert t.content[:4] == b"RIFF" and "immutable" in t.headers["cache-control"]
+    atlases = client.get("/api/map").json()["atlases"]
+    assert atlases and client.get(atlases[0]["url"]).content[8:12] == b"WEBP"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/image/" + "0" * 64,
+        "/thumb/" + "0" * 64,
+        "/atlas/" + "0" * 64 + ".webp",
+        "/image/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/image/%2e%2e%2f%2e%2e%2fpyproject.toml",
+        "/thumb/../../pyproject.toml",
+        "/static/..%2Fapp.py",
+        "/static/../app.py",
+        "/static/%2e%2e/app.py",
+        "/atlas/..%2Fatlas_index.parquet",
+        "/image/" + "A" * 64,
+        "//etc/passwd",
+        "/image//etc/passwd",
+    ],
+)
+def test_only_known_content_hashes_are_served(client: TestClient, url: str) -> None:
+    r = client.get(url)
+    assert r.status_code == 404, (url, r.status_code)
+    assert b"root:" not in r.content and b"[project]" not in r.content
+
+
+def test_the_hash_of_a_rejected_file_is_not_served(client: TestClient, explorer_home) -> None:
+    h = hashlib.sha256((explorer_home["images"] / BROKEN).read_bytes()).hexdigest()
+    assert client.get(f"/image/{h}").status_code == 404
+
+
+# ------------------------------------------------------------------------ map, exports, status
+def test_map_lists_every_image_once(client: TestClient, explorer_home: dict) -> None:
+    body = client.get("/api/map").json()
+    points = body["points"]
+    assert len(points["hash"]) == len(set(points["hash"])) == len(explorer_home["names"])
+    assert all(s >= 0 for s in points["sheet"]) and body["cell"] and body["side"]
+    assert client.get("/api/status").json()["on_map"] == len(points["hash"])
+
+
+@pytest.mark.parametrize("fmt, magic", [("png", b"\x89PNG"), ("gif", b"GIF89a"),
+                                        ("webp", b"RIFF"), ("html", b"<!DOCTYPE html>")])
+def test_exports(client: TestClient, fmt: str, magic: bytes) -> None:
+    hostile = f"hostile/{HOSTILE_NAMES[0]}"
+    r = client.get("/api/export", params={"source": hostile, "target": B, "format": fmt})
+    assert r.status_code == 200 and r.content.startswith(magic)
+    assert "attachment" in r.headers["content-disposition"]
+    if fmt == "html":
+        assert b"<script>" not in r.content and b"&lt;script&gt;" in r.content
+
+
+def test_export_bad_format(client: TestClient) -> None:
+    r = client.get("/api/export", params={"source": A, "target": B, "format": "exe"})
+    assert r.status_code == 400
+    r = client.get("/api/export", params={"source": A, "target": B, "alternative": "5"})
+    assert r.status_code == 404
+
+
+def test_host_warning() -> None:
+    assert host_warning("127.0.0.1") is None and host_warning("localhost") is None
+    warning = host_warning("0.0.0.0")
+    assert warning and "no authentication" in warning.lower()
+
+
+def test_missing_build_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="build it first"):
+        create_app(tmp_path, tmp_path)
+
+
+def test_cli_path_gif_and_serve_without_a_build(explorer_home: dict, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from xdeg_pipeline.cli import main
+    from xdeg_pipeline_tests.helpers.explorer_home import own_environment
+
+    where = ["--home", str(explorer_home["home"]), "--images", str(explorer_home["images"])]
+    with own_environment():
+        assert main(["path", A, B, "--gif", str(tmp_path / "chain.gif"), *where]) == 0
+        assert main(["path", A, B, "--gif", str(tmp_path / "chain.webp"), *where]) == 0
+        assert main(["path", A, B, "--gif", str(tmp_path / "chain.png"), *where]) == 2
+        assert main(["serve", "--home", str(tmp_path / "empty")]) == 2
+    with Image.open(tmp_path / "chain.gif") as gif, Image.open(tmp_path / "chain.webp") as webp:
+        assert gif.format == "GIF" and gif.n_frames > 1 and webp.format == "WEBP"
+    assert not (tmp_path / "chain.png").exists()
