@@ -175,10 +175,13 @@ def _targets(X, rows, cand, labels, net, items, space, near, far):
     item = cand[pos, slot]
     a, b = rows[pos], np.where(item < n, item, -1)
     members = _members(labels)
-    net_of = {int(g): net[items == n + g] for g in np.unique(item[item >= n] - n)}
-    for g in np.unique(item[item >= n] - n).tolist():
-        sel = np.flatnonzero(item == n + g)
-        m = members[g] if len(members[g]) <= MEMBER_SCAN_MAX else net_of[g]
+    grouped = np.flatnonzero(item >= n)
+    by_item = grouped[np.argsort(item[grouped], kind="stable")]
+    cuts = np.flatnonzero(np.diff(item[by_item])) + 1
+    for sel in np.split(by_item, cuts) if len(by_item) else []:
+        g = int(item[sel[0]]) - n
+        lo, hi = np.searchsorted(items, [n + g, n + g + 1])  # net is sorted by item
+        m = members[g] if len(members[g]) <= MEMBER_SCAN_MAX else net[lo:hi]
         D = Prepared.of(X[m], space).distances(X[a[sel]])
         D[(D < near) | (D > far)] = np.inf
         j = np.argmin(D, axis=1)
@@ -229,17 +232,19 @@ def exit_edges(
     n = len(X)
     tau = max(float(near_dup), st.group_fraction * float(natural))
     labels = near_duplicate_groups(n, src, dst, w, tau) if n else np.zeros(0, np.int64)
-    rows = np.flatnonzero(distinct_counts(n, src, dst, labels) < st.want)
+    listed = int(np.bincount(src, minlength=n).max(initial=0))
+    want = min(st.want, listed)  # lists shorter than ``want`` are not lacking (k < EXITS)
+    rows = np.flatnonzero(distinct_counts(n, src, dst, labels) < want)
     info = {"dense_group_distance": tau, "dense_groups": int(labels.max(initial=-1)) + 1,
             "exit_rows": int(len(rows)), "exits": 0, "exit_search": "none"}
     empty = Exits(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), info)
-    if st.want <= 0 or not len(rows) or natural <= 0 or n < 3:
+    if want <= 0 or not len(rows) or natural <= 0 or n < 3:
         return empty
     far = st.max_step * float(natural)
     net = group_net(X, labels, space, tau)
     items = item_of(net, labels, n)
     own = item_of(np.arange(n), labels, n)
-    L = st.want * max(1, st.candidates)
+    L = want * max(1, st.candidates)
     exact = len(rows) * len(net) <= params.EXIT_EXACT_BUDGET
     search = _nearest_items_exact if exact else _nearest_items_hnsw
     cand, _ = search(X, rows, net, items, own, space, float(near_dup), far, L)
@@ -248,6 +253,6 @@ def exit_edges(
     ok = (d >= near_dup) & (d <= far)
     a, b, d = a[ok], b[ok], d[ok]
     existing = np.unique(np.minimum(src, dst) * n + np.maximum(src, dst))
-    keep = _assign(n, a, b, d, existing, st.want, st.in_cap)
+    keep = _assign(n, a, b, d, existing, want, st.in_cap)
     info.update(exits=int(keep.sum()), exit_search="exact" if exact else "hnsw")
     return Exits(a[keep], b[keep], d[keep], info)

@@ -40,7 +40,8 @@ from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from xdeg_pipeline.core import params as defaults
 from xdeg_pipeline.core.atomic import write_pickle
 from xdeg_pipeline.core.distances import Prepared, check_space, pair_distances
-from xdeg_pipeline.core.near_duplicates import pair_median
+from xdeg_pipeline.core.exits import ExitSettings, exit_edges
+from xdeg_pipeline.core.near_duplicates import nearest_distances, pair_median, step_scale
 from xdeg_pipeline.core.paths.load import estimate_graph_load
 
 BRIDGE_BUDGET = 5e8  # distance evaluations (rows x columns) before the bridge search samples
@@ -186,9 +187,11 @@ class _Edges:
     mutual: np.ndarray
     bridge: np.ndarray
     long: np.ndarray
+    exit: np.ndarray
 
-    def extend(self, a: np.ndarray, b: np.ndarray, w: np.ndarray, *, bridge=False, long=False):
-        """Append edges (neither mutual kNN edges; ``bridge``/``long`` says which kind)."""
+    def extend(self, a: np.ndarray, b: np.ndarray, w: np.ndarray, *, bridge=False, long=False,
+               exit=False):
+        """Append edges (not mutual kNN edges; ``bridge``/``long``/``exit`` says which kind)."""
         k = len(a)
         self.a = np.concatenate([self.a, np.minimum(a, b)])
         self.b = np.concatenate([self.b, np.maximum(a, b)])
@@ -196,6 +199,7 @@ class _Edges:
         self.mutual = np.concatenate([self.mutual, np.zeros(k, bool)])
         self.bridge = np.concatenate([self.bridge, np.full(k, bridge)])
         self.long = np.concatenate([self.long, np.full(k, long)])
+        self.exit = np.concatenate([self.exit, np.full(k, exit)])
 
 
 def _knn_pairs(edges: pd.DataFrame, X: np.ndarray, metric: str) -> tuple[np.ndarray, ...]:
@@ -216,7 +220,8 @@ def _undirected(n: int, src: np.ndarray, dst: np.ndarray, d_dir: np.ndarray) -> 
     _, first, count = np.unique(lo * n + hi, return_index=True, return_counts=True)
     m = len(first)
     w = d_dir[first].astype(np.float64)
-    return _Edges(lo[first], hi[first], w, count > 1, np.zeros(m, bool), np.zeros(m, bool))
+    no = np.zeros(m, bool)
+    return _Edges(lo[first], hi[first], w, count > 1, no, no.copy(), no.copy())
 
 
 def _components(n: int, e: _Edges) -> tuple[int, np.ndarray]:
@@ -236,6 +241,21 @@ def _add_bridges(e: _Edges, X: np.ndarray, metric: str) -> tuple[int, int, str]:
         w = np.array([d for _, _, d in bridges], dtype=np.float64)
         e.extend(ends[:, 0], ends[:, 1], w, bridge=True)
     return int(n_comp), len(bridges), mode
+
+
+def _add_exits(e: _Edges, X: np.ndarray, metric: str, knn: tuple, pm: float, given: dict
+               ) -> dict:
+    """Add the distinct-exit edges (:mod:`xdeg_pipeline.core.exits`) for the directed kNN
+    pairs ``knn``; returns what the search saw (``info`` of :class:`~.exits.Exits`)."""
+    settings = ExitSettings.of(want=given.get("exits"), in_cap=given.get("exit_in_cap"),
+                               max_step=given.get("exit_max_step"),
+                               group_fraction=given.get("exit_group_fraction"))
+    near_dup = defaults.NEAR_DUP_FRACTION * pm
+    natural = step_scale(nearest_distances(X.shape[0], e.a, e.b, e.w), near_dup).natural
+    found = exit_edges(X, *knn, metric, near_dup, natural, settings)
+    if len(found.a):
+        e.extend(found.a, found.b, found.w.astype(np.float64), exit=True)
+    return found.info
 
 
 def _add_landmarks(e: _Edges, X: np.ndarray, metric: str, n_marks: int) -> int:
@@ -261,6 +281,7 @@ def _assemble(n: int, e: _Edges, vertex_attrs: dict[str, list]) -> ig.Graph:
     g.es["mutual"] = e.mutual.tolist()
     g.es["bridge"] = e.bridge.tolist()
     g.es["long"] = e.long.tolist()
+    g.es["exit"] = e.exit.tolist()
     for name, values in vertex_attrs.items():
         g.vs[name] = list(values)
     return g
@@ -285,6 +306,8 @@ def build_graph(
     src, dst, d_dir = _knn_pairs(edges, X, metric)
     sigma = _local_scale(n, src, d_dir.astype(np.float64), sigma_k)
     e = _undirected(n, src, dst, d_dir)
+    pm = pair_median(X, metric)
+    exits = _add_exits(e, X, metric, (src, dst, d_dir.astype(np.float64)), pm, params)
     n_comp, n_bridges, bridging = _add_bridges(e, X, metric)
     n_marks = int(params.get("landmarks", min(defaults.LANDMARKS_MAX, math.ceil(2 * n**0.5))))
     n_long = _add_landmarks(e, X, metric, n_marks)
@@ -301,7 +324,8 @@ def build_graph(
         "bridging": bridging,
         "landmarks": n_marks,
         "long_edges": n_long,
-        "pair_median": pair_median(X, metric),  # the scale of near-duplicates (near_duplicates)
+        "pair_median": pm,  # the scale of near-duplicates (near_duplicates)
+        **exits,  # distinct exits (exits): how many, and the dense groups they were made for
     }
     if params.get("hub_load", True):  # precompute the hub load path search uses (stored)
         load, load_params = estimate_graph_load(g)

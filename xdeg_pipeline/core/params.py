@@ -80,12 +80,12 @@ EXIT_EXACT_BUDGET = 5e8  # distance evaluations (rows x net) before the exit sea
 # were not better. The cap never bound on OpenMoji (the soft minimax keeps steps small), it is
 # the guarantee: in the graph's space the largest step is at most 1.3x the least possible.
 SMOOTH_SLACK = 0.30
-SMOOTH_POWER = 4.0
+SMOOTH_POWER = 4.5
 HUB_PENALTY = 100.0
 # Hub load estimate (method of successive averages over shortest-path trees): 3 rounds left
 # hub share at 0.11, 6 rounds 0.095-0.112 (re-measured 2026-11-25, PCA 128: 0.105, 0.112 with
 # 128 sources), 12 rounds 0.088-0.095, 20 rounds 0.091; 48 sources per round (~1.2 s at 4k).
-LOAD_ROUNDS = 12
+LOAD_ROUNDS = 20
 LOAD_SOURCES = 48
 LOAD_WORK = 1e8  # arcs x sources over all load rounds (bounds the estimate on huge graphs)
 
@@ -136,7 +136,7 @@ NEAR_DUP_PENALTY = 1e4  # a near-duplicate step costs this many natural steps ex
 STEP_CONSTANT = 0.0  # per-step cost, in units of a natural step's (w / median) ** power
 MIN_STEP = 2.5  # a step shorter than MIN_STEP near-duplicate distances costs as one that long
 NATURAL_FLOOR = 1.0  # smooth's cap >= NATURAL_FLOOR * natural step * (1 + slack)
-STEPS_SLACK = 0.1  # steps: the cheapest chain with largest step <= least possible * (1 + this)
+STEPS_SLACK = 0.12  # steps: the cheapest chain with largest step <= least possible * (1 + this)
 
 # --- steps ----------------------------------------------------------------------------------
 STEPS_SEARCH_BUDGET = 20_000  # DFS expansions per threshold before it counts as "not found"
