@@ -10,8 +10,9 @@ it passes those few (hubs; the weakness the original article names for uneven co
 near-duplicate groups of :mod:`xdeg_pipeline.core.near_duplicates`, at a scale where a step buys
 a viewer little). A *distinct picture* of image p is an image outside p's dense group, each
 other dense group counting once (its member nearest to p). Every image whose own kNN list holds
-fewer than ``want`` distinct pictures is joined to its ``want`` nearest distinct pictures
-(*exits*), subject to:
+fewer than ``want`` distinct pictures (``want`` never more than the longest kNN list, so a small
+k does not give every image exits) is joined to its nearest distinct pictures until it sees
+``want`` of them (already adjacent ones count; the new edges are its *exits*), subject to:
 
 * never shorter than the near-duplicate distance (so the near-duplicate groups path search
   reads from the graph do not change) and never longer than ``max_step`` natural steps (exits
@@ -23,6 +24,10 @@ Candidates are ranked by the distance to the nearest point of a *net* of each de
 member within the group distance of a net point; ungrouped images stand for themselves), then
 refined to the group's nearest member. The search over the net is exact (blocked BLAS) below
 ``params.EXIT_EXACT_BUDGET`` distance evaluations, else an HNSW index over the net.
+
+:func:`xdeg_pipeline.core.graph.build_graph` adds the exits as edges with attribute ``exit``
+(``shortest`` and ``smooth`` use them like kNN edges) and reports their count in
+``graph["params"]["exits"]``; the evidence for the defaults is in :mod:`params`.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from xdeg_pipeline.core.distances import Prepared, pair_distances
 from xdeg_pipeline.core.near_duplicates import near_duplicate_groups
 
 MEMBER_SCAN_MAX = 4096  # larger groups: an exit goes to the group's nearest net point instead
+HNSW_OWN_MAX = 64  # HNSW: room for at most this many own-group net points per query
 
 
 @dataclass(frozen=True)
@@ -148,7 +154,7 @@ def _nearest_items_hnsw(X, rows, net, items, own, space, near, far, L):
     from xdeg_pipeline.core.knn import build_index, query_index
 
     _, own_net = np.unique(items, return_counts=True)
-    K = int(min(len(net), 2 * L + min(int(own_net.max(initial=0)), 256) + 1))
+    K = int(min(len(net), 2 * L + min(int(own_net.max(initial=0)), HNSW_OWN_MAX) + 1))
     ids = query_index(build_index(X[net], space), X[rows], K)
     pos = np.repeat(np.arange(len(rows)), K)
     ids = ids.reshape(-1)

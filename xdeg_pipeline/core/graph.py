@@ -16,7 +16,10 @@ exists. Only ``steps`` uses them, and only where the kNN edges cannot do it in t
 steps (it minimises the largest step); ``shortest`` and ``smooth`` ignore them.
 
 Edge attributes: ``weight`` (the step distance in the features' space), ``mutual`` (both ends
-list each other), ``bridge`` (added for connectivity), ``long`` (landmark edge). Vertex
+list each other), ``bridge`` (added for connectivity), ``long`` (landmark edge), ``exit`` (a
+distinct exit: an edge out of a dense group whose members' kNN lists hold few distinct
+pictures, :mod:`xdeg_pipeline.core.exits`; ``graph["params"]["exits"]`` counts them, and
+``exits=0`` turns them off). Vertex
 attributes: those passed in ``vertex_attrs`` plus ``sigma`` (local scale: distance to the
 ``sigma_k``-th neighbour) and ``load`` (estimated share of chains through each image, which
 path search uses to damp hubs; see :func:`xdeg_pipeline.core.paths.load.estimate_load`).
