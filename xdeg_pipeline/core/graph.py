@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import pickle
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import igraph as ig
@@ -258,7 +258,7 @@ def _add_exits(e: _Edges, X: np.ndarray, metric: str, knn: tuple, pm: float, giv
     found = exit_edges(X, *knn, metric, near_dup, natural, settings)
     if len(found.a):
         e.extend(found.a, found.b, found.w.astype(np.float64), exit=True)
-    return found.info
+    return {**found.info, "exit_settings": asdict(settings)}  # "exits": the count made
 
 
 def _add_landmarks(e: _Edges, X: np.ndarray, metric: str, n_marks: int) -> int:

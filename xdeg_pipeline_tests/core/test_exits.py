@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 
@@ -109,6 +111,8 @@ def test_build_graph_marks_exit_edges_and_keeps_near_duplicates():
     flags = np.array(g.es["exit"])
     assert g["params"]["exits"] == int(flags.sum()) > 0
     assert bare["params"]["exits"] == 0 and not any(bare.es["exit"])
+    assert bare["params"]["exit_settings"]["want"] == 0
+    assert g["params"]["exit_settings"] == asdict(ExitSettings())
     knn = ~np.array(g.es["long"]) & ~np.array(g.es["bridge"])
     bare_knn = ~np.array(bare.es["long"]) & ~np.array(bare.es["bridge"])
     assert int(knn.sum()) == int(bare_knn.sum()) + int(flags.sum())
