@@ -68,6 +68,7 @@ class Exits:
     b: np.ndarray
     w: np.ndarray
     info: dict = field(default_factory=dict)
+    labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # dense groups
 
 
 def distinct_counts(n: int, src: np.ndarray, dst: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -243,7 +244,7 @@ def exit_edges(
     rows = np.flatnonzero(distinct_counts(n, src, dst, labels) < want)
     info = {"dense_group_distance": tau, "dense_groups": int(labels.max(initial=-1)) + 1,
             "exit_rows": int(len(rows)), "exits": 0, "exit_search": "none"}
-    empty = Exits(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), info)
+    empty = Exits(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), info, labels)
     if want <= 0 or not len(rows) or natural <= 0 or n < 3:
         return empty
     far = st.max_step * float(natural)
@@ -261,4 +262,4 @@ def exit_edges(
     existing = np.unique(np.minimum(src, dst) * n + np.maximum(src, dst))
     keep = _assign(n, a, b, d, existing, want, st.in_cap)
     info.update(exits=int(keep.sum()), exit_search="exact" if exact else "hnsw")
-    return Exits(a[keep], b[keep], d[keep], info)
+    return Exits(a[keep], b[keep], d[keep], info, labels)

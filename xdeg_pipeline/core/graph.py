@@ -10,10 +10,12 @@ Above a work budget (huge collections with many components) the search uses a bo
 each component's rows; ``graph["params"]["bridging"]`` says which was used.
 
 Long-range edges (attribute ``long``) bound the hop distance for the ``steps`` mode: every image
-is joined to its nearest of ~2 sqrt(n) random landmarks and the landmarks to each other, so any
-two images are <= 3 hops apart and a chain with any number (>= 2) of intermediate images
-exists. Only ``steps`` uses them, and only where the kNN edges cannot do it in that many
-steps (it minimises the largest step); ``shortest`` and ``smooth`` ignore them.
+is joined to its nearest of ~2 sqrt(n) random landmarks (drawn from the images outside dense
+groups and one member of each group, see :mod:`xdeg_pipeline.core.exits`; ``landmarks_spread``)
+and the landmarks to each other, so any two images are <= 3 hops apart and a chain with any
+number (>= 2) of intermediate images exists. Only ``steps`` uses them, and only where the kNN
+edges cannot do it in that many steps (it minimises the largest step); ``shortest`` and
+``smooth`` ignore them.
 
 Edge attributes: ``weight`` (the step distance in the features' space), ``mutual`` (both ends
 list each other), ``bridge`` (added for connectivity), ``long`` (landmark edge), ``exit`` (a
@@ -139,7 +141,8 @@ def bridge_components(
 
 
 def long_range_edges(
-    X: np.ndarray, space: str, n_landmarks: int, seed: int = 0
+    X: np.ndarray, space: str, n_landmarks: int, seed: int = 0,
+    eligible: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Landmark edges bounding the hop distance: every vertex to its nearest of a seeded random
     sample of landmarks, and the landmarks to each other (any pair: <= 3 hops)."""
@@ -147,7 +150,8 @@ def long_range_edges(
     L = min(n_landmarks, n)
     if L < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    marks = np.sort(np.random.default_rng(seed).choice(n, size=L, replace=False))
+    pool = np.arange(n) if eligible is None or len(eligible) < L else np.asarray(eligible)
+    marks = np.sort(np.random.default_rng(seed).choice(pool, size=L, replace=False))
     at_marks = Prepared.of(X[marks], space)
     nearest = np.empty(n, dtype=np.int64)
     block = max(1, 16_000_000 // L)
@@ -247,7 +251,7 @@ def _add_bridges(e: _Edges, X: np.ndarray, metric: str) -> tuple[int, int, str]:
 
 
 def _add_exits(e: _Edges, X: np.ndarray, metric: str, knn: tuple, pm: float, given: dict
-               ) -> dict:
+               ) -> tuple[dict, np.ndarray]:
     """Add the distinct-exit edges (:mod:`xdeg_pipeline.core.exits`) for the directed kNN
     pairs ``knn``; returns what the search saw (``info`` of :class:`~.exits.Exits`)."""
     settings = ExitSettings.of(want=given.get("exits"), in_cap=given.get("exit_in_cap"),
@@ -258,15 +262,17 @@ def _add_exits(e: _Edges, X: np.ndarray, metric: str, knn: tuple, pm: float, giv
     found = exit_edges(X, *knn, metric, near_dup, natural, settings)
     if len(found.a):
         e.extend(found.a, found.b, found.w.astype(np.float64), exit=True)
-    return {**found.info, "exit_settings": asdict(settings)}  # "exits": the count made
+    info = {**found.info, "exit_settings": asdict(settings)}  # "exits": the count made
+    return info, found.labels
 
 
-def _add_landmarks(e: _Edges, X: np.ndarray, metric: str, n_marks: int) -> int:
+def _add_landmarks(e: _Edges, X: np.ndarray, metric: str, n_marks: int,
+                   eligible: np.ndarray | None = None) -> int:
     """Add the landmark edges that are not edges yet; returns how many were added."""
     n = X.shape[0]
     if n_marks < 2 or n <= 2:
         return 0
-    la, lb = long_range_edges(X, metric, n_marks)
+    la, lb = long_range_edges(X, metric, n_marks, eligible=eligible)
     lkey = np.unique(np.minimum(la, lb) * n + np.maximum(la, lb))
     lkey = lkey[~np.isin(lkey, e.a * n + e.b)]  # already an edge: keep it as it is
     la, lb = lkey // n, lkey % n
@@ -310,10 +316,15 @@ def build_graph(
     sigma = _local_scale(n, src, d_dir.astype(np.float64), sigma_k)
     e = _undirected(n, src, dst, d_dir)
     pm = pair_median(X, metric)
-    exits = _add_exits(e, X, metric, (src, dst, d_dir.astype(np.float64)), pm, params)
+    exits, dense = _add_exits(e, X, metric, (src, dst, d_dir.astype(np.float64)), pm, params)
     n_comp, n_bridges, bridging = _add_bridges(e, X, metric)
     n_marks = int(params.get("landmarks", min(defaults.LANDMARKS_MAX, math.ceil(2 * n**0.5))))
-    n_long = _add_landmarks(e, X, metric, n_marks)
+    eligible = None
+    if params.get("landmarks_spread", defaults.LANDMARKS_SPREAD) and len(dense):
+        # landmarks: images outside dense groups and one member (the lowest id) of each group
+        _, first = np.unique(dense, return_index=True)
+        eligible = np.sort(np.concatenate([np.flatnonzero(dense < 0), first[dense[first] >= 0]]))
+    n_long = _add_landmarks(e, X, metric, n_marks, eligible)
     g = _assemble(n, e, {"sigma": sigma.tolist(), **(vertex_attrs or {})})
     g["params"] = {
         **params,

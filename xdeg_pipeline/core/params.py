@@ -53,6 +53,12 @@ CPU_RUNTIME_PREFERENCE: tuple[str, ...] = ("openvino", "onnxruntime")  # auto on
 # --- graph ----------------------------------------------------------------------------------
 SIGMA_K = 7  # local scale (kept as a vertex attribute; local scaling as a cost lost smoothness)
 LANDMARKS_MAX = 256  # long-range edges for `steps`: ~2 sqrt(n) landmarks, at most this many
+# Landmarks drawn from the images outside dense groups plus one member of each group (the dense
+# groups of the distinct exits below), not from all images: a random sample put 27% of them in the
+# uneven collection's one series, where `steps` used them as short moves (4 series landmarks held
+# 3% of the steps interiors of the held-out badger collection). Steps hub share (1,000 pairs):
+# badger 0.109 -> 0.097, uneven 0.078 -> 0.066, OpenMoji 0.093 -> 0.095, Tux 0.044 (the same).
+LANDMARKS_SPREAD = True
 # Distinct exits (core/exits.py): every image whose kNN list holds fewer than EXITS distinct
 # pictures (its own dense group left out, every other dense group counted once) is joined to its
 # EXITS nearest distinct pictures; dense groups: kNN edges shorter than max(near-duplicate
@@ -62,15 +68,16 @@ LANDMARKS_MAX = 256  # long-range edges for `steps`: ~2 sqrt(n) landmarks, at mo
 # edges with attribute ``exit`` (graph["params"]["exits"]). Evidence (issue 12, 1,000 pairs,
 # benchmarks/path_quality.py, hub share = interiors on the top 1% of images): main at 85a27c0 ->
 # exits + the settings below: smooth hub uneven 0.140 -> 0.051, OpenMoji 0.129 -> 0.093; steps
-# 0.162 -> 0.078 and 0.108 -> 0.093; Tux gets no exits (all its lists see 10 distinct pictures).
+# 0.162 -> 0.066 and 0.108 -> 0.095; Tux gets no exits (all its lists see 10 distinct pictures).
 # Exits alone (old path settings, 600 pairs): uneven smooth hub 0.147 -> 0.050, same-topic
 # 0.61 -> 0.67; OpenMoji 0.127 -> 0.096, hops max 24 -> 15. Added edges: uneven 1,975 for 306
 # images (+12%), OpenMoji 8,065 for 1,877 (+12%); build_graph at 4,247 rows ~ +0.5 s.
 # EXITS 15 / 20, EXIT_GROUP_FRACTION 0.75, EXIT_IN_CAP 10 / 40: OpenMoji hub 0.093-0.110 either
 # way (noise), up to 4x the edges. EXIT_MAX_STEP: all exits made were under 2 natural steps; 1.5
 # on a held-out uneven collection (badger series) made 188 instead of 1,086, hub 0.12 vs 0.067.
-# Held out (badger, docs/path_quality.md): smooth hub 0.151 -> 0.067, steps 0.193 -> 0.109, but
-# smooth largest / bound in the graph's space 1.149 -> 1.170 (full space 1.106 -> 1.096).
+# Held out (badger, docs/path_quality.md; with LANDMARKS_SPREAD): smooth hub 0.151 -> 0.078, steps
+# 0.193 -> 0.097, but smooth largest / bound in the graph's space 1.149 -> 1.158 (full space
+# 1.106 -> 1.096).
 EXITS = 10
 EXIT_GROUP_FRACTION = 0.5
 EXIT_MAX_STEP = 3.0

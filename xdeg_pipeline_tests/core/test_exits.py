@@ -15,7 +15,7 @@ from xdeg_pipeline.core.exits import (
     group_net,
     item_of,
 )
-from xdeg_pipeline.core.graph import build_graph
+from xdeg_pipeline.core.graph import build_graph, long_range_edges
 from xdeg_pipeline.core.knn import knn_edges
 from xdeg_pipeline.core.near_duplicates import (
     find_near_duplicates,
@@ -146,3 +146,20 @@ def test_chains_out_of_a_series_spread_over_more_exits():
 
     assert len(set(after)) > len(set(before))
     assert busiest(after) < busiest(before)
+
+
+def test_landmarks_are_spread_over_dense_groups():
+    X = points_with_series(seed=0)
+    edges = knn_edges(X, 8)
+
+    def series_landmarks(graph) -> int:  # landmarks join each other: many long edges each
+        el = np.array(graph.get_edgelist())[np.array(graph.es["long"])]
+        degree = np.bincount(el.ravel(), minlength=len(X))
+        return int((degree[SPREAD:] >= 10).sum())
+
+    random_marks = series_landmarks(build_graph(edges, X, landmarks=30, landmarks_spread=False))
+    spread = build_graph(edges, X, landmarks=30)
+    assert random_marks >= 5  # a random sample puts about 30 x 120 / 320 in the series ...
+    assert series_landmarks(spread) <= spread["params"]["dense_groups"]  # ... one per group
+    a, b = long_range_edges(X, "l2", 10, eligible=np.arange(50))
+    assert set(b[len(X):].tolist()) | set(a[len(X):].tolist()) <= set(range(50))
