@@ -2,7 +2,8 @@
 
     python -m benchmarks.path_quality FOLDER [FOLDER ...] [--features FILE.parquet]
         [--pairs 200] [--hub-pairs 1000] [--seed 0] [--spaces visual,graph]
-        [--pca 128] [--k 20] [--space l2] [--set NAME=V1,V2 ...] [--modes shortest,smooth,steps]
+        [--pca 128] [--k 20] [--space l2] [--set NAME=V1,V2 ...]
+        [--graph NAME=V1,V2 ...] [--modes shortest,smooth,steps]
         [--strips DIR [--strip-pairs FILE.json]] [--label NAME] [--reference]
 
 Each FOLDER is a collection (:mod:`benchmarks.quality_data`: distinct images, topic folders,
@@ -14,8 +15,9 @@ features of the edited copies under ``<store>/edits`` (made by a first run) for 
 and ``full`` spaces.
 
 The graph is built as the pipeline builds it (PCA, kNN, ``build_graph``, ``PathFinder``;
-``--pca``, ``--k``, ``--space`` and every ``--set NAME=...`` keyword of ``PathFinder`` take
-comma-separated lists to sweep). Chains are judged in these spaces (``--spaces``):
+``--pca``, ``--k``, ``--space``, every ``--set NAME=...`` keyword of ``PathFinder`` and every
+``--graph NAME=...`` keyword of ``build_graph`` (e.g. ``exits=0,10``) take comma-separated lists
+to sweep). Chains are judged in these spaces (``--spaces``):
 
 * ``visual`` (independent of the CNN; the headline): shape, colour and layout descriptors of
   the whole picture (:mod:`benchmarks.visual_space`);
@@ -128,17 +130,21 @@ def judging_spaces(names: list[str], c: Collection, vis: np.ndarray, cal: Calibr
 
 
 # ----------------------------------------------------------------------------- runs
-def build(F: np.ndarray, pca, k: int, space: str, seed: int, finder_kw: dict):
+def build(F: np.ndarray, pca, k: int, space: str, seed: int, finder_kw: dict,
+          graph_kw: dict | None = None):
     t0 = time.perf_counter()
     model = fit_pca(F, pca, seed=seed)
     X = model.transform(F)
     edges = knn_edges(X, k=k, space=space)
-    g = build_graph(edges, X, metric=space, hub_load=False)
+    t_knn = time.perf_counter()
+    g = build_graph(edges, X, metric=space, hub_load=False, **(graph_kw or {}))
     t1 = time.perf_counter()
     finder = PathFinder(g, **finder_kw)
     t2 = time.perf_counter()
     info = {"recall": round(knn_recall(X, edges, k, sample=300, seed=seed, space=space), 4),
-            "edges": g.ecount(), "graph_s": round(t1 - t0, 2), "finder_s": round(t2 - t1, 2)}
+            "edges": g.ecount(), "graph_s": round(t1 - t0, 2),
+            "build_graph_s": round(t1 - t_knn, 2), "finder_s": round(t2 - t1, 2),
+            "exits": g["params"].get("exits", 0)}
     near = getattr(finder, "near_duplicates", None)  # absent before issue 12
     if near is not None:
         info["near_duplicates"] = {k_: (round(v, 4) if isinstance(v, float) else v)
@@ -255,10 +261,11 @@ def evaluate_collection(args, folder: Path) -> dict:
     space_cache: dict = {}
     for pca, k, space in itertools.product(_values(args.pca), _values(args.k),
                                            args.space.split(",")):
-        for finder_kw in _sweep(args.set):
-            model, finder, info = build(c.features, pca, k, space, args.seed, finder_kw)
+        for graph_kw, finder_kw in itertools.product(_sweep(args.graph), _sweep(args.set)):
+            model, finder, info = build(c.features, pca, k, space, args.seed, finder_kw,
+                                        graph_kw)
             spaces = judging_spaces(args.spaces.split(","), c, vis, cal, model, space_cache)
-            cfg = {"pca": pca, "k": k, "space": space, **finder_kw, **info,
+            cfg = {"pca": pca, "k": k, "space": space, **graph_kw, **finder_kw, **info,
                    "spaces": {n: sp.summary() for n, sp in spaces.items()}, "modes": {}}
             for mode in args.modes.split(","):
                 chains, times = run_queries(mode_query(finder, mode), pairs)
@@ -277,7 +284,8 @@ def evaluate_collection(args, folder: Path) -> dict:
                 cfg["modes"]["original recipe"] = mode_figures(chains, times, c, spaces, bounds,
                                                                args.pairs, args.seed)
                 cfg["reference_build_s"] = round(build_s, 2)
-            print(f"\n{folder.name} (n={c.n}) pca={pca} k={k} space={space} {finder_kw} {info}")
+            print(f"\n{folder.name} (n={c.n}) pca={pca} k={k} space={space} {graph_kw} "
+                  f"{finder_kw} {info}")
             for n_, sp in spaces.items():
                 print(f"  {n_}: {sp.summary()}")
             print(markdown_table(cfg["modes"], list(spaces)))
@@ -301,6 +309,8 @@ def main() -> None:
     ap.add_argument("--space", default=params.KNN_SPACE)
     ap.add_argument("--set", action="append", default=[], metavar="NAME=V1,V2",
                     help="a PathFinder keyword to sweep (repeatable)")
+    ap.add_argument("--graph", action="append", default=[], metavar="NAME=V1,V2",
+                    help="a build_graph keyword to sweep (repeatable; e.g. exits=0,10)")
     ap.add_argument("--modes", default="shortest,smooth,steps")
     ap.add_argument("--strips", type=Path)
     ap.add_argument("--strip-pairs", type=Path)

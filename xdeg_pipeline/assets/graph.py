@@ -44,7 +44,7 @@ def similarity_graph(context: AssetExecutionContext, xdeg: XdegResource) -> Mate
     return materialized(
         result,
         path=settings.layout.similarity_graph,
-        **pick(result, "vertices", "edges", "components", "degree_max"),
+        **pick(result, "vertices", "edges", "components", "degree_max", "exits"),
         degree_mean=round(result.state["degree_mean"], 2),
         degree_histogram=degree_histogram(result.state["degree_counts"],
                                           settings.layout.state_dir),

@@ -10,13 +10,18 @@ Above a work budget (huge collections with many components) the search uses a bo
 each component's rows; ``graph["params"]["bridging"]`` says which was used.
 
 Long-range edges (attribute ``long``) bound the hop distance for the ``steps`` mode: every image
-is joined to its nearest of ~2 sqrt(n) random landmarks and the landmarks to each other, so any
-two images are <= 3 hops apart and a chain with any number (>= 2) of intermediate images
-exists. Only ``steps`` uses them, and only where the kNN edges cannot do it in that many
-steps (it minimises the largest step); ``shortest`` and ``smooth`` ignore them.
+is joined to its nearest of ~2 sqrt(n) random landmarks (drawn from the images outside dense
+groups and one member of each group, see :mod:`xdeg_pipeline.core.exits`; ``landmarks_spread``)
+and the landmarks to each other, so any two images are <= 3 hops apart and a chain with any
+number (>= 2) of intermediate images exists. Only ``steps`` uses them, and only where the kNN
+edges cannot do it in that many steps (it minimises the largest step); ``shortest`` and
+``smooth`` ignore them.
 
 Edge attributes: ``weight`` (the step distance in the features' space), ``mutual`` (both ends
-list each other), ``bridge`` (added for connectivity), ``long`` (landmark edge). Vertex
+list each other), ``bridge`` (added for connectivity), ``long`` (landmark edge), ``exit`` (a
+distinct exit: an edge out of a dense group whose members' kNN lists hold few distinct
+pictures, :mod:`xdeg_pipeline.core.exits`; ``graph["params"]["exits"]`` counts them, and
+``exits=0`` turns them off). Vertex
 attributes: those passed in ``vertex_attrs`` plus ``sigma`` (local scale: distance to the
 ``sigma_k``-th neighbour) and ``load`` (estimated share of chains through each image, which
 path search uses to damp hubs; see :func:`xdeg_pipeline.core.paths.load.estimate_load`).
@@ -28,7 +33,7 @@ from __future__ import annotations
 
 import math
 import pickle
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import igraph as ig
@@ -40,7 +45,8 @@ from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from xdeg_pipeline.core import params as defaults
 from xdeg_pipeline.core.atomic import write_pickle
 from xdeg_pipeline.core.distances import Prepared, check_space, pair_distances
-from xdeg_pipeline.core.near_duplicates import pair_median
+from xdeg_pipeline.core.exits import ExitSettings, exit_edges
+from xdeg_pipeline.core.near_duplicates import nearest_distances, pair_median, step_scale
 from xdeg_pipeline.core.paths.load import estimate_graph_load
 
 BRIDGE_BUDGET = 5e8  # distance evaluations (rows x columns) before the bridge search samples
@@ -135,7 +141,8 @@ def bridge_components(
 
 
 def long_range_edges(
-    X: np.ndarray, space: str, n_landmarks: int, seed: int = 0
+    X: np.ndarray, space: str, n_landmarks: int, seed: int = 0,
+    eligible: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Landmark edges bounding the hop distance: every vertex to its nearest of a seeded random
     sample of landmarks, and the landmarks to each other (any pair: <= 3 hops)."""
@@ -143,7 +150,8 @@ def long_range_edges(
     L = min(n_landmarks, n)
     if L < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    marks = np.sort(np.random.default_rng(seed).choice(n, size=L, replace=False))
+    pool = np.arange(n) if eligible is None or len(eligible) < L else np.asarray(eligible)
+    marks = np.sort(np.random.default_rng(seed).choice(pool, size=L, replace=False))
     at_marks = Prepared.of(X[marks], space)
     nearest = np.empty(n, dtype=np.int64)
     block = max(1, 16_000_000 // L)
@@ -186,9 +194,11 @@ class _Edges:
     mutual: np.ndarray
     bridge: np.ndarray
     long: np.ndarray
+    exit: np.ndarray
 
-    def extend(self, a: np.ndarray, b: np.ndarray, w: np.ndarray, *, bridge=False, long=False):
-        """Append edges (neither mutual kNN edges; ``bridge``/``long`` says which kind)."""
+    def extend(self, a: np.ndarray, b: np.ndarray, w: np.ndarray, *, bridge=False, long=False,
+               exit=False):
+        """Append edges (not mutual kNN edges; ``bridge``/``long``/``exit`` says which kind)."""
         k = len(a)
         self.a = np.concatenate([self.a, np.minimum(a, b)])
         self.b = np.concatenate([self.b, np.maximum(a, b)])
@@ -196,6 +206,7 @@ class _Edges:
         self.mutual = np.concatenate([self.mutual, np.zeros(k, bool)])
         self.bridge = np.concatenate([self.bridge, np.full(k, bridge)])
         self.long = np.concatenate([self.long, np.full(k, long)])
+        self.exit = np.concatenate([self.exit, np.full(k, exit)])
 
 
 def _knn_pairs(edges: pd.DataFrame, X: np.ndarray, metric: str) -> tuple[np.ndarray, ...]:
@@ -216,7 +227,8 @@ def _undirected(n: int, src: np.ndarray, dst: np.ndarray, d_dir: np.ndarray) -> 
     _, first, count = np.unique(lo * n + hi, return_index=True, return_counts=True)
     m = len(first)
     w = d_dir[first].astype(np.float64)
-    return _Edges(lo[first], hi[first], w, count > 1, np.zeros(m, bool), np.zeros(m, bool))
+    no = np.zeros(m, bool)
+    return _Edges(lo[first], hi[first], w, count > 1, no, no.copy(), no.copy())
 
 
 def _components(n: int, e: _Edges) -> tuple[int, np.ndarray]:
@@ -238,12 +250,29 @@ def _add_bridges(e: _Edges, X: np.ndarray, metric: str) -> tuple[int, int, str]:
     return int(n_comp), len(bridges), mode
 
 
-def _add_landmarks(e: _Edges, X: np.ndarray, metric: str, n_marks: int) -> int:
+def _add_exits(e: _Edges, X: np.ndarray, metric: str, knn: tuple, pm: float, given: dict
+               ) -> tuple[dict, np.ndarray]:
+    """Add the distinct-exit edges (:mod:`xdeg_pipeline.core.exits`) for the directed kNN
+    pairs ``knn``; returns what the search saw (``info`` of :class:`~.exits.Exits`)."""
+    settings = ExitSettings.of(want=given.get("exits"), in_cap=given.get("exit_in_cap"),
+                               max_step=given.get("exit_max_step"),
+                               group_fraction=given.get("exit_group_fraction"))
+    near_dup = defaults.NEAR_DUP_FRACTION * pm
+    natural = step_scale(nearest_distances(X.shape[0], e.a, e.b, e.w), near_dup).natural
+    found = exit_edges(X, *knn, metric, near_dup, natural, settings)
+    if len(found.a):
+        e.extend(found.a, found.b, found.w.astype(np.float64), exit=True)
+    info = {**found.info, "exit_settings": asdict(settings)}  # "exits": the count made
+    return info, found.labels
+
+
+def _add_landmarks(e: _Edges, X: np.ndarray, metric: str, n_marks: int,
+                   eligible: np.ndarray | None = None) -> int:
     """Add the landmark edges that are not edges yet; returns how many were added."""
     n = X.shape[0]
     if n_marks < 2 or n <= 2:
         return 0
-    la, lb = long_range_edges(X, metric, n_marks)
+    la, lb = long_range_edges(X, metric, n_marks, eligible=eligible)
     lkey = np.unique(np.minimum(la, lb) * n + np.maximum(la, lb))
     lkey = lkey[~np.isin(lkey, e.a * n + e.b)]  # already an edge: keep it as it is
     la, lb = lkey // n, lkey % n
@@ -261,6 +290,7 @@ def _assemble(n: int, e: _Edges, vertex_attrs: dict[str, list]) -> ig.Graph:
     g.es["mutual"] = e.mutual.tolist()
     g.es["bridge"] = e.bridge.tolist()
     g.es["long"] = e.long.tolist()
+    g.es["exit"] = e.exit.tolist()
     for name, values in vertex_attrs.items():
         g.vs[name] = list(values)
     return g
@@ -285,9 +315,16 @@ def build_graph(
     src, dst, d_dir = _knn_pairs(edges, X, metric)
     sigma = _local_scale(n, src, d_dir.astype(np.float64), sigma_k)
     e = _undirected(n, src, dst, d_dir)
+    pm = pair_median(X, metric)
+    exits, dense = _add_exits(e, X, metric, (src, dst, d_dir.astype(np.float64)), pm, params)
     n_comp, n_bridges, bridging = _add_bridges(e, X, metric)
     n_marks = int(params.get("landmarks", min(defaults.LANDMARKS_MAX, math.ceil(2 * n**0.5))))
-    n_long = _add_landmarks(e, X, metric, n_marks)
+    eligible = None
+    if params.get("landmarks_spread", defaults.LANDMARKS_SPREAD) and len(dense):
+        # landmarks: images outside dense groups and one member (the lowest id) of each group
+        _, first = np.unique(dense, return_index=True)
+        eligible = np.sort(np.concatenate([np.flatnonzero(dense < 0), first[dense[first] >= 0]]))
+    n_long = _add_landmarks(e, X, metric, n_marks, eligible)
     g = _assemble(n, e, {"sigma": sigma.tolist(), **(vertex_attrs or {})})
     g["params"] = {
         **params,
@@ -301,7 +338,8 @@ def build_graph(
         "bridging": bridging,
         "landmarks": n_marks,
         "long_edges": n_long,
-        "pair_median": pair_median(X, metric),  # the scale of near-duplicates (near_duplicates)
+        "pair_median": pm,  # the scale of near-duplicates (near_duplicates)
+        **exits,  # distinct exits (exits): how many, and the dense groups they were made for
     }
     if params.get("hub_load", True):  # precompute the hub load path search uses (stored)
         load, load_params = estimate_graph_load(g)

@@ -53,6 +53,37 @@ CPU_RUNTIME_PREFERENCE: tuple[str, ...] = ("openvino", "onnxruntime")  # auto on
 # --- graph ----------------------------------------------------------------------------------
 SIGMA_K = 7  # local scale (kept as a vertex attribute; local scaling as a cost lost smoothness)
 LANDMARKS_MAX = 256  # long-range edges for `steps`: ~2 sqrt(n) landmarks, at most this many
+# Landmarks drawn from the images outside dense groups plus one member of each group (the dense
+# groups of the distinct exits below), not from all images: a random sample put 27% of them in the
+# uneven collection's one series, where `steps` used them as short moves (4 series landmarks held
+# 3% of the steps interiors of the held-out badger collection). Steps hub share (1,000 pairs):
+# badger 0.109 -> 0.097, uneven 0.078 -> 0.066, OpenMoji 0.093 -> 0.095, Tux 0.044 (the same).
+LANDMARKS_SPREAD = True
+# Distinct exits (core/exits.py): every image whose kNN list holds fewer than EXITS distinct
+# pictures (its own dense group left out, every other dense group counted once) is joined to its
+# EXITS nearest distinct pictures; dense groups: kNN edges shorter than max(near-duplicate
+# distance, EXIT_GROUP_FRACTION x natural step); an exit is at least the near-duplicate distance,
+# at most EXIT_MAX_STEP natural steps long, and no image receives more than EXIT_IN_CAP of them
+# (from EXIT_CANDIDATES x EXITS candidates per image, nearest first). Built into the graph as
+# edges with attribute ``exit`` (graph["params"]["exits"]). Evidence (issue 12, 1,000 pairs,
+# benchmarks/path_quality.py, hub share = interiors on the top 1% of images): main at 85a27c0 ->
+# exits + the settings below: smooth hub uneven 0.140 -> 0.051, OpenMoji 0.129 -> 0.093; steps
+# 0.162 -> 0.066 and 0.108 -> 0.095; Tux gets no exits (all its lists see 10 distinct pictures).
+# Exits alone (old path settings, 600 pairs): uneven smooth hub 0.147 -> 0.050, same-topic
+# 0.61 -> 0.67; OpenMoji 0.127 -> 0.096, hops max 24 -> 15. Added edges: uneven 1,975 for 306
+# images (+12%), OpenMoji 8,065 for 1,877 (+12%); build_graph at 4,247 rows ~ +0.5 s.
+# EXITS 15 / 20, EXIT_GROUP_FRACTION 0.75, EXIT_IN_CAP 10 / 40: OpenMoji hub 0.093-0.110 either
+# way (noise), up to 4x the edges. EXIT_MAX_STEP: all exits made were under 2 natural steps; 1.5
+# on a held-out uneven collection (badger series) made 188 instead of 1,086, hub 0.12 vs 0.067.
+# Held out (badger, docs/path_quality.md; with LANDMARKS_SPREAD): smooth hub 0.151 -> 0.078, steps
+# 0.193 -> 0.097, but smooth largest / bound in the graph's space 1.149 -> 1.158 (full space
+# 1.106 -> 1.096).
+EXITS = 10
+EXIT_GROUP_FRACTION = 0.5
+EXIT_MAX_STEP = 3.0
+EXIT_IN_CAP = 20
+EXIT_CANDIDATES = 3
+EXIT_EXACT_BUDGET = 5e8  # distance evaluations (rows x net) before the exit search uses HNSW
 
 # --- smooth ---------------------------------------------------------------------------------
 # Exact minimax alone (slack 0) funnels chains through connector images: hub share 0.38-0.42
@@ -67,13 +98,21 @@ LANDMARKS_MAX = 256  # long-range edges for `steps`: ~2 sqrt(n) landmarks, at mo
 # Local scaling, additive or quadratic hub penalties and capacity-style updates were tried and
 # were not better. The cap never bound on OpenMoji (the soft minimax keeps steps small), it is
 # the guarantee: in the graph's space the largest step is at most 1.3x the least possible.
+# With the distinct exits (issue 12; 1,000 pairs): power 4 -> 4.5 raised Tux same-topic 0.655 ->
+# 0.678 (0.655 was below the 0.670 of before issue 12), OpenMoji hops 7/11/16 (power 5: Tux 0.717
+# but hops p90 10-11, OpenMoji 8-9/12-14/20-25). SMOOTH_SLACK 0.25: OpenMoji hub 0.100 (0.093 at
+# 0.3); 0.2 / 0.25 / 0.3 on the held-out badger collection: graph-space ratio 1.13 / 1.16 / 1.17,
+# hub 0.124 / 0.081 / 0.067. HUB_PENALTY 150 / 200 with exits: OpenMoji hub 0.089 / 0.087 but
+# graph-space ratio p50 1.150 / 1.152 (target <= 1.15).
 SMOOTH_SLACK = 0.30
-SMOOTH_POWER = 4.0
+SMOOTH_POWER = 4.5
 HUB_PENALTY = 100.0
 # Hub load estimate (method of successive averages over shortest-path trees): 3 rounds left
 # hub share at 0.11, 6 rounds 0.095-0.112 (re-measured 2026-11-25, PCA 128: 0.105, 0.112 with
 # 128 sources), 12 rounds 0.088-0.095, 20 rounds 0.091; 48 sources per round (~1.2 s at 4k).
-LOAD_ROUNDS = 12
+# With the exits and power 4.5 (issue 12): 12 -> 20 rounds: OpenMoji smooth hub 0.096 -> 0.093,
+# Tux same-topic 0.678 -> 0.686; 12 rounds x 96 sources: 0.092 at twice the cost.
+LOAD_ROUNDS = 20
 LOAD_SOURCES = 48
 LOAD_WORK = 1e8  # arcs x sources over all load rounds (bounds the estimate on huge graphs)
 
@@ -117,14 +156,16 @@ LOCAL_WIDTH = 2
 #   not better; k = 50 cut the uneven hub share to 0.128 but hops to 3/5/7 and raised the ratio
 #   to 1.21. The uneven collection's series joins the rest through 11 outside images (kNN
 #   k = 20), so every chain crossing it passes one of them: its hub share stays ~0.15 (old: 0.10,
-#   diluted by wading). See docs/path_quality.md.
+#   diluted by wading); the distinct exits (EXITS above) took it to 0.05. See docs/path_quality.md.
 NEAR_DUP_FRACTION = 0.125  # near-duplicate distance / random-pair median (0: not avoided)
 PAIR_SAMPLES = 20_000  # random pairs for the random-pair median (build_graph)
 NEAR_DUP_PENALTY = 1e4  # a near-duplicate step costs this many natural steps extra
 STEP_CONSTANT = 0.0  # per-step cost, in units of a natural step's (w / median) ** power
 MIN_STEP = 2.5  # a step shorter than MIN_STEP near-duplicate distances costs as one that long
 NATURAL_FLOOR = 1.0  # smooth's cap >= NATURAL_FLOOR * natural step * (1 + slack)
-STEPS_SLACK = 0.1  # steps: the cheapest chain with largest step <= least possible * (1 + this)
+# STEPS_SLACK with the exits (OpenMoji, 1,000 pairs): 0.10: hub 0.102, largest / 8-step bound in
+#   the graph's space 1.065; 0.12: 0.094, 1.080; 0.15: 0.090, 1.099 (target <= 1.10).
+STEPS_SLACK = 0.12  # steps: the cheapest chain with largest step <= least possible * (1 + this)
 
 # --- steps ----------------------------------------------------------------------------------
 STEPS_SEARCH_BUDGET = 20_000  # DFS expansions per threshold before it counts as "not found"

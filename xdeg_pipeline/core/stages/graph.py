@@ -47,6 +47,7 @@ def _build(inputs: StageInputs) -> Outcome:
         "vertices": graph.vcount(),
         "edges": graph.ecount(),
         "components": len(graph.connected_components()),
+        "exits": int(graph["params"].get("exits", 0)),  # distinct-exit edges (core/exits.py)
         "degree_max": int(degrees.max()) if len(degrees) else 0,
         "degree_mean": float(degrees.mean()) if len(degrees) else 0.0,
         "degree_counts": np.bincount(degrees).tolist() if len(degrees) else [0],
