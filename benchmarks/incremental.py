@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-STAGES = ("raw_images", "image_features", "pca_features", "knn_edges", "similarity_graph")
+from xdeg_pipeline.terminal import STAGES  # every build stage, in the summary's order
 
 
 def _image_files(root: Path) -> list[Path]:
@@ -66,7 +66,7 @@ def breakdown(wall: float, summary: dict) -> dict[str, float]:
     stages = {s: float(summary.get(s, {}).get("seconds") or 0.0) for s in STAGES}
     run = float(summary.get("seconds") or wall)
     out = {"process start, imports, instance": max(wall - run, 0.0),
-           "Dagster run set-up, checks, other assets": max(run - sum(stages.values()), 0.0)}
+           "Dagster run set-up, checks": max(run - sum(stages.values()), 0.0)}
     out.update(stages)
     return {k: round(v, 2) for k, v in out.items()}
 
@@ -82,6 +82,10 @@ def _print_breakdown(label: str, wall: float, parts: dict[str, float], summary: 
                      f"{feats.get('runtime', '?')})")
         if name == "knn_edges" and summary.get("knn_edges", {}).get("mode"):
             extra = f"  ({summary['knn_edges']['mode']})"
+        if name == "collection_map" and summary.get("collection_map", {}).get("mode"):
+            extra = f"  ({summary['collection_map']['mode']})"
+        if name == "thumbnails" and "made" in summary.get("thumbnails", {}):
+            extra = f"  ({summary['thumbnails']['made']} made)"
         print(f"  {name:42s} {sec:7.2f} s{extra}")
 
 

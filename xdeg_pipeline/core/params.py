@@ -129,3 +129,12 @@ STEPS_SLACK = 0.1  # steps: the cheapest chain with largest step <= least possib
 # --- steps ----------------------------------------------------------------------------------
 STEPS_SEARCH_BUDGET = 20_000  # DFS expansions per threshold before it counts as "not found"
 MAX_STEPS = 1_000
+
+# --- the collection map (t-SNE, openTSNE; issue 14) -------------------------------------------
+# Evidence: python -m benchmarks.map_layout (kNN kept = share of each image's 10 nearest PCA
+# neighbours also nearest on the map) on OpenMoji (3,779 distinct of 4,000) and Tux Paint (795),
+# one thread; old settings (250 exaggerated + 500 iterations, theta 0.5) first:
+# FILLED BELOW
+MAP_EXAGGERATION_ITER = 125
+MAP_ITER = 250
+MAP_THETA = 0.8
