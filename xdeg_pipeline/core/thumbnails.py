@@ -15,7 +15,6 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 from PIL import Image
@@ -103,14 +102,18 @@ class ThumbnailStore:
         chunks = _chunks(list(todo.items()), _CHUNK)
         workers = min(workers or os.cpu_count() or 1, len(chunks))
         done = 0
-        make = partial(_thumb_chunk, size=self.size, store=self)
-        results = map(make, chunks) if workers <= 1 else _pool_map(workers, make, chunks)
+        results = (
+            map(_thumb_chunk, chunks, [self.size] * len(chunks))
+            if workers <= 1
+            else _pool_map(workers, chunks, self.size)
+        )
         for chunk_result in results:
-            for content_hash, ok, reason in chunk_result:
-                if ok:
-                    stats.made += 1
-                else:
+            for content_hash, data, reason in chunk_result:
+                if data is None:
                     stats.failed[content_hash] = reason
+                else:
+                    write_bytes(data, self.path(content_hash))
+                    stats.made += 1
             done += len(chunk_result)
             if progress is not None:
                 progress(done, len(todo))
@@ -121,30 +124,23 @@ def _chunks(items: Sequence, n: int) -> list[list]:
     return [list(items[i : i + n]) for i in range(0, len(items), n)]
 
 
-def _pool_map(workers: int, make: Callable, chunks: list[list]):
+def _pool_map(workers: int, chunks: list[list], size: int):
     """Chunks in worker threads: Pillow releases the GIL while it decodes, resizes and
-    encodes, each file's fsync waits without it (in the main thread the 4,000 fsyncs of a
-    first build took 7 s of its 15), and threads need no ``__main__`` guard in the caller."""
+    encodes, and threads need no ``__main__`` guard in the caller (processes would)."""
     with ThreadPoolExecutor(workers) as pool:
-        yield from pool.map(make, chunks)
+        yield from pool.map(_thumb_chunk, chunks, [size] * len(chunks))
 
 
-def _thumb_chunk(chunk: list[tuple[str, Path]], size: int, store: ThumbnailStore
-                 ) -> list[tuple[str, bool, str]]:
-    """Make and write the thumbnails of one chunk: (hash, written, reason when not). A bad
-    image is reported; a failing write (disk full) raises, as it stops the build."""
+def _thumb_chunk(chunk: list[tuple[str, Path]], size: int) -> list[tuple[str, bytes | None, str]]:
+    """Thumbnails of one chunk: (hash, WebP bytes or None, reason when None)."""
     from xdeg_pipeline.core.image_decode import ImageRejected
 
     out = []
     for content_hash, path in chunk:
         try:
-            data = make_thumbnail(path, size)
+            out.append((content_hash, make_thumbnail(path, size), ""))
         except ImageRejected as exc:
-            out.append((content_hash, False, exc.reason))
-            continue
+            out.append((content_hash, None, exc.reason))
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the others
-            out.append((content_hash, False, f"{type(exc).__name__}: {exc}"[:200]))
-            continue
-        write_bytes(data, store.path(content_hash))
-        out.append((content_hash, True, ""))
+            out.append((content_hash, None, f"{type(exc).__name__}: {exc}"[:200]))
     return out
