@@ -8,7 +8,8 @@ in a temporary folder. Prints the wall times of the full build, of the build aft
 ``--add`` of the images, and of a re-run with nothing changed, their ratio, how many images
 had features computed (must be exactly the new content), and where each build's time went:
 process start and imports, Dagster run set-up and checks (the run's wall time less its
-stages), and every stage. Last line: one JSON object.
+stages), and every stage; with each build's CPU seconds (user + system: on a machine shared
+with other work they move far less than wall times). Last line: one JSON object.
 
 Without --images it uses the OpenMoji set (rendered into the data folder if needed).
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -25,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-STAGES = ("raw_images", "image_features", "pca_features", "knn_edges", "similarity_graph")
+from xdeg_pipeline.terminal import STAGES  # every build stage, in the summary's order
 
 
 def _image_files(root: Path) -> list[Path]:
@@ -40,16 +42,25 @@ def _hashes(home: Path) -> set[str]:
     return set(table["content_hash"])
 
 
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _build(collection: Path, home: Path, in_process: bool) -> tuple[float, dict]:
-    """(wall seconds, the build's JSON summary)."""
+    """(wall seconds, the build's JSON summary with ``cpu_s``: the CPU seconds it took, which
+    other work on a shared machine changes far less than the wall time)."""
     t0 = time.perf_counter()
     if in_process:
         from xdeg_pipeline.core.settings import Settings
         from xdeg_pipeline.runs import run_build
 
+        c0 = _cpu(resource.RUSAGE_SELF)
         summary = run_build(quiet=True, settings=Settings.from_env(
             {}, home=home, images_dir=collection, progress="off"))
+        summary["cpu_s"] = round(_cpu(resource.RUSAGE_SELF) - c0, 2)
         return time.perf_counter() - t0, summary
+    c0 = _cpu(resource.RUSAGE_CHILDREN)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDEG_", "DAGSTER_"))}
     done = subprocess.run(
         [sys.executable, "-m", "xdeg_pipeline.cli", "build", "--json", "--images",
@@ -58,7 +69,9 @@ def _build(collection: Path, home: Path, in_process: bool) -> tuple[float, dict]
     wall = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"build failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return wall, json.loads(done.stdout.strip().splitlines()[-1])
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    summary["cpu_s"] = round(_cpu(resource.RUSAGE_CHILDREN) - c0, 2)
+    return wall, summary
 
 
 def breakdown(wall: float, summary: dict) -> dict[str, float]:
@@ -66,14 +79,14 @@ def breakdown(wall: float, summary: dict) -> dict[str, float]:
     stages = {s: float(summary.get(s, {}).get("seconds") or 0.0) for s in STAGES}
     run = float(summary.get("seconds") or wall)
     out = {"process start, imports, instance": max(wall - run, 0.0),
-           "Dagster run set-up, checks, other assets": max(run - sum(stages.values()), 0.0)}
+           "Dagster run set-up, checks": max(run - sum(stages.values()), 0.0)}
     out.update(stages)
     return {k: round(v, 2) for k, v in out.items()}
 
 
 def _print_breakdown(label: str, wall: float, parts: dict[str, float], summary: dict) -> None:
     feats = summary.get("image_features", {})
-    print(f"{label}: {wall:.2f} s")
+    print(f"{label}: {wall:.2f} s (CPU {summary['cpu_s']:.2f} s)")
     for name, sec in parts.items():
         extra = ""
         if name == "image_features":
@@ -82,6 +95,10 @@ def _print_breakdown(label: str, wall: float, parts: dict[str, float], summary: 
                      f"{feats.get('runtime', '?')})")
         if name == "knn_edges" and summary.get("knn_edges", {}).get("mode"):
             extra = f"  ({summary['knn_edges']['mode']})"
+        if name == "collection_map" and summary.get("collection_map", {}).get("mode"):
+            extra = f"  ({summary['collection_map']['mode']})"
+        if name == "thumbnails" and "made" in summary.get("thumbnails", {}):
+            extra = f"  ({summary['thumbnails']['made']} made)"
         print(f"  {name:42s} {sec:7.2f} s{extra}")
 
 
@@ -133,6 +150,9 @@ def main() -> None:
         "images": args.n, "added": n_add, "in_process": args.in_process,
         "full_build_s": round(t_full, 2), "incremental_build_s": round(t_inc, 2),
         "ratio": round(t_inc / t_full, 4),
+        "full_build_cpu_s": full["cpu_s"], "incremental_build_cpu_s": inc["cpu_s"],
+        "unchanged_rebuild_cpu_s": same["cpu_s"],
+        "ratio_cpu": round(inc["cpu_s"] / full["cpu_s"], 4),
         "features_computed_incremental": computed, "added_new_content": new_content,
         "exactly_the_added": computed == new_content,
         "shards_computed_incremental": inc["image_features"].get("shards_computed"),

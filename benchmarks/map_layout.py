@@ -9,6 +9,7 @@ the same top-level folder; the PCA space's own share is the reference). UMAP is 
 umap-learn is not installed (it is not a dependency of xdeg).
 
     python -m benchmarks.map_layout --home /path/to/data [--home other] [--k 10]
+        [--set n_iter=500 --set theta=0.5]   # t-SNE settings other than xdeg's (MapParams)
 
 The last line is one JSON object.
 """
@@ -16,6 +17,7 @@ The last line is one JSON object.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -124,12 +126,26 @@ def measure(name: str, method, X: np.ndarray, topic: np.ndarray, k: int, seed: i
     }
 
 
+def map_params(seed: int, settings: list[str]) -> MapParams:
+    """xdeg's MapParams with ``NAME=VALUE`` overrides (typed as the field's default)."""
+    base = MapParams(seed=seed)
+    changes = {}
+    for item in settings:
+        name, _, value = item.partition("=")
+        if not hasattr(base, name):
+            raise SystemExit(f"--set {item}: MapParams has no field {name!r}")
+        changes[name] = type(getattr(base, name))(value)
+    return dataclasses.replace(base, **changes)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--home", action="append", required=True, help="built data folder")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-umap", action="store_true")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a MapParams field for the t-SNE runs (e.g. n_iter=500; repeatable)")
     args = parser.parse_args()
     results = []
     for home in args.home:
@@ -138,7 +154,8 @@ def main() -> None:
         topic = topics(layout, hashes)
         space = same_topic(knn(X, args.k), topic)
         print(f"{home}: {len(X)} images, same-topic share of PCA-space neighbours {space:.3f}")
-        methods = {"tsne": tsne_method(MapParams(seed=args.seed))}
+        tsne_params = map_params(args.seed, args.set)
+        methods = {"tsne": tsne_method(tsne_params)}
         if not args.no_umap:
             try:
                 methods["umap"] = umap_method(args.seed)
@@ -147,6 +164,8 @@ def main() -> None:
         for name, method in methods.items():
             row = measure(name, method, X, topic, args.k, args.seed)
             row.update(home=str(home), same_topic_pca=round(space, 3))
+            if name == "tsne":
+                row["params"] = tsne_params.fit_params()
             print(json.dumps(row))
             results.append(row)
     print(json.dumps({"benchmark": "map_layout", "k": args.k, "results": results}))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 Meta = dict
 
 STAGES = ("raw_images", "image_features", "pca_features", "knn_edges", "similarity_graph",
-          "near_duplicates")
+          "near_duplicates", "thumbnails", "collection_map")
 
 
 def _plural(n: int, word: str) -> str:
@@ -47,6 +47,22 @@ def _near(m: Meta) -> str:
             f"{m.get('largest_group', 0)}), distance {m.get('near_duplicate_distance', 0):.3f}")
 
 
+def _thumbnails(m: Meta) -> str:
+    if "made" not in m:
+        return "unchanged"
+    return (f"{m['made']} made, {m.get('reused', 0)} reused, "
+            f"{_plural(m.get('sheets_drawn', 0), 'atlas sheet')} drawn")
+
+
+def _map(m: Meta) -> str:
+    mode = m.get("mode")
+    if mode == "fit":
+        return f"laid out (t-SNE {m.get('layout_seconds', 0):.1f} s)"
+    if mode == "place":
+        return f"{m.get('placed', 0)} placed into the map, {m.get('kept', 0)} kept in place"
+    return "unchanged"
+
+
 FIGURES: dict[str, tuple[str, Callable[[Meta], str]]] = {
     # stage: (the metadata key of its image count, its key figure)
     "raw_images": ("images", _raw),
@@ -55,6 +71,8 @@ FIGURES: dict[str, tuple[str, Callable[[Meta], str]]] = {
     "knn_edges": ("images", lambda m: f"{m.get('edges', 0)} edges, k={m.get('k')}"),
     "similarity_graph": ("vertices", _graph),
     "near_duplicates": ("images_in_groups", _near),
+    "thumbnails": ("images", _thumbnails),
+    "collection_map": ("images", _map),
 }
 
 

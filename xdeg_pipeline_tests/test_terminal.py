@@ -51,3 +51,23 @@ def test_rejected_lines_escape_names() -> None:
     assert rejected_lines(rejected) == ["rejected_images: 1 {'empty': 1}",
                                         "  a\\nb.png: scan empty (zero-byte file)"]
     assert show("tab\there\x1b[31m") == "tab\\there\\x1b[31m"
+
+
+def test_thumbnails_and_map_rows_say_what_the_build_did() -> None:
+    summary = {
+        "thumbnails": {"images": 3804, "made": 25, "reused": 3779, "sheets": 4,
+                       "sheets_drawn": 1, "seconds": 0.79},
+        "collection_map": {"images": 3804, "mode": "place", "placed": 25, "kept": 3779,
+                           "layout_seconds": 1.59, "seconds": 2.65},
+        "checks": {},
+    }
+    lines = summary_table(summary)
+    assert lines[1] == "thumbnails        3804     0.79  25 made, 3779 reused, 1 atlas sheet drawn"
+    assert lines[2] == ("collection_map    3804     2.65  25 placed into the map, "
+                        "3779 kept in place")
+    fit = {"collection_map": {"images": 10, "mode": "fit", "layout_seconds": 5.04,
+                              "seconds": 5.5},
+           "thumbnails": {"images": 10, "sheets": 1, "seconds": 0.01}, "checks": {}}
+    lines = summary_table(fit)
+    assert lines[1].endswith("unchanged") and lines[1].startswith("thumbnails")
+    assert lines[2].endswith("laid out (t-SNE 5.0 s)")

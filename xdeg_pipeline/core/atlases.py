@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -70,18 +73,26 @@ def assign_slots(hashes: Sequence[str], previous: pd.DataFrame | None, per_sheet
     return where
 
 
-def _sheet_image(members: list[str | None], store: ThumbnailStore, cell: int, side: int) -> bytes:
+def _cell(store: ThumbnailStore, cell: int, content_hash: str) -> Image.Image | None:
+    """A thumbnail fitted into one cell, or None when it has none."""
+    thumb = store.open(content_hash)
+    return None if thumb is None else ImageOps.contain(thumb, (cell, cell),
+                                                        Image.Resampling.LANCZOS)
+
+
+def _sheet_image(members: list[str | None], store: ThumbnailStore, cell: int, side: int,
+                 pool: ThreadPoolExecutor) -> bytes:
+    """One sheet's WebP bytes; its cells are decoded and scaled in ``pool``'s threads (Pillow
+    releases the GIL), then pasted in order."""
     rows = max(1, -(-len(members) // side))
     sheet = Image.new("RGB", (side * cell, rows * cell), BACKGROUND)
-    for slot, h in enumerate(members):
-        if h is None:
-            continue
-        thumb = store.open(h)
+    slots = [(slot, h) for slot, h in enumerate(members) if h is not None]
+    cells = pool.map(partial(_cell, store, cell), [h for _, h in slots])
+    for (slot, _), thumb in zip(slots, cells):
         x, y = (slot % side) * cell, (slot // side) * cell
         if thumb is None:
             sheet.paste(MISSING, (x + 2, y + 2, x + cell - 2, y + cell - 2))
             continue
-        thumb = ImageOps.contain(thumb, (cell, cell), Image.Resampling.LANCZOS)
         sheet.paste(thumb, (x + (cell - thumb.width) // 2, y + (cell - thumb.height) // 2))
     buf = io.BytesIO()
     sheet.save(buf, format="WEBP", quality=82, method=4)
@@ -95,8 +106,10 @@ def build_atlases(
     previous: AtlasSet | None = None,
     cell: int = CELL,
     side: int = SIDE,
+    workers: int | None = None,
 ) -> AtlasSet:
-    """Sheets for ``hashes``: unchanged sheets are kept, the others drawn again."""
+    """Sheets for ``hashes``: unchanged sheets are kept, the others drawn again (their cells
+    in ``workers`` threads, default one per core)."""
     per_sheet = side * side
     same_grid = previous is not None and (previous.cell, previous.side) == (cell, side)
     where = assign_slots(hashes, previous.index if same_grid else None, per_sheet)
@@ -108,20 +121,21 @@ def build_atlases(
     if same_grid:
         old = {int(r.sheet): (r.members, r.sha256) for r in previous.sheets.itertuples()}
     rows, written = [], 0
-    for sheet in sorted(by_sheet):
-        members = by_sheet[sheet]
-        while members and members[-1] is None:
-            members.pop()
-        fp = fingerprint(_VERSION, store.size, cell, side, members)
-        kept = old.get(sheet)
-        if kept and kept[0] == fp and (Path(folder) / f"{kept[1]}.webp").is_file():
-            sha = kept[1]
-        else:
-            data = _sheet_image(members, store, cell, side)
-            sha = hashlib.sha256(data).hexdigest()
-            write_bytes(data, Path(folder) / f"{sha}.webp")
-            written += 1
-        rows.append((sheet, fp, sha, sum(m is not None for m in members)))
+    with ThreadPoolExecutor(max(1, workers or os.cpu_count() or 1)) as pool:
+        for sheet in sorted(by_sheet):
+            members = by_sheet[sheet]
+            while members and members[-1] is None:
+                members.pop()
+            fp = fingerprint(_VERSION, store.size, cell, side, members)
+            kept = old.get(sheet)
+            if kept and kept[0] == fp and (Path(folder) / f"{kept[1]}.webp").is_file():
+                sha = kept[1]
+            else:
+                data = _sheet_image(members, store, cell, side, pool)
+                sha = hashlib.sha256(data).hexdigest()
+                write_bytes(data, Path(folder) / f"{sha}.webp")
+                written += 1
+            rows.append((sheet, fp, sha, sum(m is not None for m in members)))
     index = pd.DataFrame(
         [(h, s, c) for h, (s, c) in sorted(where.items())], columns=INDEX_COLUMNS
     ).astype({"sheet": "int32", "slot": "int32"})

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from xdeg_pipeline.core.atomic import write_parquet
+from xdeg_pipeline.core.params import MAP_EXAGGERATION_ITER, MAP_ITER, MAP_THETA
 
 MAP_COLUMNS = ["content_hash", "x", "y"]
 
@@ -28,8 +29,9 @@ class MapParams:
     """Settings of the layout (part of the stage's fingerprint: a change refits the map)."""
 
     perplexity: float = 30.0
-    early_exaggeration_iter: int = 250
-    n_iter: int = 500
+    early_exaggeration_iter: int = MAP_EXAGGERATION_ITER  # evidence in core.params
+    n_iter: int = MAP_ITER
+    theta: float = MAP_THETA  # Barnes-Hut accuracy (openTSNE: 0.5; BH below 10,000 rows, then FFT)
     seed: int = 0
     n_jobs: int = 1  # one thread: the FFT/BH gradient sums are then bit-for-bit repeatable
     place_perplexity: float = 5.0  # openTSNE's default for adding points
@@ -105,6 +107,7 @@ def fit_layout(X: np.ndarray, params: MapParams = MapParams()) -> np.ndarray:
         perplexity=perplexity,
         early_exaggeration_iter=params.early_exaggeration_iter,
         n_iter=params.n_iter,
+        theta=params.theta,
         initialization="pca",
         metric="euclidean",
         n_jobs=params.n_jobs,

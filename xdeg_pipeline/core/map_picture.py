@@ -66,14 +66,15 @@ def _canvas_positions(xy: np.ndarray, width: int, height: int, margin: int) -> n
 def map_picture(hashes: Sequence[str], xy: np.ndarray, thumb_of: ThumbOf, out: Path,
                 **options) -> Path:
     """Write :func:`map_image` as a PNG file (atomically); returns ``out``."""
-    canvas = map_image(hashes, xy, thumb_of, **options)
-    return write_with(Path(out), lambda p: canvas.save(p, format="PNG", optimize=True))
+    data = map_png(hashes, xy, thumb_of, **options)
+    return write_with(Path(out), lambda p: p.write_bytes(data))
 
 
 def map_png(hashes: Sequence[str], xy: np.ndarray, thumb_of: ThumbOf, **options) -> bytes:
-    """:func:`map_image` as PNG bytes."""
+    """:func:`map_image` as PNG bytes (zlib's default level: ``optimize`` made the 1600 px map
+    1 % smaller in 4x the time, 0.42 s instead of 0.11 s, paid by every build that moves it)."""
     buf = io.BytesIO()
-    map_image(hashes, xy, thumb_of, **options).save(buf, format="PNG", optimize=True)
+    map_image(hashes, xy, thumb_of, **options).save(buf, format="PNG")
     return buf.getvalue()
 
 

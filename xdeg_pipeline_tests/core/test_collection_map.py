@@ -41,6 +41,18 @@ def test_fit_is_seeded_and_repeatable() -> None:
     assert not np.array_equal(a, c)
 
 
+def test_the_default_layout_keeps_clusters_apart_and_theta_is_a_fit_setting() -> None:
+    """xdeg's defaults (fewer iterations, coarser Barnes-Hut than openTSNE's) still separate
+    the clusters; theta is part of what a fit depends on, so changing it refits the map."""
+    X, label = clusters(60)
+    Y = fit_layout(X)
+    centroids = np.array([Y[label == c].mean(0) for c in range(3)])
+    nearest = np.argmin(((Y[:, None, :] - centroids[None]) ** 2).sum(-1), axis=1)
+    assert (nearest == label).mean() > 0.95
+    assert MapParams().fit_params()["theta"] == MapParams().theta
+    assert not np.array_equal(Y, fit_layout(X, replace(MapParams(), theta=0.5)))
+
+
 def test_layout_keeps_clusters_apart() -> None:
     X, label = clusters(40)
     Y = fit_layout(X, FAST)

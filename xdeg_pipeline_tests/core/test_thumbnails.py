@@ -110,3 +110,27 @@ def test_atlases_rewrite_only_changed_sheets(tmp_path: Path) -> None:
     assert remove_unlisted(load_atlases(index_file, sheets_file), folder) == 1  # the old one
     assert remove_unlisted(None, folder) == 0
     assert sorted(p.stem for p in folder.glob("*.webp")) == sorted(second.sheets["sha256"])
+
+
+def test_atlas_cells_drawn_in_threads_give_the_same_sheets(tmp_path: Path) -> None:
+    store = ThumbnailStore(tmp_path / "thumbs", 32)
+    batch = items(tmp_path / "img", 20)
+    store.build(batch, workers=2)
+    hashes = sorted(h for h, _ in batch) + ["d" * 64]  # one without a thumbnail: a grey cell
+    one = build_atlases(hashes, store, tmp_path / "one", None, cell=16, side=3, workers=1)
+    four = build_atlases(hashes, store, tmp_path / "four", None, cell=16, side=3, workers=4)
+    assert one.sheets["sha256"].tolist() == four.sheets["sha256"].tolist()
+    assert len(one.sheets) == 3  # 21 cells, 9 per sheet
+
+
+def test_a_failing_write_stops_the_build(tmp_path: Path, monkeypatch) -> None:
+    """A bad image is reported; a write that fails (disk full) is not swallowed as one."""
+    import xdeg_pipeline.core.thumbnails as thumbs
+
+    def full(data, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(thumbs, "write_bytes", full)
+    store = ThumbnailStore(tmp_path / "thumbs", 32)
+    with pytest.raises(OSError, match="No space"):
+        store.build(items(tmp_path / "img", 70), workers=2)

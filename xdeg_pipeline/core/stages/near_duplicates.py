@@ -9,16 +9,19 @@ uses (:mod:`xdeg_pipeline.core.near_duplicates`).
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
-import igraph as ig
 import pandas as pd
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.graph import load_graph
-from xdeg_pipeline.core.near_duplicates import NearDuplicates, find_near_duplicates
-from xdeg_pipeline.core.query import image_file, label_for, recorded_files
+from xdeg_pipeline.core.image_files import image_file, recorded_files
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
+
+if TYPE_CHECKING:  # igraph, the graph and the path finder are imported only when a build
+    import igraph as ig  # finds near-duplicates (0.8 s a build with nothing to do saves)
+
+    from xdeg_pipeline.core.near_duplicates import NearDuplicates
 
 NAME = "near_duplicates"
 COLUMNS = ["group", "group_size", "content_hash", "name", "nearest_distance"]
@@ -54,6 +57,10 @@ def group_table(graph: ig.Graph, near: NearDuplicates) -> pd.DataFrame:
 
 
 def _find(settings: Settings, inputs: StageInputs) -> Outcome:
+    from xdeg_pipeline.core.graph import load_graph
+    from xdeg_pipeline.core.near_duplicates import find_near_duplicates
+    from xdeg_pipeline.core.query import label_for
+
     files = inputs.layout
     graph = load_graph(files.similarity_graph, allowed_root=files.home)
     near = find_near_duplicates(graph)
