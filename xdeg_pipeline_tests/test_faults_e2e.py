@@ -20,6 +20,7 @@ from xdeg_pipeline.core.graph import load_graph
 from xdeg_pipeline.core.query import Collection, PathRequest
 from xdeg_pipeline.core.tables import read_feature_table
 from xdeg_pipeline.resources import XdegResource
+from xdeg_pipeline_tests.helpers.dagster_runs import metadata_of
 from xdeg_pipeline_tests.helpers.faults import (
     DUPLICATES,
     HOSTILE_NAMES,
@@ -36,14 +37,6 @@ EVIL_REJECT = "evil/<img src=x onerror=alert(1)> [link](javascript:alert(2)) *b*
 NOT_REJECTED = ("ok", "ignored")
 # the real bomb is rejected; Pillow's warning on opening it is expected
 pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
-
-
-def _metadata(result, key: str) -> dict:
-    for event in result.get_asset_materialization_events():
-        mat = event.event_specific_data.materialization
-        if mat.asset_key.to_user_string() == key:
-            return {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
-    raise KeyError(key)
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +100,10 @@ def test_good_images_in_graph_broken_ones_rejected_run_succeeds(built: dict) -> 
     assert set(Collection(home, built["images"]).names) == ok
 
 
-def test_rejections_shown_in_dagster_metadata(built: dict) -> None:
+def test_rejections_shown_in_dagstermetadata_of(built: dict) -> None:
     expected, result, instance = built["expected"], built["result"], built["instance"]
     n_bad = sum(outcome not in NOT_REJECTED for outcome in expected.values())
-    meta = _metadata(result, "raw_images")
+    meta = metadata_of(result, "raw_images")
     assert meta["rejected"] == n_bad
     # what the UI shows: the latest materialisation stored in the instance
     event = instance.get_latest_materialization_event(AssetKey("raw_images"))
@@ -198,7 +191,7 @@ def test_hostile_names_stored_and_escaped(built: dict) -> None:
     for png in table["png"]:
         with Image.open(png) as im:
             assert im.width > 100
-    chains_md = _metadata(run, "requested_paths")["chains_table"]
+    chains_md = metadata_of(run, "requested_paths")["chains_table"]
     assert "<script>" not in chains_md and "&lt;script&gt;alert(1)&lt;/script&gt;" in chains_md
     assert "new line" in chains_md  # the newline of a name never breaks a table row
 
@@ -226,6 +219,6 @@ def test_file_vanishing_before_feature_extraction(xdeg_env: dict[str, Path]) -> 
     assert rejected[["name", "stage", "reason"]].values.tolist() == [
         [victim, "features", "vanished"]
     ]
-    assert _metadata(rest, "image_features")["images_failed"] == 1
+    assert metadata_of(rest, "image_features")["images_failed"] == 1
     graph = load_graph(home / "similarity_graph.pkl", allowed_root=home)
     assert graph.vcount() == 23 and graph.is_connected()

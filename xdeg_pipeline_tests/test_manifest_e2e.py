@@ -10,15 +10,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance
 
-from xdeg_pipeline.assets import BUILD_ASSETS
 from xdeg_pipeline.checks import ALL_CHECKS
 from xdeg_pipeline.core.graph import load_graph
 from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.query import Collection
 from xdeg_pipeline.definitions import defs
-from xdeg_pipeline.resources import XdegResource
+from xdeg_pipeline_tests.helpers.dagster_runs import build, metadata_of
 from xdeg_pipeline_tests.helpers.image_server import ImageServer, image_bytes
 
 GOOD = 30
@@ -32,19 +31,10 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ImageServer]:
         yield srv
 
 
-def _metadata(result, key: str) -> dict:
-    for event in result.get_asset_materialization_events():
-        mat = event.event_specific_data.materialization
-        if mat.asset_key.to_user_string() == key:
-            return {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
-    raise KeyError(key)
-
-
 def _build(instance: DagsterInstance):
     checks = [c for c in ALL_CHECKS
               if next(iter(c.check_keys)).asset_key.path[0] != "requested_paths"]
-    return materialize([*BUILD_ASSETS, *checks], instance=instance,
-                       resources={"xdeg": XdegResource()})
+    return build(instance, checks)
 
 
 def _write_manifest(path: Path, server: ImageServer) -> dict[str, str]:
@@ -72,7 +62,7 @@ def _write_manifest(path: Path, server: ImageServer) -> dict[str, str]:
     return {key: reason for key, (_, reason) in failures.items()}
 
 
-def test_manifest_build_rejects_and_path_metadata(
+def test_manifest_build_rejects_and_pathmetadata_of(
     xdeg_env: dict[str, Path], server: ImageServer, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -90,7 +80,7 @@ def test_manifest_build_rejects_and_path_metadata(
         assert result.success
         for check in result.get_asset_check_evaluations():
             assert check.passed, check.check_name
-        meta = _metadata(result, "raw_images")
+        meta = metadata_of(result, "raw_images")
         assert meta["downloaded"] == GOOD and meta["cached"] == 0
         assert meta["download_failed"] == len(expected_failures)
 
@@ -136,7 +126,7 @@ def test_manifest_build_rejects_and_path_metadata(
         server.hits.clear()
         again = _build(instance)
         assert again.success
-        meta = _metadata(again, "raw_images")
+        meta = metadata_of(again, "raw_images")
         assert meta["downloaded"] == 0 and meta["cached"] == GOOD
         assert not any(path.startswith("/images/") for path in server.hits)
-        assert _metadata(again, "image_features")["images_computed"] == 0
+        assert metadata_of(again, "image_features")["images_computed"] == 0

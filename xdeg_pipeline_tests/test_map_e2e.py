@@ -12,27 +12,18 @@ from pathlib import Path
 import pandas as pd
 from dagster import AssetKey, DagsterInstance, materialize
 
-from xdeg_pipeline.assets import ALL_ASSETS, BUILD_ASSETS
-from xdeg_pipeline.checks import BUILD_CHECKS
+from xdeg_pipeline.assets import ALL_ASSETS
 from xdeg_pipeline.core.collection_map import read_map
 from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.tables import read_feature_table
 from xdeg_pipeline.resources import XdegResource
 from xdeg_pipeline_tests.helpers.collections import make_collection
+from xdeg_pipeline_tests.helpers.dagster_runs import build, metadata_of
 from xdeg_pipeline_tests.helpers.explorer_home import own_environment
 
 
-def _metadata(result, key: str) -> dict:
-    for event in result.get_asset_materialization_events():
-        mat = event.event_specific_data.materialization
-        if mat.asset_key.to_user_string() == key:
-            return {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
-    raise KeyError(key)
-
-
 def _build(instance: DagsterInstance):
-    result = materialize([*BUILD_ASSETS, *BUILD_CHECKS], instance=instance,
-                         resources={"xdeg": XdegResource()})
+    result = build(instance)
     assert result.success
     return result
 
@@ -41,7 +32,7 @@ def test_thumbnails_and_map_follow_the_collection(xdeg_env: dict[str, Path]) -> 
     files = Layout(xdeg_env["home"])
     with DagsterInstance.get() as instance:
         first = _build(instance)
-        thumbs, mapped = _metadata(first, "thumbnails"), _metadata(first, "collection_map")
+        thumbs, mapped = metadata_of(first, "thumbnails"), metadata_of(first, "collection_map")
         assert thumbs["made"] == 24 and thumbs["sheets"] == 1
         assert mapped["mode"] == "fit" and mapped["images"] == 24
         assert mapped["map"].startswith("![") and "data:image/png;base64," in mapped["map"]
@@ -51,13 +42,13 @@ def test_thumbnails_and_map_follow_the_collection(xdeg_env: dict[str, Path]) -> 
         assert files.collection_map_png.read_bytes()[:4] == b"\x89PNG"
 
         again = _build(instance)
-        assert "made" not in _metadata(again, "thumbnails")  # reused: nothing computed
+        assert "made" not in metadata_of(again, "thumbnails")  # reused: nothing computed
         assert read_map(files.collection_map).equals(table)
 
         make_collection(xdeg_env["images"], 1, start=24)
         grown = _build(instance)
-        assert _metadata(grown, "thumbnails")["made"] == 1
-        placed = _metadata(grown, "collection_map")
+        assert metadata_of(grown, "thumbnails")["made"] == 1
+        placed = metadata_of(grown, "collection_map")
         assert placed["mode"] == "place" and placed["placed"] == 1 and placed["kept"] == 24
         after = read_map(files.collection_map).set_index("content_hash")
         before = table.set_index("content_hash")
@@ -70,7 +61,7 @@ def test_thumbnails_and_map_follow_the_collection(xdeg_env: dict[str, Path]) -> 
                 "pairs": [{"source": "img_000", "target": "img_013"}]}}}},
         )
         assert run.success
-        meta = _metadata(run, "requested_paths")
+        meta = metadata_of(run, "requested_paths")
         map_keys = [k for k in meta if k.startswith("map_")]
         assert len(map_keys) == 1 and "data:image/png;base64," in meta[map_keys[0]]
         chain_id = map_keys[0][len("map_"):]

@@ -9,8 +9,7 @@ from pathlib import Path
 import pandas as pd
 from dagster import DagsterInstance, materialize
 
-from xdeg_pipeline.assets import ALL_ASSETS, BUILD_ASSETS
-from xdeg_pipeline.checks import BUILD_CHECKS
+from xdeg_pipeline.assets import ALL_ASSETS
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph import load_graph
 from xdeg_pipeline.core.state import fingerprint, read_state
@@ -18,25 +17,13 @@ from xdeg_pipeline.core.tables import read_feature_table
 from xdeg_pipeline.definitions import defs
 from xdeg_pipeline.resources import XdegResource
 from xdeg_pipeline_tests.helpers.collections import make_collection
-
-
-def _metadata(result, key: str) -> dict:
-    for event in result.get_asset_materialization_events():
-        mat = event.event_specific_data.materialization
-        if mat.asset_key.to_user_string() == key:
-            return {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
-    raise KeyError(key)
-
-
-def _build(instance: DagsterInstance):
-    return materialize([*BUILD_ASSETS, *BUILD_CHECKS], instance=instance,
-                       resources={"xdeg": XdegResource()})
+from xdeg_pipeline_tests.helpers.dagster_runs import build, metadata_of
 
 
 def test_build_then_find_paths(xdeg_env: dict[str, Path]) -> None:
     home = xdeg_env["home"]
     with DagsterInstance.get() as instance:
-        result = _build(instance)
+        result = build(instance)
         assert result.success
         for check in result.get_asset_check_evaluations():
             assert check.passed, check.check_name
@@ -78,36 +65,36 @@ def test_build_then_find_paths(xdeg_env: dict[str, Path]) -> None:
         assert list(first["path"])[0] == names[0] and list(first["path"])[-1] == names[-1]
         assert Path(first["png"]).stat().st_size > 1000
         assert "<img" in Path(first["html"]).read_text(encoding="utf-8")
-        meta = _metadata(run, "requested_paths")
+        meta = metadata_of(run, "requested_paths")
         assert any(k.startswith("strip_") for k in meta)
 
 
 def test_rerun_recomputes_nothing_and_adding_computes_only_new(xdeg_env: dict[str, Path]) -> None:
     with DagsterInstance.get() as instance:
-        first = _build(instance)
-        assert _metadata(first, "image_features")["images_computed"] == 24
+        first = build(instance)
+        assert metadata_of(first, "image_features")["images_computed"] == 24
 
-        again = _build(instance)
-        meta = _metadata(again, "image_features")
+        again = build(instance)
+        meta = metadata_of(again, "image_features")
         assert meta["images_computed"] == 0 and meta["images_reused"] == 24
 
         make_collection(xdeg_env["images"], 3, start=100)
-        grown = _build(instance)
-        meta = _metadata(grown, "image_features")
+        grown = build(instance)
+        meta = metadata_of(grown, "image_features")
         assert meta["images_computed"] == 3
         assert meta["images_reused"] == 24
-        assert _metadata(grown, "similarity_graph")["vertices"] == 27
+        assert metadata_of(grown, "similarity_graph")["vertices"] == 27
 
         victim = next(xdeg_env["images"].rglob("img_000.png"))
         victim.unlink()
-        shrunk = _build(instance)
-        assert _metadata(shrunk, "image_features")["images_computed"] == 0
-        assert _metadata(shrunk, "similarity_graph")["vertices"] == 26
+        shrunk = build(instance)
+        assert metadata_of(shrunk, "image_features")["images_computed"] == 0
+        assert metadata_of(shrunk, "similarity_graph")["vertices"] == 26
 
 
 def test_unknown_name_is_reported_not_crashing(xdeg_env: dict[str, Path]) -> None:
     with DagsterInstance.get() as instance:
-        assert _build(instance).success
+        assert build(instance).success
         run = materialize(
             [*ALL_ASSETS], instance=instance, resources={"xdeg": XdegResource()},
             selection=["requested_paths"],
@@ -117,4 +104,4 @@ def test_unknown_name_is_reported_not_crashing(xdeg_env: dict[str, Path]) -> Non
         assert run.success
         failed = pd.read_parquet(xdeg_env["home"] / "paths" / "failed_requests.parquet")
         assert len(failed) == 1 and "img_005" in failed.iloc[0]["error"]
-        assert json.dumps(_metadata(run, "requested_paths")["failed_requests"]) == "1"
+        assert json.dumps(metadata_of(run, "requested_paths")["failed_requests"]) == "1"

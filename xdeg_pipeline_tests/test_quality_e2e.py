@@ -7,22 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance
 
-from xdeg_pipeline.assets import BUILD_ASSETS
-from xdeg_pipeline.checks import BUILD_CHECKS
 from xdeg_pipeline.core.stages.near_duplicates import COLUMNS
 from xdeg_pipeline.definitions import defs
-from xdeg_pipeline.resources import XdegResource
 from xdeg_pipeline_tests.helpers.collections import make_image
-
-
-def _metadata(result, key: str) -> dict:
-    for event in result.get_asset_materialization_events():
-        mat = event.event_specific_data.materialization
-        if mat.asset_key.to_user_string() == key:
-            return {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
-    raise KeyError(key)
+from xdeg_pipeline_tests.helpers.dagster_runs import build, metadata_of
 
 
 def test_near_duplicates_in_the_build_and_waypoints_in_find_paths(
@@ -32,10 +22,9 @@ def test_near_duplicates_in_the_build_and_waypoints_in_find_paths(
     for i in range(3):  # near-duplicates: the same picture at three sizes
         make_image(images / "copies" / f"copy_{i}.png", seed=900, size=96 + 2 * i)
     with DagsterInstance.get() as instance:
-        built = materialize([*BUILD_ASSETS, *BUILD_CHECKS], instance=instance,
-                            resources={"xdeg": XdegResource()})
+        built = build(instance)
         assert built.success
-        meta = _metadata(built, "near_duplicates")
+        meta = metadata_of(built, "near_duplicates")
         table = pd.read_parquet(home / "near_duplicates.parquet")
         assert list(table.columns) == COLUMNS
         assert meta["images_in_groups"] == len(table) and meta["groups"] >= 1
