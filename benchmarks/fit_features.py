@@ -19,11 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from xdeg_pipeline.core.feature_store import FeatureStore, update_features
-from xdeg_pipeline.core.feature_table import write_feature_table
 from xdeg_pipeline.core.features import FeatureExtractor
 from xdeg_pipeline.core.features.preprocess import FITS
-from xdeg_pipeline.core.image_decode import content_hash
+from xdeg_pipeline.core.images.decode import content_hash
+from xdeg_pipeline.core.storage.feature_store import FeatureStore, update_features
+from xdeg_pipeline.core.storage.feature_table import write_feature_table
 
 EXTS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 

@@ -29,8 +29,8 @@ import time
 import numpy as np
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.graph import build_graph
-from xdeg_pipeline.core.knn import (
+from xdeg_pipeline.core.graph.build import build_graph
+from xdeg_pipeline.core.graph.knn import (
     build_index,
     edge_table,
     exact_knn,

@@ -113,8 +113,8 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.images is None:
-        from xdeg_pipeline.core.openmoji import render_openmoji
         from xdeg_pipeline.core.settings import default_collection
+        from xdeg_pipeline.core.sources.openmoji import render_openmoji
 
         render_openmoji(default_collection())
         args.images = default_collection()

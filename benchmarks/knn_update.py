@@ -5,8 +5,8 @@
 Clustered synthetic vectors of the PCA dimension (``params.PCA_COMPONENTS``), k and space
 from :mod:`xdeg_pipeline.core.params`. For each size: the table of ``n`` rows is built with
 HNSW, then ``change * n`` rows are added (and ``change * n / 10`` removed) and the table is
-updated (:func:`~xdeg_pipeline.core.knn_update.update_knn_edges`, forced past its own
-threshold) or rebuilt (:func:`~xdeg_pipeline.core.knn.knn_edges`), best of 3 each; recall
+updated (:func:`~xdeg_pipeline.core.graph.knn_update.update_knn_edges`, forced past its own
+threshold) or rebuilt (:func:`~xdeg_pipeline.core.graph.knn.knn_edges`), best of 3 each; recall
 against exact search on 500 rows. The last line is one JSON object.
 """
 
@@ -19,8 +19,8 @@ import time
 import numpy as np
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.knn import knn_edges, knn_recall
-from xdeg_pipeline.core.knn_update import update_knn_edges
+from xdeg_pipeline.core.graph.knn import knn_edges, knn_recall
+from xdeg_pipeline.core.graph.knn_update import update_knn_edges
 
 
 def clustered(n: int, d: int, seed: int) -> np.ndarray:

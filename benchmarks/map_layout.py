@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xdeg_pipeline.core.collection_map import MapParams, fit_layout, place_points
-from xdeg_pipeline.core.layout import Layout
-from xdeg_pipeline.core.tables import read_feature_table
+from xdeg_pipeline.core.pictures.collection_map import MapParams, fit_layout, place_points
+from xdeg_pipeline.core.storage.layout import Layout
+from xdeg_pipeline.core.storage.tables import read_feature_table
 
 
 def knn(X: np.ndarray, k: int) -> np.ndarray:

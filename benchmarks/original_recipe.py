@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from xdeg_pipeline.core.knn import import_nmslib
+from xdeg_pipeline.core.graph.knn import import_nmslib
 
 Query = Callable[[int, int], "list[int] | None"]
 

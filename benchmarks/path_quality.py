@@ -64,10 +64,10 @@ from benchmarks.quality_metrics import JudgingSpace, chain_figures, markdown_tab
 from benchmarks.same_picture import edited_copies, near_duplicate_distance
 from benchmarks.visual_space import describe, visual_features
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.graph import build_graph
-from xdeg_pipeline.core.knn import knn_edges, knn_recall
+from xdeg_pipeline.core.graph.build import build_graph
+from xdeg_pipeline.core.graph.knn import knn_edges, knn_recall
+from xdeg_pipeline.core.graph.pca import fit_pca, l2_normalise
 from xdeg_pipeline.core.paths import PathError, PathFinder
-from xdeg_pipeline.core.pca import fit_pca, l2_normalise
 
 STEPS_X = 7  # intermediate images for the steps mode (8 steps)
 
@@ -78,7 +78,7 @@ class Calibration:
 
     def __init__(self, c: Collection, store: Path, sample: int, seed: int,
                  backbone: str, features: Path | None) -> None:
-        from xdeg_pipeline.core.image_decode import content_hash
+        from xdeg_pipeline.core.images.decode import content_hash
 
         copies = edited_copies(c.paths, c.hashes, store / "edits", sample, seed)
         self.index = np.array([i for i, _ in copies])
@@ -137,7 +137,7 @@ def build(F: np.ndarray, pca, k: int, space: str, seed: int, finder_kw: dict,
     X = model.transform(F)
     edges = knn_edges(X, k=k, space=space)
     t_knn = time.perf_counter()
-    g = build_graph(edges, X, metric=space, hub_load=False, **(graph_kw or {}))
+    g = build_graph(edges, X, metric=space, **(graph_kw or {}))
     t1 = time.perf_counter()
     finder = PathFinder(g, **finder_kw)
     t2 = time.perf_counter()
@@ -192,7 +192,7 @@ def _bounds(spaces, pairs, mode: str) -> dict[str, list[float]]:
 # ----------------------------------------------------------------------------- strips
 def write_strips(out: Path, c: Collection, finder: PathFinder, space: JudgingSpace,
                  chains: list, strip_pairs: Path | None, label: str) -> list[str]:
-    from xdeg_pipeline.core.render import path_strip_png
+    from xdeg_pipeline.core.pictures.render import path_strip_png
 
     out.mkdir(parents=True, exist_ok=True)
     rel = [str(p.relative_to(c.root)) for p in c.paths]

@@ -4,7 +4,7 @@ Images are the files under a folder (any depth, the project's image extensions, 
 left out), one per content hash (the first path in sorted order wins, as in the pipeline).
 An image's *topic* is its first folder below the root ("" for files at the root). Features
 come from the project's extractor (``FeatureExtractor``, CPU) and are cached by content hash
-in a :class:`~xdeg_pipeline.core.feature_store.FeatureStore` (default root
+in a :class:`~xdeg_pipeline.core.storage.feature_store.FeatureStore` (default root
 ``/work/datasets/features``, outside the repository), or from a features file made elsewhere
 (a parquet of ``content_hash`` and ``feature``; e.g. another preprocessing), which then must
 hold every image of the folder.
@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from xdeg_pipeline.core.feature_store import FeatureStore, update_features
-from xdeg_pipeline.core.feature_table import read_feature_hashes, read_feature_table
-from xdeg_pipeline.core.image_decode import content_hash
-from xdeg_pipeline.core.image_formats import IMAGE_EXTENSIONS
+from xdeg_pipeline.core.images.decode import content_hash
+from xdeg_pipeline.core.images.formats import IMAGE_EXTENSIONS
+from xdeg_pipeline.core.storage.feature_store import FeatureStore, update_features
+from xdeg_pipeline.core.storage.feature_table import read_feature_hashes, read_feature_table
 
 DEFAULT_STORE = Path("/work/datasets/features")
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from xdeg_pipeline.core.backbones import BackboneSpec, load_backbone
+from xdeg_pipeline.core.features.backbones import BackboneSpec, load_backbone
 from xdeg_pipeline.core.features.export import min_cosine
 from xdeg_pipeline.core.features.preprocess import DEFAULT_FIT, preprocess_file
 from xdeg_pipeline.core.features.runner import TorchRunner

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from xdeg_pipeline.core.image_decode import BACKGROUND, load_rgb
+from xdeg_pipeline.core.images.decode import BACKGROUND, load_rgb
 
 
 def _jpeg(img: Image.Image) -> Image.Image:

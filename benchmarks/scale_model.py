@@ -167,7 +167,7 @@ def stage_extract(spec: dict) -> dict:
 
 
 def stage_pca(spec: dict) -> dict:
-    from xdeg_pipeline.core.pca import fit_pca
+    from xdeg_pipeline.core.graph.pca import fit_pca
 
     n, dim = spec["n"], spec["feature_dim"]
     max_samples = params.PCA_MAX_SAMPLES
@@ -192,7 +192,7 @@ def stage_pca(spec: dict) -> dict:
 
 
 def stage_knn(spec: dict) -> dict:
-    from xdeg_pipeline.core import knn
+    from xdeg_pipeline.core.graph.build import knn
 
     n, dim, k = spec["n"], spec["dim"], spec["k"]
     X = synthetic_vectors(n, dim, spec["seed"])
@@ -236,13 +236,13 @@ def _edges(spec: dict, X: np.ndarray):
     if path.exists():
         with np.load(path) as z:
             return pd.DataFrame({c: z[c] for c in z.files}), False
-    from xdeg_pipeline.core.knn import knn_edges
+    from xdeg_pipeline.core.graph.knn import knn_edges
 
     return knn_edges(X, k=spec["k"], threads=spec["threads"]), True
 
 
 def stage_graph(spec: dict) -> dict:
-    from xdeg_pipeline.core.graph import build_graph, save_graph
+    from xdeg_pipeline.core.graph.build import build_graph, save_graph
 
     n = spec["n"]
     X = synthetic_vectors(n, spec["dim"], spec["seed"])
@@ -261,7 +261,7 @@ def stage_graph(spec: dict) -> dict:
 
 
 def stage_paths(spec: dict) -> dict:
-    from xdeg_pipeline.core.graph import load_graph
+    from xdeg_pipeline.core.graph.build import load_graph
     from xdeg_pipeline.core.paths import PathError, PathFinder
 
     work = Path(spec["work"])

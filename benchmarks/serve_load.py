@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xdeg_pipeline.core.layout import Layout
+from xdeg_pipeline.core.storage.layout import Layout
 
 _local = threading.local()
 

@@ -10,7 +10,7 @@ with 1 and 8 threads, and what each failure case produced in rejected_images.
 
 The builds are configured as a user configures ``xdeg build``: through the documented
 ``XDEG_*`` variables (data folder, collection, manifest, download limits); the download-alone
-runs call :func:`xdeg_pipeline.core.remote.download_all` with explicit arguments.
+runs call :func:`xdeg_pipeline.core.sources.remote.download_all` with explicit arguments.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def main() -> None:
     os.environ.update(XDEG_PROGRESS_BAR="0", XDEG_DOWNLOAD_TIMEOUT="1",
                       XDEG_DOWNLOAD_TOTAL_TIMEOUT="10", XDEG_DOWNLOAD_MAX_MB="2")
     from xdeg_pipeline.cli import run_build
-    from xdeg_pipeline.core import remote
+    from xdeg_pipeline.core.sources import remote
 
     def build(home: Path, **env: str) -> tuple[float, dict]:
         os.environ.update(XDEG_HOME=str(home), DAGSTER_HOME=str(home / "dagster"), **env)

@@ -28,8 +28,8 @@ import numpy as np
 from PIL import Image, ImageFilter
 from skimage.feature import hog
 
-from xdeg_pipeline.core.atomic import write_with
-from xdeg_pipeline.core.image_decode import BACKGROUND, load_rgb
+from xdeg_pipeline.core.images.decode import BACKGROUND, load_rgb
+from xdeg_pipeline.core.storage.atomic import write_with
 
 VERSION = "visual-v2"
 SIDE = 48

@@ -35,9 +35,9 @@ def settings_from(args: argparse.Namespace, **flags: object) -> Settings:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from xdeg_pipeline.core.openmoji import render_openmoji
     from xdeg_pipeline.core.progress import progress_reporter
     from xdeg_pipeline.core.query import PathRequest
+    from xdeg_pipeline.core.sources.openmoji import render_openmoji
     from xdeg_pipeline.core.stages.paths import open_collection
 
     base = settings_from(args, runtime=args.runtime)
@@ -187,7 +187,7 @@ def _write_pictures(collection, settings: Settings, result, args) -> None:
 
 def _write_animation(collection, result, out: Path) -> None:
     """The chain as an animated GIF or WebP (by the file's suffix)."""
-    from xdeg_pipeline.core.chain_animation import chain_animation
+    from xdeg_pipeline.core.pictures.chain_animation import chain_animation
 
     chain_animation(
         [collection.image_path(n) for n in result.path],
@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         _err("xdeg: interrupted; the previous outputs are intact")
         return 130
     except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
-        from xdeg_pipeline.core.atomic import BuildLocked
+        from xdeg_pipeline.core.storage.atomic import BuildLocked
 
         if isinstance(exc, BuildLocked):
             _err(f"xdeg: {exc}")

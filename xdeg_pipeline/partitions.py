@@ -1,10 +1,10 @@
-"""Shards of the feature stage as Dagster partitions (the shard keys: :mod:`core.shards`)."""
+"""Shards of the feature stage as Dagster partitions (shard keys: :mod:`core.storage.shards`)."""
 
 from __future__ import annotations
 
 from dagster import AssetExecutionContext, StaticPartitionsDefinition
 
-from xdeg_pipeline.core.shards import SHARD_KEYS, shard_of
+from xdeg_pipeline.core.storage.shards import SHARD_KEYS, shard_of
 
 SHARDS = StaticPartitionsDefinition(SHARD_KEYS)
 

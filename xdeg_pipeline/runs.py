@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.settings import Settings
+from xdeg_pipeline.core.storage.layout import Layout
 
 TELEMETRY_OFF = {"telemetry": {"enabled": False}}
 
@@ -32,7 +32,7 @@ def instance_config(layout: Layout) -> Path:
     if not isinstance(config, dict):
         raise ValueError(f"{path} is not a mapping of Dagster instance settings")
     if "telemetry" not in config:
-        from xdeg_pipeline.core.atomic import write_text
+        from xdeg_pipeline.core.storage.atomic import write_text
 
         addition = yaml.safe_dump(TELEMETRY_OFF, default_flow_style=False)
         write_text((text.rstrip() + "\n" if text.strip() else "") + addition, path)
@@ -55,7 +55,7 @@ def run_build(quiet: bool = False, settings: Settings | None = None,
 
     from xdeg_pipeline.assets import BUILD_ASSETS
     from xdeg_pipeline.checks import BUILD_CHECKS
-    from xdeg_pipeline.core.atomic import build_lock
+    from xdeg_pipeline.core.storage.atomic import build_lock
     from xdeg_pipeline.partitions import all_shards_tags
     from xdeg_pipeline.resources import XdegResource
 
@@ -138,7 +138,7 @@ def build_failure(result) -> BuildFailed:
 
 def rejected_summary(layout: Layout) -> dict:
     """The rejected_images table of the data folder: count, count per reason, every row."""
-    from xdeg_pipeline.core.tables import REJECTED_COLUMNS, read_rejected
+    from xdeg_pipeline.core.storage.tables import REJECTED_COLUMNS, read_rejected
 
     table = read_rejected(layout.rejected_images)
     counts = table["reason"].value_counts().sort_index()

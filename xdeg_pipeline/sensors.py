@@ -15,8 +15,8 @@ from dagster import (
     sensor,
 )
 
-from xdeg_pipeline.core.images import IMAGE_EXTENSIONS
-from xdeg_pipeline.core.state import fingerprint_lines
+from xdeg_pipeline.core.images.scan import IMAGE_EXTENSIONS
+from xdeg_pipeline.core.storage.state import fingerprint_lines
 from xdeg_pipeline.jobs import build_job
 from xdeg_pipeline.partitions import all_shards_tags
 from xdeg_pipeline.resources import XdegResource

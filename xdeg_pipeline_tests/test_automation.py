@@ -13,7 +13,7 @@ from dagster import (
     build_sensor_context,
 )
 
-from xdeg_pipeline.core.state import read_state
+from xdeg_pipeline.core.storage.state import read_state
 from xdeg_pipeline.definitions import defs
 from xdeg_pipeline.partitions import SHARD_KEYS
 from xdeg_pipeline.resources import XdegResource

@@ -11,8 +11,8 @@ import pytest
 from dagster import DagsterInstance, execute_job, materialize, reconstructable
 
 from xdeg_pipeline.assets import BUILD_ASSETS
-from xdeg_pipeline.core.graph import load_graph
-from xdeg_pipeline.core.tables import read_feature_table
+from xdeg_pipeline.core.graph.build import load_graph
+from xdeg_pipeline.core.storage.tables import read_feature_table
 from xdeg_pipeline.definitions import build_dask_job
 from xdeg_pipeline.partitions import all_shards_tags
 from xdeg_pipeline.resources import XdegResource

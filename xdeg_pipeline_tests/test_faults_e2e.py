@@ -16,9 +16,9 @@ from PIL import Image
 
 from xdeg_pipeline.assets import ALL_ASSETS, BUILD_ASSETS
 from xdeg_pipeline.checks import BUILD_CHECKS
-from xdeg_pipeline.core.graph import load_graph
+from xdeg_pipeline.core.graph.build import load_graph
 from xdeg_pipeline.core.query import Collection, PathRequest
-from xdeg_pipeline.core.tables import read_feature_table
+from xdeg_pipeline.core.storage.tables import read_feature_table
 from xdeg_pipeline.resources import XdegResource
 from xdeg_pipeline_tests.helpers.dagster_runs import metadata_of
 from xdeg_pipeline_tests.helpers.faults import (

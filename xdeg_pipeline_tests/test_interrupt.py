@@ -22,12 +22,12 @@ import pandas as pd
 import pytest
 
 from xdeg_pipeline import cli
-from xdeg_pipeline.core.atomic import BuildLocked, build_lock
-from xdeg_pipeline.core.feature_store import FeatureStore
-from xdeg_pipeline.core.graph import load_graph
+from xdeg_pipeline.core.graph.build import load_graph
 from xdeg_pipeline.core.query import Collection, PathRequest
-from xdeg_pipeline.core.state import read_state
-from xdeg_pipeline.core.tables import read_feature_table
+from xdeg_pipeline.core.storage.atomic import BuildLocked, build_lock
+from xdeg_pipeline.core.storage.feature_store import FeatureStore
+from xdeg_pipeline.core.storage.state import read_state
+from xdeg_pipeline.core.storage.tables import read_feature_table
 from xdeg_pipeline_tests.helpers.collections import make_collection, make_image
 
 XDEG = [sys.executable, "-m", "xdeg_pipeline.cli"]
@@ -176,7 +176,7 @@ def test_kill_during_features_keeps_outputs_and_next_build_resumes(
 HOLD_AND_FORK = """
 import multiprocessing, sys, time
 from pathlib import Path
-from xdeg_pipeline.core.atomic import BuildLocked, build_lock
+from xdeg_pipeline.core.storage.atomic import BuildLocked, build_lock
 with build_lock(Path(sys.argv[1]), wait=False):
     child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
     child.start()

@@ -13,9 +13,9 @@ import pytest
 from dagster import DagsterInstance
 
 from xdeg_pipeline.checks import ALL_CHECKS
-from xdeg_pipeline.core.graph import load_graph
-from xdeg_pipeline.core.layout import Layout
+from xdeg_pipeline.core.graph.build import load_graph
 from xdeg_pipeline.core.query import Collection
+from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline.definitions import defs
 from xdeg_pipeline_tests.helpers.dagster_runs import build, metadata_of
 from xdeg_pipeline_tests.helpers.image_server import ImageServer, image_bytes

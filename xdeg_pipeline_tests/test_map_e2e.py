@@ -13,9 +13,9 @@ import pandas as pd
 from dagster import AssetKey, DagsterInstance, materialize
 
 from xdeg_pipeline.assets import ALL_ASSETS
-from xdeg_pipeline.core.collection_map import read_map
-from xdeg_pipeline.core.layout import Layout
-from xdeg_pipeline.core.tables import read_feature_table
+from xdeg_pipeline.core.pictures.collection_map import read_map
+from xdeg_pipeline.core.storage.layout import Layout
+from xdeg_pipeline.core.storage.tables import read_feature_table
 from xdeg_pipeline.resources import XdegResource
 from xdeg_pipeline_tests.helpers.collections import make_collection
 from xdeg_pipeline_tests.helpers.dagster_runs import build, metadata_of

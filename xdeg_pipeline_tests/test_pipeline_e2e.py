@@ -11,9 +11,9 @@ from dagster import DagsterInstance, materialize
 
 from xdeg_pipeline.assets import ALL_ASSETS
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.graph import load_graph
-from xdeg_pipeline.core.state import fingerprint, read_state
-from xdeg_pipeline.core.tables import read_feature_table
+from xdeg_pipeline.core.graph.build import load_graph
+from xdeg_pipeline.core.storage.state import fingerprint, read_state
+from xdeg_pipeline.core.storage.tables import read_feature_table
 from xdeg_pipeline.definitions import defs
 from xdeg_pipeline.resources import XdegResource
 from xdeg_pipeline_tests.helpers.collections import make_collection

@@ -3,7 +3,7 @@
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from xdeg_pipeline.assets.common import FOLLOWS_UPSTREAM, materialized, pick, reporter
-from xdeg_pipeline.core.render import strip_markdown
+from xdeg_pipeline.core.pictures.render import strip_markdown
 from xdeg_pipeline.core.stages import collection_map as map_stage
 from xdeg_pipeline.core.stages import thumbnails as thumbnail_stage
 from xdeg_pipeline.resources import XdegResource

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from dagster import MetadataValue
 
-from xdeg_pipeline.core import markdown
+from xdeg_pipeline.core.pictures import markdown
 
 if TYPE_CHECKING:  # core.query pulls in igraph: imported only where chains are shown
     from xdeg_pipeline.core.query import ChainResult
@@ -64,7 +64,7 @@ def plot(draw: Callable[[Any], None], alt: str, data: Any = None,
             pass
     text = _render(draw, alt)
     if cached is not None:
-        from xdeg_pipeline.core.atomic import write_text
+        from xdeg_pipeline.core.storage.atomic import write_text
 
         write_text(f"{key}\n{text}", cached)
     return MetadataValue.md(text)
@@ -114,7 +114,7 @@ def degree_histogram(counts: Sequence[int], cache_dir: Path | None = None) -> Me
 
 def picture(path: Path) -> MetadataValue:
     """A PNG file inline (render is imported only where pictures are shown)."""
-    from xdeg_pipeline.core.render import strip_markdown
+    from xdeg_pipeline.core.pictures.render import strip_markdown
 
     return MetadataValue.md(strip_markdown(Path(path)))
 

@@ -59,7 +59,7 @@ LANDMARKS_MAX = 256  # long-range edges for `steps`: ~2 sqrt(n) landmarks, at mo
 # 3% of the steps interiors of the held-out badger collection). Steps hub share (1,000 pairs):
 # badger 0.109 -> 0.097, uneven 0.078 -> 0.066, OpenMoji 0.093 -> 0.095, Tux 0.044 (the same).
 LANDMARKS_SPREAD = True
-# Distinct exits (core/exits.py): every image whose kNN list holds fewer than EXITS distinct
+# Distinct exits (core/graph/exits.py): every image whose kNN list holds fewer than EXITS distinct
 # pictures (its own dense group left out, every other dense group counted once) is joined to its
 # EXITS nearest distinct pictures; dense groups: kNN edges shorter than max(near-duplicate
 # distance, EXIT_GROUP_FRACTION x natural step); an exit is at least the near-duplicate distance,

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from xdeg_pipeline.core.graph import load_graph
-from xdeg_pipeline.core.image_files import image_file, recorded_files
-from xdeg_pipeline.core.layout import Layout
+from xdeg_pipeline.core.graph.build import load_graph
+from xdeg_pipeline.core.images.files import image_file, recorded_files
 from xdeg_pipeline.core.paths import PathFinder
-from xdeg_pipeline.core.remote import caption, display_meta, read_metadata
 from xdeg_pipeline.core.resolve import resolve_name
-from xdeg_pipeline.core.state import fingerprint
+from xdeg_pipeline.core.sources.remote import caption, display_meta, read_metadata
+from xdeg_pipeline.core.storage.layout import Layout
+from xdeg_pipeline.core.storage.state import fingerprint
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class Collection:
         }
         self.names = sorted(self.vertex_of_name)
         self.finder = PathFinder(self.graph)
-        # a URL-manifest collection records each image's file and metadata (core.remote)
+        # a URL-manifest collection records each image's file and metadata (core.sources.remote)
         self.from_manifest = "url" in manifest.columns
         self.file_of_name = recorded_files(manifest, images_root)
         self.metadata = (
@@ -108,7 +108,7 @@ class Collection:
         """The credit line pictures of this collection must carry (OpenMoji's licence)."""
         if not self.openmoji:
             return None
-        from xdeg_pipeline.core.openmoji import OPENMOJI_ATTRIBUTION
+        from xdeg_pipeline.core.sources.openmoji import OPENMOJI_ATTRIBUTION
 
         return OPENMOJI_ATTRIBUTION
 
@@ -164,7 +164,7 @@ class Collection:
 
     def render(self, result: ChainResult, out_dir: Path, attribution: str | None = None) -> None:
         """Write the chain's PNG strip and HTML page into ``out_dir``."""
-        from xdeg_pipeline.core.render import path_html, path_strip_png
+        from xdeg_pipeline.core.pictures.render import path_html, path_strip_png
 
         images = [self.image_path(n) for n in result.path]
         labels = [self.label(n) for n in result.path]
@@ -193,7 +193,7 @@ class Collection:
 def label_for(name: str, openmoji: bool = False) -> str:
     """The caption under an image: an emoji's name in the OpenMoji set, else the file stem."""
     if openmoji:
-        from xdeg_pipeline.core.openmoji import emoji_label
+        from xdeg_pipeline.core.sources.openmoji import emoji_label
 
         return emoji_label(name)
     return Path(name).stem

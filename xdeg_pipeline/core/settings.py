@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.layout import Layout
-from xdeg_pipeline.core.remote.failures import RETRY_FAILED_AFTER
-from xdeg_pipeline.core.remote.transfer import FetchOptions
+from xdeg_pipeline.core.sources.remote.failures import RETRY_FAILED_AFTER
+from xdeg_pipeline.core.sources.remote.transfer import FetchOptions
+from xdeg_pipeline.core.storage.layout import Layout
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -34,16 +34,16 @@ from typing import Any
 
 import pandas as pd
 
-from xdeg_pipeline.core.atomic import (
+from xdeg_pipeline.core.progress import ProgressFn
+from xdeg_pipeline.core.storage.atomic import (
     build_lock,
     write_bytes,
     write_parquet,
     write_text,
     write_with,
 )
-from xdeg_pipeline.core.layout import Layout
-from xdeg_pipeline.core.progress import ProgressFn
-from xdeg_pipeline.core.state import fingerprint, read_state, write_state
+from xdeg_pipeline.core.storage.layout import Layout
+from xdeg_pipeline.core.storage.state import fingerprint, read_state, write_state
 
 LogFn = Callable[[str], None]
 Writer = Callable[[Path], object]

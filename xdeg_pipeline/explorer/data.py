@@ -9,13 +9,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from xdeg_pipeline.core.atlases import AtlasSet, load_atlases
-from xdeg_pipeline.core.collection_map import read_map
+from xdeg_pipeline.core.pictures.atlases import AtlasSet, load_atlases
+from xdeg_pipeline.core.pictures.collection_map import read_map
+from xdeg_pipeline.core.pictures.thumbnails import ThumbnailStore
+from xdeg_pipeline.core.pictures.visuals import thumbnail_store
 from xdeg_pipeline.core.query import ChainResult, Collection, PathRequest
 from xdeg_pipeline.core.resolve import AmbiguousName, NameNotFound
-from xdeg_pipeline.core.tables import read_rejected
-from xdeg_pipeline.core.thumbnails import ThumbnailStore
-from xdeg_pipeline.core.visuals import thumbnail_store
+from xdeg_pipeline.core.storage.tables import read_rejected
 
 log = logging.getLogger("xdeg.explorer")
 _SEPARATORS = str.maketrans({c: " " for c in "_-/.,;:()[]"})
@@ -164,7 +164,7 @@ class ExplorerData:
 
 def _signature(home: Path) -> tuple:
     """What changes when a build writes new outputs (size, mtime and inode of each file)."""
-    from xdeg_pipeline.core.layout import Layout
+    from xdeg_pipeline.core.storage.layout import Layout
 
     layout = Layout(home)
     files = [layout.similarity_graph, layout.raw_images, layout.collection_map,

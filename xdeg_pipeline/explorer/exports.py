@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from xdeg_pipeline.core.chain_animation import chain_animation
+from xdeg_pipeline.core.pictures.chain_animation import chain_animation
 from xdeg_pipeline.core.query import ChainResult
 from xdeg_pipeline.explorer.data import ExplorerData
 

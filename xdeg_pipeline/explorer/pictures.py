@@ -6,8 +6,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from xdeg_pipeline.core.image_formats import SNIFF_BYTES, sniff_format
-from xdeg_pipeline.core.thumbnails import is_content_hash, make_thumbnail
+from xdeg_pipeline.core.images.formats import SNIFF_BYTES, sniff_format
+from xdeg_pipeline.core.pictures.thumbnails import is_content_hash, make_thumbnail
 from xdeg_pipeline.explorer.data import LiveData
 from xdeg_pipeline.explorer.responses import error
 

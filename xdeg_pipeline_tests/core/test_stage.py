@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.stage import Outcome, Stage, StageInputs, StageRunner
-from xdeg_pipeline.core.state import fingerprint, read_state, write_state
+from xdeg_pipeline.core.storage.layout import Layout
+from xdeg_pipeline.core.storage.state import fingerprint, read_state, write_state
 
 
 class Counting:

@@ -3,7 +3,7 @@
 ``make_fault_collection(root)`` returns ``{name: outcome}`` for every entry it creates, where
 ``name`` is the manifest name (posix, relative to ``root``; non-UTF-8 bytes written ``\\xNN``)
 and ``outcome`` is ``"ok"`` (in the manifest), ``"ignored"`` (in neither table: hidden or not an
-image extension) or a rejection reason of ``xdeg_pipeline.core.images`` (in the rejected table).
+image extension) or a rejection reason of ``core.images.scan`` (in the rejected table).
 ``DUPLICATES`` lists names with identical bytes. ``vanish_after_listing`` simulates files that
 disappear between the listing and the reading.
 
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from xdeg_pipeline.core import images
+from xdeg_pipeline.core.images.scan import scan as images
 
 DUPLICATES: tuple[str, ...] = ("dup/original.png", "dup/copy.png", "dup/nested/copy again.png")
 NON_UTF8_RAW: bytes = b"names/latin1_caf\xe9.png"  # the on-disk bytes of the non-UTF-8 name

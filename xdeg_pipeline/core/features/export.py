@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from xdeg_pipeline.core.atomic import write_bytes, write_with
-from xdeg_pipeline.core.backbones import BackboneSpec
+from xdeg_pipeline.core.features.backbones import BackboneSpec
+from xdeg_pipeline.core.storage.atomic import write_bytes, write_with
 
 EXPORT_VERSION = 1  # bump when the exported graph changes (input layout, normalisation, opset)
 OPSET = 17

@@ -10,8 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from xdeg_pipeline.core.backbones import load_backbone
-from xdeg_pipeline.core.feature_spec import cache_key, weighted_spec
+from xdeg_pipeline.core.features.backbones import load_backbone
 from xdeg_pipeline.core.features.device import (
     choose_device,
     default_batch_size,
@@ -22,6 +21,7 @@ from xdeg_pipeline.core.features.inputs import InputSide, PreparedBatch
 from xdeg_pipeline.core.features.loading import LoadPlan
 from xdeg_pipeline.core.features.preprocess import DEFAULT_FIT, check_fit
 from xdeg_pipeline.core.features.runtime import KEY_SUFFIX, RuntimeChoice
+from xdeg_pipeline.core.features.spec import cache_key, weighted_spec
 from xdeg_pipeline.core.progress import ProgressFn
 
 

@@ -30,7 +30,7 @@ def nvjpeg_candidate(data: bytes | bytearray) -> bool:
     Parses the markers up to the scan by hand (cheap: this runs for every file); anything
     unusual (progressive, CMYK, Adobe RGB transform, EXIF rotation, bad markers) says no.
     """
-    from xdeg_pipeline.core.images import MAX_PIXELS
+    from xdeg_pipeline.core.images.scan import MAX_PIXELS
 
     n = len(data)
     if n < 4 or data[0] != 0xFF or data[1] != 0xD8:

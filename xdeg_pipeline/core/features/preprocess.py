@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from xdeg_pipeline.core.feature_spec import DEFAULT_FIT, FITS, check_fit
+from xdeg_pipeline.core.features.spec import DEFAULT_FIT, FITS, check_fit
 
 __all__ = ["DEFAULT_FIT", "FITS", "Geometry", "check_fit", "crop_resize", "decode_side",
            "draft_size", "fit_resize", "geometry", "jpeg_scale", "preprocess_decoded",
@@ -97,7 +97,7 @@ def crop_resize(img: Image.Image, size: int) -> np.ndarray:
 
 def preprocess_file(path: Path, size: int, fit: str = DEFAULT_FIT) -> np.ndarray:
     """The CPU path: ``(size, size, 3)`` uint8 of one file; raises ``images.ImageRejected``."""
-    from xdeg_pipeline.core.images import load_rgb
+    from xdeg_pipeline.core.images.scan import load_rgb
 
     img = load_rgb(path, draft=lambda w, h: draft_size(w, h, size, fit))
     return fit_resize(img, size, fit)
@@ -105,7 +105,7 @@ def preprocess_file(path: Path, size: int, fit: str = DEFAULT_FIT) -> np.ndarray
 
 def failure_text(exc: BaseException) -> str:
     """How a file that could not be preprocessed is reported: ``"reason: detail"``."""
-    from xdeg_pipeline.core.images import ImageRejected
+    from xdeg_pipeline.core.images.scan import ImageRejected
 
     if isinstance(exc, ImageRejected):
         return f"{exc.reason}: {exc.detail}"

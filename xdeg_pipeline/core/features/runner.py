@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from xdeg_pipeline.core.backbones import BackboneSpec
+from xdeg_pipeline.core.features.backbones import BackboneSpec
 from xdeg_pipeline.core.features.device import autocast_dtype
 
 

@@ -32,8 +32,8 @@ import torch
 from torch import nn
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.backbones import BackboneSpec
 from xdeg_pipeline.core.features import export
+from xdeg_pipeline.core.features.backbones import BackboneSpec
 
 RUNTIMES: tuple[str, ...] = params.INFERENCE_RUNTIMES
 CPU_PREFERENCE: tuple[str, ...] = params.CPU_RUNTIME_PREFERENCE  # evidence in params

@@ -12,7 +12,8 @@ Modes (``MODES``; one module each):
   simple chain), the cheapest (hub-damped) such chain within ``steps_slack`` of it.
 
 No mode steps from an image to a near-duplicate of it unless the ends require it
-(:mod:`xdeg_pipeline.core.near_duplicates`, :mod:`.search`). ``alternatives = K`` returns up to
+(:mod:`~xdeg_pipeline.core.graph.near_duplicates`,
+:mod:`.search`). ``alternatives = K`` returns up to
 K distinct chains, each on a new route (:mod:`.alternatives`); ``avoid`` removes images from
 the graph for the query; ``via`` makes the chain pass given images in order
 (:mod:`.waypoints`). Results are deterministic. :class:`PathFinder` (:mod:`.finder`) is the

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.near_duplicates import StepScale
+from xdeg_pipeline.core.graph.near_duplicates import StepScale
 from xdeg_pipeline.core.paths.arcs import Arcs
 
 LOAD_VERSION = 2  # bump when the load estimate changes, so stored loads are recomputed

@@ -15,7 +15,7 @@ import igraph as ig
 import numpy as np
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.near_duplicates import (
+from xdeg_pipeline.core.graph.near_duplicates import (
     NearDuplicates,
     near_dup_distance,
     near_duplicates_of_edges,
@@ -56,7 +56,7 @@ def _or(value, default) -> float:
 
 def near_duplicates_of(arcs: Arcs, near_dup: float) -> NearDuplicates:
     """Natural step and near-duplicate groups of the kNN arcs
-    (see :mod:`xdeg_pipeline.core.near_duplicates`)."""
+    (see :mod:`xdeg_pipeline.core.graph.near_duplicates`)."""
     base = ~arcs.long_e
     return near_duplicates_of_edges(arcs.n, arcs.eu[base], arcs.ev[base], arcs.w[base], near_dup)
 

@@ -1,9 +1,9 @@
 """Hub load: the share of all chains that pass through each image, estimated by simulation.
 
 ``smooth`` (through :class:`~.costs.StepCost`) makes busy images dearer to pass through, so
-chains spread over equally good routes. ``build_graph`` stores the estimate in the graph
-(vertex attribute ``load`` and ``graph["params"]["load_params"]``); a finder reuses it when the
-settings match and estimates it otherwise.
+chains spread over equally good routes. The graph stage stores the estimate in the graph it
+builds (:func:`attach_hub_load`: vertex attribute ``load`` and ``graph["params"]["load_params"]``);
+a finder reuses it when the settings match and estimates it otherwise.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.near_duplicates import StepScale, find_near_duplicates
+from xdeg_pipeline.core.graph.near_duplicates import StepScale, find_near_duplicates
 from xdeg_pipeline.core.paths.arcs import Arcs
 from xdeg_pipeline.core.paths.costs import StepCost
 
@@ -95,7 +95,7 @@ def estimate_load(
 
 
 def graph_load(graph: ig.Graph, arcs: Arcs, cost: StepCost, scale: StepScale) -> np.ndarray:
-    """The hub load stored in the graph by ``build_graph`` if made with these settings, else
+    """The hub load stored in the graph by :func:`attach_hub_load` if made with these settings, else
     estimated now (zeros when the cost has no hub penalty)."""
     if cost.hub_penalty <= 0:
         return np.zeros(arcs.n)
@@ -112,3 +112,12 @@ def estimate_graph_load(graph: ig.Graph, cost: StepCost | None = None) -> tuple[
     cost = StepCost.of() if cost is None else cost
     scale = find_near_duplicates(graph).scale
     return graph_load(graph, Arcs(graph), cost, scale), cost.load_params(scale.near_dup)
+
+
+def attach_hub_load(graph: ig.Graph) -> ig.Graph:
+    """Store in ``graph`` the hub load a default finder uses (vertex attribute ``load``,
+    ``graph["params"]["load_params"]``), so a finder reads it instead of estimating it."""
+    load, load_params = estimate_graph_load(graph)
+    graph.vs["load"] = load.tolist()
+    graph["params"]["load_params"] = load_params
+    return graph

@@ -7,7 +7,7 @@ A mode honours ``query.ban_v`` / ``query.ban_e`` (vertices and edges the request
 state between queries (scratch buffers excepted), so the facade can call it repeatedly.
 
 Every mode avoids near-duplicate steps (an edge shorter than the collection's near-duplicate
-distance, :mod:`xdeg_pipeline.core.near_duplicates`) unless the query exempts them
+distance, :mod:`xdeg_pipeline.core.graph.near_duplicates`) unless the query exempts them
 (:meth:`SearchSpace.exempt`: the source and target are in one near-duplicate group) or no
 chain exists without one: ``smooth`` and ``shortest`` add a large penalty per near-duplicate
 step (:meth:`SearchSpace.arc_costs`), ``steps`` bans them first and only then allows them.
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from xdeg_pipeline.core.near_duplicates import StepScale
+from xdeg_pipeline.core.graph.near_duplicates import StepScale
 from xdeg_pipeline.core.paths.arcs import Arcs
 from xdeg_pipeline.core.paths.chain import Chain, make_chain
 from xdeg_pipeline.core.paths.tree import BottleneckTree

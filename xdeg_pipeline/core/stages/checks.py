@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.atomic import write_text
-from xdeg_pipeline.core.layout import Layout
-from xdeg_pipeline.core.shards import SHARD_KEYS, shard_of
-from xdeg_pipeline.core.state import fingerprint, read_state
-from xdeg_pipeline.core.tables import read_feature_table, read_rejected
+from xdeg_pipeline.core.storage.atomic import write_text
+from xdeg_pipeline.core.storage.layout import Layout
+from xdeg_pipeline.core.storage.shards import SHARD_KEYS, shard_of
+from xdeg_pipeline.core.storage.state import fingerprint, read_state
+from xdeg_pipeline.core.storage.tables import read_feature_table, read_rejected
 
 MIN_EXPLAINED_VARIANCE = 0.5
 MIN_KNN_RECALL = 0.95
@@ -108,7 +108,7 @@ def knn_recall(files: Layout) -> CheckOutcome:
 
 
 def _knn_recall(files: Layout) -> CheckOutcome:
-    from xdeg_pipeline.core.knn import knn_recall as measure
+    from xdeg_pipeline.core.graph.knn import knn_recall as measure
 
     _, Z = read_feature_table(files.pca_features)
     edges = pd.read_parquet(files.knn_edges)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import dataclasses
 from functools import partial
 
-from xdeg_pipeline.core.collection_map import MapParams, build_map, map_frame, read_map
+from xdeg_pipeline.core.pictures.collection_map import MapParams, build_map, map_frame, read_map
+from xdeg_pipeline.core.pictures.visuals import map_picture_png
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
-from xdeg_pipeline.core.tables import read_feature_table
-from xdeg_pipeline.core.visuals import map_picture_png
+from xdeg_pipeline.core.storage.tables import read_feature_table
 
 NAME = "collection_map"
 VERSION = 1
@@ -31,7 +31,7 @@ def collection_map(settings: Settings, report: Reporter | None = None,
 def _attribution(settings: Settings) -> str | None:
     if not settings.openmoji:
         return None
-    from xdeg_pipeline.core.openmoji import OPENMOJI_ATTRIBUTION
+    from xdeg_pipeline.core.sources.openmoji import OPENMOJI_ATTRIBUTION
 
     return OPENMOJI_ATTRIBUTION
 

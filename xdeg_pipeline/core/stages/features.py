@@ -17,11 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from xdeg_pipeline.core.feature_store import FeatureStore
-from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.progress import PartsProgress
 from xdeg_pipeline.core.settings import Settings
-from xdeg_pipeline.core.shards import SHARD_KEYS, shard_of
 from xdeg_pipeline.core.stage import (
     QUIET,
     Outcome,
@@ -39,8 +36,15 @@ from xdeg_pipeline.core.stages.shard_task import (
     shard_fingerprint,
     shard_state_name,
 )
-from xdeg_pipeline.core.state import fingerprint
-from xdeg_pipeline.core.tables import read_feature_table, replace_rejected, write_feature_parts
+from xdeg_pipeline.core.storage.feature_store import FeatureStore
+from xdeg_pipeline.core.storage.layout import Layout
+from xdeg_pipeline.core.storage.shards import SHARD_KEYS, shard_of
+from xdeg_pipeline.core.storage.state import fingerprint
+from xdeg_pipeline.core.storage.tables import (
+    read_feature_table,
+    replace_rejected,
+    write_feature_parts,
+)
 
 NAME = "image_features"
 MapTasks = Callable[[Callable, list[ShardTask], list[str]], list[dict]]

@@ -11,7 +11,7 @@ import pandas as pd
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
-from xdeg_pipeline.core.tables import read_feature_table
+from xdeg_pipeline.core.storage.tables import read_feature_table
 
 NAME = "similarity_graph"
 
@@ -30,7 +30,9 @@ def similarity_graph(settings: Settings, report: Reporter | None = None) -> Stag
 
 
 def _build(inputs: StageInputs) -> Outcome:
-    from xdeg_pipeline.core.graph import build_graph, save_graph  # igraph: only when building
+    # igraph and the path finder: only when building
+    from xdeg_pipeline.core.graph.build import build_graph, save_graph
+    from xdeg_pipeline.core.paths.load import attach_hub_load
 
     files = inputs.layout
     hashes, Z = read_feature_table(files.pca_features)
@@ -38,16 +40,16 @@ def _build(inputs: StageInputs) -> Outcome:
     manifest = pd.read_parquet(files.raw_images)
     names_by_hash = manifest.groupby("content_hash", sort=False)["name"].apply(list).to_dict()
     names = [names_by_hash.get(h, [h]) for h in hashes]
-    graph = build_graph(
+    graph = attach_hub_load(build_graph(
         edges, Z,
         vertex_attrs={"content_hash": hashes, "name": [n[0] for n in names], "names": names},
-    )
+    ))
     degrees = np.asarray(graph.degree())
     state = {
         "vertices": graph.vcount(),
         "edges": graph.ecount(),
         "components": len(graph.connected_components()),
-        "exits": int(graph["params"].get("exits", 0)),  # distinct-exit edges (core/exits.py)
+        "exits": int(graph["params"].get("exits", 0)),  # distinct-exit edges (core/graph/exits.py)
         "degree_max": int(degrees.max()) if len(degrees) else 0,
         "degree_mean": float(degrees.mean()) if len(degrees) else 0.0,
         "degree_counts": np.bincount(degrees).tolist() if len(degrees) else [0],

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from xdeg_pipeline.core import remote
-from xdeg_pipeline.core.images import scan_collection
+from xdeg_pipeline.core.images.scan import scan_collection
 from xdeg_pipeline.core.settings import Settings
+from xdeg_pipeline.core.sources import remote
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
-from xdeg_pipeline.core.state import fingerprint_lines
-from xdeg_pipeline.core.tables import replace_rejected
+from xdeg_pipeline.core.storage.state import fingerprint_lines
+from xdeg_pipeline.core.storage.tables import replace_rejected
 
 NAME = "raw_images"
 

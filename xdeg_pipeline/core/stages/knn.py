@@ -1,7 +1,7 @@
 """knn_edges: the k nearest neighbours of every image as an edge table.
 
 A build after new images (and the same PCA model) updates the previous table instead of
-rebuilding it (:mod:`xdeg_pipeline.core.knn_update`): the rows are matched by content hash
+rebuilding it (:mod:`xdeg_pipeline.core.graph.knn_update`): the rows are matched by content hash
 through ``knn_rows.parquet``, written beside the table. Anything that does not match (another
 PCA model, k, space, row count, a rows file of another table) rebuilds.
 """
@@ -13,13 +13,13 @@ from functools import partial
 import pandas as pd
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.knn import knn_edges as compute_knn_edges
-from xdeg_pipeline.core.knn_update import update_knn_edges
-from xdeg_pipeline.core.layout import Layout
+from xdeg_pipeline.core.graph.knn import knn_edges as compute_knn_edges
+from xdeg_pipeline.core.graph.knn_update import update_knn_edges
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
-from xdeg_pipeline.core.state import fingerprint_lines
-from xdeg_pipeline.core.tables import read_feature_table
+from xdeg_pipeline.core.storage.layout import Layout
+from xdeg_pipeline.core.storage.state import fingerprint_lines
+from xdeg_pipeline.core.storage.tables import read_feature_table
 
 NAME = "knn_edges"
 

@@ -3,7 +3,7 @@
 A table for curators (one row per image that has a near-duplicate: its group, the group's
 size, its content hash and name, the distance to its nearest neighbour), and a strip of each
 of the largest groups. The distance, the natural step and the groups are those path search
-uses (:mod:`xdeg_pipeline.core.near_duplicates`).
+uses (:mod:`xdeg_pipeline.core.graph.near_duplicates`).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.image_files import image_file, recorded_files
+from xdeg_pipeline.core.images.files import image_file, recorded_files
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
 
 if TYPE_CHECKING:  # igraph, the graph and the path finder are imported only when a build
     import igraph as ig  # finds near-duplicates (0.8 s a build with nothing to do saves)
 
-    from xdeg_pipeline.core.near_duplicates import NearDuplicates
+    from xdeg_pipeline.core.graph.near_duplicates import NearDuplicates
 
 NAME = "near_duplicates"
 COLUMNS = ["group", "group_size", "content_hash", "name", "nearest_distance"]
@@ -57,8 +57,8 @@ def group_table(graph: ig.Graph, near: NearDuplicates) -> pd.DataFrame:
 
 
 def _find(settings: Settings, inputs: StageInputs) -> Outcome:
-    from xdeg_pipeline.core.graph import load_graph
-    from xdeg_pipeline.core.near_duplicates import find_near_duplicates
+    from xdeg_pipeline.core.graph.build import load_graph
+    from xdeg_pipeline.core.graph.near_duplicates import find_near_duplicates
     from xdeg_pipeline.core.query import label_for
 
     files = inputs.layout
@@ -86,6 +86,6 @@ def _find(settings: Settings, inputs: StageInputs) -> Outcome:
 
 
 def _strip(images: list, labels: list[str], title: str, path) -> None:
-    from xdeg_pipeline.core.render import path_strip_png
+    from xdeg_pipeline.core.pictures.render import path_strip_png
 
     path_strip_png(images, labels, path, thumb=96, title=title, max_per_row=STRIP_IMAGES)

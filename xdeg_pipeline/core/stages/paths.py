@@ -79,7 +79,7 @@ def _answer(settings: Settings, pairs: list[tuple[str, str]], options: dict[str,
 
 def chain_maps(collection: Collection, results: Sequence[ChainResult]) -> dict:
     """The collection map with each chain drawn over it: {picture path: PNG bytes}."""
-    from xdeg_pipeline.core.visuals import map_picture_png
+    from xdeg_pipeline.core.pictures.visuals import map_picture_png
 
     files = collection.layout
     hashes = collection.graph.vs["content_hash"]

@@ -13,13 +13,13 @@ from typing import Any
 import numpy as np
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.layout import Layout
-from xdeg_pipeline.core.pca import PcaModel, fit_pca
+from xdeg_pipeline.core.graph.pca import PcaModel, fit_pca
 from xdeg_pipeline.core.settings import Settings
-from xdeg_pipeline.core.shards import SHARD_KEYS
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
-from xdeg_pipeline.core.state import fingerprint
-from xdeg_pipeline.core.tables import read_feature_table, write_feature_parts
+from xdeg_pipeline.core.storage.layout import Layout
+from xdeg_pipeline.core.storage.shards import SHARD_KEYS
+from xdeg_pipeline.core.storage.state import fingerprint
+from xdeg_pipeline.core.storage.tables import read_feature_table, write_feature_parts
 
 NAME = "pca_features"
 REFIT_GROWTH = 1.25  # refit once the collection is this many times what the model was fit on

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xdeg_pipeline.core.feature_store import FeatureStore
-from xdeg_pipeline.core.layout import Layout
 from xdeg_pipeline.core.progress import ProgressFn
 from xdeg_pipeline.core.stage import StageRunner
 from xdeg_pipeline.core.stages.shard_task import ShardTask, extractor_for
+from xdeg_pipeline.core.storage.feature_store import FeatureStore
+from xdeg_pipeline.core.storage.layout import Layout
 
 
 def prefetch_new_features(tasks: list[ShardTask], progress: ProgressFn | None = None

@@ -13,14 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from xdeg_pipeline.core.atomic import remove_stale_temp
-from xdeg_pipeline.core.feature_spec import cache_key, weighted_spec
-from xdeg_pipeline.core.feature_store import FeatureStore, FeatureUpdate, update_features
-from xdeg_pipeline.core.layout import Layout
+from xdeg_pipeline.core.features.spec import cache_key, weighted_spec
 from xdeg_pipeline.core.progress import ProgressFn
 from xdeg_pipeline.core.stage import Outcome, Stage, StageInputs, StageRunner
-from xdeg_pipeline.core.state import fingerprint, fingerprint_lines
-from xdeg_pipeline.core.tables import write_feature_table
+from xdeg_pipeline.core.storage.atomic import remove_stale_temp
+from xdeg_pipeline.core.storage.feature_store import FeatureStore, FeatureUpdate, update_features
+from xdeg_pipeline.core.storage.layout import Layout
+from xdeg_pipeline.core.storage.state import fingerprint, fingerprint_lines
+from xdeg_pipeline.core.storage.tables import write_feature_table
 
 ExtractorArgs = tuple[tuple[str, Any], ...]
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from xdeg_pipeline.core import atlases as atlas
-from xdeg_pipeline.core.image_files import files_by_hash
+from xdeg_pipeline.core.images.files import files_by_hash
+from xdeg_pipeline.core.pictures import atlases as atlas
+from xdeg_pipeline.core.pictures.thumbnails import THUMB_SIZE, ThumbnailStore
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
-from xdeg_pipeline.core.thumbnails import THUMB_SIZE, ThumbnailStore
 
 NAME = "thumbnails"
 VERSION = 1

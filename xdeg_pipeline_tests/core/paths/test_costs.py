@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xdeg_pipeline.core.graph import build_graph
-from xdeg_pipeline.core.knn import knn_edges
-from xdeg_pipeline.core.near_duplicates import StepScale
+from xdeg_pipeline.core.graph.build import build_graph
+from xdeg_pipeline.core.graph.knn import knn_edges
+from xdeg_pipeline.core.graph.near_duplicates import StepScale
 from xdeg_pipeline.core.paths import PathFinder
 from xdeg_pipeline.core.paths.costs import StepCost
 from xdeg_pipeline_tests.helpers.graphs import points_with_series, weighted_graph

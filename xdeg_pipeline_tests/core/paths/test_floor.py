@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.graph import build_graph
-from xdeg_pipeline.core.knn import knn_edges
+from xdeg_pipeline.core.graph.build import build_graph
+from xdeg_pipeline.core.graph.knn import knn_edges
 from xdeg_pipeline.core.paths import PathFinder
 from xdeg_pipeline_tests.helpers.graphs import points_with_series
 

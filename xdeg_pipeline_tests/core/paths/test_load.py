@@ -1,13 +1,13 @@
-"""Hub load: subtree sizes, and the load build_graph stores is the one a finder would estimate."""
+"""Hub load: subtree sizes, and the stored load is the one a finder would estimate."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from xdeg_pipeline.core.graph import build_graph
-from xdeg_pipeline.core.knn import knn_edges
+from xdeg_pipeline.core.graph.build import build_graph
+from xdeg_pipeline.core.graph.knn import knn_edges
 from xdeg_pipeline.core.paths import PathFinder
-from xdeg_pipeline.core.paths.load import subtree_sizes
+from xdeg_pipeline.core.paths.load import attach_hub_load, subtree_sizes
 
 
 def test_subtree_sizes_count_descendants():
@@ -32,8 +32,8 @@ def test_stored_load_is_the_finders_estimate_and_is_reused_only_when_settings_ma
     rng = np.random.default_rng(1)
     X = rng.normal(size=(200, 6)).astype(np.float32)
     edges = knn_edges(X, 6)
-    stored = build_graph(edges, X)
-    bare = build_graph(edges, X, hub_load=False)
+    stored = attach_hub_load(build_graph(edges, X))
+    bare = build_graph(edges, X)
     assert "load" not in bare.vs.attributes()
     estimated = PathFinder(bare).load  # no stored load: estimated by the finder
     assert np.array(stored.vs["load"]).tolist() == estimated.tolist()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xdeg_pipeline.core.graph import build_graph
-from xdeg_pipeline.core.knn import knn_edges
+from xdeg_pipeline.core.graph.build import build_graph
+from xdeg_pipeline.core.graph.knn import knn_edges
 from xdeg_pipeline.core.paths import MODES, PathFinder
 from xdeg_pipeline_tests.helpers.graphs import points_with_series, weighted_graph
 

@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from xdeg_pipeline.core.graph import build_graph
-from xdeg_pipeline.core.knn import knn_edges
+from xdeg_pipeline.core.graph.build import build_graph
+from xdeg_pipeline.core.graph.knn import knn_edges
 from xdeg_pipeline.core.paths import MODES, PathError, PathFinder
 from xdeg_pipeline.core.paths.waypoints import spread_hops
 

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from xdeg_pipeline.core.graph import build_graph, save_graph
-from xdeg_pipeline.core.knn import knn_edges
-from xdeg_pipeline.core.near_duplicates import find_near_duplicates
+from xdeg_pipeline.core.graph.build import build_graph, save_graph
+from xdeg_pipeline.core.graph.knn import knn_edges
+from xdeg_pipeline.core.graph.near_duplicates import find_near_duplicates
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stages.near_duplicates import COLUMNS, near_duplicates
-from xdeg_pipeline.core.state import write_state
+from xdeg_pipeline.core.storage.state import write_state
 from xdeg_pipeline_tests.helpers.collections import make_image
 from xdeg_pipeline_tests.helpers.graphs import points_with_series
 
@@ -45,7 +45,7 @@ def test_the_table_holds_the_groups_and_the_strips_show_the_largest(tmp_path: Pa
     assert not result.reused
     table = pd.read_parquet(files.near_duplicates)
     assert list(table.columns) == COLUMNS
-    from xdeg_pipeline.core.graph import load_graph
+    from xdeg_pipeline.core.graph.build import load_graph
 
     near = find_near_duplicates(load_graph(files.similarity_graph, allowed_root=files.home))
     assert len(table) == int((near.labels >= 0).sum()) > 0

@@ -1,0 +1,1 @@
+"""Graph building: PCA, kNN, near-duplicates, distinct exits and the similarity graph."""

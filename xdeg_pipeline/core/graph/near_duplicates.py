@@ -1,0 +1,156 @@
+"""Near-duplicates: images a viewer would call the same picture, as a fact of the graph.
+
+Two distances describe a collection, both in the graph's space:
+
+* the *near-duplicate distance*: ``params.NEAR_DUP_FRACTION`` times the median distance between
+  two images drawn at random (``pair_median``, stored by ``build_graph`` in
+  ``graph["params"]``). Below it two images differ less than a picture and its barely edited
+  copy usually do: the fraction is measured with ``benchmarks.same_picture`` (JPEG
+  re-encoding, 5% zoom, 3% shift, 3 degree rotation, 5% brightness), where the median edit
+  moved an image by 0.113-0.148 random-pair medians on Tux Paint, OpenMoji and the uneven
+  collection. Normalised CNN features put unrelated images at a stable distance, so this
+  scale does not depend on how crowded the collection is, while nearest-neighbour distances
+  do: a series of near-identical pictures, or OpenMoji's skin tones, pull them down;
+* the *natural step*: the median distance from an image to its nearest neighbour over the
+  images that are not near-duplicates of their nearest neighbour (so a series of hundreds of
+  variants does not shrink it).
+
+Near-duplicate *groups* are the connected components of the kNN edges shorter than the
+near-duplicate distance (single linkage: a series of small variations forms one group, even
+where its ends differ more). Path search never spends a step shorter than the near-duplicate
+distance unless the source or the target requires it (:mod:`xdeg_pipeline.core.paths`). A graph
+without a stored ``pair_median`` (built before this was measured) has no near-duplicates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import igraph as ig
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from xdeg_pipeline.core import params
+from xdeg_pipeline.core.graph.distances import pair_distances
+
+
+@dataclass(frozen=True)
+class StepScale:
+    """The natural step and the near-duplicate distance of a collection (graph space)."""
+
+    natural: float
+    near_dup: float
+
+    def as_dict(self) -> dict:
+        return {"natural_step": self.natural, "near_duplicate_distance": self.near_dup}
+
+
+def knn_edges_of(graph: ig.Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ends and weights of the graph's kNN edges (long-range landmark edges left out)."""
+    m = graph.ecount()
+    el = np.array(graph.get_edgelist(), dtype=np.int64).reshape(m, 2)
+    w = np.array(graph.es["weight"], dtype=np.float64) if m else np.zeros(0)
+    if m and "long" in graph.es.attributes():
+        keep = ~np.array(graph.es["long"], bool)
+        el, w = el[keep], w[keep]
+    return el[:, 0], el[:, 1], w
+
+
+def nearest_distances(n: int, eu: np.ndarray, ev: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Each vertex's shortest incident edge (inf for a vertex without edges)."""
+    nearest = np.full(n, np.inf)
+    np.minimum.at(nearest, eu, w)
+    np.minimum.at(nearest, ev, w)
+    return nearest
+
+
+def pair_median(X: np.ndarray, metric: str, samples: int | None = None, seed: int = 0) -> float:
+    """Median distance between seeded random pairs of different rows of X (0 below 2 rows)."""
+    n = len(X)
+    if n < 2:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    k = params.PAIR_SAMPLES if samples is None else int(samples)
+    a = rng.integers(0, n, k)
+    b = (a + rng.integers(1, n, k)) % n  # never a == b
+    return float(np.median(pair_distances(X, a, b, metric)))
+
+
+def step_scale(nearest: np.ndarray, near_dup: float) -> StepScale:
+    """The natural step: the median of the nearest-neighbour distances ``nearest`` that are at
+    least ``near_dup`` (all of them if none is)."""
+    d = np.asarray(nearest, dtype=np.float64)
+    d = d[np.isfinite(d)]
+    if not len(d):
+        return StepScale(0.0, float(near_dup))
+    rest = d[d >= near_dup]
+    return StepScale(float(np.median(rest if len(rest) else d)), float(near_dup))
+
+
+def near_dup_distance(graph: ig.Graph, fraction: float | None = None) -> float:
+    """``fraction`` (default ``params.NEAR_DUP_FRACTION``) times the graph's stored
+    ``pair_median``; 0 if the graph has none."""
+    f = params.NEAR_DUP_FRACTION if fraction is None else float(fraction)
+    stored = (graph["params"] if "params" in graph.attributes() else {}) or {}
+    return max(0.0, f * float(stored.get("pair_median", 0.0) or 0.0))
+
+
+def near_duplicate_groups(
+    n: int, eu: np.ndarray, ev: np.ndarray, w: np.ndarray, near_dup: float
+) -> np.ndarray:
+    """Group label of every vertex: vertices joined by edges shorter than ``near_dup`` share a
+    label; a vertex without near-duplicates has label -1. Labels are 0.. in order of each
+    group's lowest vertex id."""
+    close = w < near_dup
+    A = coo_matrix((np.ones(int(close.sum())), (eu[close], ev[close])), shape=(n, n))
+    _, comp = connected_components(A, directed=False)
+    sizes = np.bincount(comp, minlength=n)
+    labels = np.full(n, -1, dtype=np.int64)
+    grouped = sizes[comp] > 1
+    first_of: dict[int, int] = {}
+    for v in np.flatnonzero(grouped).tolist():  # ascending ids: label by lowest member
+        labels[v] = first_of.setdefault(int(comp[v]), len(first_of))
+    return labels
+
+
+@dataclass
+class NearDuplicates:
+    """The near-duplicate fact of one graph: its step scale and its groups."""
+
+    scale: StepScale
+    labels: np.ndarray  # per vertex: group id, -1 for images without near-duplicates
+    nearest: np.ndarray  # per vertex: distance to its nearest neighbour
+
+    @property
+    def groups(self) -> list[np.ndarray]:
+        """Vertex ids of each group (ascending), in label order."""
+        if not len(self.labels) or self.labels.max() < 0:
+            return []
+        order = np.argsort(self.labels, kind="stable")
+        order = order[self.labels[order] >= 0]
+        cuts = np.flatnonzero(np.diff(self.labels[order])) + 1
+        return np.split(order, cuts)
+
+    def summary(self) -> dict:
+        sizes = [len(g) for g in self.groups]
+        return {
+            **self.scale.as_dict(),
+            "groups": len(sizes),
+            "images_in_groups": int(sum(sizes)),
+            "largest_group": max(sizes, default=0),
+        }
+
+
+def near_duplicates_of_edges(n: int, eu: np.ndarray, ev: np.ndarray, w: np.ndarray,
+                             near_dup: float) -> NearDuplicates:
+    """Natural step and groups of the kNN edges (eu, ev, w) for a near-duplicate distance."""
+    nearest = nearest_distances(n, eu, ev, w)
+    return NearDuplicates(step_scale(nearest, near_dup),
+                          near_duplicate_groups(n, eu, ev, w, near_dup), nearest)
+
+
+def find_near_duplicates(graph: ig.Graph, fraction: float | None = None) -> NearDuplicates:
+    """The near-duplicate distance, natural step and groups of a similarity graph."""
+    eu, ev, w = knn_edges_of(graph)
+    return near_duplicates_of_edges(graph.vcount(), eu, ev, w, near_dup_distance(graph, fraction))

@@ -1,0 +1,1 @@
+"""Images: finding, naming, sniffing and decoding the image files of a collection."""

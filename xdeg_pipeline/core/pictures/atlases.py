@@ -1,0 +1,179 @@
+"""Atlases: thumbnails packed into a few large WebP sheets, so a page draws thousands at once.
+
+Each image has a fixed cell (``sheet``, ``slot``) that it keeps while it is in the collection:
+new images fill the cells of removed ones, then new cells at the end, so adding images
+rewrites only the sheets that gained (or lost) an image. A sheet's file is named by the
+sha256 of its bytes (``<dir>/<sha256>.webp``): a page may cache it for ever, and the server
+serves only names listed in the sheet table. The cells come from the thumbnail store
+(:mod:`xdeg_pipeline.core.pictures.thumbnails`); an image without a thumbnail gets a grey cell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image, ImageOps
+
+from xdeg_pipeline.core.pictures.thumbnails import ThumbnailStore
+from xdeg_pipeline.core.storage.atomic import write_bytes, write_parquet
+from xdeg_pipeline.core.storage.state import fingerprint
+
+CELL = 64
+SIDE = 32  # cells per row and column: 2048 x 2048 px, 1024 images per sheet
+INDEX_COLUMNS = ["content_hash", "sheet", "slot"]
+SHEET_COLUMNS = ["sheet", "members", "sha256", "count"]
+BACKGROUND = (255, 255, 255)
+MISSING = (200, 200, 200)
+_VERSION = 1
+
+
+@dataclass
+class AtlasSet:
+    """Where each image is (``index``) and the sheets' files (``sheets``)."""
+
+    index: pd.DataFrame  # content_hash, sheet, slot
+    sheets: pd.DataFrame  # sheet, members (fingerprint), sha256, count
+    cell: int = CELL
+    side: int = SIDE
+    written: int = 0
+
+    def file(self, folder: Path, sha256: str) -> Path:
+        return Path(folder) / f"{sha256}.webp"
+
+
+def assign_slots(hashes: Sequence[str], previous: pd.DataFrame | None, per_sheet: int) -> dict:
+    """hash -> (sheet, slot): kept where it was; new hashes (sorted) take free cells in order."""
+    current = set(hashes)
+    where: dict[str, tuple[int, int]] = {}
+    used: set[tuple[int, int]] = set()
+    if previous is not None:
+        for h, sheet, slot in previous[INDEX_COLUMNS].itertuples(index=False):
+            if h in current and 0 <= int(slot) < per_sheet:
+                where[h] = (int(sheet), int(slot))
+                used.add((int(sheet), int(slot)))
+    new = sorted(current - set(where))
+    top = max((s for s, _ in used), default=-1)
+    free = [(s, c) for s in range(top + 1) for c in range(per_sheet) if (s, c) not in used]
+    free.reverse()
+    cell = (top + 1, 0)
+    for h in new:
+        if free:
+            where[h] = free.pop()
+        else:
+            where[h] = cell
+            cell = (cell[0], cell[1] + 1) if cell[1] + 1 < per_sheet else (cell[0] + 1, 0)
+    return where
+
+
+def _cell(store: ThumbnailStore, cell: int, content_hash: str) -> Image.Image | None:
+    """A thumbnail fitted into one cell, or None when it has none."""
+    thumb = store.open(content_hash)
+    return None if thumb is None else ImageOps.contain(thumb, (cell, cell),
+                                                        Image.Resampling.LANCZOS)
+
+
+def _sheet_image(members: list[str | None], store: ThumbnailStore, cell: int, side: int,
+                 pool: ThreadPoolExecutor) -> bytes:
+    """One sheet's WebP bytes; its cells are decoded and scaled in ``pool``'s threads (Pillow
+    releases the GIL), then pasted in order."""
+    rows = max(1, -(-len(members) // side))
+    sheet = Image.new("RGB", (side * cell, rows * cell), BACKGROUND)
+    slots = [(slot, h) for slot, h in enumerate(members) if h is not None]
+    cells = pool.map(partial(_cell, store, cell), [h for _, h in slots])
+    for (slot, _), thumb in zip(slots, cells):
+        x, y = (slot % side) * cell, (slot // side) * cell
+        if thumb is None:
+            sheet.paste(MISSING, (x + 2, y + 2, x + cell - 2, y + cell - 2))
+            continue
+        sheet.paste(thumb, (x + (cell - thumb.width) // 2, y + (cell - thumb.height) // 2))
+    buf = io.BytesIO()
+    sheet.save(buf, format="WEBP", quality=82, method=4)
+    return buf.getvalue()
+
+
+def build_atlases(
+    hashes: Sequence[str],
+    store: ThumbnailStore,
+    folder: Path,
+    previous: AtlasSet | None = None,
+    cell: int = CELL,
+    side: int = SIDE,
+    workers: int | None = None,
+) -> AtlasSet:
+    """Sheets for ``hashes``: unchanged sheets are kept, the others drawn again (their cells
+    in ``workers`` threads, default one per core)."""
+    per_sheet = side * side
+    same_grid = previous is not None and (previous.cell, previous.side) == (cell, side)
+    where = assign_slots(hashes, previous.index if same_grid else None, per_sheet)
+    by_sheet: dict[int, list[str | None]] = {}
+    for h, (sheet, slot) in where.items():
+        members = by_sheet.setdefault(sheet, [None] * per_sheet)
+        members[slot] = h
+    old = {}
+    if same_grid:
+        old = {int(r.sheet): (r.members, r.sha256) for r in previous.sheets.itertuples()}
+    rows, written = [], 0
+    with ThreadPoolExecutor(max(1, workers or os.cpu_count() or 1)) as pool:
+        for sheet in sorted(by_sheet):
+            members = by_sheet[sheet]
+            while members and members[-1] is None:
+                members.pop()
+            fp = fingerprint(_VERSION, store.size, cell, side, members)
+            kept = old.get(sheet)
+            if kept and kept[0] == fp and (Path(folder) / f"{kept[1]}.webp").is_file():
+                sha = kept[1]
+            else:
+                data = _sheet_image(members, store, cell, side, pool)
+                sha = hashlib.sha256(data).hexdigest()
+                write_bytes(data, Path(folder) / f"{sha}.webp")
+                written += 1
+            rows.append((sheet, fp, sha, sum(m is not None for m in members)))
+    index = pd.DataFrame(
+        [(h, s, c) for h, (s, c) in sorted(where.items())], columns=INDEX_COLUMNS
+    ).astype({"sheet": "int32", "slot": "int32"})
+    sheets = pd.DataFrame(rows, columns=SHEET_COLUMNS)
+    return AtlasSet(index, sheets, cell, side, written)
+
+
+def atlas_tables(atlases: AtlasSet) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The index table and the sheet table (with the grid) as they are stored."""
+    return atlases.index, atlases.sheets.assign(cell=atlases.cell, side=atlases.side)
+
+
+def save_atlases(atlases: AtlasSet, index_file: Path, sheets_file: Path) -> None:
+    """Write the index and sheet tables (the sheet files are already written)."""
+    index, sheets = atlas_tables(atlases)
+    write_parquet(index, index_file)
+    write_parquet(sheets, sheets_file)
+
+
+def load_atlases(index_file: Path, sheets_file: Path) -> AtlasSet | None:
+    """The atlases of these tables, or None when there are none."""
+    if not Path(index_file).exists() or not Path(sheets_file).exists():
+        return None
+    sheets = pd.read_parquet(sheets_file)
+    cell = int(sheets["cell"].iloc[0]) if len(sheets) else CELL
+    side = int(sheets["side"].iloc[0]) if len(sheets) else SIDE
+    return AtlasSet(pd.read_parquet(index_file), sheets[SHEET_COLUMNS], cell, side)
+
+
+def remove_unlisted(atlases: AtlasSet | None, folder: Path) -> int:
+    """Delete the sheet files in ``folder`` that ``atlases`` (the stored tables) do not list:
+    those a later build replaced; returns how many."""
+    if atlases is None:
+        return 0
+    keep = {f"{s}.webp" for s in atlases.sheets["sha256"]}
+    removed = 0
+    for path in Path(folder).glob("*.webp"):
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

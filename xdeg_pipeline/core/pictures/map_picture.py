@@ -1,0 +1,157 @@
+"""Pictures of the collection map: every thumbnail at its 2-D position, optionally a chain on top.
+
+The positions come from :mod:`.collection_map`, the small pictures from the
+atlases (:func:`atlas_cells`) or any function of a content hash. A chain is drawn as a line
+through its images, which are shown larger, numbered, with the source and target marked.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from xdeg_pipeline.core.pictures.atlases import AtlasSet
+from xdeg_pipeline.core.pictures.render import MUTED, TEXT, fit_text, get_font, safe_text, wrap_text
+from xdeg_pipeline.core.storage.atomic import write_with
+
+ThumbOf = Callable[[str], Image.Image | None]
+BACKGROUND = (255, 255, 255)
+DOT = (160, 160, 170)
+CHAIN = (214, 40, 90)
+SOURCE = (20, 140, 70)
+TARGET = (40, 80, 200)
+
+
+def atlas_cells(atlases: AtlasSet, folder: Path) -> ThumbOf:
+    """A function content hash -> its atlas cell as an image (None when it has none)."""
+    where = {h: (int(s), int(c)) for h, s, c in atlases.index.itertuples(index=False)}
+    files = dict(zip(atlases.sheets["sheet"].astype(int), atlases.sheets["sha256"]))
+    opened: dict[int, Image.Image | None] = {}
+
+    def cell(content_hash: str) -> Image.Image | None:
+        if content_hash not in where:
+            return None
+        sheet, slot = where[content_hash]
+        if sheet not in opened:
+            try:
+                data = (Path(folder) / f"{files[sheet]}.webp").read_bytes()
+                with Image.open(io.BytesIO(data)) as im:
+                    opened[sheet] = im.convert("RGB")
+            except (OSError, KeyError):
+                opened[sheet] = None
+        sheet_img = opened[sheet]
+        if sheet_img is None:
+            return None
+        x, y = (slot % atlases.side) * atlases.cell, (slot // atlases.side) * atlases.cell
+        return sheet_img.crop((x, y, x + atlases.cell, y + atlases.cell))
+
+    return cell
+
+
+def _canvas_positions(xy: np.ndarray, width: int, height: int, margin: int) -> np.ndarray:
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    if len(xy) == 0:
+        return xy
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    span = np.maximum(hi - lo, 1e-12)
+    scale = min((width - 2 * margin) / span[0], (height - 2 * margin) / span[1])
+    offset = np.array([width, height]) / 2 - (lo + hi) / 2 * scale
+    return xy * scale + offset
+
+
+def map_picture(hashes: Sequence[str], xy: np.ndarray, thumb_of: ThumbOf, out: Path,
+                **options) -> Path:
+    """Write :func:`map_image` as a PNG file (atomically); returns ``out``."""
+    data = map_png(hashes, xy, thumb_of, **options)
+    return write_with(Path(out), lambda p: p.write_bytes(data))
+
+
+def map_png(hashes: Sequence[str], xy: np.ndarray, thumb_of: ThumbOf, **options) -> bytes:
+    """:func:`map_image` as PNG bytes (zlib's default level: ``optimize`` made the 1600 px map
+    1 % smaller in 4x the time, 0.42 s instead of 0.11 s, paid by every build that moves it)."""
+    buf = io.BytesIO()
+    map_image(hashes, xy, thumb_of, **options).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def map_image(
+    hashes: Sequence[str],
+    xy: np.ndarray,
+    thumb_of: ThumbOf,
+    *,
+    size: int = 1600,
+    thumb: int = 24,
+    chain: Sequence[str] | None = None,
+    chain_labels: Sequence[str] | None = None,
+    title: str | None = None,
+    attribution: str | None = None,
+) -> Image.Image:
+    """The map: thumbnails at their positions, the chain (content hashes) drawn over them."""
+    hashes = list(hashes)
+    if len(hashes) != len(np.asarray(xy).reshape(-1, 2)):
+        raise ValueError(f"{len(hashes)} hashes but {len(np.asarray(xy))} positions")
+    chain = list(chain or [])
+    row_of = {h: i for i, h in enumerate(hashes)}
+    unknown = [h for h in chain if h not in row_of]
+    if unknown:
+        raise ValueError(f"{len(unknown)} chain images are not on the map")
+    font, small = get_font(max(14, size // 70)), get_font(max(11, size // 110))
+    head = font.size + 16 if title else 0
+    attr_lines = wrap_text(safe_text(attribution, small), small, size - 16) if attribution else []
+    foot = (small.size + 4) * len(attr_lines) + (12 if attr_lines else 0)
+    canvas = Image.new("RGB", (size, size + head + foot), BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    pos = _canvas_positions(xy, size, size, margin=thumb + 8)
+    pos[:, 1] += head
+    on_chain = set(chain)
+    for h, (x, y) in zip(hashes, pos):
+        if h in on_chain:
+            continue
+        _paste(canvas, draw, thumb_of(h), x, y, thumb)
+    if chain:
+        _draw_chain(canvas, draw, [pos[row_of[h]] for h in chain], chain, thumb_of, thumb, size,
+                    chain_labels)
+    if title:
+        draw.text((10, 8), fit_text(safe_text(title, font), font, size - 20), font=font, fill=TEXT)
+    y = size + head + 6
+    for line in attr_lines:
+        draw.text((8, y), line, font=small, fill=MUTED)
+        y += small.size + 4
+    return canvas
+
+
+def _paste(canvas: Image.Image, draw: ImageDraw.ImageDraw, img, x: float, y: float, t: int):
+    if img is None:
+        draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=DOT)
+        return
+    img = img.copy()
+    img.thumbnail((t, t), Image.Resampling.LANCZOS)
+    canvas.paste(img, (int(x - img.width / 2), int(y - img.height / 2)))
+
+
+def _draw_chain(canvas, draw, points, chain, thumb_of, thumb, size, labels) -> None:
+    line = [tuple(map(float, p)) for p in points]
+    width = max(4, size // 280)
+    if len(line) > 1:
+        draw.line(line, fill=(255, 255, 255), width=width + 4, joint="curve")
+        draw.line(line, fill=CHAIN, width=width, joint="curve")
+    big = int(thumb * 2.2)
+    number = get_font(max(11, big // 4))
+    for i, ((x, y), h) in enumerate(zip(line, chain)):
+        colour = SOURCE if i == 0 else TARGET if i == len(chain) - 1 else CHAIN
+        half = big / 2 + 3
+        draw.rectangle((x - half, y - half, x + half, y + half), outline=colour, width=3,
+                       fill=(255, 255, 255))
+        _paste(canvas, draw, thumb_of(h), x, y, big)
+        tag = str(i + 1)
+        tx, ty = x - half, y - half
+        box = draw.textbbox((tx, ty), tag, font=number, anchor="lb")
+        draw.rectangle((box[0] - 3, box[1] - 2, box[2] + 3, box[3] + 2), fill=colour)
+        draw.text((tx, ty), tag, font=number, fill=(255, 255, 255), anchor="lb")
+        if labels is not None and i in (0, len(chain) - 1):
+            text = fit_text(safe_text(labels[i], number), number, size / 4)
+            draw.text((x, y + half + 2), text, font=number, fill=colour, anchor="ma")

@@ -1,0 +1,426 @@
+"""Pictures of a path: a PNG strip, a self-contained HTML page, Markdown for the Dagster UI.
+
+Labels come from file names and are treated as hostile: HTML output escapes every piece of
+text, and the PNG strip replaces characters the font cannot draw (and control or bidi
+characters) instead of failing.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import importlib.util
+import io
+import math
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from xdeg_pipeline.core.images.decode import load_rgb
+from xdeg_pipeline.core.pictures import markdown
+from xdeg_pipeline.core.storage.atomic import write_bytes, write_with
+
+Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+CANVAS = (255, 255, 255)
+LETTERBOX = (238, 238, 238)
+PLACEHOLDER = (170, 170, 170)
+TEXT = (30, 30, 30)
+MUTED = (110, 110, 110)
+ARROW = (150, 150, 150)
+PAD = 8
+MIN_WIDTH = 360
+ELLIPSIS = "\u2026"
+_NOTDEF_PROBE = "\U0010fffd"  # plane-16 private use: no font has it, so it draws .notdef
+
+
+# ----------------------------------------------------------------------------- fonts and text
+
+
+def _font_files() -> list[str]:
+    """DejaVu Sans shipped with matplotlib (a project dependency), then the system's."""
+    files = []
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is not None and spec.origin:
+        ttf = Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
+        if ttf.is_file():
+            files.append(str(ttf))
+    files.append("DejaVuSans.ttf")  # ImageFont.truetype searches the system font folders
+    return files
+
+
+@functools.lru_cache(maxsize=16)
+def get_font(size: int) -> Font:
+    """A TrueType font of ``size`` px (DejaVu Sans, else Pillow's default), else the bitmap one."""
+    for file in _font_files():
+        try:
+            return ImageFont.truetype(file, size)
+        except OSError:
+            continue
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError, ImportError):  # Pillow < 10.1 or no FreeType
+        return ImageFont.load_default()
+
+
+@functools.lru_cache(maxsize=16)
+def _notdef_signature(font: Font) -> bytes | None:
+    if not isinstance(font, ImageFont.FreeTypeFont):
+        return None
+    return _mask_bytes(font, _NOTDEF_PROBE)
+
+
+def _mask_bytes(font: ImageFont.FreeTypeFont, ch: str) -> bytes:
+    mask = font.getmask(ch)
+    return repr(mask.size).encode() + bytes(Image.Image()._new(mask).tobytes())
+
+
+@functools.lru_cache(maxsize=65536)
+def _drawable(font: Font, ch: str) -> bool:
+    if not isinstance(font, ImageFont.FreeTypeFont):
+        return 32 <= ord(ch) < 127 or 160 <= ord(ch) < 256  # bitmap font: latin-1 only
+    return _mask_bytes(font, ch) != _notdef_signature(font)
+
+
+def _substitute(font: Font, ch: str) -> str:
+    """What to draw for a character the font lacks: its ASCII decomposition, else ``?``."""
+    ascii_part = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode("ascii")
+    ascii_part = "".join(c for c in ascii_part if c.isprintable())
+    return ascii_part if ascii_part and all(_drawable(font, c) for c in ascii_part) else "?"
+
+
+def safe_text(text: object, font: Font) -> str:
+    """``text`` with only characters ``font`` can draw: controls become spaces, format/bidi
+    characters are dropped, lone surrogates (undecodable file names) and missing glyphs are
+    replaced."""
+    out = []
+    for ch in str(text):
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Zl", "Zp"):
+            out.append(" ")
+        elif cat == "Cf":
+            continue
+        elif cat == "Cs":  # lone surrogate from an undecodable file name
+            out.append("\ufffd" if _drawable(font, "\ufffd") else "?")
+        elif ch == " " or _drawable(font, ch):
+            out.append(ch)
+        else:
+            out.append(_substitute(font, ch))
+    return "".join(out)
+
+
+def _width(font: Font, text: str) -> float:
+    return font.getlength(text) if text else 0.0
+
+
+def fit_text(text: str, font: Font, max_width: float) -> str:
+    """``text`` (already safe) cut to ``max_width`` pixels with an ellipsis when it is longer."""
+    if _width(font, text) <= max_width:
+        return text
+    ell = ELLIPSIS if _drawable(font, ELLIPSIS) else "..."
+    lo, hi = 0, len(text)
+    while lo < hi:  # longest prefix that fits with the ellipsis
+        mid = (lo + hi + 1) // 2
+        if _width(font, text[:mid].rstrip() + ell) <= max_width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return (text[:lo].rstrip() + ell) if lo or _width(font, ell) <= max_width else ""
+
+
+def wrap_text(text: str, font: Font, max_width: float, max_lines: int = 8) -> list[str]:
+    """Greedy word wrap of safe text; words wider than a line are split; the last line is cut."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        while _width(font, word) > max_width and len(word) > 1:
+            cut = len(fit_text(word, font, max_width).rstrip(ELLIPSIS + ".")) or 1
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(word[:cut])
+            word = word[cut:]
+        cand = f"{line} {word}" if line else word
+        if _width(font, cand) <= max_width:
+            line = cand
+        else:
+            lines.append(line)
+            line = word
+    if line:
+        lines.append(line)
+    if len(lines) > max_lines:
+        lines = lines[: max_lines - 1] + [" ".join(lines[max_lines - 1 :])]
+    return [fit_text(x, font, max_width) for x in lines]
+
+
+def _line_height(font: Font) -> int:
+    box = font.getbbox("Hgy|")
+    return int(box[3] - min(0, box[1])) + 2
+
+
+# ----------------------------------------------------------------------------- images
+
+
+def _to_image(obj: object) -> Image.Image:
+    if isinstance(obj, Image.Image):
+        return obj
+    return Image.fromarray(obj)  # numpy array (H, W, 3) uint8
+
+
+def load_thumb(path: Path, thumb: int) -> Image.Image | None:
+    """The image scaled to fit a ``thumb`` square (RGB), or None when it cannot be read."""
+    try:
+        # EXIF rotation, odd modes, alpha on a neutral background: the project's one loader
+        img = _to_image(load_rgb(Path(path), max_side=max(thumb * 2, 64))).convert("RGB")
+        if img.width < 1 or img.height < 1:
+            return None
+        return ImageOps.contain(img, (thumb, thumb), Image.Resampling.LANCZOS)
+    except Exception:  # any unreadable file becomes a placeholder, never a crash
+        return None
+
+
+def _letterbox(img: Image.Image | None, thumb: int) -> Image.Image:
+    """A ``thumb`` square: the image centred on the neutral background, or a placeholder."""
+    if img is None:
+        cell = Image.new("RGB", (thumb, thumb), PLACEHOLDER)
+        font = get_font(max(10, thumb // 8))
+        text = fit_text(safe_text("missing", font), font, thumb - 4)
+        draw = ImageDraw.Draw(cell)
+        draw.text((thumb / 2, thumb / 2), text, font=font, fill=CANVAS, anchor="mm")
+        return cell
+    cell = Image.new("RGB", (thumb, thumb), LETTERBOX)
+    cell.paste(img, ((thumb - img.width) // 2, (thumb - img.height) // 2))
+    return cell
+
+
+def _png_bytes(img: Image.Image, optimize: bool = False) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=optimize)
+    return buf.getvalue()
+
+
+def _format_step(d: float) -> str:
+    try:
+        d = float(d)
+    except (TypeError, ValueError):
+        return "?"
+    return f"{d:.3g}" if math.isfinite(d) else str(d)
+
+
+def _check(images: Sequence[Path], labels: Sequence[str], steps: Sequence[float] | None) -> None:
+    if not images:
+        raise ValueError("a path picture needs at least one image")
+    if len(labels) != len(images):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    if steps is not None and len(steps) != len(images) - 1:
+        raise ValueError(f"{len(images)} images need {len(images) - 1} steps, got {len(steps)}")
+
+
+# ----------------------------------------------------------------------------- PNG strip
+
+
+def path_strip_png(
+    images: Sequence[Path],
+    labels: Sequence[str],
+    out: Path,
+    *,
+    thumb: int = 128,
+    steps: Sequence[float] | None = None,
+    title: str | None = None,
+    attribution: str | None = None,
+    max_per_row: int = 12,
+) -> Path:
+    """Draw the chain as one PNG, left to right, wrapping into rows of ``max_per_row``.
+
+    Each image is letterboxed in a ``thumb`` square with its label under it; ``steps`` (one
+    per consecutive pair) are drawn as an arrow and a number between the images (at the start
+    of a row for the step that crosses a wrap). ``title`` goes on top, ``attribution`` at the
+    bottom (wrapped, never cut short). Unreadable images show a grey "missing" placeholder.
+    """
+    _check(images, labels, steps)
+    if thumb < 16 or max_per_row < 1:
+        raise ValueError("thumb must be >= 16 and max_per_row >= 1")
+    n = len(images)
+    cols = min(n, max_per_row)
+    rows = math.ceil(n / cols)
+    label_font = get_font(max(11, thumb // 10))
+    step_font = get_font(max(10, thumb // 12))
+    title_font = get_font(max(14, thumb // 7))
+    small_font = get_font(max(10, thumb // 12))
+
+    gap = max(56, thumb // 2) if steps is not None else 2 * PAD
+    lead = gap if (steps is not None and rows > 1) else 0
+    grid_w = lead + cols * thumb + (cols - 1) * gap
+    side = max(PAD, (gap - 5) // 2)  # room for the outer labels, which may be wider than thumb
+    width = max(MIN_WIDTH, grid_w + 2 * side)
+    inner_w = width - 2 * PAD
+    label_h = _line_height(label_font)
+    row_h = thumb + 4 + label_h + PAD
+
+    title_lines = wrap_text(safe_text(title, title_font), title_font, inner_w, 2) if title else []
+    attr_lines = (
+        wrap_text(safe_text(attribution, small_font), small_font, inner_w, 12)
+        if attribution
+        else []
+    )
+    title_h = len(title_lines) * _line_height(title_font) + (PAD if title_lines else 0)
+    attr_h = len(attr_lines) * _line_height(small_font) + (PAD if attr_lines else 0)
+    height = PAD + title_h + rows * row_h + attr_h + PAD
+
+    canvas = Image.new("RGB", (width, height), CANVAS)
+    draw = ImageDraw.Draw(canvas)
+    y = PAD
+    for line in title_lines:
+        draw.text((PAD, y), line, font=title_font, fill=TEXT)
+        y += _line_height(title_font)
+    grid_top = PAD + title_h
+
+    for i, path in enumerate(images):
+        r, c = divmod(i, cols)
+        x = side + lead + c * (thumb + gap)
+        top = grid_top + r * row_h
+        canvas.paste(_letterbox(load_thumb(Path(path), thumb), thumb), (x, top))
+        label = fit_text(safe_text(labels[i], label_font), label_font, thumb + gap - 6)
+        draw.text((x + thumb / 2, top + thumb + 3), label, font=label_font, fill=TEXT, anchor="ma")
+        if steps is not None and i > 0:
+            _draw_step(draw, x - gap, top + thumb // 2, gap, _format_step(steps[i - 1]), step_font)
+
+    y = height - PAD - attr_h + PAD
+    for line in attr_lines:
+        draw.text((PAD, y), line, font=small_font, fill=MUTED)
+        y += _line_height(small_font)
+    return write_with(Path(out), lambda p: canvas.save(p, format="PNG", optimize=True))
+
+
+def _draw_step(draw: ImageDraw.ImageDraw, x: int, y: int, gap: int, text: str, font: Font) -> None:
+    """A small arrow across ``[x, x + gap]`` at height ``y`` with the distance above it."""
+    x0, x1 = x + 6, x + gap - 6
+    draw.line([(x0, y), (x1 - 4, y)], fill=ARROW, width=2)
+    draw.polygon([(x1, y), (x1 - 7, y - 5), (x1 - 7, y + 5)], fill=ARROW)
+    label = fit_text(safe_text(text, font), font, gap - 4)
+    draw.text((x + gap / 2, y - 6), label, font=font, fill=MUTED, anchor="md")
+
+
+# ----------------------------------------------------------------------------- HTML page
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#1e1e1e;
+background:#fff}
+h1{font-size:1.4em;margin:0 0 4px}
+.summary{color:#666;margin:0 0 16px}
+ol.chain{list-style:none;padding:0;margin:0;display:flex;flex-wrap:wrap;align-items:center;
+gap:8px}
+figure{margin:0;display:flex;flex-direction:column;align-items:center}
+figure img{background:#eee;border-radius:4px;display:block}
+figcaption{max-width:100%;margin-top:4px;font-size:.9em;text-align:center;
+overflow-wrap:anywhere}
+dl{margin:4px 0 0;font-size:.75em;color:#555;display:grid;grid-template-columns:auto 1fr;
+gap:0 6px}
+dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}
+.step{color:#888;font-size:.9em;text-align:center;min-width:3.5em}
+footer{margin-top:24px;font-size:.8em;color:#666}
+"""
+
+
+_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _clean(text: object) -> str:
+    """Text safe to write as UTF-8 HTML: surrogates and C0/C1 controls become U+FFFD, bidi
+    overrides (which could reorder the page's text) are dropped."""
+    out = []
+    for ch in str(text):
+        if ch in _BIDI_CONTROLS:
+            continue
+        bad = unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\n"
+        out.append("\ufffd" if bad else ch)
+    return "".join(out)
+
+
+def _esc(text: object) -> str:
+    return html.escape(_clean(text), quote=True)
+
+
+def path_html(
+    images: Sequence[Path],
+    labels: Sequence[str],
+    out: Path,
+    *,
+    title: str,
+    steps: Sequence[float] | None = None,
+    attribution: str | None = None,
+    meta: Sequence[dict[str, str]] | None = None,
+    thumb: int = 256,
+) -> Path:
+    """Write the chain as one self-contained HTML page (inline CSS and PNG data URIs, no JS).
+
+    Every piece of text (labels, title, meta keys and values, attribution) is HTML-escaped and
+    a Content-Security-Policy forbids scripts and any outside resource.
+    """
+    _check(images, labels, steps)
+    if meta is not None and len(meta) != len(images):
+        raise ValueError(f"{len(images)} images but {len(meta)} meta entries")
+    n = len(images)
+    items: list[str] = []
+    for i, path in enumerate(images):
+        if steps is not None and i > 0:
+            items.append(
+                f'<li class="step" title="step distance">&rarr;<br>'
+                f"{_esc(_format_step(steps[i - 1]))}</li>"
+            )
+        cell = _letterbox(load_thumb(Path(path), thumb), thumb)
+        data = base64.b64encode(_png_bytes(cell)).decode("ascii")
+        label = _esc(labels[i])
+        dl = ""
+        if meta is not None and meta[i]:
+            rows = "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in meta[i].items())
+            dl = f"<dl>{rows}</dl>"
+        items.append(
+            f'<li class="item"><figure style="width:{thumb}px">'
+            f'<img src="data:image/png;base64,{data}" width="{thumb}" height="{thumb}" '
+            f'alt="{label}" title="{label}"><figcaption>{label}</figcaption>{dl}</figure></li>'
+        )
+    summary = f"{n} image{'s' if n != 1 else ''}, {n - 1} step{'s' if n != 2 else ''}"
+    if steps:
+        total = sum(float(s) for s in steps)
+        summary += f", total distance {_format_step(total)}"
+    footer = f"<footer>{_esc(attribution)}</footer>" if attribution else ""
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "img-src data:; style-src 'unsafe-inline'\">\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f'<h1>{_esc(title)}</h1>\n<p class="summary">{_esc(summary)}</p>\n'
+        '<ol class="chain">\n' + "\n".join(items) + f"\n</ol>\n{footer}\n</body>\n</html>\n"
+    )
+    return write_bytes(page.encode("utf-8"), Path(out))
+
+
+# ----------------------------------------------------------------------------- Markdown
+
+
+def strip_markdown(png_path: Path, max_bytes: int = 1_500_000) -> str:
+    """Markdown with the PNG inlined as a data URI (for ``MetadataValue.md`` in Dagster).
+
+    A PNG larger than ``max_bytes`` is downscaled until it fits; the alt text (the file's
+    stem) is escaped for Markdown.
+    """
+    png_path = Path(png_path)
+    data = png_path.read_bytes()
+    if len(data) > max_bytes:
+        with Image.open(io.BytesIO(data)) as im:
+            img = im.convert("RGB")
+        for _ in range(12):
+            scale = max(0.1, min(0.9, math.sqrt(max_bytes / len(data)) * 0.95))
+            img = img.resize(
+                (max(1, round(img.width * scale)), max(1, round(img.height * scale))),
+                Image.Resampling.LANCZOS,
+            )
+            data = _png_bytes(img, optimize=True)
+            if len(data) <= max_bytes:
+                break
+    return markdown.png_image(data, _clean(png_path.stem))

@@ -1,0 +1,44 @@
+"""The collection's pictures read back from a data folder: the map (thumbnails from the
+atlases at their positions) with or without a chain, as PNG bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from xdeg_pipeline.core.pictures.atlases import load_atlases
+from xdeg_pipeline.core.pictures.collection_map import read_map
+from xdeg_pipeline.core.pictures.map_picture import ThumbOf, atlas_cells, map_png
+from xdeg_pipeline.core.pictures.thumbnails import ThumbnailStore
+from xdeg_pipeline.core.storage.layout import Layout
+
+
+def thumbnail_store(layout: Layout) -> ThumbnailStore:
+    """The thumbnails of a data folder."""
+    return ThumbnailStore(layout.thumbnails_dir)
+
+
+def atlas_thumbs(layout: Layout) -> ThumbOf:
+    """Content hash -> its atlas cell (None when there are no atlases or no cell)."""
+    atlases = load_atlases(layout.atlas_index, layout.atlas_sheets)
+    return atlas_cells(atlases, layout.atlas_dir) if atlases is not None else (lambda h: None)
+
+
+def map_picture_png(
+    layout: Layout,
+    table: pd.DataFrame | None = None,
+    chain: Sequence[str] | None = None,
+    chain_labels: Sequence[str] | None = None,
+    title: str | None = None,
+    attribution: str | None = None,
+    size: int = 1600,
+) -> bytes:
+    """The map PNG of the data folder (``table``: the map, else the stored one), with the
+    chain (content hashes) drawn over it."""
+    table = read_map(layout.collection_map) if table is None else table
+    if table is None:
+        raise FileNotFoundError(f"no collection map in {layout.home}: build it first")
+    return map_png(table["content_hash"].tolist(), table[["x", "y"]].to_numpy(),
+                   atlas_thumbs(layout), size=size, chain=chain, chain_labels=chain_labels,
+                   title=title, attribution=attribution)

@@ -1,0 +1,1 @@
+"""Sources: the ways a collection arrives (the embedded OpenMoji set, URL manifests)."""

@@ -1,0 +1,1 @@
+"""Storage: the data folder's layout, atomic writes, stage state, feature tables and cache."""

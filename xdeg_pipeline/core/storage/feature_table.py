@@ -1,0 +1,100 @@
+"""The (content_hash, feature) parquet table: the one codec of every file holding features.
+
+Columns: ``content_hash`` (string) and ``feature`` (``fixed_size_list<float32>[dim]``), one row
+per image. An empty table whose width is unknown (no rows, no ``dim``) has a plain
+``list<float32>`` column, since Arrow has no fixed-size list of length 0.
+
+Readers also accept the variable-length ``list<float32>`` encoding the feature cache wrote
+before (every row must have the same length), so existing caches and data folders stay valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from xdeg_pipeline.core.storage.atomic import write_with
+
+
+def to_arrow(hashes: Sequence[str], X: np.ndarray) -> pa.Table:
+    """The table of ``hashes`` and the rows of ``X`` (any float dtype, stored as float32)."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    dim = X.shape[1] if X.ndim == 2 else 0
+    values = pa.array(X.reshape(-1), type=pa.float32())
+    if dim:
+        feature = pa.FixedSizeListArray.from_arrays(values, dim)
+    else:
+        feature = pa.array([], pa.list_(pa.float32()))
+    return pa.table({"content_hash": pa.array(list(hashes), pa.string()), "feature": feature})
+
+
+def from_arrow(table: pa.Table) -> tuple[list[str], np.ndarray]:
+    """Inverse of :func:`to_arrow`: ``(hashes, (n, dim) float32)``; ``(0, 0)`` when empty.
+
+    Raises ``ValueError`` on null rows or, in the old variable-length encoding, rows of
+    different lengths.
+    """
+    hashes = table.column("content_hash").to_pylist()
+    n = len(hashes)
+    if n == 0:
+        return [], np.zeros((0, 0), np.float32)
+    col = table.column("feature").combine_chunks()
+    if col.null_count:
+        raise ValueError(f"feature column has {col.null_count} null rows")
+    if pa.types.is_fixed_size_list(col.type):
+        dim = col.type.list_size
+    else:
+        lengths = pc.list_value_length(col)
+        dim = int(pc.min(lengths).as_py())
+        if int(pc.max(lengths).as_py()) != dim:
+            raise ValueError("feature lists of different lengths")
+    flat = col.flatten().to_numpy(zero_copy_only=False)
+    return hashes, np.asarray(flat, dtype=np.float32).reshape(n, dim)
+
+
+def write_feature_table(hashes: Sequence[str], X: np.ndarray, path: Path) -> Path:
+    """Write one feature table atomically; returns ``path``."""
+    table = to_arrow(hashes, X)
+    return write_with(path, lambda p: pq.write_table(table, p))
+
+
+def write_feature_parts(parts: Iterable[tuple[Sequence[str], np.ndarray]], path: Path) -> int:
+    """Stream several ``(hashes, X)`` parts into one feature table (atomic; one part in memory
+    at a time). Empty parts are skipped; returns the row count."""
+    rows = 0
+
+    def _write(tmp: Path) -> None:
+        nonlocal rows
+        writer = None
+        try:
+            for hashes, X in parts:
+                if not len(hashes):
+                    continue
+                table = to_arrow(hashes, X)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+                rows += len(hashes)
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            pq.write_table(to_arrow([], np.zeros((0, 0), np.float32)), tmp)
+
+    write_with(path, _write)
+    return rows
+
+
+def read_feature_hashes(path: Path) -> list[str]:
+    """Only the ``content_hash`` column of a feature table (no feature values read)."""
+    return pq.read_table(path, columns=["content_hash"]).column("content_hash").to_pylist()
+
+
+def read_feature_table(path: Path) -> tuple[list[str], np.ndarray]:
+    """A feature table as ``(hashes, (n, dim) float32)``, either encoding."""
+    return from_arrow(pq.read_table(path))

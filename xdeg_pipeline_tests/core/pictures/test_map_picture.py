@@ -1,0 +1,80 @@
+"""Pictures of the map (thumbnails at their positions, a chain over them) and chain animations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageSequence
+
+from xdeg_pipeline.core.pictures.chain_animation import chain_animation
+from xdeg_pipeline.core.pictures.map_picture import CHAIN, map_picture
+from xdeg_pipeline_tests.helpers.collections import make_image
+
+HOSTILE = ["<script>alert(1)</script>", "a\u202eb\x00c\nd", "\udcff broken", "emoji \U0001f600"]
+
+
+def _thumb(h: str) -> Image.Image:
+    return Image.new("RGB", (32, 32), (40, 60, 220) if int(h, 16) % 2 else (230, 200, 30))
+
+
+def _hashes(n: int) -> list[str]:
+    return [f"{i:064x}" for i in range(n)]
+
+
+def test_map_picture_draws_thumbnails_and_the_chain(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    hashes, xy = _hashes(200), rng.normal(size=(200, 2))
+    plain = map_picture(hashes, xy, _thumb, tmp_path / "map.png", size=600, title=HOSTILE[0],
+                        attribution="Emoji: OpenMoji, CC BY-SA 4.0")
+    chain = [hashes[i] for i in (3, 50, 120, 199)]
+    drawn = map_picture(hashes, xy, _thumb, tmp_path / "chain.png", size=600, chain=chain,
+                        chain_labels=HOSTILE)
+    with Image.open(plain) as a, Image.open(drawn) as b:
+        assert a.width == b.width == 600
+        pa, pb = np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB"))
+    blue = np.all(pa == (40, 60, 220), axis=-1).sum()
+    assert blue > 1000, "thumbnails are pasted"
+    chain_px = lambda p: np.all(np.abs(p.astype(int) - CHAIN) < 30, axis=-1).sum()  # noqa: E731
+    assert chain_px(pa) == 0 and chain_px(pb) > 300, "the chain line is drawn"
+
+
+def test_map_picture_refuses_unknown_chain_images(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not on the map"):
+        map_picture(_hashes(3), np.zeros((3, 2)), _thumb, tmp_path / "m.png", chain=["f" * 64])
+    with pytest.raises(ValueError, match="positions"):
+        map_picture(_hashes(3), np.zeros((2, 2)), _thumb, tmp_path / "m.png")
+
+
+def test_missing_thumbnails_are_dots(tmp_path: Path) -> None:
+    out = map_picture(_hashes(5), np.arange(10.0).reshape(5, 2), lambda h: None,
+                      tmp_path / "m.png", size=200)
+    assert Image.open(out).size[0] == 200
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".webp"])
+def test_chain_animation(tmp_path: Path, suffix: str) -> None:
+    images = [make_image(tmp_path / f"{i}.png", i) for i in range(4)]
+    images.append(tmp_path / "missing.png")  # unreadable: an empty square, not a crash
+    out = chain_animation(images, HOSTILE + ["last"], tmp_path / f"chain{suffix}",
+                          steps=[0.1, 0.2, 0.3, 0.4], size=96, fade_frames=3,
+                          attribution="credit line")
+    with Image.open(out) as im:
+        assert im.format == suffix[1:].upper()
+        assert getattr(im, "is_animated", False)
+        frames = [f.copy() for f in ImageSequence.Iterator(im)]
+    assert len(frames) == 5 + 4 * 3  # every image held, three fade frames between each pair
+    assert frames[0].width == 96
+
+
+def test_chain_animation_checks_its_input(tmp_path: Path) -> None:
+    img = make_image(tmp_path / "a.png", 1)
+    with pytest.raises(ValueError, match=".gif or .webp"):
+        chain_animation([img], ["a"], tmp_path / "a.png")
+    with pytest.raises(ValueError, match="label"):
+        chain_animation([img, img], ["a"], tmp_path / "a.gif")
+    with pytest.raises(ValueError, match="steps"):
+        chain_animation([img, img], ["a", "b"], tmp_path / "a.gif", steps=[1.0, 2.0])
+    single = chain_animation([img], ["only"], tmp_path / "one.gif")
+    assert Image.open(single).format == "GIF"
