@@ -192,7 +192,7 @@ def stage_pca(spec: dict) -> dict:
 
 
 def stage_knn(spec: dict) -> dict:
-    from xdeg_pipeline.core.graph.build import knn
+    from xdeg_pipeline.core.graph import knn
 
     n, dim, k = spec["n"], spec["dim"], spec["k"]
     X = synthetic_vectors(n, dim, spec["seed"])

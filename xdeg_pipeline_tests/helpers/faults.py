@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from xdeg_pipeline.core.images.scan import scan as images
+from xdeg_pipeline.core.images import scan as images
 
 DUPLICATES: tuple[str, ...] = ("dup/original.png", "dup/copy.png", "dup/nested/copy again.png")
 NON_UTF8_RAW: bytes = b"names/latin1_caf\xe9.png"  # the on-disk bytes of the non-UTF-8 name

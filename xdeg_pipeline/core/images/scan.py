@@ -24,6 +24,7 @@ from pathlib import Path, PurePath
 import pandas as pd
 from PIL import Image
 
+from xdeg_pipeline.core.images import decode
 from xdeg_pipeline.core.images.decode import (
     BACKGROUND,
     MAX_PIXELS,
@@ -33,7 +34,6 @@ from xdeg_pipeline.core.images.decode import (
 )
 from xdeg_pipeline.core.images.formats import IMAGE_EXTENSIONS
 from xdeg_pipeline.core.images.names import name_to_path, safe_name
-from xdeg_pipeline.core.images.scan import decode
 from xdeg_pipeline.core.storage.tables import REJECTED_COLUMNS
 
 __all__ = [  # the intake's public names (decoding and names re-exported from their modules)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from xdeg_pipeline.core.images import formats as image_formats
 from xdeg_pipeline.core.images.formats import (
     ALLOWED_FORMATS,
     EXTENSIONS,
@@ -19,7 +20,6 @@ from xdeg_pipeline.core.images.formats import (
     sniff_format,
 )
 from xdeg_pipeline.core.images.scan import ImageRejected, load_rgb, scan_collection
-from xdeg_pipeline.core.images.scan import formats as image_formats
 
 
 def _pillow_accepts(fmt: str, head: bytes) -> bool:

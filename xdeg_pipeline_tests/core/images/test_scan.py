@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageFile, ImageOps, JpegImagePlugin
 
-from xdeg_pipeline.core import image_decode, images
+from xdeg_pipeline.core.images import decode as image_decode
+from xdeg_pipeline.core.images import scan as images
 from xdeg_pipeline.core.images.decode import content_hash
 from xdeg_pipeline.core.images.scan import (
     IMAGE_EXTENSIONS,
