@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from benchmarks import runtimes as rt
-from xdeg_pipeline.core.features import FeatureExtractor
+from xdeg_pipeline.core.features.extractor import FeatureExtractor
 from xdeg_pipeline.core.features.runner import TorchRunner
 
 REAL = (Path("/work/datasets/openmoji/images"), Path("/work/datasets/tux/images"))

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from xdeg_pipeline.core.features import FeatureExtractor
+from xdeg_pipeline.core.features.extractor import FeatureExtractor
 from xdeg_pipeline.core.features.preprocess import FITS
 from xdeg_pipeline.core.images.decode import content_hash
 from xdeg_pipeline.core.storage.feature_store import FeatureStore, update_features

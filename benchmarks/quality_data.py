@@ -95,7 +95,7 @@ def cached_features(paths: list[Path], hashes: list[str], store_root: Path,
                     backbone: str) -> tuple[list[int], np.ndarray]:
     """Features from the store, computing (and storing) the missing ones: the indices of the
     images that have features (failures are reported and left out) and their rows."""
-    from xdeg_pipeline.core.features import FeatureExtractor
+    from xdeg_pipeline.core.features.extractor import FeatureExtractor
 
     extractor = FeatureExtractor(backbone=backbone, device="cpu")
     store = FeatureStore(store_root, extractor.cache_key)

@@ -141,7 +141,7 @@ def vertex_attrs(n: int, seed: int) -> dict[str, list]:
 def stage_extract(spec: dict) -> dict:
     import torch
 
-    from xdeg_pipeline.core.features import FeatureExtractor
+    from xdeg_pipeline.core.features.extractor import FeatureExtractor
 
     cores = spec["extract_cores"]
     if hasattr(os, "sched_setaffinity"):

@@ -13,35 +13,6 @@ One responsibility per module, in the order the pixels travel:
 * :mod:`.extractor`: :class:`FeatureExtractor`, which ties them together.
 
 A broken file never stops a batch: it is reported in ``failures`` as ``"reason: detail"``
-and its row is NaN.
+and its row is NaN. Import from the modules: importing the package loads no torch
+(:mod:`.spec` decides whether features must be computed without it).
 """
-
-from xdeg_pipeline.core.features.device import (
-    DEFAULT_BATCH,
-    DEVICE_ENV,
-    choose_device,
-    default_batch_size,
-    default_num_workers,
-)
-from xdeg_pipeline.core.features.extractor import FeatureExtractor
-from xdeg_pipeline.core.features.preprocess import (
-    crop_resize,
-    decode_side,
-    preprocess_decoded,
-    preprocess_file,
-)
-from xdeg_pipeline.core.progress import ProgressFn
-
-__all__ = [
-    "DEFAULT_BATCH",
-    "DEVICE_ENV",
-    "FeatureExtractor",
-    "ProgressFn",
-    "choose_device",
-    "crop_resize",
-    "decode_side",
-    "default_batch_size",
-    "default_num_workers",
-    "preprocess_decoded",
-    "preprocess_file",
-]

@@ -70,7 +70,7 @@ def key_and_dim(args: ExtractorArgs) -> tuple[str, int]:
 def extractor_for(args: ExtractorArgs) -> Any:
     """The feature extractor (:class:`~xdeg_pipeline.core.features.FeatureExtractor`) of
     these arguments, loaded once per process."""
-    from xdeg_pipeline.core.features import FeatureExtractor
+    from xdeg_pipeline.core.features.extractor import FeatureExtractor
 
     key = repr(args)
     if key not in _EXTRACTORS:

@@ -13,8 +13,9 @@ import torch
 from PIL import Image
 from skimage import data as skdata
 
-from xdeg_pipeline.core.features import FeatureExtractor, export, runtime
+from xdeg_pipeline.core.features import export, runtime
 from xdeg_pipeline.core.features.export import min_cosine
+from xdeg_pipeline.core.features.extractor import FeatureExtractor
 
 HAS_OV = runtime.module_available("openvino")
 HAS_ORT = runtime.module_available("onnxruntime")

@@ -10,14 +10,11 @@ import torch
 from PIL import Image
 from skimage import data as skdata
 
-from xdeg_pipeline.core.features import (
-    FeatureExtractor,
-    choose_device,
-    loading,
-    preprocess_decoded,
-    preprocess_file,
-)
+from xdeg_pipeline.core.features import loading
+from xdeg_pipeline.core.features.device import choose_device
+from xdeg_pipeline.core.features.extractor import FeatureExtractor
 from xdeg_pipeline.core.features.jpeg_header import nvjpeg_candidate
+from xdeg_pipeline.core.features.preprocess import preprocess_decoded, preprocess_file
 
 GOOD = ("a_cat.jpg", "b_wide.jpg", "c_tall.png", "d_grey.png", "e_rgba.png", "f_small.jpg",
         "g_rotated.jpg")

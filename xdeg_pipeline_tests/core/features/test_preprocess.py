@@ -135,8 +135,8 @@ def test_torch_path_matches_cpu_path_for_every_fit(tmp_path, fit):
 
 
 def test_default_fit_and_version_in_the_cache_key():
-    from xdeg_pipeline.core.features import FeatureExtractor
     from xdeg_pipeline.core.features.backbones import PREPROCESS_VERSION
+    from xdeg_pipeline.core.features.extractor import FeatureExtractor
 
     assert pp.DEFAULT_FIT in pp.FITS and PREPROCESS_VERSION.endswith(".v2")
     default = FeatureExtractor("efficientnet_lite0", device="cpu")

@@ -11,6 +11,7 @@ import pytest
 
 from xdeg_pipeline.core.graph.build import build_graph, load_graph, save_graph
 from xdeg_pipeline.core.graph.knn import knn_edges
+from xdeg_pipeline.core.paths.load import attach_hub_load
 from xdeg_pipeline.core.storage.atomic import write_pickle
 
 
@@ -46,7 +47,8 @@ def test_separated_clusters_are_joined_by_their_closest_pairs():
 def test_edges_are_undirected_unique_and_weighted_by_distance():
     X, _ = separated_clusters(30, 3)
     edges = knn_edges(X, 6)
-    g = build_graph(edges, X, vertex_attrs={"name": [f"im{i}" for i in range(len(X))]}, k=6)
+    g = attach_hub_load(  # the graph stage stores the hub load path search uses
+        build_graph(edges, X, vertex_attrs={"name": [f"im{i}" for i in range(len(X))]}, k=6))
     el = np.array(g.get_edgelist())
     assert len({tuple(sorted(e)) for e in el.tolist()}) == g.ecount()  # no multi-edges
     assert not g.is_loop().count(True)

@@ -195,7 +195,7 @@ def test_kill_9_keeps_checkpointed_rows(tmp_path):
 
 
 def test_update_features_with_the_real_extractor(tmp_path):
-    from xdeg_pipeline.core.features import FeatureExtractor
+    from xdeg_pipeline.core.features.extractor import FeatureExtractor
 
     a, b = tmp_path / "a.jpg", tmp_path / "b.png"
     Image.fromarray(skdata.chelsea()).save(a)
