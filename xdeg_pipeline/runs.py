@@ -86,12 +86,14 @@ def run_paths(settings: Settings, pairs: list[tuple[str, str]], options: dict | 
     from dagster import materialize
 
     from xdeg_pipeline.assets import ALL_ASSETS
+    from xdeg_pipeline.checks import requested_endpoints_exist
     from xdeg_pipeline.resources import XdegResource
 
     config = {"pairs": [{"source": s, "target": t} for s, t in pairs], **(options or {})}
     with open_instance(settings.layout) as instance:
-        result = materialize(
-            ALL_ASSETS, selection=["requested_paths"], instance=instance,
+        result = materialize(  # with its check, so the UI shows it evaluated (not "Not evaluated")
+            [*ALL_ASSETS, requested_endpoints_exist], selection=["requested_paths"],
+            instance=instance,
             resources={"xdeg": XdegResource.from_settings(settings)},
             run_config={"ops": {"requested_paths": {"config": config}},
                         "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
