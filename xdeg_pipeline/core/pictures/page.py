@@ -112,10 +112,9 @@ def path_html(
     open the object page in a new tab. Every piece of text is HTML-escaped and a
     Content-Security-Policy forbids scripts and any outside resource.
     """
-    check_inputs(images, labels, steps)
-    for what, given in (("meta", meta), ("provenance", provenance)):
-        if given is not None and len(given) != len(images):
-            raise ValueError(f"{len(images)} images but {len(given)} {what} entries")
+    check_inputs(images, labels, steps, provenance)
+    if meta is not None and len(meta) != len(images):
+        raise ValueError(f"{len(images)} images but {len(meta)} meta entries")
     n = len(images)
     items: list[str] = []
     for i, path in enumerate(images):

@@ -210,11 +210,15 @@ def format_step(d: float) -> str:
 
 
 def check_inputs(images: Sequence[Path], labels: Sequence[str],
-                 steps: Sequence[float] | None) -> None:
+                 steps: Sequence[float] | None, provenance: Sequence | None = None) -> None:
+    """ValueError unless there is an image, one label (and record) per image, one step per
+    pair."""
     if not images:
         raise ValueError("a path picture needs at least one image")
     if len(labels) != len(images):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    if provenance is not None and len(provenance) != len(images):
+        raise ValueError(f"{len(images)} images but {len(provenance)} provenance records")
     if steps is not None and len(steps) != len(images) - 1:
         raise ValueError(f"{len(images)} images need {len(images) - 1} steps, got {len(steps)}")
 
@@ -243,7 +247,7 @@ def path_strip_png(
     records (``1 Label — credit (rights); ...``, cut to two lines). Unreadable images show a
     grey "missing" placeholder.
     """
-    check_inputs(images, labels, steps)
+    check_inputs(images, labels, steps, provenance)
     if thumb < 16 or max_per_row < 1:
         raise ValueError("thumb must be >= 16 and max_per_row >= 1")
     n = len(images)
