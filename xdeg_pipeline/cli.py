@@ -187,15 +187,7 @@ def _write_pictures(collection, settings: Settings, result, args) -> None:
 
 def _write_animation(collection, result, out: Path) -> None:
     """The chain as an animated GIF or WebP (by the file's suffix)."""
-    from xdeg_pipeline.core.pictures.chain_animation import chain_animation
-
-    chain_animation(
-        [collection.image_path(n) for n in result.path],
-        [collection.label(n) for n in result.path],
-        out,
-        steps=result.steps,
-        attribution=collection.attribution,
-    )
+    collection.animate(result, out, attribution=collection.attribution)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

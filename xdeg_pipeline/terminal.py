@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from xdeg_pipeline.core.images.provenance import credits_line
+
 Meta = dict
 
 STAGES = ("raw_images", "image_features", "pca_features", "knn_edges", "similarity_graph",
@@ -117,6 +119,10 @@ def chain_lines(result) -> list[str]:
         step = f"  (+{result.steps[i - 1]:.4f})" if i else ""
         lines.append(f"  {i}. {show(name)}{step}")
     lines.append(f"  largest step {result.largest_step:.4f}, {len(result.path) - 1} steps")
+    records = getattr(result, "images", None) or {}
+    credits = credits_line([records.get(n) for n in result.path]) if records else None
+    if credits:
+        lines.append(f"  {show(credits)}")
     return lines
 
 

@@ -137,6 +137,20 @@ def test_source_equal_to_target_is_a_one_image_chain(capsys: pytest.CaptureFixtu
     assert code == 0 and "0. shapes/img_003.png" in out and "0 steps" in out
 
 
+def test_path_json_images_of_a_folder_know_only_their_labels(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = _xdeg(capsys, "path", "img_000", "img_013", "--json")
+    assert code == 0
+    chain = json.loads(out.splitlines()[0])
+    assert list(chain["images"]) == chain["path"]
+    for name, record in chain["images"].items():
+        assert record == {"label": Path(name).stem, "creator": None, "date": None,
+                          "credit": None, "rights": None, "link": None, "manifest": None}
+    code, out, _ = _xdeg(capsys, "path", "img_000", "img_013")
+    assert code == 0 and "Credits" not in out  # nothing to credit: no credits line
+
+
 def test_names_outside_the_collection_are_refused(
     built: dict, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,7 +4,10 @@ failures land in rejected_images, and the manifest's metadata shows in a request
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import pytest
 from dagster import DagsterInstance
 
 from xdeg_pipeline.checks import ALL_CHECKS
+from xdeg_pipeline.cli import main
 from xdeg_pipeline.core.graph.build import load_graph
 from xdeg_pipeline.core.query import Collection
 from xdeg_pipeline.core.storage.layout import Layout
@@ -22,6 +26,8 @@ from xdeg_pipeline_tests.helpers.image_server import ImageServer, image_bytes
 
 GOOD = 30
 ARTISTS = ("Hilma af Klint", "Paul Klee", "Sonia Delaunay")
+CC_BY = "https://creativecommons.org/licenses/by/4.0/"
+LABEL_29 = "Composition <29> & co"
 
 
 @pytest.fixture
@@ -43,7 +49,8 @@ def _write_manifest(path: Path, server: ImageServer) -> dict[str, str]:
     for i in range(GOOD):
         url = server.image(f"/images/{i}/art-{i}.png", image_bytes(i, size=96))
         rows.append({"ID": f"art{i:02d}", "Title": f"Painting {i}",
-                     "Artist": ARTISTS[i % 3], "Year": str(1900 + i), "Image URL": url})
+                     "Artist": ARTISTS[i % 3], "Year": str(1900 + i), "Image URL": url,
+                     **_credited(i)})
     failures = {
         "gone": (server.status("/gone.png", 404), "http_404"),
         "down": (server.status("/down.png", 503), "http_503"),
@@ -54,12 +61,22 @@ def _write_manifest(path: Path, server: ImageServer) -> dict[str, str]:
         "ftp": ("ftp://127.0.0.1/x.png", "bad_scheme"),
     }
     for key, (url, _) in failures.items():
-        rows.append({"ID": key, "Title": key, "Artist": "", "Year": "", "Image URL": url})
+        rows.append({"ID": key, "Title": key, "Artist": "", "Year": "", "Image URL": url,
+                     **_credited(-1)})
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     return {key: reason for key, (_, reason) in failures.items()}
+
+
+def _credited(i: int) -> dict[str, str]:
+    """The optional columns a museum's CSV may carry: object page, credit, rights, label (one
+    row has its own label; the others fall back to Title)."""
+    if i < 0:
+        return dict.fromkeys(("link", "credit", "rights", "label"), "")
+    return {"link": f"https://museum.example/objects/{i}", "credit": f"Gift of <b>donor</b> {i}",
+            "rights": CC_BY if i % 2 else "", "label": LABEL_29 if i == 29 else ""}
 
 
 def test_manifest_build_rejects_and_pathmetadata_of(
@@ -111,16 +128,24 @@ def test_manifest_build_rejects_and_pathmetadata_of(
         chain = list(table.iloc[0]["path"])
         assert chain[0] == "art00.png" and chain[-1] == "art29.png"
         page = Path(table.iloc[0]["html"]).read_text(encoding="utf-8")
-        for i in (0, 29):  # caption and metadata of both ends
-            assert f"Painting {i} — {ARTISTS[i % 3]}" in page
+        for i, label in ((0, "Painting 0"), (29, "Composition &lt;29&gt; &amp; co")):
+            assert f"{label} — {ARTISTS[i % 3]}" in page  # caption and metadata of both ends
             assert f"<dd>{1900 + i}</dd>" in page
-        assert "OpenMoji" not in page
+            assert f'<p class="credit">Gift of donor {i}</p>' in page  # credit as text
+            assert page.count(f'<a href="https://museum.example/objects/{i}" target="_blank" '
+                              'rel="noopener">') == 2  # picture and label link the object page
+        assert f'<a href="{CC_BY}" target="_blank" rel="noopener">CC BY 4.0</a>' in page
+        assert "OpenMoji" not in page and "<b>" not in page
         assert Path(table.iloc[0]["png"]).stat().st_size > 1000
+        shown = metadata_of(run, "requested_paths")["provenance"]  # the Dagster UI's table
+        assert "museum.example/objects/29" in shown and "Gift of donor 29" in shown
+        _path_json_credits(home, chain)
 
         # a later process that knows nothing of the manifest still finds every file
         collection = Collection(home, tmp_path / "not-the-collection")
         assert all(collection.image_path(n).is_file() for n in collection.names)
         assert collection.label("art03.png") == f"Painting 3 — {ARTISTS[0]}"
+        assert collection.label("art29.png") == f"{LABEL_29} — {ARTISTS[2]}"
 
         # re-run: nothing is downloaded again; only the failed rows are tried again
         server.hits.clear()
@@ -130,3 +155,20 @@ def test_manifest_build_rejects_and_pathmetadata_of(
         assert meta["downloaded"] == 0 and meta["cached"] == GOOD
         assert not any(path.startswith("/images/") for path in server.hits)
         assert metadata_of(again, "image_features")["images_computed"] == 0
+
+
+def _path_json_credits(home: Path, chain: list[str]) -> None:
+    """`xdeg path --json`: every image of the chain with its provenance record."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["path", "art00", "art29", "--json", "--home", str(home)]) == 0
+    printed = json.loads(out.getvalue().splitlines()[0])
+    assert printed["path"] == chain and list(printed["images"]) == chain
+    for name, record in printed["images"].items():
+        i = int(name[3:5])
+        assert record == {
+            "label": LABEL_29 if i == 29 else f"Painting {i}", "creator": ARTISTS[i % 3],
+            "date": str(1900 + i), "credit": f"Gift of donor {i}",
+            "rights": CC_BY if i % 2 else None, "link": f"https://museum.example/objects/{i}",
+            "manifest": None,
+        }

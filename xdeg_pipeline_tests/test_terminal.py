@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from xdeg_pipeline.terminal import rejected_lines, show, summary_table
+from xdeg_pipeline.core.query import ChainResult, PathRequest
+from xdeg_pipeline.terminal import chain_lines, rejected_lines, show, summary_table
 
 SUMMARY = {
     "raw_images": {"images": 4495, "rejected": 2, "seconds": 4.355},
@@ -71,3 +72,14 @@ def test_thumbnails_and_map_rows_say_what_the_build_did() -> None:
     lines = summary_table(fit)
     assert lines[1].endswith("unchanged") and lines[1].startswith("thumbnails")
     assert lines[2].endswith("laid out (t-SNE 5.0 s)")
+
+
+def test_chain_lines_end_with_the_credits_of_credited_images() -> None:
+    records = {"a.png": {"label": "Sea", "credit": "Gift\x1b[31m of A", "rights": None},
+               "b.png": {"label": "Sky", "credit": None, "rights": None}}
+    result = ChainResult(PathRequest("a", "b"), 0, ["a.png", "b.png"], [0.5], 0.5, 0.5,
+                         images=records)
+    lines = chain_lines(result)
+    assert lines[-1] == "  Credits: 1 Sea — Gift\\x1b[31m of A"  # control characters escaped
+    result.images = {}
+    assert chain_lines(result)[-1].startswith("  largest step")

@@ -131,6 +131,16 @@ def strips(results: Sequence[ChainResult], limit: int = 10) -> dict[str, Metadat
             for r in results[:limit] if r.png is not None}
 
 
+def provenance_table(results: Sequence[ChainResult], limit: int = 10) -> pd.DataFrame | None:
+    """Where each image of the first ``limit`` chains comes from: one row per image (chain,
+    position, name and its provenance record); columns no image fills are left out."""
+    rows = [{"chain_id": r.chain_id, "position": i, "name": n, **(r.images.get(n) or {})}
+            for r in results[:limit] for i, n in enumerate(r.path)]
+    if not rows:
+        return None
+    return pd.DataFrame(rows).dropna(axis=1, how="all").fillna("")
+
+
 def example_strips(paths: Sequence[str | Path], prefix: str = "example"
                    ) -> dict[str, MetadataValue]:
     """Inline pictures of strips written by a stage, one entry each (missing files left out)."""

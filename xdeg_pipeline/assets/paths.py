@@ -4,7 +4,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
 from xdeg_pipeline.assets.common import CODE_VERSION, materialized, pick, reporter
-from xdeg_pipeline.assets.metadata import chain_maps, strips
+from xdeg_pipeline.assets.metadata import chain_maps, provenance_table, strips
 from xdeg_pipeline.core.stages import paths
 from xdeg_pipeline.core.stages.paths import example_pair
 from xdeg_pipeline.resources import XdegResource
@@ -61,6 +61,7 @@ def requested_paths(
         path=settings.layout.requested_paths,
         **pick(result, "chains", "failed_requests", "chains_table"),
         errors=errors if len(errors) else None,
+        provenance=provenance_table(result.facts["results"]),
         **strips(result.facts["results"]),
         **chain_maps(result.facts["maps"]),
     )

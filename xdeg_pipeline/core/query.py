@@ -10,6 +10,7 @@ import pandas as pd
 
 from xdeg_pipeline.core.graph.build import load_graph
 from xdeg_pipeline.core.images.files import image_file, recorded_files
+from xdeg_pipeline.core.images.provenance import Record, empty_record, provenance
 from xdeg_pipeline.core.paths import PathFinder
 from xdeg_pipeline.core.resolve import resolve_name
 from xdeg_pipeline.core.sources.remote import caption, display_meta, read_metadata
@@ -44,6 +45,7 @@ class ChainResult:
     html: Path | None = None
     meta: dict = field(default_factory=dict)
     via: list[str] = field(default_factory=list)  # the waypoints passed, by name
+    images: dict[str, Record] = field(default_factory=dict)  # name -> provenance record
 
     @property
     def chain_id(self) -> str:
@@ -70,6 +72,7 @@ class ChainResult:
             "total": round(float(self.total), 6),
             "png": str(self.png) if self.png else None,
             "html": str(self.html) if self.html else None,
+            "images": {n: dict(self.images[n]) for n in self.path if n in self.images},
         }
 
 
@@ -122,6 +125,19 @@ class Collection:
             return caption(self.metadata.get(name, {})) or Path(name).stem
         return label_for(name, self.openmoji)
 
+    def provenance(self, name: str) -> Record:
+        """Where an image comes from (:mod:`xdeg_pipeline.core.images.provenance`): from its
+        manifest's metadata, OpenMoji's credit for an emoji, else only its label."""
+        if self.from_manifest:
+            record = provenance(self.metadata.get(name, {}))
+            record["label"] = record["label"] or self.label(name)
+            return record
+        if self.openmoji:
+            from xdeg_pipeline.core.sources.openmoji import emoji_provenance
+
+            return emoji_provenance(name)
+        return empty_record(self.label(name))
+
     def resolve(self, query: str) -> str:
         """A collection name for a relative name or unambiguous stem (raises LookupError)."""
         return resolve_name(query, self.names)
@@ -151,7 +167,8 @@ class Collection:
                 path[c.vertices.index(self.vertex_of_name[name])] = name
             results.append(ChainResult(request=request, rank=i, path=path, steps=list(c.steps),
                                        largest_step=c.largest_step, total=c.total,
-                                       via=via_names))
+                                       via=via_names,
+                                       images={n: self.provenance(n) for n in path}))
         return results
 
     def _chain_names(self, vertices: Sequence[int], source: str, target: str) -> list[str]:
@@ -164,10 +181,12 @@ class Collection:
 
     def render(self, result: ChainResult, out_dir: Path, attribution: str | None = None) -> None:
         """Write the chain's PNG strip and HTML page into ``out_dir``."""
-        from xdeg_pipeline.core.pictures.render import path_html, path_strip_png
+        from xdeg_pipeline.core.pictures.page import path_html
+        from xdeg_pipeline.core.pictures.render import path_strip_png
 
         images = [self.image_path(n) for n in result.path]
         labels = [self.label(n) for n in result.path]
+        records = [result.images.get(n) or self.provenance(n) for n in result.path]
         r = result.request
         via = f" via {', '.join(r.via)}" if r.via else ""
         title = f"{r.source} → {r.target}{via} ({r.mode}, {len(result.path) - 1} steps)"
@@ -178,6 +197,7 @@ class Collection:
             steps=result.steps,
             title=title,
             attribution=attribution,
+            provenance=records,
         )
         result.html = path_html(
             images,
@@ -187,6 +207,21 @@ class Collection:
             steps=result.steps,
             attribution=attribution,
             meta=[{"name": n, **display_meta(self.metadata.get(n, {}))} for n in result.path],
+            provenance=records,
+        )
+
+    def animate(self, result: ChainResult, out: Path, attribution: str | None = None) -> Path:
+        """Write the chain as an animated GIF or WebP (by ``out``'s suffix), each frame with
+        its image's label and credit."""
+        from xdeg_pipeline.core.pictures.chain_animation import chain_animation
+
+        return chain_animation(
+            [self.image_path(n) for n in result.path],
+            [self.label(n) for n in result.path],
+            out,
+            steps=result.steps,
+            attribution=attribution,
+            provenance=[result.images.get(n) or self.provenance(n) for n in result.path],
         )
 
 
@@ -200,8 +235,8 @@ def label_for(name: str, openmoji: bool = False) -> str:
 
 
 def results_table(results: Sequence[ChainResult]) -> pd.DataFrame:
-    """One row per chain (the requested_paths table)."""
-    rows = [r.as_dict() for r in results]
+    """One row per chain (the requested_paths table; provenance stays with the metadata)."""
+    rows = [{k: v for k, v in r.as_dict().items() if k != "images"} for r in results]
     df = pd.DataFrame(rows)
     if not df.empty:
         df["path"] = df["path"].apply(list)

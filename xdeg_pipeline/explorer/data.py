@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from xdeg_pipeline.core.images.provenance import rights_label
 from xdeg_pipeline.core.pictures.atlases import AtlasSet, load_atlases
 from xdeg_pipeline.core.pictures.collection_map import read_map
 from xdeg_pipeline.core.pictures.thumbnails import ThumbnailStore
@@ -157,9 +158,17 @@ class ExplorerData:
         return chains, (t1 - t0) * 1000, (t2 - t1) * 1000
 
     def chain_images(self, results: list[ChainResult]) -> dict[str, dict]:
-        """name -> what the page shows, for every image of the chains."""
-        return {n: self.entry_of_name[n].as_dict() for r in results for n in r.path
-                if n in self.entry_of_name}
+        """name -> what the page shows, for every image of the chains: its entry, its
+        provenance record (label, creator, date, credit, rights, link, manifest) and the
+        rights' short name."""
+        out = {}
+        for r in results:
+            for n in r.path:
+                if n in self.entry_of_name and n not in out:
+                    record = r.images.get(n) or self.collection.provenance(n)
+                    out[n] = {**self.entry_of_name[n].as_dict(), **record,
+                              "rights_label": rights_label(record.get("rights"))}
+        return out
 
 
 def _signature(home: Path) -> tuple:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from xdeg_pipeline.core.pictures.chain_animation import chain_animation
 from xdeg_pipeline.core.query import ChainResult
 from xdeg_pipeline.explorer.data import ExplorerData
 
@@ -29,12 +28,7 @@ def export_chain(data: ExplorerData, chain: ChainResult, fmt: str) -> tuple[byte
             produced = chain.png if fmt == "png" else chain.html
             chain.png = chain.html = None  # temporary files: not part of the answer
         else:
-            produced = chain_animation(
-                [collection.image_path(n) for n in chain.path],
-                [collection.label(n) for n in chain.path],
-                out_dir / f"{chain.chain_id}.{fmt}",
-                steps=chain.steps,
-                attribution=data.attribution,
-            )
+            produced = collection.animate(chain, out_dir / f"{chain.chain_id}.{fmt}",
+                                          attribution=data.attribution)
         body = Path(produced).read_bytes()
     return body, EXPORTS[fmt], f"xdeg-chain-{chain.chain_id}.{fmt}"

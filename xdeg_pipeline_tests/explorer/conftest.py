@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from xdeg_pipeline_tests.helpers.credited_home import build_credited_home
 from xdeg_pipeline_tests.helpers.explorer_home import build_explorer_home
+from xdeg_pipeline_tests.helpers.image_server import ImageServer
 
 
 @pytest.fixture(scope="session")
 def explorer_home(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return build_explorer_home(tmp_path_factory.mktemp("explorer"))
+
+
+@pytest.fixture(scope="session")
+def credited_home(tmp_path_factory: pytest.TempPathFactory):
+    """A URL-manifest collection with labels, links, credits and rights, built once; its
+    server (images and object pages) runs for the whole session."""
+    with ImageServer() as server:
+        yield build_credited_home(tmp_path_factory.mktemp("credited"), server)

@@ -156,3 +156,51 @@ def test_first_paint_of_a_10k_map(browser, tmp_path: Path) -> None:
           "redraw_ms": round(frame_ms)}))
     assert paint["fromNavigation"] < 15_000
     assert frame_ms < 1_000, "a redraw of 10,000 thumbnails keeps the page responsive"
+
+
+def test_chain_images_link_their_object_pages_and_credits_are_text(
+    credited_home: dict, browser, tmp_path: Path
+) -> None:
+    expected = credited_home["expected"]
+    errors: list[str] = []
+    with running_explorer(credited_home["home"], credited_home["images"]) as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{base}/?source=art00&target=art01&mode=steps&steps=4", wait_until="load")
+        items = page.locator("ol.chain[data-alternative='0'] .item")
+        expect(items).to_have_count(6, timeout=30_000)
+        chain = _chain(page)
+        assert chain[0] == "art00.png" and chain[-1] == "art01.png"
+
+        # an inner image with an object page: its label links there, in a new tab
+        name = next(n for n in chain[1:-1] if expected[n]["link"])
+        link = items.nth(chain.index(name)).locator("a.caption")
+        assert link.get_attribute("href") == expected[name]["link"]
+        assert link.get_attribute("target") == "_blank"
+        assert link.get_attribute("rel") == "noopener"
+        with page.expect_popup() as popup_info:
+            link.click()
+        popup = popup_info.value
+        popup.wait_for_load_state()
+        assert popup.url == expected[name]["link"]
+        assert popup.title() == f"Object {name[3:5].lstrip('0') or '0'}"
+        popup.close()
+        assert page.locator("#avoid .chip").count() == 0  # the click opened, did not avoid
+        assert _chain(page) == chain
+
+        # credit and rights under each image, the chain's credits under the strip
+        first = items.nth(0)
+        expect(first.locator(".credit")).to_have_text("Gift of Ada")
+        expect(first.locator("a.rights")).to_have_text("CC BY 4.0")
+        credits = page.locator("ol.chain[data-alternative='0'] + .chain-credits")
+        expect(credits.locator("li")).to_have_count(len(chain))
+        expect(credits).to_contain_text("<script>window.__xss=2</script> Anonymous gift")
+        expect(items.nth(len(chain) - 1).locator(".credit")).to_have_text(
+            "<script>window.__xss=2</script> Anonymous gift")
+        hrefs = page.locator("#chains a").evaluate_all("as => as.map(a => a.href)")
+        assert hrefs and all(h.startswith(("http://", "https://")) for h in hrefs)
+        assert page.locator("#chains script, #chains b, #chains img:not([src^='/thumb/'])"
+                            ).count() == 0
+        assert page.evaluate("window.__xss") is None
+        page.screenshot(path=str(_shots(tmp_path) / "explorer_credits.png"))
+    assert not errors, errors

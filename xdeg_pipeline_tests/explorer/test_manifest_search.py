@@ -1,39 +1,17 @@
-"""Search covers a URL manifest's metadata: a collection downloaded from a CSV of image URLs
-(local server), really built, then searched by artist, year and style through the API."""
+"""A URL manifest's collection in the explorer's API (built once from a CSV served locally):
+search covers its metadata, and every image of a chain carries where it comes from."""
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import io
-from pathlib import Path
-
 from starlette.testclient import TestClient
 
-from xdeg_pipeline.cli import main
-from xdeg_pipeline.core.settings import Settings
+from xdeg_pipeline.core.images.provenance import PROVENANCE_KEYS
 from xdeg_pipeline.explorer.app import create_app
-from xdeg_pipeline_tests.helpers.explorer_home import own_environment
-from xdeg_pipeline_tests.helpers.image_server import ImageServer, image_bytes
-
-ARTISTS = ("Hilma af Klint", "Paul Klee", "Sonia Delaunay")
+from xdeg_pipeline_tests.helpers.credited_home import CC_BY
 
 
-def test_search_finds_manifest_metadata(tmp_path: Path) -> None:
-    manifest, home = tmp_path / "art.csv", tmp_path / "home"
-    with own_environment(), ImageServer() as server:
-        rows = [{"ID": f"art{i:02d}", "Title": f"Painting {i}", "Artist": ARTISTS[i % 3],
-                 "Year": str(1900 + i), "Style": "Bauhaus" if i == 4 else "Abstract",
-                 "Image URL": server.image(f"/i/{i}.png", image_bytes(i, size=96))}
-                for i in range(12)]
-        with open(manifest, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        with contextlib.redirect_stdout(io.StringIO()):
-            assert main(["build", "--manifest", str(manifest), "--home", str(home)]) == 0
-        root = Settings.from_env(home=home, manifest=manifest).images_root
-    with TestClient(create_app(home, root)) as client:
+def test_search_finds_manifest_metadata(credited_home: dict) -> None:
+    with TestClient(create_app(credited_home["home"], credited_home["images"])) as client:
         klee = client.get("/api/images", params={"q": "paul klee"}).json()["images"]
         assert len(klee) == 4
         assert {i["caption"] for i in klee} == {f"Painting {i} — Paul Klee" for i in (1, 4, 7, 10)}
@@ -44,3 +22,21 @@ def test_search_finds_manifest_metadata(tmp_path: Path) -> None:
         a, b = klee[0]["name"], by_year[0]["name"]
         chain = client.get("/api/path", params={"source": a, "target": b}).json()["chains"][0]
         assert chain["path"][0] == a and chain["path"][-1] == b
+
+
+def test_path_images_carry_provenance(credited_home: dict) -> None:
+    expected = credited_home["expected"]
+    with TestClient(create_app(credited_home["home"], credited_home["images"])) as client:
+        body = client.get("/api/path", params={"source": "art00", "target": "art03",
+                                               "mode": "steps", "steps": "3"}).json()
+    chain = body["chains"][0]
+    assert chain["path"][0] == "art00.png" and len(chain["path"]) == 5
+    assert set(body["images"]) == set(chain["path"])
+    for name in chain["path"]:
+        entry = body["images"][name]
+        assert {k: entry[k] for k in PROVENANCE_KEYS} == expected[name]
+        assert entry["caption"] == f"{expected[name]['label']} — {expected[name]['creator']}"
+        assert entry["rights_label"] == ("CC BY 4.0" if entry["rights"] == CC_BY
+                                         else "In copyright")
+        assert chain["images"][name] == expected[name]  # what `xdeg path --json` prints
+    assert body["images"]["art00.png"]["credit"] == "Gift of Ada"  # the script tag dropped

@@ -6,11 +6,12 @@ Labels are hostile text like everywhere in xdeg: they are drawn with :func:`rend
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from xdeg_pipeline.core.images.provenance import credit_text
 from xdeg_pipeline.core.pictures.render import fit_text, get_font, load_thumb, safe_text
 from xdeg_pipeline.core.storage.atomic import write_with
 
@@ -31,11 +32,15 @@ def animation_format(out: Path, fmt: str | None = None) -> str:
 
 
 def _frame(
-    img: Image.Image | None, label: str, caption: str, size: int, footer: str | None
+    img: Image.Image | None, label: str, caption: str, size: int, footer: str | None,
+    credit: str | None = None,
 ) -> Image.Image:
+    """One still; ``credit`` None leaves no room for a credit line (every frame of an
+    animation has the same size)."""
+    footer = footer or None
     label_font, small = get_font(max(12, size // 18)), get_font(max(10, size // 24))
     line = label_font.size + 6
-    foot_h = small.size + 6 if footer else 0
+    foot_h = (small.size + 6) * (bool(footer) + (credit is not None))
     frame = Image.new("RGB", (size, size + 2 * line + foot_h + 8), BACKGROUND)
     cell = Image.new("RGB", (size, size), LETTERBOX)
     if img is not None:
@@ -46,9 +51,12 @@ def _frame(
     draw.text((size / 2, size + 4), text, font=label_font, fill=TEXT, anchor="ma")
     note = fit_text(safe_text(caption, small), small, size - 8)
     draw.text((size / 2, size + 4 + line), note, font=small, fill=MUTED, anchor="ma")
-    if footer:
-        foot = fit_text(safe_text(footer, small), small, size - 8)
-        draw.text((size / 2, frame.height - 4), foot, font=small, fill=MUTED, anchor="md")
+    bottom = frame.height - 4
+    for text in (footer, credit):  # the collection's attribution last, the image's credit above
+        if text is not None:
+            foot = fit_text(safe_text(text, small), small, size - 8)
+            draw.text((size / 2, bottom), foot, font=small, fill=MUTED, anchor="md")
+            bottom -= small.size + 6
     return frame
 
 
@@ -64,12 +72,14 @@ def chain_animation(
     fade_ms: int = 360,
     fade_frames: int = 4,
     attribution: str | None = None,
+    provenance: Sequence[Mapping[str, str | None] | None] | None = None,
 ) -> Path:
     """Write the chain as an animated GIF or WebP (looping); returns ``out``.
 
     Each image is shown ``hold_ms`` with its label and its place in the chain ("3 / 9, step
     0.41"), then ``fade_frames`` cross-fade frames lead to the next. Unreadable images show
-    an empty grey square. ``attribution`` is written under every frame.
+    an empty grey square. ``attribution`` is written under every frame, and above it the
+    image's credit and rights from its ``provenance`` record (one per image) when it has them.
     """
     name = animation_format(out, fmt)
     if not images or len(labels) != len(images):
@@ -81,11 +91,17 @@ def chain_animation(
     if size < 32:
         raise ValueError("size must be >= 32")
     n = len(images)
+    if provenance is not None and len(provenance) != n:
+        raise ValueError(f"{len(images)} images need {len(images)} provenance records")
+    credits: list[str | None] = [credit_text(r, attribution) for r in provenance or [None] * n]
+    if not any(credits):
+        credits = [None] * n
     stills = []
     for i, (path, label) in enumerate(zip(images, labels)):
         step = f", step {float(steps[i - 1]):.3g}" if steps is not None and i else ""
         stills.append(
-            _frame(load_thumb(Path(path), size), label, f"{i + 1} / {n}{step}", size, attribution)
+            _frame(load_thumb(Path(path), size), label, f"{i + 1} / {n}{step}", size, attribution,
+                   credits[i])
         )
     frames, durations = [], []
     for i, still in enumerate(stills):

@@ -7,21 +7,20 @@ characters) instead of failing.
 
 from __future__ import annotations
 
-import base64
 import functools
-import html
 import importlib.util
 import io
 import math
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from xdeg_pipeline.core.images.decode import load_rgb
+from xdeg_pipeline.core.images.provenance import credits_line
 from xdeg_pipeline.core.pictures import markdown
-from xdeg_pipeline.core.storage.atomic import write_bytes, write_with
+from xdeg_pipeline.core.storage.atomic import write_with
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
@@ -182,7 +181,7 @@ def load_thumb(path: Path, thumb: int) -> Image.Image | None:
         return None
 
 
-def _letterbox(img: Image.Image | None, thumb: int) -> Image.Image:
+def letterbox(img: Image.Image | None, thumb: int) -> Image.Image:
     """A ``thumb`` square: the image centred on the neutral background, or a placeholder."""
     if img is None:
         cell = Image.new("RGB", (thumb, thumb), PLACEHOLDER)
@@ -196,13 +195,13 @@ def _letterbox(img: Image.Image | None, thumb: int) -> Image.Image:
     return cell
 
 
-def _png_bytes(img: Image.Image, optimize: bool = False) -> bytes:
+def png_bytes(img: Image.Image, optimize: bool = False) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=optimize)
     return buf.getvalue()
 
 
-def _format_step(d: float) -> str:
+def format_step(d: float) -> str:
     try:
         d = float(d)
     except (TypeError, ValueError):
@@ -210,11 +209,16 @@ def _format_step(d: float) -> str:
     return f"{d:.3g}" if math.isfinite(d) else str(d)
 
 
-def _check(images: Sequence[Path], labels: Sequence[str], steps: Sequence[float] | None) -> None:
+def check_inputs(images: Sequence[Path], labels: Sequence[str],
+                 steps: Sequence[float] | None, provenance: Sequence | None = None) -> None:
+    """ValueError unless there is an image, one label (and record) per image, one step per
+    pair."""
     if not images:
         raise ValueError("a path picture needs at least one image")
     if len(labels) != len(images):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    if provenance is not None and len(provenance) != len(images):
+        raise ValueError(f"{len(images)} images but {len(provenance)} provenance records")
     if steps is not None and len(steps) != len(images) - 1:
         raise ValueError(f"{len(images)} images need {len(images) - 1} steps, got {len(steps)}")
 
@@ -231,6 +235,7 @@ def path_strip_png(
     steps: Sequence[float] | None = None,
     title: str | None = None,
     attribution: str | None = None,
+    provenance: Sequence[Mapping[str, str | None] | None] | None = None,
     max_per_row: int = 12,
 ) -> Path:
     """Draw the chain as one PNG, left to right, wrapping into rows of ``max_per_row``.
@@ -238,9 +243,11 @@ def path_strip_png(
     Each image is letterboxed in a ``thumb`` square with its label under it; ``steps`` (one
     per consecutive pair) are drawn as an arrow and a number between the images (at the start
     of a row for the step that crosses a wrap). ``title`` goes on top, ``attribution`` at the
-    bottom (wrapped, never cut short). Unreadable images show a grey "missing" placeholder.
+    bottom (wrapped, never cut short), above it a credits line from the images' ``provenance``
+    records (``1 Label — credit (rights); ...``, cut to two lines). Unreadable images show a
+    grey "missing" placeholder.
     """
-    _check(images, labels, steps)
+    check_inputs(images, labels, steps, provenance)
     if thumb < 16 or max_per_row < 1:
         raise ValueError("thumb must be >= 16 and max_per_row >= 1")
     n = len(images)
@@ -261,7 +268,10 @@ def path_strip_png(
     row_h = thumb + 4 + label_h + PAD
 
     title_lines = wrap_text(safe_text(title, title_font), title_font, inner_w, 2) if title else []
+    credits = credits_line(provenance, attribution) if provenance else None
     attr_lines = (
+        wrap_text(safe_text(credits, small_font), small_font, inner_w, 2) if credits else []
+    ) + (
         wrap_text(safe_text(attribution, small_font), small_font, inner_w, 12)
         if attribution
         else []
@@ -282,11 +292,11 @@ def path_strip_png(
         r, c = divmod(i, cols)
         x = side + lead + c * (thumb + gap)
         top = grid_top + r * row_h
-        canvas.paste(_letterbox(load_thumb(Path(path), thumb), thumb), (x, top))
+        canvas.paste(letterbox(load_thumb(Path(path), thumb), thumb), (x, top))
         label = fit_text(safe_text(labels[i], label_font), label_font, thumb + gap - 6)
         draw.text((x + thumb / 2, top + thumb + 3), label, font=label_font, fill=TEXT, anchor="ma")
         if steps is not None and i > 0:
-            _draw_step(draw, x - gap, top + thumb // 2, gap, _format_step(steps[i - 1]), step_font)
+            _draw_step(draw, x - gap, top + thumb // 2, gap, format_step(steps[i - 1]), step_font)
 
     y = height - PAD - attr_h + PAD
     for line in attr_lines:
@@ -304,31 +314,12 @@ def _draw_step(draw: ImageDraw.ImageDraw, x: int, y: int, gap: int, text: str, f
     draw.text((x + gap / 2, y - 6), label, font=font, fill=MUTED, anchor="md")
 
 
-# ----------------------------------------------------------------------------- HTML page
-
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#1e1e1e;
-background:#fff}
-h1{font-size:1.4em;margin:0 0 4px}
-.summary{color:#666;margin:0 0 16px}
-ol.chain{list-style:none;padding:0;margin:0;display:flex;flex-wrap:wrap;align-items:center;
-gap:8px}
-figure{margin:0;display:flex;flex-direction:column;align-items:center}
-figure img{background:#eee;border-radius:4px;display:block}
-figcaption{max-width:100%;margin-top:4px;font-size:.9em;text-align:center;
-overflow-wrap:anywhere}
-dl{margin:4px 0 0;font-size:.75em;color:#555;display:grid;grid-template-columns:auto 1fr;
-gap:0 6px}
-dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}
-.step{color:#888;font-size:.9em;text-align:center;min-width:3.5em}
-footer{margin-top:24px;font-size:.8em;color:#666}
-"""
-
+# ----------------------------------------------------------------------------- HTML text
 
 _BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-def _clean(text: object) -> str:
+def clean_text(text: object) -> str:
     """Text safe to write as UTF-8 HTML: surrogates and C0/C1 controls become U+FFFD, bidi
     overrides (which could reorder the page's text) are dropped."""
     out = []
@@ -338,66 +329,6 @@ def _clean(text: object) -> str:
         bad = unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\n"
         out.append("\ufffd" if bad else ch)
     return "".join(out)
-
-
-def _esc(text: object) -> str:
-    return html.escape(_clean(text), quote=True)
-
-
-def path_html(
-    images: Sequence[Path],
-    labels: Sequence[str],
-    out: Path,
-    *,
-    title: str,
-    steps: Sequence[float] | None = None,
-    attribution: str | None = None,
-    meta: Sequence[dict[str, str]] | None = None,
-    thumb: int = 256,
-) -> Path:
-    """Write the chain as one self-contained HTML page (inline CSS and PNG data URIs, no JS).
-
-    Every piece of text (labels, title, meta keys and values, attribution) is HTML-escaped and
-    a Content-Security-Policy forbids scripts and any outside resource.
-    """
-    _check(images, labels, steps)
-    if meta is not None and len(meta) != len(images):
-        raise ValueError(f"{len(images)} images but {len(meta)} meta entries")
-    n = len(images)
-    items: list[str] = []
-    for i, path in enumerate(images):
-        if steps is not None and i > 0:
-            items.append(
-                f'<li class="step" title="step distance">&rarr;<br>'
-                f"{_esc(_format_step(steps[i - 1]))}</li>"
-            )
-        cell = _letterbox(load_thumb(Path(path), thumb), thumb)
-        data = base64.b64encode(_png_bytes(cell)).decode("ascii")
-        label = _esc(labels[i])
-        dl = ""
-        if meta is not None and meta[i]:
-            rows = "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in meta[i].items())
-            dl = f"<dl>{rows}</dl>"
-        items.append(
-            f'<li class="item"><figure style="width:{thumb}px">'
-            f'<img src="data:image/png;base64,{data}" width="{thumb}" height="{thumb}" '
-            f'alt="{label}" title="{label}"><figcaption>{label}</figcaption>{dl}</figure></li>'
-        )
-    summary = f"{n} image{'s' if n != 1 else ''}, {n - 1} step{'s' if n != 2 else ''}"
-    if steps:
-        total = sum(float(s) for s in steps)
-        summary += f", total distance {_format_step(total)}"
-    footer = f"<footer>{_esc(attribution)}</footer>" if attribution else ""
-    page = (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "img-src data:; style-src 'unsafe-inline'\">\n"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        f'<h1>{_esc(title)}</h1>\n<p class="summary">{_esc(summary)}</p>\n'
-        '<ol class="chain">\n' + "\n".join(items) + f"\n</ol>\n{footer}\n</body>\n</html>\n"
-    )
-    return write_bytes(page.encode("utf-8"), Path(out))
 
 
 # ----------------------------------------------------------------------------- Markdown
@@ -420,7 +351,7 @@ def strip_markdown(png_path: Path, max_bytes: int = 1_500_000) -> str:
                 (max(1, round(img.width * scale)), max(1, round(img.height * scale))),
                 Image.Resampling.LANCZOS,
             )
-            data = _png_bytes(img, optimize=True)
+            data = png_bytes(img, optimize=True)
             if len(data) <= max_bytes:
                 break
-    return markdown.png_image(data, _clean(png_path.stem))
+    return markdown.png_image(data, clean_text(png_path.stem))

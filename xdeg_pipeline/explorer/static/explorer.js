@@ -9,6 +9,7 @@ const known = new Map();  // name -> {content_hash, caption}
 let requestSeq = 0;
 let lastChains = [];
 let map;
+let attribution = "";  // the collection's credit line (footer): not repeated per image
 
 function el(tag, props = {}, children = []) {
   const e = document.createElement(tag);
@@ -24,6 +25,59 @@ function el(tag, props = {}, children = []) {
 
 function thumbImg(hash, alt) {
   return el("img", { src: `/thumb/${hash}`, alt: alt || "", loading: "lazy", decoding: "async" });
+}
+
+// ------------------------------------------------------------------------------- credits
+// An http(s) URL as given, else null: nothing else becomes a link.
+function webLink(value) {
+  if (typeof value !== "string" || !value) return null;
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" || url.protocol === "https:" ? value : null;
+  } catch { return null; }
+}
+
+// `text` linking to `url` in a new tab (an http(s) URL only), else a plain span.
+function linked(text, url, cls) {
+  const href = webLink(url);
+  if (!href) return el("span", { class: cls, text });
+  return el("a", { class: cls, href, target: "_blank", rel: "noopener", title: href, text,
+    onclick: (e) => e.stopPropagation() });
+}
+
+// The credit and the rights of an image, leaving out what the page's footer says.
+function creditParts(info) {
+  const fresh = (v) => v && !(attribution && attribution.includes(v));
+  return { credit: fresh(info.credit) ? info.credit : null,
+    rights: fresh(info.rights) ? info.rights : null };
+}
+
+function creditLines(info) {
+  const { credit, rights } = creditParts(info);
+  const out = [];
+  if (credit) out.push(el("span", { class: "credit", title: credit, text: credit }));
+  if (rights) out.push(linked(info.rights_label || rights, rights, "rights"));
+  return out;
+}
+
+// The credits of a whole chain, one line per image that has something to say.
+function chainCredits(chain) {
+  const ol = el("ol", { class: "credits" });
+  chain.path.forEach((name, i) => {
+    const info = known.get(name) || {};
+    const { credit, rights } = creditParts(info);
+    if (!credit && !rights && !webLink(info.link) && !info.creator && !info.date) return;
+    const li = el("li", { value: String(i + 1), dataset: { name } },
+      [linked(info.label || info.caption || name, info.link, "object-link")]);
+    const who = [info.creator, info.date].filter(Boolean).join(", ");
+    if (who) li.append(el("span", { class: "muted", text: ` \u2014 ${who}` }));
+    if (credit) li.append(el("span", { text: `. ${credit}` }));
+    if (rights) li.append(el("span", { text: ". " }), linked(info.rights_label || rights, rights,
+      "rights"));
+    ol.append(li);
+  });
+  if (!ol.children.length) return null;
+  return el("div", { class: "chain-credits" }, [el("h4", { text: "Credits" }), ol]);
 }
 
 // ------------------------------------------------------------------------------- URL state
@@ -192,7 +246,7 @@ function showChains(chains) {
       const li = el("li", { class: cls, title: i === 0 || last ? name : `${name}\nclick: avoid it and find another chain`,
         dataset: { name } });
       if (info.content_hash) li.append(thumbImg(info.content_hash, info.caption || name));
-      li.append(el("span", { class: "caption", text: info.caption || name }));
+      li.append(linked(info.caption || name, info.link, "caption"), ...creditLines(info));
       if (!(i === 0 || last)) li.addEventListener("click", () => {
         if (!state.avoid.includes(name)) state.avoid.push(name);
         changed();
@@ -200,9 +254,10 @@ function showChains(chains) {
       ol.append(li);
     });
     const title = chains.length > 1 ? `Alternative ${k + 1}: ` : "";
+    const credits = chainCredits(chain);
     box.append(el("div", { class: "chain-block" }, [
       el("h3", { text: `${title}${chain.hops} steps, largest ${chain.largest_step.toFixed(3)}` }),
-      ol]));
+      ol, ...(credits ? [credits] : [])]));
   });
   const first = chains[0];
   map && map.setChain(first ? first.path.map((n) => (known.get(n) || {}).content_hash) : []);
@@ -280,7 +335,8 @@ async function status() {
   const res = await fetch("/api/status");
   const s = await res.json();
   $("status").textContent = `${s.images} images, ${s.on_map} on the map`;
-  $("attribution").textContent = s.attribution || "";
+  attribution = s.attribution || "";
+  $("attribution").textContent = attribution;
 }
 
 async function main() {

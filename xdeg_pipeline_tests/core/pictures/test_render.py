@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import re
 from pathlib import Path
 
 import numpy as np
@@ -13,48 +12,13 @@ import pytest
 from PIL import Image, ImageFont
 
 from xdeg_pipeline.core.pictures import render
-from xdeg_pipeline.core.pictures.render import (
-    PLACEHOLDER,
-    path_html,
-    path_strip_png,
-    strip_markdown,
-)
-
-HOSTILE = [
-    "<script>alert(1)</script>",
-    'it\'s "quoted" & <b>bold</b>',
-    "emoji \U0001f600\U0001f3f3\ufe0f\u200d\U0001f308 \u65e5\u672c\u8a9e",
-    os.fsdecode(b"caf\xe9-not-utf8.png"),  # undecodable byte -> lone surrogate
-    "\u202eevil rtl override\x00\x07\n\tnew line",
-    "x" * 2000,
-    "",
-]
-
-
-def _save(img: Image.Image, path: Path, **kw: object) -> Path:
-    img.save(path, **kw)
-    return path
+from xdeg_pipeline.core.pictures.render import PLACEHOLDER, path_strip_png, strip_markdown
+from xdeg_pipeline_tests.helpers.pictures import HOSTILE, sample_images
 
 
 @pytest.fixture
 def images(tmp_path: Path) -> list[Path]:
-    """Red wide PNG, blue tall JPEG, transparent green PNG, corrupt file, missing file."""
-    src = tmp_path / "src"
-    src.mkdir()
-    rgba = Image.new("RGBA", (30, 30), (0, 200, 0, 0))
-    rgba.paste((0, 200, 0, 255), (10, 10, 20, 20))
-    return [
-        _save(Image.new("RGB", (60, 30), (255, 0, 0)), src / "red.png"),
-        _save(Image.new("RGB", (30, 60), (0, 0, 255)), src / "blue.jpg", quality=95),
-        _save(rgba, src / "green.png"),
-        _save_bytes(src / "corrupt.png", b"\x89PNG\r\n\x1a\n garbage"),
-        src / "does-not-exist.png",
-    ]
-
-
-def _save_bytes(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
+    return sample_images(tmp_path / "src")
 
 
 def _strip(images: list[Path], tmp_path: Path, name: str, **kw: object) -> Image.Image:
@@ -96,6 +60,21 @@ def test_strip_steps_title_and_attribution_add_room(images: list[Path], tmp_path
     long_attr = "word " * 200  # an attribution is wrapped, never dropped
     tall = _strip(red, tmp_path, "d.png", thumb=64, attribution=long_attr)
     assert tall.height > dressed.height
+
+
+def test_strip_credits_line_for_credited_images(images: list[Path], tmp_path: Path) -> None:
+    red = [images[0]] * 3
+    plain = _strip(red, tmp_path, "a.png", thumb=64)
+    unknown = [{"label": "x", "credit": None, "rights": None}] * 3
+    assert _strip(red, tmp_path, "b.png", thumb=64, provenance=unknown).size == plain.size
+    credited = [{"label": f"<b>{i}</b>", "credit": "Gift of \u202e<script>" + "x" * 300,
+                 "rights": "https://creativecommons.org/licenses/by/4.0/"} for i in range(3)]
+    credited[1] = {"label": "two", "credit": "Museum", "rights": None}
+    shown = _strip(red, tmp_path, "c.png", thumb=64, provenance=credited)
+    assert shown.width == plain.width  # the line is cut to fit, never widens the strip
+    assert 0 < shown.height - plain.height <= 3 * 20  # at most two short lines
+    with pytest.raises(ValueError):
+        path_strip_png(red, ["a"] * 3, tmp_path / "d.png", provenance=credited[:1])
 
 
 def test_strip_images_and_placeholders(images: list[Path], tmp_path: Path) -> None:
@@ -151,44 +130,6 @@ def test_strip_rejects_mismatched_inputs(images: list[Path], tmp_path: Path) -> 
     with pytest.raises(ValueError):
         path_strip_png([], [], tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
-
-
-def test_html_is_self_contained_and_escaped(images: list[Path], tmp_path: Path) -> None:
-    paths = (images * 2)[: len(HOSTILE)]
-    meta = [{"hash": f"<i>{i}</i>", "<k>": label} for i, label in enumerate(HOSTILE)]
-    out = path_html(
-        paths,
-        HOSTILE,
-        tmp_path / "p.html",
-        title="<script>alert('t')</script>",
-        steps=[0.25] * (len(HOSTILE) - 1),
-        attribution="<a href='http://evil'>OpenMoji</a> & co",
-        meta=meta,
-        thumb=32,
-    )
-    page = out.read_bytes().decode("utf-8")  # valid UTF-8 despite surrogates in labels
-    low = page.lower()
-    assert "<script" not in low and "<a " not in low and "<b>" not in low and "<i>" not in low
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "&lt;script&gt;alert(&#x27;t&#x27;)&lt;/script&gt;" in page
-    assert "&lt;a href=&#x27;http://evil&#x27;&gt;OpenMoji&lt;/a&gt; &amp; co" in page
-    assert "&lt;k&gt;" in page and "&lt;i&gt;0&lt;/i&gt;" in page
-    assert "\u202e" not in page and "\x00" not in page
-    assert not re.search(r"""<[^>]*\b(src|href)\s*=\s*(?!"data:)""", page)  # only data URIs
-    assert "<link" not in low and "@import" not in low and "url(" not in low
-    uris = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(uris) == len(HOSTILE) == page.count("<img ")
-    for uri in uris:
-        with Image.open(io.BytesIO(base64.b64decode(uri))) as im:
-            assert im.format == "PNG" and im.size == (32, 32)
-    assert page.count('class="step"') == len(HOSTILE) - 1
-
-
-def test_html_checks_lengths(images: list[Path], tmp_path: Path) -> None:
-    with pytest.raises(ValueError):
-        path_html(images[:2], ["a", "b"], tmp_path / "p.html", title="t", meta=[{}])
-    page = path_html(images[:1], ["only"], tmp_path / "p.html", title="t").read_text()
-    assert page.count("<img ") == 1 and 'class="step"' not in page
 
 
 def test_strip_markdown(images: list[Path], tmp_path: Path) -> None:

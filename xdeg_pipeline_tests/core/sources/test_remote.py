@@ -4,6 +4,7 @@ that serves images and every failure a collection on the web can show."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -304,6 +305,14 @@ def test_caption_and_display_meta(tmp_path: Path) -> None:
     shown = remote.display_meta(meta)
     assert list(shown)[:5] == ["Title", "Artist", "Year", "Style", "ID"]
     assert len(shown) == 12
+    # a IIIF row: label wins the caption, metadata pairs are listed, credits and links are not
+    iiif = {"label": "Wave", "Title": "other", "credit": "Gift", "link": "https://m.example/1",
+            "canvas": "https://m.example/c1", "metadata": json.dumps(
+                [{"label": {"en": ["Artist"]}, "value": {"none": ["Hokusai"]}},
+                 {"label": "Medium", "value": "print"}])}
+    assert remote.caption(iiif) == "Wave — Hokusai"
+    assert remote.display_meta(iiif) == {"label": "Wave", "Title": "other", "Artist": "Hokusai",
+                                         "Medium": "print"}
     table = tmp_path / "image_metadata.parquet"
     remote.write_metadata(pd.DataFrame({"name": ["a.png", "b.png"], "Title": ["A", ""]}), table)
     assert remote.read_metadata(table) == {"a.png": {"Title": "A"}, "b.png": {}}

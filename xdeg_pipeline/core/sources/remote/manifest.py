@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
+
+from xdeg_pipeline.core.images.provenance import norm_key
 
 URL_COLUMN_ALIASES: tuple[str, ...] = ("url", "image url", "image_url", "imageurl", "img_url")
 ID_COLUMN_ALIASES: tuple[str, ...] = ("id",)
@@ -71,9 +72,7 @@ def load_manifest_table(path: Path) -> pd.DataFrame:
     return df.fillna("")
 
 
-def norm_column(name: str) -> str:
-    """A column name compared loosely: lower case, runs of spaces, ``_`` and ``-`` as one space."""
-    return re.sub(r"[\s_\-]+", " ", name.strip().lower())
+norm_column = norm_key  # a column name compared loosely (one definition, core.images)
 
 
 def find_url_column(df: pd.DataFrame, preferred: str | None = None) -> str:

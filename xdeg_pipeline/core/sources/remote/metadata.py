@@ -7,14 +7,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from xdeg_pipeline.core.sources.remote.manifest import norm_column
+from xdeg_pipeline.core.images.provenance import (
+    ALIASES,
+    METADATA_COLUMN,
+    SOURCE_COLUMNS,
+    alias_key,
+    metadata_pairs,
+    norm_key,
+    provenance,
+)
 from xdeg_pipeline.core.storage.atomic import write_parquet
 
-TITLE_COLUMNS: tuple[str, ...] = ("title", "object title", "artwork", "manifest_name")
-ARTIST_COLUMNS: tuple[str, ...] = ("artist", "artist name", "artist_name", "creator", "author",
-                                   "maker")
-DISPLAY_FIRST: tuple[str, ...] = (*TITLE_COLUMNS, *ARTIST_COLUMNS, "year", "date", "style",
-                                  "category", "genre", "medium", "id")
+# what a page lists first; credit, rights and links are shown on their own lines
+DISPLAY_FIRST: tuple[str, ...] = (*ALIASES["label"], *ALIASES["creator"], *ALIASES["date"],
+                                  "style", "category", "genre", "medium", "id")
+SHOWN_APART = frozenset({"credit", "rights", "link", "manifest"})
 
 
 def write_metadata(metadata: pd.DataFrame, path: Path) -> Path:
@@ -44,18 +51,11 @@ def read_metadata(path: Path, names: Iterable[str] | None = None) -> dict[str, d
     return out
 
 
-def _lookup(meta: dict[str, str], aliases: Iterable[str]) -> str | None:
-    by_norm = {norm_column(k): v for k, v in meta.items()}
-    for alias in aliases:
-        value = by_norm.get(norm_column(alias))
-        if value:
-            return value.strip()
-    return None
-
-
 def caption(meta: dict[str, str]) -> str | None:
-    """The picture's caption from its metadata: ``title — artist``, or either alone."""
-    title, artist = _lookup(meta, TITLE_COLUMNS), _lookup(meta, ARTIST_COLUMNS)
+    """The picture's caption from its metadata: ``label — creator``, or either alone (the
+    columns that say them: :data:`xdeg_pipeline.core.images.provenance.ALIASES`)."""
+    record = provenance(meta)
+    title, artist = record["label"], record["creator"]
     if title and artist:
         return f"{title} — {artist}"
     return title or artist
@@ -63,7 +63,15 @@ def caption(meta: dict[str, str]) -> str | None:
 
 def display_meta(meta: dict[str, str], limit: int = 12) -> dict[str, str]:
     """Up to ``limit`` metadata entries for a page: title, artist, year, style... first, then
-    the others in manifest order."""
-    first = {norm_column(a): i for i, a in enumerate(DISPLAY_FIRST)}
-    keys = sorted(meta, key=lambda k: first.get(norm_column(k), len(first)))
-    return {k: meta[k] for k in keys[:limit]}
+    the others in manifest order (a IIIF ``metadata`` column's pairs in its place); credit,
+    rights, links and the source's own columns (canvas, collection) are left out."""
+    entries: dict[str, str] = {}
+    for key, value in meta.items():
+        if norm_key(key) == METADATA_COLUMN:
+            for label, text in metadata_pairs(value):
+                entries.setdefault(label, text)
+        elif norm_key(key) not in SOURCE_COLUMNS and alias_key(key) not in SHOWN_APART:
+            entries[key] = value
+    first = {norm_key(a): i for i, a in enumerate(DISPLAY_FIRST)}
+    keys = sorted(entries, key=lambda k: first.get(norm_key(k), len(first)))
+    return {k: entries[k] for k in keys[:limit]}
