@@ -119,6 +119,7 @@ class Collection:
         self.openmoji = openmoji and not self.from_manifest
         self._fields: dict[str, dict[str, str]] | None = None
         self._matching: dict[str, frozenset[str]] = {}
+        self._field_names: list[str] | None = None
 
     @property
     def attribution(self) -> str | None:
@@ -158,13 +159,22 @@ class Collection:
         """The parsed filter; FilterError when it cannot be read or names a field no image
         has (and that is no provenance key)."""
         parsed = parse_filter(where)
-        known = {k for record in self.fields.values() for k in record}
+        known = set(self.filter_fields)
         for c in parsed.conditions:
             if c.field not in known and c.key not in known and c.key not in PROVENANCE_KEYS:
-                fields = ", ".join(sorted(known)[:30])
+                fields = ", ".join(self.filter_fields[:30])
                 raise FilterError(f"no image has the field {c.field!r} (filter {c.text!r}); "
                                   f"fields: {fields}")
         return parsed
+
+    @property
+    def filter_fields(self) -> list[str]:
+        """The fields images have, ``name`` and the provenance keys first."""
+        if self._field_names is None:
+            have = {k for record in self.fields.values() for k in record}
+            first = ["name", *(k for k in PROVENANCE_KEYS if k in have)]
+            self._field_names = first + sorted(have - set(first))
+        return self._field_names
 
     def matching(self, where: Sequence[str] | str | Filter | None) -> frozenset[str]:
         """The names an image filter lets through (all names for an empty filter)."""

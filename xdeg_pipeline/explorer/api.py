@@ -67,7 +67,8 @@ class Api:
             return error(400, str(exc), parameter="where")
         hashes = sorted({e.content_hash for e in inside})
         return Json({"where": list(where), "filter": data.collection.filter(where).text,
-                     "images": len(inside), "total": len(data.entries), "hashes": hashes})
+                     "fields": data.collection.filter_fields, "images": len(inside),
+                     "total": len(data.entries), "hashes": hashes})
 
     def map(self, request: Request) -> Response:
         data = self.live.get()

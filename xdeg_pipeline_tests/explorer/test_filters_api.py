@@ -51,6 +51,8 @@ def test_images_and_filter_take_where(client: TestClient, metadata_home: dict) -
     assert f["images"] == len(expected) and f["total"] == len(rows)
     assert f["filter"] == "date<1700 AND collection=Museum / Paintings"
     assert len(f["hashes"]) == len(expected)
+    assert f["fields"][:5] == ["name", "label", "creator", "date", "link"]
+    assert {"collection", "medium", "inventory"} <= set(f["fields"])
     for url in ("/api/images", "/api/filter"):
         bad = client.get(url, params={"where": "date<soon"})
         assert bad.status_code == 400 and bad.json()["parameter"] == "where"
