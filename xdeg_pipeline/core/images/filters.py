@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from xdeg_pipeline.core.images.provenance import ALIASES, norm_key, plain_text
 
@@ -24,7 +25,14 @@ _AND = re.compile(r"\s+AND\s+")
 _YEAR = re.compile(r"(?<!\d)(\d{3,4})(?!\d)")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _CANONICAL = {norm_key(a): key for key, aliases in ALIASES.items() for a in (key, *aliases)}
+_ALIAS_KEYS = {key: tuple(norm_key(a) for a in aliases) for key, aliases in ALIASES.items()}
+_PLAIN = re.compile(r"[<&\t\n\r\f\v]|  ")  # what plain_text would change
 MAX_CONDITIONS = 20
+_column_key = lru_cache(maxsize=4096)(norm_key)  # the same columns on every image
+
+
+def _plain(value: str) -> str:
+    return plain_text(value) if _PLAIN.search(value) else value.strip()
 
 
 class FilterError(ValueError):
@@ -159,6 +167,8 @@ def fields_of(name: str, meta: Mapping[str, str]) -> dict[str, str]:
     """What a filter compares for one image: ``name``, every metadata column by
     :func:`norm_key` (the JSON ``metadata`` column's labels after the columns) and each
     provenance key from its first alias that has a value; values are plain text."""
+    if not meta:
+        return {"name": name}
     record: dict[str, str] = {}
     for column, value in meta.items():
         if column == "metadata":
@@ -166,9 +176,9 @@ def fields_of(name: str, meta: Mapping[str, str]) -> dict[str, str]:
         else:
             pairs = [(column, value)]
         for key, text in pairs:
-            record.setdefault(norm_key(key), plain_text(str(text)))
-    for key, aliases in ALIASES.items():
-        value = next((record[norm_key(a)] for a in aliases if record.get(norm_key(a))), None)
+            record.setdefault(_column_key(key), _plain(str(text)))
+    for key, aliases in _ALIAS_KEYS.items():
+        value = next((record[a] for a in aliases if record.get(a)), None)
         if value is not None:
             record[key] = value
     record = {k: v for k, v in record.items() if v}
