@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -200,6 +200,13 @@ def test_filters_in_a_browser(metadata_home: dict, browser, tmp_path: Path) -> N
         assert "where=date%3C1700" in page.url
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(_shots(tmp_path) / "explorer_filter.png"))
+
+        for _ in range(3):  # a random pair is drawn from inside the filter
+            before = page.url
+            page.locator("#random").click()
+            page.wait_for_function("u => location.href !== u", arg=before, timeout=10_000)
+            query = parse_qs(urlparse(page.url).query)
+            assert {query["source"][0], query["target"][0]} <= early
 
         page.locator("#clear").click()
         page.fill("#filter", f"creator={LONELY}")

@@ -271,14 +271,16 @@ async function setFilter(text) {
   changed();
 }
 
-function randomPair() {
-  const names = map && map.points ? map.points.name : [...known.keys()];
-  if (names.length < 2) return;
-  const a = Math.floor(Math.random() * names.length);
-  let b = Math.floor(Math.random() * (names.length - 1));
-  if (b >= a) b += 1;
+function randomPair() {  // two images of the map (inside the filter, if one is active)
+  if (!map || !map.points) return;
+  const { name: names, hash: hashes } = map.points;
+  const pool = [...names.keys()].filter((i) => !map.inside || map.inside.has(hashes[i]));
+  if (pool.length < 2) return;
+  const k = Math.floor(Math.random() * pool.length);
+  let l = Math.floor(Math.random() * (pool.length - 1));
+  if (l >= k) l += 1;
+  const [a, b] = [pool[k], pool[l]];
   Object.assign(state, { source: names[a], target: names[b], via: [], avoid: [], pick: "source" });
-  const hashes = map.points.hash;
   known.set(names[a], known.get(names[a]) || { content_hash: hashes[a], caption: names[a] });
   known.set(names[b], known.get(names[b]) || { content_hash: hashes[b], caption: names[b] });
   changed();

@@ -39,3 +39,29 @@ def test_requested_paths_where(metadata_home: dict) -> None:
     assert failed["error"][0].startswith("no chain") and len(failed) == 2
     requested_paths(settings, [(early[0], early[1])], {"where": ("date<=never",)})
     assert "compares numbers" in pd.read_parquet(layout.failed_requests)["error"][0]
+
+
+def test_find_paths_job_takes_where(metadata_home: dict, monkeypatch) -> None:
+    """The find_paths job with ``where`` in its run config, as the launchpad sends it."""
+    from dagster import DagsterInstance
+
+    from xdeg_pipeline.definitions import defs
+
+    names = metadata_home["names"]
+    early = [n for i, n in enumerate(names) if year_of(i) < 1800]
+    monkeypatch.setenv("XDEG_HOME", str(metadata_home["home"]))
+    monkeypatch.setenv("XDEG_IMAGES", str(metadata_home["images"]))
+    monkeypatch.delenv("XDEG_MANIFEST", raising=False)
+    config = {"pairs": [{"source": early[0], "target": early[-1]},
+                        {"source": metadata_home["lonely"][0],
+                         "target": metadata_home["lonely"][1]}],
+              "where": ["date<1800"], "alternatives": 2}
+    with DagsterInstance.ephemeral() as instance:
+        run = defs.resolve_job_def("find_paths").execute_in_process(
+            instance=instance, run_config={"ops": {"requested_paths": {"config": config}}})
+    assert run.success
+    layout = Settings.from_env(environ={}, home=metadata_home["home"]).layout
+    table = pd.read_parquet(layout.requested_paths)
+    assert len(table) >= 2 and all(set(p) <= set(early) for p in table["path"])
+    assert list(table["where"][0]) == ["date<1800"]
+    assert pd.read_parquet(layout.failed_requests).empty  # both lonely images are early
