@@ -200,6 +200,14 @@ def test_filters_in_a_browser(metadata_home: dict, browser, tmp_path: Path) -> N
         assert "where=date%3C1700" in page.url
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(_shots(tmp_path) / "explorer_filter.png"))
+        shared = browser.new_page(viewport={"width": 1400, "height": 900})  # the link keeps it
+        shared.goto(page.url, wait_until="load")
+        expect(shared.locator("ol.chain[data-alternative='0'] .item")).to_have_count(
+            len(chain), timeout=30_000)
+        assert _chain(shared) == chain and shared.input_value("#filter") == "date<1700"
+        expect(shared.locator("#gallery button")).to_have_count(len(early), timeout=15_000)
+        expect(shared.locator(f"#map[data-inside='{len(early)}']")).to_have_count(1)
+        shared.close()
 
         for _ in range(3):  # a random pair is drawn from inside the filter
             before = page.url
