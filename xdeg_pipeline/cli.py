@@ -126,6 +126,7 @@ def cmd_path(args: argparse.Namespace) -> int:
         "alternatives": args.alternatives,
         "avoid": tuple(args.avoid or ()),
         "via": tuple(args.via or ()),
+        "where": tuple(args.where or ()),
     }
     if args.mode == "steps" and args.steps is None:
         _err("xdeg: --mode steps needs --steps X (the number of intermediate images)")
@@ -138,6 +139,14 @@ def cmd_path(args: argparse.Namespace) -> int:
     pairs = _pairs(args)
     if pairs is None:
         return EXIT_BAD_REQUEST
+    if options["where"]:
+        from xdeg_pipeline.core.images.filters import FilterError
+
+        try:
+            collection.filter(options["where"])
+        except FilterError as exc:
+            _err(f"xdeg: {exc}")
+            return EXIT_BAD_REQUEST
     failures = 0
     for source, target in pairs:
         request = PathRequest(source=source, target=target, **options)
@@ -256,6 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
     path.add_argument("--avoid", nargs="+", default=None, help="images no chain may pass")
     path.add_argument("--via", action="append", default=None, metavar="NAME",
                       help="an image the chain must pass (repeatable: in the order given)")
+    path.add_argument("--where", action="append", default=None, metavar="FILTER",
+                      help="keep the chain inside a filter on the images' metadata: FIELD OP "
+                      "VALUE, e.g. 'date<1900' or 'creator~klee' (ops = != ~ < <= > >=; "
+                      "repeatable, or joined by AND)")
     path.add_argument("--json", action="store_true")
     path.add_argument("--png", help="also write the strip to this file")
     path.add_argument("--html", help="also write the HTML page to this file")

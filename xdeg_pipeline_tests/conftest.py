@@ -26,3 +26,12 @@ def xdeg_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]
     monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
     monkeypatch.delenv("XDEG_BACKBONE", raising=False)
     return {"home": home, "images": images, "dagster_home": dagster_home}
+
+
+@pytest.fixture(scope="session")
+def metadata_home(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A small synthetic data folder whose images carry label, creator, date, collection and
+    JSON metadata (helpers/metadata_home.py); built once, in seconds."""
+    from xdeg_pipeline_tests.helpers.metadata_home import build_metadata_home
+
+    return build_metadata_home(tmp_path_factory.mktemp("metadata"))

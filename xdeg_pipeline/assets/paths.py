@@ -33,11 +33,17 @@ class FindPathsConfig(Config):
         default_factory=list,
         description="Images every chain passes, in this order (with steps: counted among them).",
     )
+    where: list[str] = Field(
+        default_factory=list,
+        description="Filter conditions FIELD OP VALUE (e.g. date<1900, creator~klee; ops = != ~ "
+        "< <= > >=): every image of a chain satisfies all of them; a pair with no chain inside "
+        "the filter is listed in failed_requests.",
+    )
 
     def options(self) -> dict:
         """The options of every request."""
         return {"mode": self.mode, "steps": self.steps, "alternatives": self.alternatives,
-                "avoid": tuple(self.avoid), "via": tuple(self.via)}
+                "avoid": tuple(self.avoid), "via": tuple(self.via), "where": tuple(self.where)}
 
 
 @asset(

@@ -10,8 +10,10 @@ import pandas as pd
 
 from xdeg_pipeline.core.graph.build import load_graph
 from xdeg_pipeline.core.images.files import image_file, recorded_files
-from xdeg_pipeline.core.images.provenance import Record, empty_record, provenance
+from xdeg_pipeline.core.images.filters import Filter, FilterError, fields_of, parse_filter
+from xdeg_pipeline.core.images.provenance import PROVENANCE_KEYS, Record, empty_record, provenance
 from xdeg_pipeline.core.paths import PathFinder
+from xdeg_pipeline.core.paths.chain import PathError
 from xdeg_pipeline.core.resolve import resolve_name
 from xdeg_pipeline.core.sources.remote import caption, display_meta, read_metadata
 from xdeg_pipeline.core.storage.layout import Layout
@@ -29,6 +31,16 @@ class PathRequest:
     alternatives: int = 1
     avoid: tuple[str, ...] = ()
     via: tuple[str, ...] = ()  # waypoints, in order
+    where: tuple[str, ...] = ()  # filter conditions every image of the chain satisfies
+
+
+class OutsideFilter(PathError):
+    """An image the request names (``parameter``: source, target or via) that the filter
+    leaves out."""
+
+    def __init__(self, message: str, parameter: str, name: str):
+        super().__init__(message)
+        self.parameter, self.name = parameter, name
 
 
 @dataclass
@@ -50,7 +62,8 @@ class ChainResult:
     @property
     def chain_id(self) -> str:
         r = self.request
-        extra = [list(r.via)] if r.via else []  # requests without waypoints keep their ids
+        extra = [list(r.via)] if r.via or r.where else []  # older requests keep their ids
+        extra += [list(r.where)] if r.where else []
         fp = fingerprint(r.source, r.target, r.mode, r.steps, list(r.avoid), r.alternatives,
                          *extra)
         return f"{fp[:10]}-{self.rank}"
@@ -64,6 +77,7 @@ class ChainResult:
             "mode": r.mode,
             "requested_steps": r.steps,
             "via": list(self.via),
+            "where": list(r.where),
             "alternative": self.rank,
             "path": self.path,
             "hops": len(self.path) - 1,
@@ -105,6 +119,9 @@ class Collection:
             read_metadata(self.layout.image_metadata, self.names) if self.from_manifest else {}
         )
         self.openmoji = openmoji and not self.from_manifest
+        self._fields: dict[str, dict[str, str]] | None = None
+        self._matching: dict[str, frozenset[str]] = {}
+        self._field_names: list[str] | None = None
 
     @property
     def attribution(self) -> str | None:
@@ -145,24 +162,93 @@ class Collection:
     def vertex_name(self, v: int) -> str:
         return self.graph.vs[v]["name"]
 
+    # ------------------------------------------------------------------ filters
+    @property
+    def fields(self) -> dict[str, dict[str, str]]:
+        """name -> what filters compare (:func:`~.images.filters.fields_of`), made on first use."""
+        if self._fields is None:
+            self._fields = {n: fields_of(n, self.metadata.get(n, {})) for n in self.names}
+        return self._fields
+
+    def filter(self, where: Sequence[str] | str | None) -> Filter:
+        """The parsed filter; FilterError when it cannot be read or names a field no image
+        has (and that is no provenance key)."""
+        parsed = parse_filter(where)
+        known = set(self.filter_fields)
+        for c in parsed.conditions:
+            if c.field not in known and c.key not in known and c.key not in PROVENANCE_KEYS:
+                fields = ", ".join(self.filter_fields[:30])
+                raise FilterError(f"no image has the field {c.field!r} (filter {c.text!r}); "
+                                  f"fields: {fields}")
+        return parsed
+
+    @property
+    def filter_fields(self) -> list[str]:
+        """The fields images have, ``name`` and the provenance keys first."""
+        if self._field_names is None:
+            have = {k for record in self.fields.values() for k in record}
+            first = ["name", *(k for k in PROVENANCE_KEYS if k in have)]
+            self._field_names = first + sorted(have - set(first))
+        return self._field_names
+
+    def matching(self, where: Sequence[str] | str | Filter | None) -> frozenset[str]:
+        """The names an image filter lets through (all names for an empty filter)."""
+        parsed = where if isinstance(where, Filter) else self.filter(where)
+        if parsed.text not in self._matching:
+            if len(self._matching) >= 64:
+                self._matching.clear()
+            self._matching[parsed.text] = frozenset(
+                n for n, record in self.fields.items() if parsed.matches(record))
+        return self._matching[parsed.text]
+
+    def _inside(self, where: Sequence[str], ends: dict[str, Sequence[str]]):
+        """(filter, vertices outside it, name of each vertex inside); OutsideFilter when a
+        named image of the request (``ends``: parameter -> names) is outside."""
+        parsed = self.filter(where)
+        inside = self.matching(parsed)
+        for parameter, names in ends.items():
+            for name in names:
+                if name not in inside:
+                    raise OutsideFilter(f"{parameter} {name!r} is outside the filter "
+                                        f"{parsed.text}", parameter, name)
+        name_of: dict[int, str] = {}
+        for name in sorted(inside):
+            name_of.setdefault(self.vertex_of_name[name], name)
+        outside = [v for v in range(self.graph.vcount()) if v not in name_of]
+        return parsed, outside, name_of
+
+    # ------------------------------------------------------------------ chains
     def find(self, request: PathRequest) -> list[ChainResult]:
-        """All chains for one request (resolving its names first)."""
+        """All chains for one request (resolving its names first); with ``where`` every image
+        of a chain satisfies the filter (PathError when no chain stays inside it)."""
         src_name, dst_name = self.resolve(request.source), self.resolve(request.target)
         src, dst = self.vertex_of_name[src_name], self.vertex_of_name[dst_name]
         avoid = [self.vertex_of_name[self.resolve(a)] for a in request.avoid]
         via_names = [self.resolve(v) for v in request.via]
-        chains = self.finder.find(
-            src,
-            dst,
-            mode=request.mode,
-            steps=request.steps,
-            alternatives=request.alternatives,
-            avoid=avoid,
-            via=[self.vertex_of_name[v] for v in via_names],
-        )
+        name_of: dict[int, str] = {}
+        if request.where:
+            parsed, outside, name_of = self._inside(
+                request.where, {"source": [src_name], "target": [dst_name], "via": via_names})
+            avoid += outside
+        try:
+            chains = self.finder.find(
+                src,
+                dst,
+                mode=request.mode,
+                steps=request.steps,
+                alternatives=request.alternatives,
+                avoid=avoid,
+                via=[self.vertex_of_name[v] for v in via_names],
+            )
+        except PathError as exc:
+            if not (request.where and str(exc).startswith("no chain")):
+                raise
+            raise PathError(f"no chain from {src_name!r} to {dst_name!r} inside the filter "
+                            f"{parsed.text} ({len(name_of)} images match it; inside a filter "
+                            f"the graph may be disconnected): {exc}") from None
         results = []
         for i, c in enumerate(chains):
-            path = self._chain_names(c.vertices, src_name, dst_name)
+            path = self._chain_names(c.vertices, src_name, dst_name, name_of)
             for name in via_names:  # a waypoint keeps the name asked for (duplicates share)
                 path[c.vertices.index(self.vertex_of_name[name])] = name
             results.append(ChainResult(request=request, rank=i, path=path, steps=list(c.steps),
@@ -171,9 +257,11 @@ class Collection:
                                        images={n: self.provenance(n) for n in path}))
         return results
 
-    def _chain_names(self, vertices: Sequence[int], source: str, target: str) -> list[str]:
-        """Names along a chain; its ends keep the names asked for (duplicates share a vertex)."""
-        names = [self.vertex_name(v) for v in vertices]
+    def _chain_names(self, vertices: Sequence[int], source: str, target: str,
+                     name_of: dict[int, str] | None = None) -> list[str]:
+        """Names along a chain (``name_of``: the name of a vertex inside a filter); its ends keep
+        the names asked for (duplicates share a vertex)."""
+        names = [(name_of or {}).get(v) or self.vertex_name(v) for v in vertices]
         names[0] = source
         if len(names) > 1:
             names[-1] = target
@@ -189,6 +277,7 @@ class Collection:
         records = [result.images.get(n) or self.provenance(n) for n in result.path]
         r = result.request
         via = f" via {', '.join(r.via)}" if r.via else ""
+        via += f" where {' AND '.join(r.where)}" if r.where else ""
         title = f"{r.source} → {r.target}{via} ({r.mode}, {len(result.path) - 1} steps)"
         result.png = path_strip_png(
             images,

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from starlette.requests import Request
 from starlette.responses import Response
 
+from xdeg_pipeline.core.images.filters import FilterError
 from xdeg_pipeline.core.paths.chain import PathError
+from xdeg_pipeline.core.query import OutsideFilter
 from xdeg_pipeline.core.resolve import NameOutsideCollection
 from xdeg_pipeline.explorer.data import ExplorerData, LiveData, UnknownImage
 from xdeg_pipeline.explorer.exports import EXPORTS, export_chain
@@ -43,12 +45,30 @@ class Api:
 
     def images(self, request: Request) -> Response:
         try:
-            q, limit = parse_images_query(request.query_params.multi_items())
+            q, limit, where = parse_images_query(request.query_params.multi_items())
+            data = self.live.get()
+            found = data.search(q, limit, where)
+            total = len(data.filtered(where))
         except BadRequest as exc:
             return error(400, str(exc))
-        data = self.live.get()
-        found = data.search(q, limit)
-        return Json({"images": [e.as_dict() for e in found], "total": len(data.entries)})
+        except FilterError as exc:
+            return error(400, str(exc), parameter="where")
+        return Json({"images": [e.as_dict() for e in found], "total": total})
+
+    def filter(self, request: Request) -> Response:
+        """The images a filter lets through, by content hash (the map dims the others)."""
+        try:
+            where = Params(request.query_params.multi_items()).many("where")
+            data = self.live.get()
+            inside = data.filtered(where)
+        except BadRequest as exc:
+            return error(400, str(exc))
+        except FilterError as exc:
+            return error(400, str(exc), parameter="where")
+        hashes = sorted({e.content_hash for e in inside})
+        return Json({"where": list(where), "filter": data.collection.filter(where).text,
+                     "fields": data.collection.filter_fields, "images": len(inside),
+                     "total": len(data.entries), "hashes": hashes})
 
     def map(self, request: Request) -> Response:
         data = self.live.get()
@@ -121,6 +141,10 @@ class Api:
                          name=exc.name, **extra)
         except (NameOutsideCollection, BadRequest) as exc:
             return error(400, str(exc))
+        except FilterError as exc:
+            return error(400, str(exc), parameter="where")
+        except OutsideFilter as exc:
+            return error(400, str(exc), parameter=exc.parameter, name=exc.name)
         except PathError as exc:
             return error(422 if str(exc).startswith("no chain") else 400, str(exc))
         total_ms = (time.perf_counter() - t0) * 1000

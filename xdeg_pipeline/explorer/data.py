@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from xdeg_pipeline.core.images.filters import search_text
 from xdeg_pipeline.core.images.provenance import rights_label
 from xdeg_pipeline.core.pictures.atlases import AtlasSet, load_atlases
 from xdeg_pipeline.core.pictures.collection_map import read_map
@@ -89,9 +90,9 @@ class ExplorerData:
     def _entry(self, name: str) -> ImageEntry:
         h = self.hash_of_name[name]
         caption = self.collection.label(name)
-        meta = " ".join(self.collection.metadata.get(name, {}).values())
+        meta = search_text(self.collection.fields[name])  # every metadata value, JSON too
         x, y = self.map.get(h, (None, None))
-        return ImageEntry(name, h, caption, x, y, _fold(f"{name} {caption} {meta}"))
+        return ImageEntry(name, h, caption, x, y, _fold(f"{caption} {meta}"))
 
     @property
     def attribution(self) -> str | None:
@@ -123,15 +124,24 @@ class ExplorerData:
                 if n.rsplit("/", 1)[-1] == stem or n.rsplit("/", 1)[-1].rsplit(".", 1)[0] == stem]
         return hits[0] if len(hits) == 1 else None
 
-    def search(self, q: str, limit: int) -> list[ImageEntry]:
-        """Images whose name, caption or metadata hold every word of ``q`` (best first)."""
+    def filtered(self, where: tuple[str, ...] = ()) -> list[ImageEntry]:
+        """The entries a filter lets through (all without one; FilterError if unreadable)."""
+        if not where:
+            return self.entries
+        inside = self.collection.matching(where)
+        return [e for e in self.entries if e.name in inside]
+
+    def search(self, q: str, limit: int, where: tuple[str, ...] = ()) -> list[ImageEntry]:
+        """Images inside the filter ``where`` whose name, caption or metadata hold every word
+        of ``q`` (best first)."""
+        entries = self.filtered(where)
         words = _fold(q).split()
         if not words:
-            return self.entries[:limit]
+            return entries[:limit]
         phrase = " ".join(words)
         starts = [" " + w for w in words]
         scored = []
-        for i, e in enumerate(self.entries):
+        for i, e in enumerate(entries):
             if not all(w in e.haystack for w in words):
                 continue
             cap = _fold(e.caption)
@@ -145,7 +155,7 @@ class ExplorerData:
                 rank = 4
             scored.append((rank, len(e.caption), i))
         scored.sort()
-        return [self.entries[i] for _, _, i in scored[:limit]]
+        return [entries[i] for _, _, i in scored[:limit]]
 
     # ------------------------------------------------------------------ chains
     def find(self, request: PathRequest) -> tuple[list[ChainResult], float, float]:

@@ -13,7 +13,7 @@ MAX_ALTERNATIVES = 10
 MAX_LIMIT = 100_000
 MAX_NAME = 1_000
 MAX_LIST = 50
-PATH_PARAMS = ("source", "target", "mode", "steps", "alternatives", "avoid", "via")
+PATH_PARAMS = ("source", "target", "mode", "steps", "alternatives", "avoid", "via", "where")
 
 
 class BadRequest(ValueError):
@@ -31,12 +31,14 @@ class PathQuery:
     alternatives: int
     avoid: tuple[str, ...]
     via: tuple[str, ...]
+    where: tuple[str, ...] = ()  # filter conditions (FIELD OP VALUE), checked by core
 
     def request(self, source: str, target: str, avoid: Sequence[str],
                 via: Sequence[str] = ()) -> PathRequest:
         """The core request with the names resolved."""
         return PathRequest(source=source, target=target, mode=self.mode, steps=self.steps,
-                           alternatives=self.alternatives, avoid=tuple(avoid), via=tuple(via))
+                           alternatives=self.alternatives, avoid=tuple(avoid), via=tuple(via),
+                           where=self.where)
 
 
 class Params:
@@ -103,10 +105,11 @@ def parse_path_query(items: Sequence[tuple[str, str]] | Mapping[str, str]) -> Pa
     if mode != "steps" and steps is not None:
         raise BadRequest(f"steps is only used with mode=steps, not mode={mode}")
     alternatives = p.integer("alternatives", 1, MAX_ALTERNATIVES, 1)
-    return PathQuery(source, target, mode, steps, alternatives, p.many("avoid"), p.many("via"))
+    return PathQuery(source, target, mode, steps, alternatives, p.many("avoid"), p.many("via"),
+                     p.many("where"))
 
 
-def parse_images_query(items: Sequence[tuple[str, str]]) -> tuple[str, int]:
-    """``q`` and ``limit`` of ``/api/images``."""
+def parse_images_query(items: Sequence[tuple[str, str]]) -> tuple[str, int, tuple[str, ...]]:
+    """``q``, ``limit`` and the filter conditions (``where``, repeatable) of ``/api/images``."""
     p = Params(items)
-    return p.one("q", "") or "", p.integer("limit", 1, MAX_LIMIT, 50)
+    return p.one("q", "") or "", p.integer("limit", 1, MAX_LIMIT, 50), p.many("where")

@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -203,4 +203,82 @@ def test_chain_images_link_their_object_pages_and_credits_are_text(
                             ).count() == 0
         assert page.evaluate("window.__xss") is None
         page.screenshot(path=str(_shots(tmp_path) / "explorer_credits.png"))
+    assert not errors, errors
+
+
+def _gallery(page) -> list[str]:
+    return page.locator("#gallery button").evaluate_all("bs => bs.map(b => b.dataset.name)")
+
+
+def test_filters_in_a_browser(metadata_home: dict, browser, tmp_path: Path) -> None:
+    """A filter narrows the gallery and dims the map; a chain asked with it stays inside it; an
+    impossible filter shows the server's 422 message; a bad one its 400 message."""
+    from xdeg_pipeline_tests.helpers.metadata_home import LONELY, year_of
+
+    names = metadata_home["names"]
+    early = {n for i, n in enumerate(names) if year_of(i) < 1700}
+    errors: list[str] = []
+    with running_explorer(metadata_home["home"], metadata_home["images"]) as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{base}/", wait_until="load")
+        expect(page.locator("#map[data-painted='1']")).to_have_count(1, timeout=30_000)
+        expect(page.locator("#gallery button")).to_have_count(min(len(names), 120), timeout=15_000)
+
+        page.fill("#filter", "date<1700")
+        page.locator("#filter").press("Enter")
+        expect(page.locator("#filter-note")).to_contain_text(f"{len(early)} of {len(names)}",
+                                                             timeout=15_000)
+        expect(page.locator("#gallery button")).to_have_count(len(early), timeout=15_000)
+        assert set(_gallery(page)) == early
+        expect(page.locator(f"#map[data-inside='{len(early)}']")).to_have_count(1)
+        page.fill("#search", "rembrandt")  # search inside the filter
+        expect(page.locator("#gallery button")).to_have_count(
+            sum(1 for i, n in enumerate(names) if n in early and i % 3 == 0
+                and n not in metadata_home["lonely"]), timeout=15_000)
+        page.fill("#search", "")
+        expect(page.locator("#gallery button")).to_have_count(len(early), timeout=15_000)
+
+        buttons = page.locator("#gallery button")  # the first and the last early image
+        buttons.first.click()
+        buttons.last.click()
+        expect(page.locator("ol.chain .item").first).to_be_visible(timeout=30_000)
+        chain = _chain(page)
+        assert len(chain) >= 2 and set(chain) <= early, chain
+        assert "where=date%3C1700" in page.url
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(_shots(tmp_path) / "explorer_filter.png"))
+        shared = browser.new_page(viewport={"width": 1400, "height": 900})  # the link keeps it
+        shared.goto(page.url, wait_until="load")
+        expect(shared.locator("ol.chain[data-alternative='0'] .item")).to_have_count(
+            len(chain), timeout=30_000)
+        assert _chain(shared) == chain and shared.input_value("#filter") == "date<1700"
+        expect(shared.locator("#gallery button")).to_have_count(len(early), timeout=15_000)
+        expect(shared.locator(f"#map[data-inside='{len(early)}']")).to_have_count(1)
+        shared.close()
+
+        for _ in range(3):  # a random pair is drawn from inside the filter
+            before = page.url
+            page.locator("#random").click()
+            page.wait_for_function("u => location.href !== u", arg=before, timeout=10_000)
+            query = parse_qs(urlparse(page.url).query)
+            assert {query["source"][0], query["target"][0]} <= early
+
+        page.locator("#clear").click()
+        page.fill("#filter", f"creator={LONELY}")
+        page.locator("#filter-apply").click()
+        expect(page.locator("#gallery button")).to_have_count(2, timeout=15_000)
+        page.locator("#gallery button").first.click()
+        page.locator("#gallery button").last.click()
+        expect(page.locator("#message.error")).to_contain_text("no chain", timeout=30_000)
+        expect(page.locator("#message")).to_contain_text("inside the filter")
+        expect(page.locator("ol.chain .item")).to_have_count(0)
+
+        page.fill("#filter", "date before 1700")  # unreadable: the filter in force stays
+        page.locator("#filter").press("Enter")
+        expect(page.locator("#filter-note.error")).to_contain_text("no operator")
+        expect(page.locator("#gallery button")).to_have_count(2)
+        page.locator("#filter-clear").click()
+        expect(page.locator("#gallery button")).to_have_count(min(len(names), 120), timeout=15_000)
+        expect(page.locator("#map[data-inside='all']")).to_have_count(1)
     assert not errors, errors

@@ -4,7 +4,7 @@ import { MapView } from "/static/map.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { source: null, target: null, via: [], avoid: [], mode: "smooth", steps: 5,
-  alternatives: 1, pick: "source" };
+  alternatives: 1, pick: "source", where: [] };
 const known = new Map();  // name -> {content_hash, caption}
 let requestSeq = 0;
 let lastChains = [];
@@ -90,6 +90,7 @@ function queryParams() {
   if (state.alternatives > 1) p.set("alternatives", String(state.alternatives));
   for (const v of state.via) p.append("via", v);
   for (const a of state.avoid) p.append("avoid", a);
+  for (const w of state.where) p.append("where", w);
   return p;
 }
 
@@ -104,6 +105,7 @@ function readUrl() {
   state.alternatives = Number.isNaN(alt) ? 1 : Math.min(Math.max(alt, 1), 5);
   state.via = p.getAll("via");
   state.avoid = p.getAll("avoid");
+  state.where = p.getAll("where").filter((w) => w.trim());
 }
 
 function writeUrl() {
@@ -267,7 +269,9 @@ function showChains(chains) {
 // ------------------------------------------------------------------------------- gallery
 let searchTimer = null;
 async function search(q) {
-  const res = await fetch(`/api/images?${new URLSearchParams({ q, limit: "120" })}`);
+  const p = new URLSearchParams({ q, limit: "120" });
+  for (const w of state.where) p.append("where", w);
+  const res = await fetch(`/api/images?${p}`);
   const body = await res.json();
   if (!res.ok) { message(body.error, true); return; }
   const g = $("gallery");
@@ -278,18 +282,60 @@ async function search(q) {
       onclick: () => use(img.name, img) },
     [thumbImg(img.content_hash, img.caption), el("span", { class: "caption", text: img.caption })]));
   }
-  $("gallery-note").textContent = q ? `${body.images.length} found for \u201c${q}\u201d`
-    : `${body.total} images; the first ${body.images.length}`;
+  const inside = state.where.length ? " inside the filter" : "";
+  $("gallery-note").textContent = q ? `${body.images.length} found for \u201c${q}\u201d${inside}`
+    : `${body.total} images${inside}; the first ${body.images.length}`;
 }
 
-function randomPair() {
-  const names = map && map.points ? map.points.name : [...known.keys()];
-  if (names.length < 2) return;
-  const a = Math.floor(Math.random() * names.length);
-  let b = Math.floor(Math.random() * (names.length - 1));
-  if (b >= a) b += 1;
+// ------------------------------------------------------------------------------- filter
+// conditions FIELD OP VALUE (= != ~ < <= > >=) joined by AND: the gallery, the map and every
+// chain asked for stay inside them (the server checks and applies them)
+async function setFilter(text) {
+  const where = text.trim() ? [text.trim()] : [];
+  const note = $("filter-note");
+  if (where.length) {
+    const p = new URLSearchParams();
+    p.append("where", where[0]);
+    let res, body;
+    try {
+      res = await fetch(`/api/filter?${p}`);
+      body = await res.json();
+    } catch (err) {
+      note.textContent = `the server did not answer (${err})`;
+      note.classList.add("error");
+      return;
+    }
+    if (!res.ok) {
+      note.textContent = body.error || `error ${res.status}`;
+      note.classList.add("error");
+      return;
+    }
+    note.textContent = `${body.images} of ${body.total} images match ${body.filter}`;
+    note.title = `fields: ${body.fields.join(", ")}`;
+    map && map.setFilter(new Set(body.hashes));
+  } else {
+    note.textContent = "";
+    map && map.setFilter(null);
+  }
+  note.classList.remove("error");
+  state.where = where;
+  $("filter").value = where.join(" AND ");
+  $("filter").closest(".row").classList.toggle("active", where.length > 0);
+  $("filter-clear").disabled = !where.length;
+  search($("search").value);
+  changed();
+}
+
+function randomPair() {  // two images of the map (inside the filter, if one is active)
+  if (!map || !map.points) return;
+  const { name: names, hash: hashes } = map.points;
+  const pool = [...names.keys()].filter((i) => !map.inside || map.inside.has(hashes[i]));
+  if (pool.length < 2) return;
+  const k = Math.floor(Math.random() * pool.length);
+  let l = Math.floor(Math.random() * (pool.length - 1));
+  if (l >= k) l += 1;
+  const [a, b] = [pool[k], pool[l]];
   Object.assign(state, { source: names[a], target: names[b], via: [], avoid: [], pick: "source" });
-  const hashes = map.points.hash;
   known.set(names[a], known.get(names[a]) || { content_hash: hashes[a], caption: names[a] });
   known.set(names[b], known.get(names[b]) || { content_hash: hashes[b], caption: names[b] });
   changed();
@@ -327,6 +373,11 @@ function wire() {
     Object.assign(state, { source: null, target: null, via: [], avoid: [], pick: "source" });
     changed();
   });
+  $("filter-apply").addEventListener("click", () => setFilter($("filter").value));
+  $("filter").addEventListener("keydown", (e) => {
+    if (e.key === "Enter") setFilter($("filter").value);
+  });
+  $("filter-clear").addEventListener("click", () => setFilter(""));
   $("map-fit").addEventListener("click", () => map.fit());
   $("map-chain").addEventListener("click", () => map.fitChain());
 }
@@ -347,8 +398,15 @@ async function main() {
     caption: (known.get(name) || {}).caption || name }));
   window.xdegMap = map;
   status();
-  search("");
   const mapLoaded = map.load();
+  const shared = state.where.join(" AND ");  // a shared link's filter
+  state.where = [];
+  if (shared) {
+    $("filter").value = shared;
+    await setFilter(shared);
+    if (state.where.length) return;  // applied: it searched and asked for the chain
+  }
+  search("");
   if (state.source && state.target) {
     await mapLoaded.catch(() => {});
     findPath();

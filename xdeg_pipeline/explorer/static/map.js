@@ -13,6 +13,7 @@ export class MapView {
     this.points = null;
     this.sheets = new Map();
     this.chain = [];
+    this.inside = null;  // content hashes inside the active filter (null: no filter)
     this.view = { scale: 1, x: 0, y: 0 };
     this.painted = false;
     this.pending = false;
@@ -115,6 +116,15 @@ export class MapView {
 
   fitChain() { if (this.chain.length) this.fit(this.chain); }
 
+  // dim the images outside a filter (a Set of content hashes; null: none); they cannot be picked
+  setFilter(hashes) {
+    this.inside = hashes;
+    this.canvas.dataset.inside = hashes ? String(hashes.size) : "all";
+    this.request();
+  }
+
+  _out(i) { return this.inside !== null && !this.inside.has(this.points.hash[i]); }
+
   request() {
     if (this.pending) return;
     this.pending = true;
@@ -156,7 +166,10 @@ export class MapView {
     for (let i = 0; i < n; i++) {
       const [x, y] = this._screen(i);
       if (x < -s || y < -s || x > this.w + s || y > this.h + s) continue;
+      const out = this._out(i);
+      if (out) ctx.globalAlpha = 0.12;
       this._drawThumb(i, x, y, s);
+      if (out) ctx.globalAlpha = 1;
     }
     if (dim) {
       ctx.fillStyle = "rgba(255,255,255,0.6)";
@@ -204,6 +217,7 @@ export class MapView {
     }
     let best = -1, bestD = (s / 2 + 2) ** 2;
     for (let i = 0; i < this.points.n; i++) {
+      if (this._out(i)) continue;
       const [x, y] = this._screen(i);
       const d = (mx - x) ** 2 + (my - y) ** 2;
       if (d <= bestD) { best = i; bestD = d; }

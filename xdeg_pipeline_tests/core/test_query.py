@@ -1,0 +1,83 @@
+"""Chains inside a filter (core.query.Collection): every image of a returned chain satisfies
+the filter, in every mode and alternative; ends outside it, unreadable filters and a filter that
+disconnects the pair are clear errors."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from xdeg_pipeline.core.images.filters import FilterError
+from xdeg_pipeline.core.paths.chain import PathError
+from xdeg_pipeline.core.query import Collection, OutsideFilter, PathRequest
+from xdeg_pipeline_tests.helpers.metadata_home import LONELY, year_of
+
+FILTERS = (("date<1900",), ("collection=museum / paintings",),
+           ("date>=1600", "creator!=paul klee"), ("medium~oil AND date<1950",))
+
+
+@pytest.fixture(scope="module")
+def collection(metadata_home: dict) -> Collection:
+    return Collection(metadata_home["home"], metadata_home["images"])
+
+
+def test_matching_follows_the_metadata(collection: Collection, metadata_home: dict) -> None:
+    names = metadata_home["names"]
+    assert collection.matching(["date<1900"]) == {
+        n for i, n in enumerate(names) if year_of(i) < 1900}
+    assert collection.matching("creator=" + LONELY) == set(metadata_home["lonely"])
+    assert collection.matching("inventory~inv-0007") == {names[7]}  # a JSON metadata value
+    assert collection.matching(()) == set(names)
+
+
+@pytest.mark.parametrize("where", FILTERS)
+def test_a_filtered_chain_never_leaves_its_filter(collection: Collection,
+                                                  where: tuple[str, ...]) -> None:
+    inside = sorted(collection.matching(where))
+    outside = set(collection.names) - set(inside)
+    assert inside and outside
+    parsed = collection.filter(where)
+    requests = [PathRequest(inside[0], inside[-1], where=where, alternatives=3),
+                PathRequest(inside[1], inside[len(inside) // 2], mode="shortest", where=where),
+                PathRequest(inside[2], inside[-2], mode="steps", steps=4, where=where),
+                PathRequest(inside[3], inside[-3], via=(inside[5],), where=where)]
+    for request in requests:
+        chains = collection.find(request)
+        assert chains
+        for chain in chains:
+            assert chain.path[0] == request.source and chain.path[-1] == request.target
+            assert all(parsed.matches(collection.fields[n]) for n in chain.path), chain.path
+            assert chain.as_dict()["where"] == list(where)
+    # the same pair without the filter is free to pass images outside it
+    free = [collection.find(PathRequest(a, b))[0].path
+            for a, b in itertools.islice(itertools.combinations(inside, 2), 0, 200, 7)]
+    assert any(set(p) & outside for p in free)
+
+
+def test_filter_errors(collection: Collection, metadata_home: dict) -> None:
+    inside = sorted(collection.matching("date<1900"))
+    later = sorted(set(collection.names) - set(inside))[0]
+    with pytest.raises(OutsideFilter) as out:
+        collection.find(PathRequest(inside[0], later, where=("date<1900",)))
+    assert out.value.parameter == "target" and out.value.name == later
+    assert "outside the filter date<1900" in str(out.value)
+    with pytest.raises(OutsideFilter) as via:
+        collection.find(PathRequest(inside[0], inside[1], via=(later,), where=("date<1900",)))
+    assert via.value.parameter == "via"
+    with pytest.raises(FilterError, match="no image has the field 'dat'"):
+        collection.find(PathRequest(inside[0], inside[1], where=("dat<1900",)))
+    a, b = metadata_home["lonely"]  # both match, but no edge joins them
+    with pytest.raises(PathError) as none:
+        collection.find(PathRequest(a, b, where=(f"creator={LONELY}",)))
+    message = str(none.value)
+    assert message.startswith("no chain") and "inside the filter" in message
+    assert "\n" not in message
+    assert collection.find(PathRequest(a, b))[0].path  # without the filter there is one
+
+
+def test_a_filter_is_part_of_the_chain_id(collection: Collection) -> None:
+    a, b = sorted(collection.matching("date<1900"))[:2]
+    plain = collection.find(PathRequest(a, b))[0]
+    filtered = collection.find(PathRequest(a, b, where=("date<1900",)))[0]
+    assert plain.chain_id != filtered.chain_id and plain.as_dict()["where"] == []
