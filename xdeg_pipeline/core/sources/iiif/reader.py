@@ -26,7 +26,8 @@ CREATOR_LABELS = frozenset({"creator", "artist", "author", "maker", "painter", "
                             "contributor names", "contributors", "author(s)"})
 DATE_LABELS = frozenset({"date", "dates", "year", "created", "date created", "creation date",
                          "date of creation", "created/published", "created published", "dated",
-                         "production date", "publication date", "created / published"})
+                         "production date", "publication date", "created / published",
+                         "date statement"})
 COLLECTION_KEYS = ("members", "collections", "manifests", "items")
 MAX_PAGES = 100_000  # a paged collection's guard against a loop of ``next``
 
