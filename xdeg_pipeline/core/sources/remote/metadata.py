@@ -10,7 +10,7 @@ import pandas as pd
 from xdeg_pipeline.core.sources.remote.manifest import norm_column
 from xdeg_pipeline.core.storage.atomic import write_parquet
 
-TITLE_COLUMNS: tuple[str, ...] = ("title", "object title", "artwork", "manifest_name")
+TITLE_COLUMNS: tuple[str, ...] = ("title", "object title", "artwork", "manifest_name", "label")
 ARTIST_COLUMNS: tuple[str, ...] = ("artist", "artist name", "artist_name", "creator", "author",
                                    "maker")
 DISPLAY_FIRST: tuple[str, ...] = (*TITLE_COLUMNS, *ARTIST_COLUMNS, "year", "date", "style",
