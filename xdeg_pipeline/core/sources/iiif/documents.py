@@ -55,12 +55,14 @@ class Documents:
     """Loads documents, with validators kept in ``folder`` (None: no cache, e.g. a sensor)."""
 
     def __init__(self, folder: Path | None, options: FetchOptions, *,
-                 log: LogFn | None = None, cancel: threading.Event | None = None) -> None:
+                 log: LogFn | None = None, cancel: threading.Event | None = None,
+                 keep_bodies: bool = False) -> None:
         self.folder, self.options, self.log, self.cancel = folder, options, log, cancel
+        self.keep_bodies = keep_bodies
         self.index: dict[str, dict] = self._read_index()
         self.lock = threading.Lock()
         self.fetched = self.not_modified = 0
-        self.bodies: dict[str, bytes] = {}  # ref -> the bytes read this run
+        self.bodies: dict[str, bytes] = {}  # ref -> the bytes read (with keep_bodies)
 
     def _read_index(self) -> dict[str, dict]:
         if self.folder is None:
@@ -74,8 +76,9 @@ class Documents:
     def load(self, ref: str) -> dict[str, Any]:
         """The JSON object at ``ref`` (a URL or a file). Raises :class:`DocumentError`."""
         raw = self._bytes(ref)
-        with self.lock:
-            self.bodies[ref] = raw
+        if self.keep_bodies:
+            with self.lock:
+                self.bodies[ref] = raw
         try:
             data = json.loads(raw.decode("utf-8-sig"))
         except (UnicodeDecodeError, ValueError) as exc:

@@ -14,7 +14,7 @@ from xdeg_pipeline.core.storage.state import fingerprint_lines
 def collection_signature(source: str, options: FetchOptions | None = None) -> tuple[str, int]:
     """(fingerprint, number of manifests listed) of ``source``; raises
     :class:`~xdeg_pipeline.core.sources.iiif.documents.DocumentError` when it cannot be read."""
-    docs = Documents(None, options or FetchOptions(retries=1))
+    docs = Documents(None, options or FetchOptions(retries=1), keep_bodies=True)
     _, entries = Reader(docs).plan(source)
     lines = [f"{ref}\t{hashlib.sha256(body).hexdigest()}" for ref, body in docs.bodies.items()]
     lines += [entry.ref for entry in entries]
