@@ -47,6 +47,8 @@ def _bodies(canvas: dict) -> list[dict]:
             found.extend(as_list(anno.get("body")))
     out = []
     for body in found:
+        if isinstance(body, str):  # a bare URL where an object was due
+            body = {"id": body}
         if isinstance(body, dict) and kind(body) in ("choice", "oa:choice"):
             body = body.get("default") or next(iter(as_list(body.get("items", body.get("item")))),
                                                None)

@@ -156,12 +156,18 @@ class Reader:
         return out
 
     def _manifest(self, entry: _Entry) -> tuple[list[dict], list[dict]]:
-        """Rows and problems of one manifest (loaded here when only referenced)."""
+        """Rows and problems of one manifest (loaded here when only referenced); a manifest
+        of a shape no reader expects is a problem too, never an exception."""
         try:
             doc = entry.doc if entry.doc is not None else self.docs.load(entry.ref)
+            return self._rows(doc, entry)
         except DocumentError as exc:
-            return [], [{"name": entry.ref, "url": entry.ref, "reason": exc.reason,
-                         "detail": exc.detail}]
+            reason, detail = exc.reason, exc.detail
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+            reason, detail = "not_iiif", f"{type(exc).__name__}: {exc} [{entry.ref[:300]}]"
+        return [], [{"name": entry.ref, "url": entry.ref, "reason": reason, "detail": detail}]
+
+    def _rows(self, doc: dict, entry: _Entry) -> tuple[list[dict], list[dict]]:
         uri = ident(doc) or entry.ref
         canvases = _canvases(doc)
         if not canvases:

@@ -96,6 +96,23 @@ def test_a_local_paged_collection_with_relative_references() -> None:
     assert walk.collections == 2 and walk.manifests == 5
 
 
+def test_odd_shapes_are_problems_not_exceptions(tmp_path: Path) -> None:
+    odd = [{"type": "Manifest", "items": [{"type": "Canvas", "items": "x"}]},
+           {"type": "Manifest", "items": [{"type": "Canvas", "items": [{"items": [
+               {"body": {"id": 5, "service": "nope"}}]}]}]},
+           {"@type": "sc:Manifest", "sequences": [{"canvases": [{"images": [
+               {"resource": ["https://i/a.jpg"]}]}]}]},
+           {"@type": "sc:Manifest", "label": {"en": 3}, "metadata": "x", "sequences": "y"}]
+    refs = []
+    for i, doc in enumerate(odd):
+        (tmp_path / f"m{i}.json").write_text(json.dumps(doc))
+        refs.append({"id": f"m{i}.json", "type": "Manifest"})
+    (tmp_path / "c.json").write_text(json.dumps({"type": "Collection", "items": refs}))
+    walk = _read(str(tmp_path / "c.json"))
+    assert [r["url"] for r in walk.rows] == ["https://i/a.jpg"]  # a bare URL as the resource
+    assert [p["reason"] for p in walk.problems] == ["no_image", "no_image", "no_canvas"]
+
+
 def test_an_unreadable_source_raises_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(DocumentError, match="invalid_json"):
