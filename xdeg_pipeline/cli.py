@@ -86,7 +86,7 @@ def demo_pair(collection) -> tuple[str, str]:
 
 def cmd_build(args: argparse.Namespace) -> int:
     settings = settings_from(args, images_dir=args.images, manifest=args.manifest,
-                             runtime=args.runtime)
+                             iiif=args.iiif, runtime=args.runtime)
     try:
         summary = run_build(quiet=args.json, settings=settings, verbose=args.verbose)
     except BuildFailed as exc:
@@ -248,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--manifest",
         help="CSV/TSV of image URLs (column url or 'Image URL', or $XDEG_URL_COLUMN) plus any "
         "metadata columns: downloads them into <home>/downloads (default $XDEG_MANIFEST)",
+    )
+    build.add_argument(
+        "--iiif", metavar="URL-or-FILE",
+        help="IIIF collection or manifest (Presentation 2.1 or 3.0): one image per canvas "
+        "through its Image API, with label, credit, rights and link (default $XDEG_IIIF)",
     )
     build.add_argument("--runtime", help=runtime_help)
     build.add_argument("--json", action="store_true", help="print one JSON summary")

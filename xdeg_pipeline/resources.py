@@ -30,6 +30,10 @@ class XdegResource(ConfigurableResource):
 
     images_dir: str | None = _field("images_dir")
     manifest: str | None = _field("manifest")
+    iiif: str | None = _field("iiif")
+    iiif_canvases: str | None = _field("iiif_canvases")
+    iiif_size: int | None = _field("iiif_size")
+    language: str | None = _field("language")
     url_column: str | None = _field("url_column")
     home: str | None = _field("home")
     backbone: str | None = _field("backbone")

@@ -45,12 +45,14 @@ def collection_signature(root: Path) -> tuple[str, int]:
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.STOPPED,
     description="Requests a build when image files are added to, changed in or removed from "
-    "the collection folder, or when its URL manifest changes.",
+    "the collection folder, or when its URL manifest or IIIF collection changes.",
 )
 def collection_sensor(context: SensorEvaluationContext, xdeg: XdegResource):
     """A build request when the collection's signature differs from the cursor's."""
     settings = xdeg.settings()
     root, manifest = settings.images_root, settings.manifest
+    if settings.iiif is not None:
+        return _iiif_request(context, settings.iiif)
     if manifest is None and not root.is_dir():
         return SkipReason(f"collection folder {root} does not exist")
     signature, count = collection_signature(root) if root.is_dir() else ("", 0)
@@ -68,6 +70,22 @@ def collection_sensor(context: SensorEvaluationContext, xdeg: XdegResource):
     return RunRequest(
         run_key=signature, tags={"xdeg/images": str(count), **all_shards_tags()}
     )
+
+
+def _iiif_request(context: SensorEvaluationContext, source: str) -> RunRequest | SkipReason:
+    """A build request when the IIIF source's collections (not its manifests: too many to
+    read every minute) differ from the cursor's: a manifest added, removed or relabelled."""
+    from xdeg_pipeline.core.sources import iiif
+
+    try:
+        signature, count = iiif.collection_signature(source)
+    except iiif.DocumentError as exc:
+        return SkipReason(f"IIIF source {source} cannot be read: {exc}")
+    if signature == context.cursor:
+        return SkipReason(f"no change in {source} ({count} manifests)")
+    context.update_cursor(signature)
+    return RunRequest(run_key=signature,
+                      tags={"xdeg/manifests": str(count), **all_shards_tags()})
 
 
 automation_sensor = AutomationConditionSensorDefinition(

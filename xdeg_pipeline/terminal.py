@@ -22,6 +22,9 @@ def _raw(m: Meta) -> str:
     if "downloaded" in m:
         text += (f"; {m['downloaded']} downloaded, {m['cached']} cached, "
                  f"{m['download_failed']} failed to download")
+    if "iiif_manifests" in m:
+        text += (f"; IIIF: {m['iiif_manifests']} manifests, {m['iiif_canvases']} canvases, "
+                 f"{m['iiif_problems']} problems (stage iiif)")
     return text
 
 

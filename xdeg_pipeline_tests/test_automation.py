@@ -100,3 +100,32 @@ def test_sensor_notices_a_changed_url_manifest(tmp_path: Path, monkeypatch) -> N
             instance=instance, cursor=first.cursor, resources={"xdeg": resource}
         )
         assert isinstance(collection_sensor(grown), RunRequest)
+
+
+def test_sensor_notices_a_changed_iiif_collection(tmp_path: Path, monkeypatch) -> None:
+    from xdeg_pipeline_tests.helpers.iiif_server import IIIFServer
+
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("XDEG_HOME", str(tmp_path / "home"))
+    with IIIFServer(tmp_path) as server, DagsterInstance.ephemeral() as instance:
+        server.docs["c.json"] = {"id": server.doc_url("c.json"), "type": "Collection",
+                                 "items": [{"id": server.doc_url("m1.json"), "type": "Manifest"}]}
+        resource = XdegResource(iiif=server.doc_url("c.json"))
+        first = build_sensor_context(instance=instance, resources={"xdeg": resource})
+        request = collection_sensor(first)
+        assert isinstance(request, RunRequest) and request.tags["xdeg/manifests"] == "1"
+        same = build_sensor_context(
+            instance=instance, cursor=first.cursor, resources={"xdeg": resource}
+        )
+        assert isinstance(collection_sensor(same), SkipReason)
+        assert not any(p.startswith("/docs/m1") for p in server.hits)  # manifests: not read
+        server.docs["c.json"]["items"].append({"id": server.doc_url("m2.json"),
+                                               "type": "Manifest"})
+        grown = build_sensor_context(
+            instance=instance, cursor=first.cursor, resources={"xdeg": resource}
+        )
+        assert isinstance(collection_sensor(grown), RunRequest)
+        gone = XdegResource(iiif=server.doc_url("nothing.json"))
+        skipped = collection_sensor(build_sensor_context(instance=instance,
+                                                         resources={"xdeg": gone}))
+        assert isinstance(skipped, SkipReason) and "http_404" in str(skipped.skip_message)

@@ -43,6 +43,10 @@ def test_downloads_and_failures_in_the_table() -> None:
     assert lines[1].endswith("6 rejected; 30 downloaded, 0 cached, 6 failed to download")
     assert lines[2].endswith("30 computed, 0 reused, 1 failed")
     assert lines[-1] == "checks: 0 of 0 passed"
+    iiif = {"images": 9, "rejected": 3, "downloaded": 9, "cached": 0, "download_failed": 1,
+            "iiif_manifests": 4, "iiif_canvases": 11, "iiif_problems": 2, "seconds": 1.0}
+    assert summary_table({"raw_images": iiif, "checks": {}})[1].endswith(
+        "; IIIF: 4 manifests, 11 canvases, 2 problems (stage iiif)")
 
 
 def test_rejected_lines_escape_names() -> None:

@@ -20,7 +20,8 @@ def raw_images(context: AssetExecutionContext, xdeg: XdegResource) -> Materializ
     settings = xdeg.settings()
     result = ingest.raw_images(settings, reporter(context, settings))
     download = ("manifest", "downloaded", "cached", "download_failed", "downloaded_mb",
-                "download_seconds")
+                "download_seconds", "iiif_manifests", "iiif_canvases", "iiif_problems",
+                "iiif_documents_fetched", "iiif_documents_not_modified")
     return materialized(
         result,
         root=settings.images_root,

@@ -24,6 +24,9 @@ from xdeg_pipeline.core.storage.layout import Layout
 DEFAULT_BACKBONE = "efficientnet_lite0"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROGRESS_MODES = ("auto", "bar", "lines", "off")
+IIIF_CANVASES = ("all", "first")
+SOURCE_FIELDS = ("images_dir", "manifest", "iiif")  # one given explicitly: the others' variables
+                                                    # do not apply
 _FETCH = FetchOptions()  # the downloader's defaults
 
 
@@ -44,6 +47,21 @@ def _flag(value: str | bool) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"expected 1/0 (or true/false), got {value!r}")
+
+
+def _iiif_source(value: str) -> str:
+    """A IIIF source: an http(s) URL as given, else a file path made absolute."""
+    text = str(value).strip()
+    if text.lower().startswith(("http://", "https://")):
+        return text
+    return str(_path(text))
+
+
+def _canvases(value: str) -> str:
+    text = str(value).strip().lower()
+    if text not in IIIF_CANVASES:
+        raise ValueError(f"expected one of {', '.join(IIIF_CANVASES)}, got {value!r}")
+    return text
 
 
 def _runtime(value: str) -> str:
@@ -77,6 +95,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("manifest", "XDEG_MANIFEST", _path, "—",
             "CSV/TSV of image URLs (+ metadata columns) downloaded into `<home>/downloads`; "
             "wins over XDEG_IMAGES, but an explicit images_dir wins over XDEG_MANIFEST"),
+    Setting("iiif", "XDEG_IIIF", _iiif_source, "—",
+            "IIIF collection or manifest (Presentation 2.1/3.0; URL or file): one image per "
+            "canvas downloaded into `<home>/downloads`, with label, credit, rights and link; "
+            "like XDEG_MANIFEST (not both)"),
+    Setting("iiif_canvases", "XDEG_IIIF_CANVASES", _canvases, "`all`",
+            "`all` canvases of each IIIF manifest, or the `first` only (a book gives one image)"),
+    Setting("iiif_size", "XDEG_IIIF_SIZE", int, "512",
+            "longest side (px) asked of a IIIF Image API service (`!512,512`)"),
+    Setting("language", "XDEG_LANGUAGE", str, "`en`",
+            "language of IIIF labels and values (then values without language, then any)"),
     Setting("url_column", "XDEG_URL_COLUMN", str, "`url` or `Image URL` (any case)",
             "the manifest's URL column"),
     Setting("home", "XDEG_HOME", _path, "`data/`",
@@ -139,6 +167,10 @@ class Settings:
     home: Path = dataclasses.field(default_factory=lambda: _default_home().resolve())
     images_dir: Path | None = None
     manifest: Path | None = None
+    iiif: str | None = None
+    iiif_canvases: str = "all"
+    iiif_size: int = 512
+    language: str = "en"
     url_column: str | None = None
     backbone: str = DEFAULT_BACKBONE
     weights: str | None = None
@@ -160,7 +192,7 @@ class Settings:
     progress: str = "auto"
 
     def __post_init__(self) -> None:
-        for name in ("k", "checkpoint_every", "download_workers"):
+        for name in ("k", "checkpoint_every", "download_workers", "iiif_size"):
             _at_least(name, getattr(self, name), 1)
         for name in ("batch_size", "num_workers", "pca_components", "download_retries"):
             if getattr(self, name) is not None:
@@ -168,7 +200,11 @@ class Settings:
         for name in ("download_timeout", "download_total_timeout", "download_max_mb"):
             if not getattr(self, name) > 0:
                 raise SettingsError(f"{_name(name)} must be > 0, got {getattr(self, name)!r}")
-        for name, check in (("progress", _progress), ("runtime", _runtime)):
+        if self.manifest is not None and self.iiif is not None:
+            raise SettingsError("set one source: a URL manifest (XDEG_MANIFEST) or a IIIF "
+                                "collection (XDEG_IIIF), not both")
+        for name, check in (("progress", _progress), ("runtime", _runtime),
+                            ("iiif_canvases", _canvases)):
             try:
                 check(getattr(self, name))
             except ValueError as exc:
@@ -177,7 +213,9 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from ``XDEG_*`` variables (``os.environ`` by default); ``overrides`` (None
-        = not given) win. An explicit ``images_dir`` keeps ``XDEG_MANIFEST`` from applying."""
+        = not given) win. A source given explicitly (``images_dir``, ``manifest``, ``iiif``)
+        keeps the variables of the other two sources (``XDEG_MANIFEST``, ``XDEG_IIIF``) from
+        applying."""
         env = os.environ if environ is None else environ
         given = {k: v for k, v in overrides.items() if v is not None}
         unknown = set(given) - set(BY_FIELD)
@@ -188,7 +226,7 @@ class Settings:
             if s.field in given:
                 values[s.field] = _parse(s, given[s.field], explicit=True)
             elif env.get(s.env, "").strip():
-                if s.field == "manifest" and "images_dir" in given:
+                if s.field in ("manifest", "iiif") and set(SOURCE_FIELDS) & set(given):
                     continue
                 values[s.field] = _parse(s, env[s.env], explicit=False)
         return cls(**values)
@@ -210,16 +248,17 @@ class Settings:
 
     @property
     def images_root(self) -> Path:
-        """The collection folder: the downloaded images of a manifest, else ``images_dir``,
-        else the rendered OpenMoji set in the data folder."""
-        if self.manifest is not None:
+        """The collection folder: the downloaded images of a manifest or a IIIF source, else
+        ``images_dir``, else the rendered OpenMoji set in the data folder."""
+        if self.manifest is not None or self.iiif is not None:
             return self.layout.downloaded_images
         return self.images_dir or self.layout.openmoji_images
 
     @property
     def openmoji(self) -> bool:
         """The collection is the embedded OpenMoji set (emoji captions, its licence's credit)."""
-        return self.manifest is None and self.images_root == self.layout.openmoji_images
+        return (self.manifest is None and self.iiif is None
+                and self.images_root == self.layout.openmoji_images)
 
     @property
     def pca_dims(self) -> int | None:
@@ -242,6 +281,11 @@ class Settings:
             "max_bytes": int(self.download_max_mb * 2**20),
             "retry_failed_after": self.download_retry_hours * 3600.0,
         }
+
+    def iiif_options(self) -> dict[str, Any]:
+        """``iiif.download_iiif`` keyword arguments (with the downloader's)."""
+        return {"size": self.iiif_size, "first_only": self.iiif_canvases == "first",
+                "language": self.language, **self.download_options()}
 
     def progress_mode(self, terminal: bool, fallback: str = "off") -> str:
         """``bar``, ``lines`` or ``off``: ``auto`` is a bar on a terminal, else ``fallback``."""

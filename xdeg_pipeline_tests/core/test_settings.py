@@ -45,8 +45,9 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "XDEG_DOWNLOAD_RETRIES": "1", "XDEG_DOWNLOAD_MAX_MB": "1.5",
         "XDEG_DOWNLOAD_RETRY_HOURS": "0.5", "XDEG_REFRESH_CRON": "*/5 * * * *",
         "XDEG_PROGRESS_BAR": "lines", "XDEG_RUNTIME": "OpenVINO",
+        "XDEG_IIIF_CANVASES": "First", "XDEG_IIIF_SIZE": "256", "XDEG_LANGUAGE": "fr",
     }
-    assert {s.env for s in SETTINGS} - set(env) == {"XDEG_MANIFEST"}
+    assert {s.env for s in SETTINGS} - set(env) == {"XDEG_MANIFEST", "XDEG_IIIF"}
     s = Settings.from_env(env)
     assert s.home == tmp_path / "h" and s.images_root == tmp_path / "imgs" and not s.openmoji
     assert (s.url_column, s.backbone, s.weights, s.device) == ("link", "resnet18", "/w.pth", "cpu")
@@ -59,6 +60,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     }
     assert s.progress == "lines" and s.progress_mode(terminal=True) == "lines"
     assert s.runtime == "openvino"
+    assert s.iiif_options() == {"size": 256, "first_only": True, "language": "fr",
+                                **s.download_options()}
     assert s.extractor_options() == {"backbone": "resnet18", "weights": "/w.pth",
                                      "device": "cpu", "batch_size": 4, "num_workers": 0,
                                      "runtime": "openvino",
@@ -84,6 +87,22 @@ def test_manifest_and_folder_precedence(tmp_path: Path) -> None:
     assert explicit.manifest is None and explicit.images_root == tmp_path / "other"
     both = Settings.from_env(env, images_dir=tmp_path / "x", manifest=tmp_path / "m.csv")
     assert both.manifest == tmp_path / "m.csv"
+
+
+def test_iiif_source_precedence(tmp_path: Path) -> None:
+    url = "https://iiif.example.org/collection/top"
+    env = {"XDEG_HOME": str(tmp_path), "XDEG_IMAGES": str(tmp_path / "folder"),
+           "XDEG_IIIF": url}
+    s = Settings.from_env(env)  # a IIIF source wins over XDEG_IMAGES, like a manifest
+    assert s.iiif == url and s.images_root == s.layout.downloaded_images and not s.openmoji
+    assert Settings.from_env(env, images_dir=tmp_path / "x").iiif is None  # a folder given wins
+    given = Settings.from_env({**env, "XDEG_MANIFEST": str(tmp_path / "m.csv")},
+                              iiif="museum.json")  # a flag wins over the other variables
+    assert given.manifest is None and given.iiif == str(Path("museum.json").resolve())
+    with pytest.raises(SettingsError, match="not both"):
+        Settings.from_env({**env, "XDEG_MANIFEST": str(tmp_path / "m.csv")})
+    with pytest.raises(SettingsError, match="XDEG_IIIF_CANVASES"):
+        Settings.from_env({"XDEG_IIIF_CANVASES": "some"})
 
 
 @pytest.mark.parametrize("value, mode", [("1", "bar"), ("0", "off"), ("bar", "bar"),

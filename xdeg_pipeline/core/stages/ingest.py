@@ -1,5 +1,5 @@
-"""raw_images: the manifest of the collection (downloaded first from a URL manifest), and the
-images it rejects."""
+"""raw_images: the manifest of the collection (downloaded first from a URL manifest or a IIIF
+collection), and the images it rejects."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 
 from xdeg_pipeline.core.images.scan import scan_collection
 from xdeg_pipeline.core.settings import Settings
-from xdeg_pipeline.core.sources import remote
+from xdeg_pipeline.core.sources import iiif, remote
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
 from xdeg_pipeline.core.storage.state import fingerprint_lines
 from xdeg_pipeline.core.storage.tables import replace_rejected
@@ -27,7 +27,12 @@ def raw_images(settings: Settings, report: Reporter | None = None) -> StageResul
 
 def _scan(settings: Settings, report: Reporter, inputs: StageInputs) -> Outcome:
     files, root = inputs.layout, settings.images_root
-    fetched = download_manifest(settings, report) if settings.manifest is not None else None
+    problems, collection = pd.DataFrame(columns=["name"]), None
+    if settings.iiif is not None:
+        collection = download_collection(settings, report)
+        fetched, problems = collection.download, collection.problems
+    else:
+        fetched = download_manifest(settings, report) if settings.manifest is not None else None
     if fetched is None:
         files.image_metadata.unlink(missing_ok=True)
     if not root.is_dir():
@@ -39,6 +44,7 @@ def _scan(settings: Settings, report: Reporter, inputs: StageInputs) -> Outcome:
     scan = scan_collection(root, previous=previous, progress=report.progress("scan"))
     manifest = scan.manifest
     failed = fetched.rejected if fetched is not None else pd.DataFrame(columns=["name"])
+    replace_rejected(files.rejected_images, "iiif", problems)
     replace_rejected(files.rejected_images, "download", failed)
     rejected = replace_rejected(files.rejected_images, "scan", scan.rejected)
     if manifest.empty:
@@ -58,9 +64,15 @@ def _scan(settings: Settings, report: Reporter, inputs: StageInputs) -> Outcome:
     )
     state = {"root": str(root), "images": len(manifest),
              "unique_images": int(manifest["content_hash"].nunique())}
-    facts = {"rejected": len(scan.rejected) + len(failed), "rejected_table": rejected}
+    facts = {"rejected": len(scan.rejected) + len(failed) + len(problems),
+             "rejected_table": rejected}
     if fetched is not None:
-        facts.update(_download_facts(settings.manifest, fetched))
+        facts.update(_download_facts(settings.manifest or settings.iiif, fetched))
+    if collection is not None:
+        facts.update(iiif_problems=len(problems), iiif_manifests=collection.walk.manifests,
+                     iiif_canvases=collection.walk.canvases,
+                     iiif_documents_fetched=collection.documents_fetched,
+                     iiif_documents_not_modified=collection.documents_not_modified)
     return Outcome(state=state, writes=writes, output_fingerprint=version, facts=facts)
 
 
@@ -79,14 +91,36 @@ def download_manifest(settings: Settings, report: Reporter) -> remote.DownloadRe
         log=report.info,
         **settings.download_options(),
     )
-    for row in fetched.rejected.itertuples(index=False):
-        report.warn(f"download failed {row.name!r}: {row.reason} ({row.detail})")
-    names = dict(zip(fetched.rows["name"], map(Path, fetched.rows["local_path"])))
-    remote.sync_collection(names, files.downloaded_images)
+    _place(fetched, settings, report)
     return fetched
 
 
-def _download_facts(manifest: Path, fetched: remote.DownloadResult) -> dict:
+def download_collection(settings: Settings, report: Reporter) -> iiif.IIIFResult:
+    """Read the IIIF source, fetch one image per canvas kept and lay them out under their
+    names: the download and the problems of the walk (unreadable documents, canvases without
+    image). An unreadable source itself is an error of one line."""
+    files = settings.layout
+    try:
+        result = iiif.download_iiif(
+            settings.iiif, files.download_cache, files.download_failures, files.iiif_documents,
+            progress=report.progress("download"), log=report.info, **settings.iiif_options())
+    except iiif.DocumentError as exc:
+        raise ValueError(f"IIIF source {settings.iiif} cannot be read: {exc}") from None
+    for row in result.problems.itertuples(index=False):
+        report.warn(f"iiif: {row.name!r}: {row.reason} ({row.detail})")
+    _place(result.download, settings, report)
+    return result
+
+
+def _place(fetched: remote.DownloadResult, settings: Settings, report: Reporter) -> None:
+    """Report the failed rows, put the images in the downloaded-images folder."""
+    for row in fetched.rejected.itertuples(index=False):
+        report.warn(f"download failed {row.name!r}: {row.reason} ({row.detail})")
+    names = dict(zip(fetched.rows["name"], map(Path, fetched.rows["local_path"])))
+    remote.sync_collection(names, settings.layout.downloaded_images)
+
+
+def _download_facts(manifest: Path | str, fetched: remote.DownloadResult) -> dict:
     return {
         "manifest": manifest,
         "downloaded": fetched.downloaded,

@@ -42,6 +42,11 @@ class Layout:
         return self.download_cache / "failures.json"
 
     @property
+    def iiif_documents(self) -> Path:
+        """IIIF collections and manifests kept with their validators (conditional GETs)."""
+        return self.downloads / "iiif"
+
+    @property
     def downloaded_images(self) -> Path:
         """A manifest's images under their names: the collection folder that is scanned."""
         return self.downloads / "images"

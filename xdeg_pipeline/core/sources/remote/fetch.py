@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from xdeg_pipeline.core.images.formats import format_of_suffix
 from xdeg_pipeline.core.sources.remote.cache import cached_files
@@ -16,6 +17,7 @@ from xdeg_pipeline.core.sources.remote.transfer import FetchOptions, attempt
 from xdeg_pipeline.core.sources.remote.urls import key_of_normal, normalise_url
 
 LogFn = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,23 @@ def fetch_url(
         fmt = format_of_suffix(known.suffix) or "?"
         return Fetched(known, known.stat().st_size, fmt, 0, True)
     folder.mkdir(parents=True, exist_ok=True)
+    (path, size, fmt), tries = with_retries(
+        lambda: attempt(normal, key, folder, options, cancel), url, options, cancel=cancel,
+        log=log)
+    return Fetched(path, size, fmt, tries, False)
+
+
+def with_retries(call: Callable[[], T], url: str, options: FetchOptions, *,
+                 cancel: threading.Event | None = None, log: LogFn | None = None
+                 ) -> tuple[T, int]:
+    """``call()`` (one attempt at ``url``) and the number of tries: a :class:`DownloadError`
+    with ``retry`` set is tried again up to ``options.retries`` times with exponential backoff
+    (``Retry-After`` honoured); the last error is raised."""
     tries = 0
     while True:
         tries += 1
         try:
-            path, size, fmt = attempt(normal, key, folder, options, cancel)
-            return Fetched(path, size, fmt, tries, False)
+            return call(), tries
         except DownloadError as exc:
             if not exc.retry or tries > options.retries:
                 if tries > 1:

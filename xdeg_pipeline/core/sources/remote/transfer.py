@@ -74,29 +74,31 @@ class _Clock:
                                 retry=True)
 
 
-def _open(url: str, clock: _Clock):  # noqa: ANN202
-    """Open ``url``, following up to ``max_redirects`` redirects; return the 2xx response."""
+def _open(url: str, clock: _Clock, headers: dict[str, str] | None = None):  # noqa: ANN202
+    """Open ``url``, following up to ``max_redirects`` redirects; return the 2xx response.
+    ``headers`` are added to the request (e.g. ``Accept``, ``If-None-Match``)."""
     opener = urllib.request.build_opener(_NoRedirect())
     current = url
     for _ in range(clock.options.max_redirects + 1):
         clock.check()
         request = urllib.request.Request(
-            current, headers={"User-Agent": USER_AGENT, "Accept": "image/*,*/*;q=0.5"}
+            current, headers={"User-Agent": USER_AGENT, "Accept": "image/*,*/*;q=0.5",
+                              **(headers or {})}
         )
         try:
             return opener.open(request, timeout=clock.options.timeout)
         except urllib.error.HTTPError as exc:
-            code, headers = exc.code, exc.headers
+            code, answer = exc.code, exc.headers
             exc.close()
             if code in REDIRECT_CODES:
-                location = headers.get("Location") if headers is not None else None
+                location = answer.get("Location") if answer is not None else None
                 if not location:
                     raise DownloadError("bad_redirect", f"HTTP {code} without Location") from None
                 current = normalise_url(urllib.parse.urljoin(current, location))
                 continue
             retry = code >= 500 or code in (408, 429)
             raise DownloadError(f"http_{code}", f"HTTP {code} {exc.reason}", retry=retry,
-                                retry_after=_retry_after(headers)) from None
+                                retry_after=_retry_after(answer)) from None
         except DownloadError:
             raise
         except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
@@ -174,6 +176,52 @@ def attempt(url: str, key: str, folder: Path, options: FetchOptions,
                 except ImageRejected as exc:
                     raise DownloadError(exc.reason, exc.detail) from None
             return target, total, fmt
+    except (DownloadError, Cancelled):
+        raise
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        raise classify_network_error(exc) from None
+
+
+@dataclass(frozen=True)
+class Document:
+    """A small document fetched whole (a IIIF manifest): its body and validators; ``body`` is
+    None when the server answered 304 Not Modified to a conditional request."""
+
+    body: bytes | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def fetch_document(url: str, options: FetchOptions, headers: dict[str, str] | None = None,
+                   cancel: threading.Event | None = None) -> Document:
+    """One try at a document (JSON...) with the limits of ``options`` (redirects, deadline,
+    ``max_bytes``); ``headers`` may make it conditional (304 gives ``body=None``).
+    Raises :class:`DownloadError` like :func:`attempt`."""
+    clock = _Clock(url, options, cancel)
+    try:
+        response = _open(normalise_url(url), clock, headers)
+    except DownloadError as exc:
+        if exc.reason == "http_304":
+            return Document(None)
+        raise
+    try:
+        with response:
+            declared = _declared_length(response)
+            if declared is not None and declared > options.max_bytes:
+                raise DownloadError("too_large", f"Content-Length {declared} > "
+                                    f"{options.max_bytes} bytes (not downloaded)")
+            parts, total = [], 0
+            while True:
+                clock.check()
+                chunk = response.read1(CHUNK)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > options.max_bytes:
+                    raise DownloadError("too_large", f"body passed {options.max_bytes} bytes")
+                parts.append(chunk)
+            return Document(b"".join(parts), response.headers.get("ETag"),
+                            response.headers.get("Last-Modified"))
     except (DownloadError, Cancelled):
         raise
     except (OSError, http.client.HTTPException, ValueError) as exc:
