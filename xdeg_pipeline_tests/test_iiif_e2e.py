@@ -66,6 +66,31 @@ def _assert_collection(home: Path, published: Published) -> pd.DataFrame:
     return meta
 
 
+def _assert_chain_credits(home: Path, meta: pd.DataFrame, tmp_path: Path) -> None:
+    """``xdeg path --json`` between two paintings of one sub-collection, kept inside it by a
+    filter: every image of the chain carries its manifest's label, credit, rights and link."""
+    dutch = meta[meta["collection"] == "Museum / Paintings / Dutch"].sort_values("name")
+    source, target = dutch["name"].iat[0], dutch["name"].iat[-1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDEG_")}
+    env.update(HOME=str(tmp_path), PYTHONPATH=os.pathsep.join(sys.path),
+               DAGSTER_HOME=str(tmp_path / "dagster"))
+    done = subprocess.run(
+        [sys.executable, "-m", "xdeg_pipeline.cli", "path", source, target, "--home", str(home),
+         "--where", "collection=Museum / Paintings / Dutch", "--json"],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    chain = json.loads(done.stdout.strip().splitlines()[0])  # one JSON object per chain
+    by_name = meta.set_index("name")
+    assert chain["path"][0] == source and chain["path"][-1] == target
+    for name in chain["path"]:
+        row = by_name.loc[name]
+        assert row["collection"] == "Museum / Paintings / Dutch"  # never leaves the filter
+        shown, expected = chain["images"][name], provenance(row.to_dict())
+        assert {k: shown[k] for k in ("label", "credit", "rights", "link", "manifest")} == {
+            k: expected[k] for k in ("label", "credit", "rights", "link", "manifest")}
+        assert shown["link"].startswith("http") and shown["credit"] and shown["manifest"]
+
+
 def test_iiif_collection_from_the_cli_then_dagster(server: IIIFServer, tmp_path: Path) -> None:
     pub, published = publish(server)
     home = tmp_path / "home"
@@ -87,6 +112,7 @@ def test_iiif_collection_from_the_cli_then_dagster(server: IIIFServer, tmp_path:
     assert v2["collection"] == "Museum / Paintings / Dutch"
     assert json.loads(v2["metadata"]) == {"Technique": "etching"}
     assert provenance(v2.to_dict())["credit"] == "Museum of Tests, print room 44"
+    _assert_chain_credits(home, meta, tmp_path)
     print(f"\nIIIF e2e: {canvases} canvases, {len(published.broken)} rejected, CLI build "
           f"{seconds:.1f} s = {seconds / canvases * 100:.1f} s per 100 canvases")
 
