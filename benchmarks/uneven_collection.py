@@ -3,8 +3,8 @@
     python -m benchmarks.uneven_collection OUT [--base DIR | --limit N]
         [--picture REL/PATH.png] [--seed 0]
 
-``--base`` is a folder of real images, e.g. the Tux Paint stamps
-(``shared/datasets/fetch_tuxpaint_stamps.sh DIR`` fetches them; ``--picture
+``--base`` is a folder of real images, e.g. the Tux Paint stamps (Debian's
+``tuxpaint-stamps-default``, ``usr/share/tuxpaint/stamps``; ``--picture
 household/rubberduck.png`` there); without it, the demo collection (OpenMoji; ``--limit``
 images of it; ``--picture`` default: the duck, or the base's middle image). Writes into OUT
 (deterministic for a seed; existing files are replaced) and prints, last, one JSON object
