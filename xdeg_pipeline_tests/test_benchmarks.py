@@ -51,6 +51,7 @@ def run_benchmark(bench: dict, name: str, *args: str, timeout: int = 300) -> dic
     done = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", *args], cwd=REPO,
                           env=bench["env"], capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"{name}: {done.stderr[-3000:]}"
+    print(f"{name}: {done.stdout.strip().splitlines()[-1]}")  # shown with -s
     return _last_json(done.stdout)
 
 
