@@ -13,7 +13,8 @@ randomly cropped, flipped, tinted and noised) to a temporary folder. It prints:
   (efficientnet_lite0 with its embedded weights; resnet18 with random weights unless
   ``--resnet18-weights`` names the ImageNet file: the speed is the same): model alone at the
   same batch in interleaved rounds (medians) and min cosine of features vs torch eager on
-  real images (``--real``: OpenMoji and Tux Paint folders);
+  real images (``--real DIR``, repeatable; default: ``--real-n`` images of the demo collection,
+  rendered under ``--cache``, default ``<tmp>/xdeg-bench``; the output says which);
 * end to end: ``FeatureExtractor.extract`` over the files (decode + preprocess + model) with
   ``--runtime`` (default ``auto``, the extractor's default);
 * model alone: the same extractor's runner on uint8 batches of the same shape already in
@@ -39,10 +40,9 @@ import numpy as np
 import torch
 
 from benchmarks import runtimes as rt
+from benchmarks.demo_collection import real_collections
 from xdeg_pipeline.core.features.extractor import FeatureExtractor
 from xdeg_pipeline.core.features.runner import TorchRunner
-
-REAL = (Path("/work/datasets/openmoji/images"), Path("/work/datasets/tux/images"))
 
 _SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
             "motorcycle_left", "cat", "retina", "colorwheel")
@@ -225,8 +225,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--compare-rounds", type=int, default=7)
     ap.add_argument("--compare-batches", type=int, default=6, help="batches per round")
     ap.add_argument("--real", type=Path, action="append", default=None,
-                    help="folder of real images for the feature agreement (repeatable)")
+                    help="folder of real images for the feature agreement (repeatable; "
+                         "default: the demo collection)")
     ap.add_argument("--real-n", type=int, default=96, help="real images per folder")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="folder for the rendered demo collection (default <tmp>/xdeg-bench)")
     ap.add_argument("--resnet18-weights", type=Path, default=None)
     return ap.parse_args(argv)
 
@@ -299,14 +302,14 @@ def _interleaved(fx: FeatureExtractor, paths: list[Path], rounds: int, eager=Non
 def _compare_runtimes(args: argparse.Namespace, batch: int) -> dict:
     """The runtimes side by side for both backbones (CPU only)."""
     names = rt.ALL if args.compare == "all" else tuple(args.compare.split(","))
-    real = [p for p in (args.real or REAL) if p.is_dir()]
-    out: dict = {}
+    real, which = real_collections(args.real, args.real_n, args.cache)
+    out: dict = {"real_images": which}
     with tempfile.TemporaryDirectory(prefix="xdeg-rt-") as tmp:
         cache = args.model_cache or Path(tmp)
         weights = {"efficientnet_lite0": None,
                    "resnet18": args.resnet18_weights or rt.random_resnet18_weights(Path(tmp))}
         images = rt.real_images(real, args.real_n, 224)
-        print(f"runtimes compared on {len(images)} real images from {[str(p) for p in real]}"
+        print(f"runtimes compared on {len(images)} real images from {which}"
               f" (resnet18: {'ImageNet' if args.resnet18_weights else 'random'} weights)")
         for backbone, w in weights.items():
             out[backbone] = rt.compare(backbone, w, names, cache, batch, images,
@@ -375,8 +378,10 @@ def main(argv: list[str] | None = None) -> int:
     cos = agreement(fx, paths[: args.check_n], feats[: args.check_n]) if args.check_n else None
     if cos is not None:
         print(f"agreement with the CPU extractor on {args.check_n} images: min cosine {cos:.5f}")
+    which = compared.pop("real_images", None)
     own = compared.get(fx.spec.name, {})
-    result = {
+    result = {"real_images": which,
+              "images_compared": str(args.images) if args.images else "generated JPEGs",
         "runtime": runtime, "model_alone": round(alone, 1),
         "torch_eager_model_alone": None if eager_ips is None else round(eager_ips, 1),
         "end_to_end": round(e2e, 1), "ratio": round(ratio, 3),

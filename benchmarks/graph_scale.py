@@ -7,12 +7,13 @@
   Zipf-like sizes and a 16-d latent structure embedded in ``--dim`` dims, like PCA'd image
   features), HNSW index build time, batch query time per vector, recall@k against exact
   (BLAS) search on 500 random queries.
-* igraph on 8,000 vertices and their kNN edges: one bulk ``Graph(n=, edges=)`` plus one
-  attribute assignment, against the original recipe's loop of ``add_edge`` calls; then the
-  full ``build_graph`` and the p50 query time of each mode on that 8,000-vertex graph. The loop is
-  quadratic (igraph re-indexes the graph on every call), so it is timed on growing prefixes and
-  extrapolated to all edges with a fitted ``a*m + b*m^2`` when the full loop would take more
-  than ``--loop-budget`` seconds (the output says whether it was extrapolated).
+* igraph on 8,000 vertices (``--igraph-size``) and their kNN edges: one bulk
+  ``Graph(n=, edges=)`` plus one attribute assignment, against the original recipe's loop of
+  ``add_edge`` calls; then the full ``build_graph`` and the p50 query time of each mode on that
+  graph. The loop is quadratic (igraph re-indexes the graph on every call), so it is timed on
+  growing prefixes and extrapolated to all edges with a fitted ``a*m + b*m^2`` when the full
+  loop would take more than ``--loop-budget`` seconds (the output says whether it was
+  extrapolated).
 * On the ``--graph-size`` graph (the largest size's kNN edges): ``build_graph`` and
   ``PathFinder`` times and the p50 query time of each mode; peak memory (ru_maxrss).
 
@@ -76,17 +77,17 @@ def recall_at_k(X: np.ndarray, index, k: int, sample: int, seed: int) -> tuple[f
     return hits / (k * len(rows)), q_ms
 
 
-def igraph_build(k: int, seed: int, loop_budget: float) -> dict:
+def igraph_build(n: int, k: int, seed: int, loop_budget: float) -> dict:
     import igraph as ig
 
-    X = synthetic(8000, 64, seed)
+    X = synthetic(n, 64, seed)
     index = build_index(X)
     edges = edge_table(X, query_index(index, X, k + 1), k, "l2")
     src, dst = edges["source"].to_numpy(), edges["target"].to_numpy()
     w = edges["distance"].to_numpy().astype(float)
     m = len(src)
     t0 = time.perf_counter()
-    g = ig.Graph(n=8000, edges=np.column_stack([src, dst]).tolist(), directed=True)
+    g = ig.Graph(n=n, edges=np.column_stack([src, dst]).tolist(), directed=True)
     g.es["weight"] = w.tolist()
     bulk = time.perf_counter() - t0
     # the original per-edge loop, on growing prefixes
@@ -94,7 +95,7 @@ def igraph_build(k: int, seed: int, loop_budget: float) -> dict:
     total_loop = None
     for size in (500, 1000, 2000, 4000, 8000, 16000, 32000, 64000, m):
         size = min(size, m)
-        g2 = ig.Graph(n=8000, directed=True)
+        g2 = ig.Graph(n=n, directed=True)
         t0 = time.perf_counter()
         for a, b, ww in zip(src[:size].tolist(), dst[:size].tolist(), w[:size].tolist(),
                             strict=True):
@@ -169,6 +170,8 @@ def main() -> None:
     ap.add_argument("--graph-size", type=int, default=None,
                     help="size for the path-query graph (default: the largest size)")
     ap.add_argument("--loop-budget", type=float, default=20.0)
+    ap.add_argument("--igraph-size", type=int, default=8000,
+                    help="vertices of the bulk-vs-loop igraph comparison")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -178,14 +181,15 @@ def main() -> None:
                     "efSearch": max(params.HNSW_EF_SEARCH, 2 * (args.k + 1))}, "sizes": {}}
     t_all = time.perf_counter()
 
-    ib, g8 = igraph_build(args.k, args.seed, args.loop_budget)
-    report["igraph_8000"] = ib
-    print(f"igraph, 8000 vertices, {ib['edges']} edges: bulk {ib['bulk_s']} s; per-edge loop "
+    n8 = args.igraph_size
+    ib, g8 = igraph_build(n8, args.k, args.seed, args.loop_budget)
+    report[f"igraph_{n8}"] = ib
+    print(f"igraph, {n8} vertices, {ib['edges']} edges: bulk {ib['bulk_s']} s; per-edge loop "
           f"{ib['per_edge_loop_s']} s{' (extrapolated)' if ib['per_edge_extrapolated'] else ''}"
           f"; loop / bulk = {ib['ratio_loop_over_bulk']}x; full build_graph (bridges, "
           f"landmarks, hub load) {ib['build_graph_s']} s", flush=True)
-    print("path queries on the 8000-vertex graph:")
-    report["paths_8000"] = path_queries(g8, max(args.queries, 50), args.seed)
+    print(f"path queries on the {n8}-vertex graph:")
+    report[f"paths_{n8}"] = path_queries(g8, max(args.queries, 50), args.seed)
     del g8
 
     for n in sizes:

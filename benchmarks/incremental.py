@@ -119,6 +119,8 @@ def main() -> None:
         render_openmoji(default_collection())
         args.images = default_collection()
     files = _image_files(args.images)
+    print(f"collection: {args.images} ({len(files)} images; the demo collection unless "
+          "--images names another)")
     n_add = max(1, round(args.n * args.add))
     if len(files) < args.n + n_add:
         raise SystemExit(f"{args.images} has {len(files)} images; need {args.n + n_add}")

@@ -1,6 +1,6 @@
 """Path quality as a viewer sees it: every mode, judged in spaces independent of the graph's.
 
-    python -m benchmarks.path_quality FOLDER [FOLDER ...] [--features FILE.parquet]
+    python -m benchmarks.path_quality [FOLDER ...] [--limit N] [--features FILE.parquet]
         [--pairs 200] [--hub-pairs 1000] [--seed 0] [--spaces visual,graph]
         [--pca 128] [--k 20] [--space l2] [--set NAME=V1,V2 ...]
         [--graph NAME=V1,V2 ...] [--modes shortest,smooth,steps]
@@ -8,7 +8,8 @@
 
 Each FOLDER is a collection (:mod:`benchmarks.quality_data`: distinct images, topic folders,
 EfficientNet-Lite0 features cached by content hash in ``--store``, default
-``/work/datasets/features``). ``--features`` takes the features from a parquet of
+``<tmp>/xdeg-bench/features``); without FOLDER, the demo collection (``--limit`` images of it).
+The output names the collections used. ``--features`` takes the features from a parquet of
 ``content_hash`` and ``feature`` instead (one collection; e.g. features of another
 preprocessing), so the same figures compare feature variants; the file must also hold the
 features of the edited copies under ``<store>/edits`` (made by a first run) for the ``graph``
@@ -51,11 +52,12 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.demo_collection import real_collections
 from benchmarks.original_recipe import original_recipe
 from benchmarks.quality_data import (
-    DEFAULT_STORE,
     Collection,
     cached_features,
+    default_store,
     features_from_file,
     file_hashes,
     load_collection,
@@ -295,9 +297,10 @@ def evaluate_collection(args, folder: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("folders", type=Path, nargs="+")
+    ap.add_argument("folders", type=Path, nargs="*", help="default: the demo collection")
+    ap.add_argument("--limit", type=int, default=None, help="images of the demo collection")
     ap.add_argument("--features", type=Path, help="parquet of content_hash, feature")
-    ap.add_argument("--store", type=Path, default=DEFAULT_STORE)
+    ap.add_argument("--store", type=Path, default=None, help="default <tmp>/xdeg-bench/features")
     ap.add_argument("--backbone", default="efficientnet_lite0")
     ap.add_argument("--pairs", type=int, default=200)
     ap.add_argument("--hub-pairs", type=int, default=1000)
@@ -319,8 +322,11 @@ def main() -> None:
     args = ap.parse_args()
     if args.features is not None and len(args.folders) != 1:
         raise SystemExit("--features goes with exactly one collection folder")
-    reports = [evaluate_collection(args, f) for f in args.folders]
-    print(json.dumps({"collections": reports}))
+    folders, which = real_collections(args.folders, args.limit)
+    args.store = default_store(args.store)
+    print(f"collections: {which}")
+    reports = [evaluate_collection(args, f) for f in folders]
+    print(json.dumps({"collections_used": which, "collections": reports}))
 
 
 if __name__ == "__main__":

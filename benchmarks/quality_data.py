@@ -5,30 +5,37 @@ left out), one per content hash (the first path in sorted order wins, as in the 
 An image's *topic* is its first folder below the root ("" for files at the root). Features
 come from the project's extractor (``FeatureExtractor``, CPU) and are cached by content hash
 in a :class:`~xdeg_pipeline.core.storage.feature_store.FeatureStore` (default root
-``/work/datasets/features``, outside the repository), or from a features file made elsewhere
+``<tmp>/xdeg-bench/features``: :func:`benchmarks.demo_collection.cache_root`), or from a
+features file made elsewhere
 (a parquet of ``content_hash`` and ``feature``; e.g. another preprocessing), which then must
 hold every image of the folder.
 
-    python -m benchmarks.quality_data FOLDER [--store DIR] [--backbone NAME]
+    python -m benchmarks.quality_data [FOLDER] [--store DIR] [--backbone NAME] [--limit N]
 
-computes (or confirms) the cached features of FOLDER.
+computes (or confirms) the cached features of FOLDER (default: the demo collection, ``--limit``
+images of it) and prints, last, one JSON object (the collection, images, topics, seconds).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.demo_collection import cache_root, real_collections
 from xdeg_pipeline.core.images.decode import content_hash
 from xdeg_pipeline.core.images.formats import IMAGE_EXTENSIONS
 from xdeg_pipeline.core.storage.feature_store import FeatureStore, update_features
 from xdeg_pipeline.core.storage.feature_table import read_feature_hashes, read_feature_table
 
-DEFAULT_STORE = Path("/work/datasets/features")
+
+def default_store(given: Path | None = None) -> Path:
+    """The feature store's root: ``given``, else ``features`` under the benchmarks' cache."""
+    return given if given is not None else cache_root() / "features"
 
 
 @dataclass
@@ -106,7 +113,7 @@ def cached_features(paths: list[Path], hashes: list[str], store_root: Path,
     return keep, store.get([hashes[i] for i in keep])
 
 
-def load_collection(root: Path, features: Path | None = None, store_root: Path = DEFAULT_STORE,
+def load_collection(root: Path, features: Path | None = None, store_root: Path | None = None,
                     backbone: str = "efficientnet_lite0") -> Collection:
     """The distinct images of ``root`` with their features (from ``features`` or the store)."""
     root = root.resolve()
@@ -117,7 +124,7 @@ def load_collection(root: Path, features: Path | None = None, store_root: Path =
     if features is not None:
         feats = features_from_file(features, hashes)
     else:
-        keep, feats = cached_features(paths, hashes, store_root, backbone)
+        keep, feats = cached_features(paths, hashes, default_store(store_root), backbone)
         paths, hashes = [paths[i] for i in keep], [hashes[i] for i in keep]
     print(f"collection {root}: {len(paths)} distinct images, features {feats.shape} "
           f"in {time.perf_counter() - t0:.1f} s")
@@ -127,12 +134,19 @@ def load_collection(root: Path, features: Path | None = None, store_root: Path =
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("folder", type=Path)
-    ap.add_argument("--store", type=Path, default=DEFAULT_STORE)
+    ap.add_argument("folder", type=Path, nargs="?", help="default: the demo collection")
+    ap.add_argument("--store", type=Path, default=None, help="default <tmp>/xdeg-bench/features")
     ap.add_argument("--backbone", default="efficientnet_lite0")
+    ap.add_argument("--limit", type=int, default=None, help="images of the demo collection")
     args = ap.parse_args()
-    c = load_collection(args.folder, store_root=args.store, backbone=args.backbone)
+    (folder,), which = real_collections([args.folder] if args.folder else None, args.limit)
+    print(f"collection: {which}")
+    t0 = time.perf_counter()
+    c = load_collection(folder, store_root=args.store, backbone=args.backbone)
     print(f"{c.n} images, {len(set(c.topics))} topic folders")
+    print(json.dumps({"collection": which, "images": c.n, "topics": len(set(c.topics)),
+                      "feature_dim": int(c.features.shape[1]),
+                      "seconds": round(time.perf_counter() - t0, 2)}))
 
 
 if __name__ == "__main__":

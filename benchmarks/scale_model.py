@@ -27,7 +27,8 @@ pipeline's step); the parent also records the child's whole-life peak (``wait4``
 
 For each stage a log-log fit ``time ~ a * n^b`` (b is printed) and a linear fit of peak memory
 ``base + bytes_per_item * n``; then the ``--target`` projection: extraction hours on one CPU core
-(measured rate) and on N GPU workers (``--gpu-rate`` images/s each; 5,000 is the H100 target of
+(measured rate) and on N GPU workers (``--gpu-rate`` images/s each: a rate given, not measured
+here, and labelled so in the output; 5,000 is the H100 target of
 ``benchmarks/feature_throughput.py``), memory of the kNN index (measured bytes per vector) and of
 the graph, and the time of every CPU stage. The last line is one JSON object with everything.
 """
@@ -433,7 +434,7 @@ def project(rows: list[dict], args, dims: dict) -> tuple[dict, dict]:
                 "measured_images_per_s": round(rate, 2), "cores": big["cores"],
                 "device": big["device"],
                 "hours_1_cpu_core": round(N / rate / 3600 * big["cores"], 1),
-                "gpu_images_per_s_each": args.gpu_rate,
+                "gpu_images_per_s_each_given": args.gpu_rate,
                 "hours_on_gpus": {str(w): round(N / (args.gpu_rate * w) / 3600, 2)
                                   for w in args.gpu_worker_counts},
                 "worker_peak_bytes": fits[stage]["mem_base_bytes"],
@@ -491,8 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stages", default=",".join(STAGES))
     ap.add_argument("--target", type=int, default=10_000_000, help="images to project to")
     ap.add_argument("--gpu-rate", type=float, default=5000.0,
-                    help="images/s of one GPU worker (5000: the H100 target measured with "
-                         "benchmarks/feature_throughput.py)")
+                    help="images/s of one GPU worker, given (not measured by this run; "
+                         "5000: the H100 target of benchmarks/feature_throughput.py)")
     ap.add_argument("--gpu-workers", default="1,4,16", help="GPU worker counts to project")
     ap.add_argument("--extract-cores", type=int, default=1, help="cores of the extract child")
     ap.add_argument("--device", default="cpu", help="extract device (cpu, cuda)")
@@ -584,7 +585,8 @@ def main(argv: list[str] | None = None) -> int:
         gpus = ", ".join(f"{w} GPU(s) {h} h" for w, h in e["hours_on_gpus"].items())
         print(f"  extract: {e['hours_1_cpu_core']:,} h on 1 CPU core "
               f"({e['measured_images_per_s']} img/s measured); at {args.gpu_rate:,.0f} img/s "
-              f"per GPU: {gpus}; worker peak {_fmt_b(e['worker_peak_bytes'])}; "
+              f"per GPU (given by --gpu-rate, not measured): {gpus}; "
+              f"worker peak {_fmt_b(e['worker_peak_bytes'])}; "
               f"features on disk {_fmt_b(e['features_bytes'])}")
     for stage in VECTOR_STAGES:
         if stage not in proj:
@@ -603,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     report = {
         "target": N, "sizes": sizes, "image_sizes": image_sizes, "stages": stages,
-        "dims": dims, "k": args.k, "gpu_rate": args.gpu_rate, "threads": args.threads,
+        "dims": dims, "k": args.k, "gpu_rate_given": args.gpu_rate, "threads": args.threads,
         "cpus": os.cpu_count(),
         "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "params": {"PCA_MAX_SAMPLES": params.PCA_MAX_SAMPLES, "HNSW_M": params.HNSW_M,

@@ -1,11 +1,16 @@
 """An uneven collection for the path benchmarks: Tux Paint stamps plus a dense series.
 
-    python -m benchmarks.uneven_collection OUT [--base /work/datasets/tux/images]
-        [--picture household/rubberduck.png] [--seed 0]
+    python -m benchmarks.uneven_collection OUT [--base DIR | --limit N]
+        [--picture REL/PATH.png] [--seed 0]
 
-Writes into OUT (deterministic for a seed; existing files are replaced):
+``--base`` is a folder of real images, e.g. the Tux Paint stamps (Debian's
+``tuxpaint-stamps-default``, ``usr/share/tuxpaint/stamps``; ``--picture
+household/rubberduck.png`` there); without it, the demo collection (OpenMoji; ``--limit``
+images of it; ``--picture`` default: the duck, or the base's middle image). Writes into OUT
+(deterministic for a seed; existing files are replaced) and prints, last, one JSON object
+(the base used and the counts):
 
-* every image of ``--base`` at its relative path (topic folders kept);
+* every image of the base at its relative path (topic folders kept);
 * ``series/``: 300 small variations of one picture (``--picture``) on a fixed canvas:
   rotations (15 angles, -14..14 degrees), scalings (4 sizes, 85-100%), recolourings (3 hue
   shifts: 0, 25, 50 degrees) = 180 colour images, plus the greyscale version and a
@@ -31,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
+from benchmarks.demo_collection import real_collections
 from benchmarks.quality_data import list_images
 
 CANVAS = 160
@@ -39,6 +45,8 @@ SCALES = [0.85, 0.90, 0.95, 1.00]
 HUES = [0, 25, 50]  # degrees of hue rotation
 NEAR_DUP_SOURCES = 10
 MIXED = 6
+MIXED_FROM = 24  # stamps blended into one of the mixed images (distinct)
+DEMO_PICTURE = "1F986_duck.png"  # the demo collection's picture for the series
 
 
 def _rgba(path: Path) -> Image.Image:
@@ -143,7 +151,7 @@ def mixed(stamps: list[Path], rng: np.random.Generator) -> dict[str, Image.Image
             canvas.alpha_composite(_thumb(_rgba(stamps[i]), cell), at)
         out[f"collage_{c}.png"] = canvas
     acc = np.zeros((CANVAS, CANVAS, 3))
-    picks = rng.choice(len(stamps), 24, replace=False)
+    picks = rng.choice(len(stamps), MIXED_FROM, replace=False)
     for i in picks:
         white = Image.new("RGBA", (CANVAS, CANVAS), (255, 255, 255, 255))
         white.alpha_composite(_thumb(_rgba(stamps[i]), CANVAS))
@@ -190,14 +198,26 @@ def generate(out: Path, base: Path, picture: str, seed: int = 0) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
-    ap.add_argument("--base", type=Path, default=Path("/work/datasets/tux/images"))
-    ap.add_argument("--picture", default="household/rubberduck.png")
+    ap.add_argument("--base", type=Path, default=None, help="default: the demo collection")
+    ap.add_argument("--limit", type=int, default=None, help="images of the demo collection")
+    ap.add_argument("--picture", default=None, help="the series' picture, relative to the base")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    info = generate(args.out, args.base, args.picture, args.seed)
-    print(f"{args.out}: {len(list_images(args.out))} images ({len(info['series'])} series, "
-          f"{sum(map(len, info['near_duplicates'].values()))} near-duplicates, "
-          f"{len(info['mixed'])} mixed)")
+    (base,), which = real_collections([args.base] if args.base else None, args.limit)
+    stamps = list_images(base)
+    if len(stamps) < MIXED_FROM:
+        raise SystemExit(f"{base}: {len(stamps)} images; the collection needs {MIXED_FROM}")
+    picture = args.picture or next(
+        (p.relative_to(base).as_posix() for p in stamps if p.name == DEMO_PICTURE),
+        stamps[len(stamps) // 2].relative_to(base).as_posix())
+    print(f"base: {which}; series of {picture}")
+    info = generate(args.out, base, picture, args.seed)
+    counts = {"images": len(list_images(args.out)), "series": len(info["series"]),
+              "near_duplicates": sum(map(len, info["near_duplicates"].values())),
+              "mixed": len(info["mixed"])}
+    print(f"{args.out}: {counts['images']} images ({counts['series']} series, "
+          f"{counts['near_duplicates']} near-duplicates, {counts['mixed']} mixed)")
+    print(json.dumps({"base": which, "picture": picture, "out": str(args.out), **counts}))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from xdeg_pipeline.core.graph.build import load_graph
 from xdeg_pipeline.core.query import Collection, PathRequest
 from xdeg_pipeline.core.storage.atomic import BuildLocked, build_lock
 from xdeg_pipeline.core.storage.feature_store import FeatureStore
+from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline.core.storage.state import read_state
 from xdeg_pipeline.core.storage.tables import read_feature_table
 from xdeg_pipeline_tests.helpers.collections import make_collection, make_image
@@ -264,21 +265,35 @@ print(json.dumps({"computed": out["computed"], "images": out["images"]}))
 """
 
 
+def _waits_for_flock(lock_file: Path, pid: int) -> bool:
+    """Whether process ``pid`` is blocked on the ``flock`` of ``lock_file`` (``/proc/locks``
+    lists a waiter as ``N: -> FLOCK ADVISORY WRITE <pid> <dev>:<inode> ...``)."""
+    inode = f":{lock_file.stat().st_ino}"
+    for line in Path("/proc/locks").read_text().splitlines():
+        if "->" in line:
+            kind, _, _, who, where = line.split("->", 1)[1].split()[:5]
+            if kind == "FLOCK" and who == str(pid) and where.endswith(inode):
+                return True
+    return False
+
+
 def test_shard_extraction_runs_while_another_run_holds_the_build_lock(
-    env: dict[str, Path],
+    env: dict[str, Path], reaper: list[subprocess.Popen],
 ) -> None:
-    """Runs of different shards overlap: a shard's extraction takes only its own lock."""
+    """Runs of different shards overlap: a shard's extraction takes only its own lock; a run
+    of the same shard waits for that shard's lock (seen waiting in the kernel's lock table)."""
+    shard_run = [sys.executable, "-c", SHARD_RUN, str(env["home"]), str(env["images"])]
     with build_lock(env["home"]):
-        done = subprocess.run(
-            [sys.executable, "-c", SHARD_RUN, str(env["home"]), str(env["images"])],
-            capture_output=True, text=True, timeout=120,
-        )
+        done = subprocess.run(shard_run, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.splitlines()[-1]) == {"computed": 4, "images": 4}
     assert (env["home"] / "image_features" / "shard=3.parquet").exists()
-    with build_lock(env["home"], name="shard-3"):  # the same shard waits for its lock
-        with pytest.raises(subprocess.TimeoutExpired):
-            subprocess.run(
-                [sys.executable, "-c", SHARD_RUN, str(env["home"]), str(env["images"])],
-                capture_output=True, text=True, timeout=15,
-            )
+    logs, lock_file = env["logs"], Layout(env["home"]).lock_file("shard-3")
+    with build_lock(env["home"], name="shard-3"):
+        with open(logs / "shard.out", "w") as out, open(logs / "shard.err", "w") as err:
+            proc = subprocess.Popen(shard_run, stdout=out, stderr=err, start_new_session=True)
+        reaper.append(proc)
+        _wait_for(lambda: _waits_for_flock(lock_file, proc.pid), proc, logs, "shard")
+        assert proc.poll() is None
+    assert proc.wait(timeout=120) == 0, (logs / "shard.err").read_text()[-2000:]
+    assert json.loads((logs / "shard.out").read_text().splitlines()[-1])["computed"] == 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pandas as pd
 import pytest
 
@@ -135,11 +133,10 @@ def test_outside_the_collection_is_refused(query: str):
     assert isinstance(info.value, ValueError) and "inside the collection" in str(info.value)
 
 
-def test_large_collection_is_quick():
+def test_large_collection_resolves():
+    """20,000 names (how long it takes: benchmarks.guards)."""
     names = [f"folder{i % 50}/img_{i:06d}.png" for i in range(20_000)]
-    t0 = time.perf_counter()
     assert resolve_name("img_012345", names) == "folder45/img_012345.png"
     with pytest.raises(NameNotFound) as info:
         resolve_name("img_01234x", names)
     assert "folder34/img_001234.png" in info.value.suggestions or info.value.suggestions
-    assert time.perf_counter() - t0 < 5

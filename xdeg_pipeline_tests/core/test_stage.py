@@ -181,13 +181,17 @@ def test_the_stage_lock_is_held_while_it_computes(files: Layout, lock: str | Non
 
 
 def test_timing_in_result_and_state(files: Layout) -> None:
+    """The seconds are recorded (the runner's overhead is measured in benchmarks.guards)."""
+    calls = []
+
     def slow(_: StageInputs) -> Outcome:
+        calls.append(1)
         time.sleep(0.2)
         return Outcome()
 
     result = StageRunner(files).run(Stage("slow", slow, params=(1,)))
-    assert 0.2 <= result.seconds < 5
+    assert result.seconds >= 0.2
     state = json.loads(files.state_file("slow").read_text())
     assert state["seconds"] == round(result.seconds, 3)
     reused = StageRunner(files).run(Stage("slow", slow, params=(1,)))
-    assert reused.reused and reused.seconds < 0.2 and reused.state["seconds"] >= 0.2
+    assert reused.reused and len(calls) == 1 and reused.state["seconds"] == state["seconds"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import time
 from pathlib import Path
 
 import numpy as np
@@ -227,11 +226,9 @@ def test_missing_fifo_directory_and_symlinks(tmp_path: Path):
         load_rgb(tmp_path / "nope.png")
     assert info.value.reason == "vanished"
     os.mkfifo(tmp_path / "f.jpg")
-    t0 = time.perf_counter()
-    with pytest.raises(ImageRejected) as info:
+    with pytest.raises(ImageRejected) as info:  # how long it takes: benchmarks.guards
         load_rgb(tmp_path / "f.jpg")  # must not block waiting for a writer
     assert info.value.reason == "unreadable" and "FIFO" in info.value.detail
-    assert time.perf_counter() - t0 < 5
     (tmp_path / "d.jpg").mkdir()
     with pytest.raises(ImageRejected, match="unreadable"):
         load_rgb(tmp_path / "d.jpg")

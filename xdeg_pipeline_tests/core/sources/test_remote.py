@@ -145,11 +145,10 @@ def test_every_failure_case_is_a_rejected_row(server: ImageServer, tmp_path: Pat
     })
     df = pd.concat([df, df.iloc[[0]].assign(id="ok_png_again")], ignore_index=True)
     calls: list[tuple[int, int]] = []
-    t0 = time.perf_counter()
+    # how long failing URLs take within these limits: benchmarks.guards (download)
     result = remote.download_all(df, "Image URL", tmp_path / "cache",
                                  tmp_path / "cache" / FAILURES, workers=8,
                                  progress=lambda d, t: calls.append((d, t)), **FAST)
-    elapsed = time.perf_counter() - t0
 
     got = {r.name: r.reason for r in result.rejected.itertuples()}
     for name, n in zip(result.rows["name"], result.rows["bytes"]):
@@ -175,7 +174,6 @@ def test_every_failure_case_is_a_rejected_row(server: ImageServer, tmp_path: Pat
     # the size cap stops the transfer early (socket buffers hold a few MB at most)
     assert server.sent["/big.png"] < 25 * 2**20
     assert server.sent["/big-unsized.png"] < 10 * 2**20
-    assert elapsed < 15, elapsed
 
     # the cache: exactly the good files, named sha256(url) + extension from the bytes
     files = _cache_files(tmp_path / "cache")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -49,10 +48,8 @@ def test_lock_held_by_other_process_is_reported(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
-    t0 = time.perf_counter()
-    with build_lock(tmp_path, wait=False):
+    with build_lock(tmp_path, wait=False):  # free again (how fast: benchmarks.guards)
         pass
-    assert time.perf_counter() - t0 < 5
 
 
 def test_written_files_get_the_usual_mode_not_0600(tmp_path: Path) -> None:

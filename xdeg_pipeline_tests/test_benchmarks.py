@@ -1,0 +1,247 @@
+"""Every benchmark runs anywhere: ``python -m benchmarks.NAME`` on a tiny input, in a fresh
+process with its own temporary folder (no dataset on the machine), ends with one JSON object
+holding the figures it promises.
+
+Two benchmarks cannot run tiny (each is several real builds: minutes on 2 cores):
+``incremental`` and ``url_manifest`` are run in this process with the build stubbed, which
+checks their arguments, their arithmetic and their JSON line; their ``--help`` runs as a
+subprocess like the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xdeg_pipeline.core.storage.feature_table import write_feature_table
+from xdeg_pipeline.core.storage.layout import Layout
+from xdeg_pipeline_tests.helpers.collections import make_collection
+from xdeg_pipeline_tests.helpers.synthetic_home import build_synthetic_home
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = 24  # images of the demo collection the benchmarks render for themselves
+STUBBED = {"incremental", "url_manifest"}
+
+
+def _last_json(out: str) -> dict:
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A temporary folder as the benchmarks' system temp (their caches land there: the demo
+    sample and the feature store are made once and shared by the runs below)."""
+    root = tmp_path_factory.mktemp("bench")
+    (root / "tmp").mkdir()
+    env = {**os.environ, "TMPDIR": str(root / "tmp"), "PYTHONPATH": str(REPO),
+           "XDEG_PROGRESS_BAR": "0"}
+    return {"root": root, "env": env, "sample": root / "tmp" / "xdeg-bench"
+            / f"openmoji-160-sample{SAMPLE}"}
+
+
+def run_benchmark(bench: dict, name: str, *args: str, timeout: int = 300) -> dict:
+    done = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", *args], cwd=REPO,
+                          env=bench["env"], capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{name}: {done.stderr[-3000:]}"
+    print(f"{name}: {done.stdout.strip().splitlines()[-1]}")  # shown with -s
+    return _last_json(done.stdout)
+
+
+def _map_home(root: Path) -> Path:
+    """A data folder with what map_layout reads: the manifest and the PCA features."""
+    rng = np.random.default_rng(0)
+    layout = Layout(root / "map-home")
+    layout.home.mkdir(parents=True)
+    n = 90
+    hashes = [f"{i:064x}" for i in range(n)]
+    topic = np.arange(n) % 3
+    X = (rng.normal(size=(3, 8))[topic] * 4 + rng.normal(size=(n, 8))).astype(np.float32)
+    pd.DataFrame({"name": [f"t{t}/i{i}.png" for i, t in enumerate(topic)],
+                  "content_hash": hashes}).to_parquet(layout.raw_images)
+    write_feature_table(hashes, X, layout.pca_features)
+    return layout.home
+
+
+def test_quality_data(bench: dict) -> None:
+    out = run_benchmark(bench, "quality_data", "--limit", str(SAMPLE))
+    assert "the demo collection (OpenMoji" in out["collection"] and out["images"] == SAMPLE
+    assert out["feature_dim"] > 0
+
+
+def test_feature_throughput(bench: dict) -> None:
+    out = run_benchmark(bench, "feature_throughput", "--images", str(bench["sample"]),
+                        "--n", "8", "--rounds", "2", "--compare", "torch", "--runtime", "torch",
+                        "--real-n", "8", "--naive-n", "2", "--batch-size", "4", "--workers",
+                        "0", "--compare-rounds", "1", "--compare-batches", "1", "--threads", "1")
+    assert "the demo collection" in out["real_images"]
+    assert out["min_cosine_vs_torch"] is not None and out["min_cosine_vs_torch"] > 0.999
+    assert out["images"] == 8 and out["ratio"] > 0 and set(out["runtimes"]) == {
+        "efficientnet_lite0", "resnet18"}
+
+
+def test_fit_features(bench: dict) -> None:
+    out = run_benchmark(bench, "fit_features", str(bench["root"] / "fits"),
+                        str(bench["sample"]), "--fits", "pad")
+    assert out["images"] == SAMPLE and set(out["seconds"]) == {"pad"}
+
+
+def test_path_quality(bench: dict) -> None:
+    out = run_benchmark(bench, "path_quality", "--limit", str(SAMPLE), "--pairs", "3",
+                        "--hub-pairs", "3", "--edit-sample", "2", "--pca", "8", "--k", "5",
+                        "--modes", "smooth", "--reference")
+    assert "the demo collection" in out["collections_used"]
+    (report,) = out["collections"]
+    assert report["n"] == SAMPLE and set(report["configs"][0]["modes"]) == {
+        "smooth", "original recipe"}
+
+
+def test_uneven_collection(bench: dict) -> None:
+    out = run_benchmark(bench, "uneven_collection", str(bench["root"] / "uneven"),
+                        "--limit", str(SAMPLE))
+    assert "the demo collection" in out["base"]
+    assert out["series"] == 300 and out["mixed"] == 6 and out["near_duplicates"] == 20
+    assert out["images"] == SAMPLE + 326
+
+
+def test_graph_scale(bench: dict) -> None:
+    out = run_benchmark(bench, "graph_scale", "--sizes", "300", "--igraph-size", "300",
+                        "--queries", "2", "--recall-sample", "20", "--loop-budget", "1")
+    assert out["igraph_300"]["ratio_loop_over_bulk"] > 0 and "paths" in out["sizes"]["300"]
+
+
+def test_knn_update(bench: dict) -> None:
+    out = run_benchmark(bench, "knn_update", "--sizes", "300", "--changes", "0.1")
+    (row,) = out["rows"]
+    assert row["n"] == 300 and row["update_over_rebuild"] > 0
+
+
+def test_scale_model(bench: dict) -> None:
+    out = run_benchmark(bench, "scale_model", "--stages", "graph,paths", "--sizes", "200,400",
+                        "--target", "1000", "--queries", "2", "--threads", "1")
+    assert [r.get("error") for r in out["rows"]] == [None] * 4
+    assert out["gpu_rate_given"] == 5000.0 and set(out["projection"]) >= {"graph", "paths"}
+
+
+def test_guards(bench: dict) -> None:
+    out = run_benchmark(bench, "guards", "--names", "2000", "--repeats", "1")
+    assert set(out) == {"resolve", "fifo", "lock", "stage", "download"}
+    assert all(out[g]["ratio"] is not None and out[g]["reference_s"] > 0 for g in out)
+    assert out["stage"]["reused"]
+
+
+def test_map_layout(bench: dict) -> None:
+    home = _map_home(bench["root"])
+    out = run_benchmark(bench, "map_layout", "--home", str(home), "--no-umap",
+                        "--set", "n_iter=100", "--set", "early_exaggeration_iter=50")
+    (row,) = out["results"]
+    assert row["method"] == "tsne" and row["n"] == 90
+
+
+def test_serve_load(bench: dict) -> None:
+    home = build_synthetic_home(bench["root"] / "serve", n=40)
+    out = run_benchmark(bench, "serve_load", "--home", str(home["home"]), "--images",
+                        str(home["images"]), "--requests", "6", "--concurrency", "2")
+    assert out["requests"] == 6 and out["all_correct"]
+
+
+def test_map_paint(bench: dict) -> None:
+    out = run_benchmark(bench, "map_paint", "--n", "60", "--reference-n", "20")
+    assert out["map"]["images"] == 60 and out["reference"]["images"] == 20
+    assert set(out["ratios"]) == {"ms_from_navigation", "ms_from_map_request", "redraw_ms"}
+
+
+@pytest.mark.parametrize("name", sorted(STUBBED))
+def test_help_of_the_benchmarks_run_stubbed(bench: dict, name: str) -> None:
+    done = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", "--help"], cwd=REPO,
+                          env=bench["env"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "usage:" in done.stdout, done.stderr[-2000:]
+
+
+def test_every_benchmark_is_run_here() -> None:
+    """A new benchmark gets a tiny run here (or a stubbed one, said above)."""
+    runnable = {p.stem for p in (REPO / "benchmarks").glob("*.py")
+                if 'if __name__ == "__main__":' in p.read_text()}
+    tested = {n[len("test_"):] for n in globals() if n.startswith("test_")} | STUBBED
+    assert runnable - tested == set()
+
+
+# ------------------------------------------------- the two that run stubbed: arguments and JSON
+
+
+def test_incremental(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                     capsys: pytest.CaptureFixture[str]) -> None:
+    """``benchmarks.incremental`` with each build stubbed (a build costs ~1 s per image here)."""
+    from benchmarks import incremental
+
+    make_collection(tmp_path / "images", 12)
+    seen: list[int] = []
+
+    def build(collection: Path, home: Path, in_process: bool) -> tuple[float, dict]:
+        files = incremental._image_files(collection)
+        home.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"content_hash": [_sha(p) for p in files]}).to_parquet(
+            home / "raw_images.parquet")
+        computed = len(files) - (seen[-1] if seen else 0)
+        seen.append(len(files))
+        return 2.0 * len(files), {
+            "seconds": len(files), "cpu_s": float(len(files)),
+            "image_features": {"images_computed": computed, "seconds": 0.5},
+            "knn_edges": {"mode": "update"}, "pca_features": {"refit": False}}
+
+    monkeypatch.setattr(incremental, "_build", build)
+    monkeypatch.setattr(sys, "argv", ["incremental", "--images", str(tmp_path / "images"),
+                                      "--n", "10", "--add", "0.1", "--in-process"])
+    incremental.main()
+    out = _last_json(capsys.readouterr().out)
+    assert (out["images"], out["added"], out["ratio"]) == (10, 1, 1.1)
+    assert out["features_computed_incremental"] == out["added_new_content"] == 1
+    assert out["exactly_the_added"] and out["features_computed_unchanged"] == 0
+    assert out["breakdown_s"]["full"]["image_features"] == 0.5
+
+
+def test_url_manifest(monkeypatch: pytest.MonkeyPatch,
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    """``benchmarks.url_manifest`` with ``run_build`` stubbed (its builds and 5 s timeouts take
+    minutes); the served manifest, the download-alone runs and the JSON line are real."""
+    from benchmarks import url_manifest
+    from xdeg_pipeline.core.sources import remote
+
+    for key in ("XDEG_HOME", "XDEG_IMAGES", "XDEG_MANIFEST", "DAGSTER_HOME", "XDEG_PROGRESS_BAR",
+                "XDEG_DOWNLOAD_TIMEOUT", "XDEG_DOWNLOAD_TOTAL_TIMEOUT", "XDEG_DOWNLOAD_MAX_MB",
+                "no_proxy"):  # the benchmark sets them in os.environ: restored afterwards
+        monkeypatch.setenv(key, "")
+
+    def run_build(quiet: bool = True) -> dict:
+        layout = Layout(Path(os.environ["XDEG_HOME"]))
+        if os.environ.get("XDEG_IMAGES"):
+            good, failed = sorted(p.name for p in Path(os.environ["XDEG_IMAGES"]).iterdir()), []
+        else:
+            table = remote.load_manifest_table(Path(os.environ["XDEG_MANIFEST"]))
+            good = [f"{i}.jpg" for i in table["ID"] if i.startswith("w")]
+            failed = [i for i in table["ID"] if not i.startswith("w")]
+        pd.DataFrame({"name": good}).to_parquet(layout.raw_images)
+        pd.DataFrame({"name": failed, "reason": ["stub"] * len(failed)}).to_parquet(
+            layout.home / "rejected_images.parquet")
+        return {"raw_images": {"seconds": 0.1, "download_seconds": 0.1, "downloaded": len(good),
+                               "download_failed": len(failed), "downloaded_mb": 0.1, "cached": 0},
+                "similarity_graph": {"seconds": 0.1, "vertices": len(good)}}
+
+    monkeypatch.setattr("xdeg_pipeline.cli.run_build", run_build)
+    monkeypatch.setattr(sys, "argv", ["url_manifest", "--n", "40", "--latency", "0"])
+    url_manifest.main()
+    out = _last_json(capsys.readouterr().out)
+    assert out["rows"] == 40 and out["good"] + out["failing"] == 40 and out["vertices"] > 0
+    assert out["ratio_cold_vs_folder"] > 0 and out["download_8_threads_s"] > 0
+    assert out["cases"]["HTTP 404"] == "stub" and out["cases"]["302 redirect"] == "stub"
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
