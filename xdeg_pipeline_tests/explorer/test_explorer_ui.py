@@ -1,6 +1,7 @@
 """The explorer in a real browser (headless Chromium through Playwright, as the Dagster UI test
 drives it): pick a source and a target by searching, follow the chain, switch to steps, avoid
-an image, see the chain on the map, share the URL; credits and links; filters (the 10k-map paint: benchmarks.map_paint)."""
+an image, see the chain on the map, share the URL; credits and links; filters (the first paint
+of a 10,000-image map is measured by ``python -m benchmarks.map_paint``)."""
 
 from __future__ import annotations
 
