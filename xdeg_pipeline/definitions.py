@@ -4,7 +4,13 @@ from dagster import Definitions
 
 from xdeg_pipeline.assets import ALL_ASSETS
 from xdeg_pipeline.checks import ALL_CHECKS
-from xdeg_pipeline.jobs import build_dask, build_job, build_multiprocess, find_paths
+from xdeg_pipeline.jobs import (
+    DEFAULT_EXECUTOR,
+    build_dask,
+    build_job,
+    build_multiprocess,
+    find_paths,
+)
 from xdeg_pipeline.resources import XdegResource
 from xdeg_pipeline.schedules import refresh_schedule
 from xdeg_pipeline.sensors import automation_sensor, collection_sensor
@@ -16,6 +22,7 @@ defs = Definitions(
     schedules=[refresh_schedule],
     sensors=[collection_sensor, automation_sensor],
     resources={"xdeg": XdegResource.from_env()},  # launchpad shows each $XDEG_* source
+    executor=DEFAULT_EXECUTOR,  # build and find_paths: every step in the run's process
 )
 
 

@@ -1,8 +1,10 @@
 """Jobs: build the graph (in process, one process per step, or on a Dask cluster), and find
 paths. The build jobs are partitioned like image_features (Dagster infers it from the selection).
 
-``build`` and ``find_paths``, the jobs the UI, the sensor and the schedule launch, run every step
-in the run's own process (``in_process_executor``): a step process would import dagster, torch
+``build`` and ``find_paths``, the jobs the UI, the sensor and the schedule launch, name no
+executor: they take the code location's default, ``in_process_executor``
+(:data:`DEFAULT_EXECUTOR`, set in ``definitions.py``; the Kubernetes location sets its own), so
+every step runs in the run's own process: a step process would import dagster, torch
 and pandas again for each of the ~10 steps, which cost more than the steps themselves on a
 small change (see the README's figures). ``build_multiprocess`` and ``build_dask`` stay for
 those who want steps in parallel or on a cluster."""
@@ -10,12 +12,12 @@ those who want steps in parallel or on a cluster."""
 from dagster import AssetSelection, define_asset_job, in_process_executor, multiprocess_executor
 from dagster_dask import dask_executor
 
+DEFAULT_EXECUTOR = in_process_executor
 BUILD_SELECTION = AssetSelection.groups("ingest", "features", "graph", "map")
 
 build_job = define_asset_job(
     "build",
     selection=BUILD_SELECTION,
-    executor_def=in_process_executor,
     description="Scan the collection and bring features, PCA, kNN edges, the graph, the "
     "thumbnails and the map up to date.",
 )
@@ -39,6 +41,5 @@ build_dask = define_asset_job(
 find_paths = define_asset_job(
     "find_paths",
     selection=AssetSelection.assets("requested_paths"),
-    executor_def=in_process_executor,
     description="Find chains between the pairs given in run config (ops.requested_paths.config).",
 )

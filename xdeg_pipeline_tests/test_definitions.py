@@ -29,3 +29,14 @@ def test_every_stage_has_a_check() -> None:
     checked = {key.asset_key.to_user_string() for key in graph.asset_check_keys}
     assert {"image_features", "pca_features", "knn_edges", "similarity_graph",
             "requested_paths"} <= checked
+
+
+def test_jobs_dagster_launches_run_in_process() -> None:
+    """build and find_paths (UI, sensor, schedule) run their steps in the run's own process;
+    the other build jobs keep theirs."""
+    from xdeg_pipeline.definitions import defs
+
+    names = {j: defs.resolve_job_def(j).executor_def.name
+             for j in ("build", "find_paths", "build_multiprocess", "build_dask")}
+    assert names == {"build": "in_process", "find_paths": "in_process",
+                     "build_multiprocess": "multiprocess", "build_dask": "dask"}
