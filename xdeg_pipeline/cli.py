@@ -201,14 +201,15 @@ def _write_animation(collection, result, out: Path) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the explorer over the data folder (blocks until Ctrl-C)."""
     from xdeg_pipeline.explorer import serve
+    from xdeg_pipeline.explorer.hosts import split_hosts
 
-    settings = settings_from(args, images_dir=args.images)
+    settings = settings_from(args, images_dir=args.images, allowed_hosts=args.allowed_hosts)
     if not settings.layout.similarity_graph.exists():
         _err(f"xdeg serve: no graph in {settings.home}: build it first (`xdeg build` or "
              "`make demo`)")
         return EXIT_BAD_REQUEST
     serve(settings.home, settings.images_root, host=args.host, port=args.port,
-          openmoji=settings.openmoji)
+          openmoji=settings.openmoji, allowed_hosts=split_hosts(settings.allowed_hosts))
     return 0
 
 
@@ -278,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"address to listen on (default {DEFAULT_HOST}; others are "
                        "reachable from the network: there is no authentication)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    serve.add_argument("--allowed-hosts", help="more Host names to answer, comma-separated "
+                       "(default: the loopback names and --host; XDEG_ALLOWED_HOSTS)")
     serve.add_argument("--images", help=images_help)
     serve.add_argument("--home", help=home_help)
     serve.set_defaults(func=cmd_serve)

@@ -33,7 +33,7 @@ def test_search_finds_manifest_metadata(tmp_path: Path) -> None:
         with contextlib.redirect_stdout(io.StringIO()):
             assert main(["build", "--manifest", str(manifest), "--home", str(home)]) == 0
         root = Settings.from_env(home=home, manifest=manifest).images_root
-    with TestClient(create_app(home, root)) as client:
+    with TestClient(create_app(home, root), base_url="http://localhost:8765") as client:
         klee = client.get("/api/images", params={"q": "paul klee"}).json()["images"]
         assert len(klee) == 4
         assert {i["caption"] for i in klee} == {f"Painting {i} — Paul Klee" for i in (1, 4, 7, 10)}
