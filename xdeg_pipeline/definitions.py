@@ -4,7 +4,13 @@ from dagster import Definitions
 
 from xdeg_pipeline.assets import ALL_ASSETS
 from xdeg_pipeline.checks import ALL_CHECKS
-from xdeg_pipeline.jobs import build_dask, build_job, build_multiprocess, find_paths
+from xdeg_pipeline.jobs import (
+    build_dask,
+    build_job,
+    build_multiprocess,
+    find_paths,
+    verify_data_folder,
+)
 from xdeg_pipeline.resources import XdegResource
 from xdeg_pipeline.schedules import refresh_schedule
 from xdeg_pipeline.sensors import automation_sensor, collection_sensor
@@ -12,7 +18,7 @@ from xdeg_pipeline.sensors import automation_sensor, collection_sensor
 defs = Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_CHECKS,
-    jobs=[build_job, build_multiprocess, build_dask, find_paths],
+    jobs=[build_job, build_multiprocess, build_dask, find_paths, verify_data_folder],
     schedules=[refresh_schedule],
     sensors=[collection_sensor, automation_sensor],
     resources={"xdeg": XdegResource.from_env()},  # launchpad shows each $XDEG_* source

@@ -139,3 +139,17 @@ def test_verify_finds_a_flip_that_keeps_size_and_time_and_repairs_it(built: dict
                                "content hash differs") for line in repaired), out
     same_outputs(home, built["home"])
     assert len(list((home / "damaged").rglob("*.parquet"))) == 2
+
+
+def test_the_verify_job_fails_naming_the_damaged_file(built: dict, tmp_path: Path) -> None:
+    from xdeg_pipeline.jobs import verify_data_folder
+    from xdeg_pipeline.resources import XdegResource
+
+    _, home = _copy(built, tmp_path)
+    resource = {"xdeg": XdegResource(home=str(home), read_environment=False)}
+    assert verify_data_folder.execute_in_process(resources=resource).success
+    _flip_keeping_size_and_time(Layout(home).pca_features)
+    result = verify_data_folder.execute_in_process(resources=resource, raise_on_error=False)
+    assert not result.success
+    failure = result.get_step_failure_events()[0].event_specific_data.error
+    assert ": 1 damaged; `xdeg verify --repair` rebuilds them" in failure.message
