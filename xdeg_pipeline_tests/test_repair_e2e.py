@@ -62,9 +62,15 @@ def test_a_truncated_shard_table_and_new_images_build_and_heal(built: dict,
     assert code == 0 and "repaired:" not in out
 
 
-@pytest.mark.parametrize("name", ["knn_edges.parquet", "pca_features.parquet",
-                                  "similarity_graph.pkl", "pca_model.npz"])
-@pytest.mark.parametrize("how", ["truncate", "flip"])
+MAIN_OUTPUTS = ["knn_edges.parquet", "pca_features.parquet", "similarity_graph.pkl",
+                "pca_model.npz"]
+OTHER_OUTPUTS = ["raw_images.parquet", "image_features.parquet", "knn_rows.parquet",
+                 "near_duplicates.parquet", "thumbnails/atlas/atlas_index.parquet",
+                 "collection_map.parquet"]
+
+
+@pytest.mark.parametrize("name, how", [(n, h) for n in MAIN_OUTPUTS for h in ("truncate", "flip")]
+                         + [(n, "truncate") for n in OTHER_OUTPUTS])
 def test_every_damaged_output_is_rebuilt(built: dict, tmp_path: Path, name: str,
                                          how: str) -> None:
     images, home = _copy(built, tmp_path)

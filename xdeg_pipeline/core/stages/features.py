@@ -116,7 +116,7 @@ def plan_shards(settings: Settings, shards: Sequence[str], runner: StageRunner,
     plan = ShardPlan(manifest, key, dim, settings.device or "auto", fps)
     for p in shards:
         task = ShardTask(p, tuple(by_shard[p]), str(files.home), key, fps[p], args,
-                         settings.checkpoint_every)
+                         settings.checkpoint_every, str(settings.images_root))
         state = runner.reusable(task.stage())
         if state is None:
             plan.tasks.append(task)

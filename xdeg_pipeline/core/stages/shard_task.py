@@ -47,6 +47,7 @@ class ShardTask:
     input_fp: str
     extractor_args: ExtractorArgs
     checkpoint_every: int
+    images_root: str = ""  # the collection folder ("": not known)
 
     def stage(self, progress: ProgressFn | None = None,
               log: Callable[[str], None] | None = None) -> Stage:
@@ -144,13 +145,14 @@ def _extract(task: ShardTask, progress: ProgressFn | None, log: Callable[[str], 
 
 
 def _collection_still_there(task: ShardTask, update: FeatureUpdate) -> None:
-    """Images that vanished with their folder are no rejects: the collection folder (or its
+    """Images that vanished with the collection folder are no rejects: the folder (or its
     network share) went away mid-build. The features saved before are kept in the cache."""
     paths = dict(task.items)
-    gone = [paths[h] for h, why in update.failed.items()
-            if why.startswith("vanished") and not Path(paths[h]).parent.is_dir()]
-    if gone:
+    gone = [paths[h] for h, why in update.failed.items() if why.startswith("vanished")]
+    root = Path(task.images_root) if task.images_root else None
+    if gone and (not Path(gone[0]).parent.is_dir() if root is None else not root.is_dir()):
+        folder = root or Path(gone[0]).parent
         raise DataFolderFault(
-            f"the collection folder of {gone[0]} vanished while computing image features "
+            f"the collection folder {folder} vanished while computing image features "
             f"(shard {task.shard}; {update.computed} new features saved before are kept); "
             "reconnect or restore it, then run `xdeg build` again")
