@@ -93,12 +93,15 @@ def plain_console_logger():
 
     from dagster import Field, logger
 
+    from xdeg_pipeline.core.storage.integrity import DAMAGED
+
     class OwnLines(logging.Filter):
         def filter(self, record: logging.LogRecord) -> bool:
             meta = getattr(record, "dagster_meta", {}) or {}
             text = str(meta.get("orig_message", ""))
             return (getattr(record, "dagster_event", None) is None
-                    and not text.startswith("Dependencies for step"))
+                    and not text.startswith("Dependencies for step")
+                    and DAMAGED not in text)  # repairs: said once, in the summary
 
     class Plain(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from xdeg_pipeline.core.stages import features
-from xdeg_pipeline_tests.helpers.cli_builds import same_outputs, xdeg_build
+from xdeg_pipeline_tests.helpers.cli_builds import same_outputs, xdeg, xdeg_build
 from xdeg_pipeline_tests.helpers.collections import make_collection
 
 
@@ -141,3 +141,14 @@ def test_a_missing_collection_folder_is_one_line(clean: dict, tmp_path: Path) ->
     code, out, err = xdeg_build(tmp_path / "nowhere", tmp_path / "home")
     assert code == 1 and out == ""
     assert "does not exist" in _one_line(err)
+
+
+def test_the_traceback_only_with_v(tmp_path: Path) -> None:
+    home = tmp_path / "a_file"
+    home.write_text("not a folder")
+    code, out, err = xdeg_build(tmp_path, home)
+    assert code == 1 and out == ""
+    line = _one_line(err)
+    assert str(home) in line and line.endswith("run `xdeg build` again"), line
+    with pytest.raises(OSError):
+        xdeg("build", "--images", str(tmp_path), "--home", str(home), "-v")

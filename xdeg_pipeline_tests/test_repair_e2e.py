@@ -50,6 +50,7 @@ def test_a_truncated_shard_table_and_new_images_build_and_heal(built: dict,
     assert code == 0, err
     repaired = [line for line in out.splitlines() if line.startswith("repaired: ")]
     assert len(repaired) == 1, out
+    assert err == "", err  # said once: in the summary
     said = (f"image_features/shard={shard}.parquet (image_features.shard={shard}) was damaged: "
             f"{size // 2:,} bytes instead of the {size:,} bytes written; moved to damaged/")
     assert said in repaired[0]

@@ -29,6 +29,7 @@ from xdeg_pipeline.core.storage.layout import Layout
 BLOCK = 8 << 20
 HASH_NAME = "xxh3_128"
 REPAIRS_LOG = "repairs.log"
+DAMAGED = " was damaged: "  # in every line said about a damaged file
 
 
 def file_hash(path: Path) -> str:
@@ -134,6 +135,6 @@ def set_aside(home: Path, path: Path, what: str, reason: str, action: str) -> st
     """Move a damaged file aside and note it; returns the one line said about it."""
     dest = move_aside(home, path)
     where = f"moved to {relative(home, dest)}" if dest else "it is gone"
-    line = f"{relative(home, path)} ({what}) was damaged: {reason}; {where}; {action}"
+    line = f"{relative(home, path)} ({what}){DAMAGED}{reason}; {where}; {action}"
     note_repair(home, line)
     return line
