@@ -152,3 +152,41 @@ def test_the_traceback_only_with_v(tmp_path: Path) -> None:
     assert str(home) in line and line.endswith("run `xdeg build` again"), line
     with pytest.raises(OSError):
         xdeg("build", "--images", str(tmp_path), "--home", str(home), "-v")
+
+
+def test_a_disk_full_while_computing_features_keeps_the_saved_ones(tmp_path: Path,
+                                                                  tmpfs: Path) -> None:
+    """The data folder fills up during extraction (the Dagster instance elsewhere): the step
+    fails with the sentence, the chunks written before stay, and the build after computes only
+    the images no chunk holds."""
+    from dagster import DagsterInstance, materialize
+
+    from xdeg_pipeline.assets import BUILD_ASSETS
+    from xdeg_pipeline.core.storage.feature_store import FeatureStore
+    from xdeg_pipeline.resources import XdegResource
+    from xdeg_pipeline_tests.helpers.dagster_runs import metadata_of
+
+    images, home = tmp_path / "images", tmpfs / "home"
+    make_collection(images, 48)
+    resource = XdegResource(home=str(home), images_dir=str(images), checkpoint_every=4,
+                            runtime="torch", progress="off", read_environment=False)
+    assert _mount("-o", "remount,size=160k", str(tmpfs)).returncode == 0
+    with DagsterInstance.ephemeral() as instance:
+        first = materialize(BUILD_ASSETS, selection=["raw_images", "image_features"],
+                            instance=instance, resources={"xdeg": resource},
+                            raise_on_error=False)
+    assert not first.success
+    errors = [e.event_specific_data.error for e in first.get_step_failure_events()]
+    assert any("is full (No space left on device)" in e.message for e in errors), errors
+    saved = set()
+    for shard in (home / "feature_cache").glob("shard=*"):
+        for folder in shard.iterdir():
+            if folder.is_dir():
+                saved |= FeatureStore(shard, (folder / "KEY.txt").read_text().strip()).known()
+    assert _mount("-o", "remount,size=64m", str(tmpfs)).returncode == 0
+    with DagsterInstance.ephemeral() as instance:
+        second = materialize(BUILD_ASSETS, selection=["raw_images", "image_features"],
+                             instance=instance, resources={"xdeg": resource})
+    computed = metadata_of(second, "image_features")["images_computed"]
+    assert computed == 48 - len(saved), (computed, len(saved))
+    print(f"{len(saved)} features kept, {computed} computed after the fault; {errors[0].message}")

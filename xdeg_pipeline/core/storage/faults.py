@@ -10,6 +10,7 @@ unless ``-v``), and in Dagster the step fails with the same sentence.
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
 AGAIN = "run `xdeg build` again"
@@ -33,8 +34,8 @@ def _folder(path: str) -> str:
 def describe_os_error(exc: OSError, doing: str = "", images_root: Path | None = None) -> str:
     """One sentence for an ``OSError`` met while ``doing`` (e.g. "writing knn_edges")."""
     where, during = _where(exc), f" while {doing}" if doing else ""
-    reason = exc.strerror or str(exc)
-    code = exc.errno
+    code = exc.errno  # its own words: pyarrow's strerror is "Error writing bytes to file..."
+    reason = os.strerror(code) if code else exc.strerror or str(exc)
     if code in (errno.ENOSPC, errno.EDQUOT):
         return (f"the disk holding {_folder(where)} is full ({reason}){during}; the work saved "
                 f"before it is kept: free space and {AGAIN}")
