@@ -17,7 +17,13 @@ from pathlib import Path
 from xdeg_pipeline.core.progress import is_terminal
 from xdeg_pipeline.core.settings import Settings, SettingsError
 from xdeg_pipeline.runs import BuildFailed, rejected_summary, run_build, run_paths
-from xdeg_pipeline.terminal import chain_lines, rejected_lines, summary_table
+from xdeg_pipeline.terminal import (
+    chain_lines,
+    rejected_lines,
+    repaired_lines,
+    show,
+    summary_table,
+)
 
 EXIT_BAD_REQUEST = 2
 EXIT_BUILD_FAILED = 1
@@ -99,6 +105,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(json.dumps(summary, default=str))
         return 0
     print("\n".join(summary_table(summary)))
+    print("\n".join(repaired_lines(summary)), end="\n" if summary.get("repaired") else "")
     print("\n".join(rejected_lines(summary["rejected_images"])))
     return 0
 
@@ -199,17 +206,44 @@ def _write_animation(collection, result, out: Path) -> None:
     collection.animate(result, out, attribution=collection.attribution)
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Read every output and cache file against its recorded hash; ``--repair`` rebuilds the
+    damaged ones (exit 0: nothing damaged, or all repaired)."""
+    from xdeg_pipeline.core.stages.verify import mark_for_repair, verify
+    from xdeg_pipeline.core.storage.integrity import relative
+
+    settings = settings_from(args, images_dir=args.images)
+    found = verify(settings.home)
+    for f in found.damaged:
+        print(f"damaged: {show(relative(settings.home, f.path))} ({f.owner}): {f.reason}")
+    print(f"verified {found.files} files ({found.bytes / 2**20:.1f} MiB) in "
+          f"{found.seconds:.2f} s: {len(found.damaged)} damaged")
+    if not found.damaged:
+        return 0
+    if not args.repair:
+        _err("xdeg: damaged files found: `xdeg verify --repair` rebuilds them")
+        return EXIT_BUILD_FAILED
+    for line in mark_for_repair(settings.home, found):
+        print(f"repaired: {show(line)}")
+    summary = run_build(quiet=True, settings=settings)
+    print("\n".join(repaired_lines(summary)))
+    again = verify(settings.home)
+    print(f"verified again: {again.files} files, {len(again.damaged)} damaged")
+    return EXIT_BUILD_FAILED if again.damaged else 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the explorer over the data folder (blocks until Ctrl-C)."""
     from xdeg_pipeline.explorer import serve
+    from xdeg_pipeline.explorer.hosts import split_hosts
 
-    settings = settings_from(args, images_dir=args.images)
+    settings = settings_from(args, images_dir=args.images, allowed_hosts=args.allowed_hosts)
     if not settings.layout.similarity_graph.exists():
         _err(f"xdeg serve: no graph in {settings.home}: build it first (`xdeg build` or "
              "`make demo`)")
         return EXIT_BAD_REQUEST
     serve(settings.home, settings.images_root, host=args.host, port=args.port,
-          openmoji=settings.openmoji)
+          openmoji=settings.openmoji, allowed_hosts=split_hosts(settings.allowed_hosts))
     return 0
 
 
@@ -283,11 +317,20 @@ def build_parser() -> argparse.ArgumentParser:
     path.set_defaults(func=cmd_path)
     from xdeg_pipeline.explorer.serve import DEFAULT_HOST, DEFAULT_PORT
 
+    verify = sub.add_parser("verify", help="read every output and cache against its recorded "
+                            "hash (bit rot); --repair rebuilds what is damaged")
+    verify.add_argument("--repair", action="store_true", help="rebuild the damaged files")
+    verify.add_argument("--images", help=images_help)
+    verify.add_argument("--home", help=home_help)
+    verify.set_defaults(func=cmd_verify)
+
     serve = sub.add_parser("serve", help="the explorer: a local web page over the built data")
     serve.add_argument("--host", default=DEFAULT_HOST,
                        help=f"address to listen on (default {DEFAULT_HOST}; others are "
                        "reachable from the network: there is no authentication)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    serve.add_argument("--allowed-hosts", help="more Host names to answer, comma-separated "
+                       "(default: the loopback names and --host; XDEG_ALLOWED_HOSTS)")
     serve.add_argument("--images", help=images_help)
     serve.add_argument("--home", help=home_help)
     serve.set_defaults(func=cmd_serve)
@@ -313,7 +356,25 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, SettingsError):
             _err(f"xdeg: {exc}")
             return EXIT_BAD_REQUEST
-        raise
+        return _fault(args, exc)
+
+
+def _fault(args: argparse.Namespace, exc: BaseException) -> int:
+    """A fault of the data folder or the instance (disk full, read-only...) in one line; other
+    errors too, as one line: the traceback only with ``-v``."""
+    from xdeg_pipeline.core.storage.faults import describe
+
+    if getattr(args, "verbose", False):
+        raise exc
+    try:
+        home = Settings.from_env(home=getattr(args, "home", None)).home
+    except (SettingsError, TypeError):
+        home = None
+    line = describe(exc, home=home)
+    if line is None:
+        line = f"{type(exc).__name__}: {' '.join(str(exc).split())} (run with -v for details)"
+    _err(f"xdeg: {line}")
+    return EXIT_BUILD_FAILED
 
 
 if __name__ == "__main__":

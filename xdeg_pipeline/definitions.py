@@ -10,6 +10,7 @@ from xdeg_pipeline.jobs import (
     build_job,
     build_multiprocess,
     find_paths,
+    verify_data_folder,
 )
 from xdeg_pipeline.resources import XdegResource
 from xdeg_pipeline.schedules import refresh_schedule
@@ -18,7 +19,7 @@ from xdeg_pipeline.sensors import automation_sensor, collection_sensor
 defs = Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_CHECKS,
-    jobs=[build_job, build_multiprocess, build_dask, find_paths],
+    jobs=[build_job, build_multiprocess, build_dask, find_paths, verify_data_folder],
     schedules=[refresh_schedule],
     sensors=[collection_sensor, automation_sensor],
     resources={"xdeg": XdegResource.from_env()},  # launchpad shows each $XDEG_* source

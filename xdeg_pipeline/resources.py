@@ -53,6 +53,7 @@ class XdegResource(ConfigurableResource):
     download_max_mb: float | None = _field("download_max_mb")
     download_retry_hours: float | None = _field("download_retry_hours")
     progress: str | None = _field("progress")
+    allowed_hosts: str | None = _field("allowed_hosts")
     read_environment: bool = Field(
         default=True, description="Unset fields fall back to their XDEG_* variables (off: to "
         "the defaults; the CLI hands over settings it already read).",

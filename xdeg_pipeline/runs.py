@@ -3,6 +3,8 @@ Dagster instance (``<home>/dagster``, telemetry off), and their summary."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from pathlib import Path
 
@@ -15,11 +17,13 @@ TELEMETRY_OFF = {"telemetry": {"enabled": False}}
 
 
 class BuildFailed(RuntimeError):
-    """A build step raised (no usable image, missing folder...); ``step`` names it."""
+    """A build step raised (no usable image, missing folder...); ``step`` names it. A fault of
+    the data folder (disk full, read-only...) is its own sentence."""
 
-    def __init__(self, step: str, message: str) -> None:
-        super().__init__(f"build failed in {step}: {message}")
+    def __init__(self, step: str, message: str, fault: bool = False) -> None:
+        super().__init__(message if fault else f"build failed in {step}: {message}")
         self.step = step
+        self.fault = fault
 
 
 def instance_config(layout: Layout) -> Path:
@@ -51,33 +55,105 @@ def run_build(quiet: bool = False, settings: Settings | None = None,
               verbose: bool = False) -> dict:
     """Materialise every build asset (with its checks); returns the summary (one entry per
     asset: its metadata; ``checks``, ``rejected_images``, ``run_id``, ``seconds``)."""
-    from dagster import materialize
-
     from xdeg_pipeline.assets import BUILD_ASSETS
     from xdeg_pipeline.checks import BUILD_CHECKS
     from xdeg_pipeline.core.storage.atomic import build_lock
+    from xdeg_pipeline.core.storage.integrity import repairs_since
     from xdeg_pipeline.partitions import all_shards_tags
     from xdeg_pipeline.resources import XdegResource
 
     settings = settings or Settings.from_env()
     level = "INFO" if verbose and not quiet else "WARNING"
-    t0 = time.perf_counter()
+    t0, started = time.perf_counter(), time.time()
     with build_lock(settings.home, wait=False), open_instance(settings.layout) as instance:
-        result = materialize(
+        result = materialize_plainly(
             [*BUILD_ASSETS, *BUILD_CHECKS],
             instance=instance,
             resources={"xdeg": XdegResource.from_settings(settings)},
             run_config={"loggers": {"console": {"config": {"log_level": level}}}},
             tags={"xdeg/source": "cli", **all_shards_tags()},  # every shard, one run
-            raise_on_error=False,
+            plain=not verbose,
         )
     if not result.success:
         raise build_failure(result)
     summary = summarise(result)
     summary["rejected_images"] = rejected_summary(settings.layout)
+    summary["repaired"] = repairs_since(settings.home, started)
     summary["run_id"] = result.run_id
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     return summary
+
+
+def plain_console_logger():
+    """A console logger that prints what the stages say (warnings: ``xdeg: <step>: ...``) and
+    none of Dagster's own events (step failures with tracebacks, skipped dependencies): the
+    CLI says a failure once, in one line."""
+    import logging
+    import sys
+
+    from dagster import Field, logger
+
+    from xdeg_pipeline.core.storage.integrity import DAMAGED
+
+    class OwnLines(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            meta = getattr(record, "dagster_meta", {}) or {}
+            text = str(meta.get("orig_message", ""))
+            return (getattr(record, "dagster_event", None) is None
+                    and not text.startswith("Dependencies for step")
+                    and DAMAGED not in text)  # repairs: said once, in the summary
+
+    class Plain(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            meta = getattr(record, "dagster_meta", {}) or {}
+            step = meta.get("step_key")
+            text = " ".join(str(meta.get("orig_message", record.getMessage())).split())
+            return f"xdeg: {step}: {text}" if step else f"xdeg: {text}"
+
+    @logger({"log_level": Field(str, is_required=False, default_value="WARNING")})
+    def plain_console(init_context):
+        log = logging.Logger("xdeg", level=init_context.logger_config["log_level"])
+        handler = logging.StreamHandler(sys.stderr)
+        handler.addFilter(OwnLines())
+        handler.setFormatter(Plain())
+        log.addHandler(handler)
+        return log
+
+    return plain_console
+
+
+def materialize_plainly(assets, *, instance, resources, run_config, tags, plain: bool):
+    """``dagster.materialize`` (raise_on_error=False) with the plain console logger when
+    ``plain`` (Dagster's own console logger otherwise, e.g. with ``-v``)."""
+    from dagster import Definitions, define_asset_job, materialize
+
+    if not plain:
+        return materialize(assets, instance=instance, resources=resources,
+                           run_config=run_config, tags=tags, raise_on_error=False)
+    name = "__ephemeral_asset_job__"
+    defs = Definitions(jobs=[define_asset_job(name=name)], assets=assets, resources=resources,
+                       loggers={"console": plain_console_logger()})
+    with contextlib.redirect_stderr(WithoutInstanceNoise(sys.stderr)):
+        return defs.resolve_job_def(name).execute_in_process(
+            run_config=run_config, instance=instance, tags=tags, raise_on_error=False)
+
+
+class WithoutInstanceNoise:
+    """stderr without the lines Dagster writes there itself when its instance's database
+    fails (once per log call: the failure is said once, by the CLI)."""
+
+    NOISE = ("Exception while writing logger call to event log",)
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        if text.startswith(self.NOISE):
+            return len(text)
+        return self.stream.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
 
 
 def run_paths(settings: Settings, pairs: list[tuple[str, str]], options: dict | None = None):
@@ -134,7 +210,10 @@ def build_failure(result) -> BuildFailed:
         while error is not None and error.cause is not None:
             error = error.cause
         message = error.message.strip() if error is not None else "unknown error"
-        return BuildFailed(event.step_key or "?", message)
+        fault = error is not None and error.cls_name == "DataFolderFault"
+        if fault:
+            message = message.split(": ", 1)[-1]
+        return BuildFailed(event.step_key or "?", message, fault)
     return BuildFailed("run", "the run did not succeed")
 
 

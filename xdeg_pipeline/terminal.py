@@ -104,6 +104,11 @@ def summary_table(summary: dict) -> list[str]:
     return lines
 
 
+def repaired_lines(summary: dict) -> list[str]:
+    """One line per damaged output or cache file this build set aside and recomputed."""
+    return [f"repaired: {show(line)}" for line in summary.get("repaired", [])]
+
+
 def rejected_lines(rejected: dict) -> list[str]:
     """The count per reason, then one line per rejected image."""
     lines = [f"rejected_images: {rejected['count']} {rejected['by_reason'] or ''}".rstrip()]

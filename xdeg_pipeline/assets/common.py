@@ -3,14 +3,23 @@ resource into settings and a reporter, and a stage's result into a materialisati
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
-from dagster import AssetExecutionContext, AutomationCondition, DataVersion, MaterializeResult
+from dagster import (
+    AssetExecutionContext,
+    AutomationCondition,
+    DataVersion,
+    Failure,
+    MaterializeResult,
+)
 
 from xdeg_pipeline.assets.metadata import to_metadata
 from xdeg_pipeline.core.progress import is_terminal, progress_reporter
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Reporter, StageResult
+from xdeg_pipeline.core.storage.faults import DataFolderFault
 
 CODE_VERSION = "1"
 EAGER = AutomationCondition.eager()
@@ -28,6 +37,21 @@ def reporter(context: AssetExecutionContext, settings: Settings) -> Reporter:
         return progress_reporter(desc, context.log.info, show=show)
 
     return Reporter(info=context.log.info, warn=context.log.warning, progress=progress)
+
+
+def plain_faults(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Under ``@asset``: a fault of the data folder (disk full, read-only, a vanished
+    collection: :class:`DataFolderFault`) fails the step with its one sentence as the message,
+    the sentence the CLI prints."""
+
+    @functools.wraps(fn)
+    def asset_fn(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DataFolderFault as exc:
+            raise Failure(description=str(exc), allow_retries=False) from exc
+
+    return asset_fn
 
 
 def pick(result: StageResult, *keys: str) -> dict[str, Any]:

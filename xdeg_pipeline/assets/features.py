@@ -10,7 +10,7 @@ from dagster import (
     asset,
 )
 
-from xdeg_pipeline.assets.common import FOLLOWS_UPSTREAM, materialized, pick, reporter
+from xdeg_pipeline.assets.common import FOLLOWS_UPSTREAM, materialized, pick, plain_faults, reporter
 from xdeg_pipeline.assets.metadata import md_table, variance_plot
 from xdeg_pipeline.core.stages import features, pca
 from xdeg_pipeline.partitions import SHARDS, run_shards
@@ -32,6 +32,7 @@ warnings.filterwarnings("ignore", r"Parameter `backfill_policy`", BetaWarning)
     "shards by content-hash prefix (image_features/shard=<p>.parquet); a shard whose images "
     "are unchanged is skipped, and only images not yet in the cache are computed.",
 )
+@plain_faults
 def image_features(context: AssetExecutionContext, xdeg: XdegResource) -> MaterializeResult:
     """Bring the run's shards up to date (fanned out over the cluster on a Dask worker), then
     the collection's state and the combined table."""
@@ -59,6 +60,7 @@ def image_features(context: AssetExecutionContext, xdeg: XdegResource) -> Materi
     "applied shard by shard into one streamed table. The fitted model is kept and reused while "
     "the collection grows by less than a quarter.",
 )
+@plain_faults
 def pca_features(context: AssetExecutionContext, xdeg: XdegResource) -> MaterializeResult:
     """Reduce the features of every shard with the kept or a newly fitted PCA."""
     settings = xdeg.settings()

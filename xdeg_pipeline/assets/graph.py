@@ -3,7 +3,7 @@ near-duplicate groups of the graph."""
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from xdeg_pipeline.assets.common import FOLLOWS_UPSTREAM, materialized, pick, reporter
+from xdeg_pipeline.assets.common import FOLLOWS_UPSTREAM, materialized, pick, plain_faults, reporter
 from xdeg_pipeline.assets.metadata import degree_histogram, example_strips
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.stages import graph, knn
@@ -20,6 +20,7 @@ from xdeg_pipeline.resources import XdegResource
     "images, nmslib HNSW above; updated, not rebuilt, for added images); source/target are "
     "row numbers of pca_features.",
 )
+@plain_faults
 def knn_edges(context: AssetExecutionContext, xdeg: XdegResource) -> MaterializeResult:
     """Find each image's k nearest neighbours in the PCA space."""
     settings = xdeg.settings()
@@ -37,6 +38,7 @@ def knn_edges(context: AssetExecutionContext, xdeg: XdegResource) -> Materialize
     description="Undirected similarity graph built in bulk from knn_edges, bridged so that "
     "every pair of images is connected.",
 )
+@plain_faults
 def similarity_graph(context: AssetExecutionContext, xdeg: XdegResource) -> MaterializeResult:
     """Build the graph that chains are searched in."""
     settings = xdeg.settings()
@@ -60,6 +62,7 @@ def similarity_graph(context: AssetExecutionContext, xdeg: XdegResource) -> Mate
     "barely edited copy moves a picture), one row per image, with strips of the largest "
     "groups; path search never steps from an image to its near-duplicate unless it must.",
 )
+@plain_faults
 def near_duplicates(context: AssetExecutionContext, xdeg: XdegResource) -> MaterializeResult:
     """Find the near-duplicate groups of the graph."""
     settings = xdeg.settings()

@@ -2,7 +2,7 @@
 
 from dagster import AssetExecutionContext, AutomationCondition, MaterializeResult, asset
 
-from xdeg_pipeline.assets.common import CODE_VERSION, materialized, pick, reporter
+from xdeg_pipeline.assets.common import CODE_VERSION, materialized, pick, plain_faults, reporter
 from xdeg_pipeline.core.stages import ingest
 from xdeg_pipeline.resources import XdegResource
 
@@ -14,6 +14,7 @@ from xdeg_pipeline.resources import XdegResource
     automation_condition=AutomationCondition.on_missing(),
     description="Manifest of the collection: one row per image file, identified by content hash.",
 )
+@plain_faults
 def raw_images(context: AssetExecutionContext, xdeg: XdegResource) -> MaterializeResult:
     """Scan the collection folder (downloading a URL manifest into it first): every readable
     image becomes a row, every other file a row of rejected_images with the reason."""

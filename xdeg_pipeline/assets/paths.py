@@ -3,7 +3,7 @@
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
-from xdeg_pipeline.assets.common import CODE_VERSION, materialized, pick, reporter
+from xdeg_pipeline.assets.common import CODE_VERSION, materialized, pick, plain_faults, reporter
 from xdeg_pipeline.assets.metadata import chain_maps, provenance_table, strips
 from xdeg_pipeline.core.stages import paths
 from xdeg_pipeline.core.stages.paths import example_pair
@@ -54,6 +54,7 @@ class FindPathsConfig(Config):
     description="Chains between the requested pairs: a table plus a PNG strip and an HTML page "
     "per chain (run the find_paths job with the pairs in its config).",
 )
+@plain_faults
 def requested_paths(
     context: AssetExecutionContext, config: FindPathsConfig, xdeg: XdegResource
 ) -> MaterializeResult:

@@ -149,6 +149,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("progress", "XDEG_PROGRESS_BAR", _progress, "auto",
             "progress display: `bar` (1), `lines`, `off` (0); auto: a bar on a terminal, "
             "else lines (CLI) or none (Dagster runs, which log progress)"),
+    Setting("allowed_hosts", "XDEG_ALLOWED_HOSTS", str, "the loopback names and the bound address",
+            "more `Host` names the explorer answers (comma-separated; `.example.org`: a domain "
+            "and its subdomains; `*`: any); others get 421 (a guard against DNS rebinding)"),
 )
 BY_FIELD: dict[str, Setting] = {s.field: s for s in SETTINGS}
 
@@ -190,6 +193,7 @@ class Settings:
     download_retry_hours: float = RETRY_FAILED_AFTER / 3600
     refresh_cron: str = "0 3 * * *"
     progress: str = "auto"
+    allowed_hosts: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("k", "checkpoint_every", "download_workers", "iiif_size"):

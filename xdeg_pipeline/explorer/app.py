@@ -7,6 +7,7 @@ from a fixed table. Every response carries a restrictive Content-Security-Policy
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from starlette.routing import Route
 
 from xdeg_pipeline.explorer.api import Api
 from xdeg_pipeline.explorer.data import LiveData
+from xdeg_pipeline.explorer.hosts import HostPolicy, TrustedHosts
 from xdeg_pipeline.explorer.pictures import Pictures
 from xdeg_pipeline.explorer.responses import CSP, SecurityHeaders, error
 
@@ -57,10 +59,13 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 
 
 def create_app(home: Path, images_root: Path, *, openmoji: bool = False,
-               check_every: float = 1.0, settle: float = 1.0) -> Starlette:
+               check_every: float = 1.0, settle: float = 1.0, host: str = "127.0.0.1",
+               allowed_hosts: Iterable[str] = ()) -> Starlette:
     """The explorer over the data folder ``home`` built from ``images_root`` (``openmoji``:
     the rendered OpenMoji set: emoji names as captions, its credit line). A new build is
-    looked for every ``check_every`` s and loaded once its files are ``settle`` s old."""
+    looked for every ``check_every`` s and loaded once its files are ``settle`` s old. It
+    answers only requests for the loopback names, ``host`` (the bound address) and
+    ``allowed_hosts`` (:mod:`.hosts`)."""
     live = LiveData(Path(home), Path(images_root), check_every, settle, openmoji)
     page, api, pictures = Page(), Api(live), Pictures(live)
     routes = [
@@ -78,5 +83,6 @@ def create_app(home: Path, images_root: Path, *, openmoji: bool = False,
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     app.state.live = live
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(TrustedHosts, policy=HostPolicy(host, allowed_hosts))
+    app.add_middleware(SecurityHeaders)  # the outer one: refusals carry the headers too
     return app

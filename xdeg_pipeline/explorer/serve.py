@@ -21,8 +21,10 @@ def host_warning(host: str) -> str | None:
 
 
 def serve(home: Path, images_root: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          log_level: str = "info", openmoji: bool = False) -> None:
-    """Serve the explorer of the data folder ``home`` until interrupted."""
+          log_level: str = "info", openmoji: bool = False,
+          allowed_hosts: tuple[str, ...] = ()) -> None:
+    """Serve the explorer of the data folder ``home`` until interrupted; it answers requests
+    for the loopback names, ``host`` and ``allowed_hosts`` only (:mod:`.hosts`)."""
     import uvicorn
 
     from xdeg_pipeline.explorer.app import create_app
@@ -30,7 +32,8 @@ def serve(home: Path, images_root: Path, host: str = DEFAULT_HOST, port: int = D
     warning = host_warning(host)
     if warning:
         print(warning, file=sys.stderr, flush=True)
-    app = create_app(Path(home), Path(images_root), openmoji=openmoji)
+    app = create_app(Path(home), Path(images_root), openmoji=openmoji, host=host,
+                     allowed_hosts=allowed_hosts)
     shown = f"[{host}]" if ":" in host else host
     print(f"xdeg explorer: http://{shown}:{port}/  (Ctrl-C stops it)", file=sys.stderr,
           flush=True)

@@ -46,6 +46,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "XDEG_DOWNLOAD_RETRY_HOURS": "0.5", "XDEG_REFRESH_CRON": "*/5 * * * *",
         "XDEG_PROGRESS_BAR": "lines", "XDEG_RUNTIME": "OpenVINO",
         "XDEG_IIIF_CANVASES": "First", "XDEG_IIIF_SIZE": "256", "XDEG_LANGUAGE": "fr",
+        "XDEG_ALLOWED_HOSTS": "xdeg.lab.org",
     }
     assert {s.env for s in SETTINGS} - set(env) == {"XDEG_MANIFEST", "XDEG_IIIF"}
     s = Settings.from_env(env)
@@ -59,7 +60,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "max_bytes": int(1.5 * 2**20), "retry_failed_after": 1800.0,
     }
     assert s.progress == "lines" and s.progress_mode(terminal=True) == "lines"
-    assert s.runtime == "openvino"
+    assert s.runtime == "openvino" and s.allowed_hosts == "xdeg.lab.org"
     assert s.iiif_options() == {"size": 256, "first_only": True, "language": "fr",
                                 **s.download_options()}
     assert s.extractor_options() == {"backbone": "resnet18", "weights": "/w.pth",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import time
 from pathlib import Path
 
@@ -195,3 +196,43 @@ def test_timing_in_result_and_state(files: Layout) -> None:
     assert state["seconds"] == round(result.seconds, 3)
     reused = StageRunner(files).run(Stage("slow", slow, params=(1,)))
     assert reused.reused and len(calls) == 1 and reused.state["seconds"] == state["seconds"]
+
+
+# ------------------------------------------------------------ records of what was written
+def test_outputs_are_recorded_and_a_damaged_one_is_moved_aside_and_recomputed(
+        files: Layout) -> None:
+    write_state(files.home, "up", {"output_fingerprint": "u1"})
+    out = files.home / "demo.parquet"
+    compute = Counting(out)
+    StageRunner(files).run(_stage(files, compute))
+    rec = read_state(files.home, "demo")["outputs"]["demo.parquet"]
+    assert rec["size"] == out.stat().st_size and rec["mtime_ns"] == out.stat().st_mtime_ns
+    assert rec["hash"].startswith("xxh3_128:")
+
+    good = out.read_bytes()
+    out.write_bytes(good[:10])  # truncated
+    warned: list[str] = []
+    result = StageRunner(files, warn=warned.append).run(_stage(files, compute))
+    assert compute.calls == 2 and not result.reused
+    assert len(warned) == 1 and warned[0].startswith("demo.parquet (demo) was damaged: 10 bytes")
+    assert warned[0].endswith("; recomputing demo")
+    moved = list((files.home / "damaged").rglob("demo.parquet"))
+    assert [p.read_bytes() for p in moved] == [good[:10]]  # set aside, not deleted
+    assert out.read_bytes() == good
+
+
+def test_a_time_change_alone_is_settled_by_the_hash(files: Layout) -> None:
+    write_state(files.home, "up", {"output_fingerprint": "u1"})
+    out = files.home / "demo.parquet"
+    compute = Counting(out)
+    runner = StageRunner(files)
+    runner.run(_stage(files, compute))
+    os.utime(out, ns=(out.stat().st_atime_ns, out.stat().st_mtime_ns + 5 * 10**9))
+    assert runner.run(_stage(files, compute)).reused and compute.calls == 1
+    assert read_state(files.home, "demo")["outputs"]["demo.parquet"]["mtime_ns"] == \
+        out.stat().st_mtime_ns  # recorded: no hash on the next run
+    data = bytearray(out.read_bytes())
+    data[len(data) // 2] ^= 0x01  # same size, another time: the hash finds it
+    out.write_bytes(bytes(data))
+    assert runner.reusable(_stage(files, compute)) is None
+    assert not runner.run(_stage(files, compute)).reused and compute.calls == 2

@@ -20,7 +20,7 @@ A, B = "more/img_000.png", "shapes/img_013.png"
 @pytest.fixture(scope="module")
 def client(explorer_home: dict) -> TestClient:
     app = create_app(explorer_home["home"], explorer_home["images"])
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1:8765") as c:
         yield c
 
 

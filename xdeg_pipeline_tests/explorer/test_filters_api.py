@@ -14,7 +14,8 @@ from xdeg_pipeline_tests.helpers.metadata_home import LONELY, year_of
 
 @pytest.fixture(scope="module")
 def client(metadata_home: dict) -> TestClient:
-    with TestClient(create_app(metadata_home["home"], metadata_home["images"])) as c:
+    with TestClient(create_app(metadata_home["home"], metadata_home["images"]),
+                    base_url="http://localhost:8765") as c:
         yield c
 
 

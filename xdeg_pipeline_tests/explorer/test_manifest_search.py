@@ -11,7 +11,8 @@ from xdeg_pipeline_tests.helpers.credited_home import CC_BY
 
 
 def test_search_finds_manifest_metadata(credited_home: dict) -> None:
-    with TestClient(create_app(credited_home["home"], credited_home["images"])) as client:
+    with TestClient(create_app(credited_home["home"], credited_home["images"]),
+                    base_url="http://localhost:8765") as client:
         klee = client.get("/api/images", params={"q": "paul klee"}).json()["images"]
         assert len(klee) == 4
         assert {i["caption"] for i in klee} == {f"Painting {i} — Paul Klee" for i in (1, 4, 7, 10)}
@@ -26,7 +27,8 @@ def test_search_finds_manifest_metadata(credited_home: dict) -> None:
 
 def test_path_images_carry_provenance(credited_home: dict) -> None:
     expected = credited_home["expected"]
-    with TestClient(create_app(credited_home["home"], credited_home["images"])) as client:
+    with TestClient(create_app(credited_home["home"], credited_home["images"]),
+                    base_url="http://localhost:8765") as client:
         body = client.get("/api/path", params={"source": "art00", "target": "art03",
                                                "mode": "steps", "steps": "3"}).json()
     chain = body["chains"][0]

@@ -69,7 +69,7 @@ def image_features(settings: Settings, shards: Sequence[str] = SHARD_KEYS,
     """Bring the given shards up to date, then the collection-level state (and the combined
     table) from every shard's state."""
     t0 = time.perf_counter()
-    runner = StageRunner(settings.layout, report.info)
+    runner = StageRunner(settings.layout, report.info, report.warn)
     with runner.lock():
         plan = plan_shards(settings, shards, runner, report)
         if not plan.tasks:
@@ -116,7 +116,7 @@ def plan_shards(settings: Settings, shards: Sequence[str], runner: StageRunner,
     plan = ShardPlan(manifest, key, dim, settings.device or "auto", fps)
     for p in shards:
         task = ShardTask(p, tuple(by_shard[p]), str(files.home), key, fps[p], args,
-                         settings.checkpoint_every)
+                         settings.checkpoint_every, str(settings.images_root))
         state = runner.reusable(task.stage())
         if state is None:
             plan.tasks.append(task)
@@ -143,7 +143,8 @@ def run_shard_tasks(tasks: list[ShardTask], map_tasks: MapTasks | None = None,
     parts.start()
     results = []
     for task in tasks:
-        res = extract_shard(task, progress=parts.part(task.shard), log=report.info)
+        res = extract_shard(task, progress=parts.part(task.shard), log=report.info,
+                            warn=report.warn)
         pre = early.get(task.shard)  # computed by the prefetch, found cached by the task
         if pre and "computed" in res:
             n = pre["computed"]

@@ -12,6 +12,7 @@ from xdeg_pipeline.core.images.scan import scan_collection
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.sources import iiif, remote
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
+from xdeg_pipeline.core.storage.faults import DataFolderFault
 from xdeg_pipeline.core.storage.state import fingerprint_lines
 from xdeg_pipeline.core.storage.tables import replace_rejected
 
@@ -42,6 +43,9 @@ def _scan(settings: Settings, report: Reporter, inputs: StageInputs) -> Outcome:
         )
     previous = pd.read_parquet(files.raw_images) if files.raw_images.exists() else None
     scan = scan_collection(root, previous=previous, progress=report.progress("scan"))
+    if not root.is_dir():
+        raise DataFolderFault(f"the collection folder {root} vanished while it was scanned; "
+                              "reconnect or restore it, then run `xdeg build` again")
     manifest = scan.manifest
     failed = fetched.rejected if fetched is not None else pd.DataFrame(columns=["name"])
     replace_rejected(files.rejected_images, "iiif", problems)

@@ -17,6 +17,7 @@ from xdeg_pipeline.core.features.spec import cache_key, weighted_spec
 from xdeg_pipeline.core.progress import ProgressFn
 from xdeg_pipeline.core.stage import Outcome, Stage, StageInputs, StageRunner
 from xdeg_pipeline.core.storage.atomic import remove_stale_temp
+from xdeg_pipeline.core.storage.faults import DataFolderFault
 from xdeg_pipeline.core.storage.feature_store import FeatureStore, FeatureUpdate, update_features
 from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline.core.storage.state import fingerprint, fingerprint_lines
@@ -46,6 +47,7 @@ class ShardTask:
     input_fp: str
     extractor_args: ExtractorArgs
     checkpoint_every: int
+    images_root: str = ""  # the collection folder ("": not known)
 
     def stage(self, progress: ProgressFn | None = None,
               log: Callable[[str], None] | None = None) -> Stage:
@@ -53,7 +55,7 @@ class ShardTask:
         out = Layout(Path(self.home)).image_features_shard(self.shard)
         return Stage(shard_state_name(self.shard), partial(_extract, self, progress, log),
                      fingerprint=self.input_fp, outputs=(out,), lock=f"shard-{self.shard}",
-                     log_reuse=False)
+                     log_reuse=False, repair="rewriting it from the feature cache")
 
 
 _EXTRACTORS: dict[str, Any] = {}  # one loaded model per worker process
@@ -82,12 +84,13 @@ def extractor_for(args: ExtractorArgs) -> Any:
 
 
 def extract_shard(task: ShardTask, progress: ProgressFn | None = None,
-                  log: Callable[[str], None] | None = None) -> dict:
+                  log: Callable[[str], None] | None = None,
+                  warn: Callable[[str], None] | None = None) -> dict:
     """Bring one shard's feature table up to date: cached features are reused, the rest
     computed into the shard's own cache (no Dagster context needed); returns the shard's
     state plus computed/reused counts."""
     files = Layout(Path(task.home))
-    runner = StageRunner(files, log)
+    runner = StageRunner(files, log, warn)
     with runner.lock(f"shard-{task.shard}"):
         # temporary files of a killed extraction of this shard
         remove_stale_temp(files.feature_cache_shard(task.shard), recursive=True)
@@ -103,6 +106,8 @@ def _extract(task: ShardTask, progress: ProgressFn | None, log: Callable[[str], 
              inputs: StageInputs) -> Outcome:
     files = inputs.layout
     store = FeatureStore(files.feature_cache_shard(task.shard), task.cache_key)
+    for line in store.set_aside_damaged(files.home):  # we hold the shard's lock
+        inputs.warn(line)
     known = store.known()
     todo = sum(h not in known for h, _ in task.items)
     if progress is not None:  # the work of this shard, at once (the store keeps what it read)
@@ -123,6 +128,7 @@ def _extract(task: ShardTask, progress: ProgressFn | None, log: Callable[[str], 
         )
     else:
         update = FeatureUpdate(reused=len({h for h, _ in task.items}))
+    _collection_still_there(task, update)
     dim = extractor.dim if extractor is not None else key_and_dim(task.extractor_args)[1]
     ok = [h for h, _ in task.items if h not in update.failed]
     X = store.get(ok) if ok else np.zeros((0, dim), np.float32)
@@ -136,3 +142,17 @@ def _extract(task: ShardTask, progress: ProgressFn | None, log: Callable[[str], 
                else None,
                "device": None if extractor is None else str(extractor.device)},
     )
+
+
+def _collection_still_there(task: ShardTask, update: FeatureUpdate) -> None:
+    """Images that vanished with the collection folder are no rejects: the folder (or its
+    network share) went away mid-build. The features saved before are kept in the cache."""
+    paths = dict(task.items)
+    gone = [paths[h] for h, why in update.failed.items() if why.startswith("vanished")]
+    root = Path(task.images_root) if task.images_root else None
+    if gone and (not Path(gone[0]).parent.is_dir() if root is None else not root.is_dir()):
+        folder = root or Path(gone[0]).parent
+        raise DataFolderFault(
+            f"the collection folder {folder} vanished while computing image features "
+            f"(shard {task.shard}; {update.computed} new features saved before are kept); "
+            "reconnect or restore it, then run `xdeg build` again")

@@ -14,6 +14,7 @@ from xdeg_pipeline.core.pictures import atlases as atlas
 from xdeg_pipeline.core.pictures.thumbnails import THUMB_SIZE, ThumbnailStore
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
+from xdeg_pipeline.core.storage.faults import DataFolderFault
 
 NAME = "thumbnails"
 VERSION = 1
@@ -39,6 +40,9 @@ def _make(images_root: Path, report: Reporter, inputs: StageInputs) -> Outcome:
     workers = min(MAX_WORKERS, os.cpu_count() or 1)
     stats = store.build(sorted(by_hash.items()), workers=workers,
                         progress=report.progress("thumbnails"))
+    if stats.failed and not Path(images_root).is_dir():
+        raise DataFolderFault(f"the collection folder {images_root} vanished while making "
+                              "thumbnails; reconnect or restore it, then run `xdeg build` again")
     for h, reason in list(stats.failed.items())[:SHOWN_FAILURES]:
         report.warn(f"no thumbnail for {by_hash[h]}: {reason}")
     stored = atlas.load_atlases(files.atlas_index, files.atlas_sheets)

@@ -4,13 +4,17 @@ Layout under ``root/<safe key>/``: ``features.parquet`` (the compacted rows) and
 ``chunk-*.parquet`` (rows added since), each a feature table (``content_hash``, ``feature``;
 codec: :mod:`xdeg_pipeline.core.storage.feature_table`). Every file is written to a temporary name
 and renamed into place, so a reader only ever sees whole files; leftover temporary files
-(``.*.tmp``) of a killed writer are ignored, and so is a file that cannot be read (its rows
-are recomputed). A hash present in several files has the same features in each
-(written under one key); the last one read wins.
+(``.*.tmp``) of a killed writer are ignored. ``RECORDS.json`` holds the size, mtime and
+content hash of every file written (:mod:`.integrity`): a file that does not match its record
+or cannot be read is not trusted (its rows are recomputed) and, by a holder of the shard's lock
+(:meth:`FeatureStore.set_aside_damaged`), moved to ``<home>/damaged/``. A file without a record
+(a cache written before records, or one being recorded) is read as it is. A hash present in
+several files has the same features in each (written under one key); the last one read wins.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -22,9 +26,11 @@ import numpy as np
 
 from xdeg_pipeline.core.storage.atomic import write_text
 from xdeg_pipeline.core.storage.feature_table import read_feature_table, write_feature_table
+from xdeg_pipeline.core.storage.integrity import cheap_damage, record, set_aside
 
 MAIN_FILE = "features.parquet"
 CHUNK_GLOB = "chunk-*.parquet"
+RECORDS_FILE = "RECORDS.json"
 
 
 def safe_key(key: str) -> str:
@@ -43,6 +49,33 @@ class FeatureStore:
         self._index: dict[str, tuple[int, int]] | None = None  # hash -> (block, row)
         self._blocks: list[np.ndarray] = []
         self.unreadable: list[Path] = []  # files skipped by the last read
+        self.damaged: dict[Path, str] = {}  # files skipped by the last read, and why
+
+    # ------------------------------------------------------------------ records
+    def records(self) -> dict[str, dict]:
+        """File name -> its record (size, mtime, hash) as written."""
+        try:
+            return json.loads((self.folder / RECORDS_FILE).read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def _record(self, add: Sequence[Path] = (), drop: Sequence[Path] = ()) -> None:
+        records = {k: v for k, v in self.records().items()
+                   if k not in {p.name for p in drop} and (self.folder / k).is_file()}
+        records.update({p.name: record(p) for p in add})
+        write_text(json.dumps(records, indent=1, sort_keys=True), self.folder / RECORDS_FILE)
+
+    def set_aside_damaged(self, home: Path) -> list[str]:
+        """Move the files the last read did not trust to ``<home>/damaged/`` (call it holding
+        the shard's lock); returns the line said about each."""
+        self._load()
+        lines = [set_aside(home, path, "feature cache", reason,
+                           "its images' features are computed again")
+                 for path, reason in self.damaged.items()]
+        if lines:
+            self._record(drop=list(self.damaged))
+            self.damaged = {}
+        return lines
 
     # ------------------------------------------------------------------ reading
     def _files(self) -> list[Path]:
@@ -54,12 +87,18 @@ class FeatureStore:
         if self._index is None:
             index: dict[str, tuple[int, int]] = {}
             blocks: list[np.ndarray] = []
-            self.unreadable = []
+            self.unreadable, self.damaged = [], {}
+            records = self.records()
             for path in self._files():
-                try:
-                    hashes, feats = read_feature_table(path)
-                except Exception:  # e.g. a disk-full write: its rows are simply recomputed
+                reason = cheap_damage(path, records[path.name]) if path.name in records else None
+                if reason is None:
+                    try:
+                        hashes, feats = read_feature_table(path)
+                    except Exception as exc:  # e.g. a disk-full write: its rows are recomputed
+                        reason = f"unreadable ({type(exc).__name__})"
+                if reason is not None:
                     self.unreadable.append(path)
+                    self.damaged[path] = reason
                     continue
                 if not hashes:
                     continue
@@ -111,8 +150,8 @@ class FeatureStore:
             raise ValueError(f"features of length {feats.shape[1]}, store holds {dim}")
         self._ensure_folder()
         name = f"chunk-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
-        write_feature_table(hashes, feats, self.folder / name)
         index = self._load()
+        self._record(add=[write_feature_table(hashes, feats, self.folder / name)])
         b = len(self._blocks)
         self._blocks.append(feats.copy())
         index.update((h, (b, r)) for r, h in enumerate(hashes))
@@ -130,7 +169,8 @@ class FeatureStore:
         index = self._load()
         hashes = list(index)
         if hashes:
-            write_feature_table(hashes, self.get(hashes), self.folder / MAIN_FILE)
+            main = write_feature_table(hashes, self.get(hashes), self.folder / MAIN_FILE)
+            self._record(add=[main], drop=chunks)
         for chunk in chunks:
             chunk.unlink(missing_ok=True)
         self._index = None

@@ -210,3 +210,29 @@ def test_update_features_with_the_real_extractor(tmp_path):
     ref, _ = fx.extract([b, a])
     np.testing.assert_allclose(feats, ref, rtol=1e-5, atol=1e-6)
     assert update_features(store, items, fx).computed == 0
+
+
+def test_a_file_that_does_not_match_its_record_is_not_trusted_and_set_aside(tmp_path):
+    home = tmp_path / "home"
+    store = FeatureStore(home / "feature_cache" / "shard=0", KEY)
+    hashes, feats = _rows(6)
+    store.add(hashes[:3], feats[:3])
+    store.add(hashes[3:], feats[3:])
+    chunks = sorted(store.folder.glob(CHUNK_GLOB))
+    assert set(store.records()) == {c.name for c in chunks}
+    data = bytearray(chunks[0].read_bytes())  # a flipped byte, a new time, the same size
+    data[len(data) // 2] ^= 0x40
+    chunks[0].write_bytes(bytes(data))
+    fresh = FeatureStore(store.root, KEY)
+    assert fresh.known() == set(hashes[3:]) and list(fresh.damaged) == [chunks[0]]
+    lines = fresh.set_aside_damaged(home)
+    assert len(lines) == 1 and "(feature cache) was damaged: modified after it was written" \
+        in lines[0] and lines[0].endswith("its images' features are computed again")
+    assert not chunks[0].exists() and list((home / "damaged").rglob(chunks[0].name))
+    assert set(fresh.records()) == {chunks[1].name}
+    fresh.add(hashes[:3], feats[:3])
+    fresh.compact()
+    assert set(fresh.records()) == {MAIN_FILE}
+    again = FeatureStore(store.root, KEY)
+    assert again.known() == set(hashes) and not again.damaged
+    np.testing.assert_array_equal(again.get(hashes), feats)

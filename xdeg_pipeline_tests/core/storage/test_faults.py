@@ -1,0 +1,56 @@
+"""Faults said in one line: the sentences, and the stage runner's on a really full disk."""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from xdeg_pipeline.core.stage import Outcome, Stage, StageRunner
+from xdeg_pipeline.core.storage.faults import DataFolderFault, describe, describe_os_error
+from xdeg_pipeline.core.storage.layout import Layout
+from xdeg_pipeline.core.storage.state import read_state
+
+
+def test_sentences_name_the_fault_the_path_and_what_to_do(tmp_path: Path) -> None:
+    full = OSError(errno.ENOSPC, "No space left on device", "/data/.knn_edges.parquet.x.tmp")
+    assert describe_os_error(full, "writing knn_edges") == (
+        "the disk holding /data is full (No space left on device) while writing knn_edges; the "
+        "work saved before it is kept: free space and run `xdeg build` again")
+    ro = OSError(errno.EROFS, "Read-only file system", "/data/.build.lock")
+    assert describe_os_error(ro).startswith("/data is on a read-only file system")
+    denied = OSError(errno.EACCES, "Permission denied", "/data/state")
+    assert "permission denied on /data/state" in describe_os_error(denied)
+    gone = FileNotFoundError(errno.ENOENT, "No such file or directory", "/share/a.png")
+    assert describe_os_error(gone, images_root=tmp_path / "share").startswith(
+        f"the collection folder {tmp_path / 'share'} is gone")
+    wrapped = RuntimeError("step failed")
+    wrapped.__cause__ = sqlite3.OperationalError("disk I/O error")
+    line = describe(wrapped, home=Path("/data"))
+    assert line.startswith("the Dagster instance's database in /data/dagster failed (disk I/O")
+    assert describe(ValueError("no")) is None
+
+
+def test_a_full_disk_while_a_stage_writes_is_one_sentence(tmp_path: Path) -> None:
+    where = tmp_path / "small"
+    where.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(where)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+    try:
+        files = Layout(where / "home")
+        big = Stage("demo", lambda _: Outcome(writes={files.home / "big.bin": b"x" * 2**20}),
+                    params=(1,), outputs=(files.home / "big.bin",))
+        with pytest.raises(DataFolderFault) as caught:
+            StageRunner(files).run(big)
+        assert str(caught.value) == (
+            f"the disk holding {files.home} is full (No space left on device) while writing "
+            "demo; the work saved before it is kept: free space and run `xdeg build` again")
+        assert read_state(files.home, "demo") == {}  # no state for outputs not in place
+        assert not list(files.home.glob(".*.tmp"))
+    finally:
+        subprocess.run(["umount", str(where)], capture_output=True, check=False)
