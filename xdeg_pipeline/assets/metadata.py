@@ -125,10 +125,10 @@ def chain_maps(maps: dict[Path, bytes]) -> dict[str, MetadataValue]:
             for path in maps}
 
 
-def strips(results: Sequence[ChainResult], limit: int = 10) -> dict[str, MetadataValue]:
-    """The picture strip of the first ``limit`` chains, one entry each."""
-    return {f"strip_{r.chain_id}": picture(r.png)
-            for r in results[:limit] if r.png is not None}
+def strips(pictures: dict[str, bytes]) -> dict[str, MetadataValue]:
+    """Each chain's strip (PNG bytes by chain id, wrapped to be seen whole), one entry each."""
+    return {f"strip_{chain_id}": MetadataValue.md(markdown.png_image(png, f"strip {chain_id}"))
+            for chain_id, png in pictures.items()}
 
 
 def provenance_table(results: Sequence[ChainResult], limit: int = 10) -> pd.DataFrame | None:
