@@ -15,6 +15,12 @@ from xdeg_pipeline.core.pictures import markdown
 
 if TYPE_CHECKING:  # core.query pulls in igraph: imported only where chains are shown
     from xdeg_pipeline.core.query import ChainResult
+    from xdeg_pipeline.core.stage import StageResult
+
+#: The per-shard figures of image_features' shard table, and their names in a partition's
+#: metadata.
+SHARD_FIGURES = {"images": "shard_images", "computed": "shard_images_computed",
+                 "reused": "shard_images_reused", "failed": "shard_images_failed"}
 
 
 def md_table(df: pd.DataFrame, max_rows: int = 50) -> MetadataValue:
@@ -42,6 +48,19 @@ def to_metadata(values: dict[str, Any]) -> dict[str, Any]:
             value = value.item()
         out[key] = value
     return out
+
+
+def run_totals(result: StageResult, *keys: str) -> dict[str, Any]:
+    """Facts of a run that spans several partitions, named ``run_<key>``: Dagster gives one
+    materialisation's metadata to every partition of the run (no per-partition metadata,
+    dagster#18123), so a total must not read as the partition's own."""
+    return {f"run_{key}": result.get(key) for key in keys}
+
+
+def shard_figures(shards: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Each shard's own figures (a row of the stage's shard table), by shard."""
+    return {str(row["shard"]): {name: int(row[col]) for col, name in SHARD_FIGURES.items()}
+            for row in shards.to_dict("records")}
 
 
 def plot(draw: Callable[[Any], None], alt: str, data: Any = None,
