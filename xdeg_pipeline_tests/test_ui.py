@@ -196,8 +196,11 @@ def test_dagster_ui_materialises_the_pipeline(xdeg_env: dict[str, Path], tmp_pat
             expect(status).to_be_visible(timeout=5_000)
             page.screenshot(path=str(shot / "ui_run_success.png"))
             _shards_have_their_own_figures(browser, base, settings)
-            run = run_paths(settings, [PAIR], PATH_OPTIONS)  # what `xdeg demo` runs
-            assert [e.passed for e in run.get_asset_check_evaluations()] == [True]
+            browser.close()
+        run = run_paths(settings, [PAIR], PATH_OPTIONS)  # what `xdeg demo` runs (no event loop)
+        assert [e.passed for e in run.get_asset_check_evaluations()] == [True]
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             _requested_paths_legible(browser, base, shot)
             browser.close()
         assert (xdeg_env["home"] / "similarity_graph.pkl").exists()
