@@ -90,7 +90,7 @@ def _print_breakdown(label: str, wall: float, parts: dict[str, float], summary: 
     for name, sec in parts.items():
         extra = ""
         if name == "image_features":
-            extra = (f"  ({feats.get('images_computed', 0)} computed in "
+            extra = (f"  ({feats.get('run_images_computed', 0)} computed in "
                      f"{feats.get('shards_computed', 0)} shards, runtime "
                      f"{feats.get('runtime', '?')})")
         if name == "knn_edges" and summary.get("knn_edges", {}).get("mode"):
@@ -145,7 +145,7 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    computed = inc["image_features"]["images_computed"]
+    computed = inc["image_features"]["run_images_computed"]
     parts = {"full": breakdown(t_full, full), "incremental": breakdown(t_inc, inc),
              "unchanged": breakdown(t_same, same)}
     result = {
@@ -159,7 +159,7 @@ def main() -> None:
         "exactly_the_added": computed == new_content,
         "shards_computed_incremental": inc["image_features"].get("shards_computed"),
         "unchanged_rebuild_s": round(t_same, 2),
-        "features_computed_unchanged": same["image_features"]["images_computed"],
+        "features_computed_unchanged": same["image_features"]["run_images_computed"],
         "runtime": full["image_features"].get("runtime"),
         "knn_mode_incremental": inc["knn_edges"].get("mode"),
         "pca_refit_incremental": inc["pca_features"].get("refit"),

@@ -181,8 +181,8 @@ def run_paths(settings: Settings, pairs: list[tuple[str, str]], options: dict | 
 
 
 def summarise(result) -> dict:
-    """One entry per asset: its materialisation metadata (numbers and short strings), and the
-    checks' outcomes."""
+    """One entry per asset: its materialisation metadata (numbers and short strings; of a
+    partitioned asset, what its partitions share), and the checks' outcomes."""
     out: dict = {}
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
@@ -191,7 +191,10 @@ def summarise(result) -> dict:
             raw = getattr(value, "value", value)
             if isinstance(raw, (int, float, bool)) or (isinstance(raw, str) and len(raw) < 300):
                 meta[key] = raw
-        out[mat.asset_key.to_user_string()] = meta
+        asset = mat.asset_key.to_user_string()
+        if asset in out:  # another partition: only what the run's partitions share
+            meta = {k: v for k, v in meta.items() if out[asset].get(k, v) == v and k in out[asset]}
+        out[asset] = meta
     checks = {}
     for event in result.get_asset_check_evaluations():
         checks[event.check_name] = {

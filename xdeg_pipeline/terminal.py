@@ -29,11 +29,11 @@ def _raw(m: Meta) -> str:
 
 
 def _features(m: Meta) -> str:
-    text = f"{m.get('images_computed', 0)} computed, {m.get('images_reused', 0)} reused"
-    if m.get("images_failed"):
-        text += f", {m['images_failed']} failed"
-    if m.get("images_per_second"):
-        text += f" ({m['images_per_second']:.1f} images/s)"
+    text = f"{m.get('run_images_computed', 0)} computed, {m.get('run_images_reused', 0)} reused"
+    if m.get("run_images_failed"):
+        text += f", {m['run_images_failed']} failed"
+    if m.get("run_images_per_second"):
+        text += f" ({m['run_images_per_second']:.1f} images/s)"
     return text
 
 

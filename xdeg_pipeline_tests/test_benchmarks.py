@@ -193,7 +193,7 @@ def test_incremental(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         seen.append(len(files))
         return 2.0 * len(files), {
             "seconds": len(files), "cpu_s": float(len(files)),
-            "image_features": {"images_computed": computed, "seconds": 0.5},
+            "image_features": {"run_images_computed": computed, "seconds": 0.5},
             "knn_edges": {"mode": "update"}, "pca_features": {"refit": False}}
 
     monkeypatch.setattr(incremental, "_build", build)

@@ -368,12 +368,12 @@ def test_runtime_flag_reaches_the_feature_stage(
     import importlib.util
 
     expected = "openvino" if importlib.util.find_spec("openvino") else "torch"
-    assert first["runtime"] == expected and first["images_computed"] == 6
+    assert first["runtime"] == expected and first["run_images_computed"] == 6
     make_image(images / "extra.png", seed=900)
     code, out, _ = _xdeg(capsys, "build", "--json", "--home", home, "--runtime", "torch")
     assert code == 0
     second = json.loads(out)["image_features"]
-    assert second["runtime"] == "torch" and second["images_computed"] == 1
+    assert second["runtime"] == "torch" and second["run_images_computed"] == 1
     assert second["cache_key"] == first["cache_key"]
     code, _, err = _xdeg(capsys, "build", "--home", home, "--runtime", "tensorrt")
     assert code == 2 and "runtime" in err

@@ -79,7 +79,7 @@ def test_dask_build_equals_single_process_build(dask_env: dict[str, Path]) -> No
         mats = _materialisations(result, "image_features")
         assert sorted(m.partition for m in mats) == list("0123456789abcdef")
         meta = {k: getattr(v, "value", v) for k, v in mats[0].metadata.items()}
-        assert meta["images_computed"] == 20 and meta["shards_computed"] == 16
+        assert meta["run_images_computed"] == 20 and meta["shards_computed"] == 16
         assert meta["shard_processes"] == 2  # shards ran in both worker processes
 
     a, b = dask_env["local"], dask_env["dask"]

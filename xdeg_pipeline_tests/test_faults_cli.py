@@ -187,6 +187,6 @@ def test_a_disk_full_while_computing_features_keeps_the_saved_ones(tmp_path: Pat
     with DagsterInstance.ephemeral() as instance:
         second = materialize(BUILD_ASSETS, selection=["raw_images", "image_features"],
                              instance=instance, resources={"xdeg": resource})
-    computed = metadata_of(second, "image_features")["images_computed"]
+    computed = metadata_of(second, "image_features")["run_images_computed"]
     assert computed == 48 - len(saved), (computed, len(saved))
     print(f"{len(saved)} features kept, {computed} computed after the fault; {errors[0].message}")

@@ -130,7 +130,7 @@ def test_kill_during_features_keeps_outputs_and_next_build_resumes(
 ) -> None:
     home, images, logs = env["home"], env["images"], env["logs"]
     first = cli.run_build(quiet=True)
-    assert first["image_features"]["images_computed"] == 24
+    assert first["image_features"]["run_images_computed"] == 24
     before = {name: _sha(home / name) for name in LATER_OUTPUTS}
 
     _add_images(images, 200, start=1000)
@@ -166,8 +166,8 @@ def test_kill_during_features_keeps_outputs_and_next_build_resumes(
     meta = second["image_features"]
     unique = set(pd.read_parquet(home / "raw_images.parquet")["content_hash"])
     assert len(unique) == 224
-    assert meta["images_reused"] == len(cached & unique) > 24
-    assert meta["images_computed"] == 224 - meta["images_reused"] > 0
+    assert meta["run_images_reused"] == len(cached & unique) > 24
+    assert meta["run_images_computed"] == 224 - meta["run_images_reused"] > 0
     assert all(check["passed"] for check in second["checks"].values())
     assert second["similarity_graph"]["vertices"] == 224
     assert not any(cache.glob("shard=*/*/chunk-*.parquet"))  # compacted after a whole run
@@ -229,8 +229,8 @@ def test_second_build_at_once_exits_3_then_all_consistent(
 
     # consistent: one more build recomputes nothing, every table agrees with the graph
     again = cli.run_build(quiet=True)
-    assert again["image_features"]["images_computed"] == 0
-    assert again["image_features"]["images_reused"] == 84
+    assert again["image_features"]["run_images_computed"] == 0
+    assert again["image_features"]["run_images_reused"] == 84
     manifest = pd.read_parquet(home / "raw_images.parquet")
     hashes, _ = read_feature_table(home / "image_features.parquet")
     graph = load_graph(home / "similarity_graph.pkl", allowed_root=home)

@@ -154,7 +154,7 @@ def test_manifest_build_rejects_and_pathmetadata_of(
         meta = metadata_of(again, "raw_images")
         assert meta["downloaded"] == 0 and meta["cached"] == GOOD
         assert not any(path.startswith("/images/") for path in server.hits)
-        assert metadata_of(again, "image_features")["images_computed"] == 0
+        assert metadata_of(again, "image_features")["run_images_computed"] == 0
 
 
 def _path_json_credits(home: Path, chain: list[str]) -> None:

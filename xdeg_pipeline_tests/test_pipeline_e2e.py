@@ -72,23 +72,23 @@ def test_build_then_find_paths(xdeg_env: dict[str, Path]) -> None:
 def test_rerun_recomputes_nothing_and_adding_computes_only_new(xdeg_env: dict[str, Path]) -> None:
     with DagsterInstance.get() as instance:
         first = build(instance)
-        assert metadata_of(first, "image_features")["images_computed"] == 24
+        assert metadata_of(first, "image_features")["run_images_computed"] == 24
 
         again = build(instance)
         meta = metadata_of(again, "image_features")
-        assert meta["images_computed"] == 0 and meta["images_reused"] == 24
+        assert meta["run_images_computed"] == 0 and meta["run_images_reused"] == 24
 
         make_collection(xdeg_env["images"], 3, start=100)
         grown = build(instance)
         meta = metadata_of(grown, "image_features")
-        assert meta["images_computed"] == 3
-        assert meta["images_reused"] == 24
+        assert meta["run_images_computed"] == 3
+        assert meta["run_images_reused"] == 24
         assert metadata_of(grown, "similarity_graph")["vertices"] == 27
 
         victim = next(xdeg_env["images"].rglob("img_000.png"))
         victim.unlink()
         shrunk = build(instance)
-        assert metadata_of(shrunk, "image_features")["images_computed"] == 0
+        assert metadata_of(shrunk, "image_features")["run_images_computed"] == 0
         assert metadata_of(shrunk, "similarity_graph")["vertices"] == 26
 
 

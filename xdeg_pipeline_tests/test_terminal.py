@@ -7,8 +7,8 @@ from xdeg_pipeline.terminal import chain_lines, rejected_lines, show, summary_ta
 
 SUMMARY = {
     "raw_images": {"images": 4495, "rejected": 2, "seconds": 4.355},
-    "image_features": {"images": 4247, "images_computed": 4247, "images_reused": 0,
-                       "images_failed": 0, "images_per_second": 77.06, "seconds": 55.1},
+    "image_features": {"images": 4247, "run_images_computed": 4247, "run_images_reused": 0,
+                       "run_images_failed": 0, "run_images_per_second": 77.06, "seconds": 55.1},
     "pca_features": {"images": 4247, "dim": 128, "explained_variance": 0.8461, "refit": True,
                      "seconds": 1.582},
     "knn_edges": {"images": 4247, "edges": 84940, "k": 20, "seconds": 0.614},
@@ -36,8 +36,8 @@ def test_summary_table_is_aligned_with_each_stage_key_figure() -> None:
 def test_downloads_and_failures_in_the_table() -> None:
     summary = {"raw_images": {"images": 30, "rejected": 6, "downloaded": 30, "cached": 0,
                               "download_failed": 6, "seconds": 3.0},
-               "image_features": {"images": 29, "images_computed": 30, "images_reused": 0,
-                                  "images_failed": 1, "seconds": 2.0},
+               "image_features": {"images": 29, "run_images_computed": 30, "run_images_reused": 0,
+                                  "run_images_failed": 1, "seconds": 2.0},
                "checks": {}}
     lines = summary_table(summary)
     assert lines[1].endswith("6 rejected; 30 downloaded, 0 cached, 6 failed to download")

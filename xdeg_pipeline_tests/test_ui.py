@@ -1,9 +1,12 @@
 """The Dagster UI really works: `dagster dev` loads the code location from workspace.yaml, and
-headless Chromium opens the asset graph, launches a materialisation and sees it succeed."""
+headless Chromium opens the asset graph, launches a materialisation and sees it succeed; then
+the CLI's path run (as `xdeg demo` makes it) shows in the UI legibly: the chain's strip and map
+seen whole at 1,280 and 1,600 px, its check Passed, each feature shard its own figures."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -16,7 +19,14 @@ from pathlib import Path
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect, sync_playwright
 
+from xdeg_pipeline.core.settings import Settings
+from xdeg_pipeline.runs import instance_config, open_instance, run_paths
+
 REPO = Path(__file__).resolve().parents[1]
+#: Window sizes the metadata pictures must be seen whole at (width, height).
+WINDOWS = ((1280, 800), (1600, 900))
+#: A chain of 12 images (10 intermediate): too long for one row in the UI's dialog.
+PAIR, PATH_OPTIONS = ("more/img_000.png", "shapes/img_013.png"), {"mode": "steps", "steps": 10}
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 ASSET_KEYS = ("raw_images", "image_features", "pca_features", "knn_edges", "similarity_graph",
               "requested_paths")
@@ -62,10 +72,85 @@ def _dismiss_community_dialog(page) -> None:
         pass
 
 
+def _open(browser, url: str, size: tuple[int, int]):
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    page.goto(url, wait_until="load")
+    _dismiss_community_dialog(page)
+    return page
+
+
+def _metadata_row(page, key: str):
+    """The row of the metadata table whose key starts with ``key``."""
+    row = page.locator("tr").filter(has=page.get_by_text(re.compile(f"^{key}"))).first
+    expect(row).to_be_visible(timeout=60_000)
+    return row
+
+
+def _picture_seen_whole(page, key: str, size: tuple[int, int]) -> None:
+    """Open the metadata entry ``key`` ("Show Markdown"): its picture is drawn at its own size
+    and lies inside the dialog and the window, nothing cut off or scrolled away."""
+    _metadata_row(page, key).get_by_text("Show Markdown").click()
+    dialog = page.get_by_role("dialog").first
+    img = dialog.locator("img").first
+    expect(img).to_be_visible(timeout=30_000)
+    natural = img.evaluate("e => [e.naturalWidth, e.naturalHeight, e.clientWidth, e.clientHeight]")
+    assert natural[0] == natural[2] and natural[1] == natural[3], natural
+    box, frame = img.bounding_box(), dialog.bounding_box()
+    assert box["x"] >= frame["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"]
+    assert box["y"] >= 0 and box["y"] + box["height"] <= size[1], (key, box, size)
+    assert frame["x"] >= 0 and frame["x"] + frame["width"] <= size[0], (frame, size)
+    overflow = dialog.evaluate(  # no part of the picture is hidden behind a scroll bar
+        "d => [...d.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1"
+        " && getComputedStyle(e).overflowX !== 'visible')")
+    assert not overflow, key
+
+
+def _requested_paths_legible(browser, base: str, shot: Path) -> None:
+    """requested_paths after the CLI's path run: its check reads Passed, and the strip of a
+    12-image chain and its map are seen whole at each window size (screenshots in ``shot``)."""
+    for size in WINDOWS:
+        page = _open(browser, f"{base}/assets/requested_paths", size)
+        _picture_seen_whole(page, "strip_", size)
+        page.screenshot(path=str(shot / f"ui-requested-paths-{size[0]}.png"))
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("dialog")).to_have_count(0)
+        _picture_seen_whole(page, "map_", size)
+        page.close()
+    page = _open(browser, f"{base}/assets/requested_paths?view=checks", WINDOWS[0])
+    expect(page.get_by_text("requested_endpoints_exist").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Passed", exact=True)).to_be_visible(timeout=30_000)  # its latest
+    page.close()
+
+
+def _shards_have_their_own_figures(browser, base: str, settings: Settings) -> None:
+    """Two image_features partitions with different images show their own counts."""
+    from dagster import AssetKey, AssetRecordsFilter
+
+    images = {}
+    with open_instance(settings.layout) as instance:
+        for shard in "0123456789abcdef":
+            [record] = instance.fetch_materializations(AssetRecordsFilter(
+                asset_key=AssetKey("image_features"), asset_partitions=[shard]), limit=1).records
+            meta = record.asset_materialization.metadata
+            images[shard] = meta["shard_images"].value
+            assert meta["run_images_computed"].value == 24  # the run's total, named so
+    few, many = min(images, key=images.get), max(images, key=images.get)
+    assert images[few] < images[many] and sum(images.values()) == 24
+    for shard in (few, many):
+        page = _open(browser, f"{base}/assets/image_features?view=partitions&partition={shard}",
+                     WINDOWS[1])
+        row = page.locator("tr").filter(has=page.get_by_text("shard_images", exact=True)).first
+        expect(row.locator("td").nth(1)).to_have_text(str(images[shard]), timeout=60_000)
+        page.close()
+
+
 def test_dagster_ui_materialises_the_pipeline(xdeg_env: dict[str, Path], tmp_path: Path) -> None:
     assert Path(CHROMIUM).exists(), "Debian's chromium is needed (`apt-get install chromium`)"
     port = _free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(xdeg_env["dagster_home"]), "PYTHONUNBUFFERED": "1"}
+    settings = Settings.from_env()
+    # the data folder's own instance, as `make ui` opens it: the CLI's runs show there too
+    dagster_home = instance_config(settings.layout)
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "PYTHONUNBUFFERED": "1"}
     log = open(tmp_path / "dagster_dev.log", "w")
     dagster = Path(sys.executable).with_name("dagster")
     proc = subprocess.Popen(
@@ -110,6 +195,13 @@ def test_dagster_ui_materialises_the_pipeline(xdeg_env: dict[str, Path], tmp_pat
                 page.reload(wait_until="load")
             expect(status).to_be_visible(timeout=5_000)
             page.screenshot(path=str(shot / "ui_run_success.png"))
+            _shards_have_their_own_figures(browser, base, settings)
+            browser.close()
+        run = run_paths(settings, [PAIR], PATH_OPTIONS)  # what `xdeg demo` runs (no event loop)
+        assert [e.passed for e in run.get_asset_check_evaluations()] == [True]
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            _requested_paths_legible(browser, base, shot)
             browser.close()
         assert (xdeg_env["home"] / "similarity_graph.pkl").exists()
     finally:

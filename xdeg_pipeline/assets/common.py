@@ -59,6 +59,17 @@ def pick(result: StageResult, *keys: str) -> dict[str, Any]:
     return {key: result.get(key) for key in keys}
 
 
+def add_partition_metadata(context: AssetExecutionContext,
+                           by_partition: dict[str, dict[str, Any]]) -> None:
+    """Metadata of each partition the run materialises, on that partition's own
+    materialisation (the run's metadata goes to every partition of the run alike)."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        return  # an unpartitioned run of a partitioned asset: one materialisation
+    for key in context.partition_keys:
+        if key in by_partition:
+            context.add_asset_metadata(by_partition[key], partition_key=key)
+
+
 def materialized(result: StageResult, **metadata: Any) -> MaterializeResult:
     """The materialisation of a stage: its output fingerprint as the data version, the
     metadata given and the seconds the stage took."""

@@ -10,8 +10,15 @@ from dagster import (
     asset,
 )
 
-from xdeg_pipeline.assets.common import FOLLOWS_UPSTREAM, materialized, pick, plain_faults, reporter
-from xdeg_pipeline.assets.metadata import md_table, variance_plot
+from xdeg_pipeline.assets.common import (
+    FOLLOWS_UPSTREAM,
+    add_partition_metadata,
+    materialized,
+    pick,
+    plain_faults,
+    reporter,
+)
+from xdeg_pipeline.assets.metadata import md_table, run_totals, shard_figures, variance_plot
 from xdeg_pipeline.core.stages import features, pca
 from xdeg_pipeline.partitions import SHARDS, run_shards
 from xdeg_pipeline.resources import XdegResource
@@ -39,15 +46,16 @@ def image_features(context: AssetExecutionContext, xdeg: XdegResource) -> Materi
     settings = xdeg.settings()
     result = features.image_features(settings, run_shards(context), reporter(context, settings),
                                      map_tasks=features.dask_worker_map())
-    return materialized(
+    add_partition_metadata(context, shard_figures(result.facts["shards"]))  # each its own
+    return materialized(  # one run's metadata, which Dagster gives every partition of the run
         result,
         path=settings.layout.image_features_dir,
         backbone=settings.backbone,
         **pick(result, "cache_key", "device", "runtime", "images", "dim", "shards_in_run",
                "shards_computed", "shard_processes"),
-        shards=md_table(result.facts["shards"], max_rows=16),
-        **pick(result, "images_computed", "images_reused", "images_failed",
-               "images_per_second"),
+        run_shards=md_table(result.facts["shards"], max_rows=16),
+        **run_totals(result, "images_computed", "images_reused", "images_failed",
+                     "images_per_second"),
     )
 
 

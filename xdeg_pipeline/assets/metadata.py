@@ -15,6 +15,12 @@ from xdeg_pipeline.core.pictures import markdown
 
 if TYPE_CHECKING:  # core.query pulls in igraph: imported only where chains are shown
     from xdeg_pipeline.core.query import ChainResult
+    from xdeg_pipeline.core.stage import StageResult
+
+#: The per-shard figures of image_features' shard table, and their names in a partition's
+#: metadata.
+SHARD_FIGURES = {"images": "shard_images", "computed": "shard_images_computed",
+                 "reused": "shard_images_reused", "failed": "shard_images_failed"}
 
 
 def md_table(df: pd.DataFrame, max_rows: int = 50) -> MetadataValue:
@@ -42,6 +48,19 @@ def to_metadata(values: dict[str, Any]) -> dict[str, Any]:
             value = value.item()
         out[key] = value
     return out
+
+
+def run_totals(result: StageResult, *keys: str) -> dict[str, Any]:
+    """Facts of a run that spans several partitions, named ``run_<key>``: Dagster gives one
+    materialisation's metadata to every partition of the run (no per-partition metadata,
+    dagster#18123), so a total must not read as the partition's own."""
+    return {f"run_{key}": result.get(key) for key in keys}
+
+
+def shard_figures(shards: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Each shard's own figures (a row of the stage's shard table), by shard."""
+    return {str(row["shard"]): {name: int(row[col]) for col, name in SHARD_FIGURES.items()}
+            for row in shards.to_dict("records")}
 
 
 def plot(draw: Callable[[Any], None], alt: str, data: Any = None,
@@ -125,10 +144,10 @@ def chain_maps(maps: dict[Path, bytes]) -> dict[str, MetadataValue]:
             for path in maps}
 
 
-def strips(results: Sequence[ChainResult], limit: int = 10) -> dict[str, MetadataValue]:
-    """The picture strip of the first ``limit`` chains, one entry each."""
-    return {f"strip_{r.chain_id}": picture(r.png)
-            for r in results[:limit] if r.png is not None}
+def strips(pictures: dict[str, bytes]) -> dict[str, MetadataValue]:
+    """Each chain's strip (PNG bytes by chain id, wrapped to be seen whole), one entry each."""
+    return {f"strip_{chain_id}": MetadataValue.md(markdown.png_image(png, f"strip {chain_id}"))
+            for chain_id, png in pictures.items()}
 
 
 def provenance_table(results: Sequence[ChainResult], limit: int = 10) -> pd.DataFrame | None:

@@ -69,6 +69,6 @@ def requested_paths(
         **pick(result, "chains", "failed_requests", "chains_table"),
         errors=errors if len(errors) else None,
         provenance=provenance_table(result.facts["results"]),
-        **strips(result.facts["results"]),
+        **strips(result.facts["ui_strips"]),
         **chain_maps(result.facts["maps"]),
     )

@@ -272,13 +272,7 @@ class Collection:
         from xdeg_pipeline.core.pictures.page import path_html
         from xdeg_pipeline.core.pictures.render import path_strip_png
 
-        images = [self.image_path(n) for n in result.path]
-        labels = [self.label(n) for n in result.path]
-        records = [result.images.get(n) or self.provenance(n) for n in result.path]
-        r = result.request
-        via = f" via {', '.join(r.via)}" if r.via else ""
-        via += f" where {' AND '.join(r.where)}" if r.where else ""
-        title = f"{r.source} → {r.target}{via} ({r.mode}, {len(result.path) - 1} steps)"
+        images, labels, records, title = self._strip_parts(result)
         result.png = path_strip_png(
             images,
             labels,
@@ -298,6 +292,27 @@ class Collection:
             meta=[{"name": n, **display_meta(self.metadata.get(n, {}))} for n in result.path],
             provenance=records,
         )
+
+    def fitted_strip(self, result: ChainResult, max_width: int, max_height: int,
+                     attribution: str | None = None) -> bytes:
+        """The chain's strip as PNG bytes, wrapped into rows to fit ``max_width`` x
+        ``max_height`` px (the Dagster UI's metadata view shows it whole)."""
+        from xdeg_pipeline.core.pictures.render import fit_strip_png
+
+        images, labels, records, title = self._strip_parts(result)
+        return fit_strip_png(images, labels, max_width, max_height, steps=result.steps,
+                             title=title, attribution=attribution, provenance=records)
+
+    def _strip_parts(self, result: ChainResult) -> tuple[list[Path], list[str], list, str]:
+        """A chain's image files, labels, provenance records and title."""
+        images = [self.image_path(n) for n in result.path]
+        labels = [self.label(n) for n in result.path]
+        records = [result.images.get(n) or self.provenance(n) for n in result.path]
+        r = result.request
+        via = f" via {', '.join(r.via)}" if r.via else ""
+        via += f" where {' AND '.join(r.where)}" if r.where else ""
+        title = f"{r.source} → {r.target}{via} ({r.mode}, {len(result.path) - 1} steps)"
+        return images, labels, records, title
 
     def animate(self, result: ChainResult, out: Path, attribution: str | None = None) -> Path:
         """Write the chain as an animated GIF or WebP (by ``out``'s suffix), each frame with

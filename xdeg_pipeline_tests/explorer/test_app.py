@@ -10,6 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from xdeg_pipeline.core.query import Collection, PathRequest
+from xdeg_pipeline.explorer.api import counts_line
 from xdeg_pipeline.explorer.app import CSP, create_app
 from xdeg_pipeline.explorer.serve import host_warning
 from xdeg_pipeline_tests.helpers.explorer_home import BROKEN, HOSTILE_NAMES
@@ -238,7 +239,18 @@ def test_map_lists_every_image_once(client: TestClient, explorer_home: dict) -> 
     points = body["points"]
     assert len(points["hash"]) == len(set(points["hash"])) == len(explorer_home["names"])
     assert all(s >= 0 for s in points["sheet"]) and body["cell"] and body["side"]
-    assert client.get("/api/status").json()["on_map"] == len(points["hash"])
+    status = client.get("/api/status").json()
+    assert status["on_map"] == len(points["hash"])
+    assert status["counts"] == counts_line(status["images"], status["unique_images"],
+                                           status["on_map"])
+
+
+def test_the_counts_say_what_they_count() -> None:
+    assert counts_line(4515, 4267, 4267) == (
+        "4,515 files, 4,267 distinct images on the map (248 files repeat another's content)")
+    assert counts_line(1, 1, 1) == "1 file, 1 distinct image on the map"
+    assert counts_line(3, 2, 1) == ("3 files, 1 distinct image on the map (1 file repeats "
+                                    "another's content; 1 not on the map yet)")
 
 
 @pytest.mark.parametrize("fmt, magic", [("png", b"\x89PNG"), ("gif", b"GIF89a"),

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from xdeg_pipeline.core.pictures.atlases import AtlasSet
+from xdeg_pipeline.core.pictures.labels import Box, leader_end, overlaps, place_labels
 from xdeg_pipeline.core.pictures.render import MUTED, TEXT, fit_text, get_font, safe_text, wrap_text
 from xdeg_pipeline.core.storage.atomic import write_with
 
@@ -84,13 +85,16 @@ def map_image(
     thumb_of: ThumbOf,
     *,
     size: int = 1600,
+    height: int | None = None,
     thumb: int = 24,
     chain: Sequence[str] | None = None,
     chain_labels: Sequence[str] | None = None,
     title: str | None = None,
     attribution: str | None = None,
 ) -> Image.Image:
-    """The map: thumbnails at their positions, the chain (content hashes) drawn over them."""
+    """The map: thumbnails at their positions, the chain (content hashes) drawn over them;
+    ``size`` px wide and ``height`` px high in all (default: a square map under the title,
+    above the attribution)."""
     hashes = list(hashes)
     if len(hashes) != len(np.asarray(xy).reshape(-1, 2)):
         raise ValueError(f"{len(hashes)} hashes but {len(np.asarray(xy))} positions")
@@ -103,9 +107,10 @@ def map_image(
     head = font.size + 16 if title else 0
     attr_lines = wrap_text(safe_text(attribution, small), small, size - 16) if attribution else []
     foot = (small.size + 4) * len(attr_lines) + (12 if attr_lines else 0)
-    canvas = Image.new("RGB", (size, size + head + foot), BACKGROUND)
+    height = max(4 * thumb, (height or size + head + foot) - head - foot)  # the map's own
+    canvas = Image.new("RGB", (size, height + head + foot), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
-    pos = _canvas_positions(xy, size, size, margin=thumb + 8)
+    pos = _canvas_positions(xy, size, height, margin=thumb + 8)
     pos[:, 1] += head
     on_chain = set(chain)
     for h, (x, y) in zip(hashes, pos):
@@ -113,11 +118,11 @@ def map_image(
             continue
         _paste(canvas, draw, thumb_of(h), x, y, thumb)
     if chain:
-        _draw_chain(canvas, draw, [pos[row_of[h]] for h in chain], chain, thumb_of, thumb, size,
-                    chain_labels)
+        _draw_chain(canvas, draw, [pos[row_of[h]] for h in chain], chain, thumb_of, thumb,
+                    chain_labels, bounds=(2, head + 2, size - 2, head + height - 2))
     if title:
         draw.text((10, 8), fit_text(safe_text(title, font), font, size - 20), font=font, fill=TEXT)
-    y = size + head + 6
+    y = height + head + 6
     for line in attr_lines:
         draw.text((8, y), line, font=small, fill=MUTED)
         y += small.size + 4
@@ -133,25 +138,55 @@ def _paste(canvas: Image.Image, draw: ImageDraw.ImageDraw, img, x: float, y: flo
     canvas.paste(img, (int(x - img.width / 2), int(y - img.height / 2)))
 
 
-def _draw_chain(canvas, draw, points, chain, thumb_of, thumb, size, labels) -> None:
+def chain_layout(points: Sequence[tuple[float, float]], tag_sizes: Sequence[tuple[float, float]],
+                 thumb: int, bounds: Box) -> tuple[list[Box], list[Box]]:
+    """Where a chain's images (a square ``1.6 * thumb`` around each point) and their tags go:
+    each tag as near its image as it can without covering another tag or any chain image,
+    the source's and the target's placed first. Returns (image boxes, tag boxes), in chain
+    order."""
+    half = int(thumb * 1.6) / 2 + 2
+    boxes = [(x - half, y - half, x + half, y + half) for x, y in points]
+    last = len(points) - 1
+    order = [0, *([last] if last else []), *range(1, last)]
+    placed = place_labels([points[i] for i in order], [tag_sizes[i] for i in order], bounds,
+                          obstacles=boxes)
+    tags: list[Box] = [boxes[0]] * len(points)
+    for i, box in zip(order, placed):
+        tags[i] = box
+    return boxes, tags
+
+
+def _draw_chain(canvas, draw, points, chain, thumb_of, thumb, labels, bounds: Box) -> None:
+    """The chain's line and images (outlined: source green, target blue), then a numbered tag
+    for each image (:func:`chain_layout`), with a leader line to it; the source's and
+    target's tags carry their labels."""
     line = [tuple(map(float, p)) for p in points]
-    width = max(4, size // 280)
+    width = max(3, canvas.width // 320)
     if len(line) > 1:
         draw.line(line, fill=(255, 255, 255), width=width + 4, joint="curve")
         draw.line(line, fill=CHAIN, width=width, joint="curve")
-    big = int(thumb * 2.2)
-    number = get_font(max(11, big // 4))
-    for i, ((x, y), h) in enumerate(zip(line, chain)):
-        colour = SOURCE if i == 0 else TARGET if i == len(chain) - 1 else CHAIN
-        half = big / 2 + 3
-        draw.rectangle((x - half, y - half, x + half, y + half), outline=colour, width=3,
-                       fill=(255, 255, 255))
-        _paste(canvas, draw, thumb_of(h), x, y, big)
-        tag = str(i + 1)
-        tx, ty = x - half, y - half
-        box = draw.textbbox((tx, ty), tag, font=number, anchor="lb")
-        draw.rectangle((box[0] - 3, box[1] - 2, box[2] + 3, box[3] + 2), fill=colour)
-        draw.text((tx, ty), tag, font=number, fill=(255, 255, 255), anchor="lb")
-        if labels is not None and i in (0, len(chain) - 1):
-            text = fit_text(safe_text(labels[i], number), number, size / 4)
-            draw.text((x, y + half + 2), text, font=number, fill=colour, anchor="ma")
+    last = len(chain) - 1
+    colours = [SOURCE if i == 0 else TARGET if i == last else CHAIN for i in range(len(chain))]
+    font = get_font(max(12, canvas.width // 75))
+    tags = [str(i + 1) for i in range(len(chain))]
+    if labels is not None:
+        for i in {0, last}:
+            text = f"{i + 1} {labels[i]}"
+            tags[i] = fit_text(safe_text(text, font), font, canvas.width / 3)
+    boxes, placed = chain_layout(line, [_tag_size(draw, t, font) for t in tags], thumb, bounds)
+    for i in [*range(1, last), *([last] if last else []), 0]:  # the ends on top
+        draw.rectangle(boxes[i], outline=colours[i], width=3, fill=(255, 255, 255))
+        _paste(canvas, draw, thumb_of(chain[i]), *line[i], int(thumb * 1.6))
+    for i, box in enumerate(placed):
+        if not overlaps(box, boxes[i]):
+            start = leader_end(box, *line[i])
+            draw.line([start, leader_end(boxes[i], *start)], fill=colours[i], width=2)
+    for i, box in enumerate(placed):
+        draw.rectangle(box, fill=colours[i])
+        draw.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), tags[i], font=font,
+                  fill=(255, 255, 255), anchor="mm")
+
+
+def _tag_size(draw: ImageDraw.ImageDraw, text: str, font) -> tuple[float, float]:
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font, anchor="mm")
+    return right - left + 8, bottom - top + 6

@@ -247,12 +247,61 @@ def path_strip_png(
     records (``1 Label — credit (rights); ...``, cut to two lines). Unreadable images show a
     grey "missing" placeholder.
     """
+    canvas = strip_image(images, labels, thumb=thumb, steps=steps, title=title,
+                         attribution=attribution, provenance=provenance, max_per_row=max_per_row)
+    return write_with(Path(out), lambda p: canvas.save(p, format="PNG", optimize=True))
+
+
+#: Thumbnail sizes tried, largest first, for a strip that must fit a box.
+FIT_THUMBS = (128, 112, 96, 80, 64, 48)
+
+
+def strip_layout(n: int, thumb: int, steps: bool, max_per_row: int) -> tuple[int, int, int]:
+    """(columns, rows, grid width) of a strip of ``n`` images in rows of ``max_per_row``."""
+    cols = min(n, max_per_row)
+    rows = math.ceil(n / cols)
+    gap = max(56, thumb // 2) if steps else 2 * PAD
+    lead = gap if (steps and rows > 1) else 0
+    side = max(PAD, (gap - 5) // 2)  # room for the outer labels, which may be wider than thumb
+    return cols, rows, max(MIN_WIDTH, lead + cols * thumb + (cols - 1) * gap + 2 * side)
+
+
+def fit_strip_png(images: Sequence[Path], labels: Sequence[str], max_width: int,
+                  max_height: int, **options) -> bytes:
+    """The strip (:func:`strip_image`, same ``options``) wrapped into rows so that it fits
+    ``max_width`` x ``max_height`` px: the largest thumbnails of :data:`FIT_THUMBS` whose
+    picture fits, each with as many images per row as the width takes (the smallest when none
+    fits: then it is as narrow as it can be, and scrolls)."""
+    check_inputs(images, labels, options.get("steps"), options.get("provenance"))
+    img = None
+    for thumb in FIT_THUMBS:
+        per_row = len(images)
+        while per_row > 1 and strip_layout(len(images), thumb, options.get("steps") is not None,
+                                           per_row)[2] > max_width:
+            per_row -= 1
+        img = strip_image(images, labels, thumb=thumb, max_per_row=per_row, **options)
+        if img.width <= max_width and img.height <= max_height:
+            break
+    return png_bytes(img, optimize=True)
+
+
+def strip_image(
+    images: Sequence[Path],
+    labels: Sequence[str],
+    *,
+    thumb: int = 128,
+    steps: Sequence[float] | None = None,
+    title: str | None = None,
+    attribution: str | None = None,
+    provenance: Sequence[Mapping[str, str | None] | None] | None = None,
+    max_per_row: int = 12,
+) -> Image.Image:
+    """The picture :func:`path_strip_png` writes."""
     check_inputs(images, labels, steps, provenance)
     if thumb < 16 or max_per_row < 1:
         raise ValueError("thumb must be >= 16 and max_per_row >= 1")
     n = len(images)
-    cols = min(n, max_per_row)
-    rows = math.ceil(n / cols)
+    cols, rows, width = strip_layout(n, thumb, steps is not None, max_per_row)
     label_font = get_font(max(11, thumb // 10))
     step_font = get_font(max(10, thumb // 12))
     title_font = get_font(max(14, thumb // 7))
@@ -260,9 +309,7 @@ def path_strip_png(
 
     gap = max(56, thumb // 2) if steps is not None else 2 * PAD
     lead = gap if (steps is not None and rows > 1) else 0
-    grid_w = lead + cols * thumb + (cols - 1) * gap
-    side = max(PAD, (gap - 5) // 2)  # room for the outer labels, which may be wider than thumb
-    width = max(MIN_WIDTH, grid_w + 2 * side)
+    side = max(PAD, (gap - 5) // 2)
     inner_w = width - 2 * PAD
     label_h = _line_height(label_font)
     row_h = thumb + 4 + label_h + PAD
@@ -302,7 +349,7 @@ def path_strip_png(
     for line in attr_lines:
         draw.text((PAD, y), line, font=small_font, fill=MUTED)
         y += _line_height(small_font)
-    return write_with(Path(out), lambda p: canvas.save(p, format="PNG", optimize=True))
+    return canvas
 
 
 def _draw_step(draw: ImageDraw.ImageDraw, x: int, y: int, gap: int, text: str, font: Font) -> None:

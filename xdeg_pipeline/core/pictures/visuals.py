@@ -33,12 +33,14 @@ def map_picture_png(
     title: str | None = None,
     attribution: str | None = None,
     size: int = 1600,
+    height: int | None = None,
 ) -> bytes:
     """The map PNG of the data folder (``table``: the map, else the stored one), with the
-    chain (content hashes) drawn over it."""
+    chain (content hashes) drawn over it; ``size`` px wide, ``height`` high (default: a square
+    map)."""
     table = read_map(layout.collection_map) if table is None else table
     if table is None:
         raise FileNotFoundError(f"no collection map in {layout.home}: build it first")
     return map_png(table["content_hash"].tolist(), table[["x", "y"]].to_numpy(),
-                   atlas_thumbs(layout), size=size, chain=chain, chain_labels=chain_labels,
-                   title=title, attribution=attribution)
+                   atlas_thumbs(layout), size=size, height=height, chain=chain,
+                   chain_labels=chain_labels, title=title, attribution=attribution)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from xdeg_pipeline.core.pictures.markdown import UI_MAX_HEIGHT, UI_MAX_WIDTH
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:  # core.query loads igraph: imported when paths are asked for,
     from xdeg_pipeline.core.query import ChainResult, Collection
 
 NAME = "requested_paths"
-MAPS = 10  # chains drawn over the collection map (the first ones)
+MAPS = 10  # chains drawn over the collection map, and as strips for the UI (the first ones)
 ERROR_COLUMNS = ["source", "target", "error"]
 TABLE_COLUMNS = ["chain_id", "source", "target", "mode", "hops", "largest_step"]
 
@@ -70,7 +71,10 @@ def _answer(settings: Settings, pairs: list[tuple[str, str]], options: dict[str,
     table = results_table(results)
     errors_df = pd.DataFrame(errors, columns=ERROR_COLUMNS)
     maps = chain_maps(collection, results[:MAPS]) if files.collection_map.exists() else {}
-    facts = {"results": results, "errors": errors_df, "maps": maps,
+    ui_strips = {r.chain_id: collection.fitted_strip(r, UI_MAX_WIDTH, UI_MAX_HEIGHT,
+                                                     collection.attribution)
+                 for r in results[:MAPS]}
+    facts = {"results": results, "errors": errors_df, "maps": maps, "ui_strips": ui_strips,
              "chains_table": table[TABLE_COLUMNS] if len(table) else None}
     writes = {files.requested_paths: table, files.failed_requests: errors_df, **maps}
     return Outcome(state={"chains": len(results), "failed_requests": len(errors)},
@@ -78,7 +82,8 @@ def _answer(settings: Settings, pairs: list[tuple[str, str]], options: dict[str,
 
 
 def chain_maps(collection: Collection, results: Sequence[ChainResult]) -> dict:
-    """The collection map with each chain drawn over it: {picture path: PNG bytes}."""
+    """The collection map with each chain drawn over it, sized to be seen whole in the Dagster
+    UI's metadata view: {picture path: PNG bytes}."""
     from xdeg_pipeline.core.pictures.visuals import map_picture_png
 
     files = collection.layout
@@ -90,5 +95,6 @@ def chain_maps(collection: Collection, results: Sequence[ChainResult]) -> dict:
         title = f"{r.source} -> {r.target} ({r.mode}, {len(chain.path) - 1} steps)"
         out[files.chain_map_png(chain.chain_id)] = map_picture_png(
             files, chain=chain_hashes, chain_labels=[collection.label(n) for n in chain.path],
-            title=title, attribution=collection.attribution, size=1200)
+            title=title, attribution=collection.attribution, size=UI_MAX_WIDTH,
+            height=UI_MAX_HEIGHT)
     return out

@@ -385,7 +385,7 @@ function wire() {
 async function status() {
   const res = await fetch("/api/status");
   const s = await res.json();
-  $("status").textContent = `${s.images} images, ${s.on_map} on the map`;
+  $("status").textContent = s.counts;
   attribution = s.attribution || "";
   $("attribution").textContent = attribution;
 }

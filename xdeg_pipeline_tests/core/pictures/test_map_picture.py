@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,14 @@ import pytest
 from PIL import Image, ImageSequence
 
 from xdeg_pipeline.core.pictures.chain_animation import chain_animation
-from xdeg_pipeline.core.pictures.map_picture import CHAIN, map_picture
+from xdeg_pipeline.core.pictures.labels import overlaps
+from xdeg_pipeline.core.pictures.map_picture import (
+    CHAIN,
+    SOURCE,
+    TARGET,
+    chain_layout,
+    map_picture,
+)
 from xdeg_pipeline_tests.helpers.collections import make_image
 
 HOSTILE = ["<script>alert(1)</script>", "a\u202eb\x00c\nd", "\udcff broken", "emoji \U0001f600"]
@@ -78,3 +86,34 @@ def test_chain_animation_checks_its_input(tmp_path: Path) -> None:
         chain_animation([img, img], ["a", "b"], tmp_path / "a.gif", steps=[1.0, 2.0])
     single = chain_animation([img], ["only"], tmp_path / "one.gif")
     assert Image.open(single).format == "GIF"
+
+
+def test_chain_tags_never_pile_onto_the_source() -> None:
+    """A chain whose images sit almost on one point (similar images): every tag is placed off
+    every chain image and every other tag, the source's and the target's nearest."""
+    points = [(300.0 + i, 200.0 + (i % 2)) for i in range(12)]
+    sizes = [(120.0, 18.0)] + [(22.0, 18.0)] * 10 + [(110.0, 18.0)]
+    images, tags = chain_layout(points, sizes, thumb=24, bounds=(0, 0, 940, 600))
+    assert len(images) == len(tags) == 12
+    for a, b in itertools.combinations(tags, 2):
+        assert not overlaps(a, b)
+    for tag in tags:
+        assert not any(overlaps(tag, img) for img in images)
+    for end in (0, 11):  # the ends' tags (with their labels) stay by their images
+        tag, img = tags[end], images[end]
+        gap = max(tag[0] - img[2], img[0] - tag[2], tag[1] - img[3], img[1] - tag[3])
+        assert gap < 40, (end, tag, img)
+
+
+def test_map_picture_fits_a_width_and_height(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    hashes, xy = _hashes(50), rng.normal(size=(50, 2))
+    out = map_picture(hashes, xy, _thumb, tmp_path / "m.png", size=940, height=600,
+                      chain=hashes[:12], chain_labels=[f"label {i}" for i in range(12)],
+                      title="a -> b", attribution="Emoji: OpenMoji, CC BY-SA 4.0 " * 4)
+    with Image.open(out) as im:
+        assert im.size == (940, 600)
+        px = np.asarray(im.convert("RGB"))
+    green = np.all(px == SOURCE, axis=-1).sum()
+    blue = np.all(px == TARGET, axis=-1).sum()
+    assert green > 500 and blue > 500, "the source's and the target's labelled tags are drawn"

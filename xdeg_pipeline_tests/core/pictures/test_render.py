@@ -143,3 +143,27 @@ def test_strip_markdown(images: list[Path], tmp_path: Path) -> None:
     assert len(data) <= len(raw) // 4
     with Image.open(io.BytesIO(data)) as im:
         assert im.format == "PNG" and im.width < 300
+
+
+@pytest.mark.parametrize("n", [2, 5, 12, 30])
+def test_fitted_strip_wraps_into_rows_that_fit(images: list[Path], n: int) -> None:
+    red = images[0]
+    png = render.fit_strip_png([red] * n, [f"image {i}" for i in range(n)], 940, 600,
+                               steps=[0.5] * (n - 1), title="a -> b", attribution="credit")
+    with Image.open(io.BytesIO(png)) as im:
+        width, height = im.size
+        reds = _count(im.convert("RGB"), (255, 0, 0))
+    assert width <= 940 and height <= 600, (n, width, height)
+    assert reds > n * 48 * 24 * 0.9, "every image is drawn"
+    if n == 12:  # the largest thumbnails that fit: 5 a row would be 1,018 px wide
+        assert render.strip_layout(n, 128, True, 4)[2] <= 940 < render.strip_layout(
+            n, 128, True, 5)[2]
+        assert height > 3 * 128  # three rows of four
+    if n == 2:
+        assert height < 2 * 128, "a short chain stays one row"
+
+
+def test_fitted_strip_too_long_to_fit_is_as_small_as_it_gets(images: list[Path]) -> None:
+    png = render.fit_strip_png([images[0]] * 80, ["x"] * 80, 940, 600, steps=[0.1] * 79)
+    with Image.open(io.BytesIO(png)) as im:
+        assert im.width <= 940 and im.height > 600  # the smallest thumbnails: it scrolls
