@@ -166,6 +166,7 @@ NATURAL_FLOOR = 1.0  # smooth's cap >= NATURAL_FLOOR * natural step * (1 + slack
 # STEPS_SLACK with the exits (OpenMoji, 1,000 pairs): 0.10: hub 0.102, largest / 8-step bound in
 #   the graph's space 1.065; 0.12: 0.094, 1.080; 0.15: 0.090, 1.099 (target <= 1.10).
 STEPS_SLACK = 0.12  # steps: the cheapest chain with largest step <= least possible * (1 + this)
+STEP_FLOOR = 0.0  # smooth/steps: a step under this share of the chain's cap costs as one that long
 
 # --- steps ----------------------------------------------------------------------------------
 STEPS_SEARCH_BUDGET = 20_000  # DFS expansions per threshold before it counts as "not found"

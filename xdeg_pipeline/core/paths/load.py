@@ -14,6 +14,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.near_duplicates import StepScale, find_near_duplicates
+from xdeg_pipeline.core.graph.sampling import graph_keys, ranked_sample, vertex_keys
 from xdeg_pipeline.core.paths.arcs import Arcs
 from xdeg_pipeline.core.paths.costs import StepCost
 
@@ -60,10 +61,15 @@ def estimate_load(
     sources: int | None = None,
     seed: int = 0,
     scale: StepScale | None = None,
+    keys: np.ndarray | None = None,
 ) -> np.ndarray:
     """Share of all chains passing through each image (interior), by simulation.
 
-    Each round runs Dijkstra under the current cost from a seeded sample of sources; a
+    Each round runs Dijkstra under the current cost from a sample of sources drawn by the
+    images' ``keys`` (from their content hashes, :func:`~xdeg_pipeline.core.graph.sampling.
+    graph_keys`; default: by vertex id) with the round and ``seed`` as salt, so images that
+    arrive leave the samples of the others in place (issue 21: a seeded draw over vertex ids
+    changed them all, and with them chains far from the new images); a
     vertex's subtree size in a shortest-path tree is the number of chains from that source
     passing through it, so one run counts n - 1 chains. Loads are averaged over rounds
     (method of successive averages), each round costing with the loads so far, so the
@@ -79,11 +85,11 @@ def estimate_load(
     rounds = params.LOAD_ROUNDS if rounds is None else rounds
     n_src = params.LOAD_SOURCES if sources is None else sources
     n_src = max(2, min(n, n_src, int(params.LOAD_WORK / rounds / max(len(arcs.arc_e), 1))))
-    rng = np.random.default_rng(seed)
+    keys = vertex_keys(None, n) if keys is None else keys
     for r in range(rounds):
         A = arcs.csr(arcs.base_arc, arc_costs(arcs, cost, load, scale))
         usage = np.zeros(n)
-        for src in rng.choice(n, size=n_src, replace=False):
+        for src in ranked_sample(keys, n_src, seed * 1_000_003 + r):
             dist, pred = dijkstra(A, indices=int(src), return_predecessors=True)
             size = subtree_sizes(pred)
             size[int(src)] = 1.0  # the source is an end of its chains, not inside them
@@ -103,7 +109,7 @@ def graph_load(graph: ig.Graph, arcs: Arcs, cost: StepCost, scale: StepScale) ->
     if ("load" in graph.vs.attributes()
             and stored.get("load_params") == cost.load_params(scale.near_dup)):
         return np.array(graph.vs["load"], dtype=np.float64)
-    return estimate_load(arcs, cost, scale=scale)
+    return estimate_load(arcs, cost, scale=scale, keys=graph_keys(graph))
 
 
 def estimate_graph_load(graph: ig.Graph, cost: StepCost | None = None) -> tuple[np.ndarray, dict]:
