@@ -209,16 +209,20 @@ def _bounds(spaces, pairs, mode: str) -> dict[str, list[float]]:
 
 # ----------------------------------------------------------------------------- stability
 def far_images(folder: Path, c: Collection, count: int, args) -> tuple[list[str], np.ndarray]:
-    """``count`` images of ``folder`` (another kind of picture), seeded, with their features."""
+    """``count`` images of ``folder`` (another kind of picture) with their features: of a
+    seeded sample of 10 x ``count``, those farthest from the collection (full space)."""
     from benchmarks.quality_data import distinct_images
 
     paths, hashes = distinct_images(folder)
     known = set(c.hashes)
     pick = [i for i in np.random.default_rng(args.seed).permutation(len(paths))
-            if hashes[i] not in known][:count]
+            if hashes[i] not in known][: 10 * count]
     keep, feats = cached_features([paths[i] for i in pick], [hashes[i] for i in pick],
                                   args.store, args.backbone)
-    return [hashes[pick[i]] for i in keep], np.asarray(feats, dtype=np.float32)
+    F = np.asarray(feats, dtype=np.float32)
+    nearest = (l2_normalise(F) @ l2_normalise(c.features).T).max(axis=1)
+    far = np.argsort(nearest, kind="stable")[:count]
+    return [hashes[pick[keep[i]]] for i in far], F[far]
 
 
 def stability(args, c: Collection, model, finder_kw: dict, graph_kw: dict,
@@ -231,11 +235,17 @@ def stability(args, c: Collection, model, finder_kw: dict, graph_kw: dict,
     F = np.concatenate([c.features, extra])
     _, finder, _ = build(F, model.dim_out, args.k_one, args.space_one, args.seed, finder_kw,
                          graph_kw, c.hashes + hashes, model)
-    out = {"added": len(hashes)}
+    out: dict = {"added": len(hashes)}
     for mode in modes:
         chains, _ = run_queries(mode_query(finder, mode), pairs)
-        same = sum(a == b for a, b in zip(before[mode], chains, strict=True))
-        out[mode] = round(same / max(len(pairs), 1), 4)
+        changed = [(a, b) for a, b in zip(before[mode], chains, strict=True) if a != b]
+        out[mode] = round(1 - len(changed) / max(len(pairs), 1), 4)
+        # of the changed ones: through an added image; the old chain still a chain of the graph
+        out[f"{mode}_changed_through_added"] = sum(
+            b is not None and max(b) >= c.n for _, b in changed)
+        out[f"{mode}_changed_old_still_there"] = sum(
+            a is not None and bool((finder.arcs.arc_of(np.array(a[:-1]), np.array(a[1:])) >= 0)
+                                   .all()) for a, _ in changed)
     return out
 
 
