@@ -76,6 +76,7 @@ from xdeg_pipeline.core.graph.build import build_graph
 from xdeg_pipeline.core.graph.knn import knn_edges, knn_recall
 from xdeg_pipeline.core.graph.pca import fit_pca, l2_normalise
 from xdeg_pipeline.core.paths import PathError, PathFinder
+from xdeg_pipeline.core.paths.load import attach_hub_load
 
 STEPS_X = 7  # intermediate images for the steps mode (8 steps)
 # A step shorter than this share of the natural step (and under half its chain's largest step)
@@ -146,16 +147,19 @@ def judging_spaces(names: list[str], c: Collection, vis: np.ndarray, cal: Calibr
 
 # ----------------------------------------------------------------------------- runs
 def build(F: np.ndarray, pca, k: int, space: str, seed: int, finder_kw: dict,
-          graph_kw: dict | None = None, hashes: list[str] | None = None, model=None):
+          graph_kw: dict | None = None, hashes: list[str] | None = None, model=None,
+          previous=None):
     """PCA (``model`` kept if given, as the pipeline keeps it while a collection grows), kNN,
-    graph (vertex attribute ``content_hash`` when ``hashes`` are given) and the finder."""
+    graph (vertex attribute ``content_hash`` when ``hashes`` are given; the hub load stored as
+    the pipeline stores it, carried over from ``previous`` where it allows) and the finder."""
     t0 = time.perf_counter()
     model = fit_pca(F, pca, seed=seed) if model is None else model
     X = model.transform(F)
     edges = knn_edges(X, k=k, space=space)
     t_knn = time.perf_counter()
     attrs = None if hashes is None else {"content_hash": list(hashes)}
-    g = build_graph(edges, X, metric=space, vertex_attrs=attrs, **(graph_kw or {}))
+    g = attach_hub_load(build_graph(edges, X, metric=space, vertex_attrs=attrs,
+                                    **(graph_kw or {})), previous, basis="benchmark")
     t1 = time.perf_counter()
     finder = PathFinder(g, **finder_kw)
     t2 = time.perf_counter()
@@ -226,16 +230,18 @@ def far_images(folder: Path, c: Collection, count: int, args) -> tuple[list[str]
 
 
 def stability(args, c: Collection, model, finder_kw: dict, graph_kw: dict,
-              pairs: list[tuple[int, int]], modes: list[str], before: dict) -> dict:
+              pairs: list[tuple[int, int]], modes: list[str], before: dict,
+              previous=None) -> dict:
     """Share of chains unchanged when 1% images of another kind (``--stability FOLDER``) join
     the collection: the graph is rebuilt with them (same PCA model, as the pipeline keeps it),
-    the same pairs asked again. ``before``: mode -> chains of the first graph."""
+    the same pairs asked again. ``before``: mode -> chains of the first graph; ``previous``:
+    that graph (its hub load is carried over as the pipeline does; None: a fresh load)."""
     count = max(1, round(args.stability_share * c.n))
     hashes, extra = far_images(args.stability, c, count, args)
     F = np.concatenate([c.features, extra])
     _, finder, _ = build(F, model.dim_out, args.k_one, args.space_one, args.seed, finder_kw,
-                         graph_kw, c.hashes + hashes, model)
-    out: dict = {"added": len(hashes)}
+                         graph_kw, c.hashes + hashes, model, previous)
+    out: dict = {"added": len(hashes), "load_base": finder.graph["params"].get("load_base")}
     for mode in modes:
         chains, _ = run_queries(mode_query(finder, mode), pairs)
         changed = [(a, b) for a, b in zip(before[mode], chains, strict=True) if a != b]
@@ -346,9 +352,10 @@ def evaluate_collection(args, folder: Path) -> dict:
                                                  args.label or folder.name)
             if args.stability is not None:
                 args.k_one, args.space_one = k, space
-                cfg["stability"] = stability(args, c, model, finder_kw, graph_kw,
-                                             pairs[: args.pairs], list(asked), asked)
-                print(f"  stability: {cfg['stability']}")
+                for key, prev in (("stability_fresh_load", None), ("stability", finder.graph)):
+                    cfg[key] = stability(args, c, model, finder_kw, graph_kw,
+                                         pairs[: args.pairs], list(asked), asked, prev)
+                    print(f"  {key}: {cfg[key]}")
             if args.reference:
                 query, build_s = original_recipe(c.features, args.seed)
                 chains, times = run_queries(query, pairs)

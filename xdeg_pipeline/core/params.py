@@ -114,6 +114,11 @@ HUB_PENALTY = 100.0
 # Tux same-topic 0.678 -> 0.686; 12 rounds x 96 sources: 0.092 at twice the cost.
 LOAD_ROUNDS = 20
 LOAD_SOURCES = 48
+# A rebuilt graph keeps the previous graph's load for the images both hold while the images
+# added and removed since the load was estimated fresh are at most this share of that collection
+# (issue 21; 1% far images added to the series collection, 200 pairs: smooth chains unchanged
+# 0.60 with a fresh load, 0.80 with the old one carried over; see docs/path_quality.md).
+LOAD_KEEP_SHARE = 0.05
 LOAD_WORK = 1e8  # arcs x sources over all load rounds (bounds the estimate on huge graphs)
 
 # Above this many images smooth searches a corridor (the minimum-spanning-tree path and two

@@ -120,10 +120,53 @@ def estimate_graph_load(graph: ig.Graph, cost: StepCost | None = None) -> tuple[
     return graph_load(graph, Arcs(graph), cost, scale), cost.load_params(scale.near_dup)
 
 
-def attach_hub_load(graph: ig.Graph) -> ig.Graph:
+def attach_hub_load(graph: ig.Graph, previous: ig.Graph | None = None, basis: str = ""
+                    ) -> ig.Graph:
     """Store in ``graph`` the hub load a default finder uses (vertex attribute ``load``,
-    ``graph["params"]["load_params"]``), so a finder reads it instead of estimating it."""
+    ``graph["params"]["load_params"]``), so a finder reads it instead of estimating it.
+
+    With ``previous`` (the graph this one replaces) the images both hold keep their load when
+    the collection changed little (:func:`carry_load`): the load moves a little with every
+    image that arrives, and with it chains between routes of about equal cost (issue 21).
+    ``basis`` names what the graph was built from (the space and the settings): the load is
+    carried only between graphs of one basis."""
     load, load_params = estimate_graph_load(graph)
+    kept = {**carry_load(graph, previous, load, load_params, basis), "basis": basis}
     graph.vs["load"] = load.tolist()
     graph["params"]["load_params"] = load_params
+    graph["params"]["load_base"] = kept
     return graph
+
+
+def carry_load(graph: ig.Graph, previous: ig.Graph | None, load: np.ndarray,
+               load_params: dict, basis: str = "") -> dict:
+    """Put ``previous``'s load into ``load`` for the images both graphs hold (by content hash)
+    if it was estimated with the same settings (the near-duplicate distance may differ) and the
+    images added and removed since it was estimated fresh are at most
+    ``params.LOAD_KEEP_SHARE`` of the collection it was estimated on. Returns what the graph
+    records (``load_base``): that collection's size and the changes since."""
+    n = graph.vcount()
+    fresh = {"n": n, "changed": 0}
+    if previous is None or "load" not in previous.vs.attributes() or \
+            "params" not in previous.attributes():
+        return fresh
+    old_params = dict((previous["params"] or {}).get("load_params") or {})
+    if not old_params or {k: v for k, v in old_params.items() if k != "near_dup"} != {
+            k: v for k, v in load_params.items() if k != "near_dup"}:
+        return fresh
+    if "content_hash" not in graph.vs.attributes() or "content_hash" not in \
+            previous.vs.attributes():
+        return fresh
+    base = (previous["params"] or {}).get("load_base") or {}
+    if not base or base.get("basis", "") != basis:
+        return fresh
+    old_of = {h: i for i, h in enumerate(previous.vs["content_hash"])}
+    here = [old_of.get(h, -1) for h in graph.vs["content_hash"]]
+    both = sum(i >= 0 for i in here)
+    changed = int(base["changed"]) + (n - both) + (previous.vcount() - both)
+    if changed > params.LOAD_KEEP_SHARE * int(base["n"]):
+        return fresh
+    old_load = np.asarray(previous.vs["load"], dtype=np.float64)
+    idx = np.asarray(here)
+    load[idx >= 0] = old_load[idx[idx >= 0]]
+    return {"n": int(base["n"]), "changed": changed}
