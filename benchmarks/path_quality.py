@@ -34,10 +34,17 @@ bound the exact least possible largest step over the complete graph (the exact 8
 chain's steps, p50/p90); largest step / bound and mean step / bound (p50/p90); largest step /
 max(bound, natural step); hub share (share of chain interiors on the 1% most-used images, over
 ``--hub-pairs`` pairs); same-topic share of steps (first folder below the root); query p50.
+Issue 21 adds per space: *near-identical* steps (near-duplicate, or shorter than
+SERIES_FRACTION natural steps and under half the chain's largest step: consecutive members of a
+design series), shortest / longest step per chain (p10/p50) and the *crawl factor* (hops / the
+fewest hops of any chain in the space's complete graph whose steps are all <= this chain's
+largest; p50/p90/max). ``--stability FOLDER`` (images of another kind) adds the share of the
+``--pairs`` chains that stay the same when ``--stability-share`` (1%) of them join.
 ``--reference`` adds the original recipe (:mod:`benchmarks.original_recipe`) as a row.
 ``--strips DIR`` draws chains as PNG strips (the pairs of ``--strip-pairs``, else the three
-smooth chains with the most near-duplicate steps, whose pairs it writes to
-DIR/LABEL-pairs.json); step distances and near-duplicates in the strips are those of the
+smooth chains with the most near-identical steps, then the largest crawl factor, whose pairs
+it writes to DIR/LABEL-pairs.json); step distances and near-identical steps in the strips are
+those of the
 first judging space.
 Last line: one JSON object.
 """
@@ -64,14 +71,21 @@ from benchmarks.quality_data import (
 )
 from benchmarks.quality_metrics import JudgingSpace, chain_figures, markdown_table, space_figures
 from benchmarks.same_picture import edited_copies, near_duplicate_distance
+from benchmarks.series_collection import run_steps
 from benchmarks.visual_space import describe, visual_features
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.build import build_graph
 from xdeg_pipeline.core.graph.knn import knn_edges, knn_recall
 from xdeg_pipeline.core.graph.pca import fit_pca, l2_normalise
 from xdeg_pipeline.core.paths import PathError, PathFinder
+from xdeg_pipeline.core.paths.load import attach_hub_load
 
 STEPS_X = 7  # intermediate images for the steps mode (8 steps)
+# A step shorter than this share of the natural step (and under half its chain's largest step)
+# is near-identical: it joins two members of a design series (calibrated on the star series
+# collection, benchmarks.series_collection: the p90 of the distances between consecutive
+# members of its runs, over the natural step, in the full space; see docs/path_quality.md).
+SERIES_FRACTION = 0.35
 
 
 # ----------------------------------------------------------------------------- spaces
@@ -105,7 +119,9 @@ class Calibration:
             raise SystemExit(f"space {name!r} needs CNN features of the edited copies "
                              "(or use --spaces visual)")
         nd, quart = near_duplicate_distance(X[self.index], copies)
-        return JudgingSpace.of(name, X, nd, quart)
+        sp = JudgingSpace.of(name, X, nd, quart)
+        sp.series_step = SERIES_FRACTION * sp.natural
+        return sp
 
 
 def judging_spaces(names: list[str], c: Collection, vis: np.ndarray, cal: Calibration,
@@ -133,13 +149,19 @@ def judging_spaces(names: list[str], c: Collection, vis: np.ndarray, cal: Calibr
 
 # ----------------------------------------------------------------------------- runs
 def build(F: np.ndarray, pca, k: int, space: str, seed: int, finder_kw: dict,
-          graph_kw: dict | None = None):
+          graph_kw: dict | None = None, hashes: list[str] | None = None, model=None,
+          previous=None):
+    """PCA (``model`` kept if given, as the pipeline keeps it while a collection grows), kNN,
+    graph (vertex attribute ``content_hash`` when ``hashes`` are given; the hub load stored as
+    the pipeline stores it, carried over from ``previous`` where it allows) and the finder."""
     t0 = time.perf_counter()
-    model = fit_pca(F, pca, seed=seed)
+    model = fit_pca(F, pca, seed=seed) if model is None else model
     X = model.transform(F)
     edges = knn_edges(X, k=k, space=space)
     t_knn = time.perf_counter()
-    g = build_graph(edges, X, metric=space, **(graph_kw or {}))
+    attrs = None if hashes is None else {"content_hash": list(hashes)}
+    g = attach_hub_load(build_graph(edges, X, metric=space, vertex_attrs=attrs,
+                                    **(graph_kw or {})), previous, basis="benchmark")
     t1 = time.perf_counter()
     finder = PathFinder(g, **finder_kw)
     t2 = time.perf_counter()
@@ -191,6 +213,50 @@ def _bounds(spaces, pairs, mode: str) -> dict[str, list[float]]:
     return {n: [sp.bottleneck(s, t) for s, t in pairs] for n, sp in spaces.items()}
 
 
+# ----------------------------------------------------------------------------- stability
+def far_images(folder: Path, c: Collection, count: int, args) -> tuple[list[str], np.ndarray]:
+    """``count`` images of ``folder`` (another kind of picture) with their features: of a
+    seeded sample of 10 x ``count``, those farthest from the collection (full space)."""
+    from benchmarks.quality_data import distinct_images
+
+    paths, hashes = distinct_images(folder)
+    known = set(c.hashes)
+    pick = [i for i in np.random.default_rng(args.seed).permutation(len(paths))
+            if hashes[i] not in known][: 10 * count]
+    keep, feats = cached_features([paths[i] for i in pick], [hashes[i] for i in pick],
+                                  args.store, args.backbone)
+    F = np.asarray(feats, dtype=np.float32)
+    nearest = (l2_normalise(F) @ l2_normalise(c.features).T).max(axis=1)
+    far = np.argsort(nearest, kind="stable")[:count]
+    return [hashes[pick[keep[i]]] for i in far], F[far]
+
+
+def stability(args, c: Collection, model, finder_kw: dict, graph_kw: dict,
+              pairs: list[tuple[int, int]], modes: list[str], before: dict,
+              previous=None) -> dict:
+    """Share of chains unchanged when 1% images of another kind (``--stability FOLDER``) join
+    the collection: the graph is rebuilt with them (same PCA model, as the pipeline keeps it),
+    the same pairs asked again. ``before``: mode -> chains of the first graph; ``previous``:
+    that graph (its hub load is carried over as the pipeline does; None: a fresh load)."""
+    count = max(1, round(args.stability_share * c.n))
+    hashes, extra = far_images(args.stability, c, count, args)
+    F = np.concatenate([c.features, extra])
+    _, finder, _ = build(F, model.dim_out, args.k_one, args.space_one, args.seed, finder_kw,
+                         graph_kw, c.hashes + hashes, model, previous)
+    out: dict = {"added": len(hashes), "load_base": finder.graph["params"].get("load_base")}
+    for mode in modes:
+        chains, _ = run_queries(mode_query(finder, mode), pairs)
+        changed = [(a, b) for a, b in zip(before[mode], chains, strict=True) if a != b]
+        out[mode] = round(1 - len(changed) / max(len(pairs), 1), 4)
+        # of the changed ones: through an added image; the old chain still a chain of the graph
+        out[f"{mode}_changed_through_added"] = sum(
+            b is not None and max(b) >= c.n for _, b in changed)
+        out[f"{mode}_changed_old_still_there"] = sum(
+            a is not None and bool((finder.arcs.arc_of(np.array(a[:-1]), np.array(a[1:])) >= 0)
+                                   .all()) for a, _ in changed)
+    return out
+
+
 # ----------------------------------------------------------------------------- strips
 def write_strips(out: Path, c: Collection, finder: PathFinder, space: JudgingSpace,
                  chains: list, strip_pairs: Path | None, label: str) -> list[str]:
@@ -202,24 +268,29 @@ def write_strips(out: Path, c: Collection, finder: PathFinder, space: JudgingSpa
         names = json.loads(strip_pairs.read_text())
         pairs = [(rel.index(a), rel.index(b)) for a, b in names]
     else:
-        def wasted(ch):
+        def wasted(ch):  # near-identical steps, then the crawl (hops over the fewest)
             v = np.asarray(ch)
-            return int((space.D[v[:-1], v[1:]] < space.near_dup).sum()) if len(v) > 1 else 0
+            if len(v) < 2:
+                return (0, 0.0)
+            st = space.D[v[:-1], v[1:]].astype(np.float64)
+            return (int(space.near_identical(st).sum()),
+                    len(st) / max(space.fewest_hops(ch[0], ch[-1], float(st.max())), 1))
 
-        ranked = sorted((ch for ch in chains if ch is not None), key=lambda ch: -wasted(ch))
+        ranked = sorted((ch for ch in chains if ch is not None), key=wasted, reverse=True)
         pairs = [(ch[0], ch[-1]) for ch in ranked[:3]]
         names = [[rel[s], rel[t]] for s, t in pairs]
         (out / f"{label}-pairs.json").write_text(json.dumps(names) + "\n")
     files = []
     for k, (s, t) in enumerate(pairs):
         v = finder.find(s, t, mode="smooth")[0].vertices
-        steps = space.D[np.asarray(v[:-1]), np.asarray(v[1:])].tolist()
-        nd = sum(x < space.near_dup for x in steps)
+        st = space.D[np.asarray(v[:-1]), np.asarray(v[1:])].astype(np.float64)
+        steps, nd = st.tolist(), int(space.near_identical(st).sum())
+        fewest = space.fewest_hops(s, t, float(st.max())) if len(st) else 0
         png = out / f"{label}-{k}.png"
         path_strip_png([c.paths[i] for i in v], [Path(rel[i]).stem[:18] for i in v], png,
                        thumb=64, steps=steps, max_per_row=14,
-                       title=f"{label}: smooth, {len(v) - 1} steps, {nd} near-duplicate "
-                             f"(steps: {space.name} distance)")
+                       title=f"{label}: smooth, {len(v) - 1} steps (fewest {fewest}), {nd} "
+                             f"near-identical (steps: {space.name} distance)")
         files.append(str(png))
     return files
 
@@ -265,12 +336,14 @@ def evaluate_collection(args, folder: Path) -> dict:
                                            args.space.split(",")):
         for graph_kw, finder_kw in itertools.product(_sweep(args.graph), _sweep(args.set)):
             model, finder, info = build(c.features, pca, k, space, args.seed, finder_kw,
-                                        graph_kw)
+                                        graph_kw, c.hashes)
             spaces = judging_spaces(args.spaces.split(","), c, vis, cal, model, space_cache)
             cfg = {"pca": pca, "k": k, "space": space, **graph_kw, **finder_kw, **info,
                    "spaces": {n: sp.summary() for n, sp in spaces.items()}, "modes": {}}
+            asked: dict = {}
             for mode in args.modes.split(","):
                 chains, times = run_queries(mode_query(finder, mode), pairs)
+                asked[mode] = chains[: args.pairs]
                 bounds = _bounds(spaces, pairs[: args.pairs], mode)
                 cfg["modes"][mode] = mode_figures(chains, times, c, spaces, bounds, args.pairs,
                                                   args.seed)
@@ -279,6 +352,12 @@ def evaluate_collection(args, folder: Path) -> dict:
                     cfg["strips"] = write_strips(args.strips, c, finder, first,
                                                  chains[: args.pairs], args.strip_pairs,
                                                  args.label or folder.name)
+            if args.stability is not None:
+                args.k_one, args.space_one = k, space
+                for key, prev in (("stability_fresh_load", None), ("stability", finder.graph)):
+                    cfg[key] = stability(args, c, model, finder_kw, graph_kw,
+                                         pairs[: args.pairs], list(asked), asked, prev)
+                    print(f"  {key}: {cfg[key]}")
             if args.reference:
                 query, build_s = original_recipe(c.features, args.seed)
                 chains, times = run_queries(query, pairs)
@@ -289,7 +368,8 @@ def evaluate_collection(args, folder: Path) -> dict:
             print(f"\n{folder.name} (n={c.n}) pca={pca} k={k} space={space} {graph_kw} "
                   f"{finder_kw} {info}")
             for n_, sp in spaces.items():
-                print(f"  {n_}: {sp.summary()}")
+                cfg["spaces"][n_]["series_runs"] = run_steps(c.root, c.paths, sp.D, sp.natural)
+                print(f"  {n_}: {cfg['spaces'][n_]}")
             print(markdown_table(cfg["modes"], list(spaces)))
             report["configs"].append(cfg)
     return report
@@ -319,6 +399,9 @@ def main() -> None:
     ap.add_argument("--strip-pairs", type=Path)
     ap.add_argument("--label", default="")
     ap.add_argument("--reference", action="store_true", help="add the original recipe")
+    ap.add_argument("--stability", type=Path, metavar="FOLDER",
+                    help="images of another kind: share of chains unchanged when some join")
+    ap.add_argument("--stability-share", type=float, default=0.01)
     args = ap.parse_args()
     if args.features is not None and len(args.folders) != 1:
         raise SystemExit("--features goes with exactly one collection folder")

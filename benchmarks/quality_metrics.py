@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+SERIES_SHARE = 0.5  # a series step is also under this share of its chain's largest step
+
 
 def chord_matrix(F: np.ndarray) -> np.ndarray:
     """Dense Euclidean distances between the rows of F (float32, N x N)."""
@@ -76,6 +78,7 @@ class JudgingSpace:
     near_dup: float
     natural: float
     calibration: dict = field(default_factory=dict)
+    series_step: float = 0.0  # a step shorter than this may join two members of a series
     _tree: tuple | None = field(default=None, repr=False)
     _hop_bounds: dict = field(default_factory=dict, repr=False)
 
@@ -120,8 +123,35 @@ class JudgingSpace:
             B = np.minimum(B, best)
         return float(min(B[t], upper))
 
+    def fewest_hops(self, s: int, t: int, largest: float) -> int:
+        """Fewest steps of any chain from s to t whose steps are all <= ``largest`` (BFS over the
+        complete graph of the space; at least 1)."""
+        if s == t:
+            return 0
+        seen = np.zeros(len(self.D), bool)
+        seen[s] = True
+        frontier, hops = np.array([s]), 0
+        while len(frontier):
+            hops += 1
+            near = (self.D[frontier] <= largest * (1 + 1e-6)).any(axis=0) & ~seen
+            if near[t]:
+                return hops
+            seen |= near
+            frontier = np.flatnonzero(near)
+        return hops
+
+    def near_identical(self, steps: np.ndarray) -> np.ndarray:
+        """Per step of one chain: True where it shows about the same picture again: shorter
+        than the near-duplicate distance, or, in a chain whose largest step is more than twice
+        as long, shorter than ``series_step`` (consecutive members of a design series)."""
+        if not len(steps):
+            return np.zeros(0, bool)
+        series = (steps < self.series_step) & (steps < SERIES_SHARE * steps.max())
+        return (steps < self.near_dup) | series
+
     def summary(self) -> dict:
         return {"near_dup": round(self.near_dup, 4), "natural": round(self.natural, 4),
+                "series_step": round(self.series_step, 4),
                 "near_dup_over_natural": round(self.near_dup / self.natural, 3),
                 "edit_distances": self.calibration}
 
@@ -154,14 +184,18 @@ def uniform_hub_share(total: int, n: int, seed: int) -> float:
 
 def space_figures(space: JudgingSpace, chains: list[list[int]], bounds: list[float]) -> dict:
     """Per-space figures of chains (``bounds[i]`` = the least largest step for chain i)."""
-    nd_steps = all_steps = 0
-    cv, big, mean_r, big_r, big_nat = [], [], [], [], []
+    nd_steps = ni_steps = all_steps = 0
+    cv, big, mean_r, big_r, big_nat, even, crawl = [], [], [], [], [], [], []
     for v, b in zip(chains, bounds, strict=True):
         if len(v) < 2:
             continue
         st = space.D[np.asarray(v[:-1]), np.asarray(v[1:])].astype(np.float64)
         nd_steps += int((st < space.near_dup).sum())
+        ni_steps += int(space.near_identical(st).sum())
         all_steps += len(st)
+        if st.max() > 0:
+            even.append(float(st.min() / st.max()))
+        crawl.append(len(st) / max(space.fewest_hops(v[0], v[-1], float(st.max())), 1))
         if len(st) > 1 and st.mean() > 0:
             cv.append(float(st.std() / st.mean()))
         big.append(float(st.max()))
@@ -171,6 +205,10 @@ def space_figures(space: JudgingSpace, chains: list[list[int]], bounds: list[flo
         big_nat.append(float(st.max()) / max(b, space.natural))
     return {
         "near_dup_steps": round(nd_steps / max(all_steps, 1), 4),
+        "near_identical_steps": round(ni_steps / max(all_steps, 1), 4),
+        "shortest_over_longest_p10": pct(even, 10), "shortest_over_longest_p50": pct(even, 50),
+        "crawl_p50": pct(crawl, 50), "crawl_p90": pct(crawl, 90),
+        "crawl_max": round(max(crawl), 3) if crawl else None,
         "step_cv_p50": pct(cv, 50), "step_cv_p90": pct(cv, 90),
         "largest_p50": pct(big, 50),
         "largest_over_bound_p50": pct(big_r, 50), "largest_over_bound_p90": pct(big_r, 90),
@@ -206,6 +244,9 @@ def chain_figures(chains: list[list[int] | None], times: list[float], topics: li
 COLUMNS = [  # (header, figure key, where: "chain" or "space")
     ("hops p50/p90/max", ("hops_p50", "hops_p90", "hops_max"), "chain"),
     ("near-dup steps", ("near_dup_steps",), "space"),
+    ("near-identical", ("near_identical_steps",), "space"),
+    ("short/long p10/p50", ("shortest_over_longest_p10", "shortest_over_longest_p50"), "space"),
+    ("crawl p50/p90/max", ("crawl_p50", "crawl_p90", "crawl_max"), "space"),
     ("step CV p50", ("step_cv_p50",), "space"),
     ("largest/bound p50/p90", ("largest_over_bound_p50", "largest_over_bound_p90"), "space"),
     ("mean/bound p50/p90", ("mean_over_bound_p50", "mean_over_bound_p90"), "space"),

@@ -13,7 +13,8 @@ from xdeg_pipeline.core.images.files import image_file, recorded_files
 from xdeg_pipeline.core.images.filters import Filter, FilterError, fields_of, parse_filter
 from xdeg_pipeline.core.images.provenance import PROVENANCE_KEYS, Record, empty_record, provenance
 from xdeg_pipeline.core.paths import PathFinder
-from xdeg_pipeline.core.paths.chain import PathError
+from xdeg_pipeline.core.paths.chain import Chain, PathError
+from xdeg_pipeline.core.paths.pinned import better_than, check_pinned
 from xdeg_pipeline.core.resolve import resolve_name
 from xdeg_pipeline.core.sources.remote import caption, display_meta, read_metadata
 from xdeg_pipeline.core.storage.layout import Layout
@@ -32,6 +33,7 @@ class PathRequest:
     avoid: tuple[str, ...] = ()
     via: tuple[str, ...] = ()  # waypoints, in order
     where: tuple[str, ...] = ()  # filter conditions every image of the chain satisfies
+    chain: tuple[str, ...] = ()  # a pinned chain (its images): kept while it still exists
 
 
 class OutsideFilter(PathError):
@@ -58,12 +60,14 @@ class ChainResult:
     meta: dict = field(default_factory=dict)
     via: list[str] = field(default_factory=list)  # the waypoints passed, by name
     images: dict[str, Record] = field(default_factory=dict)  # name -> provenance record
+    pin: dict | None = None  # a pinned request: kept, why not, and a better chain found today
 
     @property
     def chain_id(self) -> str:
         r = self.request
         extra = [list(r.via)] if r.via or r.where else []  # older requests keep their ids
         extra += [list(r.where)] if r.where else []
+        extra += [["chain", *r.chain]] if r.chain else []
         fp = fingerprint(r.source, r.target, r.mode, r.steps, list(r.avoid), r.alternatives,
                          *extra)
         return f"{fp[:10]}-{self.rank}"
@@ -87,6 +91,7 @@ class ChainResult:
             "png": str(self.png) if self.png else None,
             "html": str(self.html) if self.html else None,
             "images": {n: dict(self.images[n]) for n in self.path if n in self.images},
+            **({"pin": self.pin} if self.pin is not None else {}),
         }
 
 
@@ -246,6 +251,9 @@ class Collection:
             raise PathError(f"no chain from {src_name!r} to {dst_name!r} inside the filter "
                             f"{parsed.text} ({len(name_of)} images match it; inside a filter "
                             f"the graph may be disconnected): {exc}") from None
+        pin = None
+        if request.chain:
+            chains[0], pin = self._pinned(request, chains[0], set(avoid), name_of)
         results = []
         for i, c in enumerate(chains):
             path = self._chain_names(c.vertices, src_name, dst_name, name_of)
@@ -253,9 +261,34 @@ class Collection:
                 path[c.vertices.index(self.vertex_of_name[name])] = name
             results.append(ChainResult(request=request, rank=i, path=path, steps=list(c.steps),
                                        largest_step=c.largest_step, total=c.total,
-                                       via=via_names,
+                                       via=via_names, pin=pin if i == 0 else None,
                                        images={n: self.provenance(n) for n in path}))
         return results
+
+    def _pinned(self, request: PathRequest, fresh: Chain, avoid: set[int],
+                name_of: dict[int, str]) -> tuple[Chain, dict]:
+        """The pinned chain of ``request.chain`` while it still exists (else today's chain
+        ``fresh``), and what the page says: kept or why not, and a better chain if today's is."""
+        try:
+            vertices = [self.vertex_of_name[self.resolve(n)] for n in request.chain]
+        except (LookupError, ValueError):
+            return fresh, {"kept": False, "reason": "an image of the pinned chain is no longer "
+                                                    "in the collection"}
+        chain, why = check_pinned(self.finder.space, vertices, fresh.vertices[0],
+                                  fresh.vertices[-1], request.mode, request.steps)
+        if chain is not None and avoid & set(chain.vertices[1:-1]):
+            chain, why = None, "the pinned chain passes an image the request avoids or filters out"
+        if chain is not None and request.via and not set(fresh.via) <= set(chain.vertices):
+            chain, why = None, "the pinned chain does not pass the waypoints"
+        if chain is None:
+            return fresh, {"kept": False, "reason": why}
+        better = None
+        if better_than(self.finder.space, fresh, chain, request.mode):
+            better = {"path": self._chain_names(fresh.vertices, request.source, request.target,
+                                                name_of),
+                      "hops": fresh.hops, "largest_step": round(float(fresh.largest_step), 6)}
+        chain.via = fresh.via
+        return chain, {"kept": True, "better": better}
 
     def _chain_names(self, vertices: Sequence[int], source: str, target: str,
                      name_of: dict[int, str] | None = None) -> list[str]:

@@ -13,7 +13,8 @@ MAX_ALTERNATIVES = 10
 MAX_LIMIT = 100_000
 MAX_NAME = 1_000
 MAX_LIST = 50
-PATH_PARAMS = ("source", "target", "mode", "steps", "alternatives", "avoid", "via", "where")
+PATH_PARAMS = ("source", "target", "mode", "steps", "alternatives", "avoid", "via", "where",
+               "chain")
 
 
 class BadRequest(ValueError):
@@ -32,13 +33,14 @@ class PathQuery:
     avoid: tuple[str, ...]
     via: tuple[str, ...]
     where: tuple[str, ...] = ()  # filter conditions (FIELD OP VALUE), checked by core
+    chain: tuple[str, ...] = ()  # a pinned chain's images (a shared link): kept while it exists
 
     def request(self, source: str, target: str, avoid: Sequence[str],
                 via: Sequence[str] = ()) -> PathRequest:
         """The core request with the names resolved."""
         return PathRequest(source=source, target=target, mode=self.mode, steps=self.steps,
                            alternatives=self.alternatives, avoid=tuple(avoid), via=tuple(via),
-                           where=self.where)
+                           where=self.where, chain=self.chain)
 
 
 class Params:
@@ -57,10 +59,10 @@ class Params:
             raise BadRequest(f"parameter {key!r} given {len(got)} times; give it once")
         return _name(key, got[0])
 
-    def many(self, key: str) -> tuple[str, ...]:
+    def many(self, key: str, most: int = MAX_LIST) -> tuple[str, ...]:
         got = [v for v in self.values.get(key, []) if v != ""]
-        if len(got) > MAX_LIST:
-            raise BadRequest(f"at most {MAX_LIST} values of {key!r}")
+        if len(got) > most:
+            raise BadRequest(f"at most {most} values of {key!r}")
         return tuple(_name(key, v) for v in got)
 
     def integer(self, key: str, lo: int, hi: int, default: int | None) -> int | None:
@@ -105,8 +107,11 @@ def parse_path_query(items: Sequence[tuple[str, str]] | Mapping[str, str]) -> Pa
     if mode != "steps" and steps is not None:
         raise BadRequest(f"steps is only used with mode=steps, not mode={mode}")
     alternatives = p.integer("alternatives", 1, MAX_ALTERNATIVES, 1)
+    chain = p.many("chain", params.MAX_STEPS + 2)
+    if chain and len(chain) < 2:
+        raise BadRequest("chain must list the images of a chain, source to target")
     return PathQuery(source, target, mode, steps, alternatives, p.many("avoid"), p.many("via"),
-                     p.many("where"))
+                     p.many("where"), chain)
 
 
 def parse_images_query(items: Sequence[tuple[str, str]]) -> tuple[str, int, tuple[str, ...]]:

@@ -81,3 +81,25 @@ def test_a_filter_is_part_of_the_chain_id(collection: Collection) -> None:
     plain = collection.find(PathRequest(a, b))[0]
     filtered = collection.find(PathRequest(a, b, where=("date<1900",)))[0]
     assert plain.chain_id != filtered.chain_id and plain.as_dict()["where"] == []
+
+
+def test_a_pinned_chain_is_kept_while_it_holds(collection: Collection) -> None:
+    a, b = collection.names[0], collection.names[-1]
+    best, other = collection.find(PathRequest(a, b, alternatives=2))
+    kept = collection.find(PathRequest(a, b, chain=tuple(other.path)))[0]
+    assert kept.path == other.path and kept.pin["kept"] is True
+    if kept.pin["better"] is not None:
+        assert kept.pin["better"]["path"] == best.path
+    assert kept.as_dict()["pin"] == kept.pin
+    assert kept.chain_id != best.chain_id  # a pinned request is another request
+    assert "pin" not in best.as_dict()
+    gone = collection.find(PathRequest(a, b, chain=(a, "no_such_image.png", b)))[0]
+    assert gone.path == best.path and gone.pin == {
+        "kept": False, "reason": "an image of the pinned chain is no longer in the collection"}
+    jump = collection.find(PathRequest(a, b, chain=(a, b)))[0]
+    if len(best.path) > 2:
+        assert not jump.pin["kept"] and "no longer an edge" in jump.pin["reason"]
+        assert jump.path == best.path
+    avoided = collection.find(PathRequest(a, b, chain=tuple(other.path),
+                                          avoid=(other.path[1],)))[0]
+    assert not avoided.pin["kept"] and other.path[1] not in avoided.path

@@ -128,6 +128,23 @@ def test_path_modes_alternatives_avoid(client: TestClient) -> None:
     assert by_stem.json()["chains"][0]["path"][0] == A
 
 
+def test_a_shared_link_pins_its_chain(client: TestClient) -> None:
+    two = client.get("/api/path", params={"source": A, "target": B,
+                                          "alternatives": 2}).json()["chains"]
+    other = two[1]["path"]
+    pinned = client.get("/api/path", params=[("source", A), ("target", B),
+                                             *(("chain", n) for n in other)]).json()["chains"]
+    assert len(pinned) == 1 and pinned[0]["path"] == other and pinned[0]["pin"]["kept"]
+    better = pinned[0]["pin"]["better"]
+    assert better is None or better["path"] == two[0]["path"]
+    broken = client.get("/api/path", params=[("source", A), ("target", B), ("chain", A),
+                                             ("chain", "nowhere_x"), ("chain", B)]).json()
+    assert broken["chains"][0]["path"] == two[0]["path"]
+    assert broken["chains"][0]["pin"]["kept"] is False and broken["chains"][0]["pin"]["reason"]
+    one = client.get("/api/path", params={"source": A, "target": B, "chain": A})
+    assert one.status_code == 400 and "chain must list" in one.json()["error"]
+
+
 def test_waypoints(client: TestClient, explorer_home: dict) -> None:
     via = ["shapes/img_001.png", "more/img_020.png"]
     r = client.get("/api/path", params=[("source", A), ("target", B), ("via", via[0]),

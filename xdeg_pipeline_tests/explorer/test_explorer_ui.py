@@ -263,3 +263,44 @@ def test_filters_in_a_browser(metadata_home: dict, browser, tmp_path: Path) -> N
         expect(page.locator("#gallery button")).to_have_count(min(len(names), 120), timeout=15_000)
         expect(page.locator("#map[data-inside='all']")).to_have_count(1)
     assert not errors, errors
+
+
+def test_a_shared_chain_stays_in_a_browser(explorer_home: dict, browser, tmp_path: Path
+                                           ) -> None:
+    """A link pins its chain (issue 21): the page shows the shared chain while it holds, says
+    when a better one exists today (and shows it on request), and says when it no longer holds."""
+    from urllib.parse import urlencode
+
+    from xdeg_pipeline.core.query import Collection, PathRequest
+
+    collection = Collection(explorer_home["home"], explorer_home["images"])
+    best, other = collection.find(PathRequest(SOURCE, TARGET, alternatives=2))
+    pin = collection.find(PathRequest(SOURCE, TARGET, chain=tuple(other.path)))[0].pin
+    errors: list[str] = []
+    with running_explorer(explorer_home["home"], explorer_home["images"]) as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        query = urlencode([("source", SOURCE), ("target", TARGET)]
+                          + [("chain", n) for n in other.path])
+        page.goto(f"{base}/?{query}", wait_until="load")
+        expect(page.locator("#pin-note")).to_be_visible(timeout=30_000)
+        assert _chain(page) == other.path
+        assert parse_qs(urlparse(page.url).query)["chain"] == other.path
+        page.screenshot(path=str(_shots(tmp_path) / "explorer_pinned_chain.png"))
+        if pin["better"] is not None:
+            expect(page.locator("#pin-note")).to_contain_text("A better one exists")
+            page.locator("#pin-better").click()
+            page.wait_for_function("n => document.querySelectorAll("
+                                   "\"ol.chain[data-alternative='0'] .item\").length === n",
+                                   arg=len(best.path), timeout=30_000)
+            expect(page.locator("#pin-note")).to_have_count(0)
+            assert _chain(page) == best.path
+            assert parse_qs(urlparse(page.url).query)["chain"] == best.path
+        else:
+            expect(page.locator("#pin-note")).to_contain_text("still holds")
+        broken = urlencode([("source", SOURCE), ("target", TARGET), ("chain", SOURCE),
+                            ("chain", "nowhere_x.png"), ("chain", TARGET)])
+        page.goto(f"{base}/?{broken}", wait_until="load")
+        expect(page.locator("#pin-note")).to_contain_text("no longer possible", timeout=30_000)
+        assert _chain(page) == best.path
+    assert not errors, errors

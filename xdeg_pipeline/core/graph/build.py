@@ -46,6 +46,7 @@ from xdeg_pipeline.core import params as defaults
 from xdeg_pipeline.core.graph.distances import Prepared, check_space, pair_distances
 from xdeg_pipeline.core.graph.exits import ExitSettings, exit_edges
 from xdeg_pipeline.core.graph.near_duplicates import nearest_distances, pair_median, step_scale
+from xdeg_pipeline.core.graph.sampling import ranked_sample, vertex_keys
 from xdeg_pipeline.core.storage.atomic import write_pickle
 
 BRIDGE_BUDGET = 5e8  # distance evaluations (rows x columns) before the bridge search samples
@@ -141,16 +142,19 @@ def bridge_components(
 
 def long_range_edges(
     X: np.ndarray, space: str, n_landmarks: int, seed: int = 0,
-    eligible: np.ndarray | None = None,
+    eligible: np.ndarray | None = None, keys: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Landmark edges bounding the hop distance: every vertex to its nearest of a seeded random
-    sample of landmarks, and the landmarks to each other (any pair: <= 3 hops)."""
+    """Landmark edges bounding the hop distance: every vertex to its nearest of a sample of
+    landmarks drawn by the vertices' ``keys`` (:func:`~.sampling.ranked_sample`; default: by
+    id, so the landmarks stay when images are added), and the landmarks to each other (any
+    pair: <= 3 hops)."""
     n = X.shape[0]
     L = min(n_landmarks, n)
     if L < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     pool = np.arange(n) if eligible is None or len(eligible) < L else np.asarray(eligible)
-    marks = np.sort(np.random.default_rng(seed).choice(pool, size=L, replace=False))
+    keys = vertex_keys(None, n) if keys is None else keys
+    marks = ranked_sample(keys, L, seed, pool)
     at_marks = Prepared.of(X[marks], space)
     nearest = np.empty(n, dtype=np.int64)
     block = max(1, 16_000_000 // L)
@@ -266,12 +270,12 @@ def _add_exits(e: _Edges, X: np.ndarray, metric: str, knn: tuple, pm: float, giv
 
 
 def _add_landmarks(e: _Edges, X: np.ndarray, metric: str, n_marks: int,
-                   eligible: np.ndarray | None = None) -> int:
+                   eligible: np.ndarray | None = None, keys: np.ndarray | None = None) -> int:
     """Add the landmark edges that are not edges yet; returns how many were added."""
     n = X.shape[0]
     if n_marks < 2 or n <= 2:
         return 0
-    la, lb = long_range_edges(X, metric, n_marks, eligible=eligible)
+    la, lb = long_range_edges(X, metric, n_marks, eligible=eligible, keys=keys)
     lkey = np.unique(np.minimum(la, lb) * n + np.maximum(la, lb))
     lkey = lkey[~np.isin(lkey, e.a * n + e.b)]  # already an edge: keep it as it is
     la, lb = lkey // n, lkey % n
@@ -314,7 +318,8 @@ def build_graph(
     src, dst, d_dir = _knn_pairs(edges, X, metric)
     sigma = _local_scale(n, src, d_dir.astype(np.float64), sigma_k)
     e = _undirected(n, src, dst, d_dir)
-    pm = pair_median(X, metric)
+    keys = vertex_keys((vertex_attrs or {}).get("content_hash"), n)  # samples that stay put
+    pm = pair_median(X, metric, keys=keys)
     exits, dense = _add_exits(e, X, metric, (src, dst, d_dir.astype(np.float64)), pm, params)
     n_comp, n_bridges, bridging = _add_bridges(e, X, metric)
     n_marks = int(params.get("landmarks", min(defaults.LANDMARKS_MAX, math.ceil(2 * n**0.5))))
@@ -323,7 +328,7 @@ def build_graph(
         # landmarks: images outside dense groups and one member (the lowest id) of each group
         _, first = np.unique(dense, return_index=True)
         eligible = np.sort(np.concatenate([np.flatnonzero(dense < 0), first[dense[first] >= 0]]))
-    n_long = _add_landmarks(e, X, metric, n_marks, eligible)
+    n_long = _add_landmarks(e, X, metric, n_marks, eligible, keys)
     g = _assemble(n, e, {"sigma": sigma.tolist(), **(vertex_attrs or {})})
     g["params"] = {
         **params,

@@ -33,6 +33,7 @@ from scipy.sparse.csgraph import connected_components
 
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.distances import pair_distances
+from xdeg_pipeline.core.graph.sampling import ranked_pairs, vertex_keys
 
 
 @dataclass(frozen=True)
@@ -65,15 +66,16 @@ def nearest_distances(n: int, eu: np.ndarray, ev: np.ndarray, w: np.ndarray) -> 
     return nearest
 
 
-def pair_median(X: np.ndarray, metric: str, samples: int | None = None, seed: int = 0) -> float:
-    """Median distance between seeded random pairs of different rows of X (0 below 2 rows)."""
+def pair_median(X: np.ndarray, metric: str, samples: int | None = None, seed: int = 0,
+                keys: np.ndarray | None = None) -> float:
+    """Median distance between pairs of different rows of X (0 below 2 rows), drawn by the
+    rows' ``keys`` (:func:`~.sampling.ranked_pairs`; default: by row id), so the pairs stay
+    when rows are added."""
     n = len(X)
     if n < 2:
         return 0.0
-    rng = np.random.default_rng(seed)
-    k = params.PAIR_SAMPLES if samples is None else int(samples)
-    a = rng.integers(0, n, k)
-    b = (a + rng.integers(1, n, k)) % n  # never a == b
+    keys = vertex_keys(None, n) if keys is None else keys
+    a, b = ranked_pairs(keys, params.PAIR_SAMPLES if samples is None else int(samples), seed)
     return float(np.median(pair_distances(X, a, b, metric)))
 
 

@@ -55,7 +55,7 @@ def corridor_chain(space: SearchSpace, P: np.ndarray, q: Query, cap: float) -> n
     tails = local[arcs.arc_row[idx]]  # non-decreasing: P is sorted, arcs grouped by it
     indptr = np.concatenate([[0], np.cumsum(np.bincount(tails, minlength=len(nodes)))])
     A = csr_matrix(
-        (space.arc_costs(q, idx), local[arcs.nbr[idx]], indptr), shape=(len(nodes), len(nodes))
+        (space.arc_costs(q, idx, cap), local[arcs.nbr[idx]], indptr), shape=(len(nodes), len(nodes))
     )
     src, dst = int(local[q.s]), int(local[q.t])
     _, pred = dijkstra(A, directed=False, indices=src, return_predecessors=True)

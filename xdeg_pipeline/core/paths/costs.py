@@ -15,7 +15,7 @@ from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.near_duplicates import StepScale
 from xdeg_pipeline.core.paths.arcs import Arcs
 
-LOAD_VERSION = 2  # bump when the load estimate changes, so stored loads are recomputed
+LOAD_VERSION = 3  # bump when the load estimate changes, so stored loads are recomputed
 NO_SCALE = StepScale(0.0, 0.0)  # no natural step, no near-duplicates: the plain power cost
 
 

@@ -20,6 +20,7 @@ from xdeg_pipeline.core.graph.near_duplicates import (
     near_dup_distance,
     near_duplicates_of_edges,
 )
+from xdeg_pipeline.core.graph.sampling import graph_keys
 from xdeg_pipeline.core.paths import load as hub_load
 from xdeg_pipeline.core.paths import steps as steps_mode
 from xdeg_pipeline.core.paths.alternatives import cut_vertices, next_alternative
@@ -69,7 +70,8 @@ class PathFinder:
     ``min_step`` (the step cost, :class:`~.costs.StepCost`); ``near_dup_fraction`` (the
     near-duplicate distance as a share of the graph's random-pair median; 0: near-duplicate
     steps are not avoided) or ``near_dup`` (the distance itself); ``steps_slack`` and
-    ``search_budget`` (``steps``).
+    ``search_budget`` (``steps``); ``step_floor`` (a step under this share of the chain's
+    cap costs as one that long, :meth:`~.search.SearchSpace.floored`).
     """
 
     def __init__(
@@ -86,6 +88,7 @@ class PathFinder:
         near_dup_fraction: float | None = None,
         near_dup: float | None = None,
         steps_slack: float | None = None,
+        step_floor: float | None = None,
     ) -> None:
         self.graph = graph
         self.n = graph.vcount()
@@ -99,6 +102,8 @@ class PathFinder:
         self.scale = self.near_duplicates.scale
         self.load = hub_load.graph_load(graph, self.arcs, self.step_cost, self.scale)
         self.cost = self.step_cost.edge_costs(self.arcs, self.load, self.scale)
+        unit = StepCost.unit(self.arcs)
+        step = self.step_cost.step_values(self.arcs.w, self.scale, unit)
         penalty = (self.step_cost.near_dup_penalty(self.scale, StepCost.unit(self.arcs))
                    if self.scale.near_dup > 0 else 0.0)
         self.space = SearchSpace(
@@ -112,6 +117,11 @@ class PathFinder:
             steps_slack=_or(steps_slack, params.STEPS_SLACK),
             near_dup_penalty=penalty,
             groups=self.near_duplicates.labels,
+            step_floor=_or(step_floor, params.STEP_FLOOR),
+            arc_step=step[self.arcs.arc_e],
+            arc_hub=(self.cost / np.maximum(step, 1e-300))[self.arcs.arc_e],
+            power=self.step_cost.power,
+            unit=unit,
         )
         self._cut: set[int] | None = None
 
@@ -144,7 +154,7 @@ class PathFinder:
     ) -> np.ndarray:
         """Share of all chains passing through each image (see :func:`.load.estimate_load`)."""
         return hub_load.estimate_load(self.arcs, self.step_cost, rounds, sources, seed,
-                                      scale=self.scale)
+                                      scale=self.scale, keys=graph_keys(self.graph))
 
     def bottleneck(self, s: int, t: int) -> float:
         """Least possible largest step between s and t in the graph (inf if disconnected)."""

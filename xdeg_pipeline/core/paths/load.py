@@ -14,6 +14,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.near_duplicates import StepScale, find_near_duplicates
+from xdeg_pipeline.core.graph.sampling import graph_keys, ranked_sample, vertex_keys
 from xdeg_pipeline.core.paths.arcs import Arcs
 from xdeg_pipeline.core.paths.costs import StepCost
 
@@ -60,10 +61,15 @@ def estimate_load(
     sources: int | None = None,
     seed: int = 0,
     scale: StepScale | None = None,
+    keys: np.ndarray | None = None,
 ) -> np.ndarray:
     """Share of all chains passing through each image (interior), by simulation.
 
-    Each round runs Dijkstra under the current cost from a seeded sample of sources; a
+    Each round runs Dijkstra under the current cost from a sample of sources drawn by the
+    images' ``keys`` (from their content hashes, :func:`~xdeg_pipeline.core.graph.sampling.
+    graph_keys`; default: by vertex id) with the round and ``seed`` as salt, so images that
+    arrive leave the samples of the others in place (issue 21: a seeded draw over vertex ids
+    changed them all, and with them chains far from the new images); a
     vertex's subtree size in a shortest-path tree is the number of chains from that source
     passing through it, so one run counts n - 1 chains. Loads are averaged over rounds
     (method of successive averages), each round costing with the loads so far, so the
@@ -79,11 +85,11 @@ def estimate_load(
     rounds = params.LOAD_ROUNDS if rounds is None else rounds
     n_src = params.LOAD_SOURCES if sources is None else sources
     n_src = max(2, min(n, n_src, int(params.LOAD_WORK / rounds / max(len(arcs.arc_e), 1))))
-    rng = np.random.default_rng(seed)
+    keys = vertex_keys(None, n) if keys is None else keys
     for r in range(rounds):
         A = arcs.csr(arcs.base_arc, arc_costs(arcs, cost, load, scale))
         usage = np.zeros(n)
-        for src in rng.choice(n, size=n_src, replace=False):
+        for src in ranked_sample(keys, n_src, seed * 1_000_003 + r):
             dist, pred = dijkstra(A, indices=int(src), return_predecessors=True)
             size = subtree_sizes(pred)
             size[int(src)] = 1.0  # the source is an end of its chains, not inside them
@@ -103,7 +109,7 @@ def graph_load(graph: ig.Graph, arcs: Arcs, cost: StepCost, scale: StepScale) ->
     if ("load" in graph.vs.attributes()
             and stored.get("load_params") == cost.load_params(scale.near_dup)):
         return np.array(graph.vs["load"], dtype=np.float64)
-    return estimate_load(arcs, cost, scale=scale)
+    return estimate_load(arcs, cost, scale=scale, keys=graph_keys(graph))
 
 
 def estimate_graph_load(graph: ig.Graph, cost: StepCost | None = None) -> tuple[np.ndarray, dict]:
@@ -114,10 +120,53 @@ def estimate_graph_load(graph: ig.Graph, cost: StepCost | None = None) -> tuple[
     return graph_load(graph, Arcs(graph), cost, scale), cost.load_params(scale.near_dup)
 
 
-def attach_hub_load(graph: ig.Graph) -> ig.Graph:
+def attach_hub_load(graph: ig.Graph, previous: ig.Graph | None = None, basis: str = ""
+                    ) -> ig.Graph:
     """Store in ``graph`` the hub load a default finder uses (vertex attribute ``load``,
-    ``graph["params"]["load_params"]``), so a finder reads it instead of estimating it."""
+    ``graph["params"]["load_params"]``), so a finder reads it instead of estimating it.
+
+    With ``previous`` (the graph this one replaces) the images both hold keep their load when
+    the collection changed little (:func:`carry_load`): the load moves a little with every
+    image that arrives, and with it chains between routes of about equal cost (issue 21).
+    ``basis`` names what the graph was built from (the space and the settings): the load is
+    carried only between graphs of one basis."""
     load, load_params = estimate_graph_load(graph)
+    kept = {**carry_load(graph, previous, load, load_params, basis), "basis": basis}
     graph.vs["load"] = load.tolist()
     graph["params"]["load_params"] = load_params
+    graph["params"]["load_base"] = kept
     return graph
+
+
+def carry_load(graph: ig.Graph, previous: ig.Graph | None, load: np.ndarray,
+               load_params: dict, basis: str = "") -> dict:
+    """Put ``previous``'s load into ``load`` for the images both graphs hold (by content hash)
+    if it was estimated with the same settings (the near-duplicate distance may differ) and the
+    images added and removed since it was estimated fresh are at most
+    ``params.LOAD_KEEP_SHARE`` of the collection it was estimated on. Returns what the graph
+    records (``load_base``): that collection's size and the changes since."""
+    n = graph.vcount()
+    fresh = {"n": n, "changed": 0}
+    if previous is None or "load" not in previous.vs.attributes() or \
+            "params" not in previous.attributes():
+        return fresh
+    old_params = dict((previous["params"] or {}).get("load_params") or {})
+    if not old_params or {k: v for k, v in old_params.items() if k != "near_dup"} != {
+            k: v for k, v in load_params.items() if k != "near_dup"}:
+        return fresh
+    if "content_hash" not in graph.vs.attributes() or "content_hash" not in \
+            previous.vs.attributes():
+        return fresh
+    base = (previous["params"] or {}).get("load_base") or {}
+    if not base or base.get("basis", "") != basis:
+        return fresh
+    old_of = {h: i for i, h in enumerate(previous.vs["content_hash"])}
+    here = [old_of.get(h, -1) for h in graph.vs["content_hash"]]
+    both = sum(i >= 0 for i in here)
+    changed = int(base["changed"]) + (n - both) + (previous.vcount() - both)
+    if changed > params.LOAD_KEEP_SHARE * int(base["n"]):
+        return fresh
+    old_load = np.asarray(previous.vs["load"], dtype=np.float64)
+    idx = np.asarray(here)
+    load[idx >= 0] = old_load[idx[idx >= 0]]
+    return {"n": int(base["n"]), "changed": changed}

@@ -60,6 +60,11 @@ class SearchSpace:
     steps_slack: float = 0.0  # steps: largest step allowed = least possible * (1 + steps_slack)
     near_dup_penalty: float = 0.0  # smooth: added to arc_cost on a near-duplicate step
     groups: np.ndarray | None = None  # per vertex: near-duplicate group, -1 for none
+    step_floor: float = 0.0  # a step under this share of the chain's cap costs as one that long
+    arc_step: np.ndarray | None = None  # per arc: the hub-free step cost (arc_cost / arc_hub)
+    arc_hub: np.ndarray | None = None  # per arc: the hub factor 1 + hub_penalty * load
+    power: float = 1.0  # of the step cost (for the floor's cost)
+    unit: float = 1.0  # the step cost's unit (median edge weight)
     _vertex_map: np.ndarray | None = field(default=None, repr=False)
     _near_dup_arc: np.ndarray | None = field(default=None, repr=False)
 
@@ -88,14 +93,29 @@ class SearchSpace:
             return True
         return bool(self.groups[s] >= 0 and self.groups[s] == self.groups[t])
 
-    def arc_costs(self, q: Query, idx: np.ndarray | None = None) -> np.ndarray:
+    def arc_costs(self, q: Query, idx: np.ndarray | None = None, cap: float = 0.0
+                  ) -> np.ndarray:
         """Per-arc cost for this query (of the arcs ``idx``, all if None): the step cost plus the
-        near-duplicate penalty, unless the query is exempt."""
-        cost = self.arc_cost if idx is None else self.arc_cost[idx]
+        near-duplicate penalty, unless the query is exempt. With ``step_floor`` and the chain's
+        ``cap`` (its largest step allowed), a step shorter than ``step_floor * cap`` costs as
+        much as one that long (:meth:`floored`)."""
+        cost = self.floored(cap, idx)
         if self.near_dup_penalty <= 0 or self.exempt(q.s, q.t):
             return cost
         nd = self.near_dup_arc if idx is None else self.near_dup_arc[idx]
         return cost + self.near_dup_penalty * nd
+
+    def floored(self, cap: float, idx: np.ndarray | None = None) -> np.ndarray:
+        """The step cost with the floor of ``step_floor * cap``: every step is worth about what
+        the chain's cap allows, so a chain does not cross a series in many short steps where a
+        few steps under its cap reach as far (issue 21)."""
+        cost = self.arc_cost if idx is None else self.arc_cost[idx]
+        if self.step_floor <= 0 or cap <= 0 or self.arc_step is None or self.arc_hub is None:
+            return cost
+        least = (self.step_floor * cap / self.unit) ** self.power
+        step = self.arc_step if idx is None else self.arc_step[idx]
+        hub = self.arc_hub if idx is None else self.arc_hub[idx]
+        return np.maximum(step, least) * hub
 
     def cap(self, b: float) -> float:
         """smooth: the largest step allowed when the least possible one is ``b``."""

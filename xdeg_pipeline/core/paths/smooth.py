@@ -40,6 +40,7 @@ def search(space: SearchSpace, q: Query) -> Chain:
             b = masked_bottleneck(arcs, s, t, allowed)
     if not math.isfinite(b):
         raise PathError("no chain between these images with the given constraints")
-    keep = (arcs.arc_w <= space.cap(b)) & allowed
-    path = arcs.cheapest_path(s, t, keep, space.arc_costs(q))
+    cap = space.cap(b)
+    keep = (arcs.arc_w <= cap) & allowed
+    path = arcs.cheapest_path(s, t, keep, space.arc_costs(q, cap=cap))
     return space.chain(path, "smooth", b)

@@ -170,14 +170,14 @@ def search(space: SearchSpace, q: Query) -> Chain:
     if space.near_dup_penalty > 0 and not space.exempt(s, t) and nd.any():
         clean = ~nd if allowed is None else allowed & ~nd
         try:
-            path = simple_chain(space, s, t, hops, cap, clean, space.arc_cost)
+            path = simple_chain(space, s, t, hops, cap, clean, space.floored(cap))
         except _Budget:
             path = None
         if path is not None:
             c = space.chain(path, "steps", lb)
             c.optimal = c.largest_step <= lb
             return c
-    return _search(space, q, allowed, space.arc_costs(q), lb)
+    return _search(space, q, allowed, space.arc_costs(q, cap=cap), lb)
 
 
 def _search(space: SearchSpace, q: Query, allowed: np.ndarray | None, cost: np.ndarray,

@@ -3,6 +3,7 @@ pair of images is connected."""
 
 from __future__ import annotations
 
+import pickle
 from functools import partial
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
+from xdeg_pipeline.core.storage.state import fingerprint
 from xdeg_pipeline.core.storage.tables import read_feature_table
 
 NAME = "similarity_graph"
@@ -43,7 +45,8 @@ def _build(inputs: StageInputs) -> Outcome:
     graph = attach_hub_load(build_graph(
         edges, Z,
         vertex_attrs={"content_hash": hashes, "name": [n[0] for n in names], "names": names},
-    ))
+    ), _previous(files), basis=fingerprint(
+        graph_params(), inputs.upstream.get("knn_edges", {}).get("pca_model")))
     degrees = np.asarray(graph.degree())
     state = {
         "vertices": graph.vcount(),
@@ -55,3 +58,14 @@ def _build(inputs: StageInputs) -> Outcome:
         "degree_counts": np.bincount(degrees).tolist() if len(degrees) else [0],
     }
     return Outcome(state=state, writes={files.similarity_graph: partial(save_graph, graph)})
+
+
+def _previous(files):
+    """The graph this build replaces (its hub load is carried over), or None."""
+    from xdeg_pipeline.core.graph.build import load_graph
+
+    try:
+        return load_graph(files.similarity_graph, allowed_root=files.home)
+    except (OSError, ValueError, EOFError, ImportError, AttributeError,
+            pickle.UnpicklingError):
+        return None

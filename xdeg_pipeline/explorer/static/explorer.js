@@ -4,7 +4,7 @@ import { MapView } from "/static/map.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { source: null, target: null, via: [], avoid: [], mode: "smooth", steps: 5,
-  alternatives: 1, pick: "source", where: [] };
+  alternatives: 1, pick: "source", where: [], chain: [] };  // chain: the pinned chain's images
 const known = new Map();  // name -> {content_hash, caption}
 let requestSeq = 0;
 let lastChains = [];
@@ -91,6 +91,7 @@ function queryParams() {
   for (const v of state.via) p.append("via", v);
   for (const a of state.avoid) p.append("avoid", a);
   for (const w of state.where) p.append("where", w);
+  for (const c of state.chain) p.append("chain", c);  // a shared link keeps its chain
   return p;
 }
 
@@ -106,6 +107,7 @@ function readUrl() {
   state.via = p.getAll("via");
   state.avoid = p.getAll("avoid");
   state.where = p.getAll("where").filter((w) => w.trim());
+  state.chain = p.getAll("chain").filter((c) => c.trim());
 }
 
 function writeUrl() {
@@ -176,7 +178,8 @@ function use(name, info) {
   changed();
 }
 
-function changed() {
+function changed(keepChain = false) {
+  if (!keepChain) state.chain = [];  // a new request: the chain found for it is pinned once shown
   writeUrl();
   renderRequest();
   if (state.source && state.target) findPath();
@@ -224,6 +227,7 @@ async function findPath() {
   if (first && first.path.length > 1) {
     state.source = first.path[0];
     state.target = first.path[first.path.length - 1];
+    state.chain = state.alternatives === 1 ? first.path.slice() : [];  // the link pins it
     writeUrl();
   }
   renderRequest();
@@ -231,6 +235,24 @@ async function findPath() {
   const c = body.chains[0];
   message(`${c.path.length} images, ${c.hops} steps, largest step ${c.largest_step.toFixed(3)}` +
     (body.chains.length > 1 ? `; ${body.chains.length} alternatives` : ""));
+  pinNote(c.pin);
+}
+
+function pinNote(pin) {  // a shared (pinned) chain: kept, no longer possible, or bettered today
+  if (!pin) return;
+  const m = $("message");
+  const note = el("div", { id: "pin-note", class: "muted" });
+  if (!pin.kept) {
+    note.textContent = `The shared chain is no longer possible (${pin.reason}); this is today's chain.`;
+  } else if (pin.better) {
+    note.append(el("span", { text: "This is the shared chain. A better one exists today " +
+      `(${pin.better.hops} steps, largest ${pin.better.largest_step.toFixed(3)}). ` }));
+    note.append(el("button", { id: "pin-better", type: "button", text: "Show it",
+      onclick: () => { state.chain = []; findPath(); } }));
+  } else {
+    note.textContent = "This is the shared chain; it still holds.";
+  }
+  m.append(note);
 }
 
 function showChains(chains) {
@@ -290,7 +312,7 @@ async function search(q) {
 // ------------------------------------------------------------------------------- filter
 // conditions FIELD OP VALUE (= != ~ < <= > >=) joined by AND: the gallery, the map and every
 // chain asked for stay inside them (the server checks and applies them)
-async function setFilter(text) {
+async function setFilter(text, keepChain = false) {
   const where = text.trim() ? [text.trim()] : [];
   const note = $("filter-note");
   if (where.length) {
@@ -323,7 +345,7 @@ async function setFilter(text) {
   $("filter").closest(".row").classList.toggle("active", where.length > 0);
   $("filter-clear").disabled = !where.length;
   search($("search").value);
-  changed();
+  changed(keepChain);
 }
 
 function randomPair() {  // two images of the map (inside the filter, if one is active)
@@ -403,7 +425,7 @@ async function main() {
   state.where = [];
   if (shared) {
     $("filter").value = shared;
-    await setFilter(shared);
+    await setFilter(shared, true);  // a shared link keeps its pinned chain
     if (state.where.length) return;  // applied: it searched and asked for the chain
   }
   search("");

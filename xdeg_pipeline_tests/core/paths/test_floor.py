@@ -30,3 +30,18 @@ def test_smooth_stays_under_the_floored_cap(monkeypatch, corridor):
         cap = finder.space.cap(b)
         assert cap == pytest.approx(max(b, params.NATURAL_FLOOR * natural) * (1 + slack))
         assert b <= chain.largest_step <= cap + 1e-9
+
+
+def test_step_floor_crosses_a_series_in_fewer_steps_under_the_same_cap():
+    """With ``step_floor``, a step under that share of the cap costs as one that long: across a
+    series the chain takes the fewest steps its cap allows instead of many short ones."""
+    X = points_with_series(seed=6, series=40)
+    g = build_graph(knn_edges(X, k=20), X)
+    plain, floored = PathFinder(g, step_floor=0.0), PathFinder(g, step_floor=0.7)
+    assert plain.space.step_floor == 0.0 and floored.space.step_floor == 0.7
+    s, t = 200, 239  # the two ends of the series
+    (a,), (b,) = plain.find(s, t), floored.find(s, t)
+    assert len(b.vertices) < len(a.vertices)
+    assert b.largest_step <= floored.space.cap(floored.bottleneck(s, t)) + 1e-9
+    assert min(b.steps) / max(b.steps) > min(a.steps) / max(a.steps)
+    assert floored.space.floored(0.0) is floored.space.arc_cost  # no cap: the plain cost

@@ -43,3 +43,30 @@ def test_stored_load_is_the_finders_estimate_and_is_reused_only_when_settings_ma
     other = PathFinder(stored, power=2.0)  # ... unless it was made with other settings
     assert other.load.tolist() == other.estimate_load().tolist() != [0.5] * 200
     assert PathFinder(stored, hub_penalty=0.0).load.tolist() == [0.0] * 200
+
+
+def _graph(X: np.ndarray, start: int = 0):
+    hashes = [f"{i:064x}" for i in range(start, start + len(X))]
+    return build_graph(knn_edges(X, k=8), X, vertex_attrs={"content_hash": hashes})
+
+
+def test_a_rebuilt_graph_keeps_the_load_of_the_images_it_keeps():
+    """Issue 21: 1% images added -> the old load stays for the old images (new ones get the
+    fresh estimate); past LOAD_KEEP_SHARE of changes, or on another basis, all is fresh."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(300, 6)).astype(np.float32)
+    first = attach_hub_load(_graph(X), basis="b")
+    assert first["params"]["load_base"] == {"n": 300, "changed": 0, "basis": "b"}
+    Y = np.concatenate([X, rng.normal(size=(3, 6)).astype(np.float32) + 8])
+    fresh = attach_hub_load(_graph(Y), basis="b")
+    grown = attach_hub_load(_graph(Y), first, basis="b")
+    np.testing.assert_array_equal(grown.vs["load"][:300], first.vs["load"])
+    assert grown.vs["load"][300:] == fresh.vs["load"][300:]
+    assert not np.allclose(fresh.vs["load"][:300], first.vs["load"])  # what it avoids
+    assert grown["params"]["load_base"] == {"n": 300, "changed": 3, "basis": "b"}
+    other = attach_hub_load(_graph(Y), first, basis="another space")
+    assert other.vs["load"] == fresh.vs["load"]
+    Z = np.concatenate([Y, rng.normal(size=(20, 6)).astype(np.float32)])
+    again = attach_hub_load(_graph(Z), grown, basis="b")  # 3 + 20 > 5% of 300: fresh
+    assert again["params"]["load_base"] == {"n": 323, "changed": 0, "basis": "b"}
+    assert PathFinder(grown).load.tolist() == grown.vs["load"]  # the finder reads it
