@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from xdeg_pipeline.core.features.spec import cache_key, weighted_spec
+from xdeg_pipeline.core.features.spec import DEFAULT_FIT, cache_key, weighted_spec
 from xdeg_pipeline.core.progress import ProgressFn
 from xdeg_pipeline.core.stage import Outcome, Stage, StageInputs, StageRunner
 from xdeg_pipeline.core.storage.atomic import remove_stale_temp
@@ -63,8 +63,9 @@ def key_and_dim(args: ExtractorArgs) -> tuple[str, int]:
     """The feature cache key and dimension of these extractor arguments, without torch or a
     model (a build with nothing to compute never loads them)."""
     options = dict(args)
-    spec = weighted_spec(options.get("backbone", "efficientnet_lite0"), options.get("weights"))
-    return cache_key(spec), spec.dim
+    spec = weighted_spec(options.get("backbone", "efficientnet_lite0"), options.get("weights"),
+                         options.get("model_options"), options.get("model_cache"))
+    return cache_key(spec, spec.fit or DEFAULT_FIT), spec.dim
 
 
 def extractor_for(args: ExtractorArgs) -> Any:
