@@ -86,7 +86,7 @@ def demo_pair(collection) -> tuple[str, str]:
 
 def cmd_build(args: argparse.Namespace) -> int:
     settings = settings_from(args, images_dir=args.images, manifest=args.manifest,
-                             iiif=args.iiif, runtime=args.runtime)
+                             iiif=args.iiif, runtime=args.runtime, vectors=args.vectors)
     try:
         summary = run_build(quiet=args.json, settings=settings, verbose=args.verbose)
     except BuildFailed as exc:
@@ -255,6 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
         "through its Image API, with label, credit, rights and link (default $XDEG_IIIF)",
     )
     build.add_argument("--runtime", help=runtime_help)
+    build.add_argument(
+        "--vectors", metavar="FILE.parquet",
+        help="your own vectors (name or content_hash column + a float list column, 'vector' "
+        "or $XDEG_VECTORS_COLUMN): features read from it, no model (default $XDEG_VECTORS)",
+    )
     build.add_argument("--json", action="store_true", help="print one JSON summary")
     build.add_argument("-v", "--verbose", action="store_true",
                        help="also print Dagster's event log (INFO)")

@@ -46,7 +46,7 @@ def image_features(context: AssetExecutionContext, xdeg: XdegResource) -> Materi
                "shards_computed", "shard_processes"),
         shards=md_table(result.facts["shards"], max_rows=16),
         **pick(result, "images_computed", "images_reused", "images_failed",
-               "images_per_second"),
+               "images_per_second", "vectors_extra_rows", "vectors_extra_examples"),
     )
 
 

@@ -46,6 +46,7 @@ class ShardTask:
     input_fp: str
     extractor_args: ExtractorArgs
     checkpoint_every: int
+    vectors: tuple[bytes | None, ...] | None = None  # your own vectors, aligned with items
 
     def stage(self, progress: ProgressFn | None = None,
               log: Callable[[str], None] | None = None) -> Stage:
@@ -63,6 +64,8 @@ def key_and_dim(args: ExtractorArgs) -> tuple[str, int]:
     """The feature cache key and dimension of these extractor arguments, without torch or a
     model (a build with nothing to compute never loads them)."""
     options = dict(args)
+    if "vectors" in options:  # your own vectors (:mod:`.vectors`)
+        return options["cache_key"], int(options["dim"])
     spec = weighted_spec(options.get("backbone", "efficientnet_lite0"), options.get("weights"),
                          options.get("model_options"), options.get("model_cache"))
     return cache_key(spec, spec.fit or DEFAULT_FIT), spec.dim
@@ -103,6 +106,8 @@ def extract_shard(task: ShardTask, progress: ProgressFn | None = None,
 def _extract(task: ShardTask, progress: ProgressFn | None, log: Callable[[str], None] | None,
              inputs: StageInputs) -> Outcome:
     files = inputs.layout
+    if task.vectors is not None:
+        return _from_vectors(task)
     store = FeatureStore(files.feature_cache_shard(task.shard), task.cache_key)
     known = store.known()
     todo = sum(h not in known for h, _ in task.items)
@@ -136,4 +141,20 @@ def _extract(task: ShardTask, progress: ProgressFn | None, log: Callable[[str], 
                "runtime": extractor.runtime if extractor is not None and update.computed
                else None,
                "device": None if extractor is None else str(extractor.device)},
+    )
+
+
+def _from_vectors(task: ShardTask) -> Outcome:
+    """A shard of your own vectors: the table's rows, no model, no feature cache."""
+    from xdeg_pipeline.core.stages.vectors import vector_features
+
+    dim = key_and_dim(task.extractor_args)[1]
+    ok, X, failed = vector_features(task.items, task.vectors or (), dim)
+    return Outcome(
+        state={"images": len(ok), "dim": dim, "failed": failed, "cache_key": task.cache_key},
+        writes={Layout(Path(task.home)).image_features_shard(task.shard):
+                partial(write_feature_table, ok, X)},
+        output_fingerprint=fingerprint(task.input_fp, sorted(failed)),
+        facts={"computed": len(ok), "reused": 0, "pid": os.getpid(), "runtime": "vectors",
+               "device": None},
     )
