@@ -8,6 +8,7 @@ process, or through a ``map_tasks`` callable (e.g. over a Dask cluster, :func:`d
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -63,6 +64,7 @@ class ShardPlan:
     tasks: list[ShardTask] = field(default_factory=list)
     reused: list[dict] = field(default_factory=list)
     notes: dict = field(default_factory=dict)  # e.g. the vectors table's extra rows
+    model: dict = field(default_factory=dict)  # what made the features (for explanations)
 
 
 def image_features(settings: Settings, shards: Sequence[str] = SHARD_KEYS,
@@ -123,7 +125,8 @@ def plan_shards(settings: Settings, shards: Sequence[str], runner: StageRunner,
     if vectors is not None:  # a shard whose vectors changed is recomputed
         fps = {p: fingerprint(fps[p], vectors.digest([h for h, _ in by_shard[p]]))
                for p in SHARD_KEYS}
-    plan = ShardPlan(manifest, key, dim, settings.device or "auto", fps)
+    plan = ShardPlan(manifest, key, dim, settings.device or "auto", fps,
+                     model=_model_record(settings))
     if vectors is not None:
         plan.notes = {"vectors_extra_rows": vectors.extra_rows,
                       "vectors_extra_examples": ", ".join(vectors.extra_examples)}
@@ -137,6 +140,14 @@ def plan_shards(settings: Settings, shards: Sequence[str], runner: StageRunner,
         else:
             plan.reused.append({**state, "shard": p, "computed": 0, "reused": len(task.items)})
     return plan
+
+
+def _model_record(settings: Settings) -> dict:
+    """What made the features, as the state records it (explanations load the same model)."""
+    if settings.vectors is not None:
+        return {"vectors": str(settings.vectors)}
+    return {"backbone": settings.backbone, "weights": settings.weights,
+            "options": dataclasses.asdict(settings.model_options())}
 
 
 def _vectors(settings: Settings, manifest: pd.DataFrame, report: Reporter) -> VectorTable:
@@ -253,6 +264,7 @@ def _combine(plan: ShardPlan, combined: bool, inputs: StageInputs) -> Outcome:
         "shards": {p: int(states[p].get("images", 0)) for p in current},
         "stale_shards": stale,
         "failed": len(failed),
+        "model": plan.model,
     }
     return Outcome(state=state, writes=writes, output_fingerprint=output_fp)
 
