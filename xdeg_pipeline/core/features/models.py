@@ -228,16 +228,17 @@ def load_model(name: str, weights: str | Path | None, options: ModelOptions | No
         if kind == "onnx":
             from xdeg_pipeline.core.features.onnx_model import describe_onnx
 
+            emb = None
             spec, path = describe_onnx(name, Path(model).expanduser(), opts)
-            return None, spec, path
-        loader = _timm if kind == "timm" else _torchvision
-        emb, spec, path = loader(name, model, _weights_file(weights), opts)
+        else:
+            loader = _timm if kind == "timm" else _torchvision
+            emb, spec, path = loader(name, model, _weights_file(weights), opts)
     except WeightsNotFound as exc:
         raise _fail(name, exc) from None
     except Exception as exc:  # any library's error: one line naming the setting
         raise _fail(name, f"{type(exc).__name__}: {exc}") from None
     spec = BackboneSpec(**{**spec.__dict__, "weights_id": _file_id(path)})
-    return emb.eval(), spec, path
+    return None if emb is None else emb.eval(), spec, path
 
 
 def describe(name: str, weights: str | Path | None, options: ModelOptions

@@ -31,6 +31,9 @@ DEFAULT_FIT = "pad"  # the whole picture; evidence in docs/preprocessing.md
 PREPROCESS_VERSION = "draft-aa-bilinear.v2"
 
 
+SPEC_VERSION = 1  # bump when a model's description (model_cache/specs) changes
+
+
 class WeightsNotFound(FileNotFoundError):
     """The backbone's weights file is not on this machine (nothing is downloaded)."""
 
@@ -205,7 +208,8 @@ def weighted_spec(name: str, weights: str | Path | None = None,
 
 def _external_spec(name: str, weights: str | Path | None, options: ModelOptions,
                    model_cache: str | Path | None) -> BackboneSpec:
-    digest = hashlib.sha256(repr((name, str(weights), options)).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(repr((SPEC_VERSION, name, str(weights), options)).encode()
+                            ).hexdigest()[:16]
     where = None if model_cache is None else Path(model_cache) / "specs" / f"{digest}.json"
     if where is not None and where.is_file():
         try:

@@ -57,6 +57,7 @@ def test_torchvision_and_onnx_equal_the_model_run_directly(images, tmp_path) -> 
     onnx_file = tm.save_onnx(tmp_path / "tiny.onnx")
     got, ex = _features(f"onnx:{onnx_file}", None, images, tmp_path / "m")
     assert (ex.spec.image_size, ex.spec.mean, ex.dim) == (32, (0.5, 0.5, 0.5), 24)
+    assert ex.cache_key.startswith(f"onnx-tiny-w{ex.spec.weights_id}") and ex.spec.weights_id
     assert min_cosine(got, tm.onnx_direct(onnx_file, images)) >= 0.999
 
 
