@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.features.spec import INTERPOLATIONS, ModelOptions
+from xdeg_pipeline.core.features.spec import INTERPOLATIONS, ModelOptions, parse_backbone
 from xdeg_pipeline.core.sources.remote.failures import RETRY_FAILED_AFTER
 from xdeg_pipeline.core.sources.remote.transfer import FetchOptions
 from xdeg_pipeline.core.storage.layout import Layout
@@ -251,7 +251,7 @@ class Settings:
             raise SettingsError("set one source: a URL manifest (XDEG_MANIFEST) or a IIIF "
                                 "collection (XDEG_IIIF), not both")
         for name, check in (("progress", _progress), ("runtime", _runtime),
-                            ("iiif_canvases", _canvases)):
+                            ("iiif_canvases", _canvases), ("backbone", parse_backbone)):
             try:
                 check(getattr(self, name))
             except ValueError as exc:

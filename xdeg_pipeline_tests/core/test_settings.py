@@ -76,6 +76,9 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert (s.vectors, s.vectors_column) == (tmp_path / "v.parquet", "emb")
     with pytest.raises(SettingsError, match="XDEG_MEAN"):
         Settings.from_env({"XDEG_MEAN": "0.5,0.5"})
+    with pytest.raises(SettingsError, match="XDEG_BACKBONE.*timm:<architecture>"):
+        Settings.from_env({"XDEG_BACKBONE": "keras:resnet"})
+    assert Settings.from_env({"XDEG_BACKBONE": "timm:vit_base?img_size=64"}).backbone
 
 
 def test_overrides_win_and_none_means_not_given(tmp_path: Path) -> None:

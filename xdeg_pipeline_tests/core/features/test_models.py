@@ -80,5 +80,7 @@ def test_a_model_that_fails_to_load_says_so_in_one_line(tmp_path) -> None:
         with pytest.raises(ModelNotLoaded) as err:
             weighted_spec(name, weights, None, tmp_path / "m")
         assert "\n" not in str(err.value) and "XDEG_BACKBONE" in str(err.value)
+        if weights is bad and name == tm.TIMM_CNN:
+            assert "not a weights file ($XDEG_WEIGHTS)" in str(err.value)
     with pytest.raises(ValueError, match="XDEG_BACKBONE"):
         weighted_spec("keras:foo")
