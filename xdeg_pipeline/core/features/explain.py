@@ -90,7 +90,8 @@ class Explainer:
 
     def __init__(self, backbone: str, weights: str | None = None,
                  options: ModelOptions | None = None, cache_dir: Path | None = None,
-                 pca: tuple[np.ndarray, np.ndarray | None] | None = None) -> None:
+                 pca: tuple[np.ndarray, np.ndarray | None] | None = None,
+                 pca_id: str = "") -> None:
         try:
             self.model, self.spec = load_backbone(backbone, weights, options)
         except ValueError as exc:
@@ -98,7 +99,9 @@ class Explainer:
                                f"({exc})") from None
         self.fit = self.spec.fit or DEFAULT_FIT
         self.key = f"{cache_key(self.spec, self.fit)}-e{EXPLAIN_VERSION}"
-        self.cache_dir = None if cache_dir is None else Path(cache_dir) / self.key
+        # the maps depend on the PCA too: a refitted one gets a cache folder of its own
+        folder = self.key + (f"-p{pca_id}" if pca_id else "")
+        self.cache_dir = None if cache_dir is None else Path(cache_dir) / folder
         self.pca = pca
         mean = torch.tensor(self.spec.mean).view(1, 3, 1, 1)
         std = torch.tensor(self.spec.std).view(1, 3, 1, 1)

@@ -55,7 +55,8 @@ def explainer(layout: Layout) -> Any:
             _EXPLAINERS[key] = Explainer(
                 model["backbone"], model.get("weights"), ModelOptions(**opts),
                 layout.model_cache / "explain",
-                None if fitted is None else (fitted.mean, fitted.components))
+                None if fitted is None else (fitted.mean, fitted.components),
+                str(read_state(layout.home, "pca_features").get("output_fingerprint", ""))[:12])
         return _EXPLAINERS[key]
 
 

@@ -37,7 +37,7 @@ def _features(name: str, weights: Path | None, images: list[Path], cache: Path,
     return feats, ex
 
 
-@pytest.mark.parametrize("runtime", ["torch", "onnxruntime"])
+@pytest.mark.parametrize("runtime", ["torch", "onnxruntime", "openvino"])
 def test_timm_cnn_and_vit_equal_the_model_run_directly(images, tmp_path, runtime) -> None:
     cnn = tm.save_timm(tm.TIMM_CNN, tmp_path / "cnn.pth")
     vit = tm.save_timm(tm.TIMM_VIT, tmp_path / "vit.pth")
