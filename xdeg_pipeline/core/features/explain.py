@@ -106,6 +106,18 @@ class Explainer:
         mean = torch.tensor(self.spec.mean).view(1, 3, 1, 1)
         std = torch.tensor(self.spec.std).view(1, 3, 1, 1)
         self._scale, self._shift = 1.0 / (255.0 * std), -mean / std
+        self.exact = self._pooled_is_the_mean()
+
+    def _pooled_is_the_mean(self) -> bool:
+        """Whether the embedding is the mean of the spatial map (then the maps decompose it
+        exactly; a class token, attention pooling or a layer after the pooling: approximate)."""
+        x = torch.linspace(-1, 1, 3 * self.spec.image_size ** 2).view(
+            1, 3, self.spec.image_size, self.spec.image_size)
+        with torch.inference_mode():
+            fmap, pooled = self.model.spatial(x), self.model(x)
+        if fmap is None or fmap.ndim != 4 or fmap.shape[1] != pooled.shape[-1]:
+            return False
+        return bool(torch.allclose(fmap.mean((2, 3)), pooled, rtol=1e-3, atol=1e-5))
 
     def pixels(self, path: Path) -> np.ndarray:
         """What the model sees of an image: ``(S, S, 3)`` uint8."""

@@ -111,5 +111,8 @@ def explain_pair(layout: Layout, a: tuple[str, str, Path], b: tuple[str, str, Pa
         maps = ex.explain(a[2], a[1], b[2], b[1], with_pixels=with_pixels)
     except NoSpatialMap as exc:
         return {**answer, "spatial": False, "message": str(exc)}, None
-    answer.update(spatial=True, model=ex.key, **maps.as_dict())
+    answer.update(spatial=True, model=ex.key, exact=ex.exact, **maps.as_dict())
+    if not ex.exact:
+        answer["message"] = ("approximate: this model's embedding is not the mean of its last "
+                             "feature map (a class token or a layer after the pooling)")
     return answer, maps

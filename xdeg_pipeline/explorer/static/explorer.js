@@ -284,7 +284,7 @@ async function explainStep(a, b) {
   const res = await fetch(`/api/explain?${p}&format=json`);
   const body = await res.json();
   if (!res.ok) { text.textContent = body.error || `error ${res.status}`; return; }
-  text.textContent = body.spatial ? body.sentence : `${body.sentence} ${body.message}`;
+  text.textContent = body.message ? `${body.sentence} ${body.message}` : body.sentence;
   if (body.spatial) {
     img.src = `/api/explain?${p}`;
     img.hidden = false;

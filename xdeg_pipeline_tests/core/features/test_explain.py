@@ -68,3 +68,13 @@ def test_the_png_shows_both_images(explainer: Explainer, pasted) -> None:
     from PIL import Image
 
     assert Image.open(BytesIO(png)).size == (2 * S + 8, S)
+
+
+def test_the_default_backbone_is_exact_a_class_token_vit_is_not(explainer, tmp_path) -> None:
+    from xdeg_pipeline_tests.helpers import tiny_models as tm
+
+    assert explainer.exact
+    vit = tm.save_timm(tm.TIMM_VIT, tmp_path / "vit.pth")
+    ex = Explainer(tm.TIMM_VIT, str(vit))
+    assert not ex.exact and ex.maps(*[np.full((32, 32, 3), v, np.uint8) for v in (90, 200)]
+                                    ).map_a.shape == (2, 2)
