@@ -92,7 +92,7 @@ def demo_pair(collection) -> tuple[str, str]:
 
 def cmd_build(args: argparse.Namespace) -> int:
     settings = settings_from(args, images_dir=args.images, manifest=args.manifest,
-                             iiif=args.iiif, runtime=args.runtime)
+                             iiif=args.iiif, runtime=args.runtime, vectors=args.vectors)
     try:
         summary = run_build(quiet=args.json, settings=settings, verbose=args.verbose)
     except BuildFailed as exc:
@@ -289,6 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
         "through its Image API, with label, credit, rights and link (default $XDEG_IIIF)",
     )
     build.add_argument("--runtime", help=runtime_help)
+    build.add_argument(
+        "--vectors", metavar="FILE.parquet",
+        help="your own vectors (name or content_hash column + a float list column, 'vector' "
+        "or $XDEG_VECTORS_COLUMN): features read from it, no model (default $XDEG_VECTORS)",
+    )
     build.add_argument("--json", action="store_true", help="print one JSON summary")
     build.add_argument("-v", "--verbose", action="store_true",
                        help="also print Dagster's event log (INFO)")
@@ -315,6 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
     path.add_argument("--images", help=images_help)
     path.add_argument("--home", help=home_help)
     path.set_defaults(func=cmd_path)
+    explain = sub.add_parser("explain", help="why two images are neighbours: similarity maps")
+    explain.add_argument("a", help="an image (name, relative path or unambiguous stem)")
+    explain.add_argument("b", help="another image")
+    explain.add_argument("--png", help="write both images with their maps to this PNG file")
+    explain.add_argument("--json", action="store_true", help="print the answer as JSON")
+    explain.add_argument("--images", help=images_help)
+    explain.add_argument("--home", help=home_help)
+    explain.set_defaults(func=cmd_explain)
     from xdeg_pipeline.explorer.serve import DEFAULT_HOST, DEFAULT_PORT
 
     verify = sub.add_parser("verify", help="read every output and cache against its recorded "
@@ -335,6 +348,33 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--home", help=home_help)
     serve.set_defaults(func=cmd_serve)
     return parser
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from xdeg_pipeline.core.features.explain import heat_png
+    from xdeg_pipeline.core.stages.explain import explain_pair
+    from xdeg_pipeline.core.stages.paths import open_collection
+    from xdeg_pipeline.core.storage.atomic import write_bytes
+
+    settings = settings_from(args, images_dir=args.images)
+    try:
+        collection = open_collection(settings)
+        names = [collection.resolve(q) for q in (args.a, args.b)]
+    except (FileNotFoundError, PermissionError, LookupError) as exc:
+        _err(f"xdeg: {exc}")
+        return EXIT_BAD_REQUEST
+    pair = [(n, collection.graph.vs[collection.vertex_of_name[n]]["content_hash"],
+             collection.image_path(n)) for n in names]
+    answer, maps = explain_pair(settings.layout, pair[0], pair[1], with_pixels=bool(args.png))
+    if args.png and maps is not None:
+        write_bytes(heat_png(maps), Path(args.png))
+    if args.json:
+        print(json.dumps(answer))
+    else:
+        print(answer["sentence"])
+        print(f"maps written to {args.png}" if args.png and maps is not None
+              else answer.get("message", "(--png FILE draws the maps)"))
+    return 0 if maps is not None or not args.png else EXIT_BAD_REQUEST
 
 
 def main(argv: list[str] | None = None) -> int:

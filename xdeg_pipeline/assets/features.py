@@ -56,6 +56,7 @@ def image_features(context: AssetExecutionContext, xdeg: XdegResource) -> Materi
         run_shards=md_table(result.facts["shards"], max_rows=16),
         **run_totals(result, "images_computed", "images_reused", "images_failed",
                      "images_per_second"),
+        **pick(result, "vectors_extra_rows", "vectors_extra_examples"),
     )
 
 

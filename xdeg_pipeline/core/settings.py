@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from xdeg_pipeline.core import params
+from xdeg_pipeline.core.features.spec import INTERPOLATIONS, ModelOptions, parse_backbone
 from xdeg_pipeline.core.sources.remote.failures import RETRY_FAILED_AFTER
 from xdeg_pipeline.core.sources.remote.transfer import FetchOptions
 from xdeg_pipeline.core.storage.layout import Layout
@@ -71,6 +72,21 @@ def _runtime(value: str) -> str:
     return text
 
 
+def _triple(value: str) -> str:
+    """Three numbers ``"0.5,0.5,0.5"`` (a model's mean or std), kept as text."""
+    parts = [float(v) for v in str(value).replace(" ", "").split(",")]
+    if len(parts) != 3:
+        raise ValueError(f"expected three numbers a,b,c, got {value!r}")
+    return ",".join(f"{v:g}" for v in parts)
+
+
+def _interpolation(value: str) -> str:
+    text = str(value).strip().lower()
+    if text not in INTERPOLATIONS:
+        raise ValueError(f"expected one of {', '.join(INTERPOLATIONS)}, got {value!r}")
+    return text
+
+
 def _progress(value: str) -> str:
     text = {"1": "bar", "0": "off", "": "auto"}.get(str(value).strip(), str(value).strip())
     if text not in PROGRESS_MODES:
@@ -110,9 +126,31 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("home", "XDEG_HOME", _path, "`data/`",
             "data folder: every output, and the Dagster instance of the CLI (`<home>/dagster`)"),
     Setting("backbone", "XDEG_BACKBONE", str, f"`{DEFAULT_BACKBONE}`",
-            "`efficientnet_lite0` (embedded weights) or `resnet18`"),
+            "`efficientnet_lite0` (embedded weights), `resnet18`, `timm:<architecture>` "
+            "(keyword arguments after `?`: `timm:vit_tiny_patch16_224?img_size=64`), "
+            "`torchvision:<name>` or `onnx:<file>`"),
     Setting("weights", "XDEG_WEIGHTS", str, "—",
-            "weights file of the backbone (`resnet18`: else the torch hub cache)"),
+            "weights file of the backbone (`resnet18`: else the torch hub cache; `timm:`: "
+            "else the Hugging Face cache; `torchvision:`: else the torch hub cache)"),
+    Setting("pretrained_download", "XDEG_PRETRAINED_DOWNLOAD", _flag, "0",
+            "let timm or torchvision download a model's pretrained weights (else nothing is "
+            "downloaded)"),
+    Setting("input_size", "XDEG_INPUT_SIZE", int, "the model's",
+            "input side (px) of a `timm:`/`torchvision:`/`onnx:` model"),
+    Setting("mean", "XDEG_MEAN", _triple, "the model's (ONNX: metadata, else ImageNet's)",
+            "normalisation mean of a `timm:`/`torchvision:`/`onnx:` model (`r,g,b`)"),
+    Setting("std", "XDEG_STD", _triple, "the model's (ONNX: metadata, else ImageNet's)",
+            "normalisation std of a `timm:`/`torchvision:`/`onnx:` model (`r,g,b`)"),
+    Setting("crop_pct", "XDEG_CROP_PCT", float, "the model's (ONNX: 1)",
+            "centre crop fraction of a `timm:`/`torchvision:`/`onnx:` model"),
+    Setting("interpolation", "XDEG_INTERPOLATION", _interpolation, "the model's",
+            "resize interpolation of a `timm:`/`torchvision:`/`onnx:` model (`bilinear`, "
+            "`bicubic`, `nearest`, `lanczos`)"),
+    Setting("vectors", "XDEG_VECTORS", _path, "—",
+            "parquet table of your own vectors (`name` or `content_hash` column + a float "
+            "list column): the features stage reads them instead of running a model"),
+    Setting("vectors_column", "XDEG_VECTORS_COLUMN", str, "`vector`",
+            "the vectors table's vector column"),
     Setting("device", "XDEG_DEVICE", str, "auto: cuda → mps → cpu",
             "where features are computed (`cuda`, `cuda:1`, `mps`, `cpu`)"),
     Setting("runtime", "XDEG_RUNTIME", _runtime, "auto (CPU: OpenVINO, else torch)",
@@ -177,6 +215,14 @@ class Settings:
     url_column: str | None = None
     backbone: str = DEFAULT_BACKBONE
     weights: str | None = None
+    pretrained_download: bool = False
+    input_size: int | None = None
+    mean: str | None = None
+    std: str | None = None
+    crop_pct: float | None = None
+    interpolation: str | None = None
+    vectors: Path | None = None
+    vectors_column: str = "vector"
     device: str | None = None
     runtime: str = "auto"
     batch_size: int | None = None
@@ -198,7 +244,8 @@ class Settings:
     def __post_init__(self) -> None:
         for name in ("k", "checkpoint_every", "download_workers", "iiif_size"):
             _at_least(name, getattr(self, name), 1)
-        for name in ("batch_size", "num_workers", "pca_components", "download_retries"):
+        for name in ("batch_size", "num_workers", "pca_components", "download_retries",
+                     "input_size"):
             if getattr(self, name) is not None:
                 _at_least(name, getattr(self, name), 1 if name == "batch_size" else 0)
         for name in ("download_timeout", "download_total_timeout", "download_max_mb"):
@@ -208,7 +255,7 @@ class Settings:
             raise SettingsError("set one source: a URL manifest (XDEG_MANIFEST) or a IIIF "
                                 "collection (XDEG_IIIF), not both")
         for name, check in (("progress", _progress), ("runtime", _runtime),
-                            ("iiif_canvases", _canvases)):
+                            ("iiif_canvases", _canvases), ("backbone", parse_backbone)):
             try:
                 check(getattr(self, name))
             except ValueError as exc:
@@ -273,7 +320,17 @@ class Settings:
         """``FeatureExtractor`` keyword arguments (exported models go to the data folder)."""
         return {"backbone": self.backbone, "weights": self.weights, "device": self.device,
                 "batch_size": self.batch_size, "num_workers": self.num_workers,
-                "runtime": self.runtime, "model_cache": str(self.layout.model_cache)}
+                "runtime": self.runtime, "model_cache": str(self.layout.model_cache),
+                "model_options": self.model_options()}
+
+    def model_options(self) -> ModelOptions:
+        """The preprocessing and download settings of a ``timm:``/``torchvision:``/``onnx:``
+        model (unset: the model's own)."""
+        def triple(text: str | None) -> tuple[float, float, float] | None:
+            return None if text is None else tuple(float(v) for v in text.split(","))  # type: ignore[return-value]
+
+        return ModelOptions(self.input_size, triple(self.mean), triple(self.std),
+                            self.crop_pct, self.interpolation, self.pretrained_download)
 
     def download_options(self) -> dict[str, Any]:
         """``remote.download_all`` keyword arguments."""

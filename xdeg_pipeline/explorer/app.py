@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from xdeg_pipeline.explorer.api import Api
 from xdeg_pipeline.explorer.data import LiveData
+from xdeg_pipeline.explorer.explain import ExplainApi
 from xdeg_pipeline.explorer.hosts import HostPolicy, TrustedHosts
 from xdeg_pipeline.explorer.pictures import Pictures
 from xdeg_pipeline.explorer.responses import CSP, SecurityHeaders, error
@@ -77,6 +78,7 @@ def create_app(home: Path, images_root: Path, *, openmoji: bool = False,
         Route("/api/map", api.map),
         Route("/api/path", api.path),
         Route("/api/export", api.export),
+        Route("/api/explain", ExplainApi(live).explain),
         Route("/image/{sha256}", pictures.image),
         Route("/thumb/{sha256}", pictures.thumb),
         Route("/atlas/{name}", pictures.atlas),

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from xdeg_pipeline.core import params
+from xdeg_pipeline.core.features.spec import ModelOptions
 from xdeg_pipeline.core.settings import SETTINGS, Settings, SettingsError
 
 
@@ -47,6 +48,9 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "XDEG_PROGRESS_BAR": "lines", "XDEG_RUNTIME": "OpenVINO",
         "XDEG_IIIF_CANVASES": "First", "XDEG_IIIF_SIZE": "256", "XDEG_LANGUAGE": "fr",
         "XDEG_ALLOWED_HOSTS": "xdeg.lab.org",
+        "XDEG_PRETRAINED_DOWNLOAD": "1", "XDEG_INPUT_SIZE": "64", "XDEG_MEAN": "0.5,0.5, 0.5",
+        "XDEG_STD": "0.25,0.25,0.25", "XDEG_CROP_PCT": "0.9", "XDEG_INTERPOLATION": "Bicubic",
+        "XDEG_VECTORS": str(tmp_path / "v.parquet"), "XDEG_VECTORS_COLUMN": "emb",
     }
     assert {s.env for s in SETTINGS} - set(env) == {"XDEG_MANIFEST", "XDEG_IIIF"}
     s = Settings.from_env(env)
@@ -66,7 +70,16 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert s.extractor_options() == {"backbone": "resnet18", "weights": "/w.pth",
                                      "device": "cpu", "batch_size": 4, "num_workers": 0,
                                      "runtime": "openvino",
-                                     "model_cache": str(tmp_path / "h" / "models")}
+                                     "model_cache": str(tmp_path / "h" / "models"),
+                                     "model_options": ModelOptions(
+                                         64, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 0.9,
+                                         "bicubic", True)}
+    assert (s.vectors, s.vectors_column) == (tmp_path / "v.parquet", "emb")
+    with pytest.raises(SettingsError, match="XDEG_MEAN"):
+        Settings.from_env({"XDEG_MEAN": "0.5,0.5"})
+    with pytest.raises(SettingsError, match="XDEG_BACKBONE.*timm:<architecture>"):
+        Settings.from_env({"XDEG_BACKBONE": "keras:resnet"})
+    assert Settings.from_env({"XDEG_BACKBONE": "timm:vit_base?img_size=64"}).backbone
 
 
 def test_overrides_win_and_none_means_not_given(tmp_path: Path) -> None:

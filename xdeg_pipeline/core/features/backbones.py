@@ -32,11 +32,13 @@ from xdeg_pipeline.core.features.spec import (  # re-exported: the torch-free ha
     RESNET18_URL,
     WEIGHTS_ENV,
     BackboneSpec,
+    ModelOptions,
     WeightsNotFound,
     _check_name,
     _file_id,
     backbone_spec,
     embedded_lite0_weights,
+    parse_backbone,
     resolve_weights,
 )
 
@@ -57,8 +59,11 @@ class PooledFeatures(nn.Module):
         self.timm_features = timm_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fmap = self.body.forward_features(x) if self.timm_features else self.body(x)
-        return fmap.mean(dim=(2, 3))
+        return self.spatial(x).mean(dim=(2, 3))
+
+    def spatial(self, x: torch.Tensor) -> torch.Tensor:
+        """The last feature map ``(N, dim, h, w)``; the feature is its mean."""
+        return self.body.forward_features(x) if self.timm_features else self.body(x)
 
 
 def _load_state_dict(path: Path) -> Mapping[str, torch.Tensor]:
@@ -112,8 +117,18 @@ def _build(name: str, weights: str | Path | None) -> tuple[nn.Module, BackboneSp
     return model.eval(), spec
 
 
-def load_backbone(name: str, weights: str | Path | None = None) -> tuple[nn.Module, BackboneSpec]:
-    """A feature module in eval mode mapping normalised (N,3,S,S) to pooled (N,dim) features."""
+def load_backbone(name: str, weights: str | Path | None = None,
+                  options: ModelOptions | None = None) -> tuple[nn.Module, BackboneSpec]:
+    """A feature module in eval mode mapping normalised (N,3,S,S) to pooled (N,dim) features
+    (with ``spatial(x)``: the feature map they pool, None where there is none); ``timm:``,
+    ``torchvision:`` models through :mod:`.models` (``onnx:`` has no torch module)."""
+    if parse_backbone(name)[0] != "builtin":
+        from xdeg_pipeline.core.features.models import load_model
+
+        model, spec, _ = load_model(name, weights, options)
+        if model is None:
+            raise ValueError(f"{name} runs in ONNX Runtime, it has no torch module")
+        return model, spec
     _check_name(name)
     model, spec = _build(name, weights)
     if name == "efficientnet_lite0":

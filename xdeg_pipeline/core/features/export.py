@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from xdeg_pipeline.core.features.backbones import BackboneSpec
+from xdeg_pipeline.core.features.spec import key_name
 from xdeg_pipeline.core.storage.atomic import write_bytes, write_with
 
 EXPORT_VERSION = 1  # bump when the exported graph changes (input layout, normalisation, opset)
@@ -50,7 +51,7 @@ class _Uint8Features(nn.Module):
 
 def model_stem(spec: BackboneSpec) -> str:
     """The file name stem of a backbone's exported model (backbone, weights hash, version)."""
-    return f"{spec.name}-w{spec.weights_id}-x{EXPORT_VERSION}"
+    return f"{key_name(spec.name)}-w{spec.weights_id}-x{EXPORT_VERSION}"
 
 
 def model_file(cache_dir: Path, spec: BackboneSpec) -> Path:

@@ -21,7 +21,12 @@ from xdeg_pipeline.core.features.inputs import InputSide, PreparedBatch
 from xdeg_pipeline.core.features.loading import LoadPlan
 from xdeg_pipeline.core.features.preprocess import DEFAULT_FIT, check_fit
 from xdeg_pipeline.core.features.runtime import KEY_SUFFIX, RuntimeChoice
-from xdeg_pipeline.core.features.spec import cache_key, weighted_spec
+from xdeg_pipeline.core.features.spec import (
+    ModelOptions,
+    cache_key,
+    parse_backbone,
+    weighted_spec,
+)
 from xdeg_pipeline.core.progress import ProgressFn
 
 
@@ -52,19 +57,23 @@ class FeatureExtractor:
         runtime: str = "auto",
         model_cache: str | Path | None = None,
         fit: str = DEFAULT_FIT,
+        model_options: ModelOptions | None = None,
     ) -> None:
         self.device = choose_device(device)
-        self.fit = check_fit(fit)
         self.choice = RuntimeChoice(runtime, None if model_cache is None else Path(model_cache))
-        self.spec = weighted_spec(backbone, weights)  # no model loaded yet (see torch_model)
-        self._backbone = (backbone, weights)
+        # no model loaded yet (see torch_model); a model's own preprocessing wins over fit
+        self.spec = weighted_spec(backbone, weights, model_options, model_cache)
+        self.fit = self.spec.fit or check_fit(fit)
+        self.onnx_file = (Path(parse_backbone(backbone)[1]).expanduser()
+                          if parse_backbone(backbone)[0] == "onnx" else None)
+        self._backbone = (backbone, weights, model_options)
         self.dim = self.spec.dim
         kind = self.device.type
         self.batch_size = int(batch_size or default_batch_size(self.device))
         self.num_workers = (
             default_num_workers(self.device) if num_workers is None else int(num_workers)
         )
-        self.gpu_decode = bool(gpu_decode) and kind == "cuda"
+        self.gpu_decode = bool(gpu_decode) and kind == "cuda" and not self.spec.fit
         self.decode_threads = 2  # nvJPEG: batches decoded concurrently in the main process
         self.reader_threads = default_reader_threads()  # nvJPEG readers / inline decoding
         self.inline_threads = True  # num_workers == 0: decode each batch with reader_threads
@@ -75,6 +84,10 @@ class FeatureExtractor:
     @property
     def runner(self) -> Any:
         """The model runner (:class:`~.runner.ModelRunner`), built on first use."""
+        if self._runner is None and self.onnx_file is not None:
+            from xdeg_pipeline.core.features.onnx_model import OnnxModelRunner
+
+            self._runner = OnnxModelRunner(self.onnx_file, self.spec, torch.get_num_threads())
         if self._runner is None:
             self._runner = self.choice.build(lambda: self.torch_model, self.spec, self.device,
                                              self.batch_size)

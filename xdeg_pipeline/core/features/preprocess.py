@@ -20,6 +20,7 @@ level on average. A change to either path's pixels bumps the version.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -30,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from xdeg_pipeline.core.features.spec import DEFAULT_FIT, FITS, check_fit
+from xdeg_pipeline.core.features.spec import DEFAULT_FIT, FITS, check_fit, parse_model_fit
 
 __all__ = ["DEFAULT_FIT", "FITS", "Geometry", "check_fit", "crop_resize", "decode_side",
            "draft_size", "fit_resize", "geometry", "jpeg_scale", "preprocess_decoded",
@@ -74,8 +75,28 @@ def decode_side(w: int, h: int, size: int) -> int:
     return -(-size * long // max(short, 1))
 
 
+_RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
+             "nearest": Image.Resampling.NEAREST, "lanczos": Image.Resampling.LANCZOS}
+
+
+def resize_crop(img: Image.Image, size: int, interpolation: str, crop_pct: float) -> np.ndarray:
+    """A model's own step 2 (timm's/torchvision's eval transform, same rounding): the short
+    side resized to ``floor(size / crop_pct)``, then the centre ``size`` square."""
+    scale = int(math.floor(size / crop_pct))
+    w, h = img.size
+    nw, nh = (scale, int(scale * h / w)) if w <= h else (int(scale * w / h), scale)
+    if (nw, nh) != (w, h):
+        img = img.resize((nw, nh), _RESAMPLE[interpolation])
+    top, left = int(round((nh - size) / 2.0)), int(round((nw - size) / 2.0))
+    arr = np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
+    return arr
+
+
 def fit_resize(img: Image.Image, size: int, fit: str = DEFAULT_FIT) -> np.ndarray:
     """Step 2: ``(size, size, 3)`` uint8 of a decoded RGB image, one antialiased resize."""
+    rc = parse_model_fit(fit)
+    if rc is not None:
+        return resize_crop(img, size, *rc)
     g = geometry(img.width, img.height, size, fit)
     if g.out != (g.box[2] - g.box[0], g.box[3] - g.box[1]):
         img = img.resize(g.out, Image.Resampling.BILINEAR, box=g.box, reducing_gap=None)
@@ -99,6 +120,8 @@ def preprocess_file(path: Path, size: int, fit: str = DEFAULT_FIT) -> np.ndarray
     """The CPU path: ``(size, size, 3)`` uint8 of one file; raises ``images.ImageRejected``."""
     from xdeg_pipeline.core.images.scan import load_rgb
 
+    if parse_model_fit(fit) is not None:  # a model's own transform decodes at full size
+        return fit_resize(load_rgb(path), size, fit)
     img = load_rgb(path, draft=lambda w, h: draft_size(w, h, size, fit))
     return fit_resize(img, size, fit)
 

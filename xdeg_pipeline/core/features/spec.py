@@ -9,10 +9,14 @@ shards) comes from here, so a build with nothing to compute never loads torch or
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 BACKBONES: tuple[str, ...] = ("efficientnet_lite0", "resnet18")
+PREFIXES: tuple[str, ...] = ("timm", "torchvision", "onnx")  # any model: "<prefix>:<name>"
+BACKBONE_ENV = "XDEG_BACKBONE"  # named in messages; read by core.settings
 RESNET18_FILE = "resnet18-f37072fd.pth"
 RESNET18_URL = f"https://download.pytorch.org/models/{RESNET18_FILE}"
 WEIGHTS_ENV = "XDEG_WEIGHTS"  # named in messages; read by core.settings
@@ -25,6 +29,9 @@ DEFAULT_FIT = "pad"  # the whole picture; evidence in docs/preprocessing.md
 # stretch) is named beside it in the feature cache key. v1 was draft + thumbnail (bicubic) +
 # centre crop + bilinear resize; v2 is draft + one antialiased bilinear resize.
 PREPROCESS_VERSION = "draft-aa-bilinear.v2"
+
+
+SPEC_VERSION = 1  # bump when a model's description (model_cache/specs) changes
 
 
 class WeightsNotFound(FileNotFoundError):
@@ -47,6 +54,19 @@ class BackboneSpec:
     dim: int
     preprocess_version: str = PREPROCESS_VERSION
     weights_id: str = ""  # short content hash of the weights file
+    fit: str = ""  # "": the user's fit; a model's own resize + centre crop ("rc:bicubic:0.875")
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """Settings of a ``timm:``/``torchvision:``/``onnx:`` model (None: the model's own)."""
+
+    input_size: int | None = None
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
+    crop_pct: float | None = None
+    interpolation: str | None = None
+    pretrained_download: bool = False
 
 
 _SPECS = {
@@ -61,9 +81,22 @@ _SPECS = {
 
 
 
+def parse_backbone(name: str) -> tuple[str, str]:
+    """``("builtin", name)`` or ``(prefix, model)`` for ``timm:``, ``torchvision:``, ``onnx:``."""
+    prefix, sep, rest = name.partition(":")
+    if not sep and name in BACKBONES:
+        return "builtin", name
+    if sep and prefix in PREFIXES and rest.strip():
+        return prefix, rest.strip()
+    raise ValueError(f"unknown backbone {name!r} (the backbone setting, ${BACKBONE_ENV}); "
+                     f"choose {', '.join(BACKBONES)}, or timm:<architecture>, "
+                     f"torchvision:<name>, onnx:<file>")
+
+
 def _check_name(name: str) -> None:
     if name not in BACKBONES:
-        raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
+        parse_backbone(name)
+        raise ValueError(f"{name} is not a built-in backbone")
 
 
 def _file_id(path: Path) -> str:
@@ -127,17 +160,89 @@ def backbone_spec(name: str) -> BackboneSpec:
     return _SPECS[name]
 
 
+INTERPOLATIONS: tuple[str, ...] = ("bilinear", "bicubic", "nearest", "lanczos")
+
+
+def model_fit(interpolation: str, crop_pct: float) -> str:
+    """A model's own preprocessing as a fit: resize the short side to ``floor(S / crop_pct)``
+    with ``interpolation``, then centre crop ``S`` (timm's and torchvision's eval transform)."""
+    return check_fit(f"rc:{interpolation}:{float(crop_pct):g}")
+
+
+def parse_model_fit(fit: str) -> tuple[str, float] | None:
+    """``(interpolation, crop_pct)`` of a model fit, None for pad/crop/stretch."""
+    if not fit.startswith("rc:"):
+        return None
+    _, interpolation, pct = fit.split(":")
+    return interpolation, float(pct)
+
+
 def check_fit(fit: str) -> str:
+    if fit.startswith("rc:"):
+        try:
+            interpolation, pct = parse_model_fit(fit) or ("", 0.0)
+        except ValueError:
+            interpolation, pct = "", 0.0
+        if interpolation in INTERPOLATIONS and 0.0 < pct <= 1.0:
+            return fit
+        raise ValueError(f"unknown model fit {fit!r} (rc:<interpolation>:<crop_pct>)")
     if fit not in FITS:
         raise ValueError(f"unknown fit {fit!r}; choose one of {', '.join(FITS)}")
     return fit
 
 
-def weighted_spec(name: str, weights: str | Path | None = None) -> BackboneSpec:
-    """The spec of a backbone with the content hash of its weights file (no model loaded)."""
-    _check_name(name)
+def weighted_spec(name: str, weights: str | Path | None = None,
+                  options: ModelOptions | None = None,
+                  model_cache: str | Path | None = None) -> BackboneSpec:
+    """The spec of a backbone with the content hash of its weights file (no model loaded).
+
+    A ``timm:``/``torchvision:``/``onnx:`` model is described once by loading it
+    (:func:`.models.describe`); the description is kept in ``model_cache/specs`` and reused
+    while the weights file is unchanged (size, mtime), so a build with nothing to compute
+    loads no model."""
+    if parse_backbone(name)[0] != "builtin":
+        return _external_spec(name, weights, options or ModelOptions(), model_cache)
     return BackboneSpec(**{**_SPECS[name].__dict__, "weights_id": _file_id(
         resolve_weights(name, weights))})
+
+
+def _external_spec(name: str, weights: str | Path | None, options: ModelOptions,
+                   model_cache: str | Path | None) -> BackboneSpec:
+    digest = hashlib.sha256(repr((SPEC_VERSION, name, str(weights), options)).encode()
+                            ).hexdigest()[:16]
+    where = None if model_cache is None else Path(model_cache) / "specs" / f"{digest}.json"
+    if where is not None and where.is_file():
+        try:
+            saved = json.loads(where.read_text())
+            st = Path(saved["weights_file"]).stat()
+            if [st.st_size, st.st_mtime_ns] == saved["weights_stat"]:
+                return _spec_from(saved["spec"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    from xdeg_pipeline.core.features.models import describe  # loads the model (torch)
+
+    spec, weights_file = describe(name, weights, options)
+    if where is not None:
+        from xdeg_pipeline.core.storage.atomic import write_text
+
+        st = weights_file.stat()
+        write_text(json.dumps({"spec": asdict(spec), "weights_file": str(weights_file),
+                               "weights_stat": [st.st_size, st.st_mtime_ns]}), where)
+    return spec
+
+
+def _spec_from(fields: dict[str, Any]) -> BackboneSpec:
+    return BackboneSpec(**{**fields, "mean": tuple(fields["mean"]),
+                           "std": tuple(fields["std"])})
+
+
+def key_name(name: str) -> str:
+    """A backbone's name as it appears in file names and cache keys (``onnx:`` by file stem)."""
+    kind, model = parse_backbone(name)
+    if kind == "onnx":
+        model = Path(model).stem
+    text = name if kind == "builtin" else f"{kind}-{model}"
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in text)
 
 
 def cache_key(spec: BackboneSpec, fit: str = DEFAULT_FIT, gpu_decode: bool = False,
@@ -145,7 +250,10 @@ def cache_key(spec: BackboneSpec, fit: str = DEFAULT_FIT, gpu_decode: bool = Fal
     """The feature cache key: backbone, weights (content hash), preprocessing version and fit
     (named when not the default), image size; ``suffix`` for a runtime whose features differ
     (none does); ``-nvjpeg`` for the GPU JPEG path, whose pixels differ slightly."""
-    fit_tag = "" if check_fit(fit) == DEFAULT_FIT else f"-{fit}"
-    key = (f"{spec.name}-w{spec.weights_id}-{spec.preprocess_version}{fit_tag}"
+    if spec.fit:
+        fit_tag = "-" + spec.fit.replace(":", "_")
+    else:
+        fit_tag = "" if check_fit(fit) == DEFAULT_FIT else f"-{fit}"
+    key = (f"{key_name(spec.name)}-w{spec.weights_id}-{spec.preprocess_version}{fit_tag}"
            f"-s{spec.image_size}")
     return key + suffix + ("-nvjpeg" if gpu_decode else "")

@@ -8,6 +8,7 @@ process, or through a ``map_tasks`` callable (e.g. over a Dask cluster, :func:`d
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -36,6 +37,7 @@ from xdeg_pipeline.core.stages.shard_task import (
     shard_fingerprint,
     shard_state_name,
 )
+from xdeg_pipeline.core.stages.vectors import VectorTable, read_vectors
 from xdeg_pipeline.core.storage.feature_store import FeatureStore
 from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline.core.storage.shards import SHARD_KEYS, shard_of
@@ -61,6 +63,8 @@ class ShardPlan:
     fingerprints: dict[str, str]
     tasks: list[ShardTask] = field(default_factory=list)
     reused: list[dict] = field(default_factory=list)
+    notes: dict = field(default_factory=dict)  # e.g. the vectors table's extra rows
+    model: dict = field(default_factory=dict)  # what made the features (for explanations)
 
 
 def image_features(settings: Settings, shards: Sequence[str] = SHARD_KEYS,
@@ -95,6 +99,7 @@ def image_features(settings: Settings, shards: Sequence[str] = SHARD_KEYS,
         "shards": _shard_table(results), "images_computed": computed,
         "images_reused": sum(r["reused"] for r in results), "images_failed": len(failed),
         "images_per_second": round(computed / seconds, 2) if computed and seconds else 0.0,
+        **plan.notes,
     }
     return StageResult(NAME, overall.state, not plan.tasks, seconds, facts)
 
@@ -107,22 +112,54 @@ def plan_shards(settings: Settings, shards: Sequence[str], runner: StageRunner,
     manifest = pd.read_parquet(files.raw_images, columns=["name", "content_hash"])
     first = manifest.drop_duplicates("content_hash", keep="first")
     args = tuple(settings.extractor_options().items())
+    vectors = None if settings.vectors is None else _vectors(settings, manifest, report)
+    if vectors is not None:
+        args = (("vectors", str(settings.vectors)), ("cache_key", vectors.key),
+                ("dim", vectors.dim))
     key, dim = key_and_dim(args)
     migrate_unsharded_cache(files, key, report.info)
     by_shard: dict[str, list[tuple[str, str]]] = {p: [] for p in SHARD_KEYS}
     for h, n in zip(first["content_hash"], first["name"]):
         by_shard[shard_of(h)].append((h, str(settings.images_root / n)))
     fps = {p: shard_fingerprint(key, [h for h, _ in by_shard[p]]) for p in SHARD_KEYS}
-    plan = ShardPlan(manifest, key, dim, settings.device or "auto", fps)
+    if vectors is not None:  # a shard whose vectors changed is recomputed
+        fps = {p: fingerprint(fps[p], vectors.digest([h for h, _ in by_shard[p]]))
+               for p in SHARD_KEYS}
+    plan = ShardPlan(manifest, key, dim, settings.device or "auto", fps,
+                     model=_model_record(settings))
+    if vectors is not None:
+        plan.notes = {"vectors_extra_rows": vectors.extra_rows,
+                      "vectors_extra_examples": ", ".join(vectors.extra_examples)}
     for p in shards:
+        blobs = None if vectors is None else vectors.blobs([h for h, _ in by_shard[p]])
         task = ShardTask(p, tuple(by_shard[p]), str(files.home), key, fps[p], args,
-                         settings.checkpoint_every, str(settings.images_root))
+                         settings.checkpoint_every, str(settings.images_root), blobs)
         state = runner.reusable(task.stage())
         if state is None:
             plan.tasks.append(task)
         else:
             plan.reused.append({**state, "shard": p, "computed": 0, "reused": len(task.items)})
     return plan
+
+
+def _model_record(settings: Settings) -> dict:
+    """What made the features, as the state records it (explanations load the same model)."""
+    if settings.vectors is not None:
+        return {"vectors": str(settings.vectors)}
+    return {"backbone": settings.backbone, "weights": settings.weights,
+            "options": dataclasses.asdict(settings.model_options())}
+
+
+def _vectors(settings: Settings, manifest: pd.DataFrame, report: Reporter) -> VectorTable:
+    """The vectors table matched to the collection; its rows for no image reported."""
+    assert settings.vectors is not None
+    table = read_vectors(settings.vectors, settings.vectors_column, manifest)
+    report.info(f"features from your vectors: {settings.vectors.name} ({len(table.by_hash)} "
+                f"images, {table.dim}-d)")
+    if table.extra_rows:
+        report.warn(f"{table.extra_rows} rows of the vectors table name no image of the "
+                    f"collection, e.g. {', '.join(table.extra_examples)}")
+    return table
 
 
 def run_shard_tasks(tasks: list[ShardTask], map_tasks: MapTasks | None = None,
@@ -228,6 +265,7 @@ def _combine(plan: ShardPlan, combined: bool, inputs: StageInputs) -> Outcome:
         "shards": {p: int(states[p].get("images", 0)) for p in current},
         "stale_shards": stale,
         "failed": len(failed),
+        "model": plan.model,
     }
     return Outcome(state=state, writes=writes, output_fingerprint=output_fp)
 

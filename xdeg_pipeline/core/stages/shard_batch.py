@@ -26,7 +26,7 @@ def prefetch_new_features(tasks: list[ShardTask], progress: ProgressFn | None = 
     they are spread over several shards and fit in one checkpoint; returns, per shard, the
     facts a shard task reports (``computed``, ``runtime``, ``device``). Failures are left to
     the shard tasks, which report them."""
-    if len(tasks) < 2:
+    if len(tasks) < 2 or tasks[0].vectors is not None:  # vectors: nothing to compute
         return {}
     files = Layout(Path(tasks[0].home))
     todo: list[tuple[str, str, str]] = []  # (shard, content hash, path)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from xdeg_pipeline.core.features.spec import cache_key, weighted_spec
+from xdeg_pipeline.core.features.spec import DEFAULT_FIT, cache_key, weighted_spec
 from xdeg_pipeline.core.progress import ProgressFn
 from xdeg_pipeline.core.stage import Outcome, Stage, StageInputs, StageRunner
 from xdeg_pipeline.core.storage.atomic import remove_stale_temp
@@ -48,6 +48,7 @@ class ShardTask:
     extractor_args: ExtractorArgs
     checkpoint_every: int
     images_root: str = ""  # the collection folder ("": not known)
+    vectors: tuple[bytes | None, ...] | None = None  # your own vectors, aligned with items
 
     def stage(self, progress: ProgressFn | None = None,
               log: Callable[[str], None] | None = None) -> Stage:
@@ -65,8 +66,11 @@ def key_and_dim(args: ExtractorArgs) -> tuple[str, int]:
     """The feature cache key and dimension of these extractor arguments, without torch or a
     model (a build with nothing to compute never loads them)."""
     options = dict(args)
-    spec = weighted_spec(options.get("backbone", "efficientnet_lite0"), options.get("weights"))
-    return cache_key(spec), spec.dim
+    if "vectors" in options:  # your own vectors (:mod:`.vectors`)
+        return options["cache_key"], int(options["dim"])
+    spec = weighted_spec(options.get("backbone", "efficientnet_lite0"), options.get("weights"),
+                         options.get("model_options"), options.get("model_cache"))
+    return cache_key(spec, spec.fit or DEFAULT_FIT), spec.dim
 
 
 def extractor_for(args: ExtractorArgs) -> Any:
@@ -105,6 +109,8 @@ def extract_shard(task: ShardTask, progress: ProgressFn | None = None,
 def _extract(task: ShardTask, progress: ProgressFn | None, log: Callable[[str], None] | None,
              inputs: StageInputs) -> Outcome:
     files = inputs.layout
+    if task.vectors is not None:
+        return _from_vectors(task)
     store = FeatureStore(files.feature_cache_shard(task.shard), task.cache_key)
     for line in store.set_aside_damaged(files.home):  # we hold the shard's lock
         inputs.warn(line)
@@ -156,3 +162,19 @@ def _collection_still_there(task: ShardTask, update: FeatureUpdate) -> None:
             f"the collection folder {folder} vanished while computing image features "
             f"(shard {task.shard}; {update.computed} new features saved before are kept); "
             "reconnect or restore it, then run `xdeg build` again")
+
+
+def _from_vectors(task: ShardTask) -> Outcome:
+    """A shard of your own vectors: the table's rows, no model, no feature cache."""
+    from xdeg_pipeline.core.stages.vectors import vector_features
+
+    dim = key_and_dim(task.extractor_args)[1]
+    ok, X, failed = vector_features(task.items, task.vectors or (), dim)
+    return Outcome(
+        state={"images": len(ok), "dim": dim, "failed": failed, "cache_key": task.cache_key},
+        writes={Layout(Path(task.home)).image_features_shard(task.shard):
+                partial(write_feature_table, ok, X)},
+        output_fingerprint=fingerprint(task.input_fp, sorted(failed)),
+        facts={"computed": len(ok), "reused": 0, "pid": os.getpid(), "runtime": "vectors",
+               "device": None},
+    )

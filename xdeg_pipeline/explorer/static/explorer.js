@@ -262,8 +262,13 @@ function showChains(chains) {
   chains.forEach((chain, k) => {
     const ol = el("ol", { class: "chain", dataset: { alternative: String(k) } });
     chain.path.forEach((name, i) => {
-      if (i > 0) ol.append(el("li", { class: "step", title: "step distance",
-        text: `\u2192 ${chain.steps[i - 1].toFixed(3)}` }));
+      if (i > 0) {
+        const step = el("li", { class: "step", title: "step distance: click to see why these two are neighbours",
+          text: `\u2192 ${chain.steps[i - 1].toFixed(3)}` });
+        const prev = chain.path[i - 1];
+        step.addEventListener("click", () => explainStep(prev, name));
+        ol.append(step);
+      }
       const info = known.get(name) || {};
       const last = i === chain.path.length - 1;
       const cls = i === 0 ? "item first" : last ? "item last" : "item inner";
@@ -286,6 +291,26 @@ function showChains(chains) {
   const first = chains[0];
   map && map.setChain(first ? first.path.map((n) => (known.get(n) || {}).content_hash) : []);
   $("map-chain").disabled = !first;
+}
+
+// ------------------------------------------------------------------------------- explain
+async function explainStep(a, b) {
+  const dlg = $("explain");
+  const text = $("explain-text");
+  const img = $("explain-img");
+  const p = new URLSearchParams({ a, b });
+  text.textContent = "\u2026";
+  img.removeAttribute("src");
+  img.hidden = true;
+  if (!dlg.open) dlg.showModal();
+  const res = await fetch(`/api/explain?${p}&format=json`);
+  const body = await res.json();
+  if (!res.ok) { text.textContent = body.error || `error ${res.status}`; return; }
+  text.textContent = body.message ? `${body.sentence} ${body.message}` : body.sentence;
+  if (body.spatial) {
+    img.src = `/api/explain?${p}`;
+    img.hidden = false;
+  }
 }
 
 // ------------------------------------------------------------------------------- gallery
