@@ -299,27 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also print Dagster's event log (INFO)")
     build.set_defaults(func=cmd_build)
 
-    path = sub.add_parser("path", help="find a chain between two images")
-    path.add_argument("source", nargs="?", help="relative name or unambiguous file-name stem")
-    path.add_argument("target", nargs="?")
-    path.add_argument("--pairs", help="CSV with columns source,target (one JSON line each)")
-    path.add_argument("--mode", choices=["smooth", "shortest", "steps"], default="smooth")
-    path.add_argument("--steps", type=int, default=None, help="exactly X intermediate images")
-    path.add_argument("--alternatives", type=int, default=1, help="K distinct chains")
-    path.add_argument("--avoid", nargs="+", default=None, help="images no chain may pass")
-    path.add_argument("--via", action="append", default=None, metavar="NAME",
-                      help="an image the chain must pass (repeatable: in the order given)")
-    path.add_argument("--where", action="append", default=None, metavar="FILTER",
-                      help="keep the chain inside a filter on the images' metadata: FIELD OP "
-                      "VALUE, e.g. 'date<1900' or 'creator~klee' (ops = != ~ < <= > >=; "
-                      "repeatable, or joined by AND)")
-    path.add_argument("--json", action="store_true")
-    path.add_argument("--png", help="also write the strip to this file")
-    path.add_argument("--html", help="also write the HTML page to this file")
-    path.add_argument("--gif", help="also write the chain as an animation (FILE.gif or .webp)")
-    path.add_argument("--images", help=images_help)
-    path.add_argument("--home", help=home_help)
-    path.set_defaults(func=cmd_path)
+    _add_path_command(sub, images_help, home_help)
     explain = sub.add_parser("explain", help="why two images are neighbours: similarity maps")
     explain.add_argument("a", help="an image (name, relative path or unambiguous stem)")
     explain.add_argument("b", help="another image")
@@ -348,6 +328,31 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--home", help=home_help)
     serve.set_defaults(func=cmd_serve)
     return parser
+
+
+def _add_path_command(sub, images_help: str, home_help: str) -> None:
+    """``xdeg path``: its arguments."""
+    path = sub.add_parser("path", help="find a chain between two images")
+    path.add_argument("source", nargs="?", help="relative name or unambiguous file-name stem")
+    path.add_argument("target", nargs="?")
+    path.add_argument("--pairs", help="CSV with columns source,target (one JSON line each)")
+    path.add_argument("--mode", choices=["smooth", "shortest", "steps"], default="smooth")
+    path.add_argument("--steps", type=int, default=None, help="exactly X intermediate images")
+    path.add_argument("--alternatives", type=int, default=1, help="K distinct chains")
+    path.add_argument("--avoid", nargs="+", default=None, help="images no chain may pass")
+    path.add_argument("--via", action="append", default=None, metavar="NAME",
+                      help="an image the chain must pass (repeatable: in the order given)")
+    path.add_argument("--where", action="append", default=None, metavar="FILTER",
+                      help="keep the chain inside a filter on the images' metadata: FIELD OP "
+                      "VALUE, e.g. 'date<1900' or 'creator~klee' (ops = != ~ < <= > >=; "
+                      "repeatable, or joined by AND)")
+    path.add_argument("--json", action="store_true")
+    path.add_argument("--png", help="also write the strip to this file")
+    path.add_argument("--html", help="also write the HTML page to this file")
+    path.add_argument("--gif", help="also write the chain as an animation (FILE.gif or .webp)")
+    path.add_argument("--images", help=images_help)
+    path.add_argument("--home", help=home_help)
+    path.set_defaults(func=cmd_path)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

@@ -306,25 +306,12 @@ class Collection:
         from xdeg_pipeline.core.pictures.render import path_strip_png
 
         images, labels, records, title = self._strip_parts(result)
-        result.png = path_strip_png(
-            images,
-            labels,
-            out_dir / f"{result.chain_id}.png",
-            steps=result.steps,
-            title=title,
-            attribution=attribution,
-            provenance=records,
-        )
-        result.html = path_html(
-            images,
-            labels,
-            out_dir / f"{result.chain_id}.html",
-            title=title,
-            steps=result.steps,
-            attribution=attribution,
-            meta=[{"name": n, **display_meta(self.metadata.get(n, {}))} for n in result.path],
-            provenance=records,
-        )
+        common = {"steps": result.steps, "title": title, "attribution": attribution,
+                  "provenance": records}
+        result.png = path_strip_png(images, labels, out_dir / f"{result.chain_id}.png", **common)
+        meta = [{"name": n, **display_meta(self.metadata.get(n, {}))} for n in result.path]
+        result.html = path_html(images, labels, out_dir / f"{result.chain_id}.html", meta=meta,
+                                **common)
 
     def fitted_strip(self, result: ChainResult, max_width: int, max_height: int,
                      attribution: str | None = None) -> bytes:
@@ -352,15 +339,9 @@ class Collection:
         its image's label and credit."""
         from xdeg_pipeline.core.pictures.chain_animation import chain_animation
 
-        return chain_animation(
-            [self.image_path(n) for n in result.path],
-            [self.label(n) for n in result.path],
-            out,
-            steps=result.steps,
-            attribution=attribution,
-            provenance=[result.images.get(n) or self.provenance(n) for n in result.path],
-        )
-
+        images, labels, records, _ = self._strip_parts(result)
+        return chain_animation(images, labels, out, steps=result.steps, attribution=attribution,
+                               provenance=records)
 
 def label_for(name: str, openmoji: bool = False) -> str:
     """The caption under an image: an emoji's name in the OpenMoji set, else the file stem."""
