@@ -1,12 +1,13 @@
 """Series collections for the path benchmarks (issue 21): a base collection plus design series.
 
-    python -m benchmarks.series_collection OUT [--base /tmp/tux/images] [--variant star|flower]
+    python -m benchmarks.series_collection OUT [--base DIR | --limit N] [--variant star|flower]
 
 A *design series* is one picture varied step by step along one or two parameters. Its
 neighbours are further apart than near-duplicates (same-picture edits), yet a run of them
 shows a viewer the same picture again and again. Writes into OUT (deterministic):
 
-* every image of ``--base`` at its relative path (topic folders kept);
+* every image of ``--base`` (Tux Paint's stamps were used: ``../shared/datasets/
+  fetch_tuxpaint_stamps.sh``) at its relative path, else of the demo collection (``--limit``);
 * variant ``star`` (the one the defaults were chosen on):
   ``series/star/``: a star drawn with 40..100 spikes (step 2) and an inner circle of 4 sizes
   (124 images); ``series/pan/``: a slow camera pan over a photo stamp (anemone) on a sky
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from benchmarks.demo_collection import real_collections
 from benchmarks.quality_data import list_images
 
 CANVAS = 160
@@ -110,19 +112,29 @@ def zoom(photo: Path) -> list[Image.Image]:
     return out
 
 
+def _picture(base: Path, name: str) -> Path:
+    """The photo stamp a series moves over: ``name`` in ``base``, else its middle image."""
+    if (base / name).is_file():
+        return base / name
+    images = list_images(base)
+    if not images:
+        raise SystemExit(f"no images in {base}")
+    return images[len(images) // 2]
+
+
 def design(variant: str, base: Path) -> dict[str, list[tuple[str, Image.Image]]]:
     """The series of a variant: name -> ordered (file name, image); runs listed in order."""
     if variant == "star":
         grid = [(s, i) for i in (0.15, 0.25, 0.35, 0.45) for s in range(40, 101, 2)]
         return {"star": [(f"s{s:03d}_c{round(i * 100):02d}.png", star(s, i)) for s, i in grid],
                 "pan": [(f"f{k:02d}.png", im) for k, im in
-                        enumerate(pan(base / "plants/flowers/anemone_red.png"))]}
+                        enumerate(pan(_picture(base, "plants/flowers/anemone_red.png")))]}
     if variant == "flower":
         grid = [(p, h) for h in (0.0, 0.15, 0.6, 0.8) for p in range(5, 21)]
         return {"flower": [(f"p{p:02d}_h{round(h * 100):02d}.png", flower(p, h))
                            for p, h in grid],
                 "zoom": [(f"z{k:02d}.png", im)
-                         for k, im in enumerate(zoom(base / "food/pizza.png"))]}
+                         for k, im in enumerate(zoom(_picture(base, "food/pizza.png")))]}
     raise SystemExit(f"unknown variant {variant!r} (star, flower)")
 
 
@@ -178,12 +190,19 @@ def generate(out: Path, base: Path, variant: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
-    ap.add_argument("--base", type=Path, default=Path("/tmp/tux/images"))
+    ap.add_argument("--base", type=Path, default=None, help="a folder of images (default: the "
+                    "demo collection)")
+    ap.add_argument("--limit", type=int, default=None, help="images of the demo collection")
     ap.add_argument("--variant", default="star")
     args = ap.parse_args()
-    info = generate(args.out, args.base, args.variant)
+    (base,), which = real_collections([args.base] if args.base else None, args.limit)
+    print(f"base: {which}")
+    info = generate(args.out, base, args.variant)
     sizes = {k: len(v) for k, v in info["series"].items()}
     print(f"{args.out}: {len(list_images(args.out))} images; series {sizes}")
+    print(json.dumps({"base": which, "variant": args.variant, "out": str(args.out),
+                      "images": len(list_images(args.out)), "series": sizes,
+                      "runs": len(info["runs"])}))
 
 
 if __name__ == "__main__":

@@ -111,6 +111,14 @@ def test_uneven_collection(bench: dict) -> None:
     assert out["images"] == SAMPLE + 326
 
 
+def test_series_collection(bench: dict) -> None:
+    out = run_benchmark(bench, "series_collection", str(bench["root"] / "series"),
+                        "--limit", str(SAMPLE))
+    assert "the demo collection" in out["base"] and out["variant"] == "star"
+    assert out["series"] == {"star": 124, "pan": 60} and out["images"] == SAMPLE + 184
+    assert out["runs"] > 0
+
+
 def test_graph_scale(bench: dict) -> None:
     out = run_benchmark(bench, "graph_scale", "--sizes", "300", "--igraph-size", "300",
                         "--queries", "2", "--recall-sample", "20", "--loop-budget", "1")

@@ -219,6 +219,6 @@ def test_file_vanishing_before_feature_extraction(xdeg_env: dict[str, Path]) -> 
     assert rejected[["name", "stage", "reason"]].values.tolist() == [
         [victim, "features", "vanished"]
     ]
-    assert metadata_of(rest, "image_features")["images_failed"] == 1
+    assert metadata_of(rest, "image_features")["run_images_failed"] == 1
     graph = load_graph(home / "similarity_graph.pkl", allowed_root=home)
     assert graph.vcount() == 23 and graph.is_connected()

@@ -68,9 +68,9 @@ def test_every_kind_of_model_from_the_cli(xdeg_env: dict, models: dict,
             assert cli.main(["build", "--json"]) == 0
         facts = json.loads(out.getvalue())["image_features"]
         if label in keys:  # back to a model seen before: its features are reused
-            assert facts["cache_key"] == keys[label] and facts["images_computed"] == 0
+            assert facts["cache_key"] == keys[label] and facts["run_images_computed"] == 0
         else:
-            assert facts["images_computed"] == 24 and facts["cache_key"] not in keys.values()
+            assert facts["run_images_computed"] == 24 and facts["cache_key"] not in keys.values()
             keys[label] = facts["cache_key"]
         cos = _cosine(home, images, direct)
         print(f"{label}: {facts['cache_key']} min cosine {cos:.6f}")

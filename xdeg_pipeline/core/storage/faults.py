@@ -57,11 +57,22 @@ def describe_os_error(exc: OSError, doing: str = "", images_root: Path | None = 
 def describe_sqlite_error(exc: BaseException, home: Path | None = None) -> str:
     """One sentence for the Dagster instance's SQLite database failing."""
     where = f"{Path(home) / 'dagster'}" if home is not None else "the Dagster instance"
-    if "full" in str(exc).lower():
+    # SQLite says "disk I/O error" as often as "database or disk is full" when the disk fills
+    if "full" in str(exc).lower() or (home is not None and _nearly_full(Path(home))):
         return (f"the disk holding {where} is full ({exc}: the Dagster instance's database); "
                 f"the work saved before it is kept: free space and {AGAIN}")
     return (f"the Dagster instance's database in {where} failed ({exc}); check free space "
             f"and write access on that disk, then {AGAIN}")
+
+
+def _nearly_full(folder: Path, margin: int = 1 << 20) -> bool:
+    """Whether the disk holding ``folder`` has less than ``margin`` bytes free."""
+    try:
+        import shutil
+
+        return shutil.disk_usage(folder).free < margin
+    except OSError:
+        return False
 
 
 def find_fault(exc: BaseException) -> BaseException | None:

@@ -54,3 +54,17 @@ def test_a_full_disk_while_a_stage_writes_is_one_sentence(tmp_path: Path) -> Non
         assert not list(files.home.glob(".*.tmp"))
     finally:
         subprocess.run(["umount", str(where)], capture_output=True, check=False)
+
+
+def test_a_sqlite_io_error_on_a_full_disk_says_full(tmp_path, monkeypatch) -> None:
+    import shutil
+    import sqlite3
+
+    from xdeg_pipeline.core.storage.faults import describe_sqlite_error
+
+    error = sqlite3.OperationalError("disk I/O error")
+    assert "failed (disk I/O error)" in describe_sqlite_error(error, tmp_path)
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage._replace(free=4096))
+    assert f"the disk holding {tmp_path / 'dagster'} is full (disk I/O error" in \
+        describe_sqlite_error(error, tmp_path)
