@@ -107,6 +107,16 @@ def _open(url: str, clock: _Clock, headers: dict[str, str] | None = None):  # no
                         f"redirects (last: {current[:200]})")
 
 
+def _checked_length(response, options: FetchOptions) -> int | None:
+    """The declared ``Content-Length``; a body declared over ``options.max_bytes`` is refused
+    before it is read."""
+    declared = _declared_length(response)
+    if declared is not None and declared > options.max_bytes:
+        raise DownloadError("too_large", f"Content-Length {declared} > "
+                            f"{options.max_bytes} bytes (not downloaded)")
+    return declared
+
+
 def _declared_length(response) -> int | None:  # noqa: ANN001
     """The ``Content-Length`` header as a number (None when absent or not a number)."""
     value = response.headers.get("Content-Length")
@@ -153,10 +163,7 @@ def attempt(url: str, key: str, folder: Path, options: FetchOptions,
     response = _open(url, clock)
     try:
         with response:
-            declared = _declared_length(response)
-            if declared is not None and declared > options.max_bytes:
-                raise DownloadError("too_large", f"Content-Length {declared} > "
-                                    f"{options.max_bytes} bytes (not downloaded)")
+            declared = _checked_length(response, options)
             ctype = response.headers.get("Content-Type", "") or "(none)"
             head = _read_head(response, clock)
             if not head:
@@ -206,10 +213,7 @@ def fetch_document(url: str, options: FetchOptions, headers: dict[str, str] | No
         raise
     try:
         with response:
-            declared = _declared_length(response)
-            if declared is not None and declared > options.max_bytes:
-                raise DownloadError("too_large", f"Content-Length {declared} > "
-                                    f"{options.max_bytes} bytes (not downloaded)")
+            _checked_length(response, options)
             parts, total = [], 0
             while True:
                 clock.check()
