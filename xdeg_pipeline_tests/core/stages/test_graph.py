@@ -11,26 +11,12 @@ from xdeg_pipeline.core.graph.build import load_graph
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stages.graph import similarity_graph
 from xdeg_pipeline.core.stages.knn import knn_edges
-from xdeg_pipeline.core.storage.state import write_state
-from xdeg_pipeline.core.storage.tables import write_feature_table
-
-
-def _pca(home: Path, keys: list[str], Z: np.ndarray, model_id: str) -> None:
-    """What the pca_features stage leaves: its table and its state."""
-    write_feature_table(keys, Z, home / "pca_features.parquet")
-    write_state(home, "pca_features", {"output_fingerprint": f"{model_id}-{len(keys)}",
-                                       "model_id": model_id})
-
-
-def _vectors(n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(0, 3, (20, 16))
-    return (centres[rng.integers(0, 20, n)] + rng.normal(0, 1, (n, 16))).astype(np.float32)
+from xdeg_pipeline_tests.helpers.pca_stage import clustered_vectors, write_pca
 
 
 def _build(home: Path, keys: list[str], Z: np.ndarray, model_id: str):
     settings = Settings(home=home, k=8)
-    _pca(home, keys, Z, model_id)
+    write_pca(home, keys, Z, model_id)
     pd.DataFrame({"name": [f"img_{k[-4:]}.png" for k in keys], "content_hash": keys}).to_parquet(
         home / "raw_images.parquet")
     knn_edges(settings)
@@ -40,7 +26,7 @@ def _build(home: Path, keys: list[str], Z: np.ndarray, model_id: str):
 
 def test_a_grown_collection_keeps_the_load_of_its_images(tmp_path: Path) -> None:
     keys = [f"{i:064x}" for i in range(400)]
-    Z = _vectors(410, 0)
+    Z = clustered_vectors(410, 0)
     first = _build(tmp_path, keys, Z[:400], "m1")
     assert first["params"]["load_base"]["changed"] == 0
     grown = _build(tmp_path, keys + [f"{i:064x}" for i in range(900, 904)], Z[:404], "m1")
