@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,20 +20,15 @@ from playwright.sync_api import expect, sync_playwright
 
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.runs import instance_config, open_instance, run_paths
+from xdeg_pipeline_tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS
 
 REPO = Path(__file__).resolve().parents[1]
 #: Window sizes the metadata pictures must be seen whole at (width, height).
 WINDOWS = ((1280, 800), (1600, 900))
 #: A chain of 12 images (10 intermediate): too long for one row in the UI's dialog.
 PAIR, PATH_OPTIONS = ("more/img_000.png", "shapes/img_013.png"), {"mode": "steps", "steps": 10}
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 ASSET_KEYS = ("raw_images", "image_features", "pca_features", "knn_edges", "similarity_graph",
               "requested_paths")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 
 
 def _free_port() -> int:

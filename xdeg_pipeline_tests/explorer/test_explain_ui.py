@@ -3,28 +3,15 @@ similarity maps and a sentence with the distance and the ranks."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from xdeg_pipeline_tests.helpers.live_server import running_explorer
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage"]
 SOURCE, TARGET = "more/img_000.png", "shapes/img_013.png"
 
 
-@pytest.fixture
-def browser():
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (`apt-get install chromium`)"
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def test_clicking_a_step_explains_it(explorer_home: dict, browser, tmp_path: Path) -> None:

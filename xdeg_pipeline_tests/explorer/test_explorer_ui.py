@@ -6,21 +6,13 @@ of a 10,000-image map is measured by ``python -m benchmarks.map_paint``)."""
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from xdeg_pipeline_tests.helpers.live_server import running_explorer
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 SOURCE, TARGET = "more/img_000.png", "shapes/img_013.png"
 
 
@@ -28,13 +20,6 @@ def _shots(tmp_path: Path) -> Path:
     return Path(os.environ.get("XDEG_UI_SCREENSHOT_DIR", tmp_path))
 
 
-@pytest.fixture
-def browser():
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (`apt-get install chromium`)"
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _chain(page) -> list[str]:
