@@ -52,6 +52,7 @@ class XdegResource(ConfigurableResource):
     num_workers: int | None = _field("num_workers")
     pca_components: int | None = _field("pca_components")
     k: int | None = _field("k")
+    knn_partition_above: int | None = _field("knn_partition_above")
     checkpoint_every: int | None = _field("checkpoint_every")
     combined_features: bool | None = _field("combined_features")
     download_workers: int | None = _field("download_workers")

@@ -26,7 +26,8 @@ def knn_edges(context: AssetExecutionContext, xdeg: XdegResource) -> Materialize
     settings = xdeg.settings()
     result = knn.knn_edges(settings, reporter(context, settings))
     return materialized(result, path=settings.layout.knn_edges,
-                        **pick(result, "edges", "images", "mode", "rows_searched"), k=settings.k,
+                        **pick(result, "edges", "images", "mode", "rows_searched", "method",
+                               "partitions", "engine"), k=settings.k,
                         space=params.KNN_SPACE)
 
 

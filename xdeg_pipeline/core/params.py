@@ -40,6 +40,18 @@ HNSW_EF_SEARCH = 100
 # 2,000: 0.25 / 0.69 s; 4,000: 1.06 / 1.50 s; 8,000: 3.19 / 3.20 s; 16,000: 14.1 / 6.1 s;
 # 32,000: 41.6 / 13.3 s (HNSW recall 0.998-1.0).
 KNN_EXACT_MAX = 8_000
+# Partitioned kNN (core/graph/knn_partitioned.py): above this many images the knn_edges stage
+# (setting XDEG_KNN_PARTITION_ABOVE) splits the vectors into k-means partitions of about
+# KNN_PARTITION_ROWS indexed vectors, each searched in its KNN_PARTITION_OVERLAP nearest, the
+# partitions as Dask tasks under build_dask. Figures: docs/scaling.md (benchmarks.knn_distributed).
+KNN_PARTITION_ABOVE = 2_000_000
+KNN_PARTITION_ROWS = 250_000
+# Routing, 100k clustered 128-d vectors, 8 partitions: share of the true 20 nearest whose partition
+# is searched / searches per vector: the 2 nearest 0.962 / 2.0, 3 nearest 0.987 / 3.0; up to 4
+# within 1.15x the nearest centre's distance 0.987 / 1.89, within 1.2x 0.993 / 2.22.
+KNN_PARTITION_OVERLAP = 4  # at most this many partitions searched per vector ...
+KNN_PARTITION_MARGIN = 0.2  # ... those within (1 + margin) x the nearest centre's distance
+KNN_PARTITION_SAMPLE = 50_000  # k-means sample
 
 # --- features: inference runtime ------------------------------------------------------------
 # CPU model alone, 2-core AVX2 box, batch 8, medians of interleaved rounds

@@ -164,6 +164,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pca_components", "XDEG_PCA_COMPONENTS", int, str(params.PCA_COMPONENTS),
             "PCA dimensions (0: no PCA)"),
     Setting("k", "XDEG_K", int, str(params.KNN_K), "neighbours per image in the kNN graph"),
+    Setting("knn_partition_above", "XDEG_KNN_PARTITION_ABOVE", int,
+            f"{params.KNN_PARTITION_ABOVE:,}",
+            "images above which the kNN graph is computed in k-means partitions, as Dask tasks "
+            "under `build_dask` (0: never)"),
     Setting("checkpoint_every", "XDEG_CHECKPOINT_EVERY", int, "512",
             "images per feature-cache chunk (a killed build loses at most this many)"),
     Setting("combined_features", "XDEG_COMBINED_FEATURES", _flag, "1",
@@ -229,6 +233,7 @@ class Settings:
     num_workers: int | None = None
     pca_components: int = params.PCA_COMPONENTS or 0
     k: int = params.KNN_K
+    knn_partition_above: int = params.KNN_PARTITION_ABOVE
     checkpoint_every: int = 512
     combined_features: bool = True
     download_workers: int = 8
@@ -245,7 +250,7 @@ class Settings:
         for name in ("k", "checkpoint_every", "download_workers", "iiif_size"):
             _at_least(name, getattr(self, name), 1)
         for name in ("batch_size", "num_workers", "pca_components", "download_retries",
-                     "input_size"):
+                     "input_size", "knn_partition_above"):
             if getattr(self, name) is not None:
                 _at_least(name, getattr(self, name), 1 if name == "batch_size" else 0)
         for name in ("download_timeout", "download_total_timeout", "download_max_mb"):

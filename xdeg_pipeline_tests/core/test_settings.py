@@ -51,6 +51,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "XDEG_PRETRAINED_DOWNLOAD": "1", "XDEG_INPUT_SIZE": "64", "XDEG_MEAN": "0.5,0.5, 0.5",
         "XDEG_STD": "0.25,0.25,0.25", "XDEG_CROP_PCT": "0.9", "XDEG_INTERPOLATION": "Bicubic",
         "XDEG_VECTORS": str(tmp_path / "v.parquet"), "XDEG_VECTORS_COLUMN": "emb",
+        "XDEG_KNN_PARTITION_ABOVE": "5000",
     }
     assert {s.env for s in SETTINGS} - set(env) == {"XDEG_MANIFEST", "XDEG_IIIF"}
     s = Settings.from_env(env)
@@ -58,6 +59,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert (s.url_column, s.backbone, s.weights, s.device) == ("link", "resnet18", "/w.pth", "cpu")
     assert (s.batch_size, s.num_workers, s.pca_dims, s.k, s.checkpoint_every) == (4, 0, None, 7,
                                                                                   16)
+    assert s.knn_partition_above == 5000
     assert s.combined_features is False and s.refresh_cron == "*/5 * * * *"
     assert s.download_options() == {
         "workers": 2, "timeout": 0.5, "total_timeout": 2.0, "retries": 1,

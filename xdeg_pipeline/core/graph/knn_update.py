@@ -22,7 +22,7 @@ Recall of the update >= the rebuild's within 0.002 in every case.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,12 +115,16 @@ def update_knn_edges(
     k: int = params.KNN_K,
     space: str = params.KNN_SPACE,
     max_change: float = MAX_CHANGE,
+    build: Callable[[np.ndarray], pd.DataFrame] | None = None,
 ) -> tuple[pd.DataFrame, KnnUpdate]:
     """The kNN edge table of ``X`` (rows named by ``keys``) from the previous table
     ``old_edges`` over rows named ``old_keys``; a full :func:`.knn.knn_edges` build when the
     update would not be cheaper (see the module docstring). Keys must be unique.
 
     The vectors of kept rows must be those the previous table was built on (same PCA model).
+    ``build(X)`` makes a rebuilt table (default :func:`.knn.knn_edges` with ``k`` and
+    ``space``; the stage passes the partitioned build above its threshold). The previous table
+    may be any kNN table of the same format, one-index or partitioned.
     """
     space = check_space(space)
     X = np.ascontiguousarray(X, dtype=np.float32)
@@ -128,6 +132,8 @@ def update_knn_edges(
     k = min(int(k), n - 1)
 
     def rebuild(reason: str) -> tuple[pd.DataFrame, KnnUpdate]:
+        if build is not None:
+            return build(X), KnnUpdate("rebuild", reason)
         return knn_edges(X, k=max(k, 1), space=space), KnnUpdate("rebuild", reason)
 
     if k <= 0:

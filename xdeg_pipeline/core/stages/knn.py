@@ -4,16 +4,24 @@ A build after new images (and the same PCA model) updates the previous table ins
 rebuilding it (:mod:`xdeg_pipeline.core.graph.knn_update`): the rows are matched by content hash
 through ``knn_rows.parquet``, written beside the table. Anything that does not match (another
 PCA model, k, space, row count, a rows file of another table) rebuilds.
+
+Above ``settings.knn_partition_above`` images a build computes the table in k-means partitions
+(:mod:`xdeg_pipeline.core.graph.knn_partitioned`): as tasks on the Dask cluster when the stage
+runs as a Dask task (``build_dask``), else one after another in this process. The threshold is
+not part of the stage's fingerprint (either table is a kNN table of the same vectors); the
+metadata says which was made (``method``). Updates for new images work on either table.
 """
 
 from __future__ import annotations
 
 from functools import partial
 
+import numpy as np
 import pandas as pd
 
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.knn import knn_edges as compute_knn_edges
+from xdeg_pipeline.core.graph.knn_partitioned import cluster_runner, partitioned_knn_edges
 from xdeg_pipeline.core.graph.knn_update import update_knn_edges
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
@@ -28,7 +36,8 @@ def knn_edges(settings: Settings, report: Reporter | None = None) -> StageResult
     """Edges of every row of pca_features to its ``k`` nearest (reused while pca_features,
     ``k`` and the space are unchanged; updated for new rows when only rows changed)."""
     files = settings.layout
-    stage = Stage(NAME, partial(_neighbours, settings.k), upstream=("pca_features",),
+    stage = Stage(NAME, partial(_neighbours, settings.k, settings.knn_partition_above),
+                  upstream=("pca_features",),
                   params=(settings.k, params.KNN_SPACE),
                   outputs=(files.knn_edges, files.knn_rows))
     return run_stage(stage, files, report)
@@ -54,24 +63,44 @@ def _previous(files: Layout, previous: dict, model_id: str | None, k: int
     return rows, edges
 
 
-def _neighbours(k: int, inputs: StageInputs) -> Outcome:
+def build_table(Z: np.ndarray, k: int, partition_above: int) -> tuple[pd.DataFrame, dict]:
+    """A fresh table: one index, or k-means partitions above ``partition_above`` rows (0:
+    never; on the Dask cluster when this runs as a Dask task); and how it was made."""
+    if not partition_above or len(Z) <= partition_above:
+        return compute_knn_edges(Z, k=k, space=params.KNN_SPACE), {"method": "single"}
+    edges, info = partitioned_knn_edges(Z, k=k, space=params.KNN_SPACE, runner=cluster_runner())
+    return edges, info.facts()
+
+
+def _neighbours(k: int, partition_above: int, inputs: StageInputs) -> Outcome:
     files = inputs.layout
     keys, Z = read_feature_table(files.pca_features)
     kk = min(k, max(len(Z) - 1, 1))
     model_id = inputs.upstream.get("pca_features", {}).get("model_id")
     old = _previous(files, inputs.previous, model_id, k)
+    build = partial(build_table, k=kk, partition_above=partition_above)
     if isinstance(old, str):
-        edges, mode, reason, searched = compute_knn_edges(Z, k=kk, space=params.KNN_SPACE), \
-            "build", old, len(Z)
+        (edges, how), mode, reason, searched = build(Z), "build", old, len(Z)
     else:
-        edges, info = update_knn_edges(*old, keys, Z, k=kk, space=params.KNN_SPACE)
+        rebuilt: dict = {}
+
+        def rebuild(X: np.ndarray) -> pd.DataFrame:
+            edges, facts = build(X)
+            rebuilt.update(facts)
+            return edges
+
+        edges, info = update_knn_edges(*old, keys, Z, k=kk, space=params.KNN_SPACE,
+                                       build=rebuild)
         mode, reason, searched = info.mode, info.reason, info.searched
+        how = rebuilt or {"method": "update"}
     inputs.log(f"knn_edges: {mode}" + (f" ({reason})" if reason else "")
-               + f", {searched} of {len(Z)} rows searched")
+               + f", {searched} of {len(Z)} rows searched, {how['method']}"
+               + (f" ({how['partitions']} partitions, {how['engine']})"
+                  if "partitions" in how else ""))
     state = {"edges": len(edges), "images": len(Z), "k": k, "space": params.KNN_SPACE,
              "pca_model": model_id, "rows_fingerprint": fingerprint_lines(keys)}
     # the rows first: a table replaced without its rows never matches the recorded state
     return Outcome(state=state,
                    writes={files.knn_rows: pd.DataFrame({"content_hash": keys}),
                            files.knn_edges: edges},
-                   facts={"mode": mode, "rows_searched": searched})
+                   facts={"mode": mode, "rows_searched": searched, **how})

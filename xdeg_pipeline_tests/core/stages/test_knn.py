@@ -55,3 +55,18 @@ def test_a_rows_file_that_does_not_match_rebuilds(tmp_path: Path) -> None:
     (tmp_path / "knn_rows.parquet").write_bytes(b"garbage")
     write_pca(tmp_path, keys, Z, "m1")
     assert knn_edges(settings).facts["mode"] == "build"  # unreadable: rebuilt, no crash
+
+
+def test_above_the_setting_the_table_is_built_in_partitions(tmp_path: Path) -> None:
+    keys = [f"{i:064x}" for i in range(600)]
+    Z = clustered_vectors(600, 4)
+    write_pca(tmp_path, keys, Z, "m1")
+    below = knn_edges(Settings(home=tmp_path, k=8, knn_partition_above=600))
+    assert below.facts["method"] == "single"
+    write_pca(tmp_path, keys, Z, "m2")  # another PCA model: a fresh build
+    above = knn_edges(Settings(home=tmp_path, k=8, knn_partition_above=599))
+    assert above.facts["mode"] == "build" and above.facts["method"] == "partitioned"
+    assert above.facts["partitions"] == 2 and above.facts["engine"] == "local"
+    edges = pd.read_parquet(tmp_path / "knn_edges.parquet")
+    single = full_build(Z, k=8)
+    assert edges.dtypes.to_dict() == single.dtypes.to_dict() and len(edges) == len(single)

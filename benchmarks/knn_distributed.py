@@ -1,0 +1,142 @@
+"""The kNN table in k-means partitions on a local Dask cluster beside the one-process stage.
+
+    python -m benchmarks.knn_distributed --n 100000 --partitions 8 --workers 2
+
+Clustered synthetic vectors of the PCA dimension (``params.PCA_COMPONENTS``; Zipf-sized
+clusters on a 16-d latent manifold, ``benchmarks.graph_scale.synthetic``), k and space from
+:mod:`xdeg_pipeline.core.params`. Two fresh processes read the same vectors:
+
+* *single*: :func:`~xdeg_pipeline.core.graph.knn.knn_edges` (what the knn_edges stage runs
+  below its partition threshold) with ``workers x threads`` threads;
+* *distributed*: :func:`~xdeg_pipeline.core.graph.knn_partitioned.partitioned_knn_edges` with
+  ``--partitions`` partitions as tasks on a ``LocalCluster`` of ``--workers`` worker processes
+  of ``--threads`` threads each; this process (the Dask client) holds the vectors and merges.
+
+Peak memory is each process's own high-water mark (``ru_maxrss``), read right after the table
+is made (workers: over their lifetime, so it includes Dask itself). Recall@k against exact search
+on ``--recall-sample`` rows, counted as :func:`~xdeg_pipeline.core.graph.knn.knn_recall` does.
+The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from xdeg_pipeline.core import params
+from xdeg_pipeline.core.graph.knn import knn_edges, knn_recall
+
+GB = 1024**3
+
+
+def peak_rss_gb() -> float:
+    """This process's peak resident memory so far (Linux: ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GB
+
+
+def run_single(X: np.ndarray, args: argparse.Namespace) -> tuple[object, dict]:
+    t0 = time.perf_counter()
+    edges = knn_edges(X, k=args.k, space=params.KNN_SPACE, threads=args.workers * args.threads)
+    return edges, {"wall_s": time.perf_counter() - t0}
+
+
+def run_distributed(X: np.ndarray, args: argparse.Namespace) -> tuple[object, dict]:
+    from distributed import Client, LocalCluster
+
+    from xdeg_pipeline.core.graph.knn_partitioned import dask_runner, partitioned_knn_edges
+
+    with LocalCluster(n_workers=args.workers, threads_per_worker=args.threads, processes=True,
+                      dashboard_address=None, memory_limit=0) as cluster, \
+            Client(cluster) as client:
+        client.run(lambda: __import__("xdeg_pipeline.core.graph.knn_partitioned"))
+        base = client.run(peak_rss_gb)  # a worker with Dask and xdeg imported
+        t0 = time.perf_counter()
+        edges, info = partitioned_knn_edges(X, k=args.k, space=params.KNN_SPACE,
+                                            partitions=args.partitions,
+                                            runner=dask_runner(client))
+        wall = time.perf_counter() - t0
+        peaks = client.run(peak_rss_gb)
+    return edges, {"wall_s": wall, "worker_peak_rss_gb": sorted(peaks.values()),
+                   "worker_base_rss_gb": max(base.values()), **info.facts()}
+
+
+def child(role: str, vectors: str, args: argparse.Namespace) -> None:
+    """One side of the comparison in this (fresh) process; prints one JSON line."""
+    X = np.load(vectors)
+    edges, out = (run_single if role == "single" else run_distributed)(X, args)
+    out["peak_rss_gb"] = peak_rss_gb()
+    out["edges"] = len(edges)
+    out["recall_at_k"] = knn_recall(X, edges, args.k, sample=args.recall_sample,
+                                    space=params.KNN_SPACE)
+    print(json.dumps(out))
+
+
+def spawn(role: str, vectors: Path, argv: list[str]) -> dict:
+    done = subprocess.run([sys.executable, "-m", "benchmarks.knn_distributed", *argv,
+                           "--role", role, "--vectors", str(vectors)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{role} run failed: {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.knn_distributed")
+    ap.add_argument("--n", type=int, default=100_000, help="vectors")
+    ap.add_argument("--partitions", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=2, help="Dask worker processes")
+    ap.add_argument("--threads", type=int, default=1, help="threads per worker")
+    ap.add_argument("--k", type=int, default=params.KNN_K)
+    ap.add_argument("--dim", type=int, default=params.PCA_COMPONENTS or 128)
+    ap.add_argument("--recall-sample", type=int, default=500)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--role", choices=("single", "distributed"), help=argparse.SUPPRESS)
+    ap.add_argument("--vectors", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.role:
+        child(args.role, args.vectors, args)
+        return 0
+    from benchmarks.graph_scale import synthetic
+
+    passed = [a for a in (sys.argv[1:] if argv is None else argv)]
+    with tempfile.TemporaryDirectory(prefix="xdeg-knn-distributed-") as tmp:
+        vectors = Path(tmp) / "vectors.npy"
+        np.save(vectors, synthetic(args.n, args.dim, args.seed))
+        single = spawn("single", vectors, passed)
+        print(f"single process: {single['wall_s']:.1f} s, peak {single['peak_rss_gb']:.2f} GB, "
+              f"recall@{args.k} {single['recall_at_k']:.4f}", flush=True)
+        dist = spawn("distributed", vectors, passed)
+    peak = max(dist["worker_peak_rss_gb"])
+    print(f"partitioned ({dist['partitions']} partitions, {args.workers} workers): "
+          f"{dist['wall_s']:.1f} s, worker peak {peak:.2f} GB, client peak "
+          f"{dist['peak_rss_gb']:.2f} GB, recall@{args.k} {dist['recall_at_k']:.4f}")
+    out = {
+        "n": args.n, "k": args.k, "dim": args.dim, "partitions": dist["partitions"],
+        "workers": args.workers, "threads_per_worker": args.threads,
+        "recall_at_k": round(dist["recall_at_k"], 4),
+        "single_process_recall_at_k": round(single["recall_at_k"], 4),
+        "wall_s": round(dist["wall_s"], 2), "single_process_wall_s": round(single["wall_s"], 2),
+        "wall_ratio": round(dist["wall_s"] / max(single["wall_s"], 1e-9), 3),
+        "peak_worker_rss_gb": round(peak, 3),
+        "worker_base_rss_gb": round(dist["worker_base_rss_gb"], 3),
+        "client_peak_rss_gb": round(dist["peak_rss_gb"], 3),
+        "single_process_peak_rss_gb": round(single["peak_rss_gb"], 3),
+        "worker_over_single_peak": round(peak / max(single["peak_rss_gb"], 1e-9), 3),
+        "largest_indexed": dist["largest_indexed"], "largest_searched": dist["largest_searched"],
+        "searched_per_vector": dist["searched_per_vector"],
+        "recall_sample": args.recall_sample,
+    }
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
