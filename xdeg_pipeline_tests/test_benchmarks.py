@@ -131,6 +131,14 @@ def test_knn_update(bench: dict) -> None:
     assert row["n"] == 300 and row["update_over_rebuild"] > 0
 
 
+def test_knn_distributed(bench: dict) -> None:
+    out = run_benchmark(bench, "knn_distributed", "--n", "800", "--partitions", "2",
+                        "--workers", "1", "--recall-sample", "20")
+    assert out["n"] == 800 and out["partitions"] == 2 and out["recall_at_k"] >= 0.9
+    assert out["peak_worker_rss_gb"] > 0 and out["single_process_peak_rss_gb"] > 0
+    assert out["wall_s"] > 0 and out["single_process_wall_s"] > 0
+
+
 def test_scale_model(bench: dict) -> None:
     out = run_benchmark(bench, "scale_model", "--stages", "graph,paths", "--sizes", "200,400",
                         "--target", "1000", "--queries", "2", "--threads", "1")
