@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         "worker_over_single_peak": round(peak / max(single["peak_rss_gb"], 1e-9), 3),
         "largest_indexed": dist["largest_indexed"], "largest_searched": dist["largest_searched"],
         "searched_per_vector": dist["searched_per_vector"],
+        "seconds_routing": dist["seconds_routing"], "seconds_tasks": dist["seconds_tasks"],
+        "seconds_merge": dist["seconds_merge"],
         "recall_sample": args.recall_sample,
     }
     print(json.dumps(out))

@@ -27,6 +27,7 @@ on as a Dask task (:func:`cluster_runner`, the ``build_dask`` job).
 from __future__ import annotations
 
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -60,12 +61,15 @@ class PartitionInfo:
     largest_searched: int
     engine: str
     searched_per_vector: float = 1.0
+    seconds: tuple[float, float, float] = (0.0, 0.0, 0.0)  # routing, partition tasks, merge
 
     def facts(self) -> dict[str, Any]:
         return {"method": "partitioned", "partitions": self.partitions, "overlap": self.overlap,
                 "largest_indexed": self.largest_indexed,
                 "largest_searched": self.largest_searched, "engine": self.engine,
-                "searched_per_vector": self.searched_per_vector}
+                "searched_per_vector": self.searched_per_vector,
+                "seconds_routing": self.seconds[0], "seconds_tasks": self.seconds[1],
+                "seconds_merge": self.seconds[2]}
 
 
 def kmeans_centres(X: np.ndarray, parts: int, sample: int = params.KNN_PARTITION_SAMPLE,
@@ -256,6 +260,7 @@ def partitioned_knn_edges(
     k-means partitions (default :func:`partition_count`), each vector searched in its
     ``overlap`` nearest within ``margin`` (see :func:`nearest_partitions`; None: all
     ``overlap``); tasks run by ``runner`` (default: in this process)."""
+    t0 = time.perf_counter()
     space = check_space(space)
     X = np.ascontiguousarray(X, dtype=np.float32)
     if X.ndim != 2:
@@ -284,16 +289,21 @@ def partitioned_knn_edges(
     cdist = np.full(cand.shape, np.inf, dtype=np.float32)
     slot = {p: np.argmax(near[routed[p]] == p, axis=1) for p in range(P)}
     engine = "local" if runner in (None, local_runner) else "dask"
+    t_tasks = time.perf_counter()
     for p, (ids, dist) in (runner or local_runner)(partition_neighbours, tasks):
         rows, cols = routed[p], slot[p][:, None] * (k + 1) + np.arange(k + 1)
         cand[rows[:, None], cols] = np.where(ids >= 0, bases[p][np.maximum(ids, 0)], -1)
         cdist[rows[:, None], cols] = dist
         tasks[p] = ()  # the partition's vectors are no longer needed here
+    t_merge = time.perf_counter()
     ids = _nearest_candidates(cand, cdist, k + 1)
     del cand, cdist
+    edges = edge_table(X, ids, k, space, inverse, rep)
+    seconds = (round(t_tasks - t0, 2), round(t_merge - t_tasks, 2),
+               round(time.perf_counter() - t_merge, 2))
     info = PartitionInfo(P, over, max(map(len, bases)), max(map(len, routed)), engine,
-                         round(float((near >= 0).sum()) / m, 3))
-    return edge_table(X, ids, k, space, inverse, rep), info
+                         round(float((near >= 0).sum()) / m, 3), seconds)
+    return edges, info
 
 
 def _nearest_candidates(cand: np.ndarray, cdist: np.ndarray, take: int) -> np.ndarray:
