@@ -12,7 +12,7 @@ are disjoint, so a vector's candidate lists never repeat a neighbour; the merge 
 exactly and ranks, as in :func:`.knn.knn_edges` (same columns, dtypes, duplicate handling).
 
 Work against one index over all ``n``: the indexes together hold ``n`` vectors (HNSW builds on
-``n / P`` each), the searches are about ``2.2 n`` (see :mod:`params`). This is the cuVS
+``n / P`` each), the searches are about ``2.2-2.6 n`` (measured). This is the cuVS
 ``all_neighbors`` scheme (points in their 2 nearest clusters) with the clusters' indexes
 disjoint, which halves the build work and the task memory, and a distance margin instead of a
 fixed overlap (fixed 2: 0.96 of the true neighbours in reach; the margin: 0.99). Measured
