@@ -87,6 +87,14 @@ def test_feature_throughput(bench: dict) -> None:
         "efficientnet_lite0", "resnet18"}
 
 
+def test_decode_once(bench: dict) -> None:
+    out = run_benchmark(bench, "decode_once", "--images", str(bench["sample"]), "--runtime",
+                        "torch")
+    assert out["images"] == SAMPLE and "the folders given" in out["which"]
+    assert out["thumbnails_made_by_stage"] == {"separate": SAMPLE, "once": 0}
+    assert out["ratios_once_over_separate"]["sum"]["cpu_s"] > 0
+
+
 def test_fit_features(bench: dict) -> None:
     out = run_benchmark(bench, "fit_features", str(bench["root"] / "fits"),
                         str(bench["sample"]), "--fits", "pad")
