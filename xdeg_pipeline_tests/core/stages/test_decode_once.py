@@ -12,18 +12,23 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from xdeg_pipeline.core.features.loading import BatchDataset
+from xdeg_pipeline.core.features.loading import BatchDataset, LoadPlan, load_batches
 from xdeg_pipeline.core.features.preprocess import preprocess_file
-from xdeg_pipeline.core.features.ring import Ring
+from xdeg_pipeline.core.features.ring import Ring, RingPool
 from xdeg_pipeline.core.images import decode
 from xdeg_pipeline.core.images.thumbnail import ThumbnailJob
 from xdeg_pipeline.core.pictures.thumbnails import ThumbnailStore, make_thumbnail
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stages.features import image_features
 from xdeg_pipeline.core.stages.ingest import raw_images
+from xdeg_pipeline.core.stages.shard_task import ShardTask, extract_shard, key_and_dim
 from xdeg_pipeline.core.stages.thumbnails import thumbnails
+from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline_tests.helpers.collections import make_image
 from xdeg_pipeline_tests.helpers.faults import pattern, rotated_portrait
+
+ARGS = (("backbone", "efficientnet_lite0"), ("weights", None), ("device", "cpu"),
+        ("batch_size", 4), ("num_workers", 0), ("runtime", "torch"), ("model_cache", None))
 
 
 def _collection(root: Path) -> list[Path]:
@@ -91,3 +96,24 @@ def test_features_see_the_same_pixels(tmp_path: Path, fit: str, decodes: list[in
         assert np.array_equal(ds.pixels(i), preprocess_file(path, 224, fit))
         assert not job.wanted(i)  # made along the way
     assert len(decodes) == 2 * len(paths)  # once with its thumbnail, once for the reference
+
+
+def test_a_shard_task_writes_the_thumbnails_of_what_it_decodes(tmp_path: Path,
+                                                                decodes: list[int]) -> None:
+    """The task a Dask worker runs (one shard, nothing prefetched) writes them itself."""
+    paths = _collection(tmp_path / "img")
+    items = tuple((decode.content_hash(p), str(p)) for p in paths)
+    home = tmp_path / "home"
+    task = ShardTask("3", items, str(home), key_and_dim(ARGS)[0], "fp", ARGS, 512)
+    assert extract_shard(task)["computed"] == len(paths) == len(decodes)
+    store = ThumbnailStore(Layout(home).thumbnails_dir)
+    assert all(store.has(h) for h, _ in items)
+
+
+def test_loader_processes_write_the_thumbnails(tmp_path: Path) -> None:
+    paths = _collection(tmp_path / "img")
+    job = ThumbnailJob.of(tmp_path / "thumbs", 128, [decode.content_hash(p) for p in paths])
+    batches, _ = load_batches(paths, LoadPlan(batch_size=2, image_size=224, num_workers=1),
+                              RingPool(pin=False), thumbs=job)
+    assert sum(len(b.idx) for b in batches) == len(paths)
+    assert not any(job.wanted(i) for i in range(len(paths)))  # written in the worker
