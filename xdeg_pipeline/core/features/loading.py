@@ -102,6 +102,7 @@ class BatchDataset(Dataset):
         arr = self.ring.images[slot].numpy()
         buf = self.ring.bytes[slot].numpy()
         out = LoadedBatch(slot, [])
+        made: list[tuple[int, bytes]] = []
         for i in self.batches[b]:
             path = self.paths[i]
             try:
@@ -116,21 +117,26 @@ class BatchDataset(Dataset):
                             out.jextra.append(data)
                         out.jidx.append(i)
                         continue
-                arr[len(out.idx)] = self.pixels(i)
+                arr[len(out.idx)] = self.pixels(i, made)
                 out.idx.append(i)
             except Exception as exc:  # one bad file never kills a batch
                 out.failures.append((i, failure_text(exc)))
+        if self.thumbs is not None:
+            self.thumbs.write(made)
         return out
 
-    def pixels(self, i: int) -> np.ndarray:
-        """The preprocessed pixels of path ``i``, and its thumbnail when one is wanted, from
-        one decode (the features are those of :func:`preprocess_file`)."""
+    def pixels(self, i: int, made: list[tuple[int, bytes]]) -> np.ndarray:
+        """The preprocessed pixels of path ``i`` (those of :func:`preprocess_file`) and, from
+        the same decode, its thumbnail when one is wanted, appended to ``made`` (the batch
+        writes them all at once: :meth:`ThumbnailJob.write`)."""
         thumbs = self.thumbs
         if thumbs is None or not thumbs.wanted(i):
             return preprocess_file(self.paths[i], self.size, self.fit)
         img, full = decode_file(self.paths[i], self.size, self.fit)
         out = fit_resize(img, self.size, self.fit)
-        thumbs.save(i, img, full)
+        data = thumbs.encode(i, img, full)
+        if data is not None:
+            made.append((i, data))
         return out
 
     def _decode_threaded(self, b: int) -> LoadedBatch:
@@ -141,10 +147,11 @@ class BatchDataset(Dataset):
         members = self.batches[b]
         slot = b % self.ring.images.shape[0]
         arr = self.ring.images[slot].numpy()
+        made: list[tuple[int, bytes]] = []  # appended to by the threads (list.append is atomic)
 
         def one(pos: int) -> str | None:
             try:
-                arr[pos] = self.pixels(members[pos])
+                arr[pos] = self.pixels(members[pos], made)
             except Exception as exc:  # one bad file never kills a batch
                 return failure_text(exc)
             return None
@@ -152,6 +159,8 @@ class BatchDataset(Dataset):
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="xdeg-decode")
         errors = list(self._pool.map(one, range(len(members))))
+        if self.thumbs is not None:
+            self.thumbs.write(made)
         ok = [pos for pos, err in enumerate(errors) if err is None]
         for row, pos in enumerate(ok):  # compact: good rows first, in order
             if row != pos:

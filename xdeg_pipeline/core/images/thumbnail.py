@@ -22,6 +22,7 @@ from xdeg_pipeline.core.storage.atomic import write_bytes
 
 THUMB_SIZE = 128
 WEBP_QUALITY = 80
+WRITERS = 32  # concurrent thumbnail writes (each waits for its fsync)
 _HASH = re.compile(r"[0-9a-f]{64}")
 
 
@@ -68,6 +69,27 @@ def thumbnail_webp(img: Image.Image, full: tuple[int, int], size: int = THUMB_SI
     return buf.getvalue()
 
 
+def write_files(files: list[tuple[Path, bytes]]) -> list[OSError | None]:
+    """Write small files atomically and durably, all at once: each write waits for its fsync,
+    and concurrent fsyncs share the file system's journal commits (one at a time ~7 ms each
+    on a virtual disk, 32 at once ~0.4 ms each). Per file ``None``, or the error that kept
+    it from being written."""
+
+    def one(item: tuple[Path, bytes]) -> OSError | None:
+        try:
+            write_bytes(item[1], item[0])
+        except OSError as exc:
+            return exc
+        return None
+
+    if len(files) <= 1:
+        return [one(f) for f in files]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(len(files), WRITERS), thread_name_prefix="xdeg-write") as pool:
+        return list(pool.map(one, files))
+
+
 @dataclass(frozen=True)
 class ThumbnailJob:
     """Thumbnails to make while decoding: ``hashes[i]`` is the content hash of the i-th path
@@ -87,15 +109,23 @@ class ThumbnailJob:
         h = self.hashes[i]
         return is_content_hash(h) and not thumbnail_file(Path(self.root), self.size, h).is_file()
 
-    def save(self, i: int, img: Image.Image, full: tuple[int, int]) -> bool:
-        """Write the i-th image's thumbnail from its decoded pixels (atomic); ``False`` when
-        it could not (too small a decode, an encoder or disk error): the thumbnails stage
-        makes what is missing, and says why."""
+    def encode(self, i: int, img: Image.Image, full: tuple[int, int]) -> bytes | None:
+        """The i-th image's thumbnail from its decoded pixels; ``None`` when it cannot be made
+        here (too small a decode, an encoder error): the thumbnails stage makes what is
+        missing, and says why."""
         try:
-            data = thumbnail_webp(img, full, self.size)
-            if data is not None:
-                write_bytes(data, thumbnail_file(Path(self.root), self.size, self.hashes[i]))
-                return True
+            return thumbnail_webp(img, full, self.size)
         except Exception:  # noqa: BLE001 - a thumbnail never costs an image its features
-            pass
-        return False
+            return None
+
+    def write(self, made: list[tuple[int, bytes]]) -> int:
+        """Write encoded thumbnails ``(i, bytes)`` at once (:func:`write_files`); returns how
+        many were written (a failed write is left to the thumbnails stage)."""
+        root = Path(self.root)
+        return sum(err is None for err in write_files(
+            [(thumbnail_file(root, self.size, self.hashes[i]), data) for i, data in made]))
+
+    def save(self, i: int, img: Image.Image, full: tuple[int, int]) -> bool:
+        """:meth:`encode` and :meth:`write` for one image."""
+        data = self.encode(i, img, full)
+        return data is not None and self.write([(i, data)]) == 1

@@ -26,8 +26,8 @@ from xdeg_pipeline.core.images.thumbnail import (
     is_content_hash,
     thumbnail_file,
     thumbnail_webp,
+    write_files,
 )
-from xdeg_pipeline.core.storage.atomic import write_bytes
 
 __all__ = ["THUMB_SIZE", "WEBP_QUALITY", "ThumbnailStats", "ThumbnailStore", "is_content_hash",
            "make_thumbnail"]
@@ -113,12 +113,14 @@ class ThumbnailStore:
             else _pool_map(workers, chunks, self.size)
         )
         for chunk_result in results:
+            made = [(h, data) for h, data, _ in chunk_result if data is not None]
             for content_hash, data, reason in chunk_result:
                 if data is None:
                     stats.failed[content_hash] = reason
-                else:
-                    write_bytes(data, self.path(content_hash))
-                    stats.made += 1
+            errors = [e for e in write_files([(self.path(h), d) for h, d in made]) if e]
+            if errors:  # a thumbnail that cannot be written stops the stage, as a write does
+                raise errors[0]
+            stats.made += len(made)
             done += len(chunk_result)
             if progress is not None:
                 progress(done, len(todo))

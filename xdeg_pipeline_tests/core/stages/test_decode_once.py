@@ -92,9 +92,11 @@ def test_features_see_the_same_pixels(tmp_path: Path, fit: str, decodes: list[in
     job = ThumbnailJob.of(tmp_path / "thumbs", 128, hashes)
     ds = BatchDataset(paths, [list(range(len(paths)))], 224, ring, raw_jpeg=False, fit=fit,
                       thumbs=job)
+    made: list[tuple[int, bytes]] = []
     for i, path in enumerate(paths):
-        assert np.array_equal(ds.pixels(i), preprocess_file(path, 224, fit))
-        assert not job.wanted(i)  # made along the way
+        assert np.array_equal(ds.pixels(i, made), preprocess_file(path, 224, fit))
+    assert [i for i, _ in made] == list(range(len(paths)))
+    assert job.write(made) == len(paths) and not any(job.wanted(i) for i in range(len(paths)))
     assert len(decodes) == 2 * len(paths)  # once with its thumbnail, once for the reference
 
 
