@@ -87,6 +87,13 @@ def test_feature_throughput(bench: dict) -> None:
         "efficientnet_lite0", "resnet18"}
 
 
+def test_decode_once(bench: dict) -> None:
+    out = run_benchmark(bench, "decode_once", "--n", "4", "--runtime", "torch")
+    assert out["images"] == 4 and "the demo collection" in out["which"]
+    assert out["thumbnails_made_by_stage"] == {"separate": 4, "once": 0}
+    assert out["ratios_once_over_separate"]["sum"]["cpu_s"] > 0
+
+
 def test_fit_features(bench: dict) -> None:
     out = run_benchmark(bench, "fit_features", str(bench["root"] / "fits"),
                         str(bench["sample"]), "--fits", "pad")

@@ -27,6 +27,7 @@ from xdeg_pipeline.core.features.spec import (
     parse_backbone,
     weighted_spec,
 )
+from xdeg_pipeline.core.images.thumbnail import ThumbnailJob
 from xdeg_pipeline.core.progress import ProgressFn
 
 
@@ -145,17 +146,20 @@ class FeatureExtractor:
         decoding runs between model steps and never fights torch's threads for the cores."""
         return self.device.type == "cpu" and self.runtime != "torch"
 
-    def input_batches(self, paths: Sequence[Path]) -> Iterator[PreparedBatch]:
+    def input_batches(self, paths: Sequence[Path], thumbs: ThumbnailJob | None = None
+                      ) -> Iterator[PreparedBatch]:
         """The input side alone: prepared batches of ``paths`` on the device, in order."""
-        return self.input_side.batches(paths, self.load_plan(), self.decode_threads)
+        return self.input_side.batches(paths, self.load_plan(), self.decode_threads, thumbs)
 
     def iter_batches(
-        self, paths: Sequence[Path], progress: ProgressFn | None = None
+        self, paths: Sequence[Path], progress: ProgressFn | None = None,
+        thumbs: ThumbnailJob | None = None,
     ) -> Iterator[tuple[np.ndarray, np.ndarray, dict[int, str]]]:
         """Yield ``(indices, features (n, dim) float32, failures {index: reason})`` per batch.
 
         Batches may arrive in any order; every index of ``paths`` appears exactly once, in
         ``indices`` or in ``failures``. ``progress(done, total)`` follows each batch.
+        ``thumbs``: thumbnails of ``paths`` written from the same decode (CPU decoders).
         """
         paths = [Path(p) for p in paths]
         total = len(paths)
@@ -163,7 +167,7 @@ class FeatureExtractor:
             return
         done = 0
         pending: tuple[list[int], Any, dict[int, str]] | None = None
-        for idx, x, fails, ready in self.input_batches(paths):
+        for idx, x, fails, ready in self.input_batches(paths, thumbs):
             launched = self.runner.launch(x, ready) if x is not None else None
             if pending is not None:  # the device works on this batch while we hand back the last
                 out = self._finish(pending)
@@ -188,12 +192,14 @@ class FeatureExtractor:
         return np.asarray(idx, dtype=np.int64), arr.astype(np.float32, copy=False), fails
 
     def extract(
-        self, paths: Sequence[Path], progress: ProgressFn | None = None
+        self, paths: Sequence[Path], progress: ProgressFn | None = None,
+        thumbs: ThumbnailJob | None = None,
     ) -> tuple[np.ndarray, dict[int, str]]:
-        """Features of all ``paths``: ``(len(paths), dim)`` float32 (NaN rows for failures)."""
+        """Features of all ``paths``: ``(len(paths), dim)`` float32 (NaN rows for failures);
+        ``thumbs`` as in :meth:`iter_batches`."""
         out = np.full((len(paths), self.dim), np.nan, dtype=np.float32)
         failures: dict[int, str] = {}
-        for idx, feats, fails in self.iter_batches(paths, progress):
+        for idx, feats, fails in self.iter_batches(paths, progress, thumbs):
             if len(idx):
                 out[idx] = feats
             failures.update(fails)

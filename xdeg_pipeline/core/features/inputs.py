@@ -18,6 +18,7 @@ import torch
 from xdeg_pipeline.core.features.loading import LoadedBatch, LoadPlan, load_batches
 from xdeg_pipeline.core.features.nvjpeg import decode_raw_jpegs
 from xdeg_pipeline.core.features.ring import Ring, RingPool
+from xdeg_pipeline.core.images.thumbnail import ThumbnailJob
 
 
 class PreparedBatch(NamedTuple):
@@ -39,11 +40,12 @@ class InputSide:
         self.rings = RingPool(pin=device.type == "cuda")
         self._local = threading.local()  # per-thread CUDA stream of the input side
 
-    def batches(self, paths: Sequence[Path], plan: LoadPlan, decode_threads: int = 0
-                ) -> Iterator[PreparedBatch]:
-        """Prepared batches of ``paths`` in order (``decode_threads``: nvJPEG path only)."""
+    def batches(self, paths: Sequence[Path], plan: LoadPlan, decode_threads: int = 0,
+                thumbs: ThumbnailJob | None = None) -> Iterator[PreparedBatch]:
+        """Prepared batches of ``paths`` in order (``decode_threads``: nvJPEG path only;
+        ``thumbs``: thumbnails written by the CPU decoders, see :func:`.load_batches`)."""
         threads = decode_threads if plan.raw_jpeg else 0
-        loader, ring = load_batches(paths, plan, self.rings, extra_slots=threads)
+        loader, ring = load_batches(paths, plan, self.rings, extra_slots=threads, thumbs=thumbs)
         if threads <= 1:
             for item in loader:
                 yield self._prepare_async(item, ring, paths, plan)

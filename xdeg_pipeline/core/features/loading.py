@@ -15,6 +15,9 @@ three ways (:class:`LoadPlan`):
   the same thread.
 
 A broken file never stops a batch: it is reported in ``failures`` as ``"reason: detail"``.
+With a :class:`~xdeg_pipeline.core.images.thumbnail.ThumbnailJob`, whoever decodes an image on
+the CPU (thread or loader process) also writes its thumbnail from the same pixels, so a new
+image is decoded once per build.
 """
 
 from __future__ import annotations
@@ -31,8 +34,15 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from xdeg_pipeline.core.features.jpeg_header import nvjpeg_candidate
-from xdeg_pipeline.core.features.preprocess import DEFAULT_FIT, failure_text, preprocess_file
+from xdeg_pipeline.core.features.preprocess import (
+    DEFAULT_FIT,
+    decode_file,
+    failure_text,
+    fit_resize,
+    preprocess_file,
+)
 from xdeg_pipeline.core.features.ring import Ring, RingPool
+from xdeg_pipeline.core.images.thumbnail import ThumbnailJob
 
 PREFETCH = 2  # batches in flight per loader worker
 BYTES_PER_JPEG = 128 * 1024  # ring space per image for raw JPEG bytes (larger ones overflow)
@@ -67,11 +77,13 @@ class LoadedBatch:
 
 class BatchDataset(Dataset):
     """Item ``b`` = batch ``b`` of paths, decoded (in a worker process or a thread) into ring
-    slot ``b % K``."""
+    slot ``b % K`` (and writes the thumbnails ``thumbs`` asks for)."""
 
     def __init__(self, paths: Sequence[Path], batches: list[list[int]], size: int,
-                 ring: Ring, raw_jpeg: bool, threads: int = 0, fit: str = DEFAULT_FIT) -> None:
+                 ring: Ring, raw_jpeg: bool, threads: int = 0, fit: str = DEFAULT_FIT,
+                 thumbs: ThumbnailJob | None = None) -> None:
         self.paths = paths
+        self.thumbs = thumbs
         self.batches = batches
         self.size = size
         self.fit = fit
@@ -90,6 +102,7 @@ class BatchDataset(Dataset):
         arr = self.ring.images[slot].numpy()
         buf = self.ring.bytes[slot].numpy()
         out = LoadedBatch(slot, [])
+        made: list[tuple[int, bytes]] = []
         for i in self.batches[b]:
             path = self.paths[i]
             try:
@@ -104,10 +117,26 @@ class BatchDataset(Dataset):
                             out.jextra.append(data)
                         out.jidx.append(i)
                         continue
-                arr[len(out.idx)] = preprocess_file(path, self.size, self.fit)
+                arr[len(out.idx)] = self.pixels(i, made)
                 out.idx.append(i)
             except Exception as exc:  # one bad file never kills a batch
                 out.failures.append((i, failure_text(exc)))
+        if self.thumbs is not None:
+            self.thumbs.write(made)
+        return out
+
+    def pixels(self, i: int, made: list[tuple[int, bytes]]) -> np.ndarray:
+        """The preprocessed pixels of path ``i`` (those of :func:`preprocess_file`) and, from
+        the same decode, its thumbnail when one is wanted, appended to ``made`` (the batch
+        writes them all at once: :meth:`ThumbnailJob.write`)."""
+        thumbs = self.thumbs
+        if thumbs is None or not thumbs.wanted(i):
+            return preprocess_file(self.paths[i], self.size, self.fit)
+        img, full = decode_file(self.paths[i], self.size, self.fit)
+        out = fit_resize(img, self.size, self.fit)
+        data = thumbs.encode(i, img, full)
+        if data is not None:
+            made.append((i, data))
         return out
 
     def _decode_threaded(self, b: int) -> LoadedBatch:
@@ -118,10 +147,11 @@ class BatchDataset(Dataset):
         members = self.batches[b]
         slot = b % self.ring.images.shape[0]
         arr = self.ring.images[slot].numpy()
+        made: list[tuple[int, bytes]] = []  # appended to by the threads (list.append is atomic)
 
         def one(pos: int) -> str | None:
             try:
-                arr[pos] = preprocess_file(self.paths[members[pos]], self.size, self.fit)
+                arr[pos] = self.pixels(members[pos], made)
             except Exception as exc:  # one bad file never kills a batch
                 return failure_text(exc)
             return None
@@ -129,6 +159,8 @@ class BatchDataset(Dataset):
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="xdeg-decode")
         errors = list(self._pool.map(one, range(len(members))))
+        if self.thumbs is not None:
+            self.thumbs.write(made)
         ok = [pos for pos, err in enumerate(errors) if err is None]
         for row, pos in enumerate(ok):  # compact: good rows first, in order
             if row != pos:
@@ -193,11 +225,12 @@ def _slots(workers: int, extra: int) -> int:
     return workers * PREFETCH + 3 + extra
 
 
-def load_batches(paths: Sequence[Path], plan: LoadPlan, rings: RingPool, extra_slots: int = 0
-                 ) -> tuple[Iterator[LoadedBatch], Ring]:
+def load_batches(paths: Sequence[Path], plan: LoadPlan, rings: RingPool, extra_slots: int = 0,
+                 thumbs: ThumbnailJob | None = None) -> tuple[Iterator[LoadedBatch], Ring]:
     """Loaded batches of ``paths`` in order, and the ring their pixels / bytes are in.
 
     ``extra_slots``: ring slots beyond the loader's own, for batches a consumer holds on to.
+    ``thumbs``: thumbnails to write from the pixels decoded on the CPU (aligned with ``paths``).
     """
     bs, size, fit = plan.batch_size, plan.image_size, plan.fit
     batches = [list(range(i, min(i + bs, len(paths)))) for i in range(0, len(paths), bs)]
@@ -205,15 +238,16 @@ def load_batches(paths: Sequence[Path], plan: LoadPlan, rings: RingPool, extra_s
     if plan.raw_jpeg:
         window = 2 * plan.reader_threads
         ring = rings.get(_slots(0, window + extra_slots), bs, size, cap, shared=False)
-        ds = BatchDataset(paths, batches, size, ring, raw_jpeg=True, fit=fit)
+        ds = BatchDataset(paths, batches, size, ring, raw_jpeg=True, fit=fit, thumbs=thumbs)
         return threaded(ds, plan.reader_threads, window), ring
     workers = min(plan.num_workers, len(batches))
     ring = rings.get(_slots(workers, extra_slots), bs, size, cap, shared=workers > 0)
     if workers == 0:
         threads = plan.reader_threads if plan.inline_threads else 0
-        ds = BatchDataset(paths, batches, size, ring, raw_jpeg=False, threads=threads, fit=fit)
+        ds = BatchDataset(paths, batches, size, ring, raw_jpeg=False, threads=threads, fit=fit,
+                          thumbs=thumbs)
         return inline(ds), ring
-    ds = BatchDataset(paths, batches, size, ring, raw_jpeg=False, fit=fit)
+    ds = BatchDataset(paths, batches, size, ring, raw_jpeg=False, fit=fit, thumbs=thumbs)
     loader = DataLoader(ds, batch_size=None, shuffle=False, num_workers=workers,
                         collate_fn=_identity, pin_memory=False, prefetch_factor=PREFETCH,
                         worker_init_fn=_worker_init, in_order=True, persistent_workers=False)

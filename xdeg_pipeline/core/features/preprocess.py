@@ -33,9 +33,9 @@ from PIL import Image
 
 from xdeg_pipeline.core.features.spec import DEFAULT_FIT, FITS, check_fit, parse_model_fit
 
-__all__ = ["DEFAULT_FIT", "FITS", "Geometry", "check_fit", "crop_resize", "decode_side",
-           "draft_size", "fit_resize", "geometry", "jpeg_scale", "preprocess_decoded",
-           "preprocess_file"]
+__all__ = ["DEFAULT_FIT", "FITS", "Geometry", "check_fit", "crop_resize", "decode_file",
+           "decode_side", "draft_size", "fit_resize", "geometry", "jpeg_scale",
+           "preprocess_decoded", "preprocess_file"]
 
 PAD_VALUE = 255  # the background colour of image_decode.BACKGROUND (white)
 
@@ -116,14 +116,20 @@ def crop_resize(img: Image.Image, size: int) -> np.ndarray:
     return fit_resize(img, size, "crop")
 
 
-def preprocess_file(path: Path, size: int, fit: str = DEFAULT_FIT) -> np.ndarray:
-    """The CPU path: ``(size, size, 3)`` uint8 of one file; raises ``images.ImageRejected``."""
-    from xdeg_pipeline.core.images.scan import load_rgb
+def decode_file(path: Path, size: int, fit: str = DEFAULT_FIT
+                ) -> tuple[Image.Image, tuple[int, int]]:
+    """Step 1 of the CPU path: the decoded upright RGB image and its full ``(width, height)``;
+    raises ``images.ImageRejected``."""
+    from xdeg_pipeline.core.images.decode import load_rgb_sized
 
     if parse_model_fit(fit) is not None:  # a model's own transform decodes at full size
-        return fit_resize(load_rgb(path), size, fit)
-    img = load_rgb(path, draft=lambda w, h: draft_size(w, h, size, fit))
-    return fit_resize(img, size, fit)
+        return load_rgb_sized(path)
+    return load_rgb_sized(path, draft=lambda w, h: draft_size(w, h, size, fit))
+
+
+def preprocess_file(path: Path, size: int, fit: str = DEFAULT_FIT) -> np.ndarray:
+    """The CPU path: ``(size, size, 3)`` uint8 of one file; raises ``images.ImageRejected``."""
+    return fit_resize(decode_file(path, size, fit)[0], size, fit)
 
 
 def failure_text(exc: BaseException) -> str:

@@ -267,9 +267,18 @@ def load_rgb(
 
     Animated images give their first frame. Raises :class:`ImageRejected` for anything broken.
     """
+    return load_rgb_sized(path, max_side, max_pixels=max_pixels, draft=draft)[0]
+
+
+def load_rgb_sized(
+    path: Path, max_side: MaxSide = None, *, max_pixels: int = MAX_PIXELS,
+    draft: DraftSize = None,
+) -> tuple[Image.Image, tuple[int, int]]:
+    """:func:`load_rgb` and the image's full upright ``(width, height)`` (before any scaling:
+    what a thumbnail's size is computed from)."""
     fh, st = open_regular(Path(path))
     with fh:
         if st.st_size == 0:
             raise ImageRejected("empty", "zero-byte file")
-        rgb, _, _, _ = decode_image(fh, max_side, max_pixels, draft)
-    return rgb
+        rgb, _, width, height = decode_image(fh, max_side, max_pixels, draft)
+    return rgb, (width, height)

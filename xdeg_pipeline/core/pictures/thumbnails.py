@@ -2,8 +2,10 @@
 
 ``<root>/webp<size>/<hash[:2]>/<hash>.webp`` holds the image scaled to fit a ``size`` square
 (aspect kept, transparency on white as everywhere in xdeg). A build makes the thumbnails of the
-hashes that have none yet and nothing else; a file for a hash never changes, so a page may cache
-it for ever. Pictures for the map are packed from these files into atlases
+hashes that have none yet and nothing else: the feature stage's loaders make those of the images
+they decode (one decode per new image), the thumbnails stage the rest (images whose features
+came from the cache, decoders that keep no pixels on the CPU). A file for a hash never changes,
+so a page may cache it for ever. Pictures for the map are packed from these files into atlases
 (:mod:`xdeg_pipeline.core.pictures.atlases`).
 """
 
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,28 +20,31 @@ from pathlib import Path
 
 from PIL import Image
 
-from xdeg_pipeline.core.storage.atomic import write_bytes
+from xdeg_pipeline.core.images.thumbnail import (
+    THUMB_SIZE,
+    WEBP_QUALITY,
+    is_content_hash,
+    thumbnail_file,
+    thumbnail_webp,
+    write_files,
+)
 
-THUMB_SIZE = 128
-WEBP_QUALITY = 80
-_HASH = re.compile(r"[0-9a-f]{64}")
+__all__ = ["THUMB_SIZE", "WEBP_QUALITY", "ThumbnailStats", "ThumbnailStore", "is_content_hash",
+           "make_thumbnail"]
+
 _CHUNK = 64
 
 
-def is_content_hash(text: object) -> bool:
-    """True for a sha256 hex digest (64 lowercase hex characters): the only key a file has."""
-    return isinstance(text, str) and _HASH.fullmatch(text) is not None
-
-
 def make_thumbnail(path: Path, size: int = THUMB_SIZE) -> bytes:
-    """WebP bytes of the image at ``path`` fitted into a ``size`` square (raises ImageRejected)."""
-    from xdeg_pipeline.core.images.decode import load_rgb
+    """WebP bytes of the image at ``path`` fitted into a ``size`` square (raises ImageRejected);
+    the feature stage's loaders make the same file from the pixels they decoded
+    (:mod:`xdeg_pipeline.core.images.thumbnail`)."""
+    from xdeg_pipeline.core.images.decode import load_rgb_sized
 
-    img = load_rgb(Path(path), max_side=size * 2)
-    img.thumbnail((size, size), Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    img.save(buf, format="WEBP", quality=WEBP_QUALITY, method=4)
-    return buf.getvalue()
+    img, full = load_rgb_sized(Path(path), max_side=size * 2)
+    data = thumbnail_webp(img, full, size, enlarge=True)
+    assert data is not None  # enlarge: always bytes
+    return data
 
 
 @dataclass
@@ -57,13 +61,14 @@ class ThumbnailStore:
 
     def __init__(self, root: Path, size: int = THUMB_SIZE) -> None:
         self.size = int(size)
-        self.dir = Path(root) / f"webp{self.size}"
+        self.root = Path(root)
+        self.dir = self.root / f"webp{self.size}"
 
     def path(self, content_hash: str) -> Path:
         """The file of a hash (ValueError for anything that is not a sha256 digest)."""
         if not is_content_hash(content_hash):
             raise ValueError("not a content hash")
-        return self.dir / content_hash[:2] / f"{content_hash}.webp"
+        return thumbnail_file(self.root, self.size, content_hash)
 
     def has(self, content_hash: str) -> bool:
         return self.path(content_hash).is_file()
@@ -108,12 +113,14 @@ class ThumbnailStore:
             else _pool_map(workers, chunks, self.size)
         )
         for chunk_result in results:
+            made = [(h, data) for h, data, _ in chunk_result if data is not None]
             for content_hash, data, reason in chunk_result:
                 if data is None:
                     stats.failed[content_hash] = reason
-                else:
-                    write_bytes(data, self.path(content_hash))
-                    stats.made += 1
+            errors = [e for e in write_files([(self.path(h), d) for h, d in made]) if e]
+            if errors:  # a thumbnail that cannot be written stops the stage, as a write does
+                raise errors[0]
+            stats.made += len(made)
             done += len(chunk_result)
             if progress is not None:
                 progress(done, len(todo))

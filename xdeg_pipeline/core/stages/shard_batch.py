@@ -15,7 +15,7 @@ from pathlib import Path
 
 from xdeg_pipeline.core.progress import ProgressFn
 from xdeg_pipeline.core.stage import StageRunner
-from xdeg_pipeline.core.stages.shard_task import ShardTask, extractor_for
+from xdeg_pipeline.core.stages.shard_task import ShardTask, extractor_for, thumbnail_job
 from xdeg_pipeline.core.storage.feature_store import FeatureStore
 from xdeg_pipeline.core.storage.layout import Layout
 
@@ -37,7 +37,8 @@ def prefetch_new_features(tasks: list[ShardTask], progress: ProgressFn | None = 
     if len({s for s, _, _ in todo}) < 2 or len(todo) > limit:
         return {}
     extractor = extractor_for(tasks[0].extractor_args)
-    feats, failures = extractor.extract([Path(p) for _, _, p in todo], progress)
+    thumbs = thumbnail_job(tasks[0].home, [h for _, h, _ in todo])  # decoded once for both
+    feats, failures = extractor.extract([Path(p) for _, _, p in todo], progress, thumbs=thumbs)
     facts = {"runtime": extractor.runtime, "device": str(extractor.device)}
     computed: dict[str, dict] = {}
     runner = StageRunner(files)

@@ -1,5 +1,7 @@
 """One shard of image_features: a picklable task that brings the shard's feature table up to
-date under the shard's own lock, in the step's process or on a Dask worker."""
+date under the shard's own lock, in the step's process or on a Dask worker. The images it
+decodes give their thumbnails too (written by whichever process decodes them), so the
+thumbnails stage decodes only what the features did not (cached features, nvJPEG)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from xdeg_pipeline.core.features.spec import DEFAULT_FIT, cache_key, weighted_spec
+from xdeg_pipeline.core.images.thumbnail import THUMB_SIZE, ThumbnailJob
 from xdeg_pipeline.core.progress import ProgressFn
 from xdeg_pipeline.core.stage import Outcome, Stage, StageInputs, StageRunner
 from xdeg_pipeline.core.storage.atomic import remove_stale_temp
@@ -57,6 +60,12 @@ class ShardTask:
         return Stage(shard_state_name(self.shard), partial(_extract, self, progress, log),
                      fingerprint=self.input_fp, outputs=(out,), lock=f"shard-{self.shard}",
                      log_reuse=False, repair="rewriting it from the feature cache")
+
+
+def thumbnail_job(home: str, hashes: list[str]) -> ThumbnailJob:
+    """The thumbnails (of the thumbnails stage: same files, same size) that the decoders of
+    these content hashes write."""
+    return ThumbnailJob.of(Layout(Path(home)).thumbnails_dir, THUMB_SIZE, hashes)
 
 
 _EXTRACTORS: dict[str, Any] = {}  # one loaded model per worker process
@@ -131,6 +140,7 @@ def _extract(task: ShardTask, progress: ProgressFn | None, log: Callable[[str], 
             checkpoint_every=task.checkpoint_every,
             progress=progress,
             log=log,
+            thumbs=partial(thumbnail_job, task.home),
         )
     else:
         update = FeatureUpdate(reused=len({h for h, _ in task.items}))

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -201,12 +202,15 @@ def update_features(
     progress: Callable[[int, int], None] | None = None,
     log: Callable[[str], None] | None = None,
     compact: bool = True,
+    thumbs: Callable[[list[str]], Any] | None = None,
 ) -> FeatureUpdate:
     """Compute features of the ``(content_hash, path)`` items not yet in ``store``.
 
     Items are deduplicated by hash (the first path wins). New rows are written as a chunk
     every ``checkpoint_every`` images, so a killed run loses at most one chunk and the next
     run reuses what was written. With ``compact`` the chunks are merged at the end.
+    ``thumbs``: the content hashes to compute -> what the extractor's ``iter_batches`` takes
+    as ``thumbs`` (thumbnails written from the same decode).
     """
     if extractor.cache_key != store.key:
         raise ValueError(f"extractor key {extractor.cache_key!r} != store key {store.key!r}")
@@ -232,8 +236,9 @@ def update_features(
 
     if todo:
         paths = [p for _, p in todo]
+        more = {} if thumbs is None else {"thumbs": thumbs([h for h, _ in todo])}
         try:
-            for idx, feats, fails in extractor.iter_batches(paths, progress):
+            for idx, feats, fails in extractor.iter_batches(paths, progress, **more):
                 for i, msg in fails.items():
                     result.failed[todo[i][0]] = msg
                 if len(idx):

@@ -125,7 +125,7 @@ def test_atlas_cells_drawn_in_threads_give_the_same_sheets(tmp_path: Path) -> No
 
 def test_a_failing_write_stops_the_build(tmp_path: Path, monkeypatch) -> None:
     """A bad image is reported; a write that fails (disk full) is not swallowed as one."""
-    import xdeg_pipeline.core.pictures.thumbnails as thumbs
+    import xdeg_pipeline.core.images.thumbnail as thumbs  # where the files are written
 
     def full(data, target):
         raise OSError(28, "No space left on device")

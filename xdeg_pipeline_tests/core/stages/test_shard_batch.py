@@ -37,9 +37,9 @@ def test_new_images_of_many_shards_in_one_stream(tmp_path: Path, monkeypatch) ->
     calls: list[int] = []
     real = type(fx).extract
 
-    def counting(self, paths, progress=None):
+    def counting(self, paths, progress=None, thumbs=None):
         calls.append(len(paths))
-        return real(self, paths, progress)
+        return real(self, paths, progress, thumbs)
 
     monkeypatch.setattr(type(fx), "extract", counting)
     results = run_shard_tasks(tasks)
