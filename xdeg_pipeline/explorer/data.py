@@ -11,13 +11,13 @@ from pathlib import Path
 
 from xdeg_pipeline.core.images.filters import search_text
 from xdeg_pipeline.core.images.provenance import rights_label
-from xdeg_pipeline.core.pictures.atlases import AtlasSet, load_atlases
-from xdeg_pipeline.core.pictures.collection_map import read_map
 from xdeg_pipeline.core.pictures.thumbnails import ThumbnailStore
 from xdeg_pipeline.core.pictures.visuals import thumbnail_store
 from xdeg_pipeline.core.query import ChainResult, Collection, PathRequest
 from xdeg_pipeline.core.resolve import AmbiguousName, NameNotFound
+from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline.core.storage.tables import read_rejected
+from xdeg_pipeline.explorer.points import MapPoints, load_points
 
 log = logging.getLogger("xdeg.explorer")
 _SEPARATORS = str.maketrans({c: " " for c in "_-/.,;:()[]"})
@@ -35,13 +35,12 @@ class ImageEntry:
     name: str
     content_hash: str
     caption: str
-    x: float | None
-    y: float | None
+    point: int | None  # its point on the map (None: not on the map)
     haystack: str
 
     def as_dict(self) -> dict:
         return {"name": self.name, "content_hash": self.content_hash, "caption": self.caption,
-                "x": self.x, "y": self.y}
+                "point": self.point}
 
 
 class UnknownImage(LookupError):
@@ -60,7 +59,9 @@ class UnknownImage(LookupError):
 class ExplorerData:
     """One loaded build: the collection (graph, names, path finder), map, thumbnails, rejects."""
 
-    def __init__(self, home: Path, images_root: Path, openmoji: bool = False) -> None:
+    def __init__(self, home: Path, images_root: Path, openmoji: bool = False,
+                 points: MapPoints | None = None) -> None:
+        self.points = load_points(Path(home)) if points is None else points
         self.collection = Collection(Path(home), Path(images_root), openmoji=openmoji)
         self.layout = self.collection.layout
         graph = self.collection.graph
@@ -69,17 +70,7 @@ class ExplorerData:
         self.file_of_hash: dict[str, Path] = {}
         for name in self.collection.names:
             self.file_of_hash.setdefault(self.hash_of_name[name], self.collection.image_path(name))
-        table = read_map(self.layout.collection_map)
-        self.map = (
-            {} if table is None
-            else {h: (float(x), float(y)) for h, x, y in table.itertuples(index=False)}
-        )
         self.thumbs: ThumbnailStore = thumbnail_store(self.layout)
-        self.atlases: AtlasSet | None = load_atlases(self.layout.atlas_index,
-                                                     self.layout.atlas_sheets)
-        self.atlas_files = (
-            set() if self.atlases is None else set(self.atlases.sheets["sha256"].astype(str))
-        )
         rejected = read_rejected(self.layout.rejected_images)
         self.rejected = {str(r["name"]): {k: str(r[k]) for k in ("name", "stage", "reason",
                          "detail")} for r in rejected.to_dict("records")}
@@ -91,8 +82,7 @@ class ExplorerData:
         h = self.hash_of_name[name]
         caption = self.collection.label(name)
         meta = search_text(self.collection.fields[name])  # every metadata value, JSON too
-        x, y = self.map.get(h, (None, None))
-        return ImageEntry(name, h, caption, x, y, _fold(f"{caption} {meta}"))
+        return ImageEntry(name, h, caption, self.points.index_of(h), _fold(f"{caption} {meta}"))
 
     @property
     def attribution(self) -> str | None:
@@ -183,8 +173,6 @@ class ExplorerData:
 
 def _signature(home: Path) -> tuple:
     """What changes when a build writes new outputs (size, mtime and inode of each file)."""
-    from xdeg_pipeline.core.storage.layout import Layout
-
     layout = Layout(home)
     files = [layout.similarity_graph, layout.raw_images, layout.collection_map,
              layout.rejected_images, layout.atlas_sheets]
@@ -206,8 +194,14 @@ class LiveData:
                  settle: float = 1.0, openmoji: bool = False) -> None:
         self.home, self.images_root, self.openmoji = Path(home), Path(images_root), openmoji
         self.check_every, self.settle = check_every, settle
+        if not Layout(self.home).similarity_graph.exists():
+            raise FileNotFoundError(
+                f"no graph in {home}: build it first (`xdeg build` or materialise the assets)")
         self._sig = _signature(self.home)
-        self._data = ExplorerData(self.home, self.images_root, self.openmoji)
+        self._points = load_points(self.home)  # the map draws from these at once
+        self._data: ExplorerData | None = None
+        self._failed: BaseException | None = None
+        self._ready = threading.Event()
         self.generation = 1
         self._checked = time.monotonic()
         self._seen: tuple | None = None
@@ -215,8 +209,32 @@ class LiveData:
         self._loading = False
         self._mutex = threading.Lock()
         self.last_error: str | None = None
+        threading.Thread(target=self._first_load, daemon=True).start()
+
+    def _first_load(self) -> None:
+        """The collection (graph, path finder, search text) loaded behind the map's points."""
+        try:
+            self._data = ExplorerData(self.home, self.images_root, self.openmoji, self._points)
+        except BaseException as exc:  # noqa: BLE001 - every request then says why
+            self._failed = exc
+        self._ready.set()
+
+    @property
+    def loaded(self) -> bool:
+        """True once the collection is loaded (the path finder answers)."""
+        return self._ready.is_set()
+
+    def points(self) -> MapPoints:
+        """The map's points (ready from the start, without the graph)."""
+        data = self._data
+        return self._points if data is None else data.points
 
     def get(self) -> ExplorerData:
+        """The current build (waits for the first load; its error if it failed)."""
+        if not self._ready.is_set():
+            self._ready.wait()
+        if self._data is None:
+            raise RuntimeError(f"the explorer could not load the build: {self._failed}")
         now = time.monotonic()
         if now - self._checked >= self.check_every:
             self._checked = now

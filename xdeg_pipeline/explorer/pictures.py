@@ -8,6 +8,7 @@ from starlette.responses import FileResponse, Response
 
 from xdeg_pipeline.core.images.formats import SNIFF_BYTES, sniff_format
 from xdeg_pipeline.core.pictures.thumbnails import is_content_hash, make_thumbnail
+from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline.explorer.data import LiveData
 from xdeg_pipeline.explorer.responses import error
 
@@ -51,12 +52,12 @@ class Pictures:
 
     def atlas(self, request: Request) -> Response:
         name = request.path_params["name"]
-        data = self.live.get()
+        points = self.live.points()  # the map draws before the path finder is loaded
         sha = name[:-5] if name.endswith(".webp") else ""
-        if not is_content_hash(sha) or sha not in data.atlas_files:
+        if not is_content_hash(sha) or sha not in points.atlas_files:
             return error(404, "no such atlas")
         try:
-            body = (data.layout.atlas_dir / f"{sha}.webp").read_bytes()
+            body = (Layout(self.live.home).atlas_dir / f"{sha}.webp").read_bytes()
         except OSError:
             return error(404, "no such atlas")
         return Response(body, media_type="image/webp", headers=IMMUTABLE)
