@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,26 @@ class ImageEntry:
                 "point": self.point}
 
 
+class FilesByHash(Mapping):
+    """content hash -> the image file of its first name, made when asked (no path object per
+    image is held)."""
+
+    def __init__(self, first_name: dict[str, str], path_of: Callable[[str], Path]) -> None:
+        self.first_name, self.path_of = first_name, path_of
+
+    def __getitem__(self, content_hash: str) -> Path:
+        return self.path_of(self.first_name[content_hash])
+
+    def __contains__(self, content_hash: object) -> bool:
+        return content_hash in self.first_name
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.first_name)
+
+    def __len__(self) -> int:
+        return len(self.first_name)
+
+
 class UnknownImage(LookupError):
     """A name that leads to no image: ``closest`` names, and ``rejected`` when the build
     skipped a file of that name (with its reason)."""
@@ -67,9 +88,10 @@ class ExplorerData:
         graph = self.collection.graph
         hashes = graph.vs["content_hash"]
         self.hash_of_name = {n: hashes[v] for n, v in self.collection.vertex_of_name.items()}
-        self.file_of_hash: dict[str, Path] = {}
+        first: dict[str, str] = {}
         for name in self.collection.names:
-            self.file_of_hash.setdefault(self.hash_of_name[name], self.collection.image_path(name))
+            first.setdefault(self.hash_of_name[name], name)
+        self.file_of_hash = FilesByHash(first, self.collection.image_path)
         self.thumbs: ThumbnailStore = thumbnail_store(self.layout)
         rejected = read_rejected(self.layout.rejected_images)
         self.rejected = {str(r["name"]): {k: str(r[k]) for k in ("name", "stage", "reason",

@@ -7,7 +7,7 @@
 const CHAIN = "#d6285a", SOURCE = "#148c46", TARGET = "#2850c8";
 const THUMB_MIN = 10;  // px: below this thumbnails are too small to see; points instead
 const THUMB_MAX = 64;
-const MAX_SHEETS = 48;  // decoded atlas sheets kept (least recently drawn dropped first)
+const MAX_SHEETS = 24;  // decoded atlas sheets kept (~21 MB each; least recently drawn dropped first)
 const MAX_LOADING = 6;  // atlas sheets fetched at once
 const RAMP = [[150, 170, 200], [70, 100, 160], [30, 50, 110], [10, 20, 60]];
 
@@ -212,7 +212,7 @@ export class MapView {
     const cells = this._cells(0, 0, this.w, this.h);
     const s = Math.min(THUMB_MAX, 0.8 * Math.sqrt((this.w * this.h) / Math.max(cells.count, 1)));
     this.size = s;
-    this.thumbs = s >= THUMB_MIN && this.urls.size > 0;
+    this.thumbs = s >= THUMB_MIN && this.urls.size > 0 && this._sheetsOf(cells) <= MAX_SHEETS;
     let missing = 0;
     if (this.thumbs) {
       let drawn = 0;
@@ -239,6 +239,18 @@ export class MapView {
     if (!missing && this.waiting.length) this.waiting.splice(0).forEach((r) => r());
   }
 
+  // how many atlas sheets the points of these cells are cut from (stops counting past
+  // MAX_SHEETS: sheets packed in another order than the map's stay points until closer)
+  _sheetsOf(cells) {
+    const seen = new Set();
+    const { g, start, order } = this.grid;
+    for (let cy = cells.cy0; cy <= cells.cy1 && seen.size <= MAX_SHEETS; cy++) {
+      const end = start[cy * g + cells.cx1 + 1];
+      for (let k = start[cy * g + cells.cx0]; k < end; k++) seen.add(this.sheet[order[k]]);
+    }
+    return seen.size;
+  }
+
   // every point in one pass over a pixel buffer: darker where more images share a pixel
   _drawPoints() {
     const W = this.canvas.width, H = this.canvas.height, dpr = this.dpr;
@@ -250,9 +262,11 @@ export class MapView {
     count.fill(0);
     const k = this.view.scale * dpr, ox = this.view.x * dpr, oy = this.view.y * dpr;
     const r = this.size >= 5 ? 2 : 1;
+    let drawn = 0;
     for (let i = 0, n = this.points.n; i < n; i++) {
       const px = (this.u[i] * k + ox) | 0, py = (this.v[i] * k + oy) | 0;
       if (px < 0 || py < 0 || px > W - r || py > H - r) continue;
+      drawn++;
       const dim = this._out(i);
       for (let dy = 0; dy < r; dy++) {
         for (let dx = 0; dx < r; dx++) {
@@ -270,6 +284,7 @@ export class MapView {
       } else data[p] = out.length && out[p] ? 0xffdcdce0 : 0;
     }
     this.ctx.putImageData(this.pixels, 0, 0);
+    this.canvas.dataset.drawn = String(drawn);  // points inside the canvas, all drawn
   }
 
   // a thumbnail (true), or a grey square while its sheet is fetched (false)
