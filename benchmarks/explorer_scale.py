@@ -2,7 +2,7 @@
 measured in headless Chromium (1,400 x 900), against a small folder measured the same way.
 
     python -m benchmarks.explorer_scale [--n 100000] [--reference-n 1000] [--pairs 30]
-                                        [--screenshots DIR]
+                                        [--screenshots DIR] [--folder DIR]
 
 The folders come from ``xdeg_pipeline_tests.helpers.scale_home`` (random clustered vectors, a
 graph built by core, the map from the vectors, synthetic atlas sheets; no image files).
@@ -28,7 +28,9 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline_tests.helpers.browser import chromium
 from xdeg_pipeline_tests.helpers.live_server import free_port
 from xdeg_pipeline_tests.helpers.scale_home import build_scale_home
@@ -55,7 +57,8 @@ def _memory_gb(pid: int) -> tuple[float, float]:
 
 
 def _serve(home: dict, port: int) -> tuple[subprocess.Popen, float, float]:
-    """Start `xdeg serve`; seconds to its first answer and to the path finder's readiness."""
+    """Start `xdeg serve`; seconds to its first answer and to the path finder's readiness
+    (search's text is made after that, in the background)."""
     env = {**os.environ, "XDEG_HOME": str(home["home"]), "XDEG_IMAGES": str(home["images"])}
     cmd = [sys.executable, "-m", "xdeg_pipeline.cli", "serve", "--home", str(home["home"]),
            "--images", str(home["images"]), "--port", str(port)]
@@ -74,6 +77,13 @@ def _serve(home: dict, port: int) -> tuple[subprocess.Popen, float, float]:
             pass
         time.sleep(0.05)
     return proc, ready, finder
+
+
+def _searchable(base: str, t0: float) -> float:
+    """Seconds from ``t0`` until search's text is made (the server's background work)."""
+    while not _get(f"{base}/api/status", timeout=30).get("searchable"):
+        time.sleep(0.2)
+    return time.perf_counter() - t0
 
 
 def _paths(base: str, names: list[str], pairs: int, seed: int = 1) -> list[float]:
@@ -100,12 +110,25 @@ def _densest(u: np.ndarray, v: np.ndarray, bins: int = 64) -> tuple[float, float
     return float((ex[i] + ex[i + 1]) / 2), float((ey[j] + ey[j + 1]) / 2)
 
 
-def measure(browser, root: Path, n: int, pairs: int, shots: Path | None) -> dict:
-    """Build a folder of ``n`` images, serve it, measure it."""
+def _folder(root: Path, n: int) -> tuple[dict, float | None]:
+    """The synthetic folder of ``n`` images in ``root``: built, or the one already there
+    (then no build time)."""
+    layout = Layout(root / "home")
+    if layout.similarity_graph.exists():
+        names = pd.read_parquet(layout.raw_images, columns=["name"])["name"].tolist()
+        if len(names) != n:
+            raise SystemExit(f"{root} holds {len(names):,} images, not {n:,}")
+        return {"images": root / "images", "home": root / "home", "names": names}, None
     t0 = time.perf_counter()
     home = build_scale_home(root, n)
-    built = time.perf_counter() - t0
+    return home, time.perf_counter() - t0
+
+
+def measure(browser, root: Path, n: int, pairs: int, shots: Path | None) -> dict:
+    """Build a folder of ``n`` images (or reuse it), serve it, measure it."""
+    home, built = _folder(root, n)
     port = free_port()
+    started = time.perf_counter()
     proc, ready, finder = _serve(home, port)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -128,6 +151,7 @@ def measure(browser, root: Path, n: int, pairs: int, shots: Path | None) -> dict
         if shots is not None:
             page.locator("#map").screenshot(path=str(shots / f"explorer_{n}_in.png"))
         page.close()
+        searchable = _searchable(base, started)
         times = _paths(base, home["names"], pairs)
         rss, peak = _memory_gb(proc.pid)
     finally:
@@ -135,8 +159,9 @@ def measure(browser, root: Path, n: int, pairs: int, shots: Path | None) -> dict
         proc.wait(timeout=30)
     if points != n:
         raise SystemExit(f"the map shows {points} points of {n}")
-    return {"n": n, "build_s": round(built, 1), "server_ready_s": round(ready, 2),
-            "finder_ready_s": round(finder, 2),
+    return {"n": n, "build_s": None if built is None else round(built, 1),
+            "server_ready_s": round(ready, 2),
+            "finder_ready_s": round(finder, 2), "search_ready_s": round(searchable, 2),
             "first_paint_s": round(first["fromNavigation"] / 1000, 3),
             "zoom_thumbnails_s": round(zoom["ms"] / 1000, 3), "zoom_thumbnails": zoom["thumbs"],
             "zoom_mode": zoom["mode"], "path_p50_ms": round(float(np.median(times)), 1),
@@ -157,12 +182,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference-n", type=int, default=1_000, help="images of the reference")
     ap.add_argument("--pairs", type=int, default=30, help="path requests timed")
     ap.add_argument("--screenshots", type=Path, default=None, help="folder for screenshots")
+    ap.add_argument("--folder", type=Path, default=None,
+                    help="build the measured data folder here, or reuse the one built there")
     args = ap.parse_args(argv)
     if args.screenshots is not None:
         args.screenshots.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="xdeg-explorer-scale-") as tmp, chromium() as b:
         ref = measure(b, Path(tmp) / "ref", args.reference_n, args.pairs, None)
-        big = measure(b, Path(tmp) / "big", args.n, args.pairs, args.screenshots)
+        big = measure(b, args.folder or Path(tmp) / "big", args.n, args.pairs,
+                      args.screenshots)
     for r in (ref, big):
         print(f"{r['n']:>9,} images: server answers after {r['server_ready_s']} s (path finder "
               f"{r['finder_ready_s']} s), first paint {r['first_paint_s']} s, zoom to "

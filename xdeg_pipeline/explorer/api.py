@@ -59,9 +59,11 @@ class Api:
                          "counts": f"{_plural(on_map, 'image')} on the map (loading the path "
                                    "finder\u2026)"})
         data = self.live.get()
-        files, distinct, on_map = len(data.entries), len(data.file_of_hash), data.points.n
+        files = len(data.collection.names)
+        distinct, on_map = len(data.file_of_hash), data.points.n
         return Json({
             "loading": False,
+            "searchable": data.searchable,  # every name's search text made
             "images": files,  # files of the collection
             "unique_images": distinct,  # distinct contents among them
             "on_map": on_map,
@@ -76,7 +78,7 @@ class Api:
             q, limit, where = parse_images_query(request.query_params.multi_items())
             data = self.live.get()
             found = data.search(q, limit, where)
-            total = len(data.filtered(where))
+            total = len(data.filtered(where)) if where else len(data.collection.names)
         except BadRequest as exc:
             return error(400, str(exc))
         except FilterError as exc:
@@ -97,7 +99,7 @@ class Api:
         points = sorted({e.point for e in inside if e.point is not None})
         return Json({"where": list(where), "filter": data.collection.filter(where).text,
                      "fields": data.collection.filter_fields, "images": len(inside),
-                     "total": len(data.entries), "hashes": hashes, "points": points})
+                     "total": len(data.collection.names), "hashes": hashes, "points": points})
 
     def map(self, request: Request) -> Response:
         """What the page needs before the points: their count, format and the atlas sheets."""

@@ -3,6 +3,7 @@ build (the server answers from the new graph without a restart)."""
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 import time
@@ -96,15 +97,34 @@ class ExplorerData:
         rejected = read_rejected(self.layout.rejected_images)
         self.rejected = {str(r["name"]): {k: str(r[k]) for k in ("name", "stage", "reason",
                          "detail")} for r in rejected.to_dict("records")}
-        self.entries = [self._entry(n) for n in self.collection.names]
-        self.entry_of_name = {e.name: e for e in self.entries}
+        self._entries: list[ImageEntry] | None = None  # made on first use (search, filters)
+        self._entries_lock = threading.Lock()
         self.lock = threading.Lock()  # the path finder keeps scratch buffers: one query at once
 
-    def _entry(self, name: str) -> ImageEntry:
+    def _entry(self, name: str, searchable: bool = True) -> ImageEntry:
         h = self.hash_of_name[name]
         caption = self.collection.label(name)
-        meta = search_text(self.collection.fields[name])  # every metadata value, JSON too
-        return ImageEntry(name, h, caption, self.points.index_of(h), _fold(f"{caption} {meta}"))
+        text = ""
+        if searchable:
+            meta = search_text(self.collection.fields[name])  # every metadata value, JSON too
+            text = _fold(f"{caption} {meta}")
+        return ImageEntry(name, h, caption, self.points.index_of(h), text)
+
+    @property
+    def entries(self) -> list[ImageEntry]:
+        """Every name's entry with its search text (made once, on first use: a path request
+        needs only its chain's)."""
+        with self._entries_lock:
+            if self._entries is None:
+                self._entries = [self._entry(n) for n in self.collection.names]
+            return self._entries
+
+    def entry(self, name: str) -> ImageEntry | None:
+        """The entry of one collection name (None for another name)."""
+        if name not in self.collection.vertex_of_name:
+            return None
+        return self._entry(name, False) if self._entries is None else self._entries[
+            bisect.bisect_left(self.collection.names, name)]
 
     @property
     def attribution(self) -> str | None:
@@ -143,11 +163,18 @@ class ExplorerData:
         inside = self.collection.matching(where)
         return [e for e in self.entries if e.name in inside]
 
+    @property
+    def searchable(self) -> bool:
+        """True once every name's search text is made."""
+        return self._entries is not None
+
     def search(self, q: str, limit: int, where: tuple[str, ...] = ()) -> list[ImageEntry]:
         """Images inside the filter ``where`` whose name, caption or metadata hold every word
         of ``q`` (best first)."""
-        entries = self.filtered(where)
         words = _fold(q).split()
+        if not words and not where and not self.searchable:  # the page's first gallery
+            return [self._entry(n, False) for n in self.collection.names[:limit]]
+        entries = self.filtered(where)
         if not words:
             return entries[:limit]
         phrase = " ".join(words)
@@ -186,9 +213,10 @@ class ExplorerData:
         out = {}
         for r in results:
             for n in r.path:
-                if n in self.entry_of_name and n not in out:
+                entry = self.entry(n) if n not in out else None
+                if entry is not None:
                     record = r.images.get(n) or self.collection.provenance(n)
-                    out[n] = {**self.entry_of_name[n].as_dict(), **record,
+                    out[n] = {**entry.as_dict(), **record,
                               "rights_label": rights_label(record.get("rights"))}
         return out
 
@@ -240,6 +268,8 @@ class LiveData:
         except BaseException as exc:  # noqa: BLE001 - every request then says why
             self._failed = exc
         self._ready.set()
+        if self._data is not None:
+            _ = self._data.entries  # search's text, made while the paths are answered
 
     @property
     def loaded(self) -> bool:
