@@ -14,9 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from xdeg_pipeline.core.pictures.atlases import CELL, SIDE
-from xdeg_pipeline.core.pictures.collection_map import read_map
+from xdeg_pipeline.core.pictures.collection_map import MAP_COLUMNS
 from xdeg_pipeline.core.storage.layout import Layout
 
 FORMAT = "x:float32[n] y:float32[n] sheet:int32[n] slot:int32[n], little-endian"
@@ -73,29 +76,45 @@ def _normalised(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             ((y - (lo_y + hi_y) / 2) / span).astype(np.float32))
 
 
+def _column(path: Path, names: list[str]) -> pa.Table:
+    table = pq.read_table(path)
+    missing = [c for c in names if c not in table.column_names]
+    if missing:
+        raise ValueError(f"{path}: missing column {', '.join(missing)}")
+    return table.select(names)
+
+
 def load_points(home: Path) -> MapPoints:
     """The points of the data folder ``home``: the map's rows whose content the manifest
-    names (the first name in name order), with their atlas cells."""
+    names (the first name in name order), with their atlas cells (arrow's hash joins: no
+    Python object per row but the names)."""
     layout = Layout(home)
-    table = read_map(layout.collection_map)
-    if table is None:
-        table = pd.DataFrame({"content_hash": [], "x": [], "y": []})
-    manifest = pd.read_parquet(layout.raw_images, columns=["name", "content_hash"])
-    first = (manifest.sort_values("name", kind="stable")
-             .drop_duplicates("content_hash").set_index("content_hash")["name"])
-    table = table[table["content_hash"].isin(first.index)].drop_duplicates("content_hash")
-    hashes = table["content_hash"].astype(str)
-    sheet = np.full(len(table), -1, np.int32)
-    slot = np.full(len(table), -1, np.int32)
+    manifest = _column(layout.raw_images, ["name", "content_hash"])
+    manifest = manifest.take(pc.sort_indices(manifest["name"]))
+    empty = pa.table({"content_hash": pa.array([], pa.string()), "x": pa.array([], pa.float64()),
+                      "y": pa.array([], pa.float64())})
+    table = (_column(layout.collection_map, list(MAP_COLUMNS))
+             if layout.collection_map.exists() else empty)
+    first = pc.index_in(table["content_hash"], value_set=manifest["content_hash"])
+    rows = np.flatnonzero(first.is_valid().to_numpy(zero_copy_only=False))
+    _, once = np.unique(first.to_numpy(zero_copy_only=False)[rows].astype(np.int64),
+                        return_index=True)  # a hash twice on the map: its first row
+    rows = np.sort(rows[once])
+    table = table.take(pa.array(rows, pa.int64()))
+    names = manifest["name"].take(first.take(pa.array(rows, pa.int64()))).to_pylist()
+    sheet = np.full(len(rows), -1, np.int32)
+    slot = np.full(len(rows), -1, np.int32)
     if layout.atlas_index.exists():
-        cells = pd.read_parquet(layout.atlas_index).set_index("content_hash")
-        found = cells.reindex(hashes.to_numpy())
-        ok = found["sheet"].notna().to_numpy()
-        sheet[ok] = found["sheet"].to_numpy()[ok].astype(np.int32)
-        slot[ok] = found["slot"].to_numpy()[ok].astype(np.int32)
-    u, v = _normalised(table["x"].to_numpy(np.float64), table["y"].to_numpy(np.float64))
-    points = MapPoints(hashes.to_numpy().astype("S64"),
-                       first.reindex(hashes.to_numpy()).astype(str).tolist(), u, v, sheet, slot)
+        cells = _column(layout.atlas_index, ["content_hash", "sheet", "slot"])
+        at = pc.index_in(table["content_hash"], value_set=cells["content_hash"])
+        ok = at.is_valid().to_numpy(zero_copy_only=False)
+        where = at.to_numpy(zero_copy_only=False)[ok].astype(np.int64)
+        sheet[ok] = cells["sheet"].to_numpy()[where]
+        slot[ok] = cells["slot"].to_numpy()[where]
+    u, v = _normalised(table["x"].to_numpy().astype(np.float64),
+                       table["y"].to_numpy().astype(np.float64))
+    hashes = table["content_hash"].to_numpy(zero_copy_only=False).astype("S64")
+    points = MapPoints(hashes, names, u, v, sheet, slot)
     if layout.atlas_sheets.exists():
         table = pd.read_parquet(layout.atlas_sheets)
         points.sheets = [{"sheet": int(r.sheet), "sha256": str(r.sha256), "count": int(r.count)}
