@@ -278,6 +278,14 @@ def test_a_map_point_is_asked_by_its_index_only(client: TestClient, query: str, 
     assert r.status_code == code and "\n" not in r.json()["error"]
 
 
+def test_a_map_point_has_its_thumbnail(client: TestClient) -> None:
+    r = client.get("/api/map/thumb", params={"i": 0})
+    assert r.status_code == 200 and r.content[:4] == b"RIFF"
+    assert r.headers["content-type"] == "image/webp"
+    for bad, code in (("-1", 400), ("x", 400), ("99999999", 404)):
+        assert client.get("/api/map/thumb", params={"i": bad}).status_code == code
+
+
 def test_the_binary_points_keep_the_host_rule(client: TestClient) -> None:
     r = client.get("/api/map/points", headers={"host": "evil.example:8765"})
     assert r.status_code == 421 and r.headers["content-type"] == "application/json"

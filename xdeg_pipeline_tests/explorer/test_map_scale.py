@@ -44,6 +44,14 @@ def test_every_point_drawn_then_thumbnails_of_what_is_on_screen(scale_home: dict
         assert canvas.get_attribute("data-missing") == "0"
         assert 0 < len(set(sheets)) < scale_home["sheets"]  # only the sheets on screen
 
+        asked: list[str] = []  # sheets packed otherwise than the map: one thumbnail each
+        page.on("request", lambda r: asked.append(r.url) if "/api/map/thumb" in r.url else None)
+        page.evaluate("""async ([u, v]) => { const m = xdegMap;
+            for (let i = 0; i < m.points.n; i++) m.sheet[i] = i;
+            m.urls = new Map([...Array(m.points.n).keys()].map((i) => [i, "x"]));
+            m.zoomTo(u, v, m.view.scale * 4); await m.settled(); }""", [u, v])
+        assert canvas.get_attribute("data-mode") == "thumbnails" and 0 < len(asked) <= 300
+
         x, y = page.evaluate("() => xdegMap.screenOf(0)")  # a click picks the image under it
         box = canvas.bounding_box()
         page.mouse.click(box["x"] + x, box["y"] + y)

@@ -9,6 +9,7 @@ const THUMB_MIN = 10;  // px: below this thumbnails are too small to see; points
 const THUMB_MAX = 64;
 const MAX_SHEETS = 24;  // decoded atlas sheets kept (~21 MB each; least recently drawn dropped first)
 const MAX_LOADING = 6;  // atlas sheets fetched at once
+const MAX_SINGLE = 300;  // images on screen drawn from their own thumbnails (sheets too many)
 const RAMP = [[150, 170, 200], [70, 100, 160], [30, 50, 110], [10, 20, 60]];
 
 export class MapView {
@@ -20,6 +21,7 @@ export class MapView {
     this.points = null;
     this.sheets = new Map();  // sheet -> {levels, used}
     this.loading = new Set();
+    this.singles = new Map();  // point -> {img, used}: thumbnails asked one by one
     this.names = new Map();  // point -> {name, hash} (asked one at a time)
     this.chain = [];
     this.chainPoints = [];
@@ -212,7 +214,9 @@ export class MapView {
     const cells = this._cells(0, 0, this.w, this.h);
     const s = Math.min(THUMB_MAX, 0.8 * Math.sqrt((this.w * this.h) / Math.max(cells.count, 1)));
     this.size = s;
-    this.thumbs = s >= THUMB_MIN && this.urls.size > 0 && this._sheetsOf(cells) <= MAX_SHEETS;
+    const fewSheets = this.urls.size > 0 && this._sheetsOf(cells) <= MAX_SHEETS;
+    this.single = !fewSheets && cells.count <= MAX_SINGLE;  // each from its own thumbnail
+    this.thumbs = s >= THUMB_MIN && (fewSheets || this.single);
     let missing = 0;
     if (this.thumbs) {
       let drawn = 0;
@@ -287,8 +291,38 @@ export class MapView {
     this.canvas.dataset.drawn = String(drawn);  // points inside the canvas, all drawn
   }
 
+  // point i's own thumbnail (true), or a grey square while it is fetched (false)
+  _drawSingle(i, x, y, s) {
+    const got = this.singles.get(i);
+    if (got && got.img.complete) {
+      got.used = this.frame;
+      if (!got.img.naturalWidth) {  // no thumbnail: a point stays a point
+        this.ctx.fillStyle = "#a0a0aa";
+        this.ctx.fillRect(x - 2, y - 2, 4, 4);
+        return true;
+      }
+      const k = s / Math.max(got.img.naturalWidth, got.img.naturalHeight);
+      const w = got.img.naturalWidth * k, h = got.img.naturalHeight * k;
+      this.ctx.drawImage(got.img, x - w / 2, y - h / 2, w, h);
+      return true;
+    }
+    this.ctx.fillStyle = "#a0a0aa";
+    this.ctx.fillRect(x - 2, y - 2, 4, 4);
+    if (!got) {
+      const img = new Image();
+      img.onload = img.onerror = () => this.request();
+      img.src = `/api/map/thumb?i=${i}`;
+      this.singles.set(i, { img, used: this.frame });
+      if (this.singles.size > 2 * MAX_SINGLE) {
+        for (const [k, v] of this.singles) if (v.used < this.frame) this.singles.delete(k);
+      }
+    }
+    return false;
+  }
+
   // a thumbnail (true), or a grey square while its sheet is fetched (false)
   _drawThumb(i, x, y, s) {
+    if (this.single) return this._drawSingle(i, x, y, s);
     const ctx = this.ctx;
     const entry = this.sheets.get(this.sheet[i]);
     if (!entry) {
