@@ -49,7 +49,9 @@ def test_every_point_drawn_then_thumbnails_of_what_is_on_screen(scale_home: dict
         page.evaluate("""async ([u, v]) => { const m = xdegMap;
             for (let i = 0; i < m.points.n; i++) m.sheet[i] = i;
             m.urls = new Map([...Array(m.points.n).keys()].map((i) => [i, "x"]));
-            m.zoomTo(u, v, m.view.scale * 4); await m.settled(); }""", [u, v])
+            const base = m.view.scale / 16;
+            for (let f = 1; f < 64 && !m.single; f *= 1.25) { m.zoomTo(u, v, base * f); m.draw(); }
+            await m.settled(); }""", [u, v])
         assert canvas.get_attribute("data-mode") == "thumbnails" and 0 < len(asked) <= 300
 
         x, y = page.evaluate("() => xdegMap.screenOf(0)")  # a click picks the image under it

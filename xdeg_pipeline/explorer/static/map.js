@@ -21,6 +21,7 @@ export class MapView {
     this.points = null;
     this.sheets = new Map();  // sheet -> {levels, used}
     this.loading = new Set();
+    this.failed = new Set();  // sheets that did not load: their images stay points
     this.singles = new Map();  // point -> {img, used}: thumbnails asked one by one
     this.names = new Map();  // point -> {name, hash} (asked one at a time)
     this.chain = [];
@@ -116,6 +117,7 @@ export class MapView {
   // fetch an atlas sheet (a few at once); the map is drawn again when it arrives
   _want(sheet) {
     if (this.sheets.has(sheet) || this.loading.has(sheet) || !this.urls.has(sheet)) return;
+    if (this.failed.has(sheet)) return;
     if (this.loading.size >= MAX_LOADING) return;  // asked again by the next frame
     this.loading.add(sheet);
     const img = new Image();
@@ -125,7 +127,7 @@ export class MapView {
       this._evict();
       done();
     };
-    img.onerror = done;
+    img.onerror = () => { this.failed.add(sheet); done(); };
     img.src = this.urls.get(sheet);
   }
 
@@ -328,7 +330,7 @@ export class MapView {
     if (!entry) {
       ctx.fillStyle = "#a0a0aa";
       ctx.fillRect(x - 2, y - 2, 4, 4);
-      if (this.sheet[i] < 0) return true;  // no thumbnail to wait for
+      if (this.sheet[i] < 0 || this.failed.has(this.sheet[i])) return true;  // none to wait for
       this._want(this.sheet[i]);
       return false;
     }
