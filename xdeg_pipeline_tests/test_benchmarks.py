@@ -181,6 +181,16 @@ def test_map_paint(bench: dict) -> None:
     assert set(out["ratios"]) == {"ms_from_navigation", "ms_from_map_request", "redraw_ms"}
 
 
+def test_explorer_scale(bench: dict) -> None:
+    out = run_benchmark(bench, "explorer_scale", "--n", "200", "--reference-n", "100",
+                        "--pairs", "2")
+    assert out["n"] == 200 and out["reference"]["n"] == 100
+    keys = ("first_paint_s", "zoom_thumbnails_s", "server_ready_s", "server_rss_gb",
+            "path_p50_ms")
+    assert all(out[k] >= 0 for k in keys) and set(keys) <= set(out["ratios"])
+    assert out["zoom_mode"] == "thumbnails" and out["zoom_thumbnails"] > 0
+
+
 @pytest.mark.parametrize("name", sorted(STUBBED))
 def test_help_of_the_benchmarks_run_stubbed(bench: dict, name: str) -> None:
     done = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", "--help"], cwd=REPO,

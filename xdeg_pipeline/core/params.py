@@ -215,3 +215,7 @@ MAX_STEPS = 1_000
 MAP_EXAGGERATION_ITER = 125
 MAP_ITER = 250
 MAP_THETA = 0.8
+# The map picture (collection_map.png) pastes a thumbnail per image up to this many images;
+# above it, 24 px thumbnails on a 1,600 px picture are a solid smear: a density of points
+# (darker where images crowd) instead (issue 23). The explorer draws points at any size.
+MAP_PICTURE_MAX_THUMBNAILS = 20_000

@@ -349,7 +349,9 @@ def label_for(name: str, openmoji: bool = False) -> str:
         from xdeg_pipeline.core.sources.openmoji import emoji_label
 
         return emoji_label(name)
-    return Path(name).stem
+    base = name.rstrip("/").rsplit("/", 1)[-1]  # Path(name).stem without a Path (1M names)
+    dot = base.rfind(".")
+    return base[:dot] if 0 < dot < len(base) - 1 else base
 
 
 def results_table(results: Sequence[ChainResult]) -> pd.DataFrame:

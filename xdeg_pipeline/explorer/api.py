@@ -1,4 +1,5 @@
-"""The JSON API: /api/path, /api/images, /api/map, /api/status and /api/export."""
+"""The JSON API: /api/path, /api/images, /api/map (and its binary points), /api/status and
+/api/export."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from xdeg_pipeline.core.query import OutsideFilter
 from xdeg_pipeline.core.resolve import NameOutsideCollection
 from xdeg_pipeline.explorer.data import ExplorerData, LiveData, UnknownImage
 from xdeg_pipeline.explorer.exports import EXPORTS, export_chain
+from xdeg_pipeline.explorer.points import FORMAT
 from xdeg_pipeline.explorer.requests import (
     BadRequest,
     Params,
@@ -24,6 +26,7 @@ from xdeg_pipeline.explorer.requests import (
 from xdeg_pipeline.explorer.responses import Json, error
 
 Items = Sequence[tuple[str, str]]
+MAX_POINT = 2**31 - 1
 
 
 def _plural(n: int, word: str) -> str:
@@ -50,9 +53,17 @@ class Api:
         self.live = live
 
     def status(self, request: Request) -> Response:
+        if not self.live.loaded:  # the map is there, the path finder not yet
+            on_map = self.live.points().n
+            return Json({"loading": True, "on_map": on_map, "generation": self.live.generation,
+                         "counts": f"{_plural(on_map, 'image')} on the map (loading the path "
+                                   "finder\u2026)"})
         data = self.live.get()
-        files, distinct, on_map = len(data.entries), len(data.file_of_hash), len(data.map)
+        files = len(data.collection.names)
+        distinct, on_map = len(data.file_of_hash), data.points.n
         return Json({
+            "loading": False,
+            "searchable": data.searchable,  # every name's search text made
             "images": files,  # files of the collection
             "unique_images": distinct,  # distinct contents among them
             "on_map": on_map,
@@ -67,7 +78,7 @@ class Api:
             q, limit, where = parse_images_query(request.query_params.multi_items())
             data = self.live.get()
             found = data.search(q, limit, where)
-            total = len(data.filtered(where))
+            total = len(data.filtered(where)) if where else len(data.collection.names)
         except BadRequest as exc:
             return error(400, str(exc))
         except FilterError as exc:
@@ -85,36 +96,43 @@ class Api:
         except FilterError as exc:
             return error(400, str(exc), parameter="where")
         hashes = sorted({e.content_hash for e in inside})
+        points = sorted({e.point for e in inside if e.point is not None})
         return Json({"where": list(where), "filter": data.collection.filter(where).text,
                      "fields": data.collection.filter_fields, "images": len(inside),
-                     "total": len(data.entries), "hashes": hashes})
+                     "total": len(data.collection.names), "hashes": hashes, "points": points})
 
     def map(self, request: Request) -> Response:
-        data = self.live.get()
-        atlases = data.atlases
-        where = {} if atlases is None else {
-            h: (int(s), int(c)) for h, s, c in atlases.index.itertuples(index=False)}
-        first_name: dict[str, str] = {}
-        for e in data.entries:
-            first_name.setdefault(e.content_hash, e.name)
-        points: dict[str, list] = {k: [] for k in ("hash", "name", "x", "y", "sheet", "slot")}
-        for h, (x, y) in data.map.items():
-            if h not in first_name:
-                continue
-            sheet, slot = where.get(h, (-1, -1))
-            for key, value in (("hash", h), ("name", first_name[h]), ("x", x), ("y", y),
-                               ("sheet", sheet), ("slot", slot)):
-                points[key].append(value)
-        sheets = [] if atlases is None else [
-            {"sheet": int(r.sheet), "url": f"/atlas/{r.sha256}.webp", "count": int(r.count)}
-            for r in atlases.sheets.itertuples()]
+        """What the page needs before the points: their count, format and the atlas sheets."""
+        points = self.live.points()
+        sheets = [{"sheet": s["sheet"], "url": f"/atlas/{s['sha256']}.webp", "count": s["count"]}
+                  for s in points.sheets]
         return Json({
             "generation": self.live.generation,
-            "points": points,
+            "n": points.n,
+            "points": f"/api/map/points?generation={self.live.generation}",
+            "format": FORMAT,
             "atlases": sheets,
-            "cell": None if atlases is None else atlases.cell,
-            "side": None if atlases is None else atlases.side,
+            "cell": points.cell,
+            "side": points.side,
         })
+
+    def map_points(self, request: Request) -> Response:
+        """Every point at once, as arrays (:mod:`.points`): 16 bytes an image."""
+        return Response(self.live.points().binary(), media_type="application/octet-stream",
+                        headers={"cache-control": "no-cache"})
+
+    def map_point(self, request: Request) -> Response:
+        """One point's name and content hash (``i``: its index in the arrays)."""
+        points = self.live.points()
+        try:
+            i = Params(request.query_params.multi_items()).integer("i", 0, MAX_POINT, None)
+        except BadRequest as exc:
+            return error(400, str(exc))
+        if i is None:
+            return error(400, "give i=INDEX (a point of /api/map/points)")
+        if i >= points.n:
+            return error(404, f"the map has {points.n} points; {i} is not one")
+        return Json(points.point(i))
 
     def path(self, request: Request) -> Response:
         got = self._answer(request.query_params.multi_items())

@@ -3,21 +3,23 @@ build (the server answers from the new graph without a restart)."""
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from xdeg_pipeline.core.images.filters import search_text
 from xdeg_pipeline.core.images.provenance import rights_label
-from xdeg_pipeline.core.pictures.atlases import AtlasSet, load_atlases
-from xdeg_pipeline.core.pictures.collection_map import read_map
 from xdeg_pipeline.core.pictures.thumbnails import ThumbnailStore
 from xdeg_pipeline.core.pictures.visuals import thumbnail_store
 from xdeg_pipeline.core.query import ChainResult, Collection, PathRequest
 from xdeg_pipeline.core.resolve import AmbiguousName, NameNotFound
+from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline.core.storage.tables import read_rejected
+from xdeg_pipeline.explorer.points import MapPoints, load_points
 
 log = logging.getLogger("xdeg.explorer")
 _SEPARATORS = str.maketrans({c: " " for c in "_-/.,;:()[]"})
@@ -35,13 +37,32 @@ class ImageEntry:
     name: str
     content_hash: str
     caption: str
-    x: float | None
-    y: float | None
+    point: int | None  # its point on the map (None: not on the map)
     haystack: str
 
     def as_dict(self) -> dict:
         return {"name": self.name, "content_hash": self.content_hash, "caption": self.caption,
-                "x": self.x, "y": self.y}
+                "point": self.point}
+
+
+class FilesByHash(Mapping):
+    """content hash -> the image file of its first name, made when asked (no path object per
+    image is held)."""
+
+    def __init__(self, first_name: dict[str, str], path_of: Callable[[str], Path]) -> None:
+        self.first_name, self.path_of = first_name, path_of
+
+    def __getitem__(self, content_hash: str) -> Path:
+        return self.path_of(self.first_name[content_hash])
+
+    def __contains__(self, content_hash: object) -> bool:
+        return content_hash in self.first_name
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.first_name)
+
+    def __len__(self) -> int:
+        return len(self.first_name)
 
 
 class UnknownImage(LookupError):
@@ -60,39 +81,50 @@ class UnknownImage(LookupError):
 class ExplorerData:
     """One loaded build: the collection (graph, names, path finder), map, thumbnails, rejects."""
 
-    def __init__(self, home: Path, images_root: Path, openmoji: bool = False) -> None:
+    def __init__(self, home: Path, images_root: Path, openmoji: bool = False,
+                 points: MapPoints | None = None) -> None:
+        self.points = load_points(Path(home)) if points is None else points
         self.collection = Collection(Path(home), Path(images_root), openmoji=openmoji)
         self.layout = self.collection.layout
         graph = self.collection.graph
         hashes = graph.vs["content_hash"]
         self.hash_of_name = {n: hashes[v] for n, v in self.collection.vertex_of_name.items()}
-        self.file_of_hash: dict[str, Path] = {}
+        first: dict[str, str] = {}
         for name in self.collection.names:
-            self.file_of_hash.setdefault(self.hash_of_name[name], self.collection.image_path(name))
-        table = read_map(self.layout.collection_map)
-        self.map = (
-            {} if table is None
-            else {h: (float(x), float(y)) for h, x, y in table.itertuples(index=False)}
-        )
+            first.setdefault(self.hash_of_name[name], name)
+        self.file_of_hash = FilesByHash(first, self.collection.image_path)
         self.thumbs: ThumbnailStore = thumbnail_store(self.layout)
-        self.atlases: AtlasSet | None = load_atlases(self.layout.atlas_index,
-                                                     self.layout.atlas_sheets)
-        self.atlas_files = (
-            set() if self.atlases is None else set(self.atlases.sheets["sha256"].astype(str))
-        )
         rejected = read_rejected(self.layout.rejected_images)
         self.rejected = {str(r["name"]): {k: str(r[k]) for k in ("name", "stage", "reason",
                          "detail")} for r in rejected.to_dict("records")}
-        self.entries = [self._entry(n) for n in self.collection.names]
-        self.entry_of_name = {e.name: e for e in self.entries}
+        self._entries: list[ImageEntry] | None = None  # made on first use (search, filters)
+        self._entries_lock = threading.Lock()
         self.lock = threading.Lock()  # the path finder keeps scratch buffers: one query at once
 
-    def _entry(self, name: str) -> ImageEntry:
+    def _entry(self, name: str, searchable: bool = True) -> ImageEntry:
         h = self.hash_of_name[name]
         caption = self.collection.label(name)
-        meta = search_text(self.collection.fields[name])  # every metadata value, JSON too
-        x, y = self.map.get(h, (None, None))
-        return ImageEntry(name, h, caption, x, y, _fold(f"{caption} {meta}"))
+        text = ""
+        if searchable:
+            meta = search_text(self.collection.fields[name])  # every metadata value, JSON too
+            text = _fold(f"{caption} {meta}")
+        return ImageEntry(name, h, caption, self.points.index_of(h), text)
+
+    @property
+    def entries(self) -> list[ImageEntry]:
+        """Every name's entry with its search text (made once, on first use: a path request
+        needs only its chain's)."""
+        with self._entries_lock:
+            if self._entries is None:
+                self._entries = [self._entry(n) for n in self.collection.names]
+            return self._entries
+
+    def entry(self, name: str) -> ImageEntry | None:
+        """The entry of one collection name (None for another name)."""
+        if name not in self.collection.vertex_of_name:
+            return None
+        return self._entry(name, False) if self._entries is None else self._entries[
+            bisect.bisect_left(self.collection.names, name)]
 
     @property
     def attribution(self) -> str | None:
@@ -131,11 +163,18 @@ class ExplorerData:
         inside = self.collection.matching(where)
         return [e for e in self.entries if e.name in inside]
 
+    @property
+    def searchable(self) -> bool:
+        """True once every name's search text is made."""
+        return self._entries is not None
+
     def search(self, q: str, limit: int, where: tuple[str, ...] = ()) -> list[ImageEntry]:
         """Images inside the filter ``where`` whose name, caption or metadata hold every word
         of ``q`` (best first)."""
-        entries = self.filtered(where)
         words = _fold(q).split()
+        if not words and not where and not self.searchable:  # the page's first gallery
+            return [self._entry(n, False) for n in self.collection.names[:limit]]
+        entries = self.filtered(where)
         if not words:
             return entries[:limit]
         phrase = " ".join(words)
@@ -174,17 +213,16 @@ class ExplorerData:
         out = {}
         for r in results:
             for n in r.path:
-                if n in self.entry_of_name and n not in out:
+                entry = self.entry(n) if n not in out else None
+                if entry is not None:
                     record = r.images.get(n) or self.collection.provenance(n)
-                    out[n] = {**self.entry_of_name[n].as_dict(), **record,
+                    out[n] = {**entry.as_dict(), **record,
                               "rights_label": rights_label(record.get("rights"))}
         return out
 
 
 def _signature(home: Path) -> tuple:
     """What changes when a build writes new outputs (size, mtime and inode of each file)."""
-    from xdeg_pipeline.core.storage.layout import Layout
-
     layout = Layout(home)
     files = [layout.similarity_graph, layout.raw_images, layout.collection_map,
              layout.rejected_images, layout.atlas_sheets]
@@ -206,8 +244,14 @@ class LiveData:
                  settle: float = 1.0, openmoji: bool = False) -> None:
         self.home, self.images_root, self.openmoji = Path(home), Path(images_root), openmoji
         self.check_every, self.settle = check_every, settle
+        if not Layout(self.home).similarity_graph.exists():
+            raise FileNotFoundError(
+                f"no graph in {home}: build it first (`xdeg build` or materialise the assets)")
         self._sig = _signature(self.home)
-        self._data = ExplorerData(self.home, self.images_root, self.openmoji)
+        self._points = load_points(self.home)  # the map draws from these at once
+        self._data: ExplorerData | None = None
+        self._failed: BaseException | None = None
+        self._ready = threading.Event()
         self.generation = 1
         self._checked = time.monotonic()
         self._seen: tuple | None = None
@@ -215,8 +259,34 @@ class LiveData:
         self._loading = False
         self._mutex = threading.Lock()
         self.last_error: str | None = None
+        threading.Thread(target=self._first_load, daemon=True).start()
+
+    def _first_load(self) -> None:
+        """The collection (graph, path finder, search text) loaded behind the map's points."""
+        try:
+            self._data = ExplorerData(self.home, self.images_root, self.openmoji, self._points)
+        except BaseException as exc:  # noqa: BLE001 - every request then says why
+            self._failed = exc
+        self._ready.set()
+        if self._data is not None:
+            _ = self._data.entries  # search's text, made while the paths are answered
+
+    @property
+    def loaded(self) -> bool:
+        """True once the collection is loaded (the path finder answers)."""
+        return self._ready.is_set()
+
+    def points(self) -> MapPoints:
+        """The map's points (ready from the start, without the graph)."""
+        data = self._data
+        return self._points if data is None else data.points
 
     def get(self) -> ExplorerData:
+        """The current build (waits for the first load; its error if it failed)."""
+        if not self._ready.is_set():
+            self._ready.wait()
+        if self._data is None:
+            raise RuntimeError(f"the explorer could not load the build: {self._failed}")
         now = time.monotonic()
         if now - self._checked >= self.check_every:
             self._checked = now

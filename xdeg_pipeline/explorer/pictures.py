@@ -8,7 +8,10 @@ from starlette.responses import FileResponse, Response
 
 from xdeg_pipeline.core.images.formats import SNIFF_BYTES, sniff_format
 from xdeg_pipeline.core.pictures.thumbnails import is_content_hash, make_thumbnail
+from xdeg_pipeline.core.pictures.visuals import thumbnail_store
+from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline.explorer.data import LiveData
+from xdeg_pipeline.explorer.requests import BadRequest, Params
 from xdeg_pipeline.explorer.responses import error
 
 MEDIA = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp",
@@ -49,14 +52,29 @@ class Pictures:
                 return error(404, "no thumbnail for this image")
         return Response(body, media_type="image/webp", headers=IMMUTABLE)
 
+    def point_thumb(self, request: Request) -> Response:
+        """``/api/map/thumb?i=K``: the thumbnail of map point K (the page asks one at a time
+        when the screen's images are spread over more atlas sheets than it keeps)."""
+        points = self.live.points()
+        try:
+            i = Params(request.query_params.multi_items()).integer("i", 0, 2**31 - 1, None)
+        except BadRequest as exc:
+            return error(400, str(exc))
+        if i is None or i >= points.n:
+            return error(404 if i is not None else 400, "no such point on the map")
+        body = thumbnail_store(Layout(self.live.home)).read(points.hashes[i].decode("ascii"))
+        if body is None:
+            return error(404, "no thumbnail for this image")
+        return Response(body, media_type="image/webp", headers={"cache-control": "no-cache"})
+
     def atlas(self, request: Request) -> Response:
         name = request.path_params["name"]
-        data = self.live.get()
+        points = self.live.points()  # the map draws before the path finder is loaded
         sha = name[:-5] if name.endswith(".webp") else ""
-        if not is_content_hash(sha) or sha not in data.atlas_files:
+        if not is_content_hash(sha) or sha not in points.atlas_files:
             return error(404, "no such atlas")
         try:
-            body = (data.layout.atlas_dir / f"{sha}.webp").read_bytes()
+            body = (Layout(self.live.home).atlas_dir / f"{sha}.webp").read_bytes()
         except OSError:
             return error(404, "no such atlas")
         return Response(body, media_type="image/webp", headers=IMMUTABLE)

@@ -6,6 +6,7 @@ import hashlib
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
@@ -71,9 +72,9 @@ def test_images_search(client: TestClient, explorer_home: dict) -> None:
     images = r.json()["images"]
     assert [i["name"] for i in images] == [B]
     entry = images[0]
-    assert set(entry) == {"name", "content_hash", "caption", "x", "y"}
+    assert set(entry) == {"name", "content_hash", "caption", "point"}
     assert entry["content_hash"] == _hash(explorer_home, B)
-    assert isinstance(entry["x"], float) and isinstance(entry["y"], float)
+    assert isinstance(entry["point"], int)
     everything = client.get("/api/images", params={"limit": 1000}).json()["images"]
     assert len(everything) == len(explorer_home["names"])
     assert len(client.get("/api/images", params={"limit": 3}).json()["images"]) == 3
@@ -253,13 +254,42 @@ def test_the_hash_of_a_rejected_file_is_not_served(client: TestClient, explorer_
 # ------------------------------------------------------------------------ map, exports, status
 def test_map_lists_every_image_once(client: TestClient, explorer_home: dict) -> None:
     body = client.get("/api/map").json()
-    points = body["points"]
-    assert len(points["hash"]) == len(set(points["hash"])) == len(explorer_home["names"])
-    assert all(s >= 0 for s in points["sheet"]) and body["cell"] and body["side"]
+    n = body["n"]
+    r = client.get(body["points"])
+    assert r.headers["content-type"] == "application/octet-stream"
+    assert r.headers["x-content-type-options"] == "nosniff" and len(r.content) == 16 * n
+    u, v, sheet, slot = (np.frombuffer(r.content, dt, n, k * 4 * n)
+                         for k, dt in enumerate(("<f4", "<f4", "<i4", "<i4")))
+    assert np.abs(u).max() <= 0.5 + 1e-6 and np.abs(v).max() <= 0.5 + 1e-6
+    assert (sheet >= 0).all() and (slot >= 0).all() and body["cell"] and body["side"]
+    hashes = [client.get("/api/map/point", params={"i": i}).json()["hash"] for i in range(n)]
+    assert len(set(hashes)) == n == len(explorer_home["names"])
     status = client.get("/api/status").json()
-    assert status["on_map"] == len(points["hash"])
+    assert status["on_map"] == n and status["loading"] is False
     assert status["counts"] == counts_line(status["images"], status["unique_images"],
                                            status["on_map"])
+
+
+@pytest.mark.parametrize("query, code", [("", 400), ("i=-1", 400), ("i=abc", 400),
+                                         ("i=99999999", 404), ("i=1&i=2", 400),
+                                         ("i=..%2F..%2Fetc%2Fpasswd", 400)])
+def test_a_map_point_is_asked_by_its_index_only(client: TestClient, query: str, code: int) -> None:
+    r = client.get(f"/api/map/point?{query}")
+    assert r.status_code == code and "\n" not in r.json()["error"]
+
+
+def test_a_map_point_has_its_thumbnail(client: TestClient) -> None:
+    r = client.get("/api/map/thumb", params={"i": 0})
+    assert r.status_code == 200 and r.content[:4] == b"RIFF"
+    assert r.headers["content-type"] == "image/webp"
+    for bad, code in (("-1", 400), ("x", 400), ("99999999", 404)):
+        assert client.get("/api/map/thumb", params={"i": bad}).status_code == code
+
+
+def test_the_binary_points_keep_the_host_rule(client: TestClient) -> None:
+    r = client.get("/api/map/points", headers={"host": "evil.example:8765"})
+    assert r.status_code == 421 and r.headers["content-type"] == "application/json"
+    assert "content-security-policy" in r.headers
 
 
 def test_the_counts_say_what_they_count() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from xdeg_pipeline.core import params
 from xdeg_pipeline.core.pictures.atlases import AtlasSet
 from xdeg_pipeline.core.pictures.labels import Box, leader_end, overlaps, place_labels
 from xdeg_pipeline.core.pictures.render import MUTED, TEXT, fit_text, get_font, safe_text, wrap_text
@@ -22,6 +23,8 @@ from xdeg_pipeline.core.storage.atomic import write_with
 ThumbOf = Callable[[str], Image.Image | None]
 BACKGROUND = (255, 255, 255)
 DOT = (160, 160, 170)
+DENSITY = np.array([(255, 255, 255), (150, 170, 200), (70, 100, 160), (30, 50, 110),
+                    (10, 20, 60)], np.uint8)  # 0, 1, 2-4, 5-19, 20+ images on a pixel
 CHAIN = (214, 40, 90)
 SOURCE = (20, 140, 70)
 TARGET = (40, 80, 200)
@@ -113,10 +116,13 @@ def map_image(
     pos = _canvas_positions(xy, size, height, margin=thumb + 8)
     pos[:, 1] += head
     on_chain = set(chain)
-    for h, (x, y) in zip(hashes, pos):
-        if h in on_chain:
-            continue
-        _paste(canvas, draw, thumb_of(h), x, y, thumb)
+    if len(hashes) > params.MAP_PICTURE_MAX_THUMBNAILS:
+        _density(canvas, pos)
+    else:
+        for h, (x, y) in zip(hashes, pos):
+            if h in on_chain:
+                continue
+            _paste(canvas, draw, thumb_of(h), x, y, thumb)
     if chain:
         _draw_chain(canvas, draw, [pos[row_of[h]] for h in chain], chain, thumb_of, thumb,
                     chain_labels, bounds=(2, head + 2, size - 2, head + height - 2))
@@ -127,6 +133,18 @@ def map_image(
         draw.text((8, y), line, font=small, fill=MUTED)
         y += small.size + 4
     return canvas
+
+
+def _density(canvas: Image.Image, pos: np.ndarray) -> None:
+    """Every image as a pixel, darker where more of them fall (a map too large for thumbnails)."""
+    width, height = canvas.size
+    px = np.clip(pos[:, 0].astype(np.int64), 0, width - 1)
+    py = np.clip(pos[:, 1].astype(np.int64), 0, height - 1)
+    counts = np.bincount(py * width + px, minlength=width * height).reshape(height, width)
+    level = np.digitize(counts, [1, 2, 5, 20])
+    pixels = np.asarray(canvas).copy()
+    pixels[counts > 0] = DENSITY[level[counts > 0]]
+    canvas.paste(Image.fromarray(pixels))
 
 
 def _paste(canvas: Image.Image, draw: ImageDraw.ImageDraw, img, x: float, y: float, t: int):

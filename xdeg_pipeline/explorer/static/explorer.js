@@ -289,7 +289,7 @@ function showChains(chains) {
       ol, ...(credits ? [credits] : [])]));
   });
   const first = chains[0];
-  map && map.setChain(first ? first.path.map((n) => (known.get(n) || {}).content_hash) : []);
+  map && map.setChain(first ? first.path.map((n) => (known.get(n) || {}).point) : []);
   $("map-chain").disabled = !first;
 }
 
@@ -359,7 +359,7 @@ async function setFilter(text, keepChain = false) {
     }
     note.textContent = `${body.images} of ${body.total} images match ${body.filter}`;
     note.title = `fields: ${body.fields.join(", ")}`;
-    map && map.setFilter(new Set(body.hashes));
+    map && map.setFilter(body.points);
   } else {
     note.textContent = "";
     map && map.setFilter(null);
@@ -373,18 +373,22 @@ async function setFilter(text, keepChain = false) {
   changed(keepChain);
 }
 
-function randomPair() {  // two images of the map (inside the filter, if one is active)
+async function randomPair() {  // two images of the map (inside the filter, if one is active)
   if (!map || !map.points) return;
-  const { name: names, hash: hashes } = map.points;
-  const pool = [...names.keys()].filter((i) => !map.inside || map.inside.has(hashes[i]));
-  if (pool.length < 2) return;
-  const k = Math.floor(Math.random() * pool.length);
-  let l = Math.floor(Math.random() * (pool.length - 1));
-  if (l >= k) l += 1;
-  const [a, b] = [pool[k], pool[l]];
-  Object.assign(state, { source: names[a], target: names[b], via: [], avoid: [], pick: "source" });
-  known.set(names[a], known.get(names[a]) || { content_hash: hashes[a], caption: names[a] });
-  known.set(names[b], known.get(names[b]) || { content_hash: hashes[b], caption: names[b] });
+  const n = map.points.n;
+  const inside = map.inside ? map.inside.reduce((a, b) => a + b, 0) : n;
+  if (inside < 2) return;
+  const draw = () => {  // a random point inside the filter
+    for (;;) { const i = Math.floor(Math.random() * n); if (!map._out(i)) return i; }
+  };
+  const k = draw();
+  let l = draw();
+  while (l === k) l = draw();
+  const [a, b] = await Promise.all([map.about(k), map.about(l)]);
+  if (!a || !b) return;
+  Object.assign(state, { source: a.name, target: b.name, via: [], avoid: [], pick: "source" });
+  known.set(a.name, known.get(a.name) || { content_hash: a.hash, caption: a.name, point: k });
+  known.set(b.name, known.get(b.name) || { content_hash: b.hash, caption: b.name, point: l });
   changed();
 }
 
@@ -433,6 +437,7 @@ async function status() {
   const res = await fetch("/api/status");
   const s = await res.json();
   $("status").textContent = s.counts;
+  if (s.loading) setTimeout(status, 1000);  // the path finder is still loading
   attribution = s.attribution || "";
   $("attribution").textContent = attribution;
 }
@@ -441,8 +446,8 @@ async function main() {
   wire();
   readUrl();
   renderRequest();
-  map = new MapView($("map"), $("map-tip"), (name, hash) => use(name, { content_hash: hash,
-    caption: (known.get(name) || {}).caption || name }));
+  map = new MapView($("map"), $("map-tip"), (name, hash, point) => use(name, {
+    content_hash: hash, caption: (known.get(name) || {}).caption || name, point }));
   window.xdegMap = map;
   status();
   const mapLoaded = map.load();

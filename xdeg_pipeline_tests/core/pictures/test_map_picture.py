@@ -61,6 +61,26 @@ def test_missing_thumbnails_are_dots(tmp_path: Path) -> None:
     assert Image.open(out).size[0] == 200
 
 
+def test_a_large_map_is_a_density_of_points(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from xdeg_pipeline.core import params
+    from xdeg_pipeline.core.pictures.map_picture import DENSITY
+
+    monkeypatch.setattr(params, "MAP_PICTURE_MAX_THUMBNAILS", 100)
+    rng = np.random.default_rng(0)
+    hashes, xy = _hashes(5000), rng.normal(size=(5000, 2))
+    asked: list[str] = []
+    chain = [hashes[0], hashes[1]]
+    out = map_picture(hashes, xy, lambda h: asked.append(h) or _thumb(h), tmp_path / "m.png",
+                      size=300, chain=chain)
+    with Image.open(out) as img:
+        px = np.asarray(img.convert("RGB")).reshape(-1, 3)
+    assert set(asked) <= set(chain), "no thumbnail pasted but the chain's"
+    points = sum(int(np.all(px == c, axis=1).sum()) for c in DENSITY[1:])
+    assert points > 2000  # every image a pixel, darker where they crowd
+    assert (px == DENSITY[3]).all(axis=1).any()
+
+
 @pytest.mark.parametrize("suffix", [".gif", ".webp"])
 def test_chain_animation(tmp_path: Path, suffix: str) -> None:
     images = [make_image(tmp_path / f"{i}.png", i) for i in range(4)]
