@@ -153,6 +153,14 @@ def test_scale_model(bench: dict) -> None:
     assert out["gpu_rate_given"] == 5000.0 and set(out["projection"]) >= {"graph", "paths"}
 
 
+def test_graph_lean(bench: dict) -> None:
+    out = run_benchmark(bench, "graph_lean", "--sizes", "300", "--queries", "2")
+    (row,) = out["rows"]
+    assert row["stage"]["previous"] and not row["first_build"]["previous"]  # a rebuild measured
+    assert row["stage"]["build_peak_gb"] > 0 and row["finder"]["finder_s"] > 0
+    assert row["finder"]["chains_sha1"]
+
+
 def test_guards(bench: dict) -> None:
     out = run_benchmark(bench, "guards", "--names", "2000", "--repeats", "1")
     assert set(out) == {"resolve", "fifo", "lock", "stage", "download"}

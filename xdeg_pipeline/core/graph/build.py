@@ -46,8 +46,9 @@ from xdeg_pipeline.core import params as defaults
 from xdeg_pipeline.core.graph.distances import Prepared, check_space, pair_distances
 from xdeg_pipeline.core.graph.exits import ExitSettings, exit_edges
 from xdeg_pipeline.core.graph.near_duplicates import nearest_distances, pair_median, step_scale
+from xdeg_pipeline.core.graph.pickled import dump_graph
 from xdeg_pipeline.core.graph.sampling import ranked_sample, vertex_keys
-from xdeg_pipeline.core.storage.atomic import write_pickle
+from xdeg_pipeline.core.storage.atomic import write_with
 
 BRIDGE_BUDGET = 5e8  # distance evaluations (rows x columns) before the bridge search samples
 
@@ -288,7 +289,8 @@ def _assemble(n: int, e: _Edges, vertex_attrs: dict[str, list]) -> ig.Graph:
     for name, values in vertex_attrs.items():
         if len(values) != n:
             raise ValueError(f"vertex attribute {name!r} has {len(values)} values for {n} rows")
-    g = ig.Graph(n=n, edges=np.column_stack([e.a, e.b]).tolist(), directed=False)
+    # the edges as one array: igraph reads it pair by pair, no list of Python pairs is made
+    g = ig.Graph(n=n, edges=np.column_stack([e.a, e.b]), directed=False)
     g.es["weight"] = e.w.tolist()
     g.es["mutual"] = e.mutual.tolist()
     g.es["bridge"] = e.bridge.tolist()
@@ -349,8 +351,13 @@ def build_graph(
 
 
 def save_graph(graph: ig.Graph, path: Path) -> Path:
-    """Pickle the graph atomically."""
-    return write_pickle(graph, Path(path))
+    """Pickle the graph atomically, compactly (:mod:`.pickled`: edges and attributes as arrays)."""
+
+    def _dump(p: Path) -> None:
+        with open(p, "wb") as fh:
+            dump_graph(graph, fh)
+
+    return write_with(Path(path), _dump)
 
 
 def load_graph(path: Path, allowed_root: Path) -> ig.Graph:

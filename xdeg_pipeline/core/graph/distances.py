@@ -24,16 +24,24 @@ def check_space(space: str) -> str:
     return space
 
 
+PAIR_CHUNK_VALUES = 1 << 22  # float64 values per operand of one pair_distances chunk
+
+
 def pair_distances(X: np.ndarray, a: np.ndarray, b: np.ndarray, space: str) -> np.ndarray:
-    """Exact distances between rows ``X[a]`` and ``X[b]`` (float32), in chunks."""
+    """Exact distances between rows ``X[a]`` and ``X[b]`` (float32), in chunks.
+
+    A chunk holds ``PAIR_CHUNK_VALUES`` float64 values per operand (32 MB), whatever the number
+    of pairs: the distances of 20M kNN pairs no longer take a gigabyte of temporaries."""
     space = check_space(space)
     out = np.empty(len(a), dtype=np.float32)
-    step = 262_144
+    step = max(1024, PAIR_CHUNK_VALUES // max(X.shape[1] if X.ndim == 2 else 1, 1))
     for lo in range(0, len(a), step):
         xa = X[a[lo : lo + step]].astype(np.float64)
         xb = X[b[lo : lo + step]].astype(np.float64)
         if space == "l2":
-            out[lo : lo + step] = np.sqrt(((xa - xb) ** 2).sum(axis=1))
+            np.subtract(xa, xb, out=xa)  # the same values as ((xa - xb) ** 2), in place
+            np.square(xa, out=xa)
+            out[lo : lo + step] = np.sqrt(xa.sum(axis=1))
         else:
             na = np.linalg.norm(xa, axis=1)
             nb = np.linalg.norm(xb, axis=1)

@@ -25,6 +25,7 @@ without a stored ``pair_median`` (built before this was measured) has no near-du
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 
 import igraph as ig
 import numpy as np
@@ -47,15 +48,23 @@ class StepScale:
         return {"natural_step": self.natural, "near_duplicate_distance": self.near_dup}
 
 
+def edge_ends(graph: ig.Graph) -> tuple[np.ndarray, np.ndarray]:
+    """Both ends of every edge of ``graph`` as int64 arrays, in edge-id order (read through one
+    flat iterator, not as an array built from Python tuples)."""
+    m = graph.ecount()
+    flat = np.fromiter(chain.from_iterable(graph.get_edgelist()), dtype=np.int64, count=2 * m)
+    return flat[0::2].copy(), flat[1::2].copy()
+
+
 def knn_edges_of(graph: ig.Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ends and weights of the graph's kNN edges (long-range landmark edges left out)."""
     m = graph.ecount()
-    el = np.array(graph.get_edgelist(), dtype=np.int64).reshape(m, 2)
+    eu, ev = edge_ends(graph)
     w = np.array(graph.es["weight"], dtype=np.float64) if m else np.zeros(0)
     if m and "long" in graph.es.attributes():
         keep = ~np.array(graph.es["long"], bool)
-        el, w = el[keep], w[keep]
-    return el[:, 0], el[:, 1], w
+        eu, ev, w = eu[keep], ev[keep], w[keep]
+    return eu, ev, w
 
 
 def nearest_distances(n: int, eu: np.ndarray, ev: np.ndarray, w: np.ndarray) -> np.ndarray:

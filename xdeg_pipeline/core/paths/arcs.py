@@ -13,6 +13,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from xdeg_pipeline.core.graph.near_duplicates import edge_ends
 from xdeg_pipeline.core.paths.chain import PathError
 
 
@@ -28,22 +29,41 @@ class Arcs:
     """CSR adjacency of an igraph graph (edge attributes ``weight`` and optional ``long``)."""
 
     def __init__(self, graph: ig.Graph) -> None:
-        self.n = n = graph.vcount()
-        m = graph.ecount()
-        el = np.array(graph.get_edgelist(), dtype=np.int64).reshape(m, 2)
-        self.eu, self.ev = el[:, 0], el[:, 1]
-        self.w = np.array(graph.es["weight"], dtype=np.float64) if m else np.zeros(0)
+        eu, ev = edge_ends(graph)
+        m = len(eu)
+        w = np.array(graph.es["weight"], dtype=np.float64) if m else np.zeros(0)
         has_long = m and "long" in graph.es.attributes()
-        self.long_e = np.array(graph.es["long"], bool) if has_long else np.zeros(m, bool)
+        long_e = np.array(graph.es["long"], bool) if has_long else np.zeros(m, bool)
+        self._index(graph.vcount(), eu, ev, w, long_e)
+
+    @classmethod
+    def from_arrays(cls, n: int, eu: np.ndarray, ev: np.ndarray, w: np.ndarray,
+                    long_e: np.ndarray | None = None) -> Arcs:
+        """The arcs of ``n`` vertices and the edges ``eu[i]-ev[i]`` (weight ``w[i]``, long-range
+        where ``long_e[i]``), in edge-id order: equal to ``Arcs(graph)`` of the graph they make."""
+        self = cls.__new__(cls)
+        eu, ev = np.asarray(eu, dtype=np.int64), np.asarray(ev, dtype=np.int64)
+        long_e = np.zeros(len(eu), bool) if long_e is None else np.asarray(long_e, bool)
+        self._index(int(n), eu, ev, np.asarray(w, dtype=np.float64), long_e)
+        return self
+
+    def _index(self, n: int, eu: np.ndarray, ev: np.ndarray, w: np.ndarray,
+               long_e: np.ndarray) -> None:
+        """Sort the arcs into CSR order and build the lookups."""
+        self.n, m = n, len(eu)
+        self.eu, self.ev, self.w, self.long_e = eu, ev, w, long_e
         if m and (not np.isfinite(self.w).all() or self.w.min() < 0):
             raise ValueError("edge weights must be finite and non-negative")
         rows = np.concatenate([self.eu, self.ev])
         cols = np.concatenate([self.ev, self.eu])
         eids = np.concatenate([np.arange(m)] * 2)
         order = np.lexsort((self.w[eids] if len(eids) else eids, cols, rows))
+        del eids
         self.arc_row = rows[order]
         self.nbr = cols[order]
-        self.arc_e = eids[order]
+        del rows, cols
+        self.arc_e = np.where(order < m, order, order - m)  # edge of each arc
+        del order
         self.arc_w = self.w[self.arc_e]
         self.arc_key = self.arc_row * n + self.nbr  # sorted; first match = lightest
         counts = np.bincount(self.arc_row, minlength=n)

@@ -8,12 +8,18 @@ a finder reuses it when the settings match and estimates it otherwise.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import igraph as ig
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.graph.near_duplicates import StepScale, find_near_duplicates
+from xdeg_pipeline.core.graph.near_duplicates import (
+    StepScale,
+    near_dup_distance,
+    near_duplicates_of_edges,
+)
 from xdeg_pipeline.core.graph.sampling import graph_keys, ranked_sample, vertex_keys
 from xdeg_pipeline.core.paths.arcs import Arcs
 from xdeg_pipeline.core.paths.costs import StepCost
@@ -114,14 +120,39 @@ def graph_load(graph: ig.Graph, arcs: Arcs, cost: StepCost, scale: StepScale) ->
 
 def estimate_graph_load(graph: ig.Graph, cost: StepCost | None = None) -> tuple[np.ndarray, dict]:
     """The hub load to store in a new graph, and the settings it was estimated with
-    (default: the settings a default :class:`~.finder.PathFinder` uses)."""
+    (default: the settings a default :class:`~.finder.PathFinder` uses). The graph's edges are
+    read once (the arcs), and the near-duplicate scale taken from them."""
     cost = StepCost.of() if cost is None else cost
-    scale = find_near_duplicates(graph).scale
-    return graph_load(graph, Arcs(graph), cost, scale), cost.load_params(scale.near_dup)
+    arcs = Arcs(graph)
+    base = ~arcs.long_e  # the kNN edges, as find_near_duplicates reads them
+    scale = near_duplicates_of_edges(arcs.n, arcs.eu[base], arcs.ev[base], arcs.w[base],
+                                     near_dup_distance(graph)).scale
+    return graph_load(graph, arcs, cost, scale), cost.load_params(scale.near_dup)
 
 
-def attach_hub_load(graph: ig.Graph, previous: ig.Graph | None = None, basis: str = ""
-                    ) -> ig.Graph:
+@dataclass
+class PreviousLoad:
+    """What :func:`carry_load` needs of the graph a build replaces (its images' content hashes,
+    their load, its parameters), so that graph need not stay in memory beside the new one."""
+
+    hashes: list[str]
+    load: np.ndarray
+    params: dict
+
+    @classmethod
+    def of(cls, graph: ig.Graph | None) -> PreviousLoad | None:
+        """The load of ``graph`` (None when it has none, or no content hashes)."""
+        if graph is None or "params" not in graph.attributes():
+            return None
+        attrs = graph.vs.attributes()
+        if "load" not in attrs or "content_hash" not in attrs:
+            return None
+        return cls(graph.vs["content_hash"], np.asarray(graph.vs["load"], dtype=np.float64),
+                   dict(graph["params"] or {}))
+
+
+def attach_hub_load(graph: ig.Graph, previous: ig.Graph | PreviousLoad | None = None,
+                    basis: str = "") -> ig.Graph:
     """Store in ``graph`` the hub load a default finder uses (vertex attribute ``load``,
     ``graph["params"]["load_params"]``), so a finder reads it instead of estimating it.
 
@@ -129,7 +160,8 @@ def attach_hub_load(graph: ig.Graph, previous: ig.Graph | None = None, basis: st
     the collection changed little (:func:`carry_load`): the load moves a little with every
     image that arrives, and with it chains between routes of about equal cost (issue 21).
     ``basis`` names what the graph was built from (the space and the settings): the load is
-    carried only between graphs of one basis."""
+    carried only between graphs of one basis. ``previous`` may be given as its
+    :class:`PreviousLoad` (the graph stage reads it before building, then drops the graph)."""
     load, load_params = estimate_graph_load(graph)
     kept = {**carry_load(graph, previous, load, load_params, basis), "basis": basis}
     graph.vs["load"] = load.tolist()
@@ -138,7 +170,7 @@ def attach_hub_load(graph: ig.Graph, previous: ig.Graph | None = None, basis: st
     return graph
 
 
-def carry_load(graph: ig.Graph, previous: ig.Graph | None, load: np.ndarray,
+def carry_load(graph: ig.Graph, previous: ig.Graph | PreviousLoad | None, load: np.ndarray,
                load_params: dict, basis: str = "") -> dict:
     """Put ``previous``'s load into ``load`` for the images both graphs hold (by content hash)
     if it was estimated with the same settings (the near-duplicate distance may differ) and the
@@ -147,26 +179,25 @@ def carry_load(graph: ig.Graph, previous: ig.Graph | None, load: np.ndarray,
     records (``load_base``): that collection's size and the changes since."""
     n = graph.vcount()
     fresh = {"n": n, "changed": 0}
-    if previous is None or "load" not in previous.vs.attributes() or \
-            "params" not in previous.attributes():
+    if isinstance(previous, ig.Graph):
+        previous = PreviousLoad.of(previous)
+    if previous is None:
         return fresh
-    old_params = dict((previous["params"] or {}).get("load_params") or {})
+    old_params = dict(previous.params.get("load_params") or {})
     if not old_params or {k: v for k, v in old_params.items() if k != "near_dup"} != {
             k: v for k, v in load_params.items() if k != "near_dup"}:
         return fresh
-    if "content_hash" not in graph.vs.attributes() or "content_hash" not in \
-            previous.vs.attributes():
+    if "content_hash" not in graph.vs.attributes():
         return fresh
-    base = (previous["params"] or {}).get("load_base") or {}
+    base = previous.params.get("load_base") or {}
     if not base or base.get("basis", "") != basis:
         return fresh
-    old_of = {h: i for i, h in enumerate(previous.vs["content_hash"])}
-    here = [old_of.get(h, -1) for h in graph.vs["content_hash"]]
-    both = sum(i >= 0 for i in here)
-    changed = int(base["changed"]) + (n - both) + (previous.vcount() - both)
+    old_of = {h: i for i, h in enumerate(previous.hashes)}
+    idx = np.fromiter((old_of.get(h, -1) for h in graph.vs["content_hash"]), np.int64, count=n)
+    del old_of
+    both = int((idx >= 0).sum())
+    changed = int(base["changed"]) + (n - both) + (len(previous.hashes) - both)
     if changed > params.LOAD_KEEP_SHARE * int(base["n"]):
         return fresh
-    old_load = np.asarray(previous.vs["load"], dtype=np.float64)
-    idx = np.asarray(here)
-    load[idx >= 0] = old_load[idx[idx >= 0]]
+    load[idx >= 0] = previous.load[idx[idx >= 0]]
     return {"n": int(base["n"]), "changed": changed}

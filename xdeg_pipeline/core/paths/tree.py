@@ -40,7 +40,6 @@ def _rooted(arcs: Arcs, sym: csr_matrix) -> tuple[np.ndarray, np.ndarray, np.nda
     n = arcs.n
     parent = np.arange(n)
     upw = np.zeros(n)
-    depth = np.zeros(n, dtype=np.int64)
     seen = np.zeros(n, bool)
     for root in range(n):
         if seen[root]:
@@ -49,12 +48,21 @@ def _rooted(arcs: Arcs, sym: csr_matrix) -> tuple[np.ndarray, np.ndarray, np.nda
         seen[order_] = True
         kids = order_[1:]
         parent[kids] = pred[kids]
-        dl = depth.tolist()
-        for v, pv in zip(kids.tolist(), pred[kids].tolist(), strict=True):
-            dl[v] = dl[pv] + 1  # BFS order: the parent's depth is already known
-        depth = np.array(dl, dtype=np.int64)
         upw[kids] = arcs.arc_w[arcs.arc_of(parent[kids], kids)]  # exact weights
-    return parent, upw, depth
+    return parent, upw, _depths(parent)
+
+
+def _depths(parent: np.ndarray) -> np.ndarray:
+    """Depth of every vertex of a rooted forest (roots: their own parent), by pointer jumping
+    on arrays (O(n log depth)), not a Python loop over the vertices."""
+    depth = (parent != np.arange(len(parent))).astype(np.int64)
+    anc = parent.copy()
+    while True:  # depth[v] += depth[anc[v]]; anc[v] = anc[anc[v]]
+        nxt = anc[anc]
+        if np.array_equal(nxt, anc):
+            return depth
+        depth = depth + depth[anc]
+        anc = nxt
 
 
 class BottleneckTree:

@@ -42,10 +42,11 @@ def _build(inputs: StageInputs) -> Outcome:
     manifest = pd.read_parquet(files.raw_images)
     names_by_hash = manifest.groupby("content_hash", sort=False)["name"].apply(list).to_dict()
     names = [names_by_hash.get(h, [h]) for h in hashes]
+    previous = _previous(files)  # read before building: the old graph is gone by then
     graph = attach_hub_load(build_graph(
         edges, Z,
         vertex_attrs={"content_hash": hashes, "name": [n[0] for n in names], "names": names},
-    ), _previous(files), basis=fingerprint(
+    ), previous, basis=fingerprint(
         graph_params(), inputs.upstream.get("knn_edges", {}).get("pca_model")))
     degrees = np.asarray(graph.degree())
     state = {
@@ -61,11 +62,13 @@ def _build(inputs: StageInputs) -> Outcome:
 
 
 def _previous(files):
-    """The graph this build replaces (its hub load is carried over), or None."""
+    """The hub load of the graph this build replaces (carried over), or None; only what
+    carrying it needs is kept (:class:`~xdeg_pipeline.core.paths.load.PreviousLoad`)."""
     from xdeg_pipeline.core.graph.build import load_graph
+    from xdeg_pipeline.core.paths.load import PreviousLoad
 
     try:
-        return load_graph(files.similarity_graph, allowed_root=files.home)
+        return PreviousLoad.of(load_graph(files.similarity_graph, allowed_root=files.home))
     except (OSError, ValueError, EOFError, ImportError, AttributeError,
             pickle.UnpicklingError):
         return None

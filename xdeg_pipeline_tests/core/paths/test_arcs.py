@@ -49,3 +49,14 @@ def test_bans_remove_the_arcs_of_vertices_and_edges():
 def test_weights_must_be_finite_and_non_negative(bad):
     with pytest.raises(ValueError, match="finite and non-negative"):
         Arcs(graph(2, [(0, 1)], [bad]))
+
+
+def test_arcs_from_arrays_equal_the_arcs_read_from_the_graph():
+    g = graph(5, [(0, 1), (1, 0), (3, 2), (0, 1), (4, 1), (2, 2)], [0.5, 0.2, 0.7, 0.5, 0.1, 0.3],
+              long=[False, False, True, False, False, False])
+    eu, ev = np.array([e[0] for e in g.get_edgelist()]), np.array([e[1] for e in g.get_edgelist()])
+    read, given = Arcs(g), Arcs.from_arrays(5, eu, ev, g.es["weight"], g.es["long"])
+    for name in ("eu", "ev", "w", "long_e", "arc_row", "nbr", "arc_e", "arc_w", "arc_key",
+                 "indptr", "base_arc"):
+        np.testing.assert_array_equal(getattr(read, name), getattr(given, name), err_msg=name)
+    assert read.arc_e.dtype == np.int64 and read.mst_shift == given.mst_shift

@@ -7,7 +7,7 @@ import numpy as np
 from xdeg_pipeline.core.graph.build import build_graph
 from xdeg_pipeline.core.graph.knn import knn_edges
 from xdeg_pipeline.core.paths import PathFinder
-from xdeg_pipeline.core.paths.load import attach_hub_load, subtree_sizes
+from xdeg_pipeline.core.paths.load import PreviousLoad, attach_hub_load, subtree_sizes
 
 
 def test_subtree_sizes_count_descendants():
@@ -61,6 +61,8 @@ def test_a_rebuilt_graph_keeps_the_load_of_the_images_it_keeps():
     fresh = attach_hub_load(_graph(Y), basis="b")
     grown = attach_hub_load(_graph(Y), first, basis="b")
     np.testing.assert_array_equal(grown.vs["load"][:300], first.vs["load"])
+    kept = attach_hub_load(_graph(Y), PreviousLoad.of(first), basis="b")  # the stage's form
+    assert kept.vs["load"] == grown.vs["load"] and kept["params"] == grown["params"]
     assert grown.vs["load"][300:] == fresh.vs["load"][300:]
     assert not np.allclose(fresh.vs["load"][:300], first.vs["load"])  # what it avoids
     assert grown["params"]["load_base"] == {"n": 300, "changed": 3, "basis": "b"}

@@ -11,7 +11,7 @@ import pytest
 
 from xdeg_pipeline.core.paths.arcs import Arcs
 from xdeg_pipeline.core.paths.chain import PathError
-from xdeg_pipeline.core.paths.tree import BottleneckTree, masked_bottleneck
+from xdeg_pipeline.core.paths.tree import BottleneckTree, _depths, masked_bottleneck
 
 
 def random_graph(n: int, p: float, seed: int, multi: bool = False) -> ig.Graph:
@@ -103,3 +103,18 @@ def test_graph_without_edges():
     g.es["weight"] = []
     tree = BottleneckTree(Arcs(g))
     assert tree.bottleneck(0, 0) == 0.0 and tree.bottleneck(0, 2) == math.inf
+
+
+def test_depths_of_a_rooted_forest_count_the_steps_to_its_root():
+    rng = np.random.default_rng(3)
+    n = 60
+    parent = np.arange(n)
+    for v in range(1, n):  # a random forest: each vertex's parent comes earlier (or is itself)
+        parent[v] = rng.integers(0, v) if rng.random() < 0.9 else v
+    expected = [0] * n
+    for v in range(n):
+        u = v
+        while parent[u] != u:
+            expected[v] += 1
+            u = parent[u]
+    assert _depths(parent).tolist() == expected

@@ -1,0 +1,44 @@
+"""The compact graph pickle: an equal graph and equal chains; igraph's own pickles still load."""
+
+from __future__ import annotations
+
+import pickle
+
+from xdeg_pipeline.core.graph.build import build_graph, load_graph, save_graph
+from xdeg_pipeline.core.graph.knn import knn_edges
+from xdeg_pipeline.core.paths import PathFinder
+from xdeg_pipeline.core.paths.load import attach_hub_load
+from xdeg_pipeline_tests.helpers.graphs import points_with_series
+
+
+def _chains(graph) -> list:
+    finder = PathFinder(graph)
+    pairs = [(0, 150), (3, 250), (17, 199), (60, 319), (5, 6)]
+    out = []
+    for s, t in pairs:
+        for kw in ({"mode": "smooth", "alternatives": 2}, {"mode": "shortest"},
+                   {"mode": "steps", "steps": 4}, {"mode": "smooth", "via": [100]}):
+            out.append([(c.vertices, c.steps) for c in finder.find(s, t, **kw)])
+    return out
+
+
+def test_the_compact_pickle_loads_an_equal_graph_with_equal_chains(tmp_path):
+    X = points_with_series(spread=200, series=120)
+    hashes = [f"{i:064x}" for i in range(len(X))]
+    g = attach_hub_load(build_graph(knn_edges(X, 8), X, vertex_attrs={
+        "content_hash": hashes, "name": [f"{i}.jpg" for i in range(len(X))],
+        "names": [[f"{i}.jpg"] for i in range(len(X))]}))
+    save_graph(g, tmp_path / "g.pkl")
+    compact = load_graph(tmp_path / "g.pkl", allowed_root=tmp_path)
+    (tmp_path / "plain.pkl").write_bytes(pickle.dumps(g))  # igraph's own pickle
+    plain = load_graph(tmp_path / "plain.pkl", allowed_root=tmp_path)
+    for h in (compact, plain):
+        assert h.vcount() == g.vcount() and h.get_edgelist() == g.get_edgelist()
+        assert h["params"] == g["params"]
+        for name in g.es.attributes():
+            assert h.es[name] == g.es[name], name
+        for name in g.vs.attributes():
+            assert h.vs[name] == g.vs[name], name
+    assert type(compact.es["weight"][0]) is float and type(compact.es["mutual"][0]) is bool
+    assert g["params"]["exits"] > 0 and any(g.es["long"])  # every kind of edge is covered
+    assert _chains(compact) == _chains(plain) == _chains(g)
