@@ -2,8 +2,9 @@
 
 ``dagster_dask`` imports dask.dataframe and distributed at import time: a third of the time to
 import the code location (12.6 of 36.4 s by ``python -X importtime -c "import
-xdeg_pipeline.definitions"`` on the loaded 2-core box), paid by every ``xdeg build``, every
-``dagster job execute`` and every run the daemon launches, Dask or not. This is dagster_dask's
+xdeg_pipeline.definitions"`` on the loaded 2-core box), paid by every ``dagster job
+execute``, every run the daemon launches and every load of the code location, Dask or not
+(``xdeg build`` does not import the jobs). This is dagster_dask's
 ``dask_executor`` with the same name, requirements and config schema (checked against it by
 ``xdeg_pipeline_tests/test_dask_executor.py``), whose creation imports the real one.
 """
