@@ -131,6 +131,13 @@ def test_knn_update(bench: dict) -> None:
     assert row["n"] == 300 and row["update_over_rebuild"] > 0
 
 
+def test_graph_update(bench: dict) -> None:
+    out = run_benchmark(bench, "graph_update", "--sizes", "300", "--add", "0.02")
+    (row,) = out["rows"]
+    assert (row["n"], row["added"], row["mode"]) == (300, 6, "update")
+    assert row["load_update_cpu_s"] >= 0 and row["new_load_mae"] >= 0
+
+
 def test_scale_model(bench: dict) -> None:
     out = run_benchmark(bench, "scale_model", "--stages", "graph,paths", "--sizes", "200,400",
                         "--target", "1000", "--queries", "2", "--threads", "1")

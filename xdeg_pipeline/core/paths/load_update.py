@@ -1,24 +1,26 @@
 """The hub load brought up to date from the previous graph's instead of estimated afresh.
 
 A fresh estimate (:func:`~.load.estimate_load`: ``params.LOAD_ROUNDS`` rounds of
-``params.LOAD_SOURCES`` shortest-path trees) was 8.5 of the graph stage's 10.3 s on 4,000
-images (loaded 2-core box), the rest being the structure built in bulk (1.9 s) and the pickle;
-and it ran on every build, the images both graphs hold then taking the carried load
-(:func:`~.load.carry_load`, issue 21), so only the new images used it.
+``params.LOAD_SOURCES`` shortest-path trees) ran on every build, and the images both graphs hold
+then took the carried load (:func:`~.load.carry_load`, issue 21), so only the new images used it.
+On 4,000 images + 40 it cost 2.0 CPU s against 0.6 for the whole structure built in bulk
+(``python -m benchmarks.graph_update``, one thread's process time).
 
 Here, when the previous graph's load can be carried (same settings and basis, at most
 ``params.LOAD_KEEP_SHARE`` of the images added or removed since it was estimated fresh), the
-kept images keep their load exactly (as before) and a new image takes the median carried load of
-its kNN neighbours (long-range landmark edges left out; a new image whose neighbours are all new
-takes theirs once they have one, else the median over the kept images). No simulation runs, so
-the update costs O(edges) whatever the number added, and is the cheaper at every size: the switch
-back to a fresh estimate is ``LOAD_KEEP_SHARE`` (drift of the load, not cost).
+kept images keep their load exactly (as before) and the new images get theirs by
+``params.LOAD_UPDATE_ROUNDS`` rounds of the same simulation going on from the carried load, each
+new image starting from the median of its kNN neighbours' (:func:`neighbour_load`; the start
+counts as one round). The work is ``LOAD_UPDATE_ROUNDS / LOAD_ROUNDS`` of a fresh estimate
+whatever the number added, so the update is the cheaper at every size; the switch back to a
+fresh estimate is ``LOAD_KEEP_SHARE`` (drift of the load, not cost).
 
-How close (4,000 clustered 64-d vectors + 40, k = 20; ``LoadUpdate`` against the fresh estimate
-for the 40 new images): mean absolute difference 0.0010 (their fresh mean 0.0014, the 99th
-percentile over all images 0.059), correlation 0.87. One round of the simulation costed with the
-carried load instead (1/20 of the work) was far worse: all-or-nothing routing gave the new images
-0 or 10x their fresh load, depending on their starting cost.
+Measured by ``python -m benchmarks.graph_update --sizes 4000`` (128-d clustered, + 1 %; the 40
+new images' load against the fresh estimate's; their fresh mean 0.0127, one of them a bridge
+end at 0.48): neighbours' median alone, 0.11 CPU s, mean absolute difference 0.0126,
+correlation 0.02 (a new image at the end of a bridge carries the chains across it, which no
+neighbour does); + 1 round 0.35 s, 0.0083, 0.94; + 2 rounds 0.39 s, 0.0058, 0.98; + 4 rounds
+(the default) 0.56 s, 0.0036, 0.996; the fresh estimate with the carry 2.0 s.
 """
 
 from __future__ import annotations
@@ -30,14 +32,16 @@ import numpy as np
 
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.near_duplicates import find_near_duplicates
+from xdeg_pipeline.core.graph.sampling import graph_keys
+from xdeg_pipeline.core.paths.arcs import Arcs
 from xdeg_pipeline.core.paths.costs import StepCost
-from xdeg_pipeline.core.paths.load import attach_hub_load, carry_load
+from xdeg_pipeline.core.paths.load import attach_hub_load, carry_load, estimate_load
 
 
 @dataclass(frozen=True)
 class LoadUpdate:
-    """How the load was made: ``mode`` ``"update"`` (carried; new images from their
-    neighbours) or ``"rebuild"`` (estimated afresh, with the reason); ``estimated``: images
+    """How the load was made: ``mode`` ``"update"`` (carried; the new images' estimated going
+    on from it) or ``"rebuild"`` (estimated afresh, with the reason); ``estimated``: images
     whose load was made this run, ``carried``: images that kept theirs."""
 
     mode: str
@@ -78,21 +82,27 @@ def neighbour_load(graph: ig.Graph, load: np.ndarray) -> np.ndarray:
 def update_hub_load(graph: ig.Graph, previous: ig.Graph | None = None, basis: str = ""
                     ) -> tuple[ig.Graph, LoadUpdate]:
     """Store in ``graph`` the hub load a default finder uses, as
-    :func:`~.load.attach_hub_load` does, estimating nothing when ``previous``'s load can be
-    carried (see the module docstring)."""
+    :func:`~.load.attach_hub_load` does, estimating only the new images' when ``previous``'s
+    load can be carried (see the module docstring)."""
     cost = StepCost.of()
     n = graph.vcount()
     if cost.hub_penalty <= 0 or previous is None:
         return attach_hub_load(graph, previous, basis), LoadUpdate(
             "rebuild", _why_fresh(previous) if previous is None else "no hub penalty", n, 0)
-    load_params = cost.load_params(find_near_duplicates(graph).scale.near_dup)
+    scale = find_near_duplicates(graph).scale
+    load_params = cost.load_params(scale.near_dup)
     load = np.full(n, np.nan)
     kept = carry_load(graph, previous, load, load_params, basis)
     new = np.isnan(load)
     if new.all():
         return attach_hub_load(graph, None, basis), LoadUpdate("rebuild", _why_fresh(previous),
                                                               n, 0)
-    graph.vs["load"] = neighbour_load(graph, load).tolist()
+    start = neighbour_load(graph, load)
+    if new.any() and params.LOAD_UPDATE_ROUNDS > 0:
+        went_on = estimate_load(Arcs(graph), cost, rounds=params.LOAD_UPDATE_ROUNDS,
+                                scale=scale, keys=graph_keys(graph), start=start)
+        start[new] = went_on[new]
+    graph.vs["load"] = start.tolist()
     graph["params"]["load_params"] = load_params
     graph["params"]["load_base"] = {**kept, "basis": basis}
     return graph, LoadUpdate("update", "", int(new.sum()), int((~new).sum()))
