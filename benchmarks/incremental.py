@@ -165,8 +165,8 @@ def _print_breakdown(label: str, wall: float, parts: dict[str, float], summary: 
             extra = (f"  ({feats.get('run_images_computed', 0)} computed in "
                      f"{feats.get('shards_computed', 0)} shards, runtime "
                      f"{feats.get('runtime', '?')})")
-        if name == "knn_edges" and summary.get("knn_edges", {}).get("mode"):
-            extra = f"  ({summary['knn_edges']['mode']})"
+        if name in ("knn_edges", "similarity_graph") and summary.get(name, {}).get("mode"):
+            extra = f"  ({summary[name]['mode']})"
         if name == "collection_map" and summary.get("collection_map", {}).get("mode"):
             extra = f"  ({summary['collection_map']['mode']})"
         if name == "thumbnails" and "made" in summary.get("thumbnails", {}):
