@@ -78,7 +78,7 @@ from xdeg_pipeline.core.graph.build import build_graph
 from xdeg_pipeline.core.graph.knn import knn_edges, knn_recall
 from xdeg_pipeline.core.graph.pca import fit_pca, l2_normalise
 from xdeg_pipeline.core.paths import PathError, PathFinder
-from xdeg_pipeline.core.paths.load import attach_hub_load
+from xdeg_pipeline.core.paths.load_update import update_hub_load
 
 STEPS_X = 7  # intermediate images for the steps mode (8 steps)
 # A step shorter than this share of the natural step (and under half its chain's largest step)
@@ -160,8 +160,8 @@ def build(F: np.ndarray, pca, k: int, space: str, seed: int, finder_kw: dict,
     edges = knn_edges(X, k=k, space=space)
     t_knn = time.perf_counter()
     attrs = None if hashes is None else {"content_hash": list(hashes)}
-    g = attach_hub_load(build_graph(edges, X, metric=space, vertex_attrs=attrs,
-                                    **(graph_kw or {})), previous, basis="benchmark")
+    g, _ = update_hub_load(build_graph(edges, X, metric=space, vertex_attrs=attrs,
+                                       **(graph_kw or {})), previous, basis="benchmark")
     t1 = time.perf_counter()
     finder = PathFinder(g, **finder_kw)
     t2 = time.perf_counter()

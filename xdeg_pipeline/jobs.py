@@ -21,10 +21,10 @@ from dagster import (
     multiprocess_executor,
     op,
 )
-from dagster_dask import dask_executor
 
 from xdeg_pipeline.core.stages.verify import verify
 from xdeg_pipeline.core.storage.integrity import relative
+from xdeg_pipeline.dask_executor import dask_executor  # dagster_dask only when a run uses it
 from xdeg_pipeline.resources import XdegResource
 
 DEFAULT_EXECUTOR = in_process_executor

@@ -145,6 +145,12 @@ def test_knn_distributed(bench: dict) -> None:
     assert out["peak_worker_rss_gb"] > 0 and out["single_process_peak_rss_gb"] > 0
     assert out["wall_s"] > 0 and out["single_process_wall_s"] > 0
 
+def test_graph_update(bench: dict) -> None:
+    out = run_benchmark(bench, "graph_update", "--sizes", "300", "--add", "0.02")
+    (row,) = out["rows"]
+    assert (row["n"], row["added"], row["mode"]) == (300, 6, "update")
+    assert row["load_update_cpu_s"] >= 0 and row["new_load_mae"] >= 0
+
 
 def test_scale_model(bench: dict) -> None:
     out = run_benchmark(bench, "scale_model", "--stages", "graph,paths", "--sizes", "200,400",
@@ -237,15 +243,28 @@ def test_incremental(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
             "image_features": {"run_images_computed": computed, "seconds": 0.5},
             "knn_edges": {"mode": "update"}, "pca_features": {"refit": False}}
 
+    def dagster_build(collection: Path, home: Path, instance: Path) -> tuple[float, dict]:
+        wall, summary = build(collection, home, False)
+        log = ('... STEP_SUCCESS - Finished execution of step "similarity_graph" in 533ms.\n'
+               '... STEP_SUCCESS - Finished execution of step "image_features" in 1m2s.')
+        steps = incremental.step_seconds(log)
+        return wall, {**{k: {"seconds": v} for k, v in steps.items()}, "cpu_s": 1.0,
+                      "graph_mode": "update"}
+
     monkeypatch.setattr(incremental, "_build", build)
+    monkeypatch.setattr(incremental, "_dagster_build", dagster_build)
     monkeypatch.setattr(sys, "argv", ["incremental", "--images", str(tmp_path / "images"),
                                       "--n", "10", "--add", "0.1", "--in-process"])
     incremental.main()
     out = _last_json(capsys.readouterr().out)
-    assert (out["images"], out["added"], out["ratio"]) == (10, 1, 1.1)
+    assert (out["images"], out["added"], out["ratio"], out["ratio_cli"]) == (10, 1, 1.1, 1.1)
     assert out["features_computed_incremental"] == out["added_new_content"] == 1
     assert out["exactly_the_added"] and out["features_computed_unchanged"] == 0
     assert out["breakdown_s"]["full"]["image_features"] == 0.5
+    assert out["ratio_dagster"] == 1.1 and out["dagster_graph_mode_incremental"] == "update"
+    steps = out["dagster_breakdown_s"]["incremental"]
+    assert (steps["similarity_graph"], steps["image_features"]) == (0.53, 62.0)
+    assert out["targets"] == {"ratio_cli": 0.10, "ratio_dagster": 0.12}
 
 
 def test_url_manifest(monkeypatch: pytest.MonkeyPatch,

@@ -37,7 +37,8 @@ def knn_edges(context: AssetExecutionContext, xdeg: XdegResource) -> Materialize
     kinds={"igraph", "pickle"},
     **FOLLOWS_UPSTREAM,
     description="Undirected similarity graph built in bulk from knn_edges, bridged so that "
-    "every pair of images is connected.",
+    "every pair of images is connected; its hub load updated, not re-estimated, after a small "
+    "change (mode: update or rebuild).",
 )
 @plain_faults
 def similarity_graph(context: AssetExecutionContext, xdeg: XdegResource) -> MaterializeResult:
@@ -47,7 +48,8 @@ def similarity_graph(context: AssetExecutionContext, xdeg: XdegResource) -> Mate
     return materialized(
         result,
         path=settings.layout.similarity_graph,
-        **pick(result, "vertices", "edges", "components", "degree_max", "exits"),
+        **pick(result, "vertices", "edges", "components", "degree_max", "exits", "mode",
+               "load_estimated"),
         degree_mean=round(result.state["degree_mean"], 2),
         degree_histogram=degree_histogram(result.state["degree_counts"],
                                           settings.layout.state_dir),

@@ -131,6 +131,9 @@ LOAD_SOURCES = 48
 # (issue 21; 1% far images added to the series collection, 200 pairs: smooth chains unchanged
 # 0.60 with a fresh load, 0.80 with the old one carried over; see docs/path_quality.md).
 LOAD_KEEP_SHARE = 0.05
+# A carried load (above) gets the added images' own by this many rounds of the estimate, going on
+# from their kNN neighbours' median (core/paths/load_update.py): 4/LOAD_ROUNDS of a fresh one.
+LOAD_UPDATE_ROUNDS = 4
 LOAD_WORK = 1e8  # arcs x sources over all load rounds (bounds the estimate on huge graphs)
 
 # Above this many images smooth searches a corridor (the minimum-spanning-tree path and two

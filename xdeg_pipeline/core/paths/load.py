@@ -68,6 +68,7 @@ def estimate_load(
     seed: int = 0,
     scale: StepScale | None = None,
     keys: np.ndarray | None = None,
+    start: np.ndarray | None = None,
 ) -> np.ndarray:
     """Share of all chains passing through each image (interior), by simulation.
 
@@ -81,13 +82,17 @@ def estimate_load(
     (method of successive averages), each round costing with the loads so far, so the
     penalty settles instead of oscillating. The cap on the largest step is left out here
     (with power >= 4 it rarely binds); ``scale`` (natural step, near-duplicate distance) sets
-    the step cost and the near-duplicate penalty as in the searches.
+    the step cost and the near-duplicate penalty as in the searches. ``start``: a load to go on
+    from, counted as one round (:mod:`.load_update`); default zeros, counted as none.
     """
     scale = StepScale(0.0, 0.0) if scale is None else scale
     n = arcs.n
     load = np.zeros(n)
     if n < 3 or not len(arcs.w):
         return load
+    done = 0 if start is None else 1  # rounds the load so far stands for
+    if start is not None:
+        load = np.asarray(start, dtype=np.float64).copy()
     rounds = params.LOAD_ROUNDS if rounds is None else rounds
     n_src = params.LOAD_SOURCES if sources is None else sources
     n_src = max(2, min(n, n_src, int(params.LOAD_WORK / rounds / max(len(arcs.arc_e), 1))))
@@ -102,7 +107,7 @@ def estimate_load(
             usage += size - 1.0  # chains from src passing through each vertex
         usage = np.maximum(usage, 0.0)
         usage /= n_src * (n - 1)
-        load = (load * r + usage) / (r + 1)
+        load = (load * (r + done) + usage) / (r + done + 1)
     return load
 
 

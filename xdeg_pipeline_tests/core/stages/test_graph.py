@@ -1,4 +1,6 @@
-"""The similarity_graph stage keeps the hub load of the images a rebuild keeps (issue 21)."""
+"""The similarity_graph stage keeps the hub load of the images a rebuild keeps (issue 21), and
+after a small change updates the load instead of estimating it afresh (issue 20), saying which
+in its state."""
 
 from __future__ import annotations
 
@@ -7,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xdeg_pipeline.core.graph.build import load_graph
+from xdeg_pipeline.core.graph.build import build_graph, load_graph
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stages.graph import similarity_graph
 from xdeg_pipeline.core.stages.knn import knn_edges
+from xdeg_pipeline.core.storage.state import read_state
 from xdeg_pipeline_tests.helpers.pca_stage import clustered_vectors, write_pca
 
 
@@ -29,9 +32,17 @@ def test_a_grown_collection_keeps_the_load_of_its_images(tmp_path: Path) -> None
     Z = clustered_vectors(410, 0)
     first = _build(tmp_path, keys, Z[:400], "m1")
     assert first["params"]["load_base"]["changed"] == 0
-    grown = _build(tmp_path, keys + [f"{i:064x}" for i in range(900, 904)], Z[:404], "m1")
+    more = keys + [f"{i:064x}" for i in range(900, 904)]
+    grown = _build(tmp_path, more, Z[:404], "m1")
     assert grown["params"]["load_base"]["changed"] == 4
     assert grown.vs["load"][:400] == first.vs["load"]
+    state = read_state(tmp_path, "similarity_graph")
+    assert (state["mode"], state["load_estimated"]) == ("update", 4)
+    rebuilt = build_graph(pd.read_parquet(tmp_path / "knn_edges.parquet"), Z[:404],
+                          vertex_attrs={"content_hash": more})
+    assert grown.get_edgelist() == rebuilt.get_edgelist()  # the structure: as a rebuild
+    assert grown.es["weight"] == rebuilt.es["weight"] and grown.vs["sigma"] == rebuilt.vs["sigma"]
     refit = _build(tmp_path, keys, Z[:400], "m2")  # another PCA model: another space
     assert refit["params"]["load_base"]["changed"] == 0
     assert refit["params"]["load_base"]["basis"] != first["params"]["load_base"]["basis"]
+    assert read_state(tmp_path, "similarity_graph")["mode"] == "rebuild"
