@@ -179,6 +179,11 @@ STEPS_SLACK = 0.12  # steps: the cheapest chain with largest step <= least possi
 #   instead: Tux 0.616 / 0.546, series near-identical 8.3 / 4.9 %. Less crawling always cost
 #   same-topic share (target: not below today's), so it stays off (docs/path_quality.md).
 STEP_FLOOR = 0.0
+# SHORT_STEP / SHORT_STEP_COST (issue 21): a step shorter than SHORT_STEP natural steps (the
+#   scale of consecutive members of a design series) costs as one of SHORT_STEP_COST x the
+#   chain's cap, in smooth and steps. Evidence: docs/path_quality.md.
+SHORT_STEP = 0.0
+SHORT_STEP_COST = 1.0
 
 # --- steps ----------------------------------------------------------------------------------
 STEPS_SEARCH_BUDGET = 20_000  # DFS expansions per threshold before it counts as "not found"
