@@ -19,10 +19,6 @@ Two refinements (both off with their setting at 0): the depth-first search start
 hub-damped step cost (:mod:`.costs`), so chains spread over equally good images instead of all
 passing the few that are exactly minimax; and it first looks for a chain under that cap
 without near-duplicate steps, allowing them (at a large cost each) only if there is none.
-The series-step cost of ``smooth`` (``SHORT_STEP``) is not used here: with the number of steps
-fixed, a dear short step makes the cheapest walks bounce between two images to use up hops,
-and the depth-first search backtracks through them (query p50 5.6 -> 42 ms on the series
-collection, docs/path_quality.md).
 """
 
 from __future__ import annotations
@@ -174,14 +170,14 @@ def search(space: SearchSpace, q: Query) -> Chain:
     if space.near_dup_penalty > 0 and not space.exempt(s, t) and nd.any():
         clean = ~nd if allowed is None else allowed & ~nd
         try:
-            path = simple_chain(space, s, t, hops, cap, clean, space.floored(cap, series=False))
+            path = simple_chain(space, s, t, hops, cap, clean, space.floored(cap))
         except _Budget:
             path = None
         if path is not None:
             c = space.chain(path, "steps", lb)
             c.optimal = c.largest_step <= lb
             return c
-    return _search(space, q, allowed, space.arc_costs(q, cap=cap, series=False), lb)
+    return _search(space, q, allowed, space.arc_costs(q, cap=cap), lb)
 
 
 def _search(space: SearchSpace, q: Query, allowed: np.ndarray | None, cost: np.ndarray,
