@@ -36,8 +36,8 @@ def test_series_steps_cost_as_a_step_near_the_cap():
     as a step near the cap, so the chain leaves the series in few steps, under the same cap."""
     X = _series_points()
     g = build_graph(knn_edges(X, k=10), X)
-    plain = PathFinder(g, near_dup=0.02, short_step=0.0)
-    sized = PathFinder(g, near_dup=0.02, short_step=0.35)
+    plain = PathFinder(g, near_dup=0.02, short_step=0.0, hub_penalty=0)
+    sized = PathFinder(g, near_dup=0.02, short_step=0.35, hub_penalty=0)
     assert sized.space.short_step == 0.35 * sized.scale.natural
     series = 0.35 * plain.scale.natural
     a, b = _chains(plain), _chains(sized)
@@ -56,8 +56,8 @@ def test_series_steps_cost_as_a_step_near_the_cap():
 def test_steps_mode_avoids_series_steps_under_its_cap():
     X = _series_points()
     g = build_graph(knn_edges(X, k=10), X)
-    plain = PathFinder(g, near_dup=0.02, short_step=0.0)
-    sized = PathFinder(g, near_dup=0.02, short_step=0.35)
+    plain = PathFinder(g, near_dup=0.02, short_step=0.0, hub_penalty=0)
+    sized = PathFinder(g, near_dup=0.02, short_step=0.35, hub_penalty=0)
     series = 0.35 * plain.scale.natural
     a, b = _chains(plain, steps=5), _chains(sized, steps=5)
     assert all(len(c.steps) == 6 for c in b)
