@@ -194,6 +194,22 @@ STEPS_SLACK = 0.12  # steps: the cheapest chain with largest step <= least possi
 #   instead: Tux 0.616 / 0.546, series near-identical 8.3 / 4.9 %. Less crawling always cost
 #   same-topic share (target: not below today's), so it stays off (docs/path_quality.md).
 STEP_FLOOR = 0.0
+# SHORT_STEP / SHORT_STEP_COST (issue 21): a step shorter than SHORT_STEP natural steps (the
+#   scale of consecutive members of a design series: graph-space p50 / p90 0.2 / 0.45 natural
+#   steps on the series collection) costs as one of SHORT_STEP_COST x the chain's cap, in smooth
+#   and steps: at power 4.5 a series step clamped at MIN_STEP cost 1/20 of a step near the cap,
+#   so chains crossed a series in many of them. Series collection (benchmarks.series_collection,
+#   969 images; full space, smooth) near-identical steps / shortest/longest p10 / crawl p90 /
+#   same-topic: off 12.3 % / 0.166 / 2.67 / 0.681; 0.3 x 1: 12.6 % / 0.181 / 3 / 0.685;
+#   0.4 x 0.7: 2.8 % / 0.217 / 2.5 / 0.661; 0.4 x 1: 0.5 % / 0.329 / 2.67 / 0.645; 0.45 x 0.7:
+#   2.1 % / 0.285 / 2.5 / 0.656; 0.45 x 1: 0.2 % / 0.388 / 2.5 / 0.639 (the series' own steps
+#   count as same-topic, so crossing it in fewer steps lowers that share there). Tux Paint
+#   smooth: off 0.350 / 2.33 / same-topic 0.676, hub 0.042; 0.3: 0.378 / 0.676; 0.45: 0.436 /
+#   2.33 / 0.673, hub 0.046; steps 7 shortest/longest p10 0.324 -> 0.414, same-topic 0.742 both.
+#   Steps 7 query p50 on the series collection, interleaved in one process: 58 -> 62 ms.
+#   Largest / bound, hops and hub shares stay within targets (docs/path_quality.md).
+SHORT_STEP = 0.45
+SHORT_STEP_COST = 1.0
 
 # --- steps ----------------------------------------------------------------------------------
 STEPS_SEARCH_BUDGET = 20_000  # DFS expansions per threshold before it counts as "not found"

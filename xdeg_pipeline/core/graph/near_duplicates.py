@@ -99,12 +99,15 @@ def step_scale(nearest: np.ndarray, near_dup: float) -> StepScale:
     return StepScale(float(np.median(rest if len(rest) else d)), float(near_dup))
 
 
-def near_dup_distance(graph: ig.Graph, fraction: float | None = None) -> float:
-    """``fraction`` (default ``params.NEAR_DUP_FRACTION``) times the graph's stored
-    ``pair_median``; 0 if the graph has none."""
+def near_dup_distance(graph: ig.Graph, fraction: float | None = None,
+                      scale: dict | None = None) -> float:
+    """``fraction`` (default ``params.NEAR_DUP_FRACTION``) times the random-pair median of
+    ``scale`` (default: the graph's ``path_scale`` if it has one, else its ``pair_median``);
+    0 if there is none."""
     f = params.NEAR_DUP_FRACTION if fraction is None else float(fraction)
     stored = (graph["params"] if "params" in graph.attributes() else {}) or {}
-    return max(0.0, f * float(stored.get("pair_median", 0.0) or 0.0))
+    scale = stored.get("path_scale") or stored if scale is None else scale
+    return max(0.0, f * float(scale.get("pair_median", 0.0) or 0.0))
 
 
 def near_duplicate_groups(
@@ -162,6 +165,18 @@ def near_duplicates_of_edges(n: int, eu: np.ndarray, ev: np.ndarray, w: np.ndarr
 
 
 def find_near_duplicates(graph: ig.Graph, fraction: float | None = None) -> NearDuplicates:
-    """The near-duplicate distance, natural step and groups of a similarity graph."""
+    """The near-duplicate distance, natural step and groups of a similarity graph (the natural
+    step of its ``path_scale`` where it has one and ``fraction`` is the default)."""
     eu, ev, w = knn_edges_of(graph)
-    return near_duplicates_of_edges(graph.vcount(), eu, ev, w, near_dup_distance(graph, fraction))
+    near = near_duplicates_of_edges(graph.vcount(), eu, ev, w, near_dup_distance(graph, fraction))
+    return with_stored_natural(graph, near) if fraction is None else near
+
+
+def with_stored_natural(graph: ig.Graph, near: NearDuplicates) -> NearDuplicates:
+    """``near`` with the natural step of the graph's ``path_scale`` (kept while the collection
+    changes little, :func:`xdeg_pipeline.core.paths.load.attach_hub_load`), if it has one."""
+    stored = (graph["params"] if "params" in graph.attributes() else {}) or {}
+    natural = float((stored.get("path_scale") or {}).get("natural", 0.0) or 0.0)
+    if natural <= 0:
+        return near
+    return NearDuplicates(StepScale(natural, near.scale.near_dup), near.labels, near.nearest)

@@ -19,6 +19,7 @@ from xdeg_pipeline.core.graph.near_duplicates import (
     NearDuplicates,
     near_dup_distance,
     near_duplicates_of_edges,
+    with_stored_natural,
 )
 from xdeg_pipeline.core.graph.sampling import graph_keys
 from xdeg_pipeline.core.paths import load as hub_load
@@ -71,7 +72,9 @@ class PathFinder:
     near-duplicate distance as a share of the graph's random-pair median; 0: near-duplicate
     steps are not avoided) or ``near_dup`` (the distance itself); ``steps_slack`` and
     ``search_budget`` (``steps``); ``step_floor`` (a step under this share of the chain's
-    cap costs as one that long, :meth:`~.search.SearchSpace.floored`).
+    cap costs as one that long), ``short_step`` and ``short_cost`` (a step shorter than
+    ``short_step`` natural steps costs as one of ``short_cost`` times the chain's cap; both
+    :meth:`~.search.SearchSpace.floored`).
     """
 
     def __init__(
@@ -89,6 +92,8 @@ class PathFinder:
         near_dup: float | None = None,
         steps_slack: float | None = None,
         step_floor: float | None = None,
+        short_step: float | None = None,
+        short_cost: float | None = None,
     ) -> None:
         self.graph = graph
         self.n = graph.vcount()
@@ -99,6 +104,8 @@ class PathFinder:
         nd = (near_dup_distance(graph, near_dup_fraction) if near_dup is None
               else max(0.0, float(near_dup)))
         self.near_duplicates = near_duplicates_of(self.arcs, nd)
+        if near_dup is None and near_dup_fraction is None:  # the kept scale (issue 21)
+            self.near_duplicates = with_stored_natural(graph, self.near_duplicates)
         self.scale = self.near_duplicates.scale
         self.load = hub_load.graph_load(graph, self.arcs, self.step_cost, self.scale)
         self.cost = self.step_cost.edge_costs(self.arcs, self.load, self.scale)
@@ -118,6 +125,8 @@ class PathFinder:
             near_dup_penalty=penalty,
             groups=self.near_duplicates.labels,
             step_floor=_or(step_floor, params.STEP_FLOOR),
+            short_step=_or(short_step, params.SHORT_STEP) * self.scale.natural,
+            short_cost=_or(short_cost, params.SHORT_STEP_COST),
             arc_step=step[self.arcs.arc_e],
             arc_hub=(self.cost / np.maximum(step, 1e-300))[self.arcs.arc_e],
             power=self.step_cost.power,

@@ -17,6 +17,7 @@ from scipy.sparse.csgraph import dijkstra
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.near_duplicates import (
     StepScale,
+    find_near_duplicates,
     near_dup_distance,
     near_duplicates_of_edges,
 )
@@ -164,15 +165,41 @@ def attach_hub_load(graph: ig.Graph, previous: ig.Graph | PreviousLoad | None = 
     With ``previous`` (the graph this one replaces) the images both hold keep their load when
     the collection changed little (:func:`carry_load`): the load moves a little with every
     image that arrives, and with it chains between routes of about equal cost (issue 21).
+    The step scale (``graph["params"]["path_scale"]``: the random-pair median the
+    near-duplicate distance is a share of, and the natural step) is carried with the load, for
+    the same reason: both are medians over the whole collection, so every arrival moves them
+    and with them the cost of every old edge (the clamp, the cap's floor, the series steps).
     ``basis`` names what the graph was built from (the space and the settings): the load is
     carried only between graphs of one basis. ``previous`` may be given as its
     :class:`PreviousLoad` (the graph stage reads it before building, then drops the graph)."""
     load, load_params = estimate_graph_load(graph)
     kept = {**carry_load(graph, previous, load, load_params, basis), "basis": basis}
+    scale = carried_scale(graph, previous, kept)
     graph.vs["load"] = load.tolist()
-    graph["params"]["load_params"] = load_params
+    graph["params"]["load_params"] = {
+        **load_params, "near_dup": near_dup_distance(graph, scale=scale)}
     graph["params"]["load_base"] = kept
+    graph["params"]["path_scale"] = scale
     return graph
+
+
+def carried_scale(graph: ig.Graph, previous: ig.Graph | PreviousLoad | None, kept: dict
+                  ) -> dict:
+    """The step scale chains are costed by: the previous graph's while its load is carried
+    (``kept["changed"] > 0``), else this graph's own (:func:`fresh_scale`)."""
+    scale = fresh_scale(graph)
+    if isinstance(previous, ig.Graph):
+        previous = PreviousLoad.of(previous)
+    if kept.get("changed", 0) > 0 and previous is not None:
+        scale = dict(previous.params.get("path_scale") or scale)
+    return scale
+
+
+def fresh_scale(graph: ig.Graph) -> dict:
+    """The step scale of this graph alone: its random-pair median and natural step."""
+    stored = (graph["params"] if "params" in graph.attributes() else {}) or {}
+    return {"pair_median": float(stored.get("pair_median", 0.0) or 0.0),
+            "natural": float(find_near_duplicates(graph).scale.natural)}
 
 
 def carry_load(graph: ig.Graph, previous: ig.Graph | PreviousLoad | None, load: np.ndarray,

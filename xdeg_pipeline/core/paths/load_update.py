@@ -31,11 +31,16 @@ import igraph as ig
 import numpy as np
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.graph.near_duplicates import find_near_duplicates
+from xdeg_pipeline.core.graph.near_duplicates import find_near_duplicates, near_dup_distance
 from xdeg_pipeline.core.graph.sampling import graph_keys
 from xdeg_pipeline.core.paths.arcs import Arcs
 from xdeg_pipeline.core.paths.costs import StepCost
-from xdeg_pipeline.core.paths.load import attach_hub_load, carry_load, estimate_load
+from xdeg_pipeline.core.paths.load import (
+    attach_hub_load,
+    carried_scale,
+    carry_load,
+    estimate_load,
+)
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,9 @@ def update_hub_load(graph: ig.Graph, previous: ig.Graph | None = None, basis: st
                                 scale=scale, keys=graph_keys(graph), start=start)
         start[new] = went_on[new]
     graph.vs["load"] = start.tolist()
-    graph["params"]["load_params"] = load_params
+    path_scale = carried_scale(graph, previous, kept)
+    graph["params"]["load_params"] = {
+        **load_params, "near_dup": near_dup_distance(graph, scale=path_scale)}
     graph["params"]["load_base"] = {**kept, "basis": basis}
+    graph["params"]["path_scale"] = path_scale
     return graph, LoadUpdate("update", "", int(new.sum()), int((~new).sum()))

@@ -63,6 +63,8 @@ class SearchSpace:
     step_floor: float = 0.0  # a step under this share of the chain's cap costs as one that long
     arc_step: np.ndarray | None = None  # per arc: the hub-free step cost (arc_cost / arc_hub)
     arc_hub: np.ndarray | None = None  # per arc: the hub factor 1 + hub_penalty * load
+    short_step: float = 0.0  # a step shorter than this (a distance) is a series step ...
+    short_cost: float = 0.0  # ... and costs as one of this share of the chain's cap
     power: float = 1.0  # of the step cost (for the floor's cost)
     unit: float = 1.0  # the step cost's unit (median edge weight)
     _vertex_map: np.ndarray | None = field(default=None, repr=False)
@@ -98,24 +100,39 @@ class SearchSpace:
         """Per-arc cost for this query (of the arcs ``idx``, all if None): the step cost plus the
         near-duplicate penalty, unless the query is exempt. With ``step_floor`` and the chain's
         ``cap`` (its largest step allowed), a step shorter than ``step_floor * cap`` costs as
-        much as one that long (:meth:`floored`)."""
-        cost = self.floored(cap, idx)
-        if self.near_dup_penalty <= 0 or self.exempt(q.s, q.t):
+        much as one that long, and so does a series step (:meth:`floored`), except between two
+        near-duplicates of one group: that chain stays among them."""
+        exempt = self.exempt(q.s, q.t)
+        cost = self.floored(cap, idx, series=not (exempt and self.scale.near_dup > 0))
+        if self.near_dup_penalty <= 0 or exempt:
             return cost
         nd = self.near_dup_arc if idx is None else self.near_dup_arc[idx]
         return cost + self.near_dup_penalty * nd
 
-    def floored(self, cap: float, idx: np.ndarray | None = None) -> np.ndarray:
-        """The step cost with the floor of ``step_floor * cap``: every step is worth about what
-        the chain's cap allows, so a chain does not cross a series in many short steps where a
-        few steps under its cap reach as far (issue 21)."""
+    def floored(self, cap: float, idx: np.ndarray | None = None, series: bool = True
+                ) -> np.ndarray:
+        """The step cost sized against the chain's ``cap`` (its largest step allowed; 0: the
+        plain cost): a step shorter than ``step_floor * cap`` costs as one that long, and a
+        *series step* (shorter than ``short_step``) as one of ``short_cost * cap``. Either way a
+        short step costs about what a step near the cap does, so a chain does not cross a
+        series in many short steps where a few steps under its cap reach as far (issue 21).
+        ``series=False``: series steps at their plain cost."""
         cost = self.arc_cost if idx is None else self.arc_cost[idx]
-        if self.step_floor <= 0 or cap <= 0 or self.arc_step is None or self.arc_hub is None:
+        if cap <= 0 or self.arc_step is None or self.arc_hub is None:
             return cost
-        least = (self.step_floor * cap / self.unit) ** self.power
+        floor = self.step_floor > 0
+        short = series and self.short_step > 0 and self.short_cost > 0
+        if not (floor or short):
+            return cost
         step = self.arc_step if idx is None else self.arc_step[idx]
         hub = self.arc_hub if idx is None else self.arc_hub[idx]
-        return np.maximum(step, least) * hub
+        if floor:
+            step = np.maximum(step, (self.step_floor * cap / self.unit) ** self.power)
+        if short:
+            w = self.arcs.arc_w if idx is None else self.arcs.arc_w[idx]
+            least = (self.short_cost * cap / self.unit) ** self.power
+            step = np.where(w < self.short_step, np.maximum(step, least), step)
+        return step * hub
 
     def cap(self, b: float) -> float:
         """smooth: the largest step allowed when the least possible one is ``b``."""

@@ -1,0 +1,96 @@
+"""Issue 21: steps sized against the chain's cap (no crawling through a series) and step costs
+that stay put when unrelated images arrive."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from xdeg_pipeline.core.graph.build import build_graph
+from xdeg_pipeline.core.graph.knn import knn_edges
+from xdeg_pipeline.core.paths import PathFinder
+from xdeg_pipeline.core.paths.load import attach_hub_load
+
+SPREAD, SERIES = 150, 30
+
+
+def _series_points(seed: int = 1, dim: int = 6) -> np.ndarray:
+    """Scattered points (rows 0..SPREAD-1), then a design series: SERIES points along a segment
+    about two natural steps long, consecutive members a tenth of a natural step apart (further
+    apart than the near-duplicate distance given to the finders below)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(SPREAD, dim))
+    d = rng.normal(size=dim)
+    d /= np.linalg.norm(d)
+    S = X[0] + np.linspace(0, 2.5, SERIES)[:, None] * d + 0.01 * rng.normal(size=(SERIES, dim))
+    return np.concatenate([X, S]).astype(np.float32)
+
+
+def _chains(finder: PathFinder, **kw) -> list:
+    return [finder.find(s, t, **kw)[0] for s in range(SPREAD, SPREAD + SERIES, 6)
+            for t in range(0, SPREAD, 30)]
+
+
+def test_series_steps_cost_as_a_step_near_the_cap():
+    """From inside a series to the rest: the plain objective walks the series in many short
+    steps (each costs next to nothing at power 4.5); with ``short_step`` a series step costs
+    as a step near the cap, so the chain leaves the series in few steps, under the same cap."""
+    X = _series_points()
+    g = build_graph(knn_edges(X, k=10), X)
+    plain = PathFinder(g, near_dup=0.02, short_step=0.0, hub_penalty=0)
+    sized = PathFinder(g, near_dup=0.02, short_step=0.35, hub_penalty=0)
+    assert sized.space.short_step == 0.35 * sized.scale.natural
+    series = 0.35 * plain.scale.natural
+    a, b = _chains(plain), _chains(sized)
+    assert sum(len(c.steps) for c in b) < 0.7 * sum(len(c.steps) for c in a)
+    assert sum((np.array(c.steps) < series).sum() for c in a) > 3 * len(a)
+    assert sum((np.array(c.steps) < series).sum() for c in b) < sum(
+        (np.array(c.steps) < series).sum() for c in a) / 10
+    for c in b:
+        s, t = c.vertices[0], c.vertices[-1]
+        assert c.largest_step <= sized.space.cap(sized.bottleneck(s, t)) + 1e-9
+    ratio = [min(c.steps) / max(c.steps) for c in b]
+    assert np.percentile(ratio, 10) > np.percentile([min(c.steps) / max(c.steps) for c in a], 10)
+    assert sized.space.floored(0.0) is sized.space.arc_cost  # no cap: the plain cost
+
+
+def test_steps_mode_avoids_series_steps_under_its_cap():
+    X = _series_points()
+    g = build_graph(knn_edges(X, k=10), X)
+    plain = PathFinder(g, near_dup=0.02, short_step=0.0, hub_penalty=0)
+    sized = PathFinder(g, near_dup=0.02, short_step=0.35, hub_penalty=0)
+    series = 0.35 * plain.scale.natural
+    a, b = _chains(plain, steps=5), _chains(sized, steps=5)
+    assert all(len(c.steps) == 6 for c in b)
+    assert sum((np.array(c.steps) < series).sum() for c in b) < sum(
+        (np.array(c.steps) < series).sum() for c in a)
+
+
+def _graph(X: np.ndarray, hashes: list[str], previous=None):
+    g = build_graph(knn_edges(X, k=10), X, vertex_attrs={"content_hash": hashes})
+    return attach_hub_load(g, previous, basis="b")
+
+
+def test_unrelated_images_leave_the_scale_and_old_costs_alone():
+    """1 % far images join: the random-pair median and the natural step would both move (they
+    are medians over the whole collection); the graph keeps those of the one it replaces, so the
+    old edges' costs change only by one common factor and the chains stay."""
+    X = _series_points()
+    far = X[:3] * 0.2 + 40.0  # far from everything, near each other
+    Y = np.concatenate([X, far]).astype(np.float32)
+    hashes = [f"h{i}" for i in range(len(Y))]
+    first = _graph(X, hashes[: len(X)])
+    grown = _graph(Y, hashes, previous=first)
+    fresh = _graph(Y, hashes)
+    assert grown["params"]["path_scale"] == first["params"]["path_scale"]
+    assert fresh["params"]["path_scale"] != first["params"]["path_scale"]
+    a, b = PathFinder(first), PathFinder(grown)
+    assert b.scale == a.scale
+    assert b.load_params() == grown["params"]["load_params"]  # the stored load is used
+    old = [(e.index, grown.get_eid(e.source, e.target, error=False)) for e in first.es
+           if not e["long"]]
+    both = np.array([(i, j) for i, j in old if j >= 0])
+    assert len(both) > 0.9 * len(old)  # the far images took no kNN edges from the old ones
+    ca, cb = a.cost[both[:, 0]], b.cost[both[:, 1]]
+    assert np.allclose(cb / ca, (cb / ca)[0], rtol=1e-9)
+    pairs = [(s, t) for s in range(0, len(X), 17) for t in range(5, len(X), 23) if s != t]
+    assert all(a.find(s, t)[0].vertices == b.find(s, t)[0].vertices for s, t in pairs)
