@@ -62,7 +62,8 @@ def one_build(settings: Settings, once: bool) -> dict:
     finally:
         ThumbnailJob.wanted = wanted  # type: ignore[method-assign]
     thumbs, tw, tc = _timed(thumbnails, settings)
-    return {"images": feats["images_computed"], "thumbnails_made_by_stage": thumbs["made"],
+    by_stage = thumbs["made"] - thumbs.get("made_by_features", 0)
+    return {"images": feats["images_computed"], "thumbnails_made_by_stage": by_stage,
             "runtime": feats["runtime"],
             "image_features": {"wall_s": round(fw, 3), "cpu_s": round(fc, 3)},
             "thumbnails": {"wall_s": round(tw, 3), "cpu_s": round(tc, 3)},

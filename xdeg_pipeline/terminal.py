@@ -55,7 +55,9 @@ def _near(m: Meta) -> str:
 def _thumbnails(m: Meta) -> str:
     if "made" not in m:
         return "unchanged"
-    return (f"{m['made']} made, {m.get('reused', 0)} reused, "
+    by_features = m.get("made_by_features", 0)
+    made = f"{m['made']} made" + (f" ({by_features} by the feature step)" if by_features else "")
+    return (f"{made}, {m.get('reused', 0)} reused, "
             f"{_plural(m.get('sheets_drawn', 0), 'atlas sheet')} drawn")
 
 

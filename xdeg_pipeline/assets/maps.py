@@ -18,8 +18,8 @@ def thumbnails(context: AssetExecutionContext, xdeg: XdegResource) -> Materializ
     settings = xdeg.settings()
     result = thumbnail_stage.thumbnails(settings, reporter(context, settings))
     return materialized(result, path=settings.layout.thumbnails_dir,
-                        **pick(result, "images", "made", "reused", "sheets", "sheets_drawn",
-                               "without_thumbnail"))
+                        **pick(result, "images", "made", "made_by_features", "reused", "sheets",
+                               "sheets_drawn", "without_thumbnail"))
 
 
 @asset(deps=["pca_features", "thumbnails"], group_name="map", kinds={"parquet", "png"},

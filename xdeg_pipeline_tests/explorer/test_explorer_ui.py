@@ -106,6 +106,10 @@ def test_explorer_in_a_browser(explorer_home: dict, browser, tmp_path: Path) -> 
         expect(page.locator("ol.chain .item").first).to_be_visible(timeout=30_000)
         assert page.locator("#export-gif").get_attribute("href").startswith("/api/export?")
 
+        page.locator("#pick label", has_text="target").click()  # a known target: the random
+        _pick(page, "img 013", TARGET)  # pair may have drawn the hostile image itself
+        expect(page.locator("ol.chain .item").last).to_have_attribute("data-name", TARGET,
+                                                                      timeout=30_000)
         page.fill("#search", "onerror")  # hostile names are shown as text, never run
         hostile = page.locator("#gallery button").filter(has_text="onerror")
         expect(hostile).to_have_count(1, timeout=10_000)

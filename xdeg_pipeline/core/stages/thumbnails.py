@@ -37,6 +37,8 @@ def _make(images_root: Path, report: Reporter, inputs: StageInputs) -> Outcome:
     manifest = pd.read_parquet(files.raw_images)
     by_hash = files_by_hash(manifest, images_root)
     store = ThumbnailStore(files.thumbnails_dir)
+    stored = atlas.load_atlases(files.atlas_index, files.atlas_sheets)
+    by_features = _made_by_features(by_hash, stored, store)
     workers = min(MAX_WORKERS, os.cpu_count() or 1)
     stats = store.build(sorted(by_hash.items()), workers=workers,
                         progress=report.progress("thumbnails"))
@@ -45,12 +47,19 @@ def _make(images_root: Path, report: Reporter, inputs: StageInputs) -> Outcome:
                               "thumbnails; reconnect or restore it, then run `xdeg build` again")
     for h, reason in list(stats.failed.items())[:SHOWN_FAILURES]:
         report.warn(f"no thumbnail for {by_hash[h]}: {reason}")
-    stored = atlas.load_atlases(files.atlas_index, files.atlas_sheets)
     atlas.remove_unlisted(stored, files.atlas_dir)  # sheets replaced by the build before
     sheets = atlas.build_atlases(sorted(by_hash), store, files.atlas_dir, previous=stored)
     index_table, sheet_table = atlas.atlas_tables(sheets)
     state = {"images": len(by_hash), "sheets": len(sheet_table),
              "without_thumbnail": len(stats.failed)}
-    facts = {"made": stats.made, "reused": stats.reused, "sheets_drawn": sheets.written}
+    facts = {"made": stats.made + by_features, "made_by_features": by_features,
+             "reused": stats.reused - by_features, "sheets_drawn": sheets.written}
     return Outcome(state=state, facts=facts,
                    writes={files.atlas_index: index_table, files.atlas_sheets: sheet_table})
+
+
+def _made_by_features(by_hash: dict, stored: atlas.AtlasSet | None, store: ThumbnailStore) -> int:
+    """How many images new since the last atlases already have their thumbnail: the feature
+    step made it from the pixels it decoded (counted as made in this build, not reused)."""
+    known = set() if stored is None else set(stored.index["content_hash"])
+    return sum(1 for h in by_hash if h not in known and store.path(h).is_file())

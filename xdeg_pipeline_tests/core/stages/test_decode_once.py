@@ -72,7 +72,8 @@ def test_a_new_image_is_decoded_once_per_build(tmp_path: Path, monkeypatch) -> N
     assert feats.facts["images_computed"] == len(paths) and len(calls) == len(paths)
     thumbs = thumbnails(settings)
     assert len(calls) == len(paths)  # the thumbnails were made from the features' pixels
-    assert thumbs.facts["made"] == 0 and thumbs.facts["reused"] == len(paths)
+    assert thumbs.facts["made"] == thumbs.facts["made_by_features"] == len(paths)
+    assert thumbs.facts["reused"] == 0
     store = ThumbnailStore(settings.layout.thumbnails_dir)
     for path in paths:  # the thumbnails stage's own file: same size and format
         h = decode.content_hash(path)
