@@ -15,7 +15,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect, sync_playwright
 
 from xdeg_pipeline.core.settings import Settings
@@ -49,27 +48,33 @@ def _wait_http(url: str, timeout: float) -> None:
     raise TimeoutError(f"{url} did not answer in {timeout} s")
 
 
-def _wait_file(path: Path, timeout: float) -> None:
+def _wait_run_finished(settings: Settings, timeout: float, log: Path) -> None:
+    """Wait until the instance records the launched run as finished; it must have succeeded."""
+    from dagster import DagsterRunStatus
+
     deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} not written in {timeout} s"
-        time.sleep(2)
+    while True:
+        with open_instance(settings.layout) as instance:
+            runs = instance.get_runs(limit=1)
+        status = runs[0].status if runs else None
+        if status in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED):
+            raise AssertionError(log.read_text()[-3000:])
+        if status == DagsterRunStatus.SUCCESS:
+            return
+        assert time.monotonic() < deadline, f"no finished run in {timeout} s: {status}"
+        time.sleep(1)
 
 
 def _dismiss_community_dialog(page) -> None:
-    """Dagster's first-visit 'join the community' dialog covers the page: skip it."""
-    skip = page.get_by_role("button", name="Skip")
-    try:
-        skip.wait_for(timeout=8_000)
-        skip.click()
-    except PlaywrightTimeout:
-        pass
+    """Dagster's first-visit 'join the community' dialog covers the page: skip it whenever
+    it shows (Playwright's overlay handler: no waiting when it does not)."""
+    page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda skip: skip.click())
 
 
 def _open(browser, url: str, size: tuple[int, int]):
     page = browser.new_page(viewport={"width": size[0], "height": size[1]})
-    page.goto(url, wait_until="load")
     _dismiss_community_dialog(page)
+    page.goto(url, wait_until="load")
     return page
 
 
@@ -158,8 +163,8 @@ def test_dagster_ui_materialises_the_pipeline(xdeg_env: dict[str, Path], tmp_pat
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{base}/assets", wait_until="load")
             _dismiss_community_dialog(page)
+            page.goto(f"{base}/assets", wait_until="load")
             for key in ASSET_KEYS:
                 expect(page.get_by_text(key, exact=True).first).to_be_visible(timeout=60_000)
             page.goto(f"{base}/locations/xdeg/jobs/build", wait_until="load")
@@ -176,18 +181,9 @@ def test_dagster_ui_materialises_the_pipeline(xdeg_env: dict[str, Path], tmp_pat
             page.screenshot(path=str(shot / "ui_launch_backfill.png"))
             dialog.get_by_role("button", name="Launch backfill").click()
             expect(page.get_by_text("backfill", exact=False).first).to_be_visible(timeout=30_000)
-            _wait_file(xdeg_env["home"] / "similarity_graph.pkl", timeout=300)
+            _wait_run_finished(settings, timeout=300, log=tmp_path / "dagster_dev.log")
             page.goto(f"{base}/runs", wait_until="load")
-            status = page.get_by_text("Success", exact=True).first
-            deadline = time.monotonic() + 240
-            while time.monotonic() < deadline:
-                if status.is_visible():
-                    break
-                failed = page.get_by_text("Failure", exact=True).first
-                assert not failed.is_visible(), (tmp_path / "dagster_dev.log").read_text()[-3000:]
-                time.sleep(3)
-                page.reload(wait_until="load")
-            expect(status).to_be_visible(timeout=5_000)
+            expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=30_000)
             page.screenshot(path=str(shot / "ui_run_success.png"))
             _shards_have_their_own_figures(browser, base, settings)
             browser.close()
