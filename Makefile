@@ -24,8 +24,9 @@ system-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "install Debian's chromium (sudo apt-get install chromium) for the UI test"; exit 1; fi; }
 
+# Two workers, a test file each at a time (the machines have 2 cores): about 10 min, not 15.
 test: $(VENV)/.installed system-deps
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check xdeg_pipeline xdeg_pipeline_tests benchmarks deploy

@@ -48,20 +48,24 @@ def _wait_http(url: str, timeout: float) -> None:
     raise TimeoutError(f"{url} did not answer in {timeout} s")
 
 
-def _wait_run_finished(settings: Settings, timeout: float, log: Path) -> None:
-    """Wait until the instance records the launched run as finished; it must have succeeded."""
+def _wait_backfill_finished(settings: Settings, timeout: float, log: Path) -> None:
+    """Wait until the instance records the launched backfill as finished (its run done and
+    the backfill daemon's next tick seen); it must have succeeded."""
     from dagster import DagsterRunStatus
+    from dagster._core.execution.backfill import BulkActionStatus
 
     deadline = time.monotonic() + timeout
     while True:
         with open_instance(settings.layout) as instance:
+            backfills = instance.get_backfills(limit=1)
             runs = instance.get_runs(limit=1)
-        status = runs[0].status if runs else None
-        if status in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED):
+        if runs and runs[0].status in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED):
             raise AssertionError(log.read_text()[-3000:])
-        if status == DagsterRunStatus.SUCCESS:
+        status = backfills[0].status if backfills else None
+        if status in (BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED):
             return
-        assert time.monotonic() < deadline, f"no finished run in {timeout} s: {status}"
+        assert status in (None, BulkActionStatus.REQUESTED), log.read_text()[-3000:]
+        assert time.monotonic() < deadline, f"the backfill did not finish in {timeout} s"
         time.sleep(1)
 
 
@@ -181,7 +185,7 @@ def test_dagster_ui_materialises_the_pipeline(xdeg_env: dict[str, Path], tmp_pat
             page.screenshot(path=str(shot / "ui_launch_backfill.png"))
             dialog.get_by_role("button", name="Launch backfill").click()
             expect(page.get_by_text("backfill", exact=False).first).to_be_visible(timeout=30_000)
-            _wait_run_finished(settings, timeout=300, log=tmp_path / "dagster_dev.log")
+            _wait_backfill_finished(settings, timeout=300, log=tmp_path / "dagster_dev.log")
             page.goto(f"{base}/runs", wait_until="load")
             expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=30_000)
             page.screenshot(path=str(shot / "ui_run_success.png"))
