@@ -38,7 +38,9 @@ def _features(m: Meta) -> str:
 
 
 def _pca(m: Meta) -> str:
-    text = f"{m.get('dim')} dimensions, {m.get('explained_variance', 0):.1%} of the variance"
+    axes, dim = m.get("axes", m.get("dim")), m.get("dim")
+    shape = f"{axes} axes and the residual" if axes != dim else f"{dim} dimensions"
+    text = f"{shape}, {m.get('explained_variance', 0):.1%} of the variance"
     return text + (", refitted" if m.get("refit") else "")
 
 

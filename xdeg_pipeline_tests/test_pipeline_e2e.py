@@ -12,6 +12,7 @@ from dagster import DagsterInstance, materialize
 from xdeg_pipeline.assets import ALL_ASSETS
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.build import load_graph
+from xdeg_pipeline.core.stages import pca as pca_stage
 from xdeg_pipeline.core.storage.state import fingerprint, read_state
 from xdeg_pipeline.core.storage.tables import read_feature_table
 from xdeg_pipeline.definitions import defs
@@ -38,11 +39,11 @@ def test_build_then_find_paths(xdeg_env: dict[str, Path]) -> None:
         graph = load_graph(home / "similarity_graph.pkl", allowed_root=home)
         assert graph.vcount() == 24 and graph.is_connected()
         # the input fingerprints of data folders built before the stage runner: an upgraded
-        # folder reuses its outputs
+        # folder reuses its outputs (pca_features's since rows carry the residual, TRANSFORM 2)
         up = {n: read_state(home, n) for n in ("raw_images", "image_features", "pca_features",
                                                  "knn_edges", "similarity_graph")}
         assert up["pca_features"]["input_fingerprint"] == fingerprint(
-            up["image_features"]["output_fingerprint"], params.PCA_COMPONENTS)
+            up["image_features"]["output_fingerprint"], params.PCA_COMPONENTS, pca_stage.TRANSFORM)
         assert up["knn_edges"]["input_fingerprint"] == fingerprint(
             up["pca_features"]["output_fingerprint"], params.KNN_K, params.KNN_SPACE)
         assert up["similarity_graph"]["input_fingerprint"] == fingerprint(

@@ -15,6 +15,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect, sync_playwright
 
 from xdeg_pipeline.core.settings import Settings
@@ -70,14 +71,19 @@ def _wait_backfill_finished(settings: Settings, timeout: float, log: Path) -> No
 
 
 def _dismiss_community_dialog(page) -> None:
-    """Dagster's first-visit 'join the community' dialog covers the page: skip it whenever
-    it shows (Playwright's overlay handler: no waiting when it does not)."""
-    page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda skip: skip.click())
+    """Dagster's first-visit 'join the community' dialog covers the page: skip it. It shows
+    once per instance (Dagster remembers it was skipped), so only the first page waits."""
+    skip = page.get_by_role("button", name="Skip")
+    try:
+        skip.wait_for(timeout=20_000)
+        skip.click()
+        expect(skip).to_have_count(0, timeout=10_000)
+    except PlaywrightTimeout:
+        pass
 
 
 def _open(browser, url: str, size: tuple[int, int]):
     page = browser.new_page(viewport={"width": size[0], "height": size[1]})
-    _dismiss_community_dialog(page)
     page.goto(url, wait_until="load")
     return page
 
@@ -167,8 +173,8 @@ def test_dagster_ui_materialises_the_pipeline(xdeg_env: dict[str, Path], tmp_pat
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            _dismiss_community_dialog(page)
             page.goto(f"{base}/assets", wait_until="load")
+            _dismiss_community_dialog(page)
             for key in ASSET_KEYS:
                 expect(page.get_by_text(key, exact=True).first).to_be_visible(timeout=60_000)
             page.goto(f"{base}/locations/xdeg/jobs/build", wait_until="load")

@@ -77,7 +77,7 @@ def pca_features(context: AssetExecutionContext, xdeg: XdegResource) -> Material
     return materialized(
         result,
         path=settings.layout.pca_features,
-        **pick(result, "images", "dim", "refit", "fitted_on"),
+        **pick(result, "images", "dim", "axes", "refit", "fitted_on"),
         explained_variance=round(result.state["explained_variance"], 4),
         explained_variance_plot=variance_plot(result.facts["explained_variance_ratio"],
                                               settings.layout.state_dir),

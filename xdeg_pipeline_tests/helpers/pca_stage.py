@@ -10,11 +10,13 @@ from xdeg_pipeline.core.storage.state import write_state
 from xdeg_pipeline.core.storage.tables import write_feature_table
 
 
-def write_pca(home: Path, keys: list[str], Z: np.ndarray, model_id: str) -> None:
-    """What the pca_features stage leaves: its table and its state."""
+def write_pca(home: Path, keys: list[str], Z: np.ndarray, model_id: str,
+              transform: int = 2) -> None:
+    """What the pca_features stage leaves: its table and its state (``transform``: what a
+    reduced row holds, as the stage records it)."""
     write_feature_table(keys, Z, home / "pca_features.parquet")
-    write_state(home, "pca_features", {"output_fingerprint": f"{model_id}-{len(keys)}",
-                                       "model_id": model_id})
+    write_state(home, "pca_features", {"output_fingerprint": f"{model_id}-{len(keys)}-{transform}",
+                                       "model_id": model_id, "transform": transform})
 
 
 def clustered_vectors(n: int, seed: int) -> np.ndarray:

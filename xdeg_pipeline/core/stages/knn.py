@@ -76,7 +76,7 @@ def _neighbours(k: int, partition_above: int, inputs: StageInputs) -> Outcome:
     files = inputs.layout
     keys, Z = read_feature_table(files.pca_features)
     kk = min(k, max(len(Z) - 1, 1))
-    model_id = inputs.upstream.get("pca_features", {}).get("model_id")
+    model_id = reduction_id(inputs.upstream.get("pca_features", {}))
     old = _previous(files, inputs.previous, model_id, k)
     build = partial(build_table, k=kk, partition_above=partition_above)
     if isinstance(old, str):
@@ -104,3 +104,10 @@ def _neighbours(k: int, partition_above: int, inputs: StageInputs) -> Outcome:
                    writes={files.knn_rows: pd.DataFrame({"content_hash": keys}),
                            files.knn_edges: edges},
                    facts={"mode": mode, "rows_searched": searched, **how})
+
+
+def reduction_id(pca_state: dict) -> str | None:
+    """What the vectors were reduced by: the PCA model and what a reduced row holds (vectors of
+    another reduction are not comparable, so the previous table cannot be updated)."""
+    model_id = pca_state.get("model_id")
+    return model_id and f"{model_id}/t{pca_state.get('transform', 1)}"

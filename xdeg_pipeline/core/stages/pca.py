@@ -23,6 +23,7 @@ from xdeg_pipeline.core.storage.tables import read_feature_table, write_feature_
 
 NAME = "pca_features"
 REFIT_GROWTH = 1.25  # refit once the collection is this many times what the model was fit on
+TRANSFORM = 2  # what a reduced row holds: 2 = the axes and the residual (1: the axes only)
 
 
 def pca_features(settings: Settings, report: Reporter | None = None) -> StageResult:
@@ -30,7 +31,7 @@ def pca_features(settings: Settings, report: Reporter | None = None) -> StageRes
     the result's facts hold the explained variance ratio of each component and ``refit``."""
     files, n_components = settings.layout, settings.pca_dims
     stage = Stage(NAME, partial(_reduce, n_components), upstream=("image_features",),
-                  params=(n_components,), outputs=(files.pca_features, files.pca_model))
+                  params=(n_components, TRANSFORM), outputs=(files.pca_features, files.pca_model))
     result = run_stage(stage, files, report)
     ratio = result.facts.get("explained_variance_ratio")
     if ratio is None:
@@ -64,12 +65,15 @@ def _reduce(n_components: int | None, inputs: StageInputs) -> Outcome:
         "model_id": model_id,
         "images": n_total,  # the rows of the shards read (their counts in image_features)
         "n_components": n_components,
+        "transform": TRANSFORM,
         "fitted_on": fitted_on,
-        "dim": model.dim_out,
+        "dim": model.dim_out,  # columns of a reduced row
+        "axes": model.dim_out if model.components is None else model.dim_out - 1,
         "explained_variance": float(np.sum(model.explained_variance_ratio)),
     }
     return Outcome(state=state, writes=writes,
-                   output_fingerprint=fingerprint(features.get("output_fingerprint"), model_id),
+                   output_fingerprint=fingerprint(features.get("output_fingerprint"), model_id,
+                                                  TRANSFORM),
                    facts={"refit": kept is None,
                           "explained_variance_ratio": model.explained_variance_ratio})
 

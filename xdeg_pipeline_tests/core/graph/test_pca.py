@@ -20,7 +20,7 @@ def features() -> np.ndarray:
 def test_fit_reduces_and_components_are_orthonormal(features):
     model = fit_pca(features, 16)
     out = model.transform(features)
-    assert out.shape == (600, 16) and out.dtype == np.float32
+    assert out.shape == (600, 17) and out.dtype == np.float32  # 16 axes and the residual
     gram = model.components @ model.components.T
     np.testing.assert_allclose(gram, np.eye(16), atol=1e-4)
     evr = model.explained_variance_ratio
@@ -35,6 +35,22 @@ def test_distances_between_normalised_features_are_kept(features):
     d_full = np.linalg.norm(full[i] - full[j], axis=1)
     d_red = np.linalg.norm(out[i] - out[j], axis=1)
     np.testing.assert_allclose(d_red, d_full, atol=2e-3)
+
+
+def test_an_image_unlike_the_fitted_ones_keeps_its_distance(features):
+    """Its residual (what 8 axes of rank-12 data leave out) keeps it from the centre: distances
+    stay at most the chord distance, and nearer it than the axes alone say."""
+    model = fit_pca(features, 8)
+    odd = np.random.default_rng(1).normal(size=(1, 96)).astype(np.float32)
+    X = np.vstack([features, odd])
+    out, full = model.transform(X), l2_normalise(X)
+    d_full = np.linalg.norm(full[:-1] - full[-1], axis=1)
+    d_red = np.linalg.norm(out[:-1] - out[-1], axis=1)
+    d_axes = np.linalg.norm(out[:-1, :-1] - out[-1, :-1], axis=1)
+    assert (d_red <= d_full + 1e-5).all()
+    assert np.median(d_red / d_full) > np.median(d_axes / d_full) + 0.05
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1),  # nothing lost: |row| = |centred|
+                               np.linalg.norm(l2_normalise(X) - model.mean, axis=1), atol=1e-4)
 
 
 def test_no_reduction_when_components_cover_the_dimension(features):

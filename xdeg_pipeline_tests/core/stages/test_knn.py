@@ -39,6 +39,8 @@ def test_added_images_update_the_table(tmp_path: Path) -> None:
 
     write_pca(tmp_path, new_keys, Zn * 1.5, "m2")  # a refitted PCA: every vector moved
     assert knn_edges(settings).facts["mode"] == "build"
+    write_pca(tmp_path, new_keys, Zn, "m2", transform=3)  # the same model, rows reduced anew
+    assert knn_edges(settings).facts["mode"] == "build"
 
 
 def test_a_rows_file_that_does_not_match_rebuilds(tmp_path: Path) -> None:
