@@ -20,7 +20,7 @@ from __future__ import annotations
 # took 22 s vs 0.9 s here and scales worse.
 # Each reduced row also holds its residual (the length the axes leave out; core/graph/pca.py).
 # Chains unchanged after 1 % unrelated images (smooth / steps 7; --stability, 200 pairs), axes
-# only -> with the residual: series 0.84/0.815 -> 0.87/0.89, Tux 0.85/0.835 -> 0.895/0.88,
+# only -> with the residual: series 0.84/0.815 -> 0.87/0.885, Tux 0.85/0.835 -> 0.895/0.88,
 # flower 0.89/0.855 -> 0.885/0.87; quality alike (Tux and flower within noise; the series'
 # smooth shortest/longest p10 0.388 -> 0.351, near-identical steps 0.2 -> 0.5 %).
 PCA_COMPONENTS: int | None = 128

@@ -12,7 +12,7 @@ added while the model is kept) projects short, near the centre, and so seems nea
 it entered kNN lists and chains of unrelated images. With it, distances still never exceed the
 chord distance, and such an image stays as far from the others as its residual says
 (``benchmarks.path_quality --stability``: chains unchanged after 1 % unrelated images, smooth /
-steps 7, series 0.84 / 0.815 -> 0.87 / 0.89, Tux 0.85 / 0.835 -> 0.895 / 0.88, flower 0.89 /
+steps 7, series 0.84 / 0.815 -> 0.87 / 0.885, Tux 0.85 / 0.835 -> 0.895 / 0.88, flower 0.89 /
 0.855 -> 0.885 / 0.87).
 """
 
