@@ -49,9 +49,14 @@ class PcaModel:
         return int(self.mean.shape[0])
 
     @property
+    def axes(self) -> int:
+        """Axes a row is projected on (the input dimension when the model does not reduce)."""
+        return self.dim_in if self.components is None else int(self.components.shape[0])
+
+    @property
     def dim_out(self) -> int:
         """Output columns: the axes, and the residual when the model reduces."""
-        return self.dim_in if self.components is None else int(self.components.shape[0]) + 1
+        return self.axes + (self.components is not None)
 
     def transform(self, X: np.ndarray, batch: int = 65_536) -> np.ndarray:
         """Features (n, dim_in) -> (n, dim_out) float32 (the axes, then the residual), in

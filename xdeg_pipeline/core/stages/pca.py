@@ -68,7 +68,7 @@ def _reduce(n_components: int | None, inputs: StageInputs) -> Outcome:
         "transform": TRANSFORM,
         "fitted_on": fitted_on,
         "dim": model.dim_out,  # columns of a reduced row
-        "axes": model.dim_out if model.components is None else model.dim_out - 1,
+        "axes": model.axes,
         "explained_variance": float(np.sum(model.explained_variance_ratio)),
     }
     return Outcome(state=state, writes=writes,
