@@ -162,7 +162,7 @@ class Collection:
 
     def resolve(self, query: str) -> str:
         """A collection name for a relative name or unambiguous stem (raises LookupError)."""
-        return resolve_name(query, self.names)
+        return resolve_name(query, self.names, known=self.vertex_of_name)
 
     def vertex_name(self, v: int) -> str:
         return self.graph.vs[v]["name"]

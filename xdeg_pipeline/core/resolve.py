@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 import posixpath
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 
 MAX_SUGGESTIONS = 5
 
@@ -115,15 +115,21 @@ def _suggest(query: str, names: list[str], cutoff: float = 0.5) -> list[str]:
     return [name for _, name in scored[:MAX_SUGGESTIONS]]
 
 
-def resolve_name(query: str, names: Sequence[str]) -> str:
-    """The one collection name meant by ``query`` (see the module docstring for the rules)."""
-    all_names = [str(n) for n in names]
-    name_set = set(all_names)
-    if query in name_set:
+def resolve_name(query: str, names: Sequence[str], known: Container[str] | None = None) -> str:
+    """The one collection name meant by ``query`` (see the module docstring for the rules).
+
+    ``known``: the same names as a set or dict the caller keeps, so that an exact name (rule 1,
+    what the explorer and the jobs send) resolves in constant time, not in a pass over every
+    name (at a million images that pass took about 0.3 s per name).
+    """
+    if known is None:
+        known = {str(n) for n in names}
+    if query in known:
         return query
     cleaned = _check_inside(query)
-    if cleaned in name_set:
+    if cleaned in known:
         return cleaned
+    all_names = [str(n) for n in names]
     if cleaned:
         for rule in _RULES:
             for fold in (False, True):

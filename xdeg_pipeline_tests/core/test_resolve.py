@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import pytest
 
@@ -140,3 +142,20 @@ def test_large_collection_resolves():
     with pytest.raises(NameNotFound) as info:
         resolve_name("img_01234x", names)
     assert "folder34/img_001234.png" in info.value.suggestions or info.value.suggestions
+
+
+class _Unread(Sequence):
+    """Names that must not be read: resolving an exact name takes no pass over them."""
+
+    def __getitem__(self, i):
+        raise AssertionError("the names were read")
+
+    def __len__(self) -> int:
+        raise AssertionError("the names were read")
+
+
+def test_an_exact_name_resolves_from_the_known_set_alone():
+    known = set(NAMES)
+    assert resolve_name("birds/robin.png", _Unread(), known=known) == "birds/robin.png"
+    assert resolve_name("./birds//robin.png", _Unread(), known=known) == "birds/robin.png"
+    assert resolve_name("robin", NAMES, known=known) == "birds/robin.png"  # other rules: names
