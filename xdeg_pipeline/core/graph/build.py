@@ -46,7 +46,7 @@ from xdeg_pipeline.core import params as defaults
 from xdeg_pipeline.core.graph.distances import Prepared, check_space, pair_distances
 from xdeg_pipeline.core.graph.exits import ExitSettings, exit_edges
 from xdeg_pipeline.core.graph.near_duplicates import nearest_distances, pair_median, step_scale
-from xdeg_pipeline.core.graph.pickled import dump_graph
+from xdeg_pipeline.core.graph.pickled import dump_graph, load_lean
 from xdeg_pipeline.core.graph.sampling import ranked_sample, vertex_keys
 from xdeg_pipeline.core.storage.atomic import write_with
 
@@ -360,20 +360,36 @@ def save_graph(graph: ig.Graph, path: Path) -> Path:
     return write_with(Path(path), _dump)
 
 
-def load_graph(path: Path, allowed_root: Path) -> ig.Graph:
-    """Unpickle a graph, but only from inside ``allowed_root`` (the project's data folder).
-
-    Unpickling runs code, so a path that resolves (links followed) outside ``allowed_root`` is
-    refused with ``PermissionError``.
-    """
+def _pickle_inside(path: Path, allowed_root: Path) -> Path:
+    """The pickle's resolved path, if it lies inside ``allowed_root`` (the project's data
+    folder): unpickling runs code, so a path that resolves (links followed) outside it is
+    refused with ``PermissionError``."""
     root = Path(allowed_root).expanduser().resolve()
     target = Path(path).expanduser().resolve()
     if not target.is_relative_to(root):
         raise PermissionError(f"refusing to load a pickle outside {root}: {target}")
     if not target.is_file():
         raise FileNotFoundError(f"no graph file at {target}")
-    with open(target, "rb") as fh:
-        graph = pickle.load(fh)
+    return target
+
+
+def _checked(graph: object, target: Path) -> ig.Graph:
     if not isinstance(graph, ig.Graph):
         raise TypeError(f"{target} does not hold an igraph.Graph (got {type(graph).__name__})")
     return graph
+
+
+def load_graph(path: Path, allowed_root: Path) -> ig.Graph:
+    """Unpickle a graph, but only from inside ``allowed_root`` (the project's data folder)."""
+    target = _pickle_inside(path, allowed_root)
+    with open(target, "rb") as fh:
+        return _checked(pickle.load(fh), target)
+
+
+def load_graph_lean(path: Path, allowed_root: Path) -> tuple[ig.Graph, dict[str, np.ndarray]]:
+    """:func:`load_graph` without the edge attributes in the graph: they come as arrays beside
+    it (:func:`.pickled.load_lean`), which is what the path finder reads."""
+    target = _pickle_inside(path, allowed_root)
+    with open(target, "rb") as fh:
+        graph, edge_attrs = load_lean(fh)
+    return _checked(graph, target), edge_attrs

@@ -37,6 +37,14 @@ class Arcs:
         self._index(graph.vcount(), eu, ev, w, long_e)
 
     @classmethod
+    def of_edges(cls, graph: ig.Graph, edge_attrs: dict[str, np.ndarray]) -> Arcs:
+        """The arcs of ``graph``'s edges with their ``weight`` and ``long`` given as arrays
+        (a graph loaded by :func:`~xdeg_pipeline.core.graph.build.load_graph_lean`)."""
+        eu, ev = edge_ends(graph)
+        w = edge_attrs.get("weight", np.zeros(len(eu)))
+        return cls.from_arrays(graph.vcount(), eu, ev, w, edge_attrs.get("long"))
+
+    @classmethod
     def from_arrays(cls, n: int, eu: np.ndarray, ev: np.ndarray, w: np.ndarray,
                     long_e: np.ndarray | None = None) -> Arcs:
         """The arcs of ``n`` vertices and the edges ``eu[i]-ev[i]`` (weight ``w[i]``, long-range

@@ -74,7 +74,8 @@ class PathFinder:
     ``search_budget`` (``steps``); ``step_floor`` (a step under this share of the chain's
     cap costs as one that long), ``short_step`` and ``short_cost`` (a step shorter than
     ``short_step`` natural steps costs as one of ``short_cost`` times the chain's cap; both
-    :meth:`~.search.SearchSpace.floored`).
+    :meth:`~.search.SearchSpace.floored`). ``arcs``: the graph's :class:`~.arcs.Arcs` when the
+    caller has its edges as arrays (:meth:`~.arcs.Arcs.of_edges`); else read from the graph.
     """
 
     def __init__(
@@ -94,12 +95,15 @@ class PathFinder:
         step_floor: float | None = None,
         short_step: float | None = None,
         short_cost: float | None = None,
+        arcs: Arcs | None = None,
     ) -> None:
         self.graph = graph
         self.n = graph.vcount()
         self.step_cost = StepCost.of(power, hub_penalty, step_constant, min_step)
         self.power, self.hub_penalty = self.step_cost.power, self.step_cost.hub_penalty
-        self.arcs = Arcs(graph)
+        self.arcs = Arcs(graph) if arcs is None else arcs
+        if self.arcs.n != self.n:
+            raise ValueError(f"the arcs have {self.arcs.n} vertices, the graph {self.n}")
         tree = BottleneckTree(self.arcs)
         nd = (near_dup_distance(graph, near_dup_fraction) if near_dup is None
               else max(0.0, float(near_dup)))

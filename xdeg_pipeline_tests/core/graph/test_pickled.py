@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import pickle
 
-from xdeg_pipeline.core.graph.build import build_graph, load_graph, save_graph
+import numpy as np
+import pytest
+
+from xdeg_pipeline.core.graph.build import build_graph, load_graph, load_graph_lean, save_graph
 from xdeg_pipeline.core.graph.knn import knn_edges
 from xdeg_pipeline.core.paths import PathFinder
+from xdeg_pipeline.core.paths.arcs import Arcs
 from xdeg_pipeline.core.paths.load import attach_hub_load
 from xdeg_pipeline_tests.helpers.graphs import points_with_series
 
 
-def _chains(graph) -> list:
-    finder = PathFinder(graph)
+def _chains(graph, finder: PathFinder | None = None) -> list:
+    finder = PathFinder(graph) if finder is None else finder
     pairs = [(0, 150), (3, 250), (17, 199), (60, 319), (5, 6)]
     out = []
     for s, t in pairs:
@@ -42,3 +46,33 @@ def test_the_compact_pickle_loads_an_equal_graph_with_equal_chains(tmp_path):
     assert type(compact.es["weight"][0]) is float and type(compact.es["mutual"][0]) is bool
     assert g["params"]["exits"] > 0 and any(g.es["long"])  # every kind of edge is covered
     assert _chains(compact) == _chains(plain) == _chains(g)
+
+
+def test_a_lean_load_gives_the_edge_attributes_as_arrays_and_equal_chains(tmp_path):
+    """What the explorer and the path jobs load: no Python object per edge, same answers."""
+    X = points_with_series(spread=200, series=120)
+    g = attach_hub_load(build_graph(knn_edges(X, 8), X, vertex_attrs={
+        "content_hash": [f"{i:064x}" for i in range(len(X))]}))
+    save_graph(g, tmp_path / "g.pkl")
+    (tmp_path / "plain.pkl").write_bytes(pickle.dumps(g))  # igraph's own pickle
+    expected = _chains(g)
+    for name in ("g.pkl", "plain.pkl"):
+        lean, edges = load_graph_lean(tmp_path / name, allowed_root=tmp_path)
+        assert lean.es.attributes() == [] and lean.get_edgelist() == g.get_edgelist()
+        assert lean["params"] == g["params"] and lean.vs["load"] == g.vs["load"]
+        assert sorted(edges) == sorted(g.es.attributes())
+        for attribute, values in edges.items():
+            assert isinstance(values, np.ndarray) and values.tolist() == g.es[attribute]
+        finder = PathFinder(lean, arcs=Arcs.of_edges(lean, edges))
+        assert _chains(lean, finder) == expected, name
+    with pytest.raises(ValueError, match="vertices"):
+        PathFinder(g.subgraph(range(10)), arcs=Arcs.of_edges(lean, edges))
+
+
+def test_a_lean_load_refuses_a_pickle_outside_the_data_folder(tmp_path):
+    (tmp_path / "outside.pkl").write_bytes(pickle.dumps({"not": "a graph"}))
+    (tmp_path / "home").mkdir()
+    with pytest.raises(PermissionError):
+        load_graph_lean(tmp_path / "outside.pkl", allowed_root=tmp_path / "home")
+    with pytest.raises(TypeError, match="does not hold an igraph.Graph"):
+        load_graph_lean(tmp_path / "outside.pkl", allowed_root=tmp_path)
