@@ -19,7 +19,7 @@ export class MapView {
     this.onPick = onPick;
     this.ctx = canvas.getContext("2d");
     this.points = null;
-    this.sheets = new Map();  // sheet -> {levels, used}
+    this.sheets = new Map();  // sheet -> {img, levels (cell px -> image), used}
     this.loading = new Set();
     this.failed = new Set();  // sheets that did not load: their images stay points
     this.singles = new Map();  // point -> {img, used}: thumbnails asked one by one
@@ -97,21 +97,23 @@ export class MapView {
     }
   }
 
-  // the sheet at its own cell size and at 32 and 16 px cells: small thumbnails are cut from a
-  // small sheet (thousands of draws from a 2048 px sheet are slow without a GPU)
-  _levels(img) {
-    const levels = [{ cell: this.cell, src: img }];
-    for (const cell of [32, 16]) {
-      if (cell >= this.cell) continue;
+  // the sheet at the smallest of its own cell size, 32 and 16 px cells that is at least
+  // `need` px: small thumbnails are cut from a small copy (thousands of draws from a 2048 px
+  // sheet are slow without a GPU), made the first time a frame needs that size
+  _level(entry, need) {
+    let cell = this.cell;
+    for (const c of [32, 16]) if (c < this.cell && c >= need) cell = c;
+    let src = entry.levels.get(cell);
+    if (!src) {
+      src = document.createElement("canvas");
       const k = cell / this.cell;
-      const c = document.createElement("canvas");
-      c.width = Math.round(img.width * k); c.height = Math.round(img.height * k);
-      const g = c.getContext("2d");
+      src.width = Math.round(entry.img.width * k); src.height = Math.round(entry.img.height * k);
+      const g = src.getContext("2d");
       g.imageSmoothingQuality = "high";
-      g.drawImage(img, 0, 0, c.width, c.height);
-      levels.push({ cell, src: c });
+      g.drawImage(entry.img, 0, 0, src.width, src.height);
+      entry.levels.set(cell, src);
     }
-    return levels;
+    return { cell, src };
   }
 
   // fetch an atlas sheet (a few at once); the map is drawn again when it arrives
@@ -123,7 +125,7 @@ export class MapView {
     const img = new Image();
     const done = () => { this.loading.delete(sheet); this.request(); };
     img.onload = () => {
-      this.sheets.set(sheet, { levels: this._levels(img), used: this.frame });
+      this.sheets.set(sheet, { img, levels: new Map([[this.cell, img]]), used: this.frame });
       this._evict();
       done();
     };
@@ -335,9 +337,7 @@ export class MapView {
       return false;
     }
     entry.used = this.frame;
-    const need = s * this.dpr;
-    let level = entry.levels[0];
-    for (const l of entry.levels) if (l.cell >= need) level = l;
+    const level = this._level(entry, s * this.dpr);
     const slot = this.slot[i], c = level.cell;
     ctx.drawImage(level.src, (slot % this.side) * c, Math.floor(slot / this.side) * c, c, c,
       x - s / 2, y - s / 2, s, s);
