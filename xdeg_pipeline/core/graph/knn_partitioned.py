@@ -26,6 +26,7 @@ on as a Dask task (:func:`cluster_runner`, the ``build_dask`` job).
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 import uuid
@@ -278,32 +279,61 @@ def partitioned_knn_edges(
         return edges, PartitionInfo(1, 1, m, m, "single")
     U = np.ascontiguousarray(X[rep])
     centres = kmeans_centres(U, P, seed=seed)
-    near = nearest_partitions(U, centres, overlap, space, margin)
+    t1 = time.perf_counter()
+    ids, info = routed_neighbours(U, np.arange(m), k + 1, space, centres, overlap, margin,
+                                  runner, exact_max, threads, ef)
+    t2 = time.perf_counter()
+    edges = edge_table(X, ids, k, space, inverse, rep)
+    routing, tasks, merge = info.seconds
+    seconds = (round(t1 - t0 + routing, 2), tasks, round(merge + time.perf_counter() - t2, 2))
+    return edges, dataclasses.replace(info, seconds=seconds)
+
+
+def routed_neighbours(
+    X: np.ndarray,
+    rows: np.ndarray,
+    take: int,
+    space: str,
+    centres: np.ndarray,
+    overlap: int = params.KNN_PARTITION_OVERLAP,
+    margin: float | None = params.KNN_PARTITION_MARGIN,
+    runner: Runner | None = None,
+    exact_max: int | None = None,
+    threads: int | None = None,
+    ef: int | None = None,
+) -> tuple[np.ndarray, PartitionInfo]:
+    """The ``take`` nearest rows of X to each of ``rows`` (``(len(rows), take)`` row ids of X,
+    nearest first, -1 padded; a row finds itself), searched partition by partition: every row
+    of X is indexed in the partition of its nearest centre, each of ``rows`` is searched in
+    its nearest partitions (:func:`nearest_partitions`), one task per partition (``runner``),
+    the candidate lists merged. A full build searches every row; an update only the new."""
+    t0 = time.perf_counter()
+    rows = np.asarray(rows, dtype=np.int64)
+    home = nearest_partitions(X, centres, 1, space)[:, 0]
+    near = nearest_partitions(X[rows], centres, overlap, space, margin)
     P, over = len(centres), near.shape[1]
-    home = near[:, 0]
     bases = [np.flatnonzero(home == p) for p in range(P)]
     routed = [np.flatnonzero((near == p).any(axis=1)) for p in range(P)]
     emax = params.KNN_EXACT_MAX if exact_max is None else exact_max
-    tasks = [(U[b], U[r], k + 1, space, emax, threads, ef) for b, r in zip(bases, routed)]
-    cand = np.full((m, over * (k + 1)), -1, dtype=np.int32)  # ids < 2**31
+    tasks = [(X[b], X[rows[r]], take, space, emax, threads, ef) for b, r in zip(bases, routed)]
+    cand = np.full((len(rows), over * take), -1, dtype=np.int32)  # ids < 2**31
     cdist = np.full(cand.shape, np.inf, dtype=np.float32)
     slot = {p: np.argmax(near[routed[p]] == p, axis=1) for p in range(P)}
     engine = "local" if runner in (None, local_runner) else "dask"
     t_tasks = time.perf_counter()
     for p, (ids, dist) in (runner or local_runner)(partition_neighbours, tasks):
-        rows, cols = routed[p], slot[p][:, None] * (k + 1) + np.arange(k + 1)
-        cand[rows[:, None], cols] = np.where(ids >= 0, bases[p][np.maximum(ids, 0)], -1)
-        cdist[rows[:, None], cols] = dist
+        at, cols = routed[p], slot[p][:, None] * take + np.arange(take)
+        cand[at[:, None], cols] = np.where(ids >= 0, bases[p][np.maximum(ids, 0)], -1)
+        cdist[at[:, None], cols] = dist
         tasks[p] = ()  # the partition's vectors are no longer needed here
     t_merge = time.perf_counter()
-    ids = _nearest_candidates(cand, cdist, k + 1)
+    ids = _nearest_candidates(cand, cdist, take)
     del cand, cdist
-    edges = edge_table(X, ids, k, space, inverse, rep)
     seconds = (round(t_tasks - t0, 2), round(t_merge - t_tasks, 2),
                round(time.perf_counter() - t_merge, 2))
     info = PartitionInfo(P, over, max(map(len, bases)), max(map(len, routed)), engine,
-                         round(float((near >= 0).sum()) / m, 3), seconds)
-    return edges, info
+                         round(float((near >= 0).sum()) / max(len(rows), 1), 3), seconds)
+    return ids, info
 
 
 def _nearest_candidates(cand: np.ndarray, cdist: np.ndarray, take: int) -> np.ndarray:

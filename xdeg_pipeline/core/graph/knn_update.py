@@ -18,6 +18,10 @@ benchmarks.knn_update`` (128-d, k=20, 2 cores; update / rebuild seconds, rows se
 15 %); 20,000 + 2,000: 3.83 / 2.33 (5,949, 30 %). So the update is used up to
 :data:`MAX_CHANGE` of the rows searched, beyond which :func:`update_knn_edges` rebuilds.
 Recall of the update >= the rebuild's within 0.002 in every case.
+
+Above the stage's partition threshold the update is *routed* (``partitions``): the searched
+rows are searched in their nearest k-means partitions only, and kept rows take in new rows
+through reverse lists, so its work no longer grows with ``n`` times the rows added.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ import numpy as np
 import pandas as pd
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.graph.distances import Prepared, check_space
+from xdeg_pipeline.core.graph.distances import Prepared, check_space, pair_distances
 from xdeg_pipeline.core.graph.knn import edge_table, exact_knn, knn_edges
+from xdeg_pipeline.core.graph.knn_partitioned import Runner, kmeans_centres, routed_neighbours
 
 MAX_CHANGE = 0.10  # share of rows to search exactly, above which a rebuild is cheaper
 _BLOCK_CELLS = 16_000_000  # distance-matrix cells per block (64 MB of float32)
@@ -116,6 +121,8 @@ def update_knn_edges(
     space: str = params.KNN_SPACE,
     max_change: float = MAX_CHANGE,
     build: Callable[[np.ndarray], pd.DataFrame] | None = None,
+    partitions: int | None = None,
+    runner: Runner | None = None,
 ) -> tuple[pd.DataFrame, KnnUpdate]:
     """The kNN edge table of ``X`` (rows named by ``keys``) from the previous table
     ``old_edges`` over rows named ``old_keys``; a full :func:`.knn.knn_edges` build when the
@@ -125,6 +132,13 @@ def update_knn_edges(
     ``build(X)`` makes a rebuilt table (default :func:`.knn.knn_edges` with ``k`` and
     ``space``; the stage passes the partitioned build above its threshold). The previous table
     may be any kNN table of the same format, one-index or partitioned.
+
+    ``partitions`` (>= 2; the stage's choice above its partition threshold): the searched rows
+    are routed to their nearest k-means partitions instead of compared with every row
+    (:func:`.knn_partitioned.routed_neighbours`, tasks by ``runner``), and a kept row takes in
+    the new rows that found it, or one of its previous neighbours, among their ``2 k``
+    nearest (reverse lists, one step of NN-descent) instead of comparing itself with every
+    new row: work in the rows added, not in ``n`` times them.
     """
     space = check_space(space)
     X = np.ascontiguousarray(X, dtype=np.float32)
@@ -161,14 +175,57 @@ def update_knn_edges(
     if len(searched) > max_change * n:
         return rebuild(f"{len(searched)} of {n} rows to search (> {max_change:.0%})")
 
-    cand = np.full((n, 3 * k), -1, dtype=np.int64)
+    routed = partitions is not None and partitions >= 2 and len(searched) > 0
+    cand = np.full((n, 3 * k + 1), -1, dtype=np.int64)  # kept, new rows', searched rows'
     cand[kept, :k] = lists
-    scale = 1.0 if space == "cosine" else float((X.astype(np.float64) ** 2).sum(1).max())
-    bound = _kth_distance(old_edges, kept_old, n_old, k, scale)
-    cand[kept, k:2 * k] = _nearest_new(X, kept, added, k, space, bound)
-    if len(searched):
-        ids, _ = exact_knn(X, k, space, rows=searched)
-        cand[searched] = -1
-        cand[searched, 2 * k:2 * k + ids.shape[1]] = ids
+    if routed:
+        _routed_candidates(X, cand, added, searched, kept, is_old, k, space,
+                           kmeans_centres(X, int(partitions)), runner)
+    else:
+        scale = 1.0 if space == "cosine" else float((X.astype(np.float64) ** 2).sum(1).max())
+        bound = _kth_distance(old_edges, kept_old, n_old, k, scale)
+        cand[kept, k:2 * k] = _nearest_new(X, kept, added, k, space, bound)
+        if len(searched):
+            ids, _ = exact_knn(X, k, space, rows=searched)
+            cand[searched] = -1
+            cand[searched, 2 * k:2 * k + ids.shape[1]] = ids
     edges = edge_table(X, _unique_rows(cand), k, space)
-    return edges, KnnUpdate("update", "", len(added), removed, len(searched))
+    return edges, KnnUpdate("update", "routed" if routed else "", len(added), removed,
+                            len(searched))
+
+
+def _routed_candidates(X: np.ndarray, cand: np.ndarray, added: np.ndarray,
+                       searched: np.ndarray, kept: np.ndarray, is_old: np.ndarray, k: int,
+                       space: str, centres: np.ndarray, runner: Runner | None) -> None:
+    """Fill ``cand`` (kept rows: their previous lists in the first ``k`` columns) the routed
+    way: the searched rows' ``2 k`` nearest from their partitions, and for kept rows the new
+    rows that found them or their previous neighbours."""
+    reach = min(2 * k + 1, len(X))  # the row itself and 2 k others
+    ids, _ = routed_neighbours(X, searched, reach, space, centres, runner=runner)
+    found = ids[:len(added)]
+    hood = cand[np.maximum(found, 0), :k]  # and the previous neighbours of those found
+    hood[found < 0] = -1
+    hood = _unique_rows(np.concatenate([found, hood.reshape(len(found), -1)], axis=1))
+    cand[kept, k:2 * k] = _reverse_lists(X, hood, added, is_old, k, space)[kept]
+    cand[searched] = -1
+    cand[searched, :reach] = ids
+
+
+def _reverse_lists(X: np.ndarray, found: np.ndarray, added: np.ndarray, is_old: np.ndarray,
+                   k: int, space: str) -> np.ndarray:
+    """``(n, k)``: for each kept row, the (up to) ``k`` nearest of the new rows whose
+    candidate lists ``found`` (rows of ``added``, X's row ids, no repeats within a row) hold
+    it, -1 padded (new rows: all -1)."""
+    u = np.repeat(added, found.shape[1])
+    v = found.reshape(-1)
+    ok = v >= 0
+    ok[ok] = is_old[v[ok]]
+    u, v = u[ok], v[ok]
+    d = pair_distances(X, v, u, space)
+    order = np.lexsort((u, d, v))
+    u, v = u[order], v[order]
+    rank = np.arange(len(v)) - np.searchsorted(v, v, side="left")
+    keep = rank < k
+    out = np.full((len(X), k), -1, dtype=np.int64)
+    out[v[keep], rank[keep]] = u[keep]
+    return out

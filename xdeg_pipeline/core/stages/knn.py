@@ -9,7 +9,9 @@ Above ``settings.knn_partition_above`` images a build computes the table in k-me
 (:mod:`xdeg_pipeline.core.graph.knn_partitioned`): as tasks on the Dask cluster when the stage
 runs as a Dask task (``build_dask``), else one after another in this process. The threshold is
 not part of the stage's fingerprint (either table is a kNN table of the same vectors); the
-metadata says which was made (``method``). Updates for new images work on either table.
+metadata says which was made (``method``). Updates for new images work on either table;
+above the threshold an update routes the new images to their nearest partitions (``method``
+update with ``partitions``) instead of comparing them with every image.
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ import pandas as pd
 
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.knn import knn_edges as compute_knn_edges
-from xdeg_pipeline.core.graph.knn_partitioned import cluster_runner, partitioned_knn_edges
+from xdeg_pipeline.core.graph.knn_partitioned import (
+    cluster_runner,
+    partition_count,
+    partitioned_knn_edges,
+)
 from xdeg_pipeline.core.graph.knn_update import update_knn_edges
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
@@ -89,10 +95,17 @@ def _neighbours(k: int, partition_above: int, inputs: StageInputs) -> Outcome:
             rebuilt.update(facts)
             return edges
 
+        big = bool(partition_above) and len(Z) > partition_above
+        runner = cluster_runner() if big else None
+        partitions = partition_count(len(Z)) if big else None
         edges, info = update_knn_edges(*old, keys, Z, k=kk, space=params.KNN_SPACE,
-                                       build=rebuild)
-        mode, reason, searched = info.mode, info.reason, info.searched
+                                       build=rebuild, partitions=partitions, runner=runner)
+        mode, searched = info.mode, info.searched
+        reason = "" if info.reason == "routed" else info.reason
         how = rebuilt or {"method": "update"}
+        if info.reason == "routed":  # new rows searched in their nearest partitions
+            how = {"method": "update", "partitions": partitions,
+                   "engine": "local" if runner is None else "dask"}
     inputs.log(f"knn_edges: {mode}" + (f" ({reason})" if reason else "")
                + f", {searched} of {len(Z)} rows searched, {how['method']}"
                + (f" ({how['partitions']} partitions, {how['engine']})"

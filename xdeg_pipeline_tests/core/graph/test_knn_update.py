@@ -140,3 +140,32 @@ def test_small_collections():
     pd.testing.assert_frame_equal(edges, _exact_table(X, 4, params.KNN_SPACE))
     edges, info = update_knn_edges(keys[:3], old, keys[:3], X[:3], k=10)
     assert info.mode == "update" and (edges.groupby("source").size() == 2).all()
+
+
+def test_a_routed_update_searches_new_rows_in_their_partitions_and_keeps_recall():
+    """Above the partition threshold: new rows searched in their nearest partitions, kept
+    rows taking in the new rows that found them; close to the exact table."""
+    X = _clusters(6000, d=32)
+    keys = [f"h{i}" for i in range(len(X))]
+    k = 10
+    old = _exact_table(X, k, params.KNN_SPACE)
+    noise = np.random.default_rng(11).normal(0, 0.3, (60, 32)).astype(np.float32)
+    add = X[::100] + noise  # among the collection's own images: kept rows gain neighbours
+    new_keys, Xn = _change(X, keys, add, {5, 6, 7}, seed=3)
+    edges, info = update_knn_edges(keys, old, new_keys, Xn, k=k, partitions=4)
+    assert info.mode == "update" and info.reason == "routed" and info.added == 60
+    want = _exact_table(Xn, k, params.KNN_SPACE)
+    assert knn_recall(Xn, edges, k, sample=2000) > 0.99
+    pairs = set(zip(edges["source"], edges["target"]))
+    new_rows = {i for i, key in enumerate(new_keys) if key.startswith("new")}
+    true_new = [(s, t) for s, t in zip(want["source"], want["target"]) if s in new_rows]
+    assert np.mean([p in pairs for p in true_new]) > 0.98  # the new rows' own lists
+    taken = [(s, t) for s, t in zip(want["source"], want["target"])
+             if t in new_rows and s not in new_rows]  # kept rows that gain a new neighbour
+    assert len(taken) > 30 and np.mean([p in pairs for p in taken]) > 0.9, np.mean([p in pairs for p in taken])
+    assert (edges.groupby("source").size() == k).all()
+    assert not (edges["source"] == edges["target"]).any()
+    assert not edges.duplicated(["source", "target"]).any()
+    plain, plain_info = update_knn_edges(keys, old, new_keys, Xn, k=k)
+    assert plain_info.reason == ""  # without partitions: every row compared, exact
+    pd.testing.assert_frame_equal(plain.reset_index(drop=True), want.reset_index(drop=True))

@@ -72,3 +72,20 @@ def test_above_the_setting_the_table_is_built_in_partitions(tmp_path: Path) -> N
     edges = pd.read_parquet(tmp_path / "knn_edges.parquet")
     single = full_build(Z, k=8)
     assert edges.dtypes.to_dict() == single.dtypes.to_dict() and len(edges) == len(single)
+
+
+def test_above_the_setting_added_images_are_routed_to_their_partitions(tmp_path: Path) -> None:
+    keys = [f"{i:064x}" for i in range(800)]
+    Z = clustered_vectors(800, 5)
+    write_pca(tmp_path, keys, Z, "m1")
+    settings = Settings(home=tmp_path, k=8, knn_partition_above=700)
+    assert knn_edges(settings).facts["method"] == "partitioned"
+    grown_keys = keys + [f"{i:064x}" for i in range(5000, 5008)]
+    Zg = np.concatenate([Z, clustered_vectors(8, 6)])
+    write_pca(tmp_path, grown_keys, Zg, "m1")
+    grown = knn_edges(settings)
+    assert grown.facts["mode"] == "update" and grown.facts["rows_searched"] >= 8
+    assert grown.facts["method"] == "update" and grown.facts["partitions"] == 2
+    edges = pd.read_parquet(tmp_path / "knn_edges.parquet")
+    new = edges[edges["source"] >= 800]
+    assert new["source"].nunique() == 8 and (new.groupby("source").size() == 8).all()
