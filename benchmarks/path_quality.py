@@ -54,6 +54,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import time
 from pathlib import Path
 
@@ -233,7 +234,7 @@ def far_images(folder: Path, c: Collection, count: int, args) -> tuple[list[str]
 
 def stability(args, c: Collection, model, finder_kw: dict, graph_kw: dict,
               pairs: list[tuple[int, int]], modes: list[str], before: dict,
-              previous=None) -> dict:
+              previous=None, old_finder: PathFinder | None = None) -> dict:
     """Share of chains unchanged when 1% images of another kind (``--stability FOLDER``) join
     the collection: the graph is rebuilt with them (same PCA model, as the pipeline keeps it),
     the same pairs asked again. ``before``: mode -> chains of the first graph; ``previous``:
@@ -246,8 +247,13 @@ def stability(args, c: Collection, model, finder_kw: dict, graph_kw: dict,
     out: dict = {"added": len(hashes), "load_base": finder.graph["params"].get("load_base")}
     for mode in modes:
         chains, _ = run_queries(mode_query(finder, mode), pairs)
-        changed = [(a, b) for a, b in zip(before[mode], chains, strict=True) if a != b]
+        moved = [i for i, (a, b) in enumerate(zip(before[mode], chains, strict=True)) if a != b]
+        changed = [(before[mode][i], chains[i]) for i in moved]
         out[mode] = round(1 - len(changed) / max(len(pairs), 1), 4)
+        if old_finder is not None:  # of the changed ones: the least possible largest step moved
+            out[f"{mode}_changed_bottleneck_moved"] = sum(
+                not math.isclose(old_finder.bottleneck(*pairs[i]), finder.bottleneck(*pairs[i]),
+                                 rel_tol=1e-6) for i in moved)
         # of the changed ones: through an added image; the old chain still a chain of the graph
         out[f"{mode}_changed_through_added"] = sum(
             b is not None and max(b) >= c.n for _, b in changed)
@@ -356,7 +362,8 @@ def evaluate_collection(args, folder: Path) -> dict:
                 args.k_one, args.space_one = k, space
                 for key, prev in (("stability_fresh_load", None), ("stability", finder.graph)):
                     cfg[key] = stability(args, c, model, finder_kw, graph_kw,
-                                         pairs[: args.pairs], list(asked), asked, prev)
+                                         pairs[: args.pairs], list(asked), asked, prev,
+                                         finder)
                     print(f"  {key}: {cfg[key]}")
             if args.reference:
                 query, build_s = original_recipe(c.features, args.seed)

@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from xdeg_pipeline.core.graph.build import build_graph
+from xdeg_pipeline.core.graph.build import build_graph, save_graph
 from xdeg_pipeline.core.graph.knn import knn_edges
 from xdeg_pipeline.core.paths.load import attach_hub_load
 from xdeg_pipeline.core.pictures.atlases import INDEX_COLUMNS, SHEET_COLUMNS, AtlasSet
 from xdeg_pipeline.core.pictures.atlases import atlas_tables as stored_tables
 from xdeg_pipeline.core.pictures.collection_map import write_map
-from xdeg_pipeline.core.storage.atomic import write_bytes, write_parquet, write_pickle
+from xdeg_pipeline.core.storage.atomic import write_bytes, write_parquet
 from xdeg_pipeline.core.storage.layout import Layout
 
 CELL, SIDE = 64, 32
@@ -107,5 +107,5 @@ def build_scale_home(root: Path, n: int, seed: int = 0, k: int = 10) -> dict:
     graph = attach_hub_load(build_graph(edges, X, vertex_attrs={
         "content_hash": hashes, "name": names, "names": [[x] for x in names]}))
     del edges
-    write_pickle(graph, layout.similarity_graph)
+    save_graph(graph, layout.similarity_graph)  # as the similarity_graph stage writes it
     return {"images": images, "home": home, "names": names, "sheets": sheets}

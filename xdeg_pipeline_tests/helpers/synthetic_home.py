@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from xdeg_pipeline.core.graph.build import build_graph
+from xdeg_pipeline.core.graph.build import build_graph, save_graph
 from xdeg_pipeline.core.graph.knn import knn_edges
 from xdeg_pipeline.core.paths.load import attach_hub_load
 from xdeg_pipeline.core.pictures.collection_map import write_map
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stages.thumbnails import thumbnails
-from xdeg_pipeline.core.storage.atomic import write_parquet, write_pickle
+from xdeg_pipeline.core.storage.atomic import write_parquet
 from xdeg_pipeline.core.storage.layout import Layout
 
 
@@ -41,7 +41,7 @@ def build_synthetic_home(root: Path, n: int = 10_000, seed: int = 0) -> dict:
     X = rng.normal(size=(n, 8)).astype(np.float32)
     graph = attach_hub_load(build_graph(knn_edges(X, k=10), X, vertex_attrs={
         "content_hash": hashes, "name": names, "names": [[x] for x in names]}))
-    write_pickle(graph, layout.similarity_graph)
+    save_graph(graph, layout.similarity_graph)  # as the similarity_graph stage writes it
     thumbnails(Settings.from_env(environ={}, home=home, images_dir=images))
     xy = rng.normal(size=(n, 2)) * [1.0, 0.7]
     write_map(pd.DataFrame({"content_hash": hashes, "x": xy[:, 0], "y": xy[:, 1]}),
