@@ -202,11 +202,12 @@ def _routed_candidates(X: np.ndarray, cand: np.ndarray, added: np.ndarray,
     rows that found them or their previous neighbours."""
     reach = min(2 * k + 1, len(X))  # the row itself and 2 k others
     ids, _ = routed_neighbours(X, searched, reach, space, centres, runner=runner)
-    found = ids[:len(added)]
-    hood = cand[np.maximum(found, 0), :k]  # and the previous neighbours of those found
-    hood[found < 0] = -1
-    hood = _unique_rows(np.concatenate([found, hood.reshape(len(found), -1)], axis=1))
-    cand[kept, k:2 * k] = _reverse_lists(X, hood, added, is_old, k, space)[kept]
+    if len(added):  # (only removals: the damaged rows are searched again, nothing more)
+        found = ids[:len(added)]
+        hood = cand[np.maximum(found, 0), :k]  # and the previous neighbours of those found
+        hood[found < 0] = -1
+        hood = _unique_rows(np.concatenate([found, hood.reshape(len(found), -1)], axis=1))
+        cand[kept, k:2 * k] = _reverse_lists(X, hood, added, is_old, k, space)[kept]
     cand[searched] = -1
     cand[searched, :reach] = ids
 

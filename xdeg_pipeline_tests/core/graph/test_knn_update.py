@@ -162,10 +162,22 @@ def test_a_routed_update_searches_new_rows_in_their_partitions_and_keeps_recall(
     assert np.mean([p in pairs for p in true_new]) > 0.98  # the new rows' own lists
     taken = [(s, t) for s, t in zip(want["source"], want["target"])
              if t in new_rows and s not in new_rows]  # kept rows that gain a new neighbour
-    assert len(taken) > 30 and np.mean([p in pairs for p in taken]) > 0.9, np.mean([p in pairs for p in taken])
+    share = np.mean([p in pairs for p in taken])
+    assert len(taken) > 30 and share > 0.9, share
     assert (edges.groupby("source").size() == k).all()
     assert not (edges["source"] == edges["target"]).any()
     assert not edges.duplicated(["source", "target"]).any()
     plain, plain_info = update_knn_edges(keys, old, new_keys, Xn, k=k)
     assert plain_info.reason == ""  # without partitions: every row compared, exact
     pd.testing.assert_frame_equal(plain.reset_index(drop=True), want.reset_index(drop=True))
+
+
+def test_a_routed_update_with_removals_only():
+    X = _clusters(3000, d=16)
+    keys = [f"h{i}" for i in range(len(X))]
+    old = _exact_table(X, 8, params.KNN_SPACE)
+    new_keys, Xn = _change(X, keys, np.zeros((0, 16), np.float32), {1, 2, 3, 500}, seed=4)
+    edges, info = update_knn_edges(keys, old, new_keys, Xn, k=8, partitions=3)
+    assert info.mode == "update" and info.reason == "routed" and info.removed == 4
+    assert knn_recall(Xn, edges, 8, sample=1000) > 0.99
+    assert (edges.groupby("source").size() == 8).all()
