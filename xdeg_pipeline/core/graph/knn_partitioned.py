@@ -282,7 +282,7 @@ def partitioned_knn_edges(
     U = np.ascontiguousarray(X[rep])
     centres = kmeans_centres(U, P, seed=seed)
     t1 = time.perf_counter()
-    ids, info = routed_neighbours(U, np.arange(m), k + 1, space, centres, overlap, margin,
+    ids, info = routed_neighbours(U, None, k + 1, space, centres, overlap, margin,
                                   runner, exact_max, threads, ef)
     t2 = time.perf_counter()
     edges = edge_table(X, ids, k, space, inverse, rep)
@@ -293,7 +293,7 @@ def partitioned_knn_edges(
 
 def routed_neighbours(
     X: np.ndarray,
-    rows: np.ndarray,
+    rows: np.ndarray | None,
     take: int,
     space: str,
     centres: np.ndarray,
@@ -308,17 +308,18 @@ def routed_neighbours(
     nearest first, -1 padded; a row finds itself), searched partition by partition: every row
     of X is indexed in the partition of its nearest centre, each of ``rows`` is searched in
     its nearest partitions (:func:`nearest_partitions`), one task per partition (``runner``),
-    the candidate lists merged. A full build searches every row; an update only the new."""
+    the candidate lists merged. A full build searches every row (``rows`` None: no copy of
+    X, one routing pass); an update only the new."""
     t0 = time.perf_counter()
-    rows = np.asarray(rows, dtype=np.int64)
-    home = nearest_partitions(X, centres, 1, space)[:, 0]
-    near = nearest_partitions(X[rows], centres, overlap, space, margin)
+    Q = X if rows is None else X[np.asarray(rows, dtype=np.int64)]
+    near = nearest_partitions(Q, centres, overlap, space, margin)
+    home = near[:, 0] if rows is None else nearest_partitions(X, centres, 1, space)[:, 0]
     P, over = len(centres), near.shape[1]
     bases = [np.flatnonzero(home == p) for p in range(P)]
     routed = [np.flatnonzero((near == p).any(axis=1)) for p in range(P)]
     emax = params.KNN_EXACT_MAX if exact_max is None else exact_max
-    tasks = [(X[b], X[rows[r]], take, space, emax, threads, ef) for b, r in zip(bases, routed)]
-    cand = np.full((len(rows), over * take), -1, dtype=np.int32)  # ids < 2**31
+    tasks = [(X[b], Q[r], take, space, emax, threads, ef) for b, r in zip(bases, routed)]
+    cand = np.full((len(Q), over * take), -1, dtype=np.int32)  # ids < 2**31
     cdist = np.full(cand.shape, np.inf, dtype=np.float32)
     slot = {p: np.argmax(near[routed[p]] == p, axis=1) for p in range(P)}
     engine = "local" if runner in (None, local_runner) else "dask"
@@ -334,7 +335,7 @@ def routed_neighbours(
     seconds = (round(t_tasks - t0, 2), round(t_merge - t_tasks, 2),
                round(time.perf_counter() - t_merge, 2))
     info = PartitionInfo(P, over, max(map(len, bases)), max(map(len, routed)), engine,
-                         round(float((near >= 0).sum()) / max(len(rows), 1), 3), seconds)
+                         round(float((near >= 0).sum()) / max(len(Q), 1), 3), seconds)
     return ids, info
 
 

@@ -41,7 +41,7 @@ class Arcs:
         """The arcs of ``graph``'s edges with their ``weight`` and ``long`` given as arrays
         (a graph loaded by :func:`~xdeg_pipeline.core.graph.build.load_graph_lean`)."""
         eu, ev = edge_ends(graph)
-        w = edge_attrs.get("weight", np.zeros(len(eu)))
+        w = edge_attrs["weight"] if len(eu) else np.zeros(0)  # required, as in Arcs(graph)
         return cls.from_arrays(graph.vcount(), eu, ev, w, edge_attrs.get("long"))
 
     @classmethod
