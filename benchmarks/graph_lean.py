@@ -14,7 +14,7 @@ after resetting it, and its whole-life peak from ``wait4``):
   the first run has none, so the stage is run twice and the rebuild is reported, unless
   ``--once``) and
   ``attach_hub_load``, then the pickle written.
-* ``finder``: the pickle loaded lean (edge attributes as arrays) and ``PathFinder`` set up,
+* ``finder``: the pickle loaded lean (arrays, no igraph object) and ``PathFinder`` set up,
   as ``requested_paths`` and the explorer server do (``core.query.Collection``); then
   ``smooth``/``shortest``/``steps`` chains between seeded pairs, whose vertices are digested
   (``chains_sha1``: equal digests, equal answers across code versions).
@@ -105,17 +105,15 @@ def child_stage(spec: dict, out: dict) -> None:
 def child_finder(spec: dict, out: dict) -> None:
     from xdeg_pipeline.core.graph.build import load_graph_lean
     from xdeg_pipeline.core.paths import PathError, PathFinder
-    from xdeg_pipeline.core.paths.arcs import Arcs
 
     work = Path(spec["work"])
     _reset_peak()
     t0 = time.perf_counter()
-    g, edge_attrs = load_graph_lean(work / f"graph_{spec['n']}.pkl", allowed_root=work)
+    g = load_graph_lean(work / f"graph_{spec['n']}.pkl", allowed_root=work)
     _phase(out, "load", t0)
     out["graph_gb"] = round(_rss() / GB, 3)
     t0 = time.perf_counter()
-    finder = PathFinder(g, arcs=Arcs.of_edges(g, edge_attrs))
-    del edge_attrs
+    finder = PathFinder(g)
     _phase(out, "finder", t0)
     out["finder_gb"] = round(_rss() / GB, 3)
     rng = np.random.default_rng(spec["seed"])

@@ -13,7 +13,6 @@ from xdeg_pipeline.core.images.files import image_file, recorded_files
 from xdeg_pipeline.core.images.filters import Filter, FilterError, fields_of, parse_filter
 from xdeg_pipeline.core.images.provenance import PROVENANCE_KEYS, Record, empty_record, provenance
 from xdeg_pipeline.core.paths import PathFinder
-from xdeg_pipeline.core.paths.arcs import Arcs
 from xdeg_pipeline.core.paths.chain import Chain, PathError
 from xdeg_pipeline.core.paths.pinned import better_than, check_pinned
 from xdeg_pipeline.core.resolve import resolve_name
@@ -108,9 +107,9 @@ class Collection:
             raise FileNotFoundError(
                 f"no graph in {home}: build it first (`xdeg build` or materialise the assets)"
             )
-        # the edge attributes as arrays, for the finder only: in the graph they would be a
-        # Python object per edge and attribute (0.65 GB at a million images)
-        self.graph, edge_attrs = load_graph_lean(self.layout.similarity_graph, allowed_root=home)
+        # arrays, no igraph object (core.graph.lean): seconds of held GIL and a Python object
+        # per edge and attribute at a million images
+        self.graph = load_graph_lean(self.layout.similarity_graph, allowed_root=home)
         manifest = pd.read_parquet(self.layout.raw_images)
         vertex_of_hash = {h: i for i, h in enumerate(self.graph.vs["content_hash"])}
         self.vertex_of_name = {
@@ -119,8 +118,7 @@ class Collection:
             if h in vertex_of_hash
         }
         self.names = sorted(self.vertex_of_name)
-        self.finder = PathFinder(self.graph, arcs=Arcs.of_edges(self.graph, edge_attrs))
-        del edge_attrs
+        self.finder = PathFinder(self.graph)
         # a URL-manifest collection records each image's file and metadata (core.sources.remote)
         self.from_manifest = "url" in manifest.columns
         self.file_of_name = recorded_files(manifest, images_root)

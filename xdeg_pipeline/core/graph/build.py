@@ -45,6 +45,7 @@ from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from xdeg_pipeline.core import params as defaults
 from xdeg_pipeline.core.graph.distances import Prepared, check_space, pair_distances
 from xdeg_pipeline.core.graph.exits import ExitSettings, exit_edges
+from xdeg_pipeline.core.graph.lean import LeanGraph
 from xdeg_pipeline.core.graph.near_duplicates import nearest_distances, pair_median, step_scale
 from xdeg_pipeline.core.graph.pickled import dump_graph, load_lean
 from xdeg_pipeline.core.graph.sampling import ranked_sample, vertex_keys
@@ -386,10 +387,12 @@ def load_graph(path: Path, allowed_root: Path) -> ig.Graph:
         return _checked(pickle.load(fh), target)
 
 
-def load_graph_lean(path: Path, allowed_root: Path) -> tuple[ig.Graph, dict[str, np.ndarray]]:
-    """:func:`load_graph` without the edge attributes in the graph: they come as arrays beside
-    it (:func:`.pickled.load_lean`), which is what the path finder reads."""
+def load_graph_lean(path: Path, allowed_root: Path) -> LeanGraph:
+    """:func:`load_graph` as a :class:`~.lean.LeanGraph` (:func:`.pickled.load_lean`): arrays and
+    attributes, no igraph object, which is what the path finder and the explorer read."""
     target = _pickle_inside(path, allowed_root)
     with open(target, "rb") as fh:
-        graph, edge_attrs = load_lean(fh)
-    return _checked(graph, target), edge_attrs
+        graph = load_lean(fh)
+    if not isinstance(graph, LeanGraph):
+        raise TypeError(f"{target} does not hold an igraph.Graph (got {type(graph).__name__})")
+    return graph

@@ -7,8 +7,8 @@ graph with the edges as one int32/int64 array and every attribute whose values a
 (or all bools) as a float64 (bool) array; unpickling calls :func:`graph_from_arrays`, which
 builds an equal ``igraph.Graph`` (same vertices, edge ids, attributes and values). The file is
 still an igraph pickle to any reader that can import xdeg, and pickles igraph wrote itself
-load as before. :func:`load_lean` reads either kind with the edge attributes left as arrays
-beside the graph, for the path finder, which holds them as arrays anyway.
+load as before. :func:`load_lean` reads either kind as a :class:`~.lean.LeanGraph` (arrays, no
+igraph object), which is what the path finder and the explorer read.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import IO, Any
 import igraph as ig
 import numpy as np
 
+from xdeg_pipeline.core.graph.lean import LeanGraph
 from xdeg_pipeline.core.graph.near_duplicates import edge_ends
 
 
@@ -72,31 +73,25 @@ def dump_graph(graph: ig.Graph, fh: IO[bytes]) -> None:
     pickler.dump(graph)
 
 
-def _graph_and_edge_arrays(n: int, directed: bool, edges: np.ndarray, graph_attrs: dict,
-                           vertex_attrs: dict, edge_attrs: dict) -> tuple[ig.Graph, dict]:
-    return (graph_from_arrays(n, directed, edges, graph_attrs, vertex_attrs, {}),
-            {name: np.asarray(values) for name, values in edge_attrs.items()})
+def _lean_graph(n: int, directed: bool, edges: np.ndarray, graph_attrs: dict,
+               vertex_attrs: dict, edge_attrs: dict) -> LeanGraph:
+    edges = np.asarray(edges).reshape(-1, 2)
+    return LeanGraph(n, directed, edges[:, 0], edges[:, 1], graph_attrs, vertex_attrs,
+                     edge_attrs)
 
 
 class _LeanUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if module == __name__ and name == graph_from_arrays.__name__:
-            return _graph_and_edge_arrays
+            return _lean_graph
         return super().find_class(module, name)
 
 
-def load_lean(fh: IO[bytes]) -> tuple[Any, dict[str, np.ndarray]]:
-    """Unpickle a graph from ``fh`` with its graph and vertex attributes but without its edge
-    attributes, which come back as arrays (name -> one value per edge id) instead of igraph's
-    one Python object per edge and attribute (0.65 GB at a million images). A pickle igraph
-    wrote itself has its edge attributes moved out the same way. The first item is whatever
-    the file held, for the caller to check."""
+def load_lean(fh: IO[bytes]) -> Any:
+    """Unpickle a graph from ``fh`` as a :class:`~.lean.LeanGraph`: no ``igraph.Graph`` is built
+    (seconds of held GIL at a million images), and the edges and edge attributes stay arrays
+    instead of one Python object per edge and attribute (0.65 GB at a million images). A pickle
+    igraph wrote itself is converted. Anything else the file held is returned as it is, for the
+    caller to check."""
     got = _LeanUnpickler(fh).load()
-    if isinstance(got, ig.Graph):  # not written by dump_graph
-        arrays = {name: np.asarray(got.es[name]) for name in got.es.attributes()}
-        for name in arrays:
-            del got.es[name]
-        return got, arrays
-    if isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], ig.Graph):
-        return got
-    return got, {}
+    return LeanGraph.of(got) if isinstance(got, ig.Graph) else got

@@ -13,6 +13,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from xdeg_pipeline.core.graph.lean import LeanGraph
 from xdeg_pipeline.core.graph.near_duplicates import edge_ends
 from xdeg_pipeline.core.paths.chain import PathError
 
@@ -37,12 +38,11 @@ class Arcs:
         self._index(graph.vcount(), eu, ev, w, long_e)
 
     @classmethod
-    def of_edges(cls, graph: ig.Graph, edge_attrs: dict[str, np.ndarray]) -> Arcs:
-        """The arcs of ``graph``'s edges with their ``weight`` and ``long`` given as arrays
-        (a graph loaded by :func:`~xdeg_pipeline.core.graph.build.load_graph_lean`)."""
-        eu, ev = edge_ends(graph)
-        w = edge_attrs["weight"] if len(eu) else np.zeros(0)  # required, as in Arcs(graph)
-        return cls.from_arrays(graph.vcount(), eu, ev, w, edge_attrs.get("long"))
+    def of_lean(cls, graph: LeanGraph) -> Arcs:
+        """The arcs of a :class:`~xdeg_pipeline.core.graph.lean.LeanGraph` (its edge arrays)."""
+        w = graph.edge_arrays["weight"] if graph.ecount() else np.zeros(0)  # required
+        return cls.from_arrays(graph.vcount(), graph.eu, graph.ev, w,
+                               graph.edge_arrays.get("long"))
 
     @classmethod
     def from_arrays(cls, n: int, eu: np.ndarray, ev: np.ndarray, w: np.ndarray,

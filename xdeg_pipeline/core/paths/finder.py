@@ -15,6 +15,7 @@ import igraph as ig
 import numpy as np
 
 from xdeg_pipeline.core import params
+from xdeg_pipeline.core.graph.lean import LeanGraph
 from xdeg_pipeline.core.graph.near_duplicates import (
     NearDuplicates,
     near_dup_distance,
@@ -74,13 +75,15 @@ class PathFinder:
     ``search_budget`` (``steps``); ``step_floor`` (a step under this share of the chain's
     cap costs as one that long), ``short_step`` and ``short_cost`` (a step shorter than
     ``short_step`` natural steps costs as one of ``short_cost`` times the chain's cap; both
-    :meth:`~.search.SearchSpace.floored`). ``arcs``: the graph's :class:`~.arcs.Arcs` when the
-    caller has its edges as arrays (:meth:`~.arcs.Arcs.of_edges`); else read from the graph.
+    :meth:`~.search.SearchSpace.floored`). ``graph`` is an ``igraph.Graph`` or the
+    :class:`~xdeg_pipeline.core.graph.lean.LeanGraph` a query server loads (no igraph object
+    until alternatives need its articulation points); ``arcs``: its :class:`~.arcs.Arcs` when
+    the caller has them already.
     """
 
     def __init__(
         self,
-        graph: ig.Graph,
+        graph: ig.Graph | LeanGraph,
         slack: float | None = None,
         power: float | None = None,
         hub_penalty: float | None = None,
@@ -101,7 +104,9 @@ class PathFinder:
         self.n = graph.vcount()
         self.step_cost = StepCost.of(power, hub_penalty, step_constant, min_step)
         self.power, self.hub_penalty = self.step_cost.power, self.step_cost.hub_penalty
-        self.arcs = Arcs(graph) if arcs is None else arcs
+        if arcs is None:
+            arcs = Arcs.of_lean(graph) if isinstance(graph, LeanGraph) else Arcs(graph)
+        self.arcs = arcs
         if self.arcs.n != self.n:
             raise ValueError(f"the arcs have {self.arcs.n} vertices, the graph {self.n}")
         tree = BottleneckTree(self.arcs)
@@ -245,7 +250,8 @@ class PathFinder:
     def _cut_vertices(self) -> set[int]:
         """Articulation points of the kNN graph (cached): routes may have to share them."""
         if self._cut is None:
-            self._cut = cut_vertices(self.graph, self.arcs.long_e)
+            graph = self.graph.igraph() if isinstance(self.graph, LeanGraph) else self.graph
+            self._cut = cut_vertices(graph, self.arcs.long_e)
         return self._cut
 
     def _vertex(self, v, what: str) -> int:

@@ -9,6 +9,7 @@ import pytest
 
 from xdeg_pipeline.core.graph.build import build_graph, load_graph, load_graph_lean, save_graph
 from xdeg_pipeline.core.graph.knn import knn_edges
+from xdeg_pipeline.core.graph.lean import LeanGraph
 from xdeg_pipeline.core.paths import PathFinder
 from xdeg_pipeline.core.paths.arcs import Arcs
 from xdeg_pipeline.core.paths.load import attach_hub_load
@@ -48,25 +49,34 @@ def test_the_compact_pickle_loads_an_equal_graph_with_equal_chains(tmp_path):
     assert _chains(compact) == _chains(plain) == _chains(g)
 
 
-def test_a_lean_load_gives_the_edge_attributes_as_arrays_and_equal_chains(tmp_path):
-    """What the explorer and the path jobs load: no Python object per edge, same answers."""
+def test_a_lean_load_gives_arrays_no_igraph_object_and_equal_chains(tmp_path):
+    """What the explorer and the path jobs load: no igraph object and no Python object per
+    edge, the same answers (alternatives too, which build the igraph graph when first asked)."""
     X = points_with_series(spread=200, series=120)
     g = attach_hub_load(build_graph(knn_edges(X, 8), X, vertex_attrs={
         "content_hash": [f"{i:064x}" for i in range(len(X))]}))
     save_graph(g, tmp_path / "g.pkl")
     (tmp_path / "plain.pkl").write_bytes(pickle.dumps(g))  # igraph's own pickle
     expected = _chains(g)
+    alternatives = [c.vertices for c in PathFinder(g).find(0, len(X) - 1, alternatives=3)]
     for name in ("g.pkl", "plain.pkl"):
-        lean, edges = load_graph_lean(tmp_path / name, allowed_root=tmp_path)
-        assert lean.es.attributes() == [] and lean.get_edgelist() == g.get_edgelist()
-        assert lean["params"] == g["params"] and lean.vs["load"] == g.vs["load"]
-        assert sorted(edges) == sorted(g.es.attributes())
-        for attribute, values in edges.items():
+        lean = load_graph_lean(tmp_path / name, allowed_root=tmp_path)
+        assert isinstance(lean, LeanGraph) and lean._igraph is None
+        assert list(zip(lean.eu.tolist(), lean.ev.tolist())) == g.get_edgelist()
+        assert (lean.vcount(), lean.ecount()) == (g.vcount(), g.ecount())
+        assert lean["params"] == g["params"] and list(lean.vs["load"]) == g.vs["load"]
+        assert lean.vs[5]["content_hash"] == g.vs[5]["content_hash"]
+        assert sorted(lean.edge_arrays) == sorted(g.es.attributes())
+        for attribute, values in lean.edge_arrays.items():
             assert isinstance(values, np.ndarray) and values.tolist() == g.es[attribute]
-        finder = PathFinder(lean, arcs=Arcs.of_edges(lean, edges))
+        finder = PathFinder(lean)
+        finder.find(0, 150, mode="steps", steps=4, via=[100])
+        assert lean._igraph is None  # a chain needs no igraph object; alternatives build it
         assert _chains(lean, finder) == expected, name
+        assert [c.vertices for c in finder.find(0, len(X) - 1, alternatives=3)] == alternatives
+        assert lean.igraph().get_edgelist() == g.get_edgelist()
     with pytest.raises(ValueError, match="vertices"):
-        PathFinder(g.subgraph(range(10)), arcs=Arcs.of_edges(lean, edges))
+        PathFinder(g.subgraph(range(10)), arcs=Arcs.of_lean(lean))
 
 
 def test_a_lean_load_refuses_a_pickle_outside_the_data_folder(tmp_path):
