@@ -140,10 +140,12 @@ def test_knn_update(bench: dict) -> None:
 
 def test_knn_distributed(bench: dict) -> None:
     out = run_benchmark(bench, "knn_distributed", "--n", "800", "--partitions", "2",
-                        "--workers", "1", "--recall-sample", "20")
+                        "--workers", "1", "--recall-sample", "20", "--exits")
     assert out["n"] == 800 and out["partitions"] == 2 and out["recall_at_k"] >= 0.9
     assert out["peak_worker_rss_gb"] > 0 and out["single_process_peak_rss_gb"] > 0
     assert out["wall_s"] > 0 and out["single_process_wall_s"] > 0
+    assert out["exits_single"] > 0 and 0.5 <= out["exits_agreement"] <= 1
+    assert out["exits_peak_worker_rss_gb"] > 0 and out["exits_search"] == "exact"  # tiny
 
 def test_graph_update(bench: dict) -> None:
     out = run_benchmark(bench, "graph_update", "--sizes", "300", "--add", "0.02")

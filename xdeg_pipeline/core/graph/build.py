@@ -45,6 +45,7 @@ from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from xdeg_pipeline.core import params as defaults
 from xdeg_pipeline.core.graph.distances import Prepared, check_space, pair_distances
 from xdeg_pipeline.core.graph.exits import ExitSettings, exit_edges
+from xdeg_pipeline.core.graph.knn_partitioned import Runner
 from xdeg_pipeline.core.graph.lean import LeanGraph
 from xdeg_pipeline.core.graph.near_duplicates import nearest_distances, pair_median, step_scale
 from xdeg_pipeline.core.graph.pickled import dump_graph, load_lean
@@ -255,7 +256,8 @@ def _add_bridges(e: _Edges, X: np.ndarray, metric: str) -> tuple[int, int, str]:
     return int(n_comp), len(bridges), mode
 
 
-def _add_exits(e: _Edges, X: np.ndarray, metric: str, knn: tuple, pm: float, given: dict
+def _add_exits(e: _Edges, X: np.ndarray, metric: str, knn: tuple, pm: float, given: dict,
+               partition_above: int = 0, runner: Runner | None = None
                ) -> tuple[dict, np.ndarray]:
     """Add the distinct-exit edges (:mod:`xdeg_pipeline.core.graph.exits`) for the directed kNN
     pairs ``knn``; returns what the search saw (``info`` of :class:`~.exits.Exits`)."""
@@ -264,7 +266,8 @@ def _add_exits(e: _Edges, X: np.ndarray, metric: str, knn: tuple, pm: float, giv
                                group_fraction=given.get("exit_group_fraction"))
     near_dup = defaults.NEAR_DUP_FRACTION * pm
     natural = step_scale(nearest_distances(X.shape[0], e.a, e.b, e.w), near_dup).natural
-    found = exit_edges(X, *knn, metric, near_dup, natural, settings)
+    found = exit_edges(X, *knn, metric, near_dup, natural, settings,
+                       partition_above=partition_above, runner=runner)
     if len(found.a):
         e.extend(found.a, found.b, found.w.astype(np.float64), exit=True)
     info = {**found.info, "exit_settings": asdict(settings)}  # "exits": the count made
@@ -306,13 +309,18 @@ def build_graph(
     edges: pd.DataFrame,
     X: np.ndarray,
     vertex_attrs: dict[str, list] | None = None,
+    *,
+    partition_above: int = 0,
+    runner: Runner | None = None,
     **params,
 ) -> ig.Graph:
     """Undirected, connected similarity graph over the rows of X, built in one bulk call.
 
     ``edges``: kNN table (source, target[, distance, rank]); weights are recomputed from X in
     ``params["metric"]`` (default :data:`params.KNN_SPACE`). ``sigma_k`` sets the local scale.
-    Every keyword is recorded in ``graph["params"]``.
+    Every other keyword is recorded in ``graph["params"]``. Above ``partition_above`` rows (0:
+    never) the exit search runs in k-means partitions, as tasks of ``runner``
+    (:func:`.exits.exit_edges`).
     """
     X = np.ascontiguousarray(X, dtype=np.float32)
     n = X.shape[0]
@@ -323,7 +331,8 @@ def build_graph(
     e = _undirected(n, src, dst, d_dir)
     keys = vertex_keys((vertex_attrs or {}).get("content_hash"), n)  # samples that stay put
     pm = pair_median(X, metric, keys=keys)
-    exits, dense = _add_exits(e, X, metric, (src, dst, d_dir.astype(np.float64)), pm, params)
+    exits, dense = _add_exits(e, X, metric, (src, dst, d_dir.astype(np.float64)), pm, params,
+                              partition_above, runner)
     n_comp, n_bridges, bridging = _add_bridges(e, X, metric)
     n_marks = int(params.get("landmarks", min(defaults.LANDMARKS_MAX, math.ceil(2 * n**0.5))))
     eligible = None

@@ -23,7 +23,9 @@ k does not give every image exits) is joined to its nearest distinct pictures un
 Candidates are ranked by the distance to the nearest point of a *net* of each dense group (every
 member within the group distance of a net point; ungrouped images stand for themselves), then
 refined to the group's nearest member. The search over the net is exact (blocked BLAS) below
-``params.EXIT_EXACT_BUDGET`` distance evaluations, else an HNSW index over the net.
+``params.EXIT_EXACT_BUDGET`` distance evaluations, else an HNSW index over the net, or above
+the kNN stage's partition threshold the net in k-means partitions searched as Dask tasks
+(:func:`~.knn_partitioned.routed_neighbours`, as the kNN graph is).
 
 :func:`xdeg_pipeline.core.graph.build.build_graph` adds the exits as edges with attribute ``exit``
 (``shortest`` and ``smooth`` use them like kNN edges) and reports their count in
@@ -32,12 +34,19 @@ refined to the group's nearest member. The search over the net is exact (blocked
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.distances import Prepared, pair_distances
+from xdeg_pipeline.core.graph.knn_partitioned import (
+    Runner,
+    kmeans_centres,
+    partition_count,
+    routed_neighbours,
+)
 from xdeg_pipeline.core.graph.near_duplicates import near_duplicate_groups
 
 MEMBER_SCAN_MAX = 4096  # larger groups: an exit goes to the group's nearest net point instead
@@ -150,13 +159,12 @@ def _nearest_items_exact(X, rows, net, items, own, space, near, far, L):
     return out_i, out_d
 
 
-def _nearest_items_hnsw(X, rows, net, items, own, space, near, far, L):
-    """Per row: its L nearest items among the approximate nearest net points (HNSW)."""
-    from xdeg_pipeline.core.graph.knn import build_index, query_index
-
+def _nearest_items_indexed(X, rows, net, items, own, space, near, far, L, neighbours):
+    """Per row: its L nearest items among the approximate nearest net points, which
+    ``neighbours(base, queries, K)`` finds (ids into base, -1 padded)."""
     _, own_net = np.unique(items, return_counts=True)
     K = int(min(len(net), 2 * L + min(int(own_net.max(initial=0)), HNSW_OWN_MAX) + 1))
-    ids = query_index(build_index(X[net], space), X[rows], K)
+    ids = neighbours(np.ascontiguousarray(X[net]), X[rows], K)
     pos = np.repeat(np.arange(len(rows)), K)
     ids = ids.reshape(-1)
     ok = ids >= 0
@@ -165,6 +173,26 @@ def _nearest_items_hnsw(X, rows, net, items, own, space, near, far, L):
     item = items[ids]
     ok = (item != own[rows[pos]]) & (d >= near) & (d <= far)
     return _first_per_item(pos[ok], item[ok], d[ok], len(rows), L)
+
+
+def _hnsw(space: str) -> Callable[[np.ndarray, np.ndarray, int], np.ndarray]:
+    """One HNSW index over the net, in this process."""
+    from xdeg_pipeline.core.graph.knn import build_index, query_index
+
+    return lambda base, queries, K: query_index(build_index(base, space), queries, K)
+
+
+def _partitioned(space: str, runner: Runner | None, partitions: int | None
+                 ) -> Callable[[np.ndarray, np.ndarray, int], np.ndarray]:
+    """The net in k-means partitions, each searched as a task of ``runner`` (the Dask
+    cluster's, or this process), as the kNN stage does above its partition threshold."""
+
+    def search(base: np.ndarray, queries: np.ndarray, K: int) -> np.ndarray:
+        centres = kmeans_centres(base, partitions or partition_count(len(base)))
+        return routed_neighbours(base, None, K, space, centres, runner=runner,
+                                 queries=queries)[0]
+
+    return search
 
 
 def _members(labels: np.ndarray) -> dict[int, np.ndarray]:
@@ -229,11 +257,18 @@ def exit_edges(
     near_dup: float,
     natural: float,
     settings: ExitSettings | None = None,
+    *,
+    partition_above: int = 0,
+    runner: Runner | None = None,
+    partitions: int | None = None,
 ) -> Exits:
     """Exit edges for the kNN pairs (src, dst, w) of the rows of X (see the module docstring).
 
     ``near_dup``: the near-duplicate distance; ``natural``: the natural step
-    (:mod:`xdeg_pipeline.core.graph.near_duplicates`).
+    (:mod:`xdeg_pipeline.core.graph.near_duplicates`). Above ``partition_above`` images (0:
+    never) the search that is not exact runs in k-means partitions of the net, as tasks of
+    ``runner`` (:mod:`.knn_partitioned`; ``partitions``, default
+    :func:`~.knn_partitioned.partition_count` of the net), instead of one HNSW index.
     """
     st = settings or ExitSettings()
     n = len(X)
@@ -253,13 +288,19 @@ def exit_edges(
     own = item_of(np.arange(n), labels, n)
     L = want * max(1, st.candidates)
     exact = len(rows) * len(net) <= params.EXIT_EXACT_BUDGET
-    search = _nearest_items_exact if exact else _nearest_items_hnsw
-    cand, _ = search(X, rows, net, items, own, space, float(near_dup), far, L)
+    how = "exact" if exact else "partitioned" if 0 < partition_above < n else "hnsw"
+    args = (X, rows, net, items, own, space, float(near_dup), far, L)
+    if exact:
+        cand, _ = _nearest_items_exact(*args)
+    else:
+        neighbours = (_partitioned(space, runner, partitions) if how == "partitioned"
+                      else _hnsw(space))
+        cand, _ = _nearest_items_indexed(*args, neighbours)
     a, b = _targets(X, rows, cand, labels, net, items, space, float(near_dup), far)
     d = pair_distances(X, a, b, space).astype(np.float64)
     ok = (d >= near_dup) & (d <= far)
     a, b, d = a[ok], b[ok], d[ok]
     existing = np.unique(np.minimum(src, dst) * n + np.maximum(src, dst))
     keep = _assign(n, a, b, d, existing, want, st.in_cap)
-    info.update(exits=int(keep.sum()), exit_search="exact" if exact else "hnsw")
+    info.update(exits=int(keep.sum()), exit_search=how)
     return Exits(a[keep], b[keep], d[keep], info, labels)

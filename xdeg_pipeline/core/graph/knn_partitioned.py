@@ -303,17 +303,23 @@ def routed_neighbours(
     exact_max: int | None = None,
     threads: int | None = None,
     ef: int | None = None,
+    queries: np.ndarray | None = None,
 ) -> tuple[np.ndarray, PartitionInfo]:
     """The ``take`` nearest rows of X to each of ``rows`` (``(len(rows), take)`` row ids of X,
     nearest first, -1 padded; a row finds itself), searched partition by partition: every row
     of X is indexed in the partition of its nearest centre, each of ``rows`` is searched in
     its nearest partitions (:func:`nearest_partitions`), one task per partition (``runner``),
     the candidate lists merged. A full build searches every row (``rows`` None: no copy of
-    X, one routing pass); an update only the new."""
+    X, one routing pass); an update only the new. ``queries``: vectors to search for instead
+    of rows of X (``rows`` is then ignored; the graph's exit search)."""
     t0 = time.perf_counter()
-    Q = X if rows is None else X[np.asarray(rows, dtype=np.int64)]
+    itself = rows is None and queries is None
+    if queries is not None:
+        Q = np.ascontiguousarray(queries, dtype=np.float32)
+    else:
+        Q = X if rows is None else X[np.asarray(rows, dtype=np.int64)]
     near = nearest_partitions(Q, centres, overlap, space, margin)
-    home = near[:, 0] if rows is None else nearest_partitions(X, centres, 1, space)[:, 0]
+    home = near[:, 0] if itself else nearest_partitions(X, centres, 1, space)[:, 0]
     P, over = len(centres), near.shape[1]
     bases = [np.flatnonzero(home == p) for p in range(P)]
     routed = [np.flatnonzero((near == p).any(axis=1)) for p in range(P)]

@@ -38,14 +38,18 @@ def graph_params() -> dict:
 def similarity_graph(settings: Settings, report: Reporter | None = None) -> StageResult:
     """Build the graph (reused while knn_edges, the names and the parameters are unchanged)."""
     layout = settings.layout
-    stage = Stage(NAME, _build, upstream=("knn_edges", "raw_images"), params=(graph_params(),),
+    stage = Stage(NAME, partial(_build, settings.knn_partition_above),
+                  upstream=("knn_edges", "raw_images"), params=(graph_params(),),
                   outputs=(layout.similarity_graph,))
     return run_stage(stage, layout, report)
 
 
-def _build(inputs: StageInputs) -> Outcome:
+def _build(partition_above: int, inputs: StageInputs) -> Outcome:
+    """Above ``partition_above`` images the exit search runs in k-means partitions (on the
+    Dask cluster when this runs as a Dask task), as knn_edges does."""
     # igraph and the path finder: only when building
     from xdeg_pipeline.core.graph.build import build_graph, save_graph
+    from xdeg_pipeline.core.graph.knn_partitioned import cluster_runner
     from xdeg_pipeline.core.paths.load_update import update_hub_load
 
     files = inputs.layout
@@ -58,6 +62,7 @@ def _build(inputs: StageInputs) -> Outcome:
     graph, how = update_hub_load(build_graph(
         edges, Z,
         vertex_attrs={"content_hash": hashes, "name": [n[0] for n in names], "names": names},
+        partition_above=partition_above, runner=cluster_runner(),
     ), previous, basis=fingerprint(
         graph_params(), inputs.upstream.get("knn_edges", {}).get("pca_model")))
     inputs.log(f"similarity_graph: {how.mode}" + (f" ({how.reason})" if how.reason else "")
@@ -68,6 +73,7 @@ def _build(inputs: StageInputs) -> Outcome:
         "edges": graph.ecount(),
         "components": len(graph.connected_components()),
         "exits": int(graph["params"].get("exits", 0)),  # distinct-exit edges (core/graph/exits.py)
+        "exit_search": graph["params"].get("exit_search"),  # exact, hnsw or partitioned
         "degree_max": int(degrees.max()) if len(degrees) else 0,
         "degree_mean": float(degrees.mean()) if len(degrees) else 0.0,
         "degree_counts": np.bincount(degrees).tolist() if len(degrees) else [0],

@@ -103,6 +103,32 @@ def test_hnsw_search_keeps_the_limits(monkeypatch: pytest.MonkeyPatch):
     assert len(same & got) >= 0.8 * len(same)
 
 
+def test_partitioned_search_runs_as_runner_tasks_and_keeps_the_limits(
+        monkeypatch: pytest.MonkeyPatch):
+    """Above the partition threshold the net is searched in k-means partitions, each a task
+    of the runner given (the Dask cluster's in a stage run), with the same exits nearly."""
+    exact = _series_exits()[-1]
+    monkeypatch.setattr(params, "EXIT_EXACT_BUDGET", 0)
+    X, (src, dst, w), near_dup, natural, _ = _series_exits()
+    tasks: list[int] = []
+
+    def runner(fn, task_args):
+        for i, args in enumerate(task_args):
+            tasks.append(len(args[0]))  # the partition's indexed vectors
+            yield i, fn(*args)
+
+    ex = exit_edges(X, src, dst, w, "l2", near_dup, natural, partition_above=len(X) - 1,
+                    runner=runner)
+    assert ex.info["exit_search"] == "partitioned"
+    assert len(tasks) == 2 and 0 < max(tasks) < sum(tasks)  # each task holds a part of the net
+    assert ex.w.min() >= near_dup and ex.w.max() <= params.EXIT_MAX_STEP * natural
+    same = set(zip(exact.a.tolist(), exact.b.tolist(), strict=True))
+    got = set(zip(ex.a.tolist(), ex.b.tolist(), strict=True))
+    assert len(same & got) >= 0.8 * len(same)
+    below = exit_edges(X, src, dst, w, "l2", near_dup, natural, partition_above=len(X))
+    assert below.info["exit_search"] == "hnsw"  # at or below the threshold: one index
+
+
 def test_build_graph_marks_exit_edges_and_keeps_near_duplicates():
     X = points_with_series(seed=1)
     edges = knn_edges(X, 8)

@@ -14,6 +14,7 @@ from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stages.graph import similarity_graph
 from xdeg_pipeline.core.stages.knn import knn_edges
 from xdeg_pipeline.core.storage.state import read_state
+from xdeg_pipeline_tests.helpers.graphs import points_with_series
 from xdeg_pipeline_tests.helpers.pca_stage import clustered_vectors, write_pca
 
 
@@ -46,3 +47,27 @@ def test_a_grown_collection_keeps_the_load_of_its_images(tmp_path: Path) -> None
     assert refit["params"]["load_base"]["changed"] == 0
     assert refit["params"]["load_base"]["basis"] != first["params"]["load_base"]["basis"]
     assert read_state(tmp_path, "similarity_graph")["mode"] == "rebuild"
+
+
+def test_above_the_partition_setting_the_exit_search_runs_in_partitions(
+        tmp_path: Path, monkeypatch) -> None:
+    """What the graph step searches over all vectors (the exits) is partitioned above the
+    same setting as knn_edges, and the stage's state says which search ran."""
+    from xdeg_pipeline.core import params
+
+    monkeypatch.setattr(params, "EXIT_EXACT_BUDGET", 0)  # small: the search is not exact
+    Z = points_with_series(seed=0)  # a series: its images lack distinct pictures, get exits
+    n = len(Z)
+    keys = [f"{i:064x}" for i in range(n)]
+    write_pca(tmp_path, keys, Z, "m1")
+    pd.DataFrame({"name": [f"img_{k[-4:]}.png" for k in keys], "content_hash": keys}).to_parquet(
+        tmp_path / "raw_images.parquet")
+    for above, search in ((n, "hnsw"), (n - 1, "partitioned")):
+        settings = Settings(home=tmp_path, k=8, knn_partition_above=above)
+        knn_edges(settings)
+        (tmp_path / "similarity_graph.pkl").unlink(missing_ok=True)  # built again
+        similarity_graph(settings)
+        state = read_state(tmp_path, "similarity_graph")
+        assert state["exit_search"] == search and state["exits"] > 0, above
+        graph = load_graph(tmp_path / "similarity_graph.pkl", allowed_root=tmp_path)
+        assert graph["params"]["exit_search"] == search and graph.vcount() == n
