@@ -76,7 +76,7 @@ from benchmarks.series_collection import run_steps
 from benchmarks.visual_space import describe, visual_features
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.build import build_graph
-from xdeg_pipeline.core.graph.knn import knn_edges, knn_recall
+from xdeg_pipeline.core.graph.knn import knn_edges, knn_recall, rerank_edges
 from xdeg_pipeline.core.graph.pca import fit_pca, l2_normalise
 from xdeg_pipeline.core.paths import PathError, PathFinder
 from xdeg_pipeline.core.paths.load_update import update_hub_load
@@ -151,14 +151,17 @@ def judging_spaces(names: list[str], c: Collection, vis: np.ndarray, cal: Calibr
 # ----------------------------------------------------------------------------- runs
 def build(F: np.ndarray, pca, k: int, space: str, seed: int, finder_kw: dict,
           graph_kw: dict | None = None, hashes: list[str] | None = None, model=None,
-          previous=None):
+          previous=None, rerank: int = 0):
     """PCA (``model`` kept if given, as the pipeline keeps it while a collection grows), kNN,
     graph (vertex attribute ``content_hash`` when ``hashes`` are given; the hub load stored as
     the pipeline stores it, carried over from ``previous`` where it allows) and the finder."""
     t0 = time.perf_counter()
     model = fit_pca(F, pca, seed=seed) if model is None else model
     X = model.transform(F)
-    edges = knn_edges(X, k=k, space=space)
+    if rerank > 1 and pca is not None:  # candidates in the PCA space, the k nearest in full
+        edges = rerank_edges(knn_edges(X, k=rerank * k, space=space), F, k)
+    else:
+        edges = knn_edges(X, k=k, space=space)
     t_knn = time.perf_counter()
     attrs = None if hashes is None else {"content_hash": list(hashes)}
     g, _ = update_hub_load(build_graph(edges, X, metric=space, vertex_attrs=attrs,
@@ -243,7 +246,7 @@ def stability(args, c: Collection, model, finder_kw: dict, graph_kw: dict,
     hashes, extra = far_images(args.stability, c, count, args)
     F = np.concatenate([c.features, extra])
     _, finder, _ = build(F, model.dim_out, args.k_one, args.space_one, args.seed, finder_kw,
-                         graph_kw, c.hashes + hashes, model, previous)
+                         graph_kw, c.hashes + hashes, model, previous, args.rerank)
     out: dict = {"added": len(hashes), "load_base": finder.graph["params"].get("load_base")}
     for mode in modes:
         chains, _ = run_queries(mode_query(finder, mode), pairs)
@@ -342,7 +345,7 @@ def evaluate_collection(args, folder: Path) -> dict:
                                            args.space.split(",")):
         for graph_kw, finder_kw in itertools.product(_sweep(args.graph), _sweep(args.set)):
             model, finder, info = build(c.features, pca, k, space, args.seed, finder_kw,
-                                        graph_kw, c.hashes)
+                                        graph_kw, c.hashes, rerank=args.rerank)
             spaces = judging_spaces(args.spaces.split(","), c, vis, cal, model, space_cache)
             cfg = {"pca": pca, "k": k, "space": space, **graph_kw, **finder_kw, **info,
                    "spaces": {n: sp.summary() for n, sp in spaces.items()}, "modes": {}}
@@ -409,6 +412,9 @@ def main() -> None:
     ap.add_argument("--stability", type=Path, metavar="FOLDER",
                     help="images of another kind: share of chains unchanged when some join")
     ap.add_argument("--stability-share", type=float, default=0.01)
+    ap.add_argument("--rerank", type=int, default=params.KNN_RERANK, metavar="R",
+                    help="kNN candidates R x k in the PCA space, the k nearest in the full "
+                    "features, as the knn_edges stage (1: the PCA space's own)")
     args = ap.parse_args()
     if args.features is not None and len(args.folders) != 1:
         raise SystemExit("--features goes with exactly one collection folder")

@@ -46,7 +46,8 @@ def run(home: Path, images: Path, **settings) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def hnsw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """40 images built with the exact kNN threshold at 10: the kNN goes through HNSW."""
+    """40 images built with the exact kNN threshold at 10 and k = 5: the kNN's 15 candidates
+    per image go through HNSW (k = 20 would ask for every other image)."""
     root = tmp_path_factory.mktemp("checks")
     images, home = root / "images", root / "home"
     make_collection(images, N)
@@ -60,7 +61,7 @@ def hnsw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(params, "KNN_EXACT_MAX", 10)
         mp.setattr(knn, "build_index", counted)
-        checks = run(home, images)
+        checks = run(home, images, k=5)
     yield {"images": images, "home": home, "checks": checks, "indexes": indexes}
 
 
@@ -88,7 +89,7 @@ def test_a_build_through_hnsw_passes_every_check(hnsw: dict) -> None:
     assert _failed(hnsw["checks"]) == set()
     assert hnsw["checks"]["knn_recall_check"]["recall"] >= 0.95
     edges = pd.read_parquet(Layout(hnsw["home"]).knn_edges)
-    assert edges["source"].nunique() == N
+    assert edges["source"].nunique() == N and (edges.groupby("source").size() == 5).all()
 
 
 def test_nan_features_fail_the_feature_check(hnsw: dict, tmp_path: Path) -> None:
@@ -118,14 +119,15 @@ def test_one_pca_component_fails_the_explained_variance_check(
 
 
 def test_wrong_neighbours_fail_the_recall_check(hnsw: dict, tmp_path: Path) -> None:
+    """The search's candidates (what the check measures) replaced by the farthest images."""
     home = _copy(hnsw, tmp_path)
     files = Layout(home)
-    edges = pd.read_parquet(files.knn_edges)
+    edges = pd.read_parquet(files.knn_candidates)
     _, Z = read_feature_table(files.pca_features)
     far = np.argsort(-((Z[:, None, :] - Z[None, :, :]) ** 2).sum(-1), axis=1)
     edges["target"] = [far[s][r - 1] for s, r in zip(edges["source"], edges["rank"])]  # farthest
-    _rewrite(home, "knn_edges", files.knn_edges, lambda p: edges.to_parquet(p, index=False))
-    checks = run(home, hnsw["images"])
+    _rewrite(home, "knn_edges", files.knn_candidates, lambda p: edges.to_parquet(p, index=False))
+    checks = run(home, hnsw["images"], k=5)
     assert _failed(checks) == {"knn_recall_check"}
     assert checks["knn_recall_check"]["recall"] < 0.5
 

@@ -44,8 +44,9 @@ def test_build_then_find_paths(xdeg_env: dict[str, Path]) -> None:
                                                  "knn_edges", "similarity_graph")}
         assert up["pca_features"]["input_fingerprint"] == fingerprint(
             up["image_features"]["output_fingerprint"], params.PCA_COMPONENTS, pca_stage.TRANSFORM)
-        assert up["knn_edges"]["input_fingerprint"] == fingerprint(
-            up["pca_features"]["output_fingerprint"], params.KNN_K, params.KNN_SPACE)
+        assert up["knn_edges"]["input_fingerprint"] == fingerprint(  # since the rerank: rebuilt
+            up["pca_features"]["output_fingerprint"], up["image_features"]["output_fingerprint"],
+            params.KNN_K, params.KNN_SPACE, params.KNN_RERANK)
         assert up["similarity_graph"]["input_fingerprint"] == fingerprint(
             up["knn_edges"]["output_fingerprint"], up["raw_images"]["output_fingerprint"],
             {k: v for k, v in vars(params).items() if k.isupper()})

@@ -12,22 +12,24 @@ from xdeg_pipeline.resources import XdegResource
 
 
 @asset(
-    deps=["pca_features"],
+    deps=["pca_features", "image_features"],
     group_name="graph",
     kinds={"nmslib", "parquet"},
     **FOLLOWS_UPSTREAM,
-    description="k nearest neighbours of every image as an edge table (exact up to 8,000 "
-    "images, nmslib HNSW above; updated, not rebuilt, for added images); source/target are "
-    "row numbers of pca_features.",
+    description="k nearest neighbours of every image as an edge table (candidates in the PCA "
+    "space: exact up to 8,000 images, nmslib HNSW above; the k nearest of them by the full "
+    "features; updated, not rebuilt, for added images); source/target are row numbers of "
+    "pca_features.",
 )
 @plain_faults
 def knn_edges(context: AssetExecutionContext, xdeg: XdegResource) -> MaterializeResult:
-    """Find each image's k nearest neighbours in the PCA space."""
+    """Find each image's k nearest neighbours: candidates in the PCA space, kept by the full
+    features' distance."""
     settings = xdeg.settings()
     result = knn.knn_edges(settings, reporter(context, settings))
     return materialized(result, path=settings.layout.knn_edges,
                         **pick(result, "edges", "images", "mode", "rows_searched", "method",
-                               "partitions", "engine"), k=settings.k,
+                               "partitions", "engine", "rerank"), k=settings.k,
                         space=params.KNN_SPACE)
 
 

@@ -57,6 +57,19 @@ KNN_PARTITION_ROWS = 250_000
 KNN_PARTITION_OVERLAP = 4  # at most this many partitions searched per vector ...
 KNN_PARTITION_MARGIN = 0.2  # ... those within (1 + margin) x the nearest centre's distance
 KNN_PARTITION_SAMPLE = 50_000  # k-means sample
+# Rerank (issue 21, stability): the kNN table takes KNN_RERANK x k candidates in the PCA space
+# and keeps each image's k nearest by the chord distance of its full features. The PCA space
+# (kept while a collection grows) underestimates the distance of a new kind of picture, which
+# then seems near everything: 8 far images added to Tux (795) entered up to 110 kNN lists and
+# 15 of the 21 smooth chains that changed went through them. benchmarks.path_quality
+# --stability (1 % far images added; smooth / steps 7 chains unchanged), Tux: no rerank
+# 0.895 / 0.88, x2 0.93 / 0.91, x3 0.945 / 0.93, x4 0.94 / 0.93; series (star) 0.87 / 0.885 ->
+# x3 0.905 / 0.91; confirmed on the flower series built afterwards: 0.885 / 0.87 -> 0.945 /
+# 0.87. Every quality figure held or improved (largest step / bound p90, crawl p90, hub share,
+# near-identical steps: docs/path_quality.md). Up to KNN_RERANK_MAX images (their features are
+# held as float16 while the table is made: 2.6 GB at a million); above, the PCA space's own.
+KNN_RERANK = 3
+KNN_RERANK_MAX = 1_000_000
 
 # --- features: inference runtime ------------------------------------------------------------
 # CPU model alone, 2-core AVX2 box, batch 8, medians of interleaved rounds

@@ -1,4 +1,5 @@
-"""What the pca_features stage leaves in a data folder, for tests of the stages after it."""
+"""What the image_features and pca_features stages leave in a data folder, for tests of the
+stages after them."""
 
 from __future__ import annotations
 
@@ -17,6 +18,20 @@ def write_pca(home: Path, keys: list[str], Z: np.ndarray, model_id: str,
     write_feature_table(keys, Z, home / "pca_features.parquet")
     write_state(home, "pca_features", {"output_fingerprint": f"{model_id}-{len(keys)}-{transform}",
                                        "model_id": model_id, "transform": transform})
+
+
+def write_image_features(home: Path, keys: list[str], F: np.ndarray) -> None:
+    """What the image_features stage leaves: the rows in one shard and its state."""
+    from xdeg_pipeline.core.storage.layout import Layout
+    from xdeg_pipeline.core.storage.state import fingerprint
+
+    shard = Layout(home).image_features_shard("0")
+    shard.parent.mkdir(parents=True, exist_ok=True)
+    write_feature_table(keys, F, shard)
+    write_state(home, "image_features", {
+        "output_fingerprint": fingerprint(keys, F.tobytes().hex()[:64], len(F)),
+        "images": len(keys), "dim": int(F.shape[1]), "shards": {"0": len(keys)},
+        "stale_shards": []})
 
 
 def clustered_vectors(n: int, seed: int) -> np.ndarray:

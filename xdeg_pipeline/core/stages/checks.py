@@ -102,16 +102,18 @@ def pca_explained_variance(files: Layout) -> CheckOutcome:
 
 def knn_recall(files: Layout) -> CheckOutcome:
     """The approximate kNN finds at least :data:`MIN_KNN_RECALL` of the exact neighbours of a
-    sample of images."""
+    sample of images: its candidates in the PCA space (the search; the k kept of them by the
+    full features are exact by construction), or the table of a folder built before them."""
+    table = files.knn_candidates if files.knn_candidates.exists() else files.knn_edges
     return memoised(files, "knn_recall", ("pca_features", "knn_edges"),
-                    [files.pca_features, files.knn_edges], lambda: _knn_recall(files))
+                    [files.pca_features, table], lambda: _knn_recall(files, table))
 
 
-def _knn_recall(files: Layout) -> CheckOutcome:
+def _knn_recall(files: Layout, table: Path) -> CheckOutcome:
     from xdeg_pipeline.core.graph.knn import knn_recall as measure
 
     _, Z = read_feature_table(files.pca_features)
-    edges = pd.read_parquet(files.knn_edges)
+    edges = pd.read_parquet(table)
     k = int(edges.groupby("source").size().max()) if len(edges) else 0
     recall = measure(Z, edges, k=k, sample=min(500, len(Z)), space=params.KNN_SPACE)
     return recall >= MIN_KNN_RECALL, {

@@ -12,6 +12,13 @@ not part of the stage's fingerprint (either table is a kNN table of the same vec
 metadata says which was made (``method``). Updates for new images work on either table;
 above the threshold an update routes the new images to their nearest partitions (``method``
 update with ``partitions``) instead of comparing them with every image.
+
+Any of these finds ``params.KNN_RERANK x k`` candidates per image in the PCA space
+(``knn_candidates.parquet``, what the next update starts from); ``knn_edges.parquet`` keeps
+each image's k nearest of them by the chord distance of its full features (image_features), so
+that a new kind of picture, which the kept PCA model places near everything, does not enter
+every list (``rerank`` in the state and metadata; 1: the PCA space's own k nearest, when the
+PCA does not reduce or above ``params.KNN_RERANK_MAX`` images).
 """
 
 from __future__ import annotations
@@ -23,19 +30,23 @@ import pandas as pd
 
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.knn import knn_edges as compute_knn_edges
+from xdeg_pipeline.core.graph.knn import rerank_edges
 from xdeg_pipeline.core.graph.knn_partitioned import (
     cluster_runner,
     partition_count,
     partitioned_knn_edges,
 )
 from xdeg_pipeline.core.graph.knn_update import update_knn_edges
+from xdeg_pipeline.core.graph.pca import l2_normalise
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
 from xdeg_pipeline.core.storage.layout import Layout
+from xdeg_pipeline.core.storage.shards import SHARD_KEYS
 from xdeg_pipeline.core.storage.state import fingerprint_lines
 from xdeg_pipeline.core.storage.tables import read_feature_table
 
 NAME = "knn_edges"
+FULL_FLOAT32_MAX_BYTES = 1 << 30  # the full features held as float32 up to this, else float16
 
 
 def knn_edges(settings: Settings, report: Reporter | None = None) -> StageResult:
@@ -43,30 +54,60 @@ def knn_edges(settings: Settings, report: Reporter | None = None) -> StageResult
     ``k`` and the space are unchanged; updated for new rows when only rows changed)."""
     files = settings.layout
     stage = Stage(NAME, partial(_neighbours, settings.k, settings.knn_partition_above),
-                  upstream=("pca_features",),
-                  params=(settings.k, params.KNN_SPACE),
-                  outputs=(files.knn_edges, files.knn_rows))
+                  upstream=("pca_features", "image_features"),
+                  params=(settings.k, params.KNN_SPACE, params.KNN_RERANK),
+                  outputs=(files.knn_edges, files.knn_candidates, files.knn_rows))
     return run_stage(stage, files, report)
 
 
-def _previous(files: Layout, previous: dict, model_id: str | None, k: int
+def _previous(files: Layout, previous: dict, model_id: str | None, k: int, rerank: int
               ) -> tuple[list[str], pd.DataFrame] | str:
-    """The previous table and its row keys, or why it cannot be updated."""
+    """The previous candidates and their row keys, or why they cannot be updated."""
     if not previous:
         return "first build"
     if previous.get("pca_model") != model_id or model_id is None:
         return "new PCA model"
     if previous.get("k") != k or previous.get("space") != params.KNN_SPACE:
         return "k or space changed"
+    if previous.get("rerank") != rerank:
+        return "rerank changed"
     try:
         rows = pd.read_parquet(files.knn_rows)["content_hash"].tolist()
-        edges = pd.read_parquet(files.knn_edges)
+        candidates = pd.read_parquet(files.knn_candidates)
     except (OSError, KeyError, ValueError) as exc:
         return f"previous table unreadable ({type(exc).__name__})"
     if (fingerprint_lines(rows) != previous.get("rows_fingerprint")
-            or len(edges) != previous.get("edges")):
+            or len(candidates) != previous.get("candidates")):
         return "previous table does not match its state"
-    return rows, edges
+    return rows, candidates
+
+
+def full_features(files: Layout, upstream: dict, keys: list[str]) -> np.ndarray | None:
+    """The image features of the table's rows (L2-normalised; float16 above 1 GB of float32),
+    read shard by shard, when the kNN table is reranked by them: the PCA reduced them, the
+    collection has at most ``params.KNN_RERANK_MAX`` images and every row has its features;
+    else None."""
+    features, pca = upstream.get("image_features") or {}, upstream.get("pca_features") or {}
+    if (params.KNN_RERANK <= 1 or not pca.get("n_components") or not len(keys)
+            or len(keys) > params.KNN_RERANK_MAX):
+        return None
+    small = len(keys) * int(features.get("dim", 0) or 0) * 4 <= FULL_FLOAT32_MAX_BYTES
+    hashes: list[str] = []
+    parts = []
+    for p in SHARD_KEYS:
+        if int(features.get("shards", {}).get(p, 0)) > 0:
+            h, X = read_feature_table(files.image_features_shard(p))
+            hashes += h
+            parts.append(l2_normalise(X).astype(np.float32 if small else np.float16))
+    if not parts:
+        return None
+    full = np.concatenate(parts)
+    if hashes != keys:  # the same order as pca_features unless a shard changed since
+        at = pd.Index(hashes).get_indexer(keys)
+        if (at < 0).any():
+            return None
+        full = full[at]
+    return full
 
 
 def build_table(Z: np.ndarray, k: int, partition_above: int) -> tuple[pd.DataFrame, dict]:
@@ -81,10 +122,13 @@ def build_table(Z: np.ndarray, k: int, partition_above: int) -> tuple[pd.DataFra
 def _neighbours(k: int, partition_above: int, inputs: StageInputs) -> Outcome:
     files = inputs.layout
     keys, Z = read_feature_table(files.pca_features)
+    full = full_features(files, inputs.upstream, keys)
+    rerank = params.KNN_RERANK if full is not None else 1
     kk = min(k, max(len(Z) - 1, 1))
+    kc = min(rerank * k, max(len(Z) - 1, 1))  # candidates per image
     model_id = reduction_id(inputs.upstream.get("pca_features", {}))
-    old = _previous(files, inputs.previous, model_id, k)
-    build = partial(build_table, k=kk, partition_above=partition_above)
+    old = _previous(files, inputs.previous, model_id, k, rerank)
+    build = partial(build_table, k=kc, partition_above=partition_above)
     if isinstance(old, str):
         (edges, how), mode, reason, searched = build(Z), "build", old, len(Z)
     else:
@@ -98,7 +142,7 @@ def _neighbours(k: int, partition_above: int, inputs: StageInputs) -> Outcome:
         big = bool(partition_above) and len(Z) > partition_above
         runner = cluster_runner() if big else None
         partitions = partition_count(len(Z)) if big else None
-        edges, info = update_knn_edges(*old, keys, Z, k=kk, space=params.KNN_SPACE,
+        edges, info = update_knn_edges(*old, keys, Z, k=kc, space=params.KNN_SPACE,
                                        build=rebuild, partitions=partitions, runner=runner)
         mode, searched = info.mode, info.searched
         reason = "" if info.reason == "routed" else info.reason
@@ -106,17 +150,24 @@ def _neighbours(k: int, partition_above: int, inputs: StageInputs) -> Outcome:
         if info.reason == "routed":  # new rows searched in their nearest partitions
             how = {"method": "update", "partitions": partitions,
                    "engine": "local" if runner is None else "dask"}
+    candidates = edges
+    if full is not None:
+        edges = rerank_edges(candidates, full, kk)
+        del full
     inputs.log(f"knn_edges: {mode}" + (f" ({reason})" if reason else "")
                + f", {searched} of {len(Z)} rows searched, {how['method']}"
                + (f" ({how['partitions']} partitions, {how['engine']})"
-                  if "partitions" in how else ""))
-    state = {"edges": len(edges), "images": len(Z), "k": k, "space": params.KNN_SPACE,
-             "pca_model": model_id, "rows_fingerprint": fingerprint_lines(keys)}
+                  if "partitions" in how else "")
+               + (f", the {kk} nearest of {kc} candidates in the full features"
+                  if rerank > 1 else ""))
+    state = {"edges": len(edges), "candidates": len(candidates), "images": len(Z), "k": k,
+             "rerank": rerank, "space": params.KNN_SPACE, "pca_model": model_id,
+             "rows_fingerprint": fingerprint_lines(keys)}
     # the rows first: a table replaced without its rows never matches the recorded state
     return Outcome(state=state,
                    writes={files.knn_rows: pd.DataFrame({"content_hash": keys}),
-                           files.knn_edges: edges},
-                   facts={"mode": mode, "rows_searched": searched, **how})
+                           files.knn_candidates: candidates, files.knn_edges: edges},
+                   facts={"mode": mode, "rows_searched": searched, "rerank": rerank, **how})
 
 
 def reduction_id(pca_state: dict) -> str | None:

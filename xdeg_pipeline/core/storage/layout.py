@@ -97,6 +97,12 @@ class Layout:
         return self.home / "knn_edges.parquet"
 
     @property
+    def knn_candidates(self) -> Path:
+        """The kNN table's candidates (``KNN_RERANK x k`` per image, in the PCA space), which
+        updates for new images start from; ``knn_edges`` keeps the k nearest of them."""
+        return self.home / "knn_candidates.parquet"
+
+    @property
     def knn_rows(self) -> Path:
         """The content hash of each row the kNN table's numbers refer to (for updates)."""
         return self.home / "knn_rows.parquet"

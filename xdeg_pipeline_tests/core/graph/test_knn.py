@@ -12,7 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xdeg_pipeline.core.graph.knn import exact_knn, knn_edges, knn_recall, pair_distances
+from xdeg_pipeline.core.graph.knn import (
+    exact_knn,
+    knn_edges,
+    knn_recall,
+    pair_distances,
+    rerank_edges,
+)
 
 
 def clustered(n: int = 1500, dim: int = 24, clusters: int = 15, seed: int = 0) -> np.ndarray:
@@ -136,3 +142,23 @@ def test_import_nmslib_hides_only_the_notice(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(fake)
     assert proc.stderr == "something else went wrong\n"
+
+
+def test_rerank_keeps_the_nearest_candidates_by_the_full_features() -> None:
+    """Candidates found in a projection; the k kept are the nearest by the chord distance of
+    the full rows (float32, or float16 for half the memory: the same lists here)."""
+    rng = np.random.default_rng(3)
+    full = rng.normal(size=(200, 48)).astype(np.float32) * rng.uniform(0.5, 2, (200, 1))
+    cand = knn_edges(full[:, :4], k=15)  # a poor projection: 4 of 48 coordinates
+    kept = rerank_edges(cand, full, 5)
+    unit = full / np.linalg.norm(full, axis=1, keepdims=True)
+    assert (kept.groupby("source").size() == 5).all()
+    for s, group in cand.groupby("source"):
+        chord = np.linalg.norm(unit[group["target"].to_numpy()] - unit[s], axis=1)
+        want = group["target"].to_numpy()[np.argsort(chord, kind="stable")[:5]].tolist()
+        row = kept[kept["source"] == s]
+        assert row["target"].tolist() == want and row["rank"].tolist() == [1, 2, 3, 4, 5]
+    half = rerank_edges(cand, full.astype(np.float16), 5)
+    same = (half["target"].to_numpy() == kept["target"].to_numpy()).mean()
+    assert same > 0.97
+    assert not kept.equals(cand[cand["rank"] <= 5].reset_index(drop=True))  # it did rerank

@@ -7,10 +7,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.knn import knn_edges as full_build
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stages.knn import knn_edges
-from xdeg_pipeline_tests.helpers.pca_stage import clustered_vectors, write_pca
+from xdeg_pipeline.core.storage.state import read_state
+from xdeg_pipeline_tests.helpers.pca_stage import (
+    clustered_vectors,
+    write_image_features,
+    write_pca,
+)
 
 
 def test_added_images_update_the_table(tmp_path: Path) -> None:
@@ -89,3 +95,49 @@ def test_above_the_setting_added_images_are_routed_to_their_partitions(tmp_path:
     edges = pd.read_parquet(tmp_path / "knn_edges.parquet")
     new = edges[edges["source"] >= 800]
     assert new["source"].nunique() == 8 and (new.groupby("source").size() == 8).all()
+
+
+def _new_kind(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` features (64-d) varying in 6 directions, and 3 of a new kind: as far from them as
+    their own neighbours, in directions a PCA of the first never saw."""
+    rng = np.random.default_rng(seed)
+    basis = np.linalg.qr(rng.normal(size=(64, 64)))[0]
+    common = np.zeros(64)
+    common[0] = 3.0  # features share a direction (CNN features are non-negative)
+    X = common + rng.normal(0, 1, (n, 6)) @ basis[:, 1:7].T + rng.normal(0, 0.15, (n, 64))
+    return X.astype(np.float32), (common + 2.2 * basis[:, 7:10].T).astype(np.float32)
+
+
+def test_the_table_keeps_the_nearest_candidates_by_the_full_features(tmp_path: Path) -> None:
+    """Candidates come from the PCA space; the k kept are the nearest in the full features, so
+    a new kind of picture the kept PCA model places near everything enters few lists."""
+    from xdeg_pipeline.core.graph.pca import l2_normalise
+    from xdeg_pipeline.core.stages.pca import pca_features
+
+    settings = Settings(home=tmp_path, k=8, pca_components=4)
+    X, new = _new_kind(300)
+    keys = [f"{i:064x}" for i in range(300)]
+    write_image_features(tmp_path, keys, X)
+    pca_features(settings)
+    first = knn_edges(settings)
+    assert first.facts["rerank"] == params.KNN_RERANK == 3 and first.facts["mode"] == "build"
+    grown = keys + [f"{i:064x}" for i in range(900, 903)]
+    F = np.concatenate([X, new])
+    write_image_features(tmp_path, grown, F)
+    assert not pca_features(settings).facts["refit"]  # the model is kept: 303 < 1.25 x 300
+    after = knn_edges(settings)
+    assert after.facts["mode"] == "update" and after.facts["rerank"] == 3
+    cand = pd.read_parquet(tmp_path / "knn_candidates.parquet")
+    edges = pd.read_parquet(tmp_path / "knn_edges.parquet")
+    assert (cand.groupby("source").size() == 24).all()
+    assert (edges.groupby("source").size() == 8).all()
+    # by the PCA space alone the new kind is near everything; by the full features it is not
+    pca_lists = int(cand[cand["rank"] <= 8]["target"].isin(range(300, 303)).sum())
+    kept_lists = int(edges["target"].isin(range(300, 303)).sum())
+    assert pca_lists >= 15 and kept_lists <= 5, (pca_lists, kept_lists)
+    N = l2_normalise(F)  # each list: the 8 nearest of its candidates in the full features
+    for s, group in list(cand.groupby("source"))[::37]:
+        chord = np.linalg.norm(N[group["target"].to_numpy()] - N[s], axis=1)
+        nearest = set(group["target"].to_numpy()[np.argsort(chord, kind="stable")[:8]].tolist())
+        assert set(edges[edges["source"] == s]["target"].tolist()) == nearest
+    assert read_state(tmp_path, "knn_edges")["candidates"] == len(cand)
