@@ -54,9 +54,9 @@ def test_dask_build_equals_single_process_build(dask_env: dict[str, Path]) -> No
             tags=all_shards_tags(),
         )
         assert local.success
-        with LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
+        with LocalCluster(  # 2 threads each: shards of one worker run side by side (their
+            n_workers=2,    # features must still equal the one-process build's), and a Dagster
+            threads_per_worker=2,  # step holding a thread leaves the shards both processes
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,

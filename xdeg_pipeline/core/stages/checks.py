@@ -115,6 +115,8 @@ def _knn_recall(files: Layout, table: Path) -> CheckOutcome:
     _, Z = read_feature_table(files.pca_features)
     edges = pd.read_parquet(table)
     k = int(edges.groupby("source").size().max()) if len(edges) else 0
+    k = min(k, int(read_state(files.home, "knn_edges").get("k") or k))
+    edges = edges[edges["rank"] <= k]  # the candidates' first k: the search at the graph's k
     recall = measure(Z, edges, k=k, sample=min(500, len(Z)), space=params.KNN_SPACE)
     return recall >= MIN_KNN_RECALL, {
         "recall": round(float(recall), 4), "k": k, "threshold": MIN_KNN_RECALL,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -69,6 +70,9 @@ def thumbnail_job(home: str, hashes: list[str]) -> ThumbnailJob:
 
 
 _EXTRACTORS: dict[str, Any] = {}  # one loaded model per worker process
+# One extraction at a time per process: the loaded model and its buffers are shared, and two
+# shards extracted at once by the threads of one Dask worker got wrong features.
+_EXTRACTION = threading.Lock()
 
 
 def key_and_dim(args: ExtractorArgs) -> tuple[str, int]:
@@ -88,12 +92,13 @@ def extractor_for(args: ExtractorArgs) -> Any:
     from xdeg_pipeline.core.features.extractor import FeatureExtractor
 
     key = repr(args)
-    if key not in _EXTRACTORS:
-        kwargs = dict(args)
-        if multiprocessing.current_process().daemon:  # a Dask worker may not fork loaders
-            kwargs["num_workers"] = 0
-        _EXTRACTORS[key] = FeatureExtractor(**kwargs)
-    return _EXTRACTORS[key]
+    with _EXTRACTION:
+        if key not in _EXTRACTORS:
+            kwargs = dict(args)
+            if multiprocessing.current_process().daemon:  # a Dask worker may not fork loaders
+                kwargs["num_workers"] = 0
+            _EXTRACTORS[key] = FeatureExtractor(**kwargs)
+        return _EXTRACTORS[key]
 
 
 def extract_shard(task: ShardTask, progress: ProgressFn | None = None,
@@ -133,15 +138,16 @@ def _extract(task: ShardTask, progress: ProgressFn | None, log: Callable[[str], 
         if extractor.cache_key != task.cache_key:  # key_and_dim and the extractor must agree
             raise RuntimeError(f"feature cache key {extractor.cache_key} != planned "
                                f"{task.cache_key}")
-        update = update_features(
-            store,
-            [(h, Path(p)) for h, p in task.items],
-            extractor,
-            checkpoint_every=task.checkpoint_every,
-            progress=progress,
-            log=log,
-            thumbs=partial(thumbnail_job, task.home),
-        )
+        with _EXTRACTION:
+            update = update_features(
+                store,
+                [(h, Path(p)) for h, p in task.items],
+                extractor,
+                checkpoint_every=task.checkpoint_every,
+                progress=progress,
+                log=log,
+                thumbs=partial(thumbnail_job, task.home),
+            )
     else:
         update = FeatureUpdate(reused=len({h for h, _ in task.items}))
     _collection_still_there(task, update)
