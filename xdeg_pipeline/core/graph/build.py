@@ -35,6 +35,7 @@ import math
 import pickle
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import igraph as ig
 import numpy as np
@@ -383,8 +384,9 @@ def _pickle_inside(path: Path, allowed_root: Path) -> Path:
     return target
 
 
-def _checked(graph: object, target: Path) -> ig.Graph:
-    if not isinstance(graph, ig.Graph):
+def _checked(graph: object, target: Path, kind: type = ig.Graph) -> Any:
+    """``graph`` if it is a ``kind`` (what loading the pickle should give), else TypeError."""
+    if not isinstance(graph, kind):
         raise TypeError(f"{target} does not hold an igraph.Graph (got {type(graph).__name__})")
     return graph
 
@@ -401,7 +403,4 @@ def load_graph_lean(path: Path, allowed_root: Path) -> LeanGraph:
     attributes, no igraph object, which is what the path finder and the explorer read."""
     target = _pickle_inside(path, allowed_root)
     with open(target, "rb") as fh:
-        graph = load_lean(fh)
-    if not isinstance(graph, LeanGraph):
-        raise TypeError(f"{target} does not hold an igraph.Graph (got {type(graph).__name__})")
-    return graph
+        return _checked(load_lean(fh), target, LeanGraph)

@@ -219,13 +219,8 @@ def edge_table(
     keep = (dst >= 0) & (dst != src)
     src, dst = src[keep], dst[keep]
     dist = pair_distances(X, src, dst, space)
-    # exact order within each source, then keep the k nearest
-    order = np.lexsort((dst, dist, src))
-    src, dst, dist = src[order], dst[order], dist[order]
-    starts = np.searchsorted(src, src, side="left")
-    rank = np.arange(len(src)) - starts + 1
-    keep = rank <= k
-    return _frame(src[keep], dst[keep], dist[keep], rank[keep])
+    at, rank = _nearest_k(src, dst, dist, k)  # exact order within each source
+    return _frame(src[at], dst[at], dist[at], rank)
 
 
 def rerank_edges(edges: pd.DataFrame, full: np.ndarray, k: int) -> pd.DataFrame:
@@ -252,13 +247,20 @@ def rerank_edges(edges: pd.DataFrame, full: np.ndarray, k: int) -> pd.DataFrame:
         b = np.asarray(full[t], dtype=np.float32)
         cos[lo:lo + step] = np.einsum("ij,ij->i", a, b) * inv[s] * inv[t]
     chord = np.sqrt(np.maximum(2.0 - 2.0 * cos, 0.0))
-    order = np.lexsort((dst, chord, src))
-    src, dst = src[order], dst[order]
-    starts = np.searchsorted(src, src, side="left")
-    rank = np.arange(len(src)) - starts + 1
+    at, rank = _nearest_k(src, dst, chord, k)
+    dist = edges["distance"].to_numpy(np.float32)
+    return _frame(src[at], dst[at], dist[at], rank)
+
+
+def _nearest_k(src: np.ndarray, dst: np.ndarray, by: np.ndarray, k: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of each source's ``k`` pairs smallest in ``by`` (ties by target), sorted by
+    source then ``by``, and their ranks (1 = nearest)."""
+    order = np.lexsort((dst, by, src))
+    s = src[order]
+    rank = np.arange(len(s)) - np.searchsorted(s, s, side="left") + 1
     keep = rank <= k
-    dist = edges["distance"].to_numpy(np.float32)[order]
-    return _frame(src[keep], dst[keep], dist[keep], rank[keep])
+    return order[keep], rank[keep]
 
 
 def _frame(src, dst, dist, rank) -> pd.DataFrame:

@@ -41,7 +41,7 @@ from xdeg_pipeline.core.graph.pca import l2_normalise
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
 from xdeg_pipeline.core.storage.layout import Layout
-from xdeg_pipeline.core.storage.shards import SHARD_KEYS
+from xdeg_pipeline.core.storage.shards import feature_shard_files
 from xdeg_pipeline.core.storage.state import fingerprint_lines
 from xdeg_pipeline.core.storage.tables import read_feature_table
 
@@ -94,11 +94,10 @@ def full_features(files: Layout, upstream: dict, keys: list[str]) -> np.ndarray 
     small = len(keys) * int(features.get("dim", 0) or 0) * 4 <= FULL_FLOAT32_MAX_BYTES
     hashes: list[str] = []
     parts = []
-    for p in SHARD_KEYS:
-        if int(features.get("shards", {}).get(p, 0)) > 0:
-            h, X = read_feature_table(files.image_features_shard(p))
-            hashes += h
-            parts.append(l2_normalise(X).astype(np.float32 if small else np.float16))
+    for path in feature_shard_files(files, features):
+        h, X = read_feature_table(path)
+        hashes += h
+        parts.append(l2_normalise(X).astype(np.float32 if small else np.float16))
     if not parts:
         return None
     full = np.concatenate(parts)

@@ -17,7 +17,7 @@ from xdeg_pipeline.core.graph.pca import PcaModel, fit_pca
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
 from xdeg_pipeline.core.storage.layout import Layout
-from xdeg_pipeline.core.storage.shards import SHARD_KEYS
+from xdeg_pipeline.core.storage.shards import feature_shard_files
 from xdeg_pipeline.core.storage.state import fingerprint
 from xdeg_pipeline.core.storage.tables import read_feature_table, write_feature_parts
 
@@ -47,8 +47,7 @@ def _reduce(n_components: int | None, inputs: StageInputs) -> Outcome:
             "image_features shards not materialised for the current collection: "
             f"{', '.join(features['stale_shards'])} (materialise all shards)"
         )
-    shard_files = [files.image_features_shard(p) for p in SHARD_KEYS
-                   if int(features.get("shards", {}).get(p, 0)) > 0]
+    shard_files = feature_shard_files(files, features)
     n_total, dim = int(features.get("images", 0)), int(features.get("dim", 0))
     kept = reusable_model(files, inputs.previous, n_components, dim, n_total)
     writes: dict[Path, Any] = {}
