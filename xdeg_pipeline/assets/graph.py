@@ -29,7 +29,8 @@ def knn_edges(context: AssetExecutionContext, xdeg: XdegResource) -> Materialize
     result = knn.knn_edges(settings, reporter(context, settings))
     return materialized(result, path=settings.layout.knn_edges,
                         **pick(result, "edges", "images", "mode", "rows_searched", "method",
-                               "partitions", "engine", "rerank"), k=settings.k,
+                               "partitions", "engine", "rerank", "pairs_measured"),
+                        k=settings.k,
                         space=params.KNN_SPACE)
 
 

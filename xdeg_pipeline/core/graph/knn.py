@@ -234,6 +234,18 @@ def rerank_edges(edges: pd.DataFrame, full: np.ndarray, k: int) -> pd.DataFrame:
     the candidates in the full space keeps it out of lists it does not belong in."""
     src = edges["source"].to_numpy(np.int64)
     dst = edges["target"].to_numpy(np.int64)
+    return keep_nearest(edges, chord_distances(full, src, dst), k)
+
+
+def chord_distances(full: np.ndarray, src: np.ndarray, dst: np.ndarray,
+                    where: np.ndarray | None = None) -> np.ndarray:
+    """The chord distance (float32) of each pair ``(src[i], dst[i])`` of row ids by the rows
+    of ``full`` (float32 or float16; normalised here): row id ``r`` is ``full[where[r]]``,
+    or ``full[r]`` without ``where``."""
+    src = np.asarray(src, np.int64)
+    dst = np.asarray(dst, np.int64)
+    if where is not None:
+        src, dst = where[src], where[dst]
     inv = np.empty(len(full), dtype=np.float32)  # 1 / row length, a block of rows at a time
     rows = max(1, 16_000_000 // max(full.shape[1], 1))
     for lo in range(0, len(full), rows):
@@ -246,10 +258,40 @@ def rerank_edges(edges: pd.DataFrame, full: np.ndarray, k: int) -> pd.DataFrame:
         a = np.asarray(full[s], dtype=np.float32)
         b = np.asarray(full[t], dtype=np.float32)
         cos[lo:lo + step] = np.einsum("ij,ij->i", a, b) * inv[s] * inv[t]
-    chord = np.sqrt(np.maximum(2.0 - 2.0 * cos, 0.0))
-    at, rank = _nearest_k(src, dst, chord, k)
+    return np.sqrt(np.maximum(2.0 - 2.0 * cos, 0.0))
+
+
+def keep_nearest(edges: pd.DataFrame, by: np.ndarray, k: int) -> pd.DataFrame:
+    """Each source's ``k`` edges smallest in ``by`` (one value per edge; ties by target),
+    ranked by it; the ``distance`` column stays the table's own."""
+    src = edges["source"].to_numpy(np.int64)
+    dst = edges["target"].to_numpy(np.int64)
+    at, rank = _nearest_k(src, dst, np.asarray(by), k)
     dist = edges["distance"].to_numpy(np.float32)
     return _frame(src[at], dst[at], dist[at], rank)
+
+
+def carried_values(edges: pd.DataFrame, old: pd.DataFrame, column: str,
+                   old_to_new: np.ndarray) -> np.ndarray:
+    """``old[column]`` of the pairs of ``edges`` that ``old`` (a table over previous row ids,
+    ``old_to_new[previous id]`` its id now, -1 when gone) also holds; NaN for the rest
+    (float32). A value of a pair depends only on its two rows, so it carries over."""
+    out = np.full(len(edges), np.nan, dtype=np.float32)
+    if not len(old) or column not in old.columns or not len(edges):
+        return out
+    n = int(max(len(old_to_new), edges["source"].max() + 1, edges["target"].max() + 1))
+    o_src = old_to_new[old["source"].to_numpy(np.int64)]
+    o_dst = old_to_new[old["target"].to_numpy(np.int64)]
+    ok = (o_src >= 0) & (o_dst >= 0)
+    okey = o_src[ok] * n + o_dst[ok]
+    oval = old[column].to_numpy(np.float32)[ok]
+    order = np.argsort(okey, kind="stable")
+    okey, oval = okey[order], oval[order]
+    key = edges["source"].to_numpy(np.int64) * n + edges["target"].to_numpy(np.int64)
+    pos = np.minimum(np.searchsorted(okey, key), max(len(okey) - 1, 0))
+    hit = (okey[pos] == key) if len(okey) else np.zeros(len(key), bool)
+    out[hit] = oval[pos[hit]]
+    return out
 
 
 def _nearest_k(src: np.ndarray, dst: np.ndarray, by: np.ndarray, k: int

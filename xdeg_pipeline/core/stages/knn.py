@@ -18,7 +18,9 @@ Any of these finds ``params.KNN_RERANK x k`` candidates per image in the PCA spa
 each image's k nearest of them by the chord distance of its full features (image_features), so
 that a new kind of picture, which the kept PCA model places near everything, does not enter
 every list (``rerank`` in the state and metadata; 1: the PCA space's own k nearest, when the
-PCA does not reduce or above ``params.KNN_RERANK_MAX`` images).
+PCA does not reduce or above ``params.KNN_RERANK_MAX`` images). The candidates keep their
+chord distance (``chord``): an update measures only the pairs it has not measured before, and
+reads the features of their rows only (``pairs_measured`` in the metadata).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ import numpy as np
 import pandas as pd
 
 from xdeg_pipeline.core import params
+from xdeg_pipeline.core.graph.knn import carried_values, chord_distances, keep_nearest
 from xdeg_pipeline.core.graph.knn import knn_edges as compute_knn_edges
-from xdeg_pipeline.core.graph.knn import rerank_edges
 from xdeg_pipeline.core.graph.knn_partitioned import (
     cluster_runner,
     partition_count,
@@ -82,31 +84,65 @@ def _previous(files: Layout, previous: dict, model_id: str | None, k: int, reran
     return rows, candidates
 
 
-def full_features(files: Layout, upstream: dict, keys: list[str]) -> np.ndarray | None:
-    """The image features of the table's rows (L2-normalised; float16 above 1 GB of float32),
-    read shard by shard, when the kNN table is reranked by them: the PCA reduced them, the
-    collection has at most ``params.KNN_RERANK_MAX`` images and every row has its features;
-    else None."""
-    features, pca = upstream.get("image_features") or {}, upstream.get("pca_features") or {}
-    if (params.KNN_RERANK <= 1 or not pca.get("n_components") or not len(keys)
-            or len(keys) > params.KNN_RERANK_MAX):
-        return None
-    small = len(keys) * int(features.get("dim", 0) or 0) * 4 <= FULL_FLOAT32_MAX_BYTES
-    hashes: list[str] = []
+def rerank_applies(upstream: dict, n: int) -> bool:
+    """Whether the table is reranked by the full features: the PCA reduced them and the
+    collection has at most ``params.KNN_RERANK_MAX`` images."""
+    pca = upstream.get("pca_features") or {}
+    return params.KNN_RERANK > 1 and bool(pca.get("n_components")) and 0 < n <= (
+        params.KNN_RERANK_MAX)
+
+
+def full_features(files: Layout, upstream: dict, keys: list[str], rows: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The image features of the table's rows ``rows`` (L2-normalised; float16 above 1 GB of
+    float32), read shard by shard, and where each row is among them (``where[row]``; -1: not
+    read); None when one of them has no features."""
+    features = upstream.get("image_features") or {}
+    small = len(rows) * int(features.get("dim", 0) or 0) * 4 <= FULL_FLOAT32_MAX_BYTES
+    wanted = np.zeros(len(keys), bool)
+    wanted[rows] = True
+    where = np.full(len(keys), -1, dtype=np.int64)
+    index = pd.Index(keys)
     parts = []
+    got = 0
     for path in feature_shard_files(files, features):
-        h, X = read_feature_table(path)
-        hashes += h
-        parts.append(l2_normalise(X).astype(np.float32 if small else np.float16))
-    if not parts:
+        hashes, X = read_feature_table(path)
+        at = index.get_indexer(hashes)
+        take = np.flatnonzero(at >= 0)
+        take = take[wanted[at[take]]]
+        where[at[take]] = got + np.arange(len(take))
+        got += len(take)
+        parts.append(l2_normalise(X[take]).astype(np.float32 if small else np.float16))
+        del X
+    if not parts or (where[rows] < 0).any():
         return None
-    full = np.concatenate(parts)
-    if hashes != keys:  # the same order as pca_features unless a shard changed since
-        at = pd.Index(hashes).get_indexer(keys)
-        if (at < 0).any():
+    return np.concatenate(parts), where
+
+
+def rerank(files: Layout, upstream: dict, keys: list[str], candidates: pd.DataFrame,
+           old: tuple[list[str], pd.DataFrame] | str, k: int
+           ) -> tuple[pd.DataFrame, pd.DataFrame, int] | None:
+    """The candidates with the chord distance of their full features (``chord``), the table
+    of each row's ``k`` nearest by it, and how many pairs were measured: only the pairs the
+    previous candidates (``old``, as :func:`_previous` gives them) did not hold, so an update
+    reads and compares the features of what the new images changed. None when a row has no
+    features."""
+    if isinstance(old, str):
+        chord = np.full(len(candidates), np.nan, dtype=np.float32)
+    else:
+        chord = carried_values(candidates, old[1], "chord",
+                               pd.Index(keys).get_indexer(old[0]))
+    todo = np.flatnonzero(np.isnan(chord))
+    if len(todo):
+        src = candidates["source"].to_numpy(np.int64)[todo]
+        dst = candidates["target"].to_numpy(np.int64)[todo]
+        got = full_features(files, upstream, keys, np.unique(np.concatenate([src, dst])))
+        if got is None:
             return None
-        full = full[at]
-    return full
+        full, where = got
+        chord[todo] = chord_distances(full, src, dst, where)
+    candidates = candidates.assign(chord=chord)
+    return candidates, keep_nearest(candidates, chord, k), len(todo)
 
 
 def build_table(Z: np.ndarray, k: int, partition_above: int) -> tuple[pd.DataFrame, dict]:
@@ -121,12 +157,11 @@ def build_table(Z: np.ndarray, k: int, partition_above: int) -> tuple[pd.DataFra
 def _neighbours(k: int, partition_above: int, inputs: StageInputs) -> Outcome:
     files = inputs.layout
     keys, Z = read_feature_table(files.pca_features)
-    full = full_features(files, inputs.upstream, keys)
-    rerank = params.KNN_RERANK if full is not None else 1
+    ranks = params.KNN_RERANK if rerank_applies(inputs.upstream, len(keys)) else 1
     kk = min(k, max(len(Z) - 1, 1))
-    kc = min(rerank * k, max(len(Z) - 1, 1))  # candidates per image
+    kc = min(ranks * k, max(len(Z) - 1, 1))  # candidates per image
     model_id = reduction_id(inputs.upstream.get("pca_features", {}))
-    old = _previous(files, inputs.previous, model_id, k, rerank)
+    old = _previous(files, inputs.previous, model_id, k, ranks)
     build = partial(build_table, k=kc, partition_above=partition_above)
     if isinstance(old, str):
         (edges, how), mode, reason, searched = build(Z), "build", old, len(Z)
@@ -149,24 +184,29 @@ def _neighbours(k: int, partition_above: int, inputs: StageInputs) -> Outcome:
         if info.reason == "routed":  # new rows searched in their nearest partitions
             how = {"method": "update", "partitions": partitions,
                    "engine": "local" if runner is None else "dask"}
-    candidates = edges
-    if full is not None:
-        edges = rerank_edges(candidates, full, kk)
-        del full
+    candidates, measured = edges, 0
+    ranked = rerank(files, inputs.upstream, keys, edges, old, kk) if ranks > 1 else None
+    if ranked is not None:
+        candidates, edges, measured = ranked
+    elif ranks > 1:  # a row without features: the PCA space's own order, rebuilt next time
+        inputs.warn("knn_edges: some images have no features to rerank by; the table keeps "
+                    "the nearest in the PCA space")
+        ranks, edges = 1, edges[edges["rank"] <= kk].reset_index(drop=True)
     inputs.log(f"knn_edges: {mode}" + (f" ({reason})" if reason else "")
                + f", {searched} of {len(Z)} rows searched, {how['method']}"
                + (f" ({how['partitions']} partitions, {how['engine']})"
                   if "partitions" in how else "")
-               + (f", the {kk} nearest of {kc} candidates in the full features"
-                  if rerank > 1 else ""))
+               + (f", the {kk} nearest of {kc} candidates in the full features ({measured} "
+                  f"of {len(candidates)} pairs measured)" if ranks > 1 else ""))
     state = {"edges": len(edges), "candidates": len(candidates), "images": len(Z), "k": k,
-             "rerank": rerank, "space": params.KNN_SPACE, "pca_model": model_id,
+             "rerank": ranks, "space": params.KNN_SPACE, "pca_model": model_id,
              "rows_fingerprint": fingerprint_lines(keys)}
     # the rows first: a table replaced without its rows never matches the recorded state
     return Outcome(state=state,
                    writes={files.knn_rows: pd.DataFrame({"content_hash": keys}),
                            files.knn_candidates: candidates, files.knn_edges: edges},
-                   facts={"mode": mode, "rows_searched": searched, "rerank": rerank, **how})
+                   facts={"mode": mode, "rows_searched": searched, "rerank": ranks,
+                          "pairs_measured": measured, **how})
 
 
 def reduction_id(pca_state: dict) -> str | None:

@@ -141,3 +141,9 @@ def test_the_table_keeps_the_nearest_candidates_by_the_full_features(tmp_path: P
         nearest = set(group["target"].to_numpy()[np.argsort(chord, kind="stable")[:8]].tolist())
         assert set(edges[edges["source"] == s]["target"].tolist()) == nearest
     assert read_state(tmp_path, "knn_edges")["candidates"] == len(cand)
+    # the update measured only the pairs the previous candidates did not hold; every pair's
+    # carried chord is its own
+    assert 0 < after.facts["pairs_measured"] < len(cand) / 4, after.facts["pairs_measured"]
+    src, dst = cand["source"].to_numpy(), cand["target"].to_numpy()
+    true = np.linalg.norm(N[src] - N[dst], axis=1)
+    np.testing.assert_allclose(cand["chord"].to_numpy(), true, atol=2e-5)
