@@ -343,6 +343,7 @@ def build_graph(
         eligible = np.sort(np.concatenate([np.flatnonzero(dense < 0), first[dense[first] >= 0]]))
     n_long = _add_landmarks(e, X, metric, n_marks, eligible, keys)
     g = _assemble(n, e, {"sigma": sigma.tolist(), **(vertex_attrs or {})})
+    g["cut_vertices"] = cut_vertices(g)
     g["params"] = {
         **params,
         "metric": metric,
@@ -359,6 +360,20 @@ def build_graph(
         **exits,  # distinct exits (exits): how many, and the dense groups they were made for
     }
     return g
+
+
+def cut_vertices(graph: ig.Graph, long_e: np.ndarray | None = None) -> list[int]:
+    """The articulation points of the graph without its long-range edges (``long_e``, default
+    the ``long`` edge attribute), sorted: the images that every route between two parts of
+    the collection passes. Stored with the graph (``graph["cut_vertices"]``), so that a query
+    side without an igraph object (:class:`.lean.LeanGraph`) need not build one for
+    alternative chains."""
+    if long_e is None and "long" in graph.es.attributes():
+        long_e = np.asarray(graph.es["long"], bool)
+    if long_e is not None and long_e.any():
+        short = np.flatnonzero(~np.asarray(long_e, bool)).tolist()
+        graph = graph.subgraph_edges(short, delete_vertices=False)
+    return sorted(int(v) for v in graph.articulation_points())
 
 
 def save_graph(graph: ig.Graph, path: Path) -> Path:

@@ -6,8 +6,9 @@ through Python tuples. What answering a request needs is the vertex count, the g
 attributes and the edges as arrays (:class:`~xdeg_pipeline.core.paths.arcs.Arcs` is made from
 them): :class:`LeanGraph` holds exactly that and answers the few ``igraph.Graph`` calls the path
 finder makes of a graph (``vcount``, ``attributes``, ``graph[name]``, ``graph.vs[...]``). The
-rare step that needs igraph's own algorithms (articulation points, for alternative chains)
-calls :meth:`LeanGraph.igraph`, which builds it once.
+articulation points alternative chains need are stored with the graph
+(``graph["cut_vertices"]``); for a graph pickled before they were, the finder calls
+:meth:`LeanGraph.igraph`, which builds the igraph graph once.
 """
 
 from __future__ import annotations

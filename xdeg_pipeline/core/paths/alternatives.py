@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import igraph as ig
 import numpy as np
 
 from xdeg_pipeline.core.paths.arcs import Arcs
@@ -17,12 +16,6 @@ from xdeg_pipeline.core.paths.chain import Chain, PathError
 
 # a search under extra bans: (banned vertices n-mask, banned edges m-mask or None) -> Chain
 Search = Callable[[np.ndarray, np.ndarray | None], Chain]
-
-
-def cut_vertices(graph: ig.Graph, long_e: np.ndarray) -> set[int]:
-    """Articulation points of the kNN graph (long-range edges left out)."""
-    base = graph.subgraph_edges(np.flatnonzero(~long_e).tolist(), delete_vertices=False)
-    return set(base.articulation_points())
 
 
 def next_alternative(

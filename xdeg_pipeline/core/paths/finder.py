@@ -25,7 +25,7 @@ from xdeg_pipeline.core.graph.near_duplicates import (
 from xdeg_pipeline.core.graph.sampling import graph_keys
 from xdeg_pipeline.core.paths import load as hub_load
 from xdeg_pipeline.core.paths import steps as steps_mode
-from xdeg_pipeline.core.paths.alternatives import cut_vertices, next_alternative
+from xdeg_pipeline.core.paths.alternatives import next_alternative
 from xdeg_pipeline.core.paths.arcs import Arcs
 from xdeg_pipeline.core.paths.chain import Chain, PathError
 from xdeg_pipeline.core.paths.costs import StepCost
@@ -248,10 +248,17 @@ class PathFinder:
         return chains
 
     def _cut_vertices(self) -> set[int]:
-        """Articulation points of the kNN graph (cached): routes may have to share them."""
+        """Articulation points of the kNN graph (cached): routes may have to share them. The
+        graph stage stores them; a graph pickled before it did is asked once."""
         if self._cut is None:
-            graph = self.graph.igraph() if isinstance(self.graph, LeanGraph) else self.graph
-            self._cut = cut_vertices(graph, self.arcs.long_e)
+            graph = self.graph
+            if "cut_vertices" in graph.attributes():
+                self._cut = {int(v) for v in graph["cut_vertices"]}
+            else:
+                from xdeg_pipeline.core.graph.build import cut_vertices
+
+                igraph = graph.igraph() if isinstance(graph, LeanGraph) else graph
+                self._cut = set(cut_vertices(igraph, self.arcs.long_e))
         return self._cut
 
     def _vertex(self, v, what: str) -> int:

@@ -51,7 +51,8 @@ def test_the_compact_pickle_loads_an_equal_graph_with_equal_chains(tmp_path):
 
 def test_a_lean_load_gives_arrays_no_igraph_object_and_equal_chains(tmp_path):
     """What the explorer and the path jobs load: no igraph object and no Python object per
-    edge, the same answers (alternatives too, which build the igraph graph when first asked)."""
+    edge, the same answers (alternatives too: the graph carries its cut vertices; a graph
+    pickled without them builds the igraph graph once, when alternatives are first asked)."""
     X = points_with_series(spread=200, series=120)
     g = attach_hub_load(build_graph(knn_edges(X, 8), X, vertex_attrs={
         "content_hash": [f"{i:064x}" for i in range(len(X))]}))
@@ -59,7 +60,12 @@ def test_a_lean_load_gives_arrays_no_igraph_object_and_equal_chains(tmp_path):
     (tmp_path / "plain.pkl").write_bytes(pickle.dumps(g))  # igraph's own pickle
     expected = _chains(g)
     alternatives = [c.vertices for c in PathFinder(g).find(0, len(X) - 1, alternatives=3)]
-    for name in ("g.pkl", "plain.pkl"):
+    short = g.subgraph_edges(g.es.select(long=False), delete_vertices=False)
+    assert g["cut_vertices"] == sorted(short.articulation_points())
+    old = g.copy()
+    del old["cut_vertices"]  # a graph pickled before the graph stage stored them
+    save_graph(old, tmp_path / "old.pkl")
+    for name in ("g.pkl", "plain.pkl", "old.pkl"):
         lean = load_graph_lean(tmp_path / name, allowed_root=tmp_path)
         assert isinstance(lean, LeanGraph) and lean._igraph is None
         assert list(zip(lean.eu.tolist(), lean.ev.tolist())) == g.get_edgelist()
@@ -74,9 +80,26 @@ def test_a_lean_load_gives_arrays_no_igraph_object_and_equal_chains(tmp_path):
         assert lean._igraph is None  # a chain needs no igraph object; alternatives build it
         assert _chains(lean, finder) == expected, name
         assert [c.vertices for c in finder.find(0, len(X) - 1, alternatives=3)] == alternatives
+        assert (lean._igraph is None) == (name != "old.pkl")  # built only without cut vertices
+        assert finder._cut_vertices() == set(g["cut_vertices"])
         assert lean.igraph().get_edgelist() == g.get_edgelist()
     with pytest.raises(ValueError, match="vertices"):
         PathFinder(g.subgraph(range(10)), arcs=Arcs.of_lean(lean))
+
+
+def test_the_graph_carries_the_images_every_route_between_its_parts_passes():
+    """Two far groups joined by one bridge: its two ends are the cut vertices, stored with the
+    graph; alternative chains across may share them and nothing else."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (150, 8)), rng.normal(0, 1, (150, 8)) + 40])
+    g = build_graph(knn_edges(X.astype(np.float32), 8), X)
+    assert g["params"]["bridges"] == 1 and len(g["cut_vertices"]) == 2
+    a, b = g["cut_vertices"]
+    assert (a < 150) != (b < 150) and g.are_adjacent(a, b)  # the bridge's two ends
+    chains = PathFinder(attach_hub_load(g)).find(0, 299, alternatives=3)
+    assert len(chains) >= 2
+    shared = set(chains[0].vertices[1:-1]) & set(chains[1].vertices[1:-1])
+    assert {a, b} <= shared <= {a, b}
 
 
 def test_a_lean_load_refuses_a_pickle_outside_the_data_folder(tmp_path):
