@@ -254,7 +254,11 @@ def test_killed_download_leaves_no_partial_file(
                              stderr=subprocess.PIPE)
     try:
         assert server.started["/drip.png"].wait(30), "download never started"
-        time.sleep(0.3)
+        deadline = time.monotonic() + 30  # killed mid-file: once its temporary is being written
+        while not any(p.name.endswith(".tmp") and p.stat().st_size > 0
+                      for p in cache.rglob("*.tmp")):
+            assert time.monotonic() < deadline and child.poll() is None, "no temporary written"
+            time.sleep(0.02)
         child.send_signal(sig)
         _, err = child.communicate(timeout=20)
     finally:
