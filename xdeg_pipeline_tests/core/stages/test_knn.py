@@ -10,6 +10,7 @@ import pandas as pd
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.knn import knn_edges as full_build
 from xdeg_pipeline.core.settings import Settings
+from xdeg_pipeline.core.stage import Reporter
 from xdeg_pipeline.core.stages.knn import knn_edges
 from xdeg_pipeline.core.storage.state import read_state
 from xdeg_pipeline_tests.helpers.pca_stage import (
@@ -147,3 +148,26 @@ def test_the_table_keeps_the_nearest_candidates_by_the_full_features(tmp_path: P
     src, dst = cand["source"].to_numpy(), cand["target"].to_numpy()
     true = np.linalg.norm(N[src] - N[dst], axis=1)
     np.testing.assert_allclose(cand["chord"].to_numpy(), true, atol=2e-5)
+
+
+def test_rows_without_full_features_keep_the_pca_order_and_say_so(tmp_path: Path) -> None:
+    """A row of pca_features missing from the shards (a shard rewritten since): the table
+    keeps the PCA space's own nearest, one warning says why, and the next build reranks."""
+    from xdeg_pipeline.core.stages.pca import pca_features
+
+    settings = Settings(home=tmp_path, k=8, pca_components=4)
+    X, _ = _new_kind(200)
+    keys = [f"{i:064x}" for i in range(200)]
+    write_image_features(tmp_path, keys, X)
+    pca_features(settings)
+    write_image_features(tmp_path, keys[:-1], X[:-1])  # the last row's features are gone
+    warnings: list[str] = []
+    result = knn_edges(settings, Reporter(warn=warnings.append))
+    assert result.facts["rerank"] == 1 and len(warnings) == 1 and "rerank" in warnings[0]
+    edges = pd.read_parquet(tmp_path / "knn_edges.parquet")
+    cand = pd.read_parquet(tmp_path / "knn_candidates.parquet")
+    assert (edges.groupby("source").size() == 8).all()
+    pd.testing.assert_frame_equal(edges, cand[cand["rank"] <= 8].reset_index(drop=True))
+    write_image_features(tmp_path, keys, X)  # the features are back: reranked, rebuilt
+    again = knn_edges(settings)
+    assert again.facts["rerank"] == 3 and again.facts["mode"] == "build"
