@@ -138,6 +138,13 @@ def test_knn_update(bench: dict) -> None:
     assert row["n"] == 300 and row["update_over_rebuild"] > 0
 
 
+def test_rerank_scale(bench: dict) -> None:
+    out = run_benchmark(bench, "rerank_scale", "--n", "500", "--dim", "32",
+                        "--reference-pairs", "5000")
+    assert out["pairs"] == 500 * 60 and out["kept"] == 500 * 20 and out["dtype"] == "float32"
+    assert out["chord_speedup_vs_reference"] > 0 and out["update_pairs"] == 600
+
+
 def test_knn_distributed(bench: dict) -> None:
     out = run_benchmark(bench, "knn_distributed", "--n", "800", "--partitions", "2",
                         "--workers", "1", "--recall-sample", "20", "--exits")

@@ -241,18 +241,21 @@ def chord_distances(full: np.ndarray, src: np.ndarray, dst: np.ndarray,
                     where: np.ndarray | None = None) -> np.ndarray:
     """The chord distance (float32) of each pair ``(src[i], dst[i])`` of row ids by the rows
     of ``full`` (float32 or float16; normalised here): row id ``r`` is ``full[where[r]]``,
-    or ``full[r]`` without ``where``."""
+    or ``full[r]`` without ``where``. Pairs grouped by source (as in an edge table) read
+    each source row once per chunk."""
     src = np.asarray(src, np.int64)
     dst = np.asarray(dst, np.int64)
     if where is not None:
         src, dst = where[src], where[dst]
+    if full.dtype == np.float16:  # numpy widens float16 at ~4 ns a value, torch ~4x faster
+        return _chords_half(full, src, dst)
     inv = np.empty(len(full), dtype=np.float32)  # 1 / row length, a block of rows at a time
     rows = max(1, 16_000_000 // max(full.shape[1], 1))
     for lo in range(0, len(full), rows):
         block = np.asarray(full[lo:lo + rows], dtype=np.float32)
         inv[lo:lo + rows] = 1.0 / np.maximum(np.sqrt(np.einsum("ij,ij->i", block, block)), 1e-12)
     cos = np.empty(len(src), dtype=np.float32)
-    step = max(1, 8_000_000 // max(full.shape[1], 1))  # pairs per chunk (~32 MB a side)
+    step = _pairs_per_chunk(full.shape[1])
     for lo in range(0, len(src), step):
         s, t = src[lo:lo + step], dst[lo:lo + step]
         a = np.asarray(full[s], dtype=np.float32)
@@ -261,12 +264,50 @@ def chord_distances(full: np.ndarray, src: np.ndarray, dst: np.ndarray,
     return np.sqrt(np.maximum(2.0 - 2.0 * cos, 0.0))
 
 
+def _pairs_per_chunk(dim: int) -> int:
+    """Pairs compared at once: each side about 1 MB of float32, so that both stay in the CPU
+    cache while they are multiplied (at 1,280-d: 2.0 us a pair, 3.5 with 32 MB a side; float16
+    rows by torch 4.0 against 10; a 2-core box)."""
+    return max(256, (1 << 20) // (4 * max(dim, 1)))
+
+
+def _chords_half(full: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """:func:`chord_distances` of float16 rows, widened to float32 by torch (its threads)."""
+    import torch
+
+    rows = torch.from_numpy(full)
+    block = max(1, 16_000_000 // max(full.shape[1], 1))
+    inv = torch.empty(len(full), dtype=torch.float32)
+    with torch.inference_mode():
+        for lo in range(0, len(full), block):
+            inv[lo:lo + block] = 1.0 / rows[lo:lo + block].float().norm(dim=1).clamp_min(1e-12)
+        cos = torch.empty(len(src), dtype=torch.float32)
+        step = _pairs_per_chunk(full.shape[1])
+        for lo in range(0, len(src), step):
+            s = torch.from_numpy(src[lo:lo + step])
+            t = torch.from_numpy(dst[lo:lo + step])
+            once, back = torch.unique_consecutive(s, return_inverse=True)
+            a = rows.index_select(0, once).float().index_select(0, back)
+            b = rows.index_select(0, t).float()
+            cos[lo:lo + step] = (a * b).sum(dim=1) * inv[s] * inv[t]
+    return np.sqrt(np.maximum(2.0 - 2.0 * cos.numpy(), 0.0))
+
+
 def keep_nearest(edges: pd.DataFrame, by: np.ndarray, k: int) -> pd.DataFrame:
-    """Each source's ``k`` edges smallest in ``by`` (one value per edge; ties by target),
-    ranked by it; the ``distance`` column stays the table's own."""
+    """Each source's ``k`` edges smallest in ``by`` (one value per edge; ties in the table's
+    order), ranked by it; the ``distance`` column stays the table's own."""
     src = edges["source"].to_numpy(np.int64)
     dst = edges["target"].to_numpy(np.int64)
-    at, rank = _nearest_k(src, dst, np.asarray(by), k)
+    by = np.asarray(by, dtype=np.float64)
+    if len(by) and np.isfinite(by).all() and by.min() >= 0 and by.max() < 4:
+        # one stable sort of source x 4 + value (a chord is in [0, 2]): a tenth of the time
+        # of sorting by three keys at 60M pairs; float64 keeps float32 values apart
+        order = np.argsort(src * 4.0 + by, kind="stable")
+        s = src[order]
+        rank = np.arange(len(s)) - np.searchsorted(s, s, side="left") + 1
+        at, rank = order[rank <= k], rank[rank <= k]
+    else:
+        at, rank = _nearest_k(src, dst, by, k)
     dist = edges["distance"].to_numpy(np.float32)
     return _frame(src[at], dst[at], dist[at], rank)
 
