@@ -2,8 +2,9 @@
 process with its own temporary folder (no dataset on the machine), ends with one JSON object
 holding the figures it promises.
 
-Two benchmarks cannot run tiny (each is several real builds: minutes on 2 cores):
-``incremental`` and ``url_manifest`` are run in this process with the build stubbed, which
+Three benchmarks cannot run tiny (each is several real builds, or waits a minute for the
+sensor's next tick): ``incremental``, ``url_manifest`` and ``sensor_launch`` are run in this
+process with the builds and the daemon stubbed, which
 checks their arguments, their arithmetic and their JSON line; their ``--help`` runs as a
 subprocess like the others.
 """
@@ -28,7 +29,7 @@ from xdeg_pipeline_tests.helpers.synthetic_home import build_synthetic_home
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = 24  # images of the demo collection the benchmarks render for themselves
-STUBBED = {"incremental", "url_manifest"}
+STUBBED = {"incremental", "url_manifest", "sensor_launch"}
 
 
 def _last_json(out: str) -> dict:
@@ -274,6 +275,52 @@ def test_incremental(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     steps = out["dagster_breakdown_s"]["incremental"]
     assert (steps["similarity_graph"], steps["image_features"]) == (0.53, 62.0)
     assert out["targets"] == {"ratio_cli": 0.10, "ratio_dagster": 0.12}
+
+
+def test_sensor_launch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                       capsys: pytest.CaptureFixture[str]) -> None:
+    """``benchmarks.sensor_launch`` with the builds and the daemon stubbed (the sensor ticks at
+    most once a minute): its steps, its arithmetic and its JSON line."""
+    from datetime import datetime, timezone
+    from types import SimpleNamespace
+
+    from benchmarks import sensor_launch
+
+    make_collection(tmp_path / "images", 12)
+
+    def hashes_to(collection: Path, home: Path) -> None:
+        home.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"content_hash": [_sha(p) for p in sensor_launch._image_files(
+            collection)]}).to_parquet(home / "raw_images.parquet")
+
+    def build(collection: Path, home: Path, in_process: bool) -> tuple[float, dict]:
+        hashes_to(collection, home)
+        return 4.0, {"image_features": {"run_images_computed": 2}}
+
+    launched: list[Path] = []
+
+    def start_daemon(home: Path, collection: Path, instance: Path):
+        launched.append(instance)
+        return SimpleNamespace(poll=lambda: 0, terminate=lambda: None, wait=lambda timeout: 0,
+                               home=home, collection=collection)
+
+    def wait_for_run(instance: Path, after: int, timeout: float, daemon):
+        hashes_to(daemon.collection, daemon.home)  # the run builds what the folder holds
+        now = datetime.now(timezone.utc)
+        return SimpleNamespace(create_timestamp=now, start_time=now.timestamp() + 1.0,
+                               end_time=now.timestamp() + 6.0)
+
+    monkeypatch.setattr(sensor_launch, "_build", build)
+    monkeypatch.setattr(sensor_launch, "_start_daemon", start_daemon)
+    monkeypatch.setattr(sensor_launch, "_wait_for_run", wait_for_run)
+    monkeypatch.setattr(sys, "argv", ["sensor_launch", "--images", str(tmp_path / "images"),
+                                      "--n", "10", "--add", "2"])
+    sensor_launch.main()
+    out = _last_json(capsys.readouterr().out)
+    assert len(launched) == 1 and (out["images"], out["added"]) == (10, 2)
+    assert (out["sensor_run_s"], out["sensor_run_process_s"], out["cli_s"]) == (6.0, 5.0, 4.0)
+    assert out["ratio"] == 1.5 and out["target"] == 1.5
+    assert out["new_content"] == out["cli_computed"] == 2
 
 
 def test_url_manifest(monkeypatch: pytest.MonkeyPatch,
