@@ -14,7 +14,7 @@ import hashlib
 import io
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -32,7 +32,8 @@ INDEX_COLUMNS = ["content_hash", "sheet", "slot"]
 SHEET_COLUMNS = ["sheet", "members", "sha256", "count"]
 BACKGROUND = (255, 255, 255)
 MISSING = (200, 200, 200)
-_VERSION = 1
+_VERSION = 2  # 2: cells by whole-factor box reduction, sheets at WebP method 2
+WEBP_METHOD = 2  # a 2,048 px sheet: 0.41 s and +2.5 % bytes against method 4's 0.86 s
 
 
 @dataclass
@@ -74,16 +75,22 @@ def assign_slots(hashes: Sequence[str], previous: pd.DataFrame | None, per_sheet
 
 
 def _cell(store: ThumbnailStore, cell: int, content_hash: str) -> Image.Image | None:
-    """A thumbnail fitted into one cell, or None when it has none."""
+    """A thumbnail fitted into one cell, or None when it has none: reduced by the whole
+    factor it is larger than the cell (a box average: 128 px -> 64 px in 0.06 ms against
+    Lanczos's 0.59), then Lanczos for what remains (nothing, for a full-size thumbnail)."""
     thumb = store.open(content_hash)
-    return None if thumb is None else ImageOps.contain(thumb, (cell, cell),
-                                                        Image.Resampling.LANCZOS)
+    if thumb is None:
+        return None
+    factor = max(thumb.size) // cell
+    if factor >= 2:
+        thumb = thumb.reduce(factor)
+    return ImageOps.contain(thumb, (cell, cell), Image.Resampling.LANCZOS)
 
 
 def _sheet_image(members: list[str | None], store: ThumbnailStore, cell: int, side: int,
-                 pool: ThreadPoolExecutor) -> bytes:
-    """One sheet's WebP bytes; its cells are decoded and scaled in ``pool``'s threads (Pillow
-    releases the GIL), then pasted in order."""
+                 pool: ThreadPoolExecutor) -> Image.Image:
+    """One sheet; its cells are decoded and scaled in ``pool``'s threads (Pillow releases the
+    GIL), then pasted in order."""
     rows = max(1, -(-len(members) // side))
     sheet = Image.new("RGB", (side * cell, rows * cell), BACKGROUND)
     slots = [(slot, h) for slot, h in enumerate(members) if h is not None]
@@ -94,8 +101,12 @@ def _sheet_image(members: list[str | None], store: ThumbnailStore, cell: int, si
             sheet.paste(MISSING, (x + 2, y + 2, x + cell - 2, y + cell - 2))
             continue
         sheet.paste(thumb, (x + (cell - thumb.width) // 2, y + (cell - thumb.height) // 2))
+    return sheet
+
+
+def _webp(sheet: Image.Image) -> bytes:
     buf = io.BytesIO()
-    sheet.save(buf, format="WEBP", quality=82, method=4)
+    sheet.save(buf, format="WEBP", quality=82, method=WEBP_METHOD)
     return buf.getvalue()
 
 
@@ -120,22 +131,39 @@ def build_atlases(
     old = {}
     if same_grid:
         old = {int(r.sheet): (r.members, r.sha256) for r in previous.sheets.itertuples()}
-    rows, written = [], 0
-    with ThreadPoolExecutor(max(1, workers or os.cpu_count() or 1)) as pool:
+    rows: list[tuple[int, str, str, int]] = []
+    pending: list[tuple[int, Future]] = []  # (row, its sheet being encoded)
+    written = 0
+
+    def finish(row: int, encoding: Future) -> None:
+        data = encoding.result()
+        sha = hashlib.sha256(data).hexdigest()
+        write_bytes(data, Path(folder) / f"{sha}.webp")
+        sheet, fp, _, count = rows[row]
+        rows[row] = (sheet, fp, sha, count)
+
+    # a sheet is encoded in its own thread while the next one's cells are decoded (one at a
+    # time: a sheet waiting for its encoder holds 12 MB)
+    with ThreadPoolExecutor(max(1, workers or os.cpu_count() or 1)) as pool, \
+            ThreadPoolExecutor(1) as encoder:
         for sheet in sorted(by_sheet):
             members = by_sheet[sheet]
             while members and members[-1] is None:
                 members.pop()
             fp = fingerprint(_VERSION, store.size, cell, side, members)
             kept = old.get(sheet)
+            count = sum(m is not None for m in members)
             if kept and kept[0] == fp and (Path(folder) / f"{kept[1]}.webp").is_file():
-                sha = kept[1]
-            else:
-                data = _sheet_image(members, store, cell, side, pool)
-                sha = hashlib.sha256(data).hexdigest()
-                write_bytes(data, Path(folder) / f"{sha}.webp")
-                written += 1
-            rows.append((sheet, fp, sha, sum(m is not None for m in members)))
+                rows.append((sheet, fp, kept[1], count))
+                continue
+            image = _sheet_image(members, store, cell, side, pool)
+            if pending:
+                finish(*pending.pop())
+            rows.append((sheet, fp, "", count))
+            pending.append((len(rows) - 1, encoder.submit(_webp, image)))
+            written += 1
+        for row, encoding in pending:
+            finish(row, encoding)
     index = pd.DataFrame(
         [(h, s, c) for h, (s, c) in sorted(where.items())], columns=INDEX_COLUMNS
     ).astype({"sheet": "int32", "slot": "int32"})

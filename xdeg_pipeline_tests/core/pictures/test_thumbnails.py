@@ -134,3 +134,21 @@ def test_a_failing_write_stops_the_build(tmp_path: Path, monkeypatch) -> None:
     store = ThumbnailStore(tmp_path / "thumbs", 32)
     with pytest.raises(OSError, match="No space"):
         store.build(items(tmp_path / "img", 70), workers=2)
+
+
+def test_a_cell_is_the_thumbnail_reduced_by_its_whole_factor(tmp_path: Path) -> None:
+    """A thumbnail twice the cell is box-averaged (2 x 2 pixels to one); one less than twice
+    the cell is fitted by Lanczos; either keeps its aspect."""
+    from xdeg_pipeline.core.pictures.atlases import _cell
+
+    store = ThumbnailStore(tmp_path / "thumbs", 32)
+    (h, _), = items(tmp_path / "img", 1)
+    store.build([(h, tmp_path / "img" / "img_0.png")], workers=1)
+    thumb = store.open(h)
+    assert thumb.size == (32, 16)
+    half = _cell(store, 16, h)
+    assert half.size == (16, 8) and half.tobytes() == thumb.reduce(2).tobytes()
+    fitted = _cell(store, 20, h)
+    assert fitted.size == (20, 10)
+    assert fitted.tobytes() == thumb.resize((20, 10), Image.Resampling.LANCZOS).tobytes()
+    assert _cell(store, 16, "e" * 64) is None
