@@ -99,18 +99,42 @@ def step_seconds(log: str) -> dict[str, float]:
     return out
 
 
+def dagster_env(collection: Path, home: Path, instance: Path) -> dict[str, str]:
+    """The environment of a Dagster process on the persistent instance ``instance`` (made if
+    new) building ``collection`` into ``home``; no other XDEG_ or DAGSTER_ setting."""
+    instance.mkdir(parents=True, exist_ok=True)
+    (instance / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDEG_", "DAGSTER_"))}
+    env.update(DAGSTER_HOME=str(instance), XDEG_HOME=str(home), XDEG_IMAGES=str(collection),
+               XDEG_PROGRESS_BAR="0")
+    return env
+
+
+def collection_files(images: Path | None, need: int) -> tuple[Path, list[Path]]:
+    """The source folder (default: the OpenMoji set, rendered if needed) and its image files,
+    said in one line; exits when it holds fewer than ``need``."""
+    if images is None:
+        from xdeg_pipeline.core.settings import default_collection
+        from xdeg_pipeline.core.sources.openmoji import render_openmoji
+
+        render_openmoji(default_collection())
+        images = default_collection()
+    files = _image_files(images)
+    print(f"collection: {images} ({len(files)} images; the demo collection unless "
+          "--images names another)")
+    if len(files) < need:
+        raise SystemExit(f"{images} has {len(files)} images; need {need}")
+    return images, files
+
+
 def _dagster_build(collection: Path, home: Path, instance: Path) -> tuple[float, dict]:
     """``dagster job execute -j build`` on the persistent instance ``instance``: (wall seconds,
     a summary like the CLI's: each step's seconds, ``seconds`` their sum, ``cpu_s``, and the
     graph stage's mode from its state)."""
-    instance.mkdir(parents=True, exist_ok=True)
-    (instance / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = dagster_env(collection, home, instance)
     exe = Path(sys.executable).with_name("dagster")
     tags = json.dumps({"dagster/asset_partition_range_start": "0",
                        "dagster/asset_partition_range_end": "f"})
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDEG_", "DAGSTER_"))}
-    env.update(DAGSTER_HOME=str(instance), XDEG_HOME=str(home), XDEG_IMAGES=str(collection),
-               XDEG_PROGRESS_BAR="0")
     c0 = _cpu(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run([str(exe) if exe.exists() else "dagster", "job", "execute", "-m",
@@ -259,18 +283,8 @@ def main() -> None:
                         help="the CLI, dagster job execute, or both (default)")
     args = parser.parse_args()
 
-    if args.images is None:
-        from xdeg_pipeline.core.settings import default_collection
-        from xdeg_pipeline.core.sources.openmoji import render_openmoji
-
-        render_openmoji(default_collection())
-        args.images = default_collection()
-    files = _image_files(args.images)
-    print(f"collection: {args.images} ({len(files)} images; the demo collection unless "
-          "--images names another)")
     n_add = max(1, round(args.n * args.add))
-    if len(files) < args.n + n_add:
-        raise SystemExit(f"{args.images} has {len(files)} images; need {args.n + n_add}")
+    args.images, files = collection_files(args.images, args.n + n_add)
 
     work = Path(tempfile.mkdtemp(prefix="xdeg-incremental-"))
     result: dict = {"images": args.n, "added": n_add, "in_process": args.in_process,

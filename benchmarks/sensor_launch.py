@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -28,23 +27,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.incremental import _build, _copy, _hashes, _image_files
+from benchmarks.incremental import _build, _copy, _hashes, collection_files, dagster_env
 
 TARGET = 1.5  # sensor run / CLI, issue 20
 
 
-def _env(home: Path, collection: Path, instance: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDEG_", "DAGSTER_"))}
-    env.update(DAGSTER_HOME=str(instance), XDEG_HOME=str(home), XDEG_IMAGES=str(collection),
-               XDEG_PROGRESS_BAR="0")
-    return env
-
-
 def _start_daemon(home: Path, collection: Path, instance: Path) -> subprocess.Popen:
     """``dagster-daemon run`` on a new ``DAGSTER_HOME`` with ``collection_sensor`` on."""
-    instance.mkdir(parents=True, exist_ok=True)
-    (instance / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = _env(home, collection, instance)
+    env = dagster_env(collection, home, instance)
     exe = Path(sys.executable).parent
     subprocess.run([str(exe / "dagster"), "sensor", "start", "collection_sensor", "-m",
                     "xdeg_pipeline.definitions"], env=env, check=True, capture_output=True,
@@ -91,17 +81,7 @@ def main() -> None:
     ap.add_argument("--add", type=int, default=20, help="images added afterwards")
     ap.add_argument("--timeout", type=float, default=900, help="seconds to wait for a run")
     args = ap.parse_args()
-    if args.images is None:
-        from xdeg_pipeline.core.settings import default_collection
-        from xdeg_pipeline.core.sources.openmoji import render_openmoji
-
-        render_openmoji(default_collection())
-        args.images = default_collection()
-    files = _image_files(args.images)
-    print(f"collection: {args.images} ({len(files)} images; the demo collection unless "
-          "--images names another)")
-    if len(files) < args.n + args.add:
-        raise SystemExit(f"{args.images} has {len(files)} images; need {args.n + args.add}")
+    args.images, files = collection_files(args.images, args.n + args.add)
 
     work = Path(tempfile.mkdtemp(prefix="xdeg-sensor-"))
     collection, home, instance = work / "images", work / "home", work / "instance"

@@ -284,13 +284,13 @@ def test_sensor_launch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     from datetime import datetime, timezone
     from types import SimpleNamespace
 
-    from benchmarks import sensor_launch
+    from benchmarks import incremental, sensor_launch
 
     make_collection(tmp_path / "images", 12)
 
     def hashes_to(collection: Path, home: Path) -> None:
         home.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame({"content_hash": [_sha(p) for p in sensor_launch._image_files(
+        pd.DataFrame({"content_hash": [_sha(p) for p in incremental._image_files(
             collection)]}).to_parquet(home / "raw_images.parquet")
 
     def build(collection: Path, home: Path, in_process: bool) -> tuple[float, dict]:

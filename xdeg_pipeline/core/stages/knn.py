@@ -92,17 +92,16 @@ def rerank_applies(upstream: dict, n: int) -> bool:
         params.KNN_RERANK_MAX)
 
 
-def full_features(files: Layout, upstream: dict, keys: list[str], rows: np.ndarray
+def full_features(files: Layout, upstream: dict, index: pd.Index, rows: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The image features of the table's rows ``rows`` (L2-normalised; float16 above 1 GB of
-    float32), read shard by shard, and where each row is among them (``where[row]``; -1: not
-    read); None when one of them has no features."""
+    """The image features of the table's rows ``rows`` (``index``: the rows' content hashes;
+    L2-normalised; float16 above 1 GB of float32), read shard by shard, and where each row is
+    among them (``where[row]``; -1: not read); None when one of them has no features."""
     features = upstream.get("image_features") or {}
     small = len(rows) * int(features.get("dim", 0) or 0) * 4 <= FULL_FLOAT32_MAX_BYTES
-    wanted = np.zeros(len(keys), bool)
+    wanted = np.zeros(len(index), bool)
     wanted[rows] = True
-    where = np.full(len(keys), -1, dtype=np.int64)
-    index = pd.Index(keys)
+    where = np.full(len(index), -1, dtype=np.int64)
     parts = []
     got = 0
     for path in feature_shard_files(files, features):
@@ -127,16 +126,16 @@ def rerank(files: Layout, upstream: dict, keys: list[str], candidates: pd.DataFr
     previous candidates (``old``, as :func:`_previous` gives them) did not hold, so an update
     reads and compares the features of what the new images changed. None when a row has no
     features."""
+    index = pd.Index(keys)
     if isinstance(old, str):
         chord = np.full(len(candidates), np.nan, dtype=np.float32)
     else:
-        chord = carried_values(candidates, old[1], "chord",
-                               pd.Index(keys).get_indexer(old[0]))
+        chord = carried_values(candidates, old[1], "chord", index.get_indexer(old[0]))
     todo = np.flatnonzero(np.isnan(chord))
     if len(todo):
         src = candidates["source"].to_numpy(np.int64)[todo]
         dst = candidates["target"].to_numpy(np.int64)[todo]
-        got = full_features(files, upstream, keys, np.unique(np.concatenate([src, dst])))
+        got = full_features(files, upstream, index, np.unique(np.concatenate([src, dst])))
         if got is None:
             return None
         full, where = got
