@@ -8,6 +8,7 @@ import fcntl
 import os
 import pickle
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,7 @@ class BuildLocked(RuntimeError):
     """Another build holds the lock on this data folder."""
 
 
-_HELD: dict[str, int] = {}
+_HELD: dict[tuple[str, int], int] = {}  # (lock file, thread) -> how deep that thread holds it
 _LOCK_FDS: set[int] = set()
 
 
@@ -123,12 +124,15 @@ os.register_at_fork(after_in_child=_drop_locks_in_child)
 def build_lock(home: Path, name: str = "build", wait: bool = True) -> Iterator[None]:
     """Serialise builds on one data folder with an exclusive ``flock``.
 
-    Re-entrant within a process; forked children do not inherit it. With ``wait=False`` a lock
-    held by another process raises :class:`BuildLocked` at once.
+    Re-entrant within a thread. Another thread waits as another process does: each holder has
+    its own descriptor, and ``flock`` locks of two descriptors exclude each other also within
+    one process (two Dagster steps in the threads of one Dask worker ran at once, and the
+    second's release found the first's count gone). Forked children do not inherit it. With
+    ``wait=False`` a lock held by another thread or process raises :class:`BuildLocked` at once.
     """
     home.mkdir(parents=True, exist_ok=True)
     lock_file = Layout(home).lock_file(name)
-    key = str(lock_file.resolve())
+    key = (str(lock_file.resolve()), threading.get_ident())
     if _HELD.get(key):
         _HELD[key] += 1
         try:

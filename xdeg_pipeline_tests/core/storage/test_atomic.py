@@ -1,9 +1,12 @@
-"""Atomic writes leave the previous file on failure; the build lock serialises processes."""
+"""Atomic writes leave the previous file on failure; the build lock serialises processes and
+threads."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +32,36 @@ def test_failed_write_keeps_previous_file(tmp_path: Path) -> None:
 def test_lock_is_reentrant_in_process(tmp_path: Path) -> None:
     with build_lock(tmp_path), build_lock(tmp_path), build_lock(tmp_path, wait=False):
         pass
+
+
+def test_threads_of_one_process_take_the_lock_in_turn(tmp_path: Path) -> None:
+    """Two threads of one process (two Dagster steps in one Dask worker) hold the lock one
+    after the other, each re-entrantly; one asking without waiting is told it is held."""
+    held, inside, order = threading.Event(), [], []
+
+    def first() -> None:
+        with build_lock(tmp_path), build_lock(tmp_path):
+            inside.append("first")
+            held.set()
+            time.sleep(0.5)
+            order.append(("first out", list(inside)))
+            inside.remove("first")
+
+    def second() -> None:
+        held.wait(10)
+        with build_lock(tmp_path):
+            order.append(("second in", list(inside)))
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    held.wait(10)
+    with pytest.raises(BuildLocked):
+        with build_lock(tmp_path, wait=False):
+            pass
+    for t in threads:
+        t.join(30)
+    assert order == [("first out", ["first"]), ("second in", [])]
 
 
 def test_lock_held_by_other_process_is_reported(tmp_path: Path) -> None:
