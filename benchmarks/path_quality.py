@@ -39,7 +39,9 @@ SERIES_FRACTION natural steps and under half the chain's largest step: consecuti
 design series), shortest / longest step per chain (p10/p50) and the *crawl factor* (hops / the
 fewest hops of any chain in the space's complete graph whose steps are all <= this chain's
 largest; p50/p90/max). ``--stability FOLDER`` (images of another kind) adds the share of the
-``--pairs`` chains that stay the same when ``--stability-share`` (1%) of them join.
+``--pairs`` chains that stay the same when ``--stability-share`` (1%) of them join: asked
+afresh (``smooth``, ``steps``) and as a refresh of requested_paths answers them
+(``*_answered_again``: the earlier chain while it holds and nothing truly better appeared).
 ``--reference`` adds the original recipe (:mod:`benchmarks.original_recipe`) as a row.
 ``--strips DIR`` draws chains as PNG strips (the pairs of ``--strip-pairs``, else the three
 smooth chains with the most near-identical steps, then the largest crawl factor, whose pairs
@@ -80,6 +82,7 @@ from xdeg_pipeline.core.graph.knn import knn_edges, knn_recall, rerank_edges
 from xdeg_pipeline.core.graph.pca import fit_pca, l2_normalise
 from xdeg_pipeline.core.paths import PathError, PathFinder
 from xdeg_pipeline.core.paths.load_update import update_hub_load
+from xdeg_pipeline.core.paths.pinned import better_than, check_pinned
 
 STEPS_X = 7  # intermediate images for the steps mode (8 steps)
 # A step shorter than this share of the natural step (and under half its chain's largest step)
@@ -257,6 +260,11 @@ def stability(args, c: Collection, model, finder_kw: dict, graph_kw: dict,
             out[f"{mode}_changed_bottleneck_moved"] = sum(
                 not math.isclose(old_finder.bottleneck(*pairs[i]), finder.bottleneck(*pairs[i]),
                                  rel_tol=1e-6) for i in moved)
+        # what requested_paths answers on a refresh (the earlier chain while it holds and
+        # nothing truly better appeared: core.paths.pinned): share of chains unchanged
+        out[f"{mode}_answered_again"] = round(
+            1 - sum(not kept_again(finder, mode, before[mode][i], pairs[i]) for i in moved)
+            / max(len(pairs), 1), 4)
         # of the changed ones: through an added image; the old chain still a chain of the graph
         out[f"{mode}_changed_through_added"] = sum(
             b is not None and max(b) >= c.n for _, b in changed)
@@ -264,6 +272,20 @@ def stability(args, c: Collection, model, finder_kw: dict, graph_kw: dict,
             a is not None and bool((finder.arcs.arc_of(np.array(a[:-1]), np.array(a[1:])) >= 0)
                                    .all()) for a, _ in changed)
     return out
+
+
+def kept_again(finder: PathFinder, mode: str, earlier: list[int] | None,
+               pair: tuple[int, int]) -> bool:
+    """Whether a refresh of requested_paths answers ``earlier`` again for ``pair``: it is
+    still a chain of the new graph and the new graph's own chain is not truly better."""
+    if earlier is None:
+        return False
+    steps = STEPS_X if mode == "steps" else None
+    pinned, _ = check_pinned(finder.space, earlier, *pair, mode, steps)
+    if pinned is None:
+        return False
+    fresh = finder.find(*pair, mode=mode, **({"steps": steps} if steps else {}))[0]
+    return not better_than(finder.space, fresh, pinned, mode)
 
 
 # ----------------------------------------------------------------------------- strips

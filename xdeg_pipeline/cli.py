@@ -42,9 +42,10 @@ def settings_from(args: argparse.Namespace, **flags: object) -> Settings:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from xdeg_pipeline.core.progress import progress_reporter
-    from xdeg_pipeline.core.query import PathRequest
+    from xdeg_pipeline.core.query import PathRequest, chain_id
     from xdeg_pipeline.core.sources.openmoji import render_openmoji
-    from xdeg_pipeline.core.stages.paths import open_collection
+    from xdeg_pipeline.core.stage import Reporter
+    from xdeg_pipeline.core.stages.paths import answered_chains, open_collection
 
     base = settings_from(args, runtime=args.runtime)
     settings = base.replace(images_dir=base.layout.openmoji_images, manifest=None)
@@ -60,7 +61,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     collection = open_collection(settings)
     source, target = demo_pair(collection)
     run_paths(settings, [(source, target)])  # requested_paths, materialised: the UI shows it
-    chain = collection.find(PathRequest(source, target))[0]
+    request = PathRequest(source, target)  # the chain it answered (kept over rebuilds)
+    answered = answered_chains(settings.layout.answered_chains, Reporter())
+    chain = collection.find(request, answered.get(chain_id(request), ()))[0]
     collection.render(chain, settings.layout.paths_folder("demo"),
                       attribution=collection.attribution)
     timings["path"] = time.perf_counter() - t1

@@ -66,7 +66,8 @@ def requested_paths(
     return materialized(
         result,
         path=settings.layout.requested_paths,
-        **pick(result, "chains", "failed_requests", "chains_table"),
+        **pick(result, "chains", "failed_requests", "earlier_chains_kept",
+               "earlier_chains_changed", "chains_table"),
         errors=errors if len(errors) else None,
         provenance=provenance_table(result.facts["results"]),
         **strips(result.facts["ui_strips"]),

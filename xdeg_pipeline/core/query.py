@@ -61,16 +61,11 @@ class ChainResult:
     via: list[str] = field(default_factory=list)  # the waypoints passed, by name
     images: dict[str, Record] = field(default_factory=dict)  # name -> provenance record
     pin: dict | None = None  # a pinned request: kept, why not, and a better chain found today
+    earlier: dict | None = None  # the chain answered before for this request: kept, or why not
 
     @property
     def chain_id(self) -> str:
-        r = self.request
-        extra = [list(r.via)] if r.via or r.where else []  # older requests keep their ids
-        extra += [list(r.where)] if r.where else []
-        extra += [["chain", *r.chain]] if r.chain else []
-        fp = fingerprint(r.source, r.target, r.mode, r.steps, list(r.avoid), r.alternatives,
-                         *extra)
-        return f"{fp[:10]}-{self.rank}"
+        return chain_id(self.request, self.rank)
 
     def as_dict(self) -> dict:
         r = self.request
@@ -92,7 +87,18 @@ class ChainResult:
             "html": str(self.html) if self.html else None,
             "images": {n: dict(self.images[n]) for n in self.path if n in self.images},
             **({"pin": self.pin} if self.pin is not None else {}),
+            **({"earlier": self.earlier} if self.earlier is not None else {}),
         }
+
+
+def chain_id(request: PathRequest, rank: int = 0) -> str:
+    """The id of the ``rank``-th chain answering ``request`` (the same for the same request)."""
+    r = request
+    extra = [list(r.via)] if r.via or r.where else []  # older requests keep their ids
+    extra += [list(r.where)] if r.where else []
+    extra += [["chain", *r.chain]] if r.chain else []
+    fp = fingerprint(r.source, r.target, r.mode, r.steps, list(r.avoid), r.alternatives, *extra)
+    return f"{fp[:10]}-{rank}"
 
 
 class Collection:
@@ -225,9 +231,12 @@ class Collection:
         return parsed, outside, name_of
 
     # ------------------------------------------------------------------ chains
-    def find(self, request: PathRequest) -> list[ChainResult]:
+    def find(self, request: PathRequest, earlier: Sequence[str] = ()) -> list[ChainResult]:
         """All chains for one request (resolving its names first); with ``where`` every image
-        of a chain satisfies the filter (PathError when no chain stays inside it)."""
+        of a chain satisfies the filter (PathError when no chain stays inside it).
+        ``earlier``: the chain answered before for this request (by image names); it is
+        answered again while it still holds and today's chain is not truly better (issue 21:
+        a refresh after unrelated images arrive does not move a chain people have seen)."""
         src_name, dst_name = self.resolve(request.source), self.resolve(request.target)
         src, dst = self.vertex_of_name[src_name], self.vertex_of_name[dst_name]
         avoid = [self.vertex_of_name[self.resolve(a)] for a in request.avoid]
@@ -253,9 +262,12 @@ class Collection:
             raise PathError(f"no chain from {src_name!r} to {dst_name!r} inside the filter "
                             f"{parsed.text} ({len(name_of)} images match it; inside a filter "
                             f"the graph may be disconnected): {exc}") from None
-        pin = None
+        pin = earlier_note = None
         if request.chain:
-            chains[0], pin = self._pinned(request, chains[0], set(avoid), name_of)
+            chains[0], pin = self._pinned(request, request.chain, chains[0], set(avoid), name_of)
+        elif earlier:
+            chains[0], earlier_note = self._earlier(request, earlier, chains[0], set(avoid),
+                                                    name_of)
         results = []
         for i, c in enumerate(chains):
             path = self._chain_names(c.vertices, src_name, dst_name, name_of)
@@ -264,15 +276,27 @@ class Collection:
             results.append(ChainResult(request=request, rank=i, path=path, steps=list(c.steps),
                                        largest_step=c.largest_step, total=c.total,
                                        via=via_names, pin=pin if i == 0 else None,
+                                       earlier=earlier_note if i == 0 else None,
                                        images={n: self.provenance(n) for n in path}))
         return results
 
-    def _pinned(self, request: PathRequest, fresh: Chain, avoid: set[int],
+    def _earlier(self, request: PathRequest, names: Sequence[str], fresh: Chain,
+                 avoid: set[int], name_of: dict[int, str]) -> tuple[Chain, dict]:
+        """The chain answered before (``names``) while it holds and ``fresh`` is not truly
+        better, else ``fresh``; with {"kept": bool, "reason": why not}."""
+        chain, note = self._pinned(request, names, fresh, avoid, name_of)
+        if note["kept"] and note["better"] is None:
+            return chain, {"kept": True, "reason": None}
+        if note["kept"]:
+            return fresh, {"kept": False, "reason": "a truly better chain was found"}
+        return fresh, {"kept": False, "reason": note["reason"].replace("pinned", "earlier")}
+
+    def _pinned(self, request: PathRequest, names: Sequence[str], fresh: Chain, avoid: set[int],
                 name_of: dict[int, str]) -> tuple[Chain, dict]:
-        """The pinned chain of ``request.chain`` while it still exists (else today's chain
-        ``fresh``), and what the page says: kept or why not, and a better chain if today's is."""
+        """The pinned chain ``names`` while it still exists (else today's chain ``fresh``), and
+        what the page says: kept or why not, and a better chain if today's is."""
         try:
-            vertices = [self.vertex_of_name[self.resolve(n)] for n in request.chain]
+            vertices = [self.vertex_of_name[self.resolve(n)] for n in names]
         except (LookupError, ValueError):
             return fresh, {"kept": False, "reason": "an image of the pinned chain is no longer "
                                                     "in the collection"}

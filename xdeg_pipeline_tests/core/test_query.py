@@ -103,3 +103,31 @@ def test_a_pinned_chain_is_kept_while_it_holds(collection: Collection) -> None:
     avoided = collection.find(PathRequest(a, b, chain=tuple(other.path),
                                           avoid=(other.path[1],)))[0]
     assert not avoided.pin["kept"] and other.path[1] not in avoided.path
+
+
+def test_an_earlier_chain_is_answered_again_unless_truly_better(collection: Collection) -> None:
+    """``earlier`` (the chain answered before): kept while it holds and today's chain is not
+    truly better (what a pinned link would say), else today's chain with the reason."""
+    names = collection.names
+    outcomes = set()
+    KEPT = {"kept": True, "reason": None}  # noqa: N806
+    for a, b in zip(names[:12], names[::-1][:12], strict=True):
+        request = PathRequest(a, b, alternatives=2)
+        best, other = collection.find(request)
+        again = collection.find(request, earlier=other.path)
+        pinned = collection.find(PathRequest(a, b, alternatives=2, chain=tuple(other.path)))[0]
+        assert again[0].chain_id == best.chain_id  # the same request, the same id
+        if pinned.pin["better"] is None:
+            assert again[0].path == other.path and again[0].earlier == KEPT
+        else:
+            assert again[0].path == best.path
+            assert again[0].earlier == {"kept": False, "reason": "a truly better chain was found"}
+        outcomes.add(again[0].earlier["kept"])
+        assert again[0].as_dict()["earlier"] == again[0].earlier
+        assert collection.find(request, earlier=best.path)[0].earlier == KEPT
+    assert True in outcomes
+    a, b = names[0], names[-1]
+    gone = collection.find(PathRequest(a, b), earlier=(a, "no_such_image.png", b))[0]
+    assert gone.earlier == {"kept": False, "reason": "an image of the earlier chain is no "
+                                                       "longer in the collection"}
+    assert "earlier" not in collection.find(PathRequest(a, b))[0].as_dict()

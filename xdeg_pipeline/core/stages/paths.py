@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -51,14 +52,15 @@ def _answer(settings: Settings, pairs: list[tuple[str, str]], options: dict[str,
             report: Reporter, inputs: StageInputs) -> Outcome:
     files = inputs.layout
     collection = open_collection(settings)
-    from xdeg_pipeline.core.query import PathRequest, results_table
+    from xdeg_pipeline.core.query import PathRequest, chain_id, results_table
 
     requests = [PathRequest(s, t, **options) for s, t in pairs or [example_pair(collection)]]
+    answered = answered_chains(files.answered_chains, report)
     results: list[ChainResult] = []
     errors = []
     for request in requests:
         try:
-            chains = collection.find(request)
+            chains = collection.find(request, answered.get(chain_id(request), ()))
         except (LookupError, ValueError) as exc:
             report.warn(f"path {request.source!r} -> {request.target!r}: {exc}")
             errors.append({"source": request.source, "target": request.target,
@@ -67,7 +69,11 @@ def _answer(settings: Settings, pairs: list[tuple[str, str]], options: dict[str,
         for chain in chains:
             collection.render(chain, files.paths_dir, attribution=collection.attribution)
             report.info(f"{' -> '.join(chain.path)} (largest step {chain.largest_step:.3f})")
+            if chain.earlier is not None and not chain.earlier["kept"]:
+                report.info(f"  {request.source} -> {request.target}: the chain answered "
+                            f"before changed: {chain.earlier['reason']}")
         results.extend(chains)
+        answered.update({c.chain_id: list(c.path) for c in chains[:1]})
     table = results_table(results)
     errors_df = pd.DataFrame(errors, columns=ERROR_COLUMNS)
     maps = chain_maps(collection, results[:MAPS]) if files.collection_map.exists() else {}
@@ -76,9 +82,28 @@ def _answer(settings: Settings, pairs: list[tuple[str, str]], options: dict[str,
                  for r in results[:MAPS]}
     facts = {"results": results, "errors": errors_df, "maps": maps, "ui_strips": ui_strips,
              "chains_table": table[TABLE_COLUMNS] if len(table) else None}
-    writes = {files.requested_paths: table, files.failed_requests: errors_df, **maps}
-    return Outcome(state={"chains": len(results), "failed_requests": len(errors)},
-                   writes=writes, facts=facts)
+    writes = {files.requested_paths: table, files.failed_requests: errors_df,
+              files.answered_chains: pd.DataFrame({"chain_id": list(answered),
+                                                   "path": list(answered.values())}), **maps}
+    notes = [r.earlier for r in results if r.earlier is not None]
+    state = {"chains": len(results), "failed_requests": len(errors),
+             "earlier_chains_kept": sum(n["kept"] for n in notes),
+             "earlier_chains_changed": sum(not n["kept"] for n in notes)}
+    return Outcome(state=state, writes=writes, facts=facts)
+
+
+def answered_chains(path: Path, report: Reporter) -> dict[str, list[str]]:
+    """{chain id: image names} of the chains answered before (none yet, or an unreadable
+    table, which is said and started again: {})."""
+    if not path.exists():
+        return {}
+    try:
+        table = pd.read_parquet(path, columns=["chain_id", "path"])
+    except (OSError, ValueError, KeyError) as exc:
+        report.warn(f"{path.name} could not be read ({exc}); earlier chains are not kept "
+                    "this time")
+        return {}
+    return {str(i): [str(n) for n in p] for i, p in zip(table["chain_id"], table["path"])}
 
 
 def chain_maps(collection: Collection, results: Sequence[ChainResult]) -> dict:

@@ -130,6 +130,12 @@ class Layout:
         return self.paths_dir / "requested_paths.parquet"
 
     @property
+    def answered_chains(self) -> Path:
+        """Every chain requested_paths has answered (first of each request), by chain id: a
+        refresh answers it again while it holds and nothing truly better appeared."""
+        return self.paths_dir / "answered_chains.parquet"
+
+    @property
     def failed_requests(self) -> Path:
         """The requested pairs that got no chain, with the reason."""
         return self.paths_dir / "failed_requests.parquet"

@@ -7,7 +7,10 @@ import pandas as pd
 
 from xdeg_pipeline.assets.paths import FindPathsConfig
 from xdeg_pipeline.core.settings import Settings
+from xdeg_pipeline.core.stage import Reporter
 from xdeg_pipeline.core.stages.paths import requested_paths
+from xdeg_pipeline.core.storage.integrity import record, relative
+from xdeg_pipeline.core.storage.state import read_state, write_state
 from xdeg_pipeline_tests.helpers.metadata_home import LONELY, year_of
 
 
@@ -65,3 +68,56 @@ def test_find_paths_job_takes_where(metadata_home: dict, monkeypatch) -> None:
     assert len(table) >= 2 and all(set(p) <= set(early) for p in table["path"])
     assert list(table["where"][0]) == ["date<1800"]
     assert pd.read_parquet(layout.failed_requests).empty  # both lonely images are early
+
+
+def test_a_refresh_answers_the_earlier_chain_again(metadata_home: dict) -> None:
+    """requested_paths keeps every chain it answered (answered_chains.parquet): the next run
+    answers it again while it holds, says when it changed and why, and starts afresh (with a
+    warning) from an unreadable table."""
+    from xdeg_pipeline.core.query import Collection, PathRequest
+
+    settings = Settings.from_env(environ={}, home=metadata_home["home"],
+                                 images_dir=metadata_home["images"])
+    layout = settings.layout
+    layout.answered_chains.unlink(missing_ok=True)  # the home is shared by the module's tests
+    collection = Collection(metadata_home["home"], metadata_home["images"])
+    names = collection.names
+    pairs = []
+    for a, b in zip(names[:12], names[::-1][:12], strict=True):  # an alternative not beaten
+        best, other = collection.find(PathRequest(a, b, alternatives=2))
+        pin = collection.find(PathRequest(a, b, alternatives=2, chain=tuple(other.path)))[0].pin
+        if pin["better"] is None:
+            pairs.append((a, b, best.path, other.path))
+    assert pairs
+    a, b, best, other = pairs[0]
+    (c, d), options = (names[1], names[-2]), {"alternatives": 2}
+    first = requested_paths(settings, [(a, b), (c, d)], options)
+    assert first.state["earlier_chains_kept"] == 0 and first.state["earlier_chains_changed"] == 0
+    answered = pd.read_parquet(layout.answered_chains)
+    assert len(answered) == 2 and list(answered["path"][0]) == best
+    ids = list(answered["chain_id"])
+    # as if the graph had answered the alternative before, and an image had gone since (the
+    # table recorded as the stage records its outputs, or the runner sets it aside as damaged)
+    pd.DataFrame({"chain_id": ids, "path": [other, [c, "gone.png", d]]}).to_parquet(
+        layout.answered_chains)
+    state = read_state(layout.home, "requested_paths")
+    state["outputs"][relative(layout.home, layout.answered_chains)] = record(
+        layout.answered_chains)
+    write_state(layout.home, "requested_paths", state)
+    requested_paths(settings, [(a, b)], {"alternatives": 1})  # another request: its own row
+    second = requested_paths(settings, [(a, b), (c, d)], options)
+    table = pd.read_parquet(layout.requested_paths).set_index("chain_id")
+    assert list(table.loc[ids[0], "path"]) == other
+    assert table.loc[ids[0], "earlier"] == {"kept": True, "reason": None}
+    assert "no longer in the collection" in table.loc[ids[1], "earlier"]["reason"]
+    assert second.state["earlier_chains_kept"] == 1
+    assert second.state["earlier_chains_changed"] == 1
+    assert len(pd.read_parquet(layout.answered_chains)) == 3
+
+    layout.answered_chains.write_bytes(b"not parquet")  # damaged: set aside, said, started again
+    warnings: list[str] = []
+    third = requested_paths(settings, [(a, b)], options, Reporter(warn=warnings.append))
+    assert third.state["earlier_chains_kept"] == 0
+    assert any("answered_chains.parquet" in w for w in warnings), warnings
+    assert len(pd.read_parquet(layout.answered_chains)) == 1
+    layout.answered_chains.unlink()
