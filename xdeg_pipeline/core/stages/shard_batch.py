@@ -50,6 +50,6 @@ def prefetch_new_features(tasks: list[ShardTask], progress: ProgressFn | None = 
         with runner.lock(f"shard-{shard}"):
             store = FeatureStore(files.feature_cache_shard(shard), by_shard[shard].cache_key)
             store.add([todo[i][1] for i in rows], feats[rows])
-            store.compact()
+            store.compact(when_due=True)
         computed[shard] = {"computed": len(rows), **facts}
     return computed

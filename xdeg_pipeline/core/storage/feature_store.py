@@ -26,12 +26,21 @@ from typing import Any
 import numpy as np
 
 from xdeg_pipeline.core.storage.atomic import write_text
-from xdeg_pipeline.core.storage.feature_table import read_feature_table, write_feature_table
+from xdeg_pipeline.core.storage.feature_table import (
+    feature_rows,
+    read_feature_table,
+    write_feature_table,
+)
 from xdeg_pipeline.core.storage.integrity import cheap_damage, record, set_aside
 
 MAIN_FILE = "features.parquet"
 CHUNK_GLOB = "chunk-*.parquet"
 RECORDS_FILE = "RECORDS.json"
+# compact(when_due=True) merges the chunks only once they hold this share of the main file's rows
+# or number this many: adding images then costs what was added, not a rewrite of the shard's
+# cache (at a million images, 320 MB a shard) on every build, and reads stay a few files.
+COMPACT_SHARE = 0.25
+COMPACT_CHUNKS = 16
 
 
 def safe_key(key: str) -> str:
@@ -157,15 +166,16 @@ class FeatureStore:
         self._blocks.append(feats.copy())
         index.update((h, (b, r)) for r, h in enumerate(hashes))
 
-    def compact(self) -> None:
-        """Merge everything into ``features.parquet`` (atomic rename), then drop the chunks.
+    def compact(self, when_due: bool = False) -> bool:
+        """Merge everything into ``features.parquet`` (atomic rename), then drop the chunks;
+        with ``when_due``, only when :meth:`compaction_due`. Returns whether it merged.
 
         A crash between the two steps leaves chunks whose rows are also in the main file:
         harmless duplicates, removed by the next compaction.
         """
         chunks = sorted(self.folder.glob(CHUNK_GLOB))
-        if not chunks:
-            return
+        if not chunks or (when_due and not self.compaction_due(chunks)):
+            return False
         self._index = None
         index = self._load()
         hashes = list(index)
@@ -176,6 +186,20 @@ class FeatureStore:
             chunk.unlink(missing_ok=True)
         self._index = None
         self._blocks = []
+        return True
+
+    def compaction_due(self, chunks: Sequence[Path]) -> bool:
+        """Whether ``chunks`` hold :data:`COMPACT_SHARE` of the main file's rows, number
+        :data:`COMPACT_CHUNKS`, or cannot be counted (read from the files' footers)."""
+        if len(chunks) >= COMPACT_CHUNKS:
+            return True
+        main = self.folder / MAIN_FILE
+        try:
+            main_rows = feature_rows(main) if main.is_file() else 0
+            chunk_rows = sum(feature_rows(c) for c in chunks)
+        except Exception:  # an unreadable file: compaction reads what it can and records it
+            return True
+        return chunk_rows > COMPACT_SHARE * main_rows
 
     def _ensure_folder(self) -> None:
         if not self.folder.is_dir():
@@ -208,7 +232,8 @@ def update_features(
 
     Items are deduplicated by hash (the first path wins). New rows are written as a chunk
     every ``checkpoint_every`` images, so a killed run loses at most one chunk and the next
-    run reuses what was written. With ``compact`` the chunks are merged at the end.
+    run reuses what was written. With ``compact`` the chunks are merged at the end when
+    that is due (:meth:`FeatureStore.compaction_due`).
     ``thumbs``: the content hashes to compute -> what the extractor's ``iter_batches`` takes
     as ``thumbs`` (thumbnails written from the same decode).
     """
@@ -249,7 +274,7 @@ def update_features(
         finally:  # keep what was computed, also on Ctrl-C
             flush()
         if compact:
-            store.compact()
+            store.compact(when_due=True)
     result.seconds = time.perf_counter() - t0
     if log is not None:
         log(f"features [{store.key}]: computed {result.computed}, reused {result.reused}, "

@@ -18,6 +18,8 @@ from skimage import data as skdata
 
 from xdeg_pipeline.core.storage.feature_store import (
     CHUNK_GLOB,
+    COMPACT_CHUNKS,
+    COMPACT_SHARE,
     MAIN_FILE,
     FeatureStore,
     FeatureUpdate,
@@ -236,3 +238,40 @@ def test_a_file_that_does_not_match_its_record_is_not_trusted_and_set_aside(tmp_
     again = FeatureStore(store.root, KEY)
     assert again.known() == set(hashes) and not again.damaged
     np.testing.assert_array_equal(again.get(hashes), feats)
+
+
+def test_chunks_are_merged_when_due_not_on_every_add(tmp_path):
+    """compact(when_due=True) leaves a small addition as its chunk (the main file is not
+    rewritten), and merges once the chunks hold COMPACT_SHARE of the main file's rows or
+    number COMPACT_CHUNKS; every row stays readable throughout."""
+    store = FeatureStore(tmp_path, KEY)
+    hashes, feats = _rows(100, seed=1)
+    store.add(hashes, feats)
+    assert store.compact(when_due=True)  # no main file yet: everything is due
+    main = store.folder / MAIN_FILE
+    stamp = main.stat().st_mtime_ns
+    step = int(COMPACT_SHARE * 100) // 3  # three additions stay under the share
+    for i in range(3):
+        h, f = _rows(step, seed=10 + i)
+        store.add(h, f)
+        assert not store.compact(when_due=True)
+        hashes, feats = hashes + h, np.concatenate([feats, f])
+    assert main.stat().st_mtime_ns == stamp and len(list(store.folder.glob(CHUNK_GLOB))) == 3
+    reread = FeatureStore(tmp_path, KEY)
+    np.testing.assert_array_equal(reread.get(hashes), feats)
+    h, f = _rows(step, seed=20)  # now over the share
+    store.add(h, f)
+    assert store.compact(when_due=True)
+    assert not list(store.folder.glob(CHUNK_GLOB))
+    np.testing.assert_array_equal(FeatureStore(tmp_path, KEY).get(hashes + h),
+                                  np.concatenate([feats, f]))
+
+    many = FeatureStore(tmp_path / "many", KEY)
+    many.add(*_rows(1000, seed=2))
+    many.compact()
+    for i in range(COMPACT_CHUNKS - 1):
+        many.add(*_rows(1, seed=100 + i))
+        assert not many.compact(when_due=True)
+    many.add(*_rows(1, seed=200))
+    assert many.compact(when_due=True)  # the number of chunks
+    assert len(FeatureStore(tmp_path / "many", KEY)) == 1000 + COMPACT_CHUNKS
