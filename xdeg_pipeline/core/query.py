@@ -264,13 +264,14 @@ class Collection:
                             f"the graph may be disconnected): {exc}") from None
         pin = earlier_note = None
         if request.chain:
-            chains[0], pin = self._pinned(request, request.chain, chains[0], set(avoid), name_of)
+            chains[0], pin = pinned_chain(self, request, request.chain, chains[0], set(avoid),
+                                          name_of)
         elif earlier:
-            chains[0], earlier_note = self._earlier(request, earlier, chains[0], set(avoid),
-                                                    name_of)
+            chains[0], earlier_note = earlier_chain(self, request, earlier, chains[0],
+                                                    set(avoid), name_of)
         results = []
         for i, c in enumerate(chains):
-            path = self._chain_names(c.vertices, src_name, dst_name, name_of)
+            path = self.chain_names(c.vertices, src_name, dst_name, name_of)
             for name in via_names:  # a waypoint keeps the name asked for (duplicates share)
                 path[c.vertices.index(self.vertex_of_name[name])] = name
             results.append(ChainResult(request=request, rank=i, path=path, steps=list(c.steps),
@@ -280,43 +281,7 @@ class Collection:
                                        images={n: self.provenance(n) for n in path}))
         return results
 
-    def _earlier(self, request: PathRequest, names: Sequence[str], fresh: Chain,
-                 avoid: set[int], name_of: dict[int, str]) -> tuple[Chain, dict]:
-        """The chain answered before (``names``) while it holds and ``fresh`` is not truly
-        better, else ``fresh``; with {"kept": bool, "reason": why not}."""
-        chain, note = self._pinned(request, names, fresh, avoid, name_of)
-        if note["kept"] and note["better"] is None:
-            return chain, {"kept": True, "reason": None}
-        if note["kept"]:
-            return fresh, {"kept": False, "reason": "a truly better chain was found"}
-        return fresh, {"kept": False, "reason": note["reason"].replace("pinned", "earlier")}
-
-    def _pinned(self, request: PathRequest, names: Sequence[str], fresh: Chain, avoid: set[int],
-                name_of: dict[int, str]) -> tuple[Chain, dict]:
-        """The pinned chain ``names`` while it still exists (else today's chain ``fresh``), and
-        what the page says: kept or why not, and a better chain if today's is."""
-        try:
-            vertices = [self.vertex_of_name[self.resolve(n)] for n in names]
-        except (LookupError, ValueError):
-            return fresh, {"kept": False, "reason": "an image of the pinned chain is no longer "
-                                                    "in the collection"}
-        chain, why = check_pinned(self.finder.space, vertices, fresh.vertices[0],
-                                  fresh.vertices[-1], request.mode, request.steps)
-        if chain is not None and avoid & set(chain.vertices[1:-1]):
-            chain, why = None, "the pinned chain passes an image the request avoids or filters out"
-        if chain is not None and request.via and not set(fresh.via) <= set(chain.vertices):
-            chain, why = None, "the pinned chain does not pass the waypoints"
-        if chain is None:
-            return fresh, {"kept": False, "reason": why}
-        better = None
-        if better_than(self.finder.space, fresh, chain, request.mode):
-            better = {"path": self._chain_names(fresh.vertices, request.source, request.target,
-                                                name_of),
-                      "hops": fresh.hops, "largest_step": round(float(fresh.largest_step), 6)}
-        chain.via = fresh.via
-        return chain, {"kept": True, "better": better}
-
-    def _chain_names(self, vertices: Sequence[int], source: str, target: str,
+    def chain_names(self, vertices: Sequence[int], source: str, target: str,
                      name_of: dict[int, str] | None = None) -> list[str]:
         """Names along a chain (``name_of``: the name of a vertex inside a filter); its ends keep
         the names asked for (duplicates share a vertex)."""
@@ -368,6 +333,45 @@ class Collection:
         images, labels, records, _ = self._strip_parts(result)
         return chain_animation(images, labels, out, steps=result.steps, attribution=attribution,
                                provenance=records)
+
+def earlier_chain(collection: Collection, request: PathRequest, names: Sequence[str],
+                  fresh: Chain, avoid: set[int], name_of: dict[int, str]) -> tuple[Chain, dict]:
+    """The chain answered before (``names``) while it holds and ``fresh`` is not truly
+    better, else ``fresh``; with {"kept": bool, "reason": why not}."""
+    chain, note = pinned_chain(collection, request, names, fresh, avoid, name_of)
+    if note["kept"] and note["better"] is None:
+        return chain, {"kept": True, "reason": None}
+    if note["kept"]:
+        return fresh, {"kept": False, "reason": "a truly better chain was found"}
+    return fresh, {"kept": False, "reason": note["reason"].replace("pinned", "earlier")}
+
+
+def pinned_chain(collection: Collection, request: PathRequest, names: Sequence[str],
+                 fresh: Chain, avoid: set[int], name_of: dict[int, str]) -> tuple[Chain, dict]:
+    """The pinned chain ``names`` while it still exists (else today's chain ``fresh``), and
+    what the page says: kept or why not, and a better chain if today's is."""
+    space = collection.finder.space
+    try:
+        vertices = [collection.vertex_of_name[collection.resolve(n)] for n in names]
+    except (LookupError, ValueError):
+        return fresh, {"kept": False, "reason": "an image of the pinned chain is no longer "
+                                                "in the collection"}
+    chain, why = check_pinned(space, vertices, fresh.vertices[0], fresh.vertices[-1],
+                              request.mode, request.steps)
+    if chain is not None and avoid & set(chain.vertices[1:-1]):
+        chain, why = None, "the pinned chain passes an image the request avoids or filters out"
+    if chain is not None and request.via and not set(fresh.via) <= set(chain.vertices):
+        chain, why = None, "the pinned chain does not pass the waypoints"
+    if chain is None:
+        return fresh, {"kept": False, "reason": why}
+    better = None
+    if better_than(space, fresh, chain, request.mode):
+        better = {"path": collection.chain_names(fresh.vertices, request.source, request.target,
+                                                  name_of),
+                  "hops": fresh.hops, "largest_step": round(float(fresh.largest_step), 6)}
+    chain.via = fresh.via
+    return chain, {"kept": True, "better": better}
+
 
 def label_for(name: str, openmoji: bool = False) -> str:
     """The caption under an image: an emoji's name in the OpenMoji set, else the file stem."""

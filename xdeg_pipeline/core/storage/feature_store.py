@@ -202,9 +202,12 @@ class FeatureStore:
         return chunk_rows > COMPACT_SHARE * main_rows
 
     def _ensure_folder(self) -> None:
-        if not self.folder.is_dir():
+        """The folder and its KEY.txt (written again if a full disk stopped it the first time;
+        it comes before any chunk, so a folder without one holds none)."""
+        key_file = self.folder / "KEY.txt"
+        if not key_file.is_file():
             self.folder.mkdir(parents=True, exist_ok=True)
-            write_text(f"{self.key}\n", self.folder / "KEY.txt")
+            write_text(f"{self.key}\n", key_file)
 
 
 @dataclass

@@ -275,3 +275,12 @@ def test_chunks_are_merged_when_due_not_on_every_add(tmp_path):
     many.add(*_rows(1, seed=200))
     assert many.compact(when_due=True)  # the number of chunks
     assert len(FeatureStore(tmp_path / "many", KEY)) == 1000 + COMPACT_CHUNKS
+
+
+def test_a_missing_key_file_is_written_again(tmp_path):
+    """A folder whose KEY.txt a full disk stopped gets it with its next chunk."""
+    store = FeatureStore(tmp_path, KEY)
+    store.add(*_rows(2, seed=1))
+    (store.folder / "KEY.txt").unlink()
+    store.add(*_rows(2, seed=2))
+    assert (store.folder / "KEY.txt").read_text().strip() == KEY
