@@ -111,6 +111,32 @@ def test_path_quality(bench: dict) -> None:
         "smooth", "original recipe"}
 
 
+def test_path_quality_stability(bench: dict, tmp_path: Path) -> None:
+    """--stability: the chains asked afresh and as a refresh of requested_paths answers them
+    (the earlier chain kept while it holds: never fewer unchanged than afresh)."""
+    from PIL import Image, ImageDraw
+
+    other = tmp_path / "other"
+    other.mkdir()
+    for i in range(12):  # pictures of another kind: bars and rings
+        img = Image.new("RGB", (96, 96), (255, 255, 255))
+        draw = ImageDraw.Draw(img)
+        colour = (40 * (i % 6), 255 - 20 * i, 90)
+        if i % 2:
+            draw.ellipse((10 + i, 10, 86, 86 - i), outline=colour, width=6)
+        else:
+            draw.rectangle((8, 8 + 4 * i, 88, 30 + 4 * i), fill=colour)
+        img.save(other / f"o{i:02d}.png")
+    out = run_benchmark(bench, "path_quality", "--limit", str(SAMPLE), "--pairs", "4",
+                        "--hub-pairs", "4", "--edit-sample", "2", "--pca", "8", "--k", "5",
+                        "--modes", "smooth", "--stability", str(other))
+    config = out["collections"][0]["configs"][0]
+    for key in ("stability", "stability_fresh_load"):
+        figures = config[key]
+        assert figures["added"] == 1
+        assert 0 <= figures["smooth"] <= figures["smooth_answered_again"] <= 1, figures
+
+
 def test_uneven_collection(bench: dict) -> None:
     out = run_benchmark(bench, "uneven_collection", str(bench["root"] / "uneven"),
                         "--limit", str(SAMPLE))
