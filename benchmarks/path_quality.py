@@ -250,6 +250,7 @@ def stability(args, c: Collection, model, finder_kw: dict, graph_kw: dict,
     F = np.concatenate([c.features, extra])
     _, finder, _ = build(F, model.dim_out, args.k_one, args.space_one, args.seed, finder_kw,
                          graph_kw, c.hashes + hashes, model, previous, args.rerank)
+    Z = model.transform(F)  # the graph's space: an edge's weight is its ends' distance here
     out: dict = {"added": len(hashes), "load_base": finder.graph["params"].get("load_base")}
     for mode in modes:
         chains, _ = run_queries(mode_query(finder, mode), pairs)
@@ -263,7 +264,7 @@ def stability(args, c: Collection, model, finder_kw: dict, graph_kw: dict,
         # what requested_paths answers on a refresh (the earlier chain while it holds and
         # nothing truly better appeared: core.paths.pinned): share of chains unchanged
         out[f"{mode}_answered_again"] = round(
-            1 - sum(not kept_again(finder, mode, before[mode][i], pairs[i]) for i in moved)
+            1 - sum(not kept_again(finder, mode, before[mode][i], pairs[i], Z) for i in moved)
             / max(len(pairs), 1), 4)
         # of the changed ones: through an added image; the old chain still a chain of the graph
         out[f"{mode}_changed_through_added"] = sum(
@@ -275,17 +276,25 @@ def stability(args, c: Collection, model, finder_kw: dict, graph_kw: dict,
 
 
 def kept_again(finder: PathFinder, mode: str, earlier: list[int] | None,
-               pair: tuple[int, int]) -> bool:
-    """Whether a refresh of requested_paths answers ``earlier`` again for ``pair``: it is
-    still a chain of the new graph and the new graph's own chain is not truly better."""
+               pair: tuple[int, int], Z: np.ndarray) -> bool:
+    """Whether a refresh of requested_paths answers ``earlier`` again for ``pair``: it still
+    holds in the new graph (a step that is no longer an edge measured in the graph's space
+    ``Z``, as ``core.query.measured_steps`` does) and the new graph's own chain is not truly
+    better."""
     if earlier is None:
         return False
     steps = STEPS_X if mode == "steps" else None
-    pinned, _ = check_pinned(finder.space, earlier, *pair, mode, steps)
+    v = np.asarray(earlier, dtype=np.int64)
+    gone = np.flatnonzero(finder.arcs.arc_of(v[:-1], v[1:]) < 0)
+    a, b = v[gone], v[gone + 1]
+    lengths = np.linalg.norm(Z[a] - Z[b], axis=1)
+    measured = {(int(x), int(y)): (float(w), float(c)) for x, y, w, c in
+                zip(a, b, lengths, finder.pair_costs(a, b, lengths), strict=True)}
+    pinned, _ = check_pinned(finder.space, earlier, *pair, mode, steps, measured)
     if pinned is None:
         return False
     fresh = finder.find(*pair, mode=mode, **({"steps": steps} if steps else {}))[0]
-    return not better_than(finder.space, fresh, pinned, mode)
+    return not better_than(finder.space, fresh, pinned, mode, measured)
 
 
 # ----------------------------------------------------------------------------- strips

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from xdeg_pipeline.core.graph.build import load_graph_lean
 from xdeg_pipeline.core.images.files import image_file, recorded_files
@@ -14,9 +17,10 @@ from xdeg_pipeline.core.images.filters import Filter, FilterError, fields_of, pa
 from xdeg_pipeline.core.images.provenance import PROVENANCE_KEYS, Record, empty_record, provenance
 from xdeg_pipeline.core.paths import PathFinder
 from xdeg_pipeline.core.paths.chain import Chain, PathError
-from xdeg_pipeline.core.paths.pinned import better_than, check_pinned
+from xdeg_pipeline.core.paths.pinned import Measured, better_than, check_pinned
 from xdeg_pipeline.core.resolve import resolve_name
 from xdeg_pipeline.core.sources.remote import caption, display_meta, read_metadata
+from xdeg_pipeline.core.storage.feature_table import from_arrow
 from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline.core.storage.state import fingerprint
 
@@ -356,8 +360,11 @@ def pinned_chain(collection: Collection, request: PathRequest, names: Sequence[s
     except (LookupError, ValueError):
         return fresh, {"kept": False, "reason": "an image of the pinned chain is no longer "
                                                 "in the collection"}
+    gone = space.arcs.arc_of(np.array(vertices[:-1]), np.array(vertices[1:])) < 0
+    measured = measured_steps(collection,
+                              [(vertices[k], vertices[k + 1]) for k in np.flatnonzero(gone)])
     chain, why = check_pinned(space, vertices, fresh.vertices[0], fresh.vertices[-1],
-                              request.mode, request.steps)
+                              request.mode, request.steps, measured)
     if chain is not None and avoid & set(chain.vertices[1:-1]):
         chain, why = None, "the pinned chain passes an image the request avoids or filters out"
     if chain is not None and request.via and not set(fresh.via) <= set(chain.vertices):
@@ -365,12 +372,45 @@ def pinned_chain(collection: Collection, request: PathRequest, names: Sequence[s
     if chain is None:
         return fresh, {"kept": False, "reason": why}
     better = None
-    if better_than(space, fresh, chain, request.mode):
+    if better_than(space, fresh, chain, request.mode, measured):
         better = {"path": collection.chain_names(fresh.vertices, request.source, request.target,
                                                   name_of),
                   "hops": fresh.hops, "largest_step": round(float(fresh.largest_step), 6)}
     chain.via = fresh.via
     return chain, {"kept": True, "better": better}
+
+
+def measured_steps(collection: Collection, pairs: Sequence[tuple[int, int]]) -> Measured:
+    """Length and cost of steps that are no longer edges of the graph (``pairs`` of
+    vertices), measured in its space (``pca_features``: an edge's weight is the distance of its
+    ends there); {} when those vectors cannot be read or are not the graph's (a build that
+    moved on), so such steps count as gone."""
+    if not pairs:
+        return {}
+    arcs, hashes = collection.finder.arcs, collection.graph.vs["content_hash"]
+    probe = int(pairs[0][0])  # one of its edges, measured the same way, must match its weight
+    first = int(arcs.indptr[probe])
+    if first == int(arcs.indptr[probe + 1]):
+        return {}
+    near, weight = int(arcs.nbr[first]), float(arcs.arc_w[first])
+    wanted = {hashes[int(x)] for pair in pairs for x in pair} | {hashes[probe], hashes[near]}
+    try:
+        table = pq.read_table(collection.layout.pca_features,
+                              filters=[("content_hash", "in", sorted(wanted))])
+        got, Z = from_arrow(table)
+    except (OSError, ValueError, KeyError):
+        return {}
+    row = {h: Z[i].astype(np.float64) for i, h in enumerate(got)}
+    if not wanted <= set(row):
+        return {}
+    if not math.isclose(float(np.linalg.norm(row[hashes[probe]] - row[hashes[near]])), weight,
+                        rel_tol=1e-4, abs_tol=1e-5):
+        return {}
+    u = np.array([a for a, _ in pairs], dtype=np.int64)
+    v = np.array([b for _, b in pairs], dtype=np.int64)
+    w = np.array([np.linalg.norm(row[hashes[a]] - row[hashes[b]]) for a, b in zip(u, v)])
+    cost = collection.finder.pair_costs(u, v, w)
+    return {(int(a), int(b)): (float(x), float(c)) for a, b, x, c in zip(u, v, w, cost)}
 
 
 def label_for(name: str, openmoji: bool = False) -> str:

@@ -5,6 +5,7 @@ disconnects the pair are clear errors."""
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +132,43 @@ def test_an_earlier_chain_is_answered_again_unless_truly_better(collection: Coll
     assert gone.earlier == {"kept": False, "reason": "an image of the earlier chain is no "
                                                        "longer in the collection"}
     assert "earlier" not in collection.find(PathRequest(a, b))[0].as_dict()
+
+
+def test_a_step_no_longer_an_edge_is_measured_where_both_images_remain(tmp_path: Path) -> None:
+    """A kept chain whose step new images pushed out of the neighbour lists is measured in the
+    graph's space (pca_features): it still holds, as long as it was; without those vectors, or
+    with vectors of another space, the step counts as gone."""
+    import numpy as np
+
+    from xdeg_pipeline.core.graph.build import load_graph, save_graph
+    from xdeg_pipeline.core.storage.feature_table import write_feature_table
+    from xdeg_pipeline.core.storage.layout import Layout
+    from xdeg_pipeline_tests.helpers.synthetic_home import build_synthetic_home
+
+    home = build_synthetic_home(tmp_path, n=120, seed=5, vectors=True)
+    layout, X = Layout(home["home"]), home["X"]
+    names = home["names"]
+    a, b = names[0], names[-1]
+    before = Collection(home["home"], home["images"])
+    best = before.find(PathRequest(a, b))[0]
+    u, w = (before.vertex_of_name[n] for n in best.path[:2])
+    graph = load_graph(layout.similarity_graph, allowed_root=layout.home)
+    graph.delete_edges(graph.es.select(_between=([u], [w])))  # as if new images took its place
+    save_graph(graph, layout.similarity_graph)
+    after = Collection(home["home"], home["images"])
+    assert after.finder.arcs.arc_of(np.array([u]), np.array([w]))[0] < 0  # no longer an edge
+    again = after.find(PathRequest(a, b), earlier=best.path)[0]
+    assert again.path == best.path and again.earlier == {"kept": True, "reason": None}
+    assert np.isclose(again.steps[0], np.linalg.norm(X[u] - X[w]), rtol=1e-5)
+    jump = after.find(PathRequest(a, b, chain=(a, b)))[0]  # far apart: kept, a better one shown
+    assert jump.path == [a, b] and jump.pin["kept"] is True
+    assert jump.pin["better"]["path"] == after.find(PathRequest(a, b))[0].path
+
+    write_feature_table([str(h) for h in after.graph.vs["content_hash"]], X * 2,
+                        layout.pca_features)  # vectors of another space (a build moved on)
+    other = Collection(home["home"], home["images"]).find(PathRequest(a, b), earlier=best.path)
+    assert other[0].earlier == {"kept": False, "reason": "step 1 of the earlier chain is no "
+                                                          "longer an edge of the graph"}
+    layout.pca_features.unlink()
+    gone = Collection(home["home"], home["images"]).find(PathRequest(a, b), earlier=best.path)
+    assert gone[0].earlier["reason"].startswith("step 1 of the earlier chain is no longer")

@@ -18,11 +18,14 @@ from xdeg_pipeline.core.pictures.collection_map import write_map
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stages.thumbnails import thumbnails
 from xdeg_pipeline.core.storage.atomic import write_parquet
+from xdeg_pipeline.core.storage.feature_table import write_feature_table
 from xdeg_pipeline.core.storage.layout import Layout
 
 
-def build_synthetic_home(root: Path, n: int = 10_000, seed: int = 0) -> dict:
-    """``n`` small pictures in ``root/images`` and a built data folder in ``root/home``."""
+def build_synthetic_home(root: Path, n: int = 10_000, seed: int = 0,
+                         vectors: bool = False) -> dict:
+    """``n`` small pictures in ``root/images`` and a built data folder in ``root/home``
+    (``vectors``: with the graph's vectors as ``pca_features``, also returned as ``X``)."""
     rng = np.random.default_rng(seed)
     images, home = root / "images", root / "home"
     layout = Layout(home)
@@ -42,8 +45,10 @@ def build_synthetic_home(root: Path, n: int = 10_000, seed: int = 0) -> dict:
     graph = attach_hub_load(build_graph(knn_edges(X, k=10), X, vertex_attrs={
         "content_hash": hashes, "name": names, "names": [[x] for x in names]}))
     save_graph(graph, layout.similarity_graph)  # as the similarity_graph stage writes it
+    if vectors:
+        write_feature_table(hashes, X, layout.pca_features)
     thumbnails(Settings.from_env(environ={}, home=home, images_dir=images))
     xy = rng.normal(size=(n, 2)) * [1.0, 0.7]
     write_map(pd.DataFrame({"content_hash": hashes, "x": xy[:, 0], "y": xy[:, 1]}),
               layout.collection_map)
-    return {"images": images, "home": home, "names": names}
+    return {"images": images, "home": home, "names": names, **({"X": X} if vectors else {})}

@@ -95,7 +95,13 @@ class StepCost:
         w = arcs.w
         if not len(w):
             return np.zeros(0)
-        cost = self.step_values(w, scale, self.unit(arcs))
+        return self.pair_costs(w, load[arcs.eu], load[arcs.ev], scale, self.unit(arcs))
+
+    def pair_costs(self, w: np.ndarray, load_u: np.ndarray, load_v: np.ndarray,
+                   scale: StepScale, unit: float) -> np.ndarray:
+        """The cost of steps of length ``w`` between images of loads ``load_u`` and ``load_v``
+        (an edge's, or a step that is no longer one: a pinned chain's)."""
+        cost = self.step_values(w, scale, unit)
         if self.hub_penalty > 0:
-            cost = cost * (1.0 + self.hub_penalty * (load[arcs.eu] + load[arcs.ev]) / 2.0)
+            cost = cost * (1.0 + self.hub_penalty * (load_u + load_v) / 2.0)
         return np.maximum(cost, 1e-12)  # scipy reads stored zeros as edges; keep > 0 anyway

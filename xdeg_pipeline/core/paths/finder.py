@@ -118,7 +118,7 @@ class PathFinder:
         self.scale = self.near_duplicates.scale
         self.load = hub_load.graph_load(graph, self.arcs, self.step_cost, self.scale)
         self.cost = self.step_cost.edge_costs(self.arcs, self.load, self.scale)
-        unit = StepCost.unit(self.arcs)
+        unit = self.unit = StepCost.unit(self.arcs)
         step = self.step_cost.step_values(self.arcs.w, self.scale, unit)
         penalty = (self.step_cost.near_dup_penalty(self.scale, StepCost.unit(self.arcs))
                    if self.scale.near_dup > 0 else 0.0)
@@ -185,6 +185,13 @@ class PathFinder:
     def step_weight(self, a: int, b: int) -> float:
         """Weight of the lightest edge a-b (KeyError if not adjacent)."""
         return self.arcs.step_weight(a, b)
+
+    def pair_costs(self, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """What steps of length ``w`` from ``u`` to ``v`` cost, edges or not (an edge's cost
+        for the same length and ends)."""
+        u, v = np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64)
+        return self.step_cost.pair_costs(np.asarray(w, dtype=np.float64), self.load[u],
+                                         self.load[v], self.scale, self.unit)
 
     def walk_bounds(self, s: int, hops: int, allowed: np.ndarray | None = None) -> np.ndarray:
         """``B[h][v]``: least largest step over walks of exactly h edges from s to v."""

@@ -1,29 +1,36 @@
 """Pinned chains: a chain someone shared stays the same while every step of it still exists.
 
 A shared link carries the chain's images (issue 21). :func:`check_pinned` says whether that
-chain is still a chain of the graph that answers the request (same ends, every step an edge,
-no near-duplicate step the request would avoid, the number of steps ``steps`` asks for);
+chain is still a chain of the graph that answers the request (same ends, every step an edge or,
+measured, a step between two images still there; no near-duplicate step the request would
+avoid, the number of steps ``steps`` asks for);
 :func:`better_than` says whether the chain found today is truly better in the mode's own terms,
 so the page can offer it without replacing what was shared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from xdeg_pipeline.core.paths.chain import Chain
+from xdeg_pipeline.core.paths.chain import Chain, make_chain
 from xdeg_pipeline.core.paths.search import SearchSpace
 
 BETTER_LARGEST = 0.97  # today's chain is better if its largest step is under this x the pinned
 BETTER_COST = 0.8  # ... or (smooth) its summed step cost is under this x the pinned one's
 
 
+Measured = Mapping[tuple[int, int], tuple[float, float]]  # (u, v) -> (length, cost) of a step
+
+
 def check_pinned(space: SearchSpace, vertices: Sequence[int], s: int, t: int, mode: str,
-                 steps: int | None = None) -> tuple[Chain | None, str]:
+                 steps: int | None = None, measured: Measured | None = None
+                 ) -> tuple[Chain | None, str]:
     """(the pinned chain, "") when ``vertices`` still make a chain for this request, else
-    (None, one line saying why not)."""
+    (None, one line saying why not). ``measured``: steps that are no longer edges (new images
+    took their places in both ends' neighbour lists) with their length and cost, measured in
+    the graph's space: such a step is as long as it was, and the chain still holds."""
     v = [int(x) for x in vertices]
     if len(v) < 2 or v[0] != s or v[-1] != t:
         return None, "the pinned chain does not join the source and the target"
@@ -31,29 +38,41 @@ def check_pinned(space: SearchSpace, vertices: Sequence[int], s: int, t: int, mo
         return None, "the pinned chain repeats an image"
     if mode == "steps" and steps is not None and len(v) != steps + 2:
         return None, f"the pinned chain has {len(v) - 2} intermediate images, not {steps}"
-    arcs = space.arcs
-    j = arcs.arc_of(np.array(v[:-1]), np.array(v[1:]))
-    if (j < 0).any():
-        k = int(np.flatnonzero(j < 0)[0])
-        return None, f"step {k + 1} of the pinned chain is no longer an edge of the graph"
-    if not space.exempt(s, t) and space.near_dup_penalty > 0 and space.near_dup_arc[j].any():
+    measured = measured or {}
+    j = space.arcs.arc_of(np.array(v[:-1]), np.array(v[1:]))
+    gone = [int(k) for k in np.flatnonzero(j < 0)]
+    lost = [k for k in gone if (v[k], v[k + 1]) not in measured]
+    if lost:
+        return None, f"step {lost[0] + 1} of the pinned chain is no longer an edge of the graph"
+    lengths = space.arcs.arc_w[j].astype(np.float64)
+    for k in gone:
+        lengths[k] = measured[(v[k], v[k + 1])][0]
+    near_dup = space.near_dup_arc[j[j >= 0]].any() or any(
+        lengths[k] < space.scale.near_dup for k in gone)
+    if not space.exempt(s, t) and space.near_dup_penalty > 0 and near_dup:
         return None, "the pinned chain has a near-duplicate step"
-    chain = space.chain(v, mode, 0.0)
-    return chain, ""
+    return make_chain(v, lengths.tolist(), mode, 0.0), ""
 
 
-def chain_cost(space: SearchSpace, vertices: Sequence[int]) -> float:
-    """The summed step cost (as ``smooth`` minimises it, without the floor) of a chain."""
+def chain_cost(space: SearchSpace, vertices: Sequence[int],
+               measured: Measured | None = None) -> float:
+    """The summed step cost (as ``smooth`` minimises it, without the floor) of a chain; a step
+    that is no longer an edge costs what ``measured`` says."""
     v = np.asarray(vertices, dtype=np.int64)
     if len(v) < 2:
         return 0.0
-    return float(space.arc_cost[space.arcs.arc_of(v[:-1], v[1:])].sum())
+    j = space.arcs.arc_of(v[:-1], v[1:])
+    gone = np.flatnonzero(j < 0)
+    extra = sum((measured or {})[(int(v[k]), int(v[k + 1]))][1] for k in gone)
+    return float(space.arc_cost[j[j >= 0]].sum()) + float(extra)
 
 
-def better_than(space: SearchSpace, fresh: Chain, pinned: Chain, mode: str) -> bool:
+def better_than(space: SearchSpace, fresh: Chain, pinned: Chain, mode: str,
+                measured: Measured | None = None) -> bool:
     """True when ``fresh`` (found today) is truly better than ``pinned`` for this mode: a
     clearly smaller largest step, or (shortest) fewer steps, or (smooth) a clearly lower cost
-    under no larger a largest step."""
+    under no larger a largest step (``measured``: the pinned chain's steps that are no longer
+    edges, as :func:`check_pinned` took them)."""
     if fresh.vertices == pinned.vertices:
         return False
     if fresh.largest_step < BETTER_LARGEST * pinned.largest_step:
@@ -61,5 +80,6 @@ def better_than(space: SearchSpace, fresh: Chain, pinned: Chain, mode: str) -> b
     if mode == "shortest":
         return fresh.hops < pinned.hops
     if mode == "smooth" and fresh.largest_step <= pinned.largest_step:
-        return chain_cost(space, fresh.vertices) < BETTER_COST * chain_cost(space, pinned.vertices)
+        return (chain_cost(space, fresh.vertices)
+                < BETTER_COST * chain_cost(space, pinned.vertices, measured))
     return False
