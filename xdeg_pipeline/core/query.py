@@ -286,7 +286,7 @@ class Collection:
         return results
 
     def chain_names(self, vertices: Sequence[int], source: str, target: str,
-                     name_of: dict[int, str] | None = None) -> list[str]:
+                    name_of: dict[int, str] | None = None) -> list[str]:
         """Names along a chain (``name_of``: the name of a vertex inside a filter); its ends keep
         the names asked for (duplicates share a vertex)."""
         names = [(name_of or {}).get(v) or self.vertex_name(v) for v in vertices]
@@ -337,6 +337,7 @@ class Collection:
         images, labels, records, _ = self._strip_parts(result)
         return chain_animation(images, labels, out, steps=result.steps, attribution=attribution,
                                provenance=records)
+
 
 def earlier_chain(collection: Collection, request: PathRequest, names: Sequence[str],
                   fresh: Chain, avoid: set[int], name_of: dict[int, str]) -> tuple[Chain, dict]:
