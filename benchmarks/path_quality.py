@@ -288,8 +288,7 @@ def kept_again(finder: PathFinder, mode: str, earlier: list[int] | None,
     gone = np.flatnonzero(finder.arcs.arc_of(v[:-1], v[1:]) < 0)
     a, b = v[gone], v[gone + 1]
     lengths = np.linalg.norm(Z[a] - Z[b], axis=1)
-    measured = {(int(x), int(y)): (float(w), float(c)) for x, y, w, c in
-                zip(a, b, lengths, finder.pair_costs(a, b, lengths), strict=True)}
+    measured = finder.measured(a, b, lengths)
     pinned, _ = check_pinned(finder.space, earlier, *pair, mode, steps, measured)
     if pinned is None:
         return False

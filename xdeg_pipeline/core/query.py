@@ -410,8 +410,7 @@ def measured_steps(collection: Collection, pairs: Sequence[tuple[int, int]]) -> 
     u = np.array([a for a, _ in pairs], dtype=np.int64)
     v = np.array([b for _, b in pairs], dtype=np.int64)
     w = np.array([np.linalg.norm(row[hashes[a]] - row[hashes[b]]) for a, b in zip(u, v)])
-    cost = collection.finder.pair_costs(u, v, w)
-    return {(int(a), int(b)): (float(x), float(c)) for a, b, x, c in zip(u, v, w, cost)}
+    return collection.finder.measured(u, v, w)
 
 
 def label_for(name: str, openmoji: bool = False) -> str:

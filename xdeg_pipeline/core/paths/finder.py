@@ -120,7 +120,7 @@ class PathFinder:
         self.cost = self.step_cost.edge_costs(self.arcs, self.load, self.scale)
         unit = self.unit = StepCost.unit(self.arcs)
         step = self.step_cost.step_values(self.arcs.w, self.scale, unit)
-        penalty = (self.step_cost.near_dup_penalty(self.scale, StepCost.unit(self.arcs))
+        penalty = (self.step_cost.near_dup_penalty(self.scale, unit)
                    if self.scale.near_dup > 0 else 0.0)
         self.space = SearchSpace(
             arcs=self.arcs,
@@ -186,12 +186,16 @@ class PathFinder:
         """Weight of the lightest edge a-b (KeyError if not adjacent)."""
         return self.arcs.step_weight(a, b)
 
-    def pair_costs(self, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """What steps of length ``w`` from ``u`` to ``v`` cost, edges or not (an edge's cost
-        for the same length and ends)."""
+    def measured(self, u: np.ndarray, v: np.ndarray, w: np.ndarray
+                 ) -> dict[tuple[int, int], tuple[float, float]]:
+        """Steps ``u[i]`` -> ``v[i]`` of length ``w[i]``, edges or not, with what each costs
+        (an edge's cost for the same length and ends): ``{(u, v): (length, cost)}``, the
+        ``measured`` that :func:`.pinned.check_pinned` takes."""
         u, v = np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64)
-        return self.step_cost.pair_costs(np.asarray(w, dtype=np.float64), self.load[u],
-                                         self.load[v], self.scale, self.unit)
+        w = np.asarray(w, dtype=np.float64)
+        cost = self.step_cost.pair_costs(w, self.load[u], self.load[v], self.scale, self.unit)
+        return {(int(a), int(b)): (float(x), float(c))
+                for a, b, x, c in zip(u, v, w, cost, strict=True)}
 
     def walk_bounds(self, s: int, hops: int, allowed: np.ndarray | None = None) -> np.ndarray:
         """``B[h][v]``: least largest step over walks of exactly h edges from s to v."""
