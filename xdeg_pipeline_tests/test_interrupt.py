@@ -178,9 +178,17 @@ HOLD_AND_FORK = """
 import multiprocessing, sys, time
 from pathlib import Path
 from xdeg_pipeline.core.storage.atomic import BuildLocked, build_lock
+
+def work(started):
+    started.set()  # the child's at-fork handlers have run by now
+    time.sleep(60)
+
+fork = multiprocessing.get_context("fork")
 with build_lock(Path(sys.argv[1]), wait=False):
-    child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
+    started = fork.Event()
+    child = fork.Process(target=work, args=(started,))
     child.start()
+    started.wait(60)  # a worker is killed with its build long after it started
     print(child.pid, flush=True)
     time.sleep(60)
 """
