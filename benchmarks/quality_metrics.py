@@ -224,10 +224,14 @@ def chain_figures(chains: list[list[int] | None], times: list[float], topics: li
     found = [c for c in chains if c is not None]
     hops = [len(c) - 1 for c in found]
     same = total = 0
+    extra = []  # topic changes beyond the one a chain between two topics must make
     for c in found:
+        changes = 0
         for a, b in zip(c[:-1], c[1:], strict=True):
             same += topics[a] == topics[b]
+            changes += topics[a] != topics[b]
             total += 1
+        extra.append(changes - (topics[c[0]] != topics[c[-1]]))
     interiors = [c[1:-1] for c in found]
     return {
         "reachable": round(len(found) / max(len(chains), 1), 4),
@@ -236,6 +240,8 @@ def chain_figures(chains: list[list[int] | None], times: list[float], topics: li
         "hub_share": round(hub_share(interiors, n), 4),
         "hub_share_uniform": round(uniform_hub_share(sum(map(len, interiors)), n, seed), 4),
         "same_topic": round(same / max(total, 1), 4),
+        "extra_topic_changes": round(float(np.mean(extra)), 3) if extra else None,
+        "chains_leaving_topic": round(float(np.mean(np.array(extra) > 0)), 3) if extra else None,
         "query_ms_p50": round(1000 * float(np.median(times)), 2) if times else None,
         "query_ms_p90": round(1000 * float(np.percentile(times, 90)), 2) if times else None,
     }
@@ -254,6 +260,8 @@ COLUMNS = [  # (header, figure key, where: "chain" or "space")
      ("largest_over_natural_bound_p50", "largest_over_natural_bound_p90"), "space"),
     ("hub share", ("hub_share",), "chain"),
     ("same topic", ("same_topic",), "chain"),
+    ("extra topic changes / chains with any", ("extra_topic_changes", "chains_leaving_topic"),
+     "chain"),
     ("query ms p50", ("query_ms_p50",), "chain"),
 ]
 

@@ -111,6 +111,19 @@ def test_path_quality(bench: dict) -> None:
         "smooth", "original recipe"}
 
 
+def test_topic_changes_count_what_a_chain_did_not_need() -> None:
+    """The topic figure that does not reward more steps: a chain between two topics must
+    change topic once; only the changes beyond that count."""
+    from benchmarks.quality_metrics import chain_figures
+
+    topics = ["a", "a", "b", "b", "a"]
+    chains = [[0, 1, 2], [0, 2, 4, 3], [0, 1], None]  # 0 extra, 2 extra, 0 extra, not found
+    fig = chain_figures(chains, [0.0] * 4, topics, n=5, seed=0)
+    assert fig["extra_topic_changes"] == round(2 / 3, 3)
+    assert fig["chains_leaving_topic"] == round(1 / 3, 3)
+    assert fig["same_topic"] == round(2 / 6, 4)
+
+
 def test_path_quality_stability(bench: dict, tmp_path: Path) -> None:
     """--stability: the chains asked afresh and as a refresh of requested_paths answers them
     (the earlier chain kept while it holds: never fewer unchanged than afresh)."""

@@ -228,6 +228,35 @@ STEP_FLOOR = 0.0
 #   Largest / bound, hops and hub shares stay within targets (docs/path_quality.md).
 SHORT_STEP = 0.45
 SHORT_STEP_COST = 1.0
+# SMOOTH_FEWEST_STEPS (issue 21): smooth takes the cheapest chain among those with the fewest
+#   steps under its cap (core/paths/fewest.py) instead of the cheapest under the cap: under
+#   the power cost a chain spent its spare steps on many short ones (crawl p90 2.2-2.7 on every
+#   collection, even Tux Paint, which has no series). python -m benchmarks.path_quality
+#   --spaces full --modes smooth --set fewest_steps=0,1 (200 pairs, 1,000 for hub and topic),
+#   off -> on: hops p50/p90/max, crawl p90, shortest/longest p10, largest/bound p50/p90, hub,
+#   same-topic share of steps, topic changes a chain did not need:
+#   Tux 5/8/13 -> 3/4/5, 2.18 -> 1.5, 0.445 -> 0.638, 1.093/1.159 -> 1.120/1.203,
+#     0.041 -> 0.058, 0.680 -> 0.468, 0.75 -> 0.74;
+#   star series 5/8/15 -> 3/4/5, 2.5 -> 1.5, 0.353 -> 0.588, 1.093/1.183 -> 1.138/1.202,
+#     0.062 -> 0.078, 0.647 -> 0.439, 0.92 -> 0.82 (near-identical steps 0.4 -> 1.7 %);
+#   OpenMoji (4,247) 7/11/21 -> 4/6/8, 2.68 -> 1.67, 0.32 -> 0.48, 1.087/1.19 -> 1.15/1.234,
+#     0.100 -> 0.133, 0.547 -> 0.386, 2.58 -> 1.80;
+#   flower series (built after this was chosen) 5/8/15 -> 3/4/5, 2.5 -> 1.5, 0.346 -> 0.559,
+#     1.087/1.157 -> 1.112/1.175, 0.059 -> 0.088, 0.666 -> 0.433, 0.91 -> 0.85.
+#   Fewer steps make each one longer (largest/bound +0.03-0.06) and leave fewer steps inside
+#   one topic, but fewer needless topic changes on all four. Smooth chains unchanged after 1 %
+#   far images (--stability, 200 pairs), asked afresh / answered again by a refresh: Tux
+#   0.945/0.96 -> 0.905/0.975, star series 0.905/0.96 -> 0.89/0.975, flower 0.945/0.975 ->
+#   0.925/0.97. Smooth query p50 at 8,000 (benchmarks.graph_scale): 10.8-12.7 -> 9.0-9.4 ms
+#   (one Dijkstra, as before). Figures and strips: docs/path_quality.md.
+#   Tried and not kept (OpenMoji, 1,000 pairs): a price per step of 0.1 / 0.3 / 1 x a step at
+#   the cap instead of counting steps first: hub 0.121 / 0.131 / 0.131, crawl p90 2 / 1.75 /
+#   1.67; steps weighted by their hub factor (^0.5, ^1): hub 0.111 / 0.108 but crawl p90 2,
+#   largest/bound 1.19-1.20; HUB_PENALTY 300 / 1000: hub 0.125 / 0.121, largest/bound 1.16;
+#   a hub load estimated with a price per step: hub 0.130; slack 0.2 / 0.25 (star series):
+#   near-identical steps 7.4 / 3.9 %, shortest/longest p10 0.19 / 0.22 (a series' own kNN
+#   edges are short: a tighter cap crosses it in them).
+SMOOTH_FEWEST_STEPS = True
 
 # --- steps ----------------------------------------------------------------------------------
 STEPS_SEARCH_BUDGET = 20_000  # DFS expansions per threshold before it counts as "not found"

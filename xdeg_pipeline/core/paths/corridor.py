@@ -14,6 +14,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.paths.arcs import Arcs, trace
+from xdeg_pipeline.core.paths.fewest import fewest_steps_chain
 from xdeg_pipeline.core.paths.search import Query, SearchSpace
 
 
@@ -58,5 +59,9 @@ def corridor_chain(space: SearchSpace, P: np.ndarray, q: Query, cap: float) -> n
         (space.arc_costs(q, idx, cap), local[arcs.nbr[idx]], indptr), shape=(len(nodes), len(nodes))
     )
     src, dst = int(local[q.s]), int(local[q.t])
+    if space.fewest_steps:
+        path = fewest_steps_chain(A, src, dst, directed=False)
+        if path is not None:
+            return nodes[np.array(path)]
     _, pred = dijkstra(A, directed=False, indices=src, return_predecessors=True)
     return nodes[np.array(trace(pred, src, dst))]

@@ -75,10 +75,11 @@ class PathFinder:
     ``search_budget`` (``steps``); ``step_floor`` (a step under this share of the chain's
     cap costs as one that long), ``short_step`` and ``short_cost`` (a step shorter than
     ``short_step`` natural steps costs as one of ``short_cost`` times the chain's cap; both
-    :meth:`~.search.SearchSpace.floored`). ``graph`` is an ``igraph.Graph`` or the
-    :class:`~xdeg_pipeline.core.graph.lean.LeanGraph` a query server loads (no igraph object
-    until alternatives need its articulation points); ``arcs``: its :class:`~.arcs.Arcs` when
-    the caller has them already.
+    :meth:`~.search.SearchSpace.floored`); ``fewest_steps`` (smooth: the cheapest chain
+    among those with the fewest steps under the cap, :mod:`.fewest`). ``graph`` is an
+    ``igraph.Graph`` or the :class:`~xdeg_pipeline.core.graph.lean.LeanGraph` a query server
+    loads (no igraph object until alternatives need its articulation points); ``arcs``: its
+    :class:`~.arcs.Arcs` when the caller has them already.
     """
 
     def __init__(
@@ -98,6 +99,7 @@ class PathFinder:
         step_floor: float | None = None,
         short_step: float | None = None,
         short_cost: float | None = None,
+        fewest_steps: bool | None = None,
         arcs: Arcs | None = None,
     ) -> None:
         self.graph = graph
@@ -140,6 +142,8 @@ class PathFinder:
             arc_hub=(self.cost / np.maximum(step, 1e-300))[self.arcs.arc_e],
             power=self.step_cost.power,
             unit=unit,
+            fewest_steps=bool(params.SMOOTH_FEWEST_STEPS if fewest_steps is None
+                              else fewest_steps),
         )
         self._cut: set[int] | None = None
 

@@ -19,6 +19,7 @@ from xdeg_pipeline.core.paths.search import SearchSpace
 
 BETTER_LARGEST = 0.97  # today's chain is better if its largest step is under this x the pinned
 BETTER_COST = 0.8  # ... or (smooth) its summed step cost is under this x the pinned one's
+BETTER_HOPS = 0.75  # ... or (smooth, steps counted first) at most this x its steps, both capped
 
 
 Measured = Mapping[tuple[int, int], tuple[float, float]]  # (u, v) -> (length, cost) of a step
@@ -72,9 +73,20 @@ def better_than(space: SearchSpace, fresh: Chain, pinned: Chain, mode: str,
     """True when ``fresh`` (found today) is truly better than ``pinned`` for this mode: a
     clearly smaller largest step, or (shortest) fewer steps, or (smooth) a clearly lower cost
     under no larger a largest step (``measured``: the pinned chain's steps that are no longer
-    edges, as :func:`check_pinned` took them)."""
+    edges, as :func:`check_pinned` took them). Where smooth counts steps first
+    (``space.fewest_steps``) and both chains are under today's cap, it compares as the search
+    does: clearly fewer steps (at most ``BETTER_HOPS`` x) are better, more never, and between
+    chains of as many steps a clearly lower cost (the largest step aside: the search chose
+    by cost among them too)."""
     if fresh.vertices == pinned.vertices:
         return False
+    if mode == "smooth" and space.fewest_steps:
+        cap = space.cap(fresh.bound) if fresh.bound > 0 else float("inf")
+        if pinned.largest_step <= cap * (1 + 1e-9):  # both under the cap: steps, then cost
+            if fresh.hops != pinned.hops:
+                return fresh.hops <= BETTER_HOPS * pinned.hops
+            return (chain_cost(space, fresh.vertices)
+                    < BETTER_COST * chain_cost(space, pinned.vertices, measured))
     if fresh.largest_step < BETTER_LARGEST * pinned.largest_step:
         return True
     if mode == "shortest":

@@ -67,6 +67,7 @@ class SearchSpace:
     short_cost: float = 0.0  # ... and costs as one of this share of the chain's cap
     power: float = 1.0  # of the step cost (for the floor's cost)
     unit: float = 1.0  # the step cost's unit (median edge weight)
+    fewest_steps: bool = False  # smooth: the cheapest of the chains with the fewest steps
     _vertex_map: np.ndarray | None = field(default=None, repr=False)
     _near_dup_arc: np.ndarray | None = field(default=None, repr=False)
 

@@ -1,24 +1,31 @@
-"""Mode ``smooth`` (default): minimise the largest step, then make every step natural.
+"""Mode ``smooth`` (default): a small largest step, in as few steps as it allows, each natural.
 
 The least possible largest step between s and t (the *bottleneck* b) comes from the minimum
-spanning tree (:mod:`.tree`). The chain is then the least-cost path using only edges
-<= max(b, floor * natural step) * (1 + slack): below the collection's natural step a smaller
-largest step buys nothing a viewer can see, and between two members of a near-continuous
-series b is tiny, so without the floor a chain would have to wade through the series. The
-cost (:mod:`.costs`) is a power of the step distance (a soft minimax) plus a constant per step
-(many tiny steps never beat a few natural ones), times a penalty on images that many chains
-pass through (hubs), plus a large penalty per near-duplicate step. With ``slack = 0`` and
-``floor = 0`` the largest step equals b exactly. Above ``params.LOCAL_SEARCH_ABOVE`` images the
-search is confined to a corridor around the tree path (:mod:`.corridor`).
+spanning tree (:mod:`.tree`). The chain may only use edges <= the cap
+max(b, floor * natural step) * (1 + slack); of the chains under the cap it has the fewest
+steps (``params.SMOOTH_FEWEST_STEPS``, :mod:`.fewest`: no crawling through a series or any
+dense part of the collection in many short steps where a few reach as far), and of those the
+least cost (without it: the least-cost chain under the cap). Below the collection's natural
+step a smaller largest step buys nothing a viewer can see, and between two members of a
+near-continuous series b is tiny, so without the floor a chain would have to wade through the
+series. The cost (:mod:`.costs`) is a power of the step distance (a soft minimax) plus a
+constant per step, times a penalty on images that many chains pass through (hubs), plus a
+large penalty per near-duplicate step (no near-duplicate step is taken to save one). With
+``slack = 0`` and ``floor = 0`` the largest step equals b exactly. Above
+``params.LOCAL_SEARCH_ABOVE`` images the search is confined to a corridor around the tree path
+(:mod:`.corridor`), counting steps first there too.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.paths import corridor
 from xdeg_pipeline.core.paths.chain import Chain, PathError
+from xdeg_pipeline.core.paths.fewest import fewest_steps_chain
 from xdeg_pipeline.core.paths.search import Query, SearchSpace
 from xdeg_pipeline.core.paths.tree import masked_bottleneck
 
@@ -42,5 +49,27 @@ def search(space: SearchSpace, q: Query) -> Chain:
         raise PathError("no chain between these images with the given constraints")
     cap = space.cap(b)
     keep = (arcs.arc_w <= cap) & allowed
-    path = arcs.cheapest_path(s, t, keep, space.arc_costs(q, cap=cap))
+    cost = space.arc_costs(q, cap=cap)
+    if space.fewest_steps:
+        path = _fewest(space, q, keep, cost)
+    else:
+        path = arcs.cheapest_path(s, t, keep, cost)
     return space.chain(path, "smooth", b)
+
+
+def _fewest(space: SearchSpace, q: Query, keep: np.ndarray, cost: np.ndarray) -> list[int]:
+    """The cheapest chain of the fewest steps under the cap (:mod:`.fewest`) without
+    near-duplicate steps. Where every chain under the cap needs one, or both ends are in one
+    near-duplicate group (a chain among near-duplicates was asked for), the cheapest chain: a
+    near-duplicate step costs a large penalty, so it takes as few as it must, and within a
+    group it stays there."""
+    arcs = space.arcs
+    if space.scale.near_dup > 0 and space.groups is not None and space.exempt(q.s, q.t):
+        return arcs.cheapest_path(q.s, q.t, keep, cost)
+    if space.near_dup_penalty > 0:
+        path = fewest_steps_chain(arcs.csr(keep & ~space.near_dup_arc, cost), q.s, q.t)
+        return path if path is not None else arcs.cheapest_path(q.s, q.t, keep, cost)
+    path = fewest_steps_chain(arcs.csr(keep, cost), q.s, q.t)
+    if path is None:
+        raise PathError("no chain between these images with the given constraints")
+    return path

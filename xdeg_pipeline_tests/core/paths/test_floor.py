@@ -37,7 +37,8 @@ def test_step_floor_crosses_a_series_in_fewer_steps_under_the_same_cap():
     series the chain takes the fewest steps its cap allows instead of many short ones."""
     X = points_with_series(seed=6, series=40)
     g = build_graph(knn_edges(X, k=20), X)
-    plain, floored = PathFinder(g, step_floor=0.0), PathFinder(g, step_floor=0.7)
+    plain = PathFinder(g, step_floor=0.0, fewest_steps=False)  # the floor under the plain cost
+    floored = PathFinder(g, step_floor=0.7, fewest_steps=False)
     assert plain.space.step_floor == 0.0 and floored.space.step_floor == 0.7
     s, t = 200, 239  # the two ends of the series
     (a,), (b,) = plain.find(s, t), floored.find(s, t)

@@ -48,7 +48,7 @@ def test_a_natural_route_instead_of_wading_through_near_duplicates(mode):
         7, [(0, 2), (2, 3), (3, 4), (4, 5), (5, 1), (0, 6), (6, 1)],
         [0.5, 0.01, 0.01, 0.01, 0.5, 0.55, 0.55],
     )
-    wading = PathFinder(g, near_dup_fraction=0.0, hub_penalty=0.0)
+    wading = PathFinder(g, near_dup_fraction=0.0, hub_penalty=0.0, fewest_steps=False)
     assert wading.find(0, 1, mode=mode)[0].vertices == [0, 2, 3, 4, 5, 1]
     pf = PathFinder(g, near_dup=0.125, hub_penalty=0.0)
     assert pf.scale.near_dup == pytest.approx(0.125)

@@ -8,13 +8,29 @@ import pytest
 from xdeg_pipeline.core.graph.build import build_graph
 from xdeg_pipeline.core.graph.knn import knn_edges
 from xdeg_pipeline.core.paths import PathFinder
-from xdeg_pipeline.core.paths.pinned import better_than, chain_cost, check_pinned
+from xdeg_pipeline.core.paths.pinned import (
+    BETTER_HOPS,
+    better_than,
+    chain_cost,
+    check_pinned,
+)
 
 
 @pytest.fixture(scope="module")
-def finder() -> PathFinder:
+def graph():
     X = np.random.default_rng(3).normal(size=(150, 6)).astype(np.float32)
-    return PathFinder(build_graph(knn_edges(X, k=8), X))
+    return build_graph(knn_edges(X, k=8), X)
+
+
+@pytest.fixture(scope="module")
+def finder(graph) -> PathFinder:
+    return PathFinder(graph)
+
+
+@pytest.fixture(scope="module")
+def cheapest(graph) -> PathFinder:
+    """smooth as the least-cost chain under the cap (steps not counted first)."""
+    return PathFinder(graph, fewest_steps=False)
 
 
 def test_a_chain_of_the_graph_is_kept(finder: PathFinder) -> None:
@@ -24,17 +40,39 @@ def test_a_chain_of_the_graph_is_kept(finder: PathFinder) -> None:
         assert why == "" and kept.vertices == c.vertices
         assert kept.steps == pytest.approx(c.steps)
     assert not better_than(finder.space, best, best, "smooth")
-    assert chain_cost(finder.space, best.vertices) <= chain_cost(finder.space, other.vertices)
+    assert best.hops < other.hops or (best.hops == other.hops and chain_cost(
+        finder.space, best.vertices) <= chain_cost(finder.space, other.vertices))
 
 
-def test_today_is_better_only_when_clearly_so(finder: PathFinder) -> None:
-    best, other = finder.find(0, 99, alternatives=2)
-    pinned, _ = check_pinned(finder.space, other.vertices, 0, 99, "smooth")
+def test_today_is_better_only_when_clearly_so(cheapest: PathFinder) -> None:
+    best, other = cheapest.find(0, 99, alternatives=2)
+    pinned, _ = check_pinned(cheapest.space, other.vertices, 0, 99, "smooth")
     clearly = (best.largest_step < 0.97 * other.largest_step
-               or chain_cost(finder.space, best.vertices)
-               < 0.8 * chain_cost(finder.space, other.vertices))
-    assert better_than(finder.space, best, pinned, "smooth") == clearly
-    assert not better_than(finder.space, pinned, best, "smooth")  # never the other way round
+               or chain_cost(cheapest.space, best.vertices)
+               < 0.8 * chain_cost(cheapest.space, other.vertices))
+    assert better_than(cheapest.space, best, pinned, "smooth") == clearly
+    assert not better_than(cheapest.space, pinned, best, "smooth")  # never the other way round
+
+
+def test_fewer_steps_under_the_cap_are_better(finder: PathFinder) -> None:
+    """Where smooth counts steps first, today's chain of clearly fewer steps (at most
+    BETTER_HOPS x) is better than a pinned chain under the same cap, whatever their largest
+    steps, and a chain of more steps never is."""
+    pairs = [(s, t) for s in range(0, 150, 7) for t in range(3, 150, 11) if s != t]
+    seen = 0
+    for s, t in pairs:
+        chains = finder.find(s, t, alternatives=2)
+        if len(chains) < 2 or chains[0].hops > BETTER_HOPS * chains[1].hops:
+            continue
+        best, other = chains
+        if other.largest_step > finder.space.cap(best.bound):
+            continue
+        pinned, _ = check_pinned(finder.space, other.vertices, s, t, "smooth")
+        assert better_than(finder.space, best, pinned, "smooth")
+        again, _ = check_pinned(finder.space, best.vertices, s, t, "smooth")
+        assert not better_than(finder.space, pinned, again, "smooth")
+        seen += 1
+    assert seen >= 3
 
 
 def test_a_chain_that_no_longer_holds_says_why(finder: PathFinder) -> None:

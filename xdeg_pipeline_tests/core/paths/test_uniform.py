@@ -4,7 +4,9 @@ that stay put when unrelated images arrive."""
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse.csgraph import shortest_path
 
+from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.build import build_graph
 from xdeg_pipeline.core.graph.knn import knn_edges
 from xdeg_pipeline.core.paths import PathFinder
@@ -36,8 +38,9 @@ def test_series_steps_cost_as_a_step_near_the_cap():
     as a step near the cap, so the chain leaves the series in few steps, under the same cap."""
     X = _series_points()
     g = build_graph(knn_edges(X, k=10), X)
-    plain = PathFinder(g, near_dup=0.02, short_step=0.0, hub_penalty=0)
-    sized = PathFinder(g, near_dup=0.02, short_step=0.35, hub_penalty=0)
+    kw = {"near_dup": 0.02, "hub_penalty": 0, "fewest_steps": False}  # the cost alone
+    plain = PathFinder(g, short_step=0.0, **kw)
+    sized = PathFinder(g, short_step=0.35, **kw)
     assert sized.space.short_step == 0.35 * sized.scale.natural
     series = 0.35 * plain.scale.natural
     a, b = _chains(plain), _chains(sized)
@@ -53,11 +56,49 @@ def test_series_steps_cost_as_a_step_near_the_cap():
     assert sized.space.floored(0.0) is sized.space.arc_cost  # no cap: the plain cost
 
 
+def test_smooth_takes_the_fewest_steps_under_its_cap():
+    """From inside a series to the rest: smooth counts steps first, so its chain has the fewest
+    steps of any chain under its cap (no crawl), never more than the least-cost chain under the
+    same cap, and far fewer over all the pairs."""
+    X = _series_points()
+    g = build_graph(knn_edges(X, k=10), X)
+    fewest = PathFinder(g, near_dup=0.02)
+    cheapest = PathFinder(g, near_dup=0.02, fewest_steps=False)
+    assert fewest.space.fewest_steps and not cheapest.space.fewest_steps
+    a, b = _chains(cheapest), _chains(fewest)
+    arcs = fewest.arcs
+    for old, c in zip(a, b, strict=True):
+        s, t = c.vertices[0], c.vertices[-1]
+        cap = fewest.space.cap(fewest.bottleneck(s, t))
+        assert c.largest_step <= cap + 1e-9
+        keep = (arcs.arc_w <= cap) & arcs.base_arc & ~fewest.space.near_dup_arc
+        least = shortest_path(arcs.csr(keep, np.ones(len(keep))), unweighted=True, indices=s)[t]
+        assert len(c.steps) == least <= len(old.steps)
+    assert sum(len(c.steps) for c in b) < 0.8 * sum(len(c.steps) for c in a)
+
+
+def test_the_corridor_counts_steps_first_too(monkeypatch):
+    """Above LOCAL_SEARCH_ABOVE images smooth searches a corridor around the tree path; there
+    too it takes no more steps than the least-cost chain of the same corridor, under the cap."""
+    X = _series_points()
+    g = build_graph(knn_edges(X, k=10), X)
+    monkeypatch.setattr(params, "LOCAL_SEARCH_ABOVE", 10)
+    fewest = PathFinder(g, near_dup=0.02)
+    a = _chains(PathFinder(g, near_dup=0.02, fewest_steps=False))
+    b = _chains(fewest)
+    for old, c in zip(a, b, strict=True):
+        s, t = c.vertices[0], c.vertices[-1]
+        assert c.largest_step <= fewest.space.cap(fewest.bottleneck(s, t)) + 1e-9
+        assert len(c.steps) <= len(old.steps)
+    assert sum(len(c.steps) for c in b) < sum(len(c.steps) for c in a)
+
+
 def test_steps_mode_avoids_series_steps_under_its_cap():
     X = _series_points()
     g = build_graph(knn_edges(X, k=10), X)
-    plain = PathFinder(g, near_dup=0.02, short_step=0.0, hub_penalty=0)
-    sized = PathFinder(g, near_dup=0.02, short_step=0.35, hub_penalty=0)
+    kw = {"near_dup": 0.02, "hub_penalty": 0, "fewest_steps": False}  # the cost alone
+    plain = PathFinder(g, short_step=0.0, **kw)
+    sized = PathFinder(g, short_step=0.35, **kw)
     series = 0.35 * plain.scale.natural
     a, b = _chains(plain, steps=5), _chains(sized, steps=5)
     assert all(len(c.steps) == 6 for c in b)

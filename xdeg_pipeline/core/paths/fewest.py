@@ -1,0 +1,45 @@
+"""The cheapest of the chains with the fewest steps: how ``smooth`` stops crawling (issue 21).
+
+Under its cap (the largest step allowed) a chain could cross a design series, or any dense part
+of a collection, in many short steps or in a few steps near the cap. A power of the step length
+as the cost prefers the many short ones, and a viewer sees the same picture again and again.
+Here the number of steps comes first: the fewest steps any chain under the cap needs, then the
+least cost among the chains of that many steps. One Dijkstra search does both: every arc costs
+``big`` more than its own cost, where ``big`` is at least the summed cost of any chain of the
+steps found (its number of steps times the dearest arc), so one step fewer always outweighs
+any difference of the arcs' own costs. The search is repeated with a larger ``big`` in the rare
+case that the chain found has more steps than ``big`` was sized for.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from xdeg_pipeline.core.paths.arcs import trace
+
+STEPS_SIZED_FOR = 64  # ``big`` covers chains of up to this many steps at the first search
+
+
+def fewest_steps_chain(A: csr_matrix, s: int, t: int, directed: bool = True
+                       ) -> list[int] | None:
+    """The least-cost chain from s to t among those with the fewest steps over the arcs of
+    ``A`` (values: each arc's cost, > 0; ``directed=False``: every stored arc may be walked
+    both ways), or None when t cannot be reached."""
+    if s == t:
+        return [s]
+    if A.nnz == 0:
+        return None
+    dearest = float(A.data.max())
+    sized_for = STEPS_SIZED_FOR
+    while True:
+        big = sized_for * dearest
+        B = csr_matrix((A.data + big, A.indices, A.indptr), shape=A.shape)
+        dist, pred = dijkstra(B, directed=directed, indices=s, return_predecessors=True)
+        if not np.isfinite(dist[t]):
+            return None
+        path = trace(pred, s, t)
+        if len(path) - 1 <= sized_for:
+            return path
+        sized_for = len(path) - 1

@@ -1,0 +1,44 @@
+"""The cheapest of the chains with the fewest steps (issue 21: smooth does not crawl)."""
+
+from __future__ import annotations
+
+from scipy.sparse import csr_matrix
+
+from xdeg_pipeline.core.paths.fewest import STEPS_SIZED_FOR, fewest_steps_chain
+
+
+def _arcs(n: int, edges: list[tuple[int, int, float]], both: bool = True) -> csr_matrix:
+    rows, cols, data = [], [], []
+    for u, v, c in edges:
+        rows.append(u), cols.append(v), data.append(c)
+        if both:
+            rows.append(v), cols.append(u), data.append(c)
+    return csr_matrix((data, (rows, cols)), shape=(n, n))
+
+
+def test_fewer_steps_beat_a_cheaper_chain_and_the_cheapest_of_those_wins():
+    cheap_long = [(0, 1, 0.1), (1, 2, 0.1), (2, 3, 0.1)]
+    dear = [(0, 4, 5.0), (4, 3, 5.0)]
+    assert fewest_steps_chain(_arcs(6, cheap_long + dear), 0, 3) == [0, 4, 3]
+    cheaper = [(0, 5, 1.0), (5, 3, 1.0)]
+    assert fewest_steps_chain(_arcs(6, cheap_long + dear + cheaper), 0, 3) == [0, 5, 3]
+
+
+def test_chains_longer_than_the_first_search_was_sized_for():
+    """70 dear steps against 71 nearly free ones: the first search (sized for
+    STEPS_SIZED_FOR steps) picks the 71, the second the 70."""
+    assert STEPS_SIZED_FOR < 70
+    a = list(range(0, 70)) + [200]  # 0 .. 69, then the target 200: 70 steps
+    b = [0, *range(100, 170), 200]  # 0, 100 .. 169, 200: 71 steps
+    edges = [(u, v, 1.0) for u, v in zip(a[:-1], a[1:])]
+    edges += [(u, v, 0.001) for u, v in zip(b[:-1], b[1:])]
+    assert fewest_steps_chain(_arcs(201, edges), 0, 200) == a
+
+
+def test_unreachable_and_one_way_arcs():
+    A = _arcs(4, [(0, 1, 1.0), (1, 2, 1.0)], both=False)
+    assert fewest_steps_chain(A, 0, 2) == [0, 1, 2]
+    assert fewest_steps_chain(A, 2, 0) is None  # the arcs only lead away from 2
+    assert fewest_steps_chain(A, 2, 0, directed=False) == [2, 1, 0]
+    assert fewest_steps_chain(A, 0, 3) is None
+    assert fewest_steps_chain(A, 3, 3) == [3]
