@@ -246,7 +246,7 @@ SHORT_STEP_COST = 1.0
 #   Fewer steps make each one longer (largest/bound +0.03-0.06) and leave fewer steps inside
 #   one topic, but fewer needless topic changes on all four. Smooth chains unchanged after 1 %
 #   far images (--stability, 200 pairs), asked afresh / answered again by a refresh: Tux
-#   0.945/0.96 -> 0.905/0.975, star series 0.905/0.96 -> 0.89/0.975, flower 0.945/0.975 ->
+#   0.945/0.96 -> 0.905/0.975, star series 0.905/0.96 -> 0.89/0.965, flower 0.945/0.975 ->
 #   0.925/0.97. Smooth query p50 at 8,000 (benchmarks.graph_scale): 10.8-12.7 -> 9.0-9.4 ms
 #   (one Dijkstra, as before). Figures and strips: docs/path_quality.md.
 #   Tried and not kept (OpenMoji, 1,000 pairs): a price per step of 0.1 / 0.3 / 1 x a step at

@@ -56,16 +56,20 @@ def check_pinned(space: SearchSpace, vertices: Sequence[int], s: int, t: int, mo
 
 
 def chain_cost(space: SearchSpace, vertices: Sequence[int],
-               measured: Measured | None = None) -> float:
-    """The summed step cost (as ``smooth`` minimises it, without the floor) of a chain; a step
-    that is no longer an edge costs what ``measured`` says."""
+               measured: Measured | None = None, cap: float = 0.0) -> float:
+    """The summed step cost of a chain as ``smooth`` minimises it: with the chain's ``cap``
+    (its largest step allowed), sized against it (:meth:`~.search.SearchSpace.floored`, what
+    the search compares); without, the plain cost. A step that is no longer an edge costs what
+    ``measured`` says."""
     v = np.asarray(vertices, dtype=np.int64)
     if len(v) < 2:
         return 0.0
     j = space.arcs.arc_of(v[:-1], v[1:])
     gone = np.flatnonzero(j < 0)
     extra = sum((measured or {})[(int(v[k]), int(v[k + 1]))][1] for k in gone)
-    return float(space.arc_cost[j[j >= 0]].sum()) + float(extra)
+    kept = j[j >= 0]
+    cost = space.floored(cap, kept) if cap > 0 else space.arc_cost[kept]
+    return float(cost.sum()) + float(extra)
 
 
 def better_than(space: SearchSpace, fresh: Chain, pinned: Chain, mode: str,
@@ -85,8 +89,9 @@ def better_than(space: SearchSpace, fresh: Chain, pinned: Chain, mode: str,
         if pinned.largest_step <= cap * (1 + 1e-9):  # both under the cap: steps, then cost
             if fresh.hops != pinned.hops:
                 return fresh.hops <= BETTER_HOPS * pinned.hops
-            return (chain_cost(space, fresh.vertices)
-                    < BETTER_COST * chain_cost(space, pinned.vertices, measured))
+            sized = cap if np.isfinite(cap) else 0.0
+            return (chain_cost(space, fresh.vertices, cap=sized)
+                    < BETTER_COST * chain_cost(space, pinned.vertices, measured, cap=sized))
     if fresh.largest_step < BETTER_LARGEST * pinned.largest_step:
         return True
     if mode == "shortest":

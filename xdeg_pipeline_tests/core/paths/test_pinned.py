@@ -40,8 +40,11 @@ def test_a_chain_of_the_graph_is_kept(finder: PathFinder) -> None:
         assert why == "" and kept.vertices == c.vertices
         assert kept.steps == pytest.approx(c.steps)
     assert not better_than(finder.space, best, best, "smooth")
+    cap = finder.space.cap(best.bound)  # the search compares costs sized against its cap
     assert best.hops < other.hops or (best.hops == other.hops and chain_cost(
-        finder.space, best.vertices) <= chain_cost(finder.space, other.vertices))
+        finder.space, best.vertices, cap=cap) <= chain_cost(finder.space, other.vertices, cap=cap))
+    assert chain_cost(finder.space, best.vertices, cap=cap) >= chain_cost(finder.space,
+                                                                          best.vertices)
 
 
 def test_today_is_better_only_when_clearly_so(cheapest: PathFinder) -> None:
