@@ -19,7 +19,7 @@ from xdeg_pipeline.core.paths.search import Query, SearchSpace
 
 
 def smooth_chain(space: SearchSpace, q: Query, b: float) -> list[int]:
-    """Least-cost chain under the cap of ``b`` within the corridor of the tree path."""
+    """smooth's chain under the cap of ``b`` within the corridor of the tree path."""
     cap = space.cap(b)
     P = np.array(space.tree.path(q.s, q.t), dtype=np.int64)
     for _ in range(params.LOCAL_ROUNDS):
@@ -36,7 +36,8 @@ def arcs_at(arcs: Arcs, P: np.ndarray, cap: float) -> np.ndarray:
 
 
 def corridor_chain(space: SearchSpace, P: np.ndarray, q: Query, cap: float) -> np.ndarray:
-    """Least-cost chain (edges <= cap) among P, its neighbours and the edges at P.
+    """smooth's chain (edges <= cap; the fewest steps, then the least cost, as in
+    :mod:`.smooth`) among P, its neighbours and the edges at P.
 
     Linear in the corridor's arcs (no sorting): vertices are marked in an n-sized mask and
     renumbered through a reusable n-sized map; the CSR is built straight from the arcs,
@@ -53,15 +54,18 @@ def corridor_chain(space: SearchSpace, P: np.ndarray, q: Query, cap: float) -> n
     nodes = np.flatnonzero(mark)
     local = space.vertex_map()
     local[nodes] = np.arange(len(nodes), dtype=np.int32)
-    tails = local[arcs.arc_row[idx]]  # non-decreasing: P is sorted, arcs grouped by it
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(tails, minlength=len(nodes)))])
-    A = csr_matrix(
-        (space.arc_costs(q, idx, cap), local[arcs.nbr[idx]], indptr), shape=(len(nodes), len(nodes))
-    )
     src, dst = int(local[q.s]), int(local[q.t])
-    if space.fewest_steps:
-        path = fewest_steps_chain(A, src, dst, directed=False)
+
+    def searched(sel: np.ndarray) -> csr_matrix:
+        tails = local[arcs.arc_row[sel]]  # non-decreasing: P is sorted, arcs grouped by it
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(tails, minlength=len(nodes)))])
+        return csr_matrix((space.arc_costs(q, sel, cap), local[arcs.nbr[sel]], indptr),
+                          shape=(len(nodes), len(nodes)))
+
+    if space.fewest_steps and not space.same_group(q.s, q.t):  # as smooth does (smooth.py)
+        clean = idx[~space.near_dup_arc[idx]] if space.near_dup_penalty > 0 else idx
+        path = fewest_steps_chain(searched(clean), src, dst, directed=False)
         if path is not None:
             return nodes[np.array(path)]
-    _, pred = dijkstra(A, directed=False, indices=src, return_predecessors=True)
+    _, pred = dijkstra(searched(idx), directed=False, indices=src, return_predecessors=True)
     return nodes[np.array(trace(pred, src, dst))]

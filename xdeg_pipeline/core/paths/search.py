@@ -96,6 +96,11 @@ class SearchSpace:
             return True
         return bool(self.groups[s] >= 0 and self.groups[s] == self.groups[t])
 
+    def same_group(self, s: int, t: int) -> bool:
+        """True when s and t are two near-duplicates of one group (a chain among them was
+        asked for; :meth:`exempt` is also True when there are no groups at all)."""
+        return self.scale.near_dup > 0 and self.groups is not None and self.exempt(s, t)
+
     def arc_costs(self, q: Query, idx: np.ndarray | None = None, cap: float = 0.0
                   ) -> np.ndarray:
         """Per-arc cost for this query (of the arcs ``idx``, all if None): the step cost plus the

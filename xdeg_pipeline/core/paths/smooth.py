@@ -64,7 +64,7 @@ def _fewest(space: SearchSpace, q: Query, keep: np.ndarray, cost: np.ndarray) ->
     near-duplicate step costs a large penalty, so it takes as few as it must, and within a
     group it stays there."""
     arcs = space.arcs
-    if space.scale.near_dup > 0 and space.groups is not None and space.exempt(q.s, q.t):
+    if space.same_group(q.s, q.t):
         return arcs.cheapest_path(q.s, q.t, keep, cost)
     if space.near_dup_penalty > 0:
         path = fewest_steps_chain(arcs.csr(keep & ~space.near_dup_arc, cost), q.s, q.t)

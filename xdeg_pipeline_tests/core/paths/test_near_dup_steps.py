@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.build import build_graph
 from xdeg_pipeline.core.graph.knn import knn_edges
 from xdeg_pipeline.core.paths import MODES, PathFinder
@@ -39,6 +40,23 @@ def test_no_near_duplicate_steps_between_images_outside_the_groups(graph, mode):
         a = _near_dup_steps(avoiding, avoiding.find(s, t, mode=mode, steps=steps)[0].vertices)
         b = _near_dup_steps(avoiding, wading.find(s, t, mode=mode, steps=steps)[0].vertices)
         assert a <= b
+
+
+@pytest.mark.parametrize("corridor", [False, True])
+def test_smooth_takes_no_near_duplicate_step_to_save_a_step(monkeypatch, corridor):
+    """smooth counts steps first, but not a near-duplicate step among them while a chain under
+    the cap avoids them: 0 -> 3 in 3 steps through the near-duplicates 1-2, or in 4 natural
+    steps through 4-5-6 (the corridor of huge graphs alike)."""
+    if corridor:
+        monkeypatch.setattr(params, "LOCAL_SEARCH_ABOVE", 3)
+    g = weighted_graph(
+        7, [(0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (6, 3)],
+        [0.5, 0.01, 0.5, 0.5, 0.5, 0.5, 0.5],
+    )
+    pf = PathFinder(g, near_dup=0.125, hub_penalty=0.0)
+    assert pf.space.fewest_steps and not pf.space.same_group(0, 3)
+    assert pf.find(0, 3)[0].vertices == [0, 4, 5, 6, 3]
+    assert pf.find(1, 2)[0].vertices == [1, 2]  # within one group: among its members
 
 
 @pytest.mark.parametrize("mode", ["shortest", "smooth"])
