@@ -82,7 +82,7 @@ from xdeg_pipeline.core.graph.knn import knn_edges, knn_recall, rerank_edges
 from xdeg_pipeline.core.graph.pca import fit_pca, l2_normalise
 from xdeg_pipeline.core.paths import PathError, PathFinder
 from xdeg_pipeline.core.paths.load_update import update_hub_load
-from xdeg_pipeline.core.paths.pinned import better_than, check_pinned
+from xdeg_pipeline.core.paths.pinned import better_than, check_pinned, lost_steps
 
 STEPS_X = 7  # intermediate images for the steps mode (8 steps)
 # A step shorter than this share of the natural step (and under half its chain's largest step)
@@ -284,9 +284,8 @@ def kept_again(finder: PathFinder, mode: str, earlier: list[int] | None,
     if earlier is None:
         return False
     steps = STEPS_X if mode == "steps" else None
-    v = np.asarray(earlier, dtype=np.int64)
-    gone = np.flatnonzero(finder.arcs.arc_of(v[:-1], v[1:]) < 0)
-    a, b = v[gone], v[gone + 1]
+    lost = np.array(lost_steps(finder.space, earlier), dtype=np.int64).reshape(-1, 2)
+    a, b = lost[:, 0], lost[:, 1]
     lengths = np.linalg.norm(Z[a] - Z[b], axis=1)
     measured = finder.measured(a, b, lengths)
     pinned, _ = check_pinned(finder.space, earlier, *pair, mode, steps, measured)

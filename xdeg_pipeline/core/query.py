@@ -17,7 +17,12 @@ from xdeg_pipeline.core.images.filters import Filter, FilterError, fields_of, pa
 from xdeg_pipeline.core.images.provenance import PROVENANCE_KEYS, Record, empty_record, provenance
 from xdeg_pipeline.core.paths import PathFinder
 from xdeg_pipeline.core.paths.chain import Chain, PathError
-from xdeg_pipeline.core.paths.pinned import Measured, better_than, check_pinned
+from xdeg_pipeline.core.paths.pinned import (
+    Measured,
+    better_than,
+    check_pinned,
+    lost_steps,
+)
 from xdeg_pipeline.core.resolve import resolve_name
 from xdeg_pipeline.core.sources.remote import caption, display_meta, read_metadata
 from xdeg_pipeline.core.storage.feature_table import from_arrow
@@ -361,9 +366,7 @@ def pinned_chain(collection: Collection, request: PathRequest, names: Sequence[s
     except (LookupError, ValueError):
         return fresh, {"kept": False, "reason": "an image of the pinned chain is no longer "
                                                 "in the collection"}
-    gone = space.arcs.arc_of(np.array(vertices[:-1]), np.array(vertices[1:])) < 0
-    measured = measured_steps(collection,
-                              [(vertices[k], vertices[k + 1]) for k in np.flatnonzero(gone)])
+    measured = measured_steps(collection, lost_steps(space, vertices))
     chain, why = check_pinned(space, vertices, fresh.vertices[0], fresh.vertices[-1],
                               request.mode, request.steps, measured)
     if chain is not None and avoid & set(chain.vertices[1:-1]):

@@ -62,9 +62,9 @@ def corridor_chain(space: SearchSpace, P: np.ndarray, q: Query, cap: float) -> n
         return csr_matrix((space.arc_costs(q, sel, cap), local[arcs.nbr[sel]], indptr),
                           shape=(len(nodes), len(nodes)))
 
-    if space.fewest_steps and not space.same_group(q.s, q.t):  # as smooth does (smooth.py)
-        clean = idx[~space.near_dup_arc[idx]] if space.near_dup_penalty > 0 else idx
-        path = fewest_steps_chain(searched(clean), src, dst, directed=False)
+    if space.fewest_first(q):  # as smooth does (smooth.py)
+        path = fewest_steps_chain(searched(idx[space.counted_arcs()[idx]]), src, dst,
+                                  directed=False)
         if path is not None:
             return nodes[np.array(path)]
     _, pred = dijkstra(searched(idx), directed=False, indices=src, return_predecessors=True)

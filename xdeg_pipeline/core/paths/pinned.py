@@ -25,6 +25,16 @@ BETTER_HOPS = 0.75  # ... or (smooth, steps counted first) at most this x its st
 Measured = Mapping[tuple[int, int], tuple[float, float]]  # (u, v) -> (length, cost) of a step
 
 
+def lost_steps(space: SearchSpace, vertices: Sequence[int]) -> list[tuple[int, int]]:
+    """The steps of a chain (vertex pairs, in order) that are no longer edges of the graph:
+    what a caller measures for :func:`check_pinned`'s ``measured``."""
+    v = np.asarray(vertices, dtype=np.int64)
+    if len(v) < 2:
+        return []
+    gone = np.flatnonzero(space.arcs.arc_of(v[:-1], v[1:]) < 0)
+    return [(int(v[k]), int(v[k + 1])) for k in gone]
+
+
 def check_pinned(space: SearchSpace, vertices: Sequence[int], s: int, t: int, mode: str,
                  steps: int | None = None, measured: Measured | None = None
                  ) -> tuple[Chain | None, str]:

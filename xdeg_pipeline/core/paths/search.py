@@ -101,6 +101,20 @@ class SearchSpace:
         asked for; :meth:`exempt` is also True when there are no groups at all)."""
         return self.scale.near_dup > 0 and self.groups is not None and self.exempt(s, t)
 
+    def fewest_first(self, q: Query) -> bool:
+        """smooth counts steps first for this query (:mod:`.fewest`): on, and not a chain
+        between two near-duplicates of one group (that one stays the least-cost chain, which
+        keeps it among them)."""
+        return self.fewest_steps and not self.same_group(q.s, q.t)
+
+    def counted_arcs(self) -> np.ndarray:
+        """Per arc: True where smooth may count a step when it counts steps first: no
+        near-duplicate step where near-duplicates are avoided (it never takes one to save a
+        step)."""
+        if self.near_dup_penalty > 0:
+            return ~self.near_dup_arc
+        return np.ones(len(self.arcs.arc_w), bool)
+
     def arc_costs(self, q: Query, idx: np.ndarray | None = None, cap: float = 0.0
                   ) -> np.ndarray:
         """Per-arc cost for this query (of the arcs ``idx``, all if None): the step cost plus the

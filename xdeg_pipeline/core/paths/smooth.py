@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.paths import corridor
 from xdeg_pipeline.core.paths.chain import Chain, PathError
@@ -50,26 +48,10 @@ def search(space: SearchSpace, q: Query) -> Chain:
     cap = space.cap(b)
     keep = (arcs.arc_w <= cap) & allowed
     cost = space.arc_costs(q, cap=cap)
-    if space.fewest_steps:
-        path = _fewest(space, q, keep, cost)
-    else:
-        path = arcs.cheapest_path(s, t, keep, cost)
-    return space.chain(path, "smooth", b)
-
-
-def _fewest(space: SearchSpace, q: Query, keep: np.ndarray, cost: np.ndarray) -> list[int]:
-    """The cheapest chain of the fewest steps under the cap (:mod:`.fewest`) without
-    near-duplicate steps. Where every chain under the cap needs one, or both ends are in one
-    near-duplicate group (a chain among near-duplicates was asked for), the cheapest chain: a
-    near-duplicate step costs a large penalty, so it takes as few as it must, and within a
-    group it stays there."""
-    arcs = space.arcs
-    if space.same_group(q.s, q.t):
-        return arcs.cheapest_path(q.s, q.t, keep, cost)
-    if space.near_dup_penalty > 0:
-        path = fewest_steps_chain(arcs.csr(keep & ~space.near_dup_arc, cost), q.s, q.t)
-        return path if path is not None else arcs.cheapest_path(q.s, q.t, keep, cost)
-    path = fewest_steps_chain(arcs.csr(keep, cost), q.s, q.t)
-    if path is None:
-        raise PathError("no chain between these images with the given constraints")
-    return path
+    if space.fewest_first(q):
+        path = fewest_steps_chain(arcs.csr(keep & space.counted_arcs(), cost), s, t)
+        if path is not None:
+            return space.chain(path, "smooth", b)
+    # the least-cost chain: where counting steps first is off, or every chain under the cap
+    # takes a near-duplicate step (a large penalty each, so it takes as few as it must)
+    return space.chain(arcs.cheapest_path(s, t, keep, cost), "smooth", b)
