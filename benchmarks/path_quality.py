@@ -61,6 +61,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from benchmarks.demo_collection import real_collections
 from benchmarks.original_recipe import original_recipe
@@ -78,7 +79,8 @@ from benchmarks.series_collection import run_steps
 from benchmarks.visual_space import describe, visual_features
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.build import build_graph
-from xdeg_pipeline.core.graph.knn import knn_edges, knn_recall, rerank_edges
+from xdeg_pipeline.core.graph.knn import chord_distances, knn_edges, knn_recall, rerank_candidates
+from xdeg_pipeline.core.graph.knn_update import update_knn_edges
 from xdeg_pipeline.core.graph.pca import fit_pca, l2_normalise
 from xdeg_pipeline.core.paths import PathError, PathFinder
 from xdeg_pipeline.core.paths.load_update import update_hub_load
@@ -154,17 +156,26 @@ def judging_spaces(names: list[str], c: Collection, vis: np.ndarray, cal: Calibr
 # ----------------------------------------------------------------------------- runs
 def build(F: np.ndarray, pca, k: int, space: str, seed: int, finder_kw: dict,
           graph_kw: dict | None = None, hashes: list[str] | None = None, model=None,
-          previous=None, rerank: int = 0):
+          previous=None, rerank: int = 0, update: tuple[list[str], pd.DataFrame] | None = None):
     """PCA (``model`` kept if given, as the pipeline keeps it while a collection grows), kNN,
     graph (vertex attribute ``content_hash`` when ``hashes`` are given; the hub load stored as
-    the pipeline stores it, carried over from ``previous`` where it allows) and the finder."""
+    the pipeline stores it, carried over from ``previous`` where it allows) and the finder;
+    also the kNN candidates. ``update``: the previous build's hashes and candidates, which the
+    kNN table is updated from as the pipeline's stage updates it (else it is built)."""
     t0 = time.perf_counter()
     model = fit_pca(F, pca, seed=seed) if model is None else model
     X = model.transform(F)
-    if rerank > 1 and pca is not None:  # candidates in the PCA space, the k nearest in full
-        edges = rerank_edges(knn_edges(X, k=rerank * k, space=space), F, k)
+    ranks = rerank if rerank > 1 and pca is not None else 1
+    if update is not None and hashes is not None:
+        edges, _ = update_knn_edges(update[0], update[1], hashes, X, k=ranks * k, space=space)
     else:
-        edges = knn_edges(X, k=k, space=space)
+        edges = knn_edges(X, k=ranks * k, space=space)
+    candidates = edges
+    if ranks > 1:  # candidates in the PCA space, the k nearest in full (the stage's rerank)
+        old_to_new = None if update is None else pd.Index(hashes).get_indexer(update[0])
+        candidates, edges, _ = rerank_candidates(
+            edges, k, lambda a, b: chord_distances(F, a, b),
+            None if update is None else update[1], old_to_new)
     t_knn = time.perf_counter()
     attrs = None if hashes is None else {"content_hash": list(hashes)}
     g, _ = update_hub_load(build_graph(edges, X, metric=space, vertex_attrs=attrs,
@@ -180,7 +191,7 @@ def build(F: np.ndarray, pca, k: int, space: str, seed: int, finder_kw: dict,
     if near is not None:
         info["near_duplicates"] = {k_: (round(v, 4) if isinstance(v, float) else v)
                                    for k_, v in near.summary().items()}
-    return model, finder, info
+    return model, finder, info, candidates
 
 
 def run_queries(query, pairs: list[tuple[int, int]]):
@@ -240,16 +251,20 @@ def far_images(folder: Path, c: Collection, count: int, args) -> tuple[list[str]
 
 def stability(args, c: Collection, model, finder_kw: dict, graph_kw: dict,
               pairs: list[tuple[int, int]], modes: list[str], before: dict,
-              previous=None, old_finder: PathFinder | None = None) -> dict:
+              previous=None, old_finder: PathFinder | None = None,
+              candidates: pd.DataFrame | None = None) -> dict:
     """Share of chains unchanged when 1% images of another kind (``--stability FOLDER``) join
-    the collection: the graph is rebuilt with them (same PCA model, as the pipeline keeps it),
-    the same pairs asked again. ``before``: mode -> chains of the first graph; ``previous``:
-    that graph (its hub load is carried over as the pipeline does; None: a fresh load)."""
+    the collection: the graph is built again with them as the pipeline builds it (the same
+    PCA model; the kNN table updated from the first build's ``candidates``, or rebuilt without
+    them), the same pairs asked again. ``before``: mode -> chains of the first graph;
+    ``previous``: that graph (its hub load is carried over as the pipeline does; None: a fresh
+    load)."""
     count = max(1, round(args.stability_share * c.n))
     hashes, extra = far_images(args.stability, c, count, args)
     F = np.concatenate([c.features, extra])
-    _, finder, _ = build(F, model.dim_out, args.k_one, args.space_one, args.seed, finder_kw,
-                         graph_kw, c.hashes + hashes, model, previous, args.rerank)
+    update = None if candidates is None else (c.hashes, candidates)
+    _, finder, _, _ = build(F, model.dim_out, args.k_one, args.space_one, args.seed, finder_kw,
+                            graph_kw, c.hashes + hashes, model, previous, args.rerank, update)
     Z = model.transform(F)  # the graph's space: an edge's weight is its ends' distance here
     out: dict = {"added": len(hashes), "load_base": finder.graph["params"].get("load_base")}
     for mode in modes:
@@ -373,8 +388,9 @@ def evaluate_collection(args, folder: Path) -> dict:
     for pca, k, space in itertools.product(_values(args.pca), _values(args.k),
                                            args.space.split(",")):
         for graph_kw, finder_kw in itertools.product(_sweep(args.graph), _sweep(args.set)):
-            model, finder, info = build(c.features, pca, k, space, args.seed, finder_kw,
-                                        graph_kw, c.hashes, rerank=args.rerank)
+            model, finder, info, candidates = build(c.features, pca, k, space, args.seed,
+                                                    finder_kw, graph_kw, c.hashes,
+                                                    rerank=args.rerank)
             spaces = judging_spaces(args.spaces.split(","), c, vis, cal, model, space_cache)
             cfg = {"pca": pca, "k": k, "space": space, **graph_kw, **finder_kw, **info,
                    "spaces": {n: sp.summary() for n, sp in spaces.items()}, "modes": {}}
@@ -395,7 +411,7 @@ def evaluate_collection(args, folder: Path) -> dict:
                 for key, prev in (("stability_fresh_load", None), ("stability", finder.graph)):
                     cfg[key] = stability(args, c, model, finder_kw, graph_kw,
                                          pairs[: args.pairs], list(asked), asked, prev,
-                                         finder)
+                                         finder, None if args.stability_rebuild else candidates)
                     print(f"  {key}: {cfg[key]}")
             if args.reference:
                 query, build_s = original_recipe(c.features, args.seed)
@@ -441,6 +457,9 @@ def main() -> None:
     ap.add_argument("--stability", type=Path, metavar="FOLDER",
                     help="images of another kind: share of chains unchanged when some join")
     ap.add_argument("--stability-share", type=float, default=0.01)
+    ap.add_argument("--stability-rebuild", action="store_true",
+                    help="rebuild the kNN table with the added images (default: update it, "
+                         "as the pipeline does)")
     ap.add_argument("--rerank", type=int, default=params.KNN_RERANK, metavar="R",
                     help="kNN candidates R x k in the PCA space, the k nearest in the full "
                     "features, as the knn_edges stage (1: the PCA space's own)")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from types import ModuleType
 
 import numpy as np
@@ -223,20 +224,6 @@ def edge_table(
     return _frame(src[at], dst[at], dist[at], rank)
 
 
-def rerank_edges(edges: pd.DataFrame, full: np.ndarray, k: int) -> pd.DataFrame:
-    """Each source's ``k`` nearest of its candidates (an edge table of more than ``k`` per
-    source, found in the reduced space) by the chord distance of the full features ``full``
-    (a row per source id; float32 or float16 to halve its memory; normalised here), ranked by
-    it; the ``distance`` column stays the table's own.
-
-    The reduced space underestimates the distance of an image unlike those its PCA model was
-    fitted on: such an image seems near everything and enters many lists (a hub). Measuring
-    the candidates in the full space keeps it out of lists it does not belong in."""
-    src = edges["source"].to_numpy(np.int64)
-    dst = edges["target"].to_numpy(np.int64)
-    return keep_nearest(edges, chord_distances(full, src, dst), k)
-
-
 def chord_distances(full: np.ndarray, src: np.ndarray, dst: np.ndarray,
                     where: np.ndarray | None = None) -> np.ndarray:
     """The chord distance (float32) of each pair ``(src[i], dst[i])`` of row ids by the rows
@@ -307,6 +294,71 @@ def keep_nearest(edges: pd.DataFrame, by: np.ndarray, k: int) -> pd.DataFrame:
         at, rank = _nearest_k(src, dst, by, k)
     dist = edges["distance"].to_numpy(np.float32)
     return _frame(src[at], dst[at], dist[at], rank)
+
+
+def rerank_candidates(candidates: pd.DataFrame, k: int,
+                      measure: Callable[[np.ndarray, np.ndarray], np.ndarray | None],
+                      previous: pd.DataFrame | None = None,
+                      old_to_new: np.ndarray | None = None
+                      ) -> tuple[pd.DataFrame, pd.DataFrame, int] | None:
+    """The candidates with the chord distance of their full features (``chord``), the table
+    of each source's ``k`` nearest by it, ranked by it (the ``distance`` column stays the
+    table's own), and how many pairs were measured.
+
+    The candidates are found in the reduced space, which underestimates the distance of an
+    image unlike those its PCA model was fitted on: such an image seems near everything and
+    enters many lists (a hub). Measuring the candidates in the full space keeps it out of
+    lists it does not belong in.
+
+    ``measure(src, dst)``: the chord distances of those pairs (None: a row has no features,
+    then None is returned). With ``previous`` (the candidates of the table this one updates,
+    with their ``chord``; ``old_to_new`` as in :func:`carried_values`) only the pairs it does
+    not hold are measured, and each kept row's previous ``k`` nearest stay candidates
+    (:func:`with_previous_nearest`)."""
+    if previous is None or old_to_new is None:
+        chord = np.full(len(candidates), np.nan, dtype=np.float32)
+    else:
+        candidates = with_previous_nearest(candidates, previous, old_to_new, k)
+        chord = carried_values(candidates, previous, "chord", old_to_new)
+    todo = np.flatnonzero(np.isnan(chord))
+    if len(todo):
+        got = measure(candidates["source"].to_numpy(np.int64)[todo],
+                      candidates["target"].to_numpy(np.int64)[todo])
+        if got is None:
+            return None
+        chord[todo] = got
+    candidates = candidates.assign(chord=chord)
+    return candidates, keep_nearest(candidates, chord, k), len(todo)
+
+
+def with_previous_nearest(edges: pd.DataFrame, old: pd.DataFrame, old_to_new: np.ndarray,
+                          k: int) -> pd.DataFrame:
+    """``edges`` (candidates over today's row ids) plus the pairs of each kept row's ``k``
+    nearest by the full features in ``old`` (the previous candidates with their ``chord``;
+    ``old_to_new`` as in :func:`carried_values`) that ``edges`` no longer holds, ranked after
+    the candidates' own (rank above their largest, so an update's search never reads them).
+
+    A far arrival that the PCA space places near an image can take one of its candidate
+    places and push out an old candidate that was among its k nearest in the full space; with
+    the previous nearest kept as candidates, an image's list changes only for an arrival that
+    is nearer in the full space, or a neighbour removed (so its chains stay put)."""
+    if not len(old) or "chord" not in old.columns or not len(edges):
+        return edges
+    chord = old["chord"].to_numpy(np.float64)
+    best = keep_nearest(old[np.isfinite(chord)], chord[np.isfinite(chord)], k)
+    src = old_to_new[best["source"].to_numpy(np.int64)]
+    dst = old_to_new[best["target"].to_numpy(np.int64)]
+    ok = (src >= 0) & (dst >= 0)
+    n = int(max(len(old_to_new), edges["source"].max() + 1, edges["target"].max() + 1))
+    have = edges["source"].to_numpy(np.int64) * n + edges["target"].to_numpy(np.int64)
+    lost = ok.copy()
+    lost[ok] = ~np.isin(src[ok] * n + dst[ok], have)
+    if not lost.any():
+        return edges
+    after = int(edges["rank"].max())
+    extra = _frame(src[lost], dst[lost], best["distance"].to_numpy(np.float32)[lost],
+                   after + best["rank"].to_numpy(np.int64)[lost])
+    return pd.concat([edges, extra], ignore_index=True)
 
 
 def carried_values(edges: pd.DataFrame, old: pd.DataFrame, column: str,

@@ -20,7 +20,10 @@ that a new kind of picture, which the kept PCA model places near everything, doe
 every list (``rerank`` in the state and metadata; 1: the PCA space's own k nearest, when the
 PCA does not reduce or above ``params.KNN_RERANK_MAX`` images). The candidates keep their
 chord distance (``chord``): an update measures only the pairs it has not measured before, and
-reads the features of their rows only (``pairs_measured`` in the metadata).
+reads the features of their rows only (``pairs_measured`` in the metadata). An update also
+keeps each kept image's previous k nearest among its candidates (ranked after the search's
+own), so that an arrival that takes a candidate place does not change the list unless it is
+nearer in the full features: chains among the old images stay put.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.graph.knn import carried_values, chord_distances, keep_nearest
+from xdeg_pipeline.core.graph.knn import chord_distances, rerank_candidates
 from xdeg_pipeline.core.graph.knn import knn_edges as compute_knn_edges
 from xdeg_pipeline.core.graph.knn_partitioned import (
     cluster_runner,
@@ -121,27 +124,20 @@ def full_features(files: Layout, upstream: dict, index: pd.Index, rows: np.ndarr
 def rerank(files: Layout, upstream: dict, keys: list[str], candidates: pd.DataFrame,
            old: tuple[list[str], pd.DataFrame] | str, k: int
            ) -> tuple[pd.DataFrame, pd.DataFrame, int] | None:
-    """The candidates with the chord distance of their full features (``chord``), the table
-    of each row's ``k`` nearest by it, and how many pairs were measured: only the pairs the
-    previous candidates (``old``, as :func:`_previous` gives them) did not hold, so an update
-    reads and compares the features of what the new images changed. None when a row has no
-    features."""
+    """:func:`.knn.rerank_candidates` by the image features (read for the measured pairs'
+    rows only): an update (``old``, as :func:`_previous` gives it) measures only the pairs the
+    previous candidates did not hold, and keeps each kept row's previous ``k`` nearest among
+    the candidates, so its list changes only for what is nearer in the full features. None
+    when a row has no features."""
     index = pd.Index(keys)
-    if isinstance(old, str):
-        chord = np.full(len(candidates), np.nan, dtype=np.float32)
-    else:
-        chord = carried_values(candidates, old[1], "chord", index.get_indexer(old[0]))
-    todo = np.flatnonzero(np.isnan(chord))
-    if len(todo):
-        src = candidates["source"].to_numpy(np.int64)[todo]
-        dst = candidates["target"].to_numpy(np.int64)[todo]
+
+    def measure(src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
         got = full_features(files, upstream, index, np.unique(np.concatenate([src, dst])))
-        if got is None:
-            return None
-        full, where = got
-        chord[todo] = chord_distances(full, src, dst, where)
-    candidates = candidates.assign(chord=chord)
-    return candidates, keep_nearest(candidates, chord, k), len(todo)
+        return None if got is None else chord_distances(got[0], src, dst, got[1])
+
+    if isinstance(old, str):
+        return rerank_candidates(candidates, k, measure)
+    return rerank_candidates(candidates, k, measure, old[1], index.get_indexer(old[0]))
 
 
 def build_table(Z: np.ndarray, k: int, partition_above: int) -> tuple[pd.DataFrame, dict]:

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from xdeg_pipeline.core.graph.knn import (
@@ -19,7 +20,7 @@ from xdeg_pipeline.core.graph.knn import (
     knn_edges,
     knn_recall,
     pair_distances,
-    rerank_edges,
+    rerank_candidates,
 )
 
 
@@ -152,7 +153,11 @@ def test_rerank_keeps_the_nearest_candidates_by_the_full_features() -> None:
     rng = np.random.default_rng(3)
     full = rng.normal(size=(200, 48)).astype(np.float32) * rng.uniform(0.5, 2, (200, 1))
     cand = knn_edges(full[:, :4], k=15)  # a poor projection: 4 of 48 coordinates
-    kept = rerank_edges(cand, full, 5)
+
+    def rerank(rows: np.ndarray) -> pd.DataFrame:
+        return rerank_candidates(cand, 5, lambda a, b: chord_distances(rows, a, b))[1]
+
+    kept = rerank(full)
     unit = full / np.linalg.norm(full, axis=1, keepdims=True)
     assert (kept.groupby("source").size() == 5).all()
     for s, group in cand.groupby("source"):
@@ -160,7 +165,7 @@ def test_rerank_keeps_the_nearest_candidates_by_the_full_features() -> None:
         want = group["target"].to_numpy()[np.argsort(chord, kind="stable")[:5]].tolist()
         row = kept[kept["source"] == s]
         assert row["target"].tolist() == want and row["rank"].tolist() == [1, 2, 3, 4, 5]
-    half = rerank_edges(cand, full.astype(np.float16), 5)
+    half = rerank(full.astype(np.float16))
     same = (half["target"].to_numpy() == kept["target"].to_numpy()).mean()
     assert same > 0.97
     assert not kept.equals(cand[cand["rank"] <= 5].reset_index(drop=True))  # it did rerank

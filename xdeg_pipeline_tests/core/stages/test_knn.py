@@ -130,7 +130,7 @@ def test_the_table_keeps_the_nearest_candidates_by_the_full_features(tmp_path: P
     assert after.facts["mode"] == "update" and after.facts["rerank"] == 3
     cand = pd.read_parquet(tmp_path / "knn_candidates.parquet")
     edges = pd.read_parquet(tmp_path / "knn_edges.parquet")
-    assert (cand.groupby("source").size() == 24).all()
+    assert (cand[cand["rank"] <= 24].groupby("source").size() == 24).all()
     assert (edges.groupby("source").size() == 8).all()
     # by the PCA space alone the new kind is near everything; by the full features it is not
     pca_lists = int(cand[cand["rank"] <= 8]["target"].isin(range(300, 303)).sum())
@@ -148,6 +148,45 @@ def test_the_table_keeps_the_nearest_candidates_by_the_full_features(tmp_path: P
     src, dst = cand["source"].to_numpy(), cand["target"].to_numpy()
     true = np.linalg.norm(N[src] - N[dst], axis=1)
     np.testing.assert_allclose(cand["chord"].to_numpy(), true, atol=2e-5)
+
+
+def test_an_update_changes_a_list_only_for_arrivals_nearer_in_the_full_features(
+        tmp_path: Path) -> None:
+    """Arrivals the kept PCA model places near everything take candidate places of old
+    images; the images' previous nearest stay candidates, so an old image keeps every old
+    neighbour that no arrival beats in the full features (its chains do not move)."""
+    from xdeg_pipeline.core.graph.pca import l2_normalise
+    from xdeg_pipeline.core.stages.pca import pca_features
+
+    settings = Settings(home=tmp_path, k=8, pca_components=4)
+    X, new = _new_kind(300, seed=2)
+    keys = [f"{i:064x}" for i in range(300)]
+    write_image_features(tmp_path, keys, X)
+    pca_features(settings)
+    knn_edges(settings)
+    before = pd.read_parquet(tmp_path / "knn_edges.parquet")
+    F = np.concatenate([X, new, new + 0.3, new - 0.3])  # 9 arrivals of a new kind
+    write_image_features(tmp_path, keys + [f"{i:064x}" for i in range(900, 909)], F)
+    assert not pca_features(settings).facts["refit"]
+    assert knn_edges(settings).facts["mode"] == "update"
+    cand = pd.read_parquet(tmp_path / "knn_candidates.parquet")
+    after = pd.read_parquet(tmp_path / "knn_edges.parquet")
+    displaced = cand[cand["rank"] > 24]  # previous nearest pushed out of the PCA candidates
+    assert len(displaced) > 0 and displaced["target"].lt(300).all()
+    N = l2_normalise(F)
+    changed = 0
+    for s in range(300):
+        old = before[before["source"] == s]["target"].to_numpy()
+        now = after[after["source"] == s]["target"].to_numpy()
+        arrivals = now[now >= 300]
+        assert set(now[now < 300]) <= set(old)  # no old image enters the list
+        assert len(set(old) - set(now)) == len(arrivals)  # each one lost to a nearer arrival
+        if len(arrivals):
+            lost = np.array(sorted(set(old) - set(now)))
+            assert np.linalg.norm(N[arrivals] - N[s], axis=1).max() <= (
+                np.linalg.norm(N[lost] - N[s], axis=1).min() + 1e-6)
+        changed += len(arrivals) > 0
+    assert changed < 30, changed
 
 
 def test_rows_without_full_features_keep_the_pca_order_and_say_so(tmp_path: Path) -> None:
