@@ -63,6 +63,7 @@ class ThumbnailStore:
         self.size = int(size)
         self.root = Path(root)
         self.dir = self.root / f"webp{self.size}"
+        self.damaged: set[str] = set()  # hashes whose file did not decode (removed)
 
     def path(self, content_hash: str) -> Path:
         """The file of a hash (ValueError for anything that is not a sha256 digest)."""
@@ -81,12 +82,18 @@ class ThumbnailStore:
             return None
 
     def open(self, content_hash: str) -> Image.Image | None:
-        """The thumbnail as an RGB image, or None."""
+        """The thumbnail as an RGB image, or None. A file that does not decode (damaged on
+        disk) is removed and noted in :attr:`damaged`, so a build makes it again."""
         data = self.read(content_hash)
         if data is None:
             return None
-        with Image.open(io.BytesIO(data)) as im:
-            return im.convert("RGB")
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                return im.convert("RGB")
+        except (OSError, SyntaxError, ValueError):  # UnidentifiedImageError is an OSError
+            self.path(content_hash).unlink(missing_ok=True)
+            self.damaged.add(content_hash)
+            return None
 
     def build(
         self,

@@ -45,10 +45,18 @@ def _make(images_root: Path, report: Reporter, inputs: StageInputs) -> Outcome:
     if stats.failed and not Path(images_root).is_dir():
         raise DataFolderFault(f"the collection folder {images_root} vanished while making "
                               "thumbnails; reconnect or restore it, then run `xdeg build` again")
-    for h, reason in list(stats.failed.items())[:SHOWN_FAILURES]:
-        report.warn(f"no thumbnail for {by_hash[h]}: {reason}")
     atlas.remove_unlisted(stored, files.atlas_dir)  # sheets replaced by the build before
     sheets = atlas.build_atlases(sorted(by_hash), store, files.atlas_dir, previous=stored)
+    if store.damaged:  # files that did not decode: made again, their sheets drawn again
+        damaged = sorted(store.damaged)
+        report.warn(f"thumbnails: {len(damaged)} damaged thumbnail file(s) made again "
+                    f"(first: {by_hash[damaged[0]]})")
+        again = store.build([(h, by_hash[h]) for h in damaged], workers=workers)
+        stats.made += again.made
+        stats.failed.update(again.failed)
+        sheets = atlas.build_atlases(sorted(by_hash), store, files.atlas_dir, previous=stored)
+    for h, reason in list(stats.failed.items())[:SHOWN_FAILURES]:
+        report.warn(f"no thumbnail for {by_hash[h]}: {reason}")
     index_table, sheet_table = atlas.atlas_tables(sheets)
     state = {"images": len(by_hash), "sheets": len(sheet_table),
              "without_thumbnail": len(stats.failed)}
