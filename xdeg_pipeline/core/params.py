@@ -259,6 +259,21 @@ SHORT_STEP_COST = 1.0
 #   near-identical steps 7.4 / 3.9 %, shortest/longest p10 0.19 / 0.22 (a series' own kNN
 #   edges are short: a tighter cap crosses it in them).
 SMOOTH_FEWEST_STEPS = True
+# SMOOTH_LONG_PRICE (off): when smooth counts steps, a step more than SMOOTH_LONG_STEP above the
+#   cap's basis counts as 1 + SMOOTH_LONG_PRICE steps (SearchSpace.step_units), so a chain takes
+#   one more ordinary step rather than one near the cap. Swept on Tux and the star series
+#   (path_quality --spaces full --modes smooth --set long_price=0,0.5,1,1.5 --set
+#   long_step=0.1,0.15; 200 pairs, 1,000 for hubs), price 0 -> 1 at long_step 0.15: largest /
+#   bound p50 Tux 1.120 -> 1.102, star series 1.138 -> 1.106 (p90 1.203 -> 1.167, 1.202 ->
+#   1.192); hops p90 4 -> 5; crawl p90 1.5 both; shortest/longest p10 0.638 -> 0.652, 0.588 ->
+#   0.452; hub 0.058 -> 0.057, 0.078 -> 0.077; same-topic share 0.468 -> 0.517, 0.439 -> 0.478.
+#   Confirmed on: flower 1.112 -> 1.092, hub 0.088 -> 0.100; uneven 1.118 -> 1.099, hub 0.118
+#   -> 0.132; OpenMoji (4,247) 1.150 -> 1.108 but hub 0.133 -> 0.173 (hops 4/6/8 -> 5/7/9).
+#   Not on by default: shorter steps between unlike images pass through the images near many
+#   (hubs), on the demo collection most. Left as a setting for work on hubs (price 0.5: 1.115 /
+#   1.129, not enough).
+SMOOTH_LONG_STEP = 0.15
+SMOOTH_LONG_PRICE = 0.0
 
 # --- steps ----------------------------------------------------------------------------------
 STEPS_SEARCH_BUDGET = 20_000  # DFS expansions per threshold before it counts as "not found"

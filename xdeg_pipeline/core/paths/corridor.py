@@ -63,8 +63,9 @@ def corridor_chain(space: SearchSpace, P: np.ndarray, q: Query, cap: float) -> n
                           shape=(len(nodes), len(nodes)))
 
     if space.fewest_first(q):  # as smooth does (smooth.py)
-        path = fewest_steps_chain(searched(idx[space.counted_arcs()[idx]]), src, dst,
-                                  directed=False)
+        counted = idx[space.counted_arcs()[idx]]
+        path = fewest_steps_chain(searched(counted), src, dst, directed=False,
+                                  units=space.step_units(cap, counted))
         if path is not None:
             return nodes[np.array(path)]
     _, pred = dijkstra(searched(idx), directed=False, indices=src, return_predecessors=True)

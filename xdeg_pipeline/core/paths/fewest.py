@@ -22,20 +22,23 @@ from xdeg_pipeline.core.paths.arcs import trace
 STEPS_SIZED_FOR = 64  # ``big`` covers chains of up to this many steps at the first search
 
 
-def fewest_steps_chain(A: csr_matrix, s: int, t: int, directed: bool = True
-                       ) -> list[int] | None:
+def fewest_steps_chain(A: csr_matrix, s: int, t: int, directed: bool = True,
+                       units: np.ndarray | None = None) -> list[int] | None:
     """The least-cost chain from s to t among those with the fewest steps over the arcs of
     ``A`` (values: each arc's cost, > 0; ``directed=False``: every stored arc may be walked
-    both ways), or None when t cannot be reached."""
+    both ways), or None when t cannot be reached. ``units``: how many steps each arc counts
+    for (aligned with ``A.data``; multiples of 1/2, at least 1; default 1 each)."""
     if s == t:
         return [s]
     if A.nnz == 0:
         return None
     dearest = float(A.data.max())
+    count = np.ones(len(A.data)) if units is None else np.asarray(units, dtype=np.float64)
+    quantum = 1.0 if units is None else 0.5  # the least difference of two chains' step counts
     sized_for = STEPS_SIZED_FOR
     while True:
-        big = sized_for * dearest
-        B = csr_matrix((A.data + big, A.indices, A.indptr), shape=A.shape)
+        big = sized_for * dearest / quantum
+        B = csr_matrix((A.data + big * count, A.indices, A.indptr), shape=A.shape)
         dist, pred = dijkstra(B, directed=directed, indices=s, return_predecessors=True)
         if not np.isfinite(dist[t]):
             return None

@@ -100,6 +100,8 @@ class PathFinder:
         short_step: float | None = None,
         short_cost: float | None = None,
         fewest_steps: bool | None = None,
+        long_step: float | None = None,
+        long_price: float | None = None,
         arcs: Arcs | None = None,
     ) -> None:
         self.graph = graph
@@ -144,6 +146,8 @@ class PathFinder:
             unit=unit,
             fewest_steps=bool(params.SMOOTH_FEWEST_STEPS if fewest_steps is None
                               else fewest_steps),
+            long_step=_or(long_step, params.SMOOTH_LONG_STEP),
+            long_price=_or(long_price, params.SMOOTH_LONG_PRICE),
         )
         self._cut: set[int] | None = None
 

@@ -89,7 +89,8 @@ def better_than(space: SearchSpace, fresh: Chain, pinned: Chain, mode: str,
     under no larger a largest step (``measured``: the pinned chain's steps that are no longer
     edges, as :func:`check_pinned` took them). Where smooth counts steps first
     (``space.fewest_steps``) and both chains are under today's cap, it compares as the search
-    does: clearly fewer steps (at most ``BETTER_HOPS`` x) are better, more never, and between
+    does: clearly fewer steps (at most ``BETTER_HOPS`` x, counted as it counts them:
+    :meth:`~.search.SearchSpace.counted_steps`) are better, more never, and between
     chains of as many steps a clearly lower cost (the largest step aside: the search chose
     by cost among them too)."""
     if fresh.vertices == pinned.vertices:
@@ -97,8 +98,9 @@ def better_than(space: SearchSpace, fresh: Chain, pinned: Chain, mode: str,
     if mode == "smooth" and space.fewest_steps:
         cap = space.cap(fresh.bound) if fresh.bound > 0 else float("inf")
         if pinned.largest_step <= cap * (1 + 1e-9):  # both under the cap: steps, then cost
-            if fresh.hops != pinned.hops:
-                return fresh.hops <= BETTER_HOPS * pinned.hops
+            now, then = (space.counted_steps(c.steps, cap) for c in (fresh, pinned))
+            if now != then:
+                return now <= BETTER_HOPS * then
             sized = cap if np.isfinite(cap) else 0.0
             return (chain_cost(space, fresh.vertices, cap=sized)
                     < BETTER_COST * chain_cost(space, pinned.vertices, measured, cap=sized))

@@ -68,6 +68,8 @@ class SearchSpace:
     power: float = 1.0  # of the step cost (for the floor's cost)
     unit: float = 1.0  # the step cost's unit (median edge weight)
     fewest_steps: bool = False  # smooth: the cheapest of the chains with the fewest steps
+    long_step: float = 0.0  # smooth, counting steps: a step above cap basis x (1 + this) ...
+    long_price: float = 0.0  # ... counts as 1 + this many steps (0: off; halves)
     _vertex_map: np.ndarray | None = field(default=None, repr=False)
     _near_dup_arc: np.ndarray | None = field(default=None, repr=False)
 
@@ -114,6 +116,28 @@ class SearchSpace:
         if self.near_dup_penalty > 0:
             return ~self.near_dup_arc
         return np.ones(len(self.arcs.arc_w), bool)
+
+    def long_steps(self, lengths: np.ndarray, cap: float) -> np.ndarray:
+        """Which of these step lengths are *long*: more than ``long_step`` above the cap's
+        basis (the least possible largest step, or the floor)."""
+        return np.asarray(lengths) > cap / (1.0 + self.slack) * (1.0 + self.long_step)
+
+    def step_units(self, cap: float, idx: np.ndarray | None = None) -> np.ndarray | None:
+        """Per arc (of ``idx``, all if None): how many steps smooth counts it for when it
+        counts steps first (None: one each). A long step (:meth:`long_steps`) counts
+        ``long_price`` more (rounded to a half), so a chain takes one more step rather than
+        one near the cap."""
+        if self.long_price <= 0:
+            return None
+        w = self.arcs.arc_w if idx is None else self.arcs.arc_w[idx]
+        return 1.0 + round(2 * self.long_price) / 2 * self.long_steps(w, cap)
+
+    def counted_steps(self, lengths: list[float], cap: float) -> float:
+        """A chain's steps as smooth counts them (:meth:`step_units`)."""
+        if self.long_price <= 0:
+            return float(len(lengths))
+        long = int(self.long_steps(np.asarray(lengths, dtype=np.float64), cap).sum())
+        return len(lengths) + round(2 * self.long_price) / 2 * long
 
     def arc_costs(self, q: Query, idx: np.ndarray | None = None, cap: float = 0.0
                   ) -> np.ndarray:

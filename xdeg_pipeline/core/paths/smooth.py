@@ -49,7 +49,9 @@ def search(space: SearchSpace, q: Query) -> Chain:
     keep = (arcs.arc_w <= cap) & allowed
     cost = space.arc_costs(q, cap=cap)
     if space.fewest_first(q):
-        path = fewest_steps_chain(arcs.csr(keep & space.counted_arcs(), cost), s, t)
+        counted = keep & space.counted_arcs()
+        path = fewest_steps_chain(arcs.csr(counted, cost), s, t,
+                                  units=space.step_units(cap, counted))
         if path is not None:
             return space.chain(path, "smooth", b)
     # the least-cost chain: where counting steps first is off, or every chain under the cap

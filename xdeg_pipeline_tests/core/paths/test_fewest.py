@@ -42,3 +42,18 @@ def test_unreachable_and_one_way_arcs():
     assert fewest_steps_chain(A, 2, 0, directed=False) == [2, 1, 0]
     assert fewest_steps_chain(A, 0, 3) is None
     assert fewest_steps_chain(A, 3, 3) == [3]
+
+
+def test_an_arc_may_count_for_more_than_one_step():
+    """units: a dear arc counted as two steps makes its 2-step chain tie with a 3-step one
+    (the cheaper wins); counted as one and a half it still saves half a step."""
+    import numpy as np
+
+    edges = [(0, 1, 5.0), (1, 3, 1.0), (0, 2, 1.0), (2, 4, 1.0), (4, 3, 1.0)]
+    A = _arcs(5, edges, both=False)
+    assert fewest_steps_chain(A, 0, 3) == [0, 1, 3]  # 2 steps against 3
+    coo = A.tocoo()  # in the order of A.data
+    units = np.where((coo.row == 0) & (coo.col == 1), 2.0, 1.0)
+    assert fewest_steps_chain(A, 0, 3, units=units) == [0, 2, 4, 3]  # 3 = 3: cost 3 < 6
+    units = np.where(units > 1, 1.5, 1.0)
+    assert fewest_steps_chain(A, 0, 3, units=units) == [0, 1, 3]  # 2.5 < 3

@@ -62,7 +62,7 @@ def test_smooth_takes_the_fewest_steps_under_its_cap():
     same cap, and far fewer over all the pairs."""
     X = _series_points()
     g = build_graph(knn_edges(X, k=10), X)
-    fewest = PathFinder(g, near_dup=0.02)
+    fewest = PathFinder(g, near_dup=0.02, long_price=0)  # every step counts as one
     cheapest = PathFinder(g, near_dup=0.02, fewest_steps=False)
     assert fewest.space.fewest_steps and not cheapest.space.fewest_steps
     a, b = _chains(cheapest), _chains(fewest)
@@ -75,6 +75,33 @@ def test_smooth_takes_the_fewest_steps_under_its_cap():
         least = shortest_path(arcs.csr(keep, np.ones(len(keep))), unweighted=True, indices=s)[t]
         assert len(c.steps) == least <= len(old.steps)
     assert sum(len(c.steps) for c in b) < 0.8 * sum(len(c.steps) for c in a)
+
+
+def test_a_step_near_the_cap_counts_as_more_than_one():
+    """With ``long_price`` a step more than ``long_step`` above the least possible largest step
+    counts as 1 + long_price steps: each chain has the fewest steps so counted (one more
+    ordinary step rather than one near the cap), under the same cap, and its largest step is
+    smaller than when every step counts as one."""
+    from scipy.sparse.csgraph import dijkstra
+
+    X = _series_points(seed=4)
+    g = build_graph(knn_edges(X, k=10), X)
+    plain = PathFinder(g, near_dup=0.02, long_price=0)
+    priced = PathFinder(g, near_dup=0.02, long_price=1.0, long_step=0.1)
+    a, b = _chains(plain), _chains(priced)
+    arcs, space = priced.arcs, priced.space
+    for c in b:
+        s, t = c.vertices[0], c.vertices[-1]
+        cap = space.cap(priced.bottleneck(s, t))
+        assert c.largest_step <= cap + 1e-9
+        keep = (arcs.arc_w <= cap) & arcs.base_arc & ~space.near_dup_arc
+        least = dijkstra(arcs.csr(keep, space.step_units(cap)), indices=s)[t]
+        assert space.counted_steps(c.steps, cap) == least
+    ratio = [c.largest_step / priced.bottleneck(c.vertices[0], c.vertices[-1]) for c in b]
+    before = [c.largest_step / plain.bottleneck(c.vertices[0], c.vertices[-1]) for c in a]
+    assert np.mean(ratio) < np.mean(before) - 0.01
+    assert sum(len(c.steps) for c in b) > sum(len(c.steps) for c in a)
+    assert space.step_units(1.0) is not None and plain.space.step_units(1.0) is None
 
 
 def test_the_corridor_counts_steps_first_too(monkeypatch):
