@@ -271,7 +271,11 @@ SMOOTH_FEWEST_STEPS = True
 #   -> 0.132; OpenMoji (4,247) 1.150 -> 1.108 but hub 0.133 -> 0.173 (hops 4/6/8 -> 5/7/9).
 #   Not on by default: shorter steps between unlike images pass through the images near many
 #   (hubs), on the demo collection most. Left as a setting for work on hubs (price 0.5: 1.115 /
-#   1.129, not enough).
+#   1.129, not enough; price 1 at long_step 0.2 / 0.25: star series 1.118 / 1.127, OpenMoji
+#   1.122 / 1.134 with hub 0.157 / 0.145). Counting a step into one of the 1 % / 3 % images of
+#   most hub load as 2 or 2.5 steps did not lower OpenMoji's hub share (0.132-0.146): the
+#   images that fewest-step chains funnel through are not those of most load (9 of the 43 most
+#   used are among the 43 of most load).
 SMOOTH_LONG_STEP = 0.15
 SMOOTH_LONG_PRICE = 0.0
 
