@@ -285,15 +285,21 @@ def keep_nearest(edges: pd.DataFrame, by: np.ndarray, k: int) -> pd.DataFrame:
     order), ranked by it; the ``distance`` column stays the table's own."""
     src = edges["source"].to_numpy(np.int64)
     dst = edges["target"].to_numpy(np.int64)
+    at, rank = nearest_positions(src, dst, by, k)
+    dist = edges["distance"].to_numpy(np.float32)
+    return _frame(src[at], dst[at], dist[at], rank)
+
+
+def nearest_positions(src: np.ndarray, dst: np.ndarray, by: np.ndarray, k: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of each source's ``k`` pairs smallest in ``by`` (ties in the given order),
+    grouped by source, nearest first, and their ranks (1 = nearest)."""
     by = np.asarray(by, dtype=np.float64)
     if len(by) and np.isfinite(by).all() and by.min() >= 0 and by.max() < 4:
         # one stable sort of source x 4 + value (a chord is in [0, 2]): a tenth of the time
         # of sorting by three keys at 60M pairs; float64 keeps float32 values apart
-        at, rank = _first_k(np.argsort(src * 4.0 + by, kind="stable"), src, k)
-    else:
-        at, rank = _nearest_k(src, dst, by, k)
-    dist = edges["distance"].to_numpy(np.float32)
-    return _frame(src[at], dst[at], dist[at], rank)
+        return _first_k(np.argsort(src * 4.0 + by, kind="stable"), src, k)
+    return _nearest_k(src, dst, by, k)
 
 
 def rerank_candidates(candidates: pd.DataFrame, k: int,
@@ -314,12 +320,14 @@ def rerank_candidates(candidates: pd.DataFrame, k: int,
     then None is returned). With ``previous`` (the candidates of the table this one updates,
     with their ``chord``; ``old_to_new`` as in :func:`carried_values`) only the pairs it does
     not hold are measured, and each kept row's previous ``k`` nearest stay candidates
-    (:func:`with_previous_nearest`)."""
+    (:func:`previous_nearest`)."""
     if previous is None or old_to_new is None:
         chord = np.full(len(candidates), np.nan, dtype=np.float32)
     else:
-        candidates = with_previous_nearest(candidates, previous, old_to_new, k)
         chord = carried_values(candidates, previous, "chord", old_to_new)
+        extra = previous_nearest(candidates, previous, old_to_new, k, np.isnan(chord))
+        candidates = pd.concat([candidates, extra.drop(columns="chord")], ignore_index=True)
+        chord = np.concatenate([chord, extra["chord"].to_numpy(np.float32)])
     todo = np.flatnonzero(np.isnan(chord))
     if len(todo):
         got = measure(candidates["source"].to_numpy(np.int64)[todo],
@@ -331,34 +339,49 @@ def rerank_candidates(candidates: pd.DataFrame, k: int,
     return candidates, keep_nearest(candidates, chord, k), len(todo)
 
 
-def with_previous_nearest(edges: pd.DataFrame, old: pd.DataFrame, old_to_new: np.ndarray,
-                          k: int) -> pd.DataFrame:
-    """``edges`` (candidates over today's row ids) plus the pairs of each kept row's ``k``
-    nearest by the full features in ``old`` (the previous candidates with their ``chord``;
-    ``old_to_new`` as in :func:`carried_values`) that ``edges`` no longer holds, ranked after
-    the candidates' own (rank above their largest, so an update's search never reads them).
+def previous_nearest(edges: pd.DataFrame, old: pd.DataFrame, old_to_new: np.ndarray, k: int,
+                     new_pair: np.ndarray) -> pd.DataFrame:
+    """The pairs of each kept row's ``k`` nearest by the full features in ``old`` (the previous
+    candidates with their ``chord``; ``old_to_new`` as in :func:`carried_values`) that
+    ``edges`` (today's candidates; ``new_pair``: which of them ``old`` does not hold) no longer
+    holds, with their ``chord``, ranked after the candidates' own (above their largest rank,
+    so an update's search never reads them).
 
     A far arrival that the PCA space places near an image can take one of its candidate
-    places and push out an old candidate that was among its k nearest in the full space; with
-    the previous nearest kept as candidates, an image's list changes only for an arrival that
-    is nearer in the full space, or a neighbour removed (so its chains stay put)."""
+    places and push out an old candidate that was among its k nearest in the full space; kept
+    as candidates, the previous nearest change an image's list only for an arrival that is
+    nearer in the full space, or a neighbour removed (so its chains stay put). Only the rows
+    whose candidates changed are looked at: the work follows what was added."""
+    cols = ["source", "target", "distance", "rank", "chord"]
     if not len(old) or "chord" not in old.columns or not len(edges):
-        return edges
-    chord = old["chord"].to_numpy(np.float64)
-    best = keep_nearest(old[np.isfinite(chord)], chord[np.isfinite(chord)], k)
-    src = old_to_new[best["source"].to_numpy(np.int64)]
-    dst = old_to_new[best["target"].to_numpy(np.int64)]
-    ok = (src >= 0) & (dst >= 0)
-    n = int(max(len(old_to_new), edges["source"].max() + 1, edges["target"].max() + 1))
-    have = edges["source"].to_numpy(np.int64) * n + edges["target"].to_numpy(np.int64)
-    lost = ok.copy()
-    lost[ok] = ~np.isin(src[ok] * n + dst[ok], have)
-    if not lost.any():
-        return edges
+        return pd.DataFrame({c: pd.Series(dtype=old[c].dtype if c in old else "float32")
+                             for c in cols})
+    src = edges["source"].to_numpy(np.int64)
+    n = int(max(len(old_to_new), src.max() + 1, edges["target"].max() + 1))
+    o_src = old_to_new[old["source"].to_numpy(np.int64)]
+    o_dst = old_to_new[old["target"].to_numpy(np.int64)]
+    changed = np.zeros(n, bool)
+    changed[src[new_pair]] = True  # a new candidate: an old one may have been pushed out
+    changed[o_src[(o_src >= 0) & (o_dst < 0)]] = True  # a candidate removed
     after = int(edges["rank"].max())
-    extra = _frame(src[lost], dst[lost], best["distance"].to_numpy(np.float32)[lost],
-                   after + best["rank"].to_numpy(np.int64)[lost])
-    return pd.concat([edges, extra], ignore_index=True)
+    kept_before = (o_src >= 0) & (old["rank"].to_numpy(np.int64) > after)
+    changed[o_src[kept_before]] = True  # previous nearest kept by the update before
+    chord = old["chord"].to_numpy(np.float64)
+    look = (o_src >= 0) & (o_dst >= 0) & np.isfinite(chord)
+    look[look] = changed[o_src[look]]
+    rows = np.flatnonzero(look)
+    near, rank = nearest_positions(old["source"].to_numpy(np.int64)[rows],
+                                   old["target"].to_numpy(np.int64)[rows], chord[rows], k)
+    at = rows[near]
+    b_src, b_dst = o_src[at], o_dst[at]
+    mine = changed[src]  # the candidates of the changed rows: is a previous nearest among them?
+    have = np.sort(src[mine] * n + edges["target"].to_numpy(np.int64)[mine])
+    key = b_src * n + b_dst
+    pos = np.minimum(np.searchsorted(have, key), max(len(have) - 1, 0))
+    lost = ~(have[pos] == key) if len(have) else np.ones(len(key), bool)
+    extra = _frame(b_src[lost], b_dst[lost], old["distance"].to_numpy(np.float32)[at][lost],
+                   after + rank[lost])
+    return extra.assign(chord=chord[at][lost].astype(np.float32))
 
 
 def carried_values(edges: pd.DataFrame, old: pd.DataFrame, column: str,

@@ -187,6 +187,20 @@ def test_an_update_changes_a_list_only_for_arrivals_nearer_in_the_full_features(
                 np.linalg.norm(N[lost] - N[s], axis=1).min() + 1e-6)
         changed += len(arrivals) > 0
     assert changed < 30, changed
+    # a later update keeps every list its one arrival does not enter, the previous nearest
+    # that the update before kept included
+    more = np.concatenate([F, X[:1] * 0.5 + X[1:2] * 0.5])
+    write_image_features(tmp_path, keys + [f"{i:064x}" for i in range(900, 910)], more)
+    assert not pca_features(settings).facts["refit"]
+    assert knn_edges(settings).facts["mode"] == "update"
+    again = pd.read_parquet(tmp_path / "knn_edges.parquet")
+    entered = set(again[again["target"] == 309]["source"])
+    assert 0 < len(entered) < 40, entered
+    keep = ~after["source"].isin(entered | {309})
+    assert after[keep]["source"].isin(cand[cand["rank"] > 24]["source"]).any()  # extras
+    pd.testing.assert_frame_equal(
+        again[~again["source"].isin(entered | {309})].reset_index(drop=True),
+        after[keep].reset_index(drop=True))
 
 
 def test_rows_without_full_features_keep_the_pca_order_and_say_so(tmp_path: Path) -> None:
