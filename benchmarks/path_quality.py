@@ -79,9 +79,10 @@ from benchmarks.series_collection import run_steps
 from benchmarks.visual_space import describe, visual_features
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.build import build_graph
-from xdeg_pipeline.core.graph.knn import chord_distances, knn_edges, knn_recall, rerank_candidates
+from xdeg_pipeline.core.graph.knn import knn_edges, knn_recall
 from xdeg_pipeline.core.graph.knn_update import update_knn_edges
 from xdeg_pipeline.core.graph.pca import fit_pca, l2_normalise
+from xdeg_pipeline.core.graph.rerank import chord_distances, rerank_candidates
 from xdeg_pipeline.core.paths import PathError, PathFinder
 from xdeg_pipeline.core.paths.load_update import update_hub_load
 from xdeg_pipeline.core.paths.pinned import better_than, check_pinned, lost_steps

@@ -34,7 +34,6 @@ import numpy as np
 import pandas as pd
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.graph.knn import chord_distances, rerank_candidates
 from xdeg_pipeline.core.graph.knn import knn_edges as compute_knn_edges
 from xdeg_pipeline.core.graph.knn_partitioned import (
     cluster_runner,
@@ -43,6 +42,7 @@ from xdeg_pipeline.core.graph.knn_partitioned import (
 )
 from xdeg_pipeline.core.graph.knn_update import update_knn_edges
 from xdeg_pipeline.core.graph.pca import l2_normalise
+from xdeg_pipeline.core.graph.rerank import chord_distances, rerank_candidates
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
 from xdeg_pipeline.core.storage.layout import Layout
@@ -124,7 +124,7 @@ def full_features(files: Layout, upstream: dict, index: pd.Index, rows: np.ndarr
 def rerank(files: Layout, upstream: dict, keys: list[str], candidates: pd.DataFrame,
            old: tuple[list[str], pd.DataFrame] | str, k: int
            ) -> tuple[pd.DataFrame, pd.DataFrame, int] | None:
-    """:func:`.knn.rerank_candidates` by the image features (read for the measured pairs'
+    """:func:`.rerank.rerank_candidates` by the image features (read for the measured pairs'
     rows only): an update (``old``, as :func:`_previous` gives it) measures only the pairs the
     previous candidates did not hold, and keeps each kept row's previous ``k`` nearest among
     the candidates, so its list changes only for what is nearer in the full features. None
