@@ -122,22 +122,28 @@ class SearchSpace:
         basis (the least possible largest step, or the floor)."""
         return np.asarray(lengths) > cap / (1.0 + self.slack) * (1.0 + self.long_step)
 
+    @property
+    def long_extra(self) -> float:
+        """What a long step counts for above one step: ``long_price`` rounded to a half (so
+        that :func:`.fewest.fewest_steps_chain` tells step counts apart)."""
+        return round(2 * self.long_price) / 2
+
     def step_units(self, cap: float, idx: np.ndarray | None = None) -> np.ndarray | None:
         """Per arc (of ``idx``, all if None): how many steps smooth counts it for when it
         counts steps first (None: one each). A long step (:meth:`long_steps`) counts
-        ``long_price`` more (rounded to a half), so a chain takes one more step rather than
-        one near the cap."""
-        if self.long_price <= 0:
+        :attr:`long_extra` more, so a chain takes one more step rather than one near the
+        cap."""
+        if self.long_extra <= 0:
             return None
         w = self.arcs.arc_w if idx is None else self.arcs.arc_w[idx]
-        return 1.0 + round(2 * self.long_price) / 2 * self.long_steps(w, cap)
+        return 1.0 + self.long_extra * self.long_steps(w, cap)
 
     def counted_steps(self, lengths: list[float], cap: float) -> float:
         """A chain's steps as smooth counts them (:meth:`step_units`)."""
-        if self.long_price <= 0:
+        if self.long_extra <= 0:
             return float(len(lengths))
         long = int(self.long_steps(np.asarray(lengths, dtype=np.float64), cap).sum())
-        return len(lengths) + round(2 * self.long_price) / 2 * long
+        return len(lengths) + self.long_extra * long
 
     def arc_costs(self, q: Query, idx: np.ndarray | None = None, cap: float = 0.0
                   ) -> np.ndarray:
