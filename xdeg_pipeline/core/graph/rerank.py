@@ -119,10 +119,9 @@ def previous_nearest(edges: pd.DataFrame, old: pd.DataFrame, old_to_new: np.ndar
     as candidates, the previous nearest change an image's list only for an arrival that is
     nearer in the full space, or a neighbour removed (so its chains stay put). Only the rows
     whose candidates changed are looked at: the work follows what was added."""
-    cols = ["source", "target", "distance", "rank", "chord"]
     if not len(old) or "chord" not in old.columns or not len(edges):
-        return pd.DataFrame({c: pd.Series(dtype=old[c].dtype if c in old else "float32")
-                             for c in cols})
+        none = np.zeros(0, np.int64)
+        return edge_frame(none, none, none, none).assign(chord=np.zeros(0, np.float32))
     src = edges["source"].to_numpy(np.int64)
     n = int(max(len(old_to_new), src.max() + 1, edges["target"].max() + 1))
     o_src = old_to_new[old["source"].to_numpy(np.int64)]

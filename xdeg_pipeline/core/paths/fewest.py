@@ -33,7 +33,7 @@ def fewest_steps_chain(A: csr_matrix, s: int, t: int, directed: bool = True,
     if A.nnz == 0:
         return None
     dearest = float(A.data.max())
-    count = np.ones(len(A.data)) if units is None else np.asarray(units, dtype=np.float64)
+    count = 1.0 if units is None else np.asarray(units, dtype=np.float64)
     quantum = 1.0 if units is None else 0.5  # the least difference of two chains' step counts
     sized_for = STEPS_SIZED_FOR
     while True:
