@@ -176,8 +176,12 @@ def run_shard_tasks(tasks: list[ShardTask], map_tasks: MapTasks | None = None,
     if early:
         report.info(f"features of {sum(e['computed'] for e in early.values())} new images in "
                     f"{len(early)} shards computed in one stream")
-    parts = PartsProgress(report.progress("features"), {t.shard: len(t.items) for t in tasks})
-    parts.start()
+    # after a prefetch the tasks find their images cached: a shard counts only for what it
+    # still computes (a failure retried), so the progress never sits at 0 % of reused images
+    parts = PartsProgress(report.progress("features"),
+                          {t.shard: 0 if early else len(t.items) for t in tasks})
+    if not early:
+        parts.start()
     results = []
     for task in tasks:
         res = extract_shard(task, progress=parts.part(task.shard), log=report.info,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from xdeg_pipeline.core.progress import progress_reporter
+from xdeg_pipeline.core.stage import Reporter
 from xdeg_pipeline.core.stages import shard_batch
 from xdeg_pipeline.core.stages.features import run_shard_tasks
 from xdeg_pipeline.core.stages.shard_task import ShardTask, extractor_for, key_and_dim
@@ -17,10 +19,10 @@ ARGS = (("backbone", "efficientnet_lite0"), ("weights", None), ("device", "cpu")
         ("batch_size", 4), ("num_workers", 0), ("runtime", "torch"), ("model_cache", None))
 
 
-def _tasks(home: Path, images: Path, per_shard: dict[str, int], every: int = 512
-           ) -> list[ShardTask]:
+def _tasks(home: Path, images: Path, per_shard: dict[str, int], every: int = 512,
+           seed: int = 0) -> list[ShardTask]:
     key, _ = key_and_dim(ARGS)
-    tasks, seed = [], 0
+    tasks = []
     for shard, n in per_shard.items():
         items = []
         for _ in range(n):
@@ -61,3 +63,24 @@ def test_no_prefetch_beyond_one_checkpoint_or_for_one_shard(tmp_path: Path) -> N
     assert shard_batch.prefetch_new_features(many) == {}  # 6 > 4: the tasks checkpoint
     one = _tasks(tmp_path / "home2", tmp_path / "img2", {"3": 2})
     assert shard_batch.prefetch_new_features(one) == {}
+
+
+def test_after_a_prefetch_the_progress_ends_at_what_was_computed(tmp_path: Path) -> None:
+    """Shards holding cached images plus a few new ones: the progress lines follow the new
+    images to 100 % and never show the cached ones as work waiting at 0 %."""
+    home, images = tmp_path / "home", tmp_path / "img"
+    old = _tasks(home, images, {"0": 3, "5": 3})
+    run_shard_tasks(old)  # cached now
+    new = _tasks(home, tmp_path / "img-new", {"0": 1, "5": 1}, seed=100)
+    tasks = [ShardTask(o.shard, o.items + n.items, o.home, o.cache_key, f"fp2-{o.shard}",
+                       o.extractor_args, o.checkpoint_every) for o, n in zip(old, new)]
+    lines: list[str] = []
+
+    def progress(desc: str):
+        return progress_reporter(desc, lines.append, every=0.0)
+
+    results = run_shard_tasks(tasks, report=Reporter(info=lines.append, progress=progress))
+    assert sum(r["computed"] for r in results) == 2
+    shown = [line for line in lines if line.startswith("features:")]
+    assert shown and all("/2 " in line for line in shown), shown  # 2 images of work, not 8
+    assert shown[-1].startswith("features: 2/2 (100%")
