@@ -20,6 +20,10 @@ randomly cropped, flipped, tinted and noised) to a temporary folder. It prints:
 * model alone: the same extractor's runner on uint8 batches of the same shape already in
   memory (normalisation included), and torch eager's, interleaved with the end-to-end rounds;
 * their ratio (the goal: >= 0.90 on a CPU box, >= 5,000 images/s on one H100);
+* on CPU, this box's ceiling for that ratio: decoding and the model share the cores, so each
+  image costs the CPU seconds of the model alone plus those of the input side alone, and end
+  to end cannot pass ``cores / (model + input)`` images/s, nor the model alone (CPU time of
+  this process, loader workers off, the default on CPU);
 * the original recipe's naive loop: PIL open, torchvision Resize/CenterCrop/ToTensor/
   Normalize, one image at a time through the model (on a subset).
 
@@ -156,13 +160,34 @@ def _rate(images: int, seconds: float) -> float:
     return images / seconds
 
 
-def decode_alone(fx: FeatureExtractor, paths: list[Path]) -> float:
-    """Images/s of the input side alone: loader workers (+ nvJPEG and resizing) to the device."""
-    t0 = time.perf_counter()
+def decode_alone(fx: FeatureExtractor, paths: list[Path]) -> tuple[float, float]:
+    """(images/s, CPU seconds per image of this process) of the input side alone: loader
+    workers (+ nvJPEG and resizing) to the device."""
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in fx.input_batches(paths):
         pass
     _sync(fx.device)
-    return len(paths) / (time.perf_counter() - t0)
+    return len(paths) / (time.perf_counter() - t0), (time.process_time() - c0) / len(paths)
+
+
+def cpu_ceiling(fx: FeatureExtractor, input_cpu: float, seconds: float = 4.0) -> dict | None:
+    """What end to end can reach on this box's cores when decoding and the model share them
+    (CPU runtimes, in-process decoding): every image costs the CPU seconds of the model alone
+    plus those of the input side alone, so end to end <= cores / (model + input) images/s.
+    None on a GPU or when loader worker processes decode (their CPU is not counted here)."""
+    if fx.device.type != "cpu" or fx.num_workers:
+        return None
+    c0 = time.process_time()
+    done, secs = model_alone(fx, 0, seconds)
+    model_cpu = (time.process_time() - c0) / done
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    alone = done / secs  # nor faster than the model alone (one that leaves cores idle)
+    ceiling = min(cores / (model_cpu + input_cpu), alone)
+    return {"cores": cores, "model_cpu_ms": round(1000 * model_cpu, 2),
+            "input_cpu_ms": round(1000 * input_cpu, 2),
+            "model_cores_busy": round(model_cpu * alone, 2),
+            "model_alone": round(alone, 1), "end_to_end_ceiling": round(ceiling, 1),
+            "ceiling_ratio": round(ceiling / alone, 3)}
 
 
 def agreement(fx: FeatureExtractor, paths: list[Path], feats: np.ndarray) -> float:
@@ -231,6 +256,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--cache", type=Path, default=None,
                     help="folder for the rendered demo collection (default <tmp>/xdeg-bench)")
     ap.add_argument("--resnet18-weights", type=Path, default=None)
+    ap.add_argument("--ceiling-seconds", type=float, default=4.0,
+                    help="model-alone seconds timed for the CPU ceiling")
     return ap.parse_args(argv)
 
 
@@ -347,8 +374,16 @@ def main(argv: list[str] | None = None) -> int:
           f"({mb:.0f} MB) cpus={os.cpu_count()}")
 
     fx.extract(paths[: min(n, 2 * fx.batch_size)])  # warm-up: workers, cudnn autotune
-    dec = decode_alone(fx, paths[: min(n, 4000 if on_gpu else 200)])
-    print(f"input side alone (decode + preprocess + upload): {dec:,.1f} images/s")
+    dec, dec_cpu = decode_alone(fx, paths[: min(n, 4000 if on_gpu else 200)])
+    print(f"input side alone (decode + preprocess + upload): {dec:,.1f} images/s "
+          f"({1000 * dec_cpu:.2f} CPU ms per image)")
+    ceiling = cpu_ceiling(fx, dec_cpu, args.ceiling_seconds)
+    if ceiling is not None:
+        print(f"this box's ceiling: {ceiling['cores']} cores, {ceiling['model_cpu_ms']} CPU ms "
+              f"per image for the model alone ({ceiling['model_alone']:,.1f} images/s, "
+              f"{ceiling['model_cores_busy']} cores busy) + {ceiling['input_cpu_ms']} for the "
+              f"input side -> end to end at most {ceiling['end_to_end_ceiling']:,.1f} images/s"
+              f" = {ceiling['ceiling_ratio']:.3f} of the model alone")
     rounds = args.rounds or (1 if on_gpu else 10)
     eager = (TorchRunner(fx.model, fx.spec, fx.device)
              if not on_gpu and runtime != "torch" else None)
@@ -364,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     ratio = float(np.median(per_round)) if per_round else ratio_total
     print(f"ratio end-to-end / model alone: {ratio:.3f} (median of the rounds; "
           f"{ratio_total:.3f} of the totals)")
+    if ceiling is not None:
+        print(f"ratio to this box's ceiling ({ceiling['ceiling_ratio']:.3f}): "
+              f"{ratio / ceiling['ceiling_ratio']:.3f}")
     rows = [r for r in t.get("per_round", []) if r["torch_eager"]]
     eager_ips = float(np.median([r["torch_eager"] for r in rows])) if rows else (
         alone if runtime == "torch" else None)
@@ -402,6 +440,9 @@ def main(argv: list[str] | None = None) -> int:
         "naive_ips": round(naive, 1), "speedup_vs_naive": round(e2e / naive, 2),
         "failures": len(failures), "input_side_ips": round(dec, 1),
         "min_cosine_vs_cpu": None if cos is None else round(cos, 5),
+        "input_side_cpu_ms": round(1000 * dec_cpu, 2), "cpu_ceiling": ceiling,
+        "ratio_to_ceiling": (None if ceiling is None
+                             else round(ratio / ceiling["ceiling_ratio"], 3)),
     }
     if tmp is not None:
         tmp.cleanup()

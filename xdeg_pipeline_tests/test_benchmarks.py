@@ -81,8 +81,12 @@ def test_feature_throughput(bench: dict) -> None:
     out = run_benchmark(bench, "feature_throughput", "--images", str(bench["sample"]),
                         "--n", "8", "--rounds", "2", "--compare", "torch", "--runtime", "torch",
                         "--real-n", "8", "--naive-n", "2", "--batch-size", "4", "--workers",
-                        "0", "--compare-rounds", "1", "--compare-batches", "1", "--threads", "1")
+                        "0", "--compare-rounds", "1", "--compare-batches", "1", "--threads", "1",
+                        "--ceiling-seconds", "0.5")
     assert "the demo collection" in out["real_images"]
+    ceiling = out["cpu_ceiling"]  # decoding and the model share the cores
+    assert 0 < ceiling["ceiling_ratio"] <= 1 and ceiling["input_cpu_ms"] > 0
+    assert ceiling["end_to_end_ceiling"] <= ceiling["model_alone"]
     assert out["min_cosine_vs_torch"] is not None and out["min_cosine_vs_torch"] > 0.999
     assert out["images"] == 8 and out["ratio"] > 0 and set(out["runtimes"]) == {
         "efficientnet_lite0", "resnet18"}
