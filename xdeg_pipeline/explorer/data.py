@@ -15,8 +15,10 @@ from xdeg_pipeline.core.images.filters import search_text
 from xdeg_pipeline.core.images.provenance import rights_label
 from xdeg_pipeline.core.pictures.thumbnails import ThumbnailStore
 from xdeg_pipeline.core.pictures.visuals import thumbnail_store
-from xdeg_pipeline.core.query import ChainResult, Collection, PathRequest
+from xdeg_pipeline.core.query import ChainResult, Collection, PathRequest, chain_id
 from xdeg_pipeline.core.resolve import AmbiguousName, NameNotFound
+from xdeg_pipeline.core.stage import Reporter
+from xdeg_pipeline.core.stages.paths import answered_chains
 from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline.core.storage.tables import read_rejected
 from xdeg_pipeline.explorer.points import MapPoints, load_points
@@ -78,6 +80,31 @@ class UnknownImage(LookupError):
         self.parameter: str | None = None  # which request parameter held the name
 
 
+class EarlierChains:
+    """The chains ``requested_paths`` answered (``paths/answered_chains.parquet``), read again
+    whenever that file changes: the explorer answers a request the pipeline answered with the
+    same chain while it holds and nothing truly better appeared, as a refresh of
+    ``requested_paths`` and ``xdeg path`` do (a chain people have seen stays put)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._sig: tuple | None = None
+        self._chains: dict[str, list[str]] = {}
+
+    def of(self, request: PathRequest) -> list[str]:
+        """The chain answered before for ``request`` (image names; [] when none)."""
+        try:
+            st = self.path.stat()
+            sig: tuple | None = (st.st_size, st.st_mtime_ns, st.st_ino)
+        except OSError:
+            sig = None
+        if sig != self._sig:
+            self._sig = sig
+            warn = Reporter(warn=lambda m: log.warning("explorer: %s", m))
+            self._chains = {} if sig is None else answered_chains(self.path, warn)
+        return self._chains.get(chain_id(request), [])
+
+
 class ExplorerData:
     """One loaded build: the collection (graph, names, path finder), map, thumbnails, rejects."""
 
@@ -100,6 +127,7 @@ class ExplorerData:
         self._entries: list[ImageEntry] | None = None  # made on first use (search, filters)
         self._entries_lock = threading.Lock()
         self.lock = threading.Lock()  # the path finder keeps scratch buffers: one query at once
+        self.earlier = EarlierChains(self.layout.answered_chains)
 
     def _entry(self, name: str, searchable: bool = True) -> ImageEntry:
         h = self.hash_of_name[name]
@@ -202,7 +230,8 @@ class ExplorerData:
         t0 = time.perf_counter()
         with self.lock:
             t1 = time.perf_counter()
-            chains = self.collection.find(request)
+            chains = self.collection.find(request, () if request.chain
+                                          else self.earlier.of(request))
         t2 = time.perf_counter()
         return chains, (t1 - t0) * 1000, (t2 - t1) * 1000
 

@@ -344,3 +344,45 @@ def test_cli_path_gif_and_serve_without_a_build(explorer_home: dict, tmp_path: P
     with Image.open(tmp_path / "chain.gif") as gif, Image.open(tmp_path / "chain.webp") as webp:
         assert gif.format == "GIF" and gif.n_frames > 1 and webp.format == "WEBP"
     assert not (tmp_path / "chain.png").exists()
+
+
+def test_a_request_the_pipeline_answered_gets_the_same_chain(explorer_home: dict,
+                                                             tmp_path: Path) -> None:
+    """The explorer answers a request that requested_paths answered (paths/
+    answered_chains.parquet) with that chain while it holds and nothing truly better appeared,
+    as a refresh of requested_paths does; a new answered table is read without a restart."""
+    import shutil
+
+    import pandas as pd
+
+    from xdeg_pipeline.core.query import chain_id
+    from xdeg_pipeline.core.storage.layout import Layout
+
+    home = tmp_path / "home"
+    shutil.copytree(explorer_home["home"], home)
+    layout = Layout(home)
+    names = Collection(home, explorer_home["images"]).names
+    app = create_app(home, explorer_home["images"])
+    with TestClient(app, base_url="http://127.0.0.1:8765") as c:
+        seen = []
+        for a, b in zip(names[:10], names[::-1][:10], strict=True):
+            two = c.get("/api/path", params={"source": a, "target": b,
+                                             "alternatives": 2}).json()["chains"]
+            pinned = c.get("/api/path", params=[("source", a), ("target", b), *(
+                ("chain", n) for n in two[1]["path"])]).json()["chains"][0]
+            if pinned["pin"]["kept"] and pinned["pin"]["better"] is None:
+                seen.append((a, b, two[0]["path"], two[1]["path"]))
+        assert seen  # pairs whose second chain is as good as the first
+        layout.answered_chains.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"chain_id": [chain_id(PathRequest(a, b)) for a, b, _, _ in seen],
+                      "path": [other for _, _, _, other in seen]}).to_parquet(
+            layout.answered_chains)
+        for a, b, fresh, other in seen:
+            got = c.get("/api/path", params={"source": a, "target": b}).json()["chains"][0]
+            assert got["path"] == other != fresh and got["earlier"] == {"kept": True,
+                                                                         "reason": None}
+        a, b, fresh, _ = seen[0]
+        pd.DataFrame({"chain_id": ["other"], "path": [[a, b]]}).to_parquet(
+            layout.answered_chains)
+        again = c.get("/api/path", params={"source": a, "target": b}).json()["chains"][0]
+        assert again["path"] == fresh and "earlier" not in again
