@@ -36,6 +36,8 @@ def prefetch_new_features(tasks: list[ShardTask], progress: ProgressFn | None = 
     limit = min(t.checkpoint_every for t in tasks)
     if len({s for s, _, _ in todo}) < 2 or len(todo) > limit:
         return {}
+    if progress is not None:
+        progress(0, len(todo))  # at 0 before the model loads, as the shard tasks show theirs
     extractor = extractor_for(tasks[0].extractor_args)
     thumbs = thumbnail_job(tasks[0].home, [h for _, h, _ in todo])  # decoded once for both
     feats, failures = extractor.extract([Path(p) for _, _, p in todo], progress, thumbs=thumbs)

@@ -83,4 +83,4 @@ def test_after_a_prefetch_the_progress_ends_at_what_was_computed(tmp_path: Path)
     assert sum(r["computed"] for r in results) == 2
     shown = [line for line in lines if line.startswith("features:")]
     assert shown and all("/2 " in line for line in shown), shown  # 2 images of work, not 8
-    assert shown[-1].startswith("features: 2/2 (100%")
+    assert shown[0].startswith("features: 0/2 (0%") and shown[-1].startswith("features: 2/2 (100%")
