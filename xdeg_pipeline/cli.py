@@ -45,7 +45,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from xdeg_pipeline.core.query import PathRequest, chain_id
     from xdeg_pipeline.core.sources.openmoji import render_openmoji
     from xdeg_pipeline.core.stage import Reporter
-    from xdeg_pipeline.core.stages.paths import answered_chains, open_collection
+    from xdeg_pipeline.core.stages.paths import earlier_chains, open_collection
 
     base = settings_from(args, runtime=args.runtime)
     settings = base.replace(images_dir=base.layout.openmoji_images, manifest=None)
@@ -62,8 +62,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     source, target = demo_pair(collection)
     run_paths(settings, [(source, target)])  # requested_paths, materialised: the UI shows it
     request = PathRequest(source, target)  # the chain it answered (kept over rebuilds)
-    answered = answered_chains(settings.layout.answered_chains, Reporter())
-    chain = collection.find(request, answered.get(chain_id(request), ()))[0]
+    earlier = earlier_chains(settings.layout, Reporter())
+    chain = collection.find(request, earlier.get(chain_id(request), ()))[0]
     collection.render(chain, settings.layout.paths_folder("demo"),
                       attribution=collection.attribution)
     timings["path"] = time.perf_counter() - t1
@@ -121,8 +121,9 @@ def _print_chain(result, as_json: bool) -> None:
 
 
 def cmd_path(args: argparse.Namespace) -> int:
-    from xdeg_pipeline.core.query import PathRequest
-    from xdeg_pipeline.core.stages.paths import open_collection
+    from xdeg_pipeline.core.query import PathRequest, chain_id
+    from xdeg_pipeline.core.stage import Reporter
+    from xdeg_pipeline.core.stages.paths import earlier_chains, open_collection
 
     settings = settings_from(args, images_dir=args.images)
     try:
@@ -158,10 +159,11 @@ def cmd_path(args: argparse.Namespace) -> int:
             _err(f"xdeg: {exc}")
             return EXIT_BAD_REQUEST
     failures = 0
+    earlier = earlier_chains(settings.layout, Reporter(warn=_err))  # the chains people saw
     for source, target in pairs:
         request = PathRequest(source=source, target=target, **options)
         try:
-            results = collection.find(request)
+            results = collection.find(request, earlier.get(chain_id(request), ()))
         except (LookupError, ValueError) as exc:
             failures += 1
             message = exc.args[0] if exc.args else str(exc)

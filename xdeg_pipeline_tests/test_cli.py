@@ -399,3 +399,39 @@ def test_a_build_starts_without_the_explorer_igraph_or_dask() -> None:
     from xdeg_pipeline.explorer import create_app, serve  # still importable by name
 
     assert callable(create_app) and callable(serve)
+
+
+def test_path_answers_the_chain_people_saw(built: dict, capsys: pytest.CaptureFixture[str]
+                                           ) -> None:
+    """``xdeg path`` answers a request with the chain requested_paths answered, else the
+    explorer's, while it holds and nothing truly better appeared (as they do themselves)."""
+    import pandas as pd
+
+    from xdeg_pipeline.core.query import Collection, PathRequest, chain_id
+    from xdeg_pipeline.core.storage.layout import Layout
+
+    layout = Layout(built["home"])
+    collection = Collection(built["home"], built["images"])
+    names = collection.names
+    found = None
+    for a, b in zip(names[:12], names[::-1][:12], strict=True):  # an alternative not beaten
+        best, other = collection.find(PathRequest(a, b, alternatives=2))
+        pin = collection.find(PathRequest(a, b, alternatives=2, chain=tuple(other.path)))[0].pin
+        if pin["better"] is None:
+            found = (a, b, best.path, other.path)
+            break
+    assert found is not None
+    a, b, best, other = found
+    key = chain_id(PathRequest(a, b))
+    layout.paths_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        pd.DataFrame({"chain_id": [key], "path": [other]}).to_parquet(layout.explorer_chains)
+        chain = json.loads(_xdeg(capsys, "path", a, b, "--json")[1])
+        assert chain["path"] == other and chain["earlier"] == {"kept": True, "reason": None}
+        pd.DataFrame({"chain_id": [key], "path": [best]}).to_parquet(layout.answered_chains)
+        chain = json.loads(_xdeg(capsys, "path", a, b, "--json")[1])  # the pipeline's first
+        assert chain["path"] == best and chain["earlier"]["kept"]
+    finally:
+        layout.explorer_chains.unlink(missing_ok=True)
+        layout.answered_chains.unlink(missing_ok=True)
+    assert "earlier" not in json.loads(_xdeg(capsys, "path", a, b, "--json")[1])

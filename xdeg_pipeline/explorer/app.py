@@ -7,7 +7,8 @@ from a fixed table. Every response carries a restrictive Content-Security-Policy
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -86,7 +87,14 @@ def create_app(home: Path, images_root: Path, *, openmoji: bool = False,
         Route("/thumb/{sha256}", pictures.thumb),
         Route("/atlas/{name}", pictures.atlas),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        live.answers.flush()  # the chains answered in the last moments (explorer/answers.py)
+
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error},
+                    lifespan=lifespan)
     app.state.live = live
     app.add_middleware(TrustedHosts, policy=HostPolicy(host, allowed_hosts))
     app.add_middleware(SecurityHeaders)  # the outer one: refusals carry the headers too

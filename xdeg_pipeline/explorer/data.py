@@ -15,12 +15,11 @@ from xdeg_pipeline.core.images.filters import search_text
 from xdeg_pipeline.core.images.provenance import rights_label
 from xdeg_pipeline.core.pictures.thumbnails import ThumbnailStore
 from xdeg_pipeline.core.pictures.visuals import thumbnail_store
-from xdeg_pipeline.core.query import ChainResult, Collection, PathRequest, chain_id
+from xdeg_pipeline.core.query import ChainResult, Collection, PathRequest
 from xdeg_pipeline.core.resolve import AmbiguousName, NameNotFound
-from xdeg_pipeline.core.stage import Reporter
-from xdeg_pipeline.core.stages.paths import answered_chains
 from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline.core.storage.tables import read_rejected
+from xdeg_pipeline.explorer.answers import AnsweredChains
 from xdeg_pipeline.explorer.points import MapPoints, load_points
 
 log = logging.getLogger("xdeg.explorer")
@@ -80,39 +79,17 @@ class UnknownImage(LookupError):
         self.parameter: str | None = None  # which request parameter held the name
 
 
-class EarlierChains:
-    """The chains ``requested_paths`` answered (``paths/answered_chains.parquet``), read again
-    whenever that file changes: the explorer answers a request the pipeline answered with the
-    same chain while it holds and nothing truly better appeared, as a refresh of
-    ``requested_paths`` and ``xdeg path`` do (a chain people have seen stays put)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._sig: tuple | None = None
-        self._chains: dict[str, list[str]] = {}
-
-    def of(self, request: PathRequest) -> list[str]:
-        """The chain answered before for ``request`` (image names; [] when none)."""
-        try:
-            st = self.path.stat()
-            sig: tuple | None = (st.st_size, st.st_mtime_ns, st.st_ino)
-        except OSError:
-            sig = None
-        if sig != self._sig:
-            self._sig = sig
-            warn = Reporter(warn=lambda m: log.warning("explorer: %s", m))
-            self._chains = {} if sig is None else answered_chains(self.path, warn)
-        return self._chains.get(chain_id(request), [])
-
-
 class ExplorerData:
     """One loaded build: the collection (graph, names, path finder), map, thumbnails, rejects."""
 
     def __init__(self, home: Path, images_root: Path, openmoji: bool = False,
-                 points: MapPoints | None = None) -> None:
+                 points: MapPoints | None = None, answers: AnsweredChains | None = None
+                 ) -> None:
         self.points = load_points(Path(home)) if points is None else points
         self.collection = Collection(Path(home), Path(images_root), openmoji=openmoji)
         self.layout = self.collection.layout
+        self.answers = answers or AnsweredChains(self.layout.answered_chains,
+                                                 self.layout.explorer_chains)
         graph = self.collection.graph
         hashes = graph.vs["content_hash"]
         self.hash_of_name = {n: hashes[v] for n, v in self.collection.vertex_of_name.items()}
@@ -127,7 +104,6 @@ class ExplorerData:
         self._entries: list[ImageEntry] | None = None  # made on first use (search, filters)
         self._entries_lock = threading.Lock()
         self.lock = threading.Lock()  # the path finder keeps scratch buffers: one query at once
-        self.earlier = EarlierChains(self.layout.answered_chains)
 
     def _entry(self, name: str, searchable: bool = True) -> ImageEntry:
         h = self.hash_of_name[name]
@@ -231,7 +207,8 @@ class ExplorerData:
         with self.lock:
             t1 = time.perf_counter()
             chains = self.collection.find(request, () if request.chain
-                                          else self.earlier.of(request))
+                                          else self.answers.earlier(request))
+            self.answers.record(request, chains[0].path)  # asked again: answered the same
         t2 = time.perf_counter()
         return chains, (t1 - t0) * 1000, (t2 - t1) * 1000
 
@@ -278,6 +255,8 @@ class LiveData:
                 f"no graph in {home}: build it first (`xdeg build` or materialise the assets)")
         self._sig = _signature(self.home)
         self._points = load_points(self.home)  # the map draws from these at once
+        layout = Layout(self.home)
+        self.answers = AnsweredChains(layout.answered_chains, layout.explorer_chains)
         self._data: ExplorerData | None = None
         self._failed: BaseException | None = None
         self._ready = threading.Event()
@@ -293,7 +272,8 @@ class LiveData:
     def _first_load(self) -> None:
         """The collection (graph, path finder, search text) loaded behind the map's points."""
         try:
-            self._data = ExplorerData(self.home, self.images_root, self.openmoji, self._points)
+            self._data = ExplorerData(self.home, self.images_root, self.openmoji, self._points,
+                                      self.answers)
         except BaseException as exc:  # noqa: BLE001 - every request then says why
             self._failed = exc
         self._ready.set()
@@ -337,7 +317,8 @@ class LiveData:
 
     def _reload(self, sig: tuple) -> None:
         try:
-            data = ExplorerData(self.home, self.images_root, self.openmoji)
+            data = ExplorerData(self.home, self.images_root, self.openmoji,
+                                answers=self.answers)
         except Exception as exc:  # noqa: BLE001 - keep serving the previous build
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.warning("explorer: could not load the new build (%s); serving the previous one",

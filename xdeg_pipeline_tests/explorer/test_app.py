@@ -350,7 +350,8 @@ def test_a_request_the_pipeline_answered_gets_the_same_chain(explorer_home: dict
                                                              tmp_path: Path) -> None:
     """The explorer answers a request that requested_paths answered (paths/
     answered_chains.parquet) with that chain while it holds and nothing truly better appeared,
-    as a refresh of requested_paths does; a new answered table is read without a restart."""
+    as a refresh of requested_paths does; a new answered table is read without a restart, and
+    what the explorer answered it remembers itself."""
     import shutil
 
     import pandas as pd
@@ -361,6 +362,7 @@ def test_a_request_the_pipeline_answered_gets_the_same_chain(explorer_home: dict
     home = tmp_path / "home"
     shutil.copytree(explorer_home["home"], home)
     layout = Layout(home)
+    layout.explorer_chains.unlink(missing_ok=True)  # what other tests asked the shared home
     names = Collection(home, explorer_home["images"]).names
     app = create_app(home, explorer_home["images"])
     with TestClient(app, base_url="http://127.0.0.1:8765") as c:
@@ -381,8 +383,79 @@ def test_a_request_the_pipeline_answered_gets_the_same_chain(explorer_home: dict
             got = c.get("/api/path", params={"source": a, "target": b}).json()["chains"][0]
             assert got["path"] == other != fresh and got["earlier"] == {"kept": True,
                                                                          "reason": None}
-        a, b, fresh, _ = seen[0]
+        a, b, fresh, other = seen[0]
         pd.DataFrame({"chain_id": ["other"], "path": [[a, b]]}).to_parquet(
-            layout.answered_chains)
+            layout.answered_chains)  # the pipeline forgot it: the explorer still remembers
         again = c.get("/api/path", params={"source": a, "target": b}).json()["chains"][0]
-        assert again["path"] == fresh and "earlier" not in again
+        assert again["path"] == other and again["earlier"]["kept"]
+
+
+def test_the_explorer_answers_its_own_chains_again(explorer_home: dict, tmp_path: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """Every request the explorer answers is remembered (paths/explorer_chains.parquet): after
+    a restart it answers the same chain while it holds and nothing truly better appeared; the
+    latest LIMIT requests are kept; a table it cannot write is said once in the log and the
+    chains are kept in memory."""
+    import shutil
+    import time
+
+    import pandas as pd
+
+    from xdeg_pipeline.core.query import chain_id
+    from xdeg_pipeline.core.storage.layout import Layout
+    from xdeg_pipeline.explorer.answers import AnsweredChains
+
+    home = tmp_path / "home"
+    shutil.copytree(explorer_home["home"], home)
+    layout = Layout(home)
+    layout.explorer_chains.unlink(missing_ok=True)  # what other tests asked the shared home
+    names = Collection(home, explorer_home["images"]).names
+    with TestClient(create_app(home, explorer_home["images"]),
+                    base_url="http://127.0.0.1:8765") as c:
+        seen = None
+        for a, b in zip(names[:10], names[::-1][:10], strict=True):
+            two = c.get("/api/path", params={"source": a, "target": b,
+                                             "alternatives": 2}).json()["chains"]
+            pinned = c.get("/api/path", params=[("source", a), ("target", b), *(
+                ("chain", n) for n in two[1]["path"])]).json()["chains"][0]
+            if pinned["pin"]["better"] is None:
+                seen = (a, b, two[0]["path"], two[1]["path"])
+                break
+        assert seen is not None
+        a, b, fresh, other = seen
+        first = c.get("/api/path", params={"source": a, "target": b}).json()["chains"][0]
+        assert first["path"] == fresh and "earlier" not in first
+    table = pd.read_parquet(layout.explorer_chains).set_index("chain_id")
+    assert list(table.loc[chain_id(PathRequest(a, b)), "path"]) == fresh
+    assert len(table) >= 3  # every request answered, pinned ones not among them
+    # as if the explorer had answered the alternative before the graph changed
+    table.loc[chain_id(PathRequest(a, b)), "path"] = other
+    table.reset_index().to_parquet(layout.explorer_chains)
+    with TestClient(create_app(home, explorer_home["images"]),
+                    base_url="http://127.0.0.1:8765") as c:
+        again = c.get("/api/path", params={"source": a, "target": b}).json()["chains"][0]
+    assert again["path"] == other and again["earlier"] == {"kept": True, "reason": None}
+
+    small = AnsweredChains(layout.answered_chains, tmp_path / "own.parquet", limit=2)
+    for i, (x, y) in enumerate(zip(names[:3], names[3:6], strict=True)):
+        small.record(PathRequest(x, y), [x, f"mid{i}", y])
+    want = [names[2], "mid2", names[5]]
+    deadline = time.monotonic() + 10  # the writer thread writes it soon, unasked
+    kept = None
+    while time.monotonic() < deadline:
+        if (tmp_path / "own.parquet").exists():
+            kept = pd.read_parquet(tmp_path / "own.parquet")
+            if len(kept) and list(kept["path"].iloc[-1]) == want:
+                break
+        time.sleep(0.05)
+    assert kept is not None and len(kept) == 2 and list(kept["path"].iloc[-1]) == want
+
+    blocked = tmp_path / "blocked.parquet"
+    blocked.mkdir()  # not a file: every write fails
+    stuck = AnsweredChains(layout.answered_chains, blocked)
+    with caplog.at_level("WARNING", logger="xdeg.explorer"):
+        for i in range(3):
+            stuck.record(PathRequest(names[0], names[i + 1]), [names[0], names[i + 1]])
+            stuck.flush()
+    assert len([r for r in caplog.records if "cannot write" in r.getMessage()]) == 1
+    assert stuck.earlier(PathRequest(names[0], names[2])) == [names[0], names[2]]

@@ -56,8 +56,10 @@ def test_fifty_concurrent_path_requests_are_all_right(explorer_home: dict) -> No
             got = list(pool.map(lambda p: _get(_path_url(base, p)), requests))
     for params, (status, body), (want_status, want) in zip(requests, got, expected):
         assert status == want_status == 200
-        chain = body["chains"][0]
-        assert chain == want["chains"][0]
+        chain, first = body["chains"][0], want["chains"][0]
+        chain.pop("earlier", None)  # the second answer is the explorer's earlier one: kept
+        first.pop("earlier", None)
+        assert chain == first
         assert chain["path"][0] == params["source"] and chain["path"][-1] == params["target"]
         if params.get("mode") == "steps":
             assert len(chain["path"]) == int(params["steps"]) + 2

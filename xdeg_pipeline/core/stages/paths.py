@@ -13,6 +13,7 @@ import pandas as pd
 from xdeg_pipeline.core.pictures.markdown import UI_MAX_HEIGHT, UI_MAX_WIDTH
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
+from xdeg_pipeline.core.storage.layout import Layout
 
 if TYPE_CHECKING:  # core.query loads igraph: imported when paths are asked for, not by a build
     from xdeg_pipeline.core.query import ChainResult, Collection
@@ -56,11 +57,12 @@ def _answer(settings: Settings, pairs: list[tuple[str, str]], options: dict[str,
 
     requests = [PathRequest(s, t, **options) for s, t in pairs or [example_pair(collection)]]
     answered = answered_chains(files.answered_chains, report)
+    earlier = earlier_chains(files, report, answered)
     results: list[ChainResult] = []
     errors = []
     for request in requests:
         try:
-            chains = collection.find(request, answered.get(chain_id(request), ()))
+            chains = collection.find(request, earlier.get(chain_id(request), ()))
         except (LookupError, ValueError) as exc:
             report.warn(f"path {request.source!r} -> {request.target!r}: {exc}")
             errors.append({"source": request.source, "target": request.target,
@@ -90,6 +92,15 @@ def _answer(settings: Settings, pairs: list[tuple[str, str]], options: dict[str,
              "earlier_chains_kept": sum(n["kept"] for n in notes),
              "earlier_chains_changed": sum(not n["kept"] for n in notes)}
     return Outcome(state=state, writes=writes, facts=facts)
+
+
+def earlier_chains(files: Layout, report: Reporter,
+                   answered: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+    """{chain id: image names} of the chains people have seen: requested_paths' own
+    (``answered``, read from its table when None), then the explorer's for the requests
+    requested_paths has not answered (explorer/answers.py)."""
+    own = answered_chains(files.answered_chains, report) if answered is None else answered
+    return {**answered_chains(files.explorer_chains, report), **own}
 
 
 def answered_chains(path: Path, report: Reporter) -> dict[str, list[str]]:

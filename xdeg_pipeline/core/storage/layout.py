@@ -136,6 +136,12 @@ class Layout:
         return self.paths_dir / "answered_chains.parquet"
 
     @property
+    def explorer_chains(self) -> Path:
+        """The chains the explorer answered (first of each request), by chain id: it answers
+        them again, as requested_paths does its own (explorer/answers.py)."""
+        return self.paths_dir / "explorer_chains.parquet"
+
+    @property
     def failed_requests(self) -> Path:
         """The requested pairs that got no chain, with the reason."""
         return self.paths_dir / "failed_requests.parquet"

@@ -121,3 +121,44 @@ def test_a_refresh_answers_the_earlier_chain_again(metadata_home: dict) -> None:
     assert any("answered_chains.parquet" in w for w in warnings), warnings
     assert len(pd.read_parquet(layout.answered_chains)) == 1
     layout.answered_chains.unlink()
+
+
+def test_a_chain_the_explorer_answered_is_answered_again(metadata_home: dict) -> None:
+    """A request requested_paths has not answered but the explorer has (paths/
+    explorer_chains.parquet) gets the explorer's chain while it holds; requested_paths' own
+    answer comes first once it has one."""
+    from xdeg_pipeline.core.query import Collection, PathRequest, chain_id
+
+    settings = Settings.from_env(environ={}, home=metadata_home["home"],
+                                 images_dir=metadata_home["images"])
+    layout = settings.layout
+    layout.answered_chains.unlink(missing_ok=True)  # the home is shared by the module's tests
+    collection = Collection(metadata_home["home"], metadata_home["images"])
+    names = collection.names
+    found = None
+    for a, b in zip(names[:12], names[::-1][:12], strict=True):
+        best, other = collection.find(PathRequest(a, b, alternatives=2))
+        pin = collection.find(PathRequest(a, b, alternatives=2, chain=tuple(other.path)))[0].pin
+        if pin["better"] is None:
+            found = (a, b, best.path, other.path)
+            break
+    assert found is not None
+    a, b, best, other = found
+    layout.paths_dir.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"chain_id": [chain_id(PathRequest(a, b))], "path": [other]}).to_parquet(
+        layout.explorer_chains)
+    try:
+        first = requested_paths(settings, [(a, b)])
+        assert first.state["earlier_chains_kept"] == 1
+        assert list(pd.read_parquet(layout.requested_paths)["path"][0]) == other
+        pd.DataFrame({"chain_id": [chain_id(PathRequest(a, b))], "path": [best]}).to_parquet(
+            layout.answered_chains)
+        state = read_state(layout.home, "requested_paths")
+        state["outputs"][relative(layout.home, layout.answered_chains)] = record(
+            layout.answered_chains)
+        write_state(layout.home, "requested_paths", state)
+        requested_paths(settings, [(a, b)])  # its own answer first
+        assert list(pd.read_parquet(layout.requested_paths)["path"][0]) == best
+    finally:
+        layout.explorer_chains.unlink(missing_ok=True)
+        layout.answered_chains.unlink(missing_ok=True)
