@@ -92,6 +92,14 @@ def test_feature_throughput(bench: dict) -> None:
         "efficientnet_lite0", "resnet18"}
 
 
+def test_chain_stability(bench: dict) -> None:
+    out = run_benchmark(bench, "chain_stability", "--n", str(SAMPLE), "--pairs", "4",
+                        "--share", "0.1")
+    assert out["images"] == SAMPLE and out["added"] == 2 and out["pairs"] == 4
+    assert "the demo collection" in out["collection"]
+    assert 0 <= out["unchanged_fresh"] <= out["unchanged_remembered"] <= 1  # never worse
+
+
 def test_decode_once(bench: dict) -> None:
     out = run_benchmark(bench, "decode_once", "--n", "4", "--runtime", "torch")
     assert out["images"] == 4 and "the demo collection" in out["which"]
