@@ -293,3 +293,42 @@ def test_a_shared_chain_stays_in_a_browser(explorer_home: dict, browser, tmp_pat
         expect(page.locator("#pin-note")).to_contain_text("no longer possible", timeout=30_000)
         assert _chain(page) == best.path
     assert not errors, errors
+
+
+def test_the_page_says_when_the_chain_shown_before_changed(explorer_home: dict, browser,
+                                                           tmp_path: Path) -> None:
+    """A pair the explorer answered before (paths/explorer_chains.parquet) whose old chain no
+    longer holds: the page shows today's chain and says, as text, that and why it changed;
+    asked again it is the chain answered before and nothing is said."""
+    import shutil
+    from urllib.parse import urlencode
+
+    import pandas as pd
+
+    from xdeg_pipeline.core.query import Collection, PathRequest, chain_id
+    from xdeg_pipeline.core.storage.layout import Layout
+
+    home = tmp_path / "home"
+    shutil.copytree(explorer_home["home"], home)
+    layout = Layout(home)
+    best = Collection(home, explorer_home["images"]).find(PathRequest(SOURCE, TARGET))[0]
+    layout.paths_dir.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"chain_id": [chain_id(PathRequest(SOURCE, TARGET))],
+                  "path": [[SOURCE, "gone_<b>.png", TARGET]]}).to_parquet(layout.explorer_chains)
+    errors: list[str] = []
+    with running_explorer(home, explorer_home["images"]) as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{base}/?{urlencode([('source', SOURCE), ('target', TARGET)])}",
+                  wait_until="load")
+        note = page.locator("#earlier-note")
+        expect(note).to_contain_text("changed: an image of the earlier chain is no longer in "
+                                     "the collection", timeout=30_000)
+        assert _chain(page) == best.path
+        page.goto(f"{base}/?{urlencode([('source', SOURCE), ('target', TARGET)])}",
+                  wait_until="load")
+        page.wait_for_function("n => document.querySelectorAll("
+                               "\"ol.chain[data-alternative='0'] .item\").length === n",
+                               arg=len(best.path), timeout=30_000)
+        expect(page.locator("#earlier-note")).to_have_count(0)
+    assert not errors, errors

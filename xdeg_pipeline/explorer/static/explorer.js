@@ -236,6 +236,13 @@ async function findPath() {
   message(`${c.path.length} images, ${c.hops} steps, largest step ${c.largest_step.toFixed(3)}` +
     (body.chains.length > 1 ? `; ${body.chains.length} alternatives` : ""));
   pinNote(c.pin);
+  earlierNote(c.earlier);
+}
+
+function earlierNote(earlier) {  // this pair's chain answered before (explorer/answers.py)
+  if (!earlier || earlier.kept) return;
+  $("message").append(el("div", { id: "earlier-note", class: "muted",
+    text: `The chain shown before for this pair changed: ${earlier.reason}.` }));
 }
 
 function pinNote(pin) {  // a shared (pinned) chain: kept, no longer possible, or bettered today
