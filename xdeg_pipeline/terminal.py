@@ -131,6 +131,10 @@ def chain_lines(result) -> list[str]:
         step = f"  (+{result.steps[i - 1]:.4f})" if i else ""
         lines.append(f"  {i}. {show(name)}{step}")
     lines.append(f"  largest step {result.largest_step:.4f}, {len(result.path) - 1} steps")
+    earlier = getattr(result, "earlier", None)  # the chain answered before for this request
+    if earlier is not None:
+        lines.append("  the chain answered before" if earlier["kept"] else
+                     f"  the chain answered before changed: {show(earlier['reason'])}")
     records = getattr(result, "images", None) or {}
     credits = credits_line([records.get(n) for n in result.path]) if records else None
     if credits:

@@ -428,6 +428,11 @@ def test_path_answers_the_chain_people_saw(built: dict, capsys: pytest.CaptureFi
         pd.DataFrame({"chain_id": [key], "path": [other]}).to_parquet(layout.explorer_chains)
         chain = json.loads(_xdeg(capsys, "path", a, b, "--json")[1])
         assert chain["path"] == other and chain["earlier"] == {"kept": True, "reason": None}
+        assert "  the chain answered before" in _xdeg(capsys, "path", a, b)[1].splitlines()
+        pd.DataFrame({"chain_id": [key], "path": [[a, "gone.png", b]]}).to_parquet(
+            layout.explorer_chains)
+        text = _xdeg(capsys, "path", a, b)[1]
+        assert "the chain answered before changed: an image of the earlier chain is no " in text
         pd.DataFrame({"chain_id": [key], "path": [best]}).to_parquet(layout.answered_chains)
         chain = json.loads(_xdeg(capsys, "path", a, b, "--json")[1])  # the pipeline's first
         assert chain["path"] == best and chain["earlier"]["kept"]
