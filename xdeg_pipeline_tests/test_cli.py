@@ -409,19 +409,12 @@ def test_path_answers_the_chain_people_saw(built: dict, capsys: pytest.CaptureFi
 
     from xdeg_pipeline.core.query import Collection, PathRequest, chain_id
     from xdeg_pipeline.core.storage.layout import Layout
+    from xdeg_pipeline_tests.helpers.alternatives import unbeaten_alternatives
 
     layout = Layout(built["home"])
-    collection = Collection(built["home"], built["images"])
-    names = collection.names
-    found = None
-    for a, b in zip(names[:12], names[::-1][:12], strict=True):  # an alternative not beaten
-        best, other = collection.find(PathRequest(a, b, alternatives=2))
-        pin = collection.find(PathRequest(a, b, alternatives=2, chain=tuple(other.path)))[0].pin
-        if pin["better"] is None:
-            found = (a, b, best.path, other.path)
-            break
-    assert found is not None
-    a, b, best, other = found
+    found = unbeaten_alternatives(Collection(built["home"], built["images"]))
+    assert found
+    a, b, best, other = found[0]
     key = chain_id(PathRequest(a, b))
     layout.paths_dir.mkdir(parents=True, exist_ok=True)
     try:

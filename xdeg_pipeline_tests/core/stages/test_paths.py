@@ -11,6 +11,7 @@ from xdeg_pipeline.core.stage import Reporter
 from xdeg_pipeline.core.stages.paths import requested_paths
 from xdeg_pipeline.core.storage.integrity import record, relative
 from xdeg_pipeline.core.storage.state import read_state, write_state
+from xdeg_pipeline_tests.helpers.alternatives import unbeaten_alternatives
 from xdeg_pipeline_tests.helpers.metadata_home import LONELY, year_of
 
 
@@ -74,7 +75,7 @@ def test_a_refresh_answers_the_earlier_chain_again(metadata_home: dict) -> None:
     """requested_paths keeps every chain it answered (answered_chains.parquet): the next run
     answers it again while it holds, says when it changed and why, and starts afresh (with a
     warning) from an unreadable table."""
-    from xdeg_pipeline.core.query import Collection, PathRequest
+    from xdeg_pipeline.core.query import Collection
 
     settings = Settings.from_env(environ={}, home=metadata_home["home"],
                                  images_dir=metadata_home["images"])
@@ -82,12 +83,7 @@ def test_a_refresh_answers_the_earlier_chain_again(metadata_home: dict) -> None:
     layout.answered_chains.unlink(missing_ok=True)  # the home is shared by the module's tests
     collection = Collection(metadata_home["home"], metadata_home["images"])
     names = collection.names
-    pairs = []
-    for a, b in zip(names[:12], names[::-1][:12], strict=True):  # an alternative not beaten
-        best, other = collection.find(PathRequest(a, b, alternatives=2))
-        pin = collection.find(PathRequest(a, b, alternatives=2, chain=tuple(other.path)))[0].pin
-        if pin["better"] is None:
-            pairs.append((a, b, best.path, other.path))
+    pairs = unbeaten_alternatives(collection)
     assert pairs
     a, b, best, other = pairs[0]
     (c, d), options = (names[1], names[-2]), {"alternatives": 2}
@@ -133,17 +129,9 @@ def test_a_chain_the_explorer_answered_is_answered_again(metadata_home: dict) ->
                                  images_dir=metadata_home["images"])
     layout = settings.layout
     layout.answered_chains.unlink(missing_ok=True)  # the home is shared by the module's tests
-    collection = Collection(metadata_home["home"], metadata_home["images"])
-    names = collection.names
-    found = None
-    for a, b in zip(names[:12], names[::-1][:12], strict=True):
-        best, other = collection.find(PathRequest(a, b, alternatives=2))
-        pin = collection.find(PathRequest(a, b, alternatives=2, chain=tuple(other.path)))[0].pin
-        if pin["better"] is None:
-            found = (a, b, best.path, other.path)
-            break
-    assert found is not None
-    a, b, best, other = found
+    found = unbeaten_alternatives(Collection(metadata_home["home"], metadata_home["images"]))
+    assert found
+    a, b, best, other = found[0]
     layout.paths_dir.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"chain_id": [chain_id(PathRequest(a, b))], "path": [other]}).to_parquet(
         layout.explorer_chains)
