@@ -50,6 +50,7 @@ class _OwnTable:
     def __init__(self, path: Path, limit: int) -> None:
         self.path, self.limit = path, limit
         self.lock = threading.Lock()
+        self.write_lock = threading.Lock()  # one write at a time: a later table never loses
         self.chains: OrderedDict[str, list[str]] = OrderedDict(
             answered_chains(path, _reporter()))
         self.dirty = False
@@ -81,20 +82,21 @@ class _OwnTable:
 
     def flush(self) -> None:
         """Write the table now if it changed since the last write."""
-        with self.lock:
-            if not self.dirty or self.unwritable:
-                return
-            self.dirty = False
-            table = pd.DataFrame({"chain_id": list(self.chains),
-                                  "path": list(self.chains.values())})
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_parquet(table, self.path)
-        except OSError as exc:
+        with self.write_lock:
             with self.lock:
-                self.unwritable = True
-            log.warning("explorer: cannot write %s (%s); the chains it answers are kept in "
-                        "memory until it stops", self.path, exc)
+                if not self.dirty or self.unwritable:
+                    return
+                self.dirty = False
+                table = pd.DataFrame({"chain_id": list(self.chains),
+                                      "path": list(self.chains.values())})
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                write_parquet(table, self.path)
+            except OSError as exc:
+                with self.lock:
+                    self.unwritable = True
+                log.warning("explorer: cannot write %s (%s); the chains it answers are kept "
+                            "in memory until it stops", self.path, exc)
 
 
 def _reporter() -> Reporter:
