@@ -15,6 +15,7 @@ import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
 from xdeg_pipeline.core import params
+from xdeg_pipeline.core.graph.lean import LeanGraph
 from xdeg_pipeline.core.graph.near_duplicates import (
     StepScale,
     find_near_duplicates,
@@ -146,7 +147,7 @@ class PreviousLoad:
     params: dict
 
     @classmethod
-    def of(cls, graph: ig.Graph | None) -> PreviousLoad | None:
+    def of(cls, graph: ig.Graph | LeanGraph | None) -> PreviousLoad | None:
         """The load of ``graph`` (None when it has none, or no content hashes)."""
         if graph is None or "params" not in graph.attributes():
             return None

@@ -85,12 +85,14 @@ def _build(partition_above: int, inputs: StageInputs) -> Outcome:
 
 def _previous(files):
     """The hub load of the graph this build replaces (carried over), or None; only what
-    carrying it needs is kept (:class:`~xdeg_pipeline.core.paths.load.PreviousLoad`)."""
-    from xdeg_pipeline.core.graph.build import load_graph
+    carrying it needs is kept (:class:`~xdeg_pipeline.core.paths.load.PreviousLoad`), read as
+    arrays: no igraph object is built for it (4,000 images: 85 ms against 2.5 ms; 200,000
+    images and 4 million edges: 4.0 s against 0.04 s)."""
+    from xdeg_pipeline.core.graph.build import load_graph_lean
     from xdeg_pipeline.core.paths.load import PreviousLoad
 
     try:
-        return PreviousLoad.of(load_graph(files.similarity_graph, allowed_root=files.home))
+        return PreviousLoad.of(load_graph_lean(files.similarity_graph, allowed_root=files.home))
     except (OSError, ValueError, EOFError, ImportError, AttributeError,
             pickle.UnpicklingError):
         return None
