@@ -34,6 +34,7 @@ from scipy.sparse.csgraph import connected_components
 
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.distances import pair_distances
+from xdeg_pipeline.core.graph.lean import LeanGraph
 from xdeg_pipeline.core.graph.sampling import ranked_pairs, vertex_keys
 
 
@@ -56,13 +57,21 @@ def edge_ends(graph: ig.Graph) -> tuple[np.ndarray, np.ndarray]:
     return flat[0::2].copy(), flat[1::2].copy()
 
 
-def knn_edges_of(graph: ig.Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ends and weights of the graph's kNN edges (long-range landmark edges left out)."""
+def knn_edges_of(graph: ig.Graph | LeanGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ends and weights of the graph's kNN edges (long-range landmark edges left out), of an
+    igraph graph or of its lean form (arrays already)."""
     m = graph.ecount()
-    eu, ev = edge_ends(graph)
-    w = np.array(graph.es["weight"], dtype=np.float64) if m else np.zeros(0)
-    if m and "long" in graph.es.attributes():
-        keep = ~np.array(graph.es["long"], bool)
+    if isinstance(graph, LeanGraph):
+        eu, ev = graph.eu, graph.ev
+        edges = graph.edge_arrays
+        w = np.asarray(edges["weight"], dtype=np.float64) if m else np.zeros(0)
+        long = edges.get("long")
+    else:
+        eu, ev = edge_ends(graph)
+        w = np.array(graph.es["weight"], dtype=np.float64) if m else np.zeros(0)
+        long = graph.es["long"] if m and "long" in graph.es.attributes() else None
+    if m and long is not None:
+        keep = ~np.asarray(long, bool)
         eu, ev, w = eu[keep], ev[keep], w[keep]
     return eu, ev, w
 
@@ -164,7 +173,8 @@ def near_duplicates_of_edges(n: int, eu: np.ndarray, ev: np.ndarray, w: np.ndarr
                           near_duplicate_groups(n, eu, ev, w, near_dup), nearest)
 
 
-def find_near_duplicates(graph: ig.Graph, fraction: float | None = None) -> NearDuplicates:
+def find_near_duplicates(graph: ig.Graph | LeanGraph, fraction: float | None = None
+                         ) -> NearDuplicates:
     """The near-duplicate distance, natural step and groups of a similarity graph (the natural
     step of its ``path_scale`` where it has one and ``fraction`` is the default)."""
     eu, ev, w = knn_edges_of(graph)

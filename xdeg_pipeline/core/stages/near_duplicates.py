@@ -21,6 +21,7 @@ from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, Stag
 if TYPE_CHECKING:  # igraph, the graph and the path finder are imported only when a build
     import igraph as ig  # finds near-duplicates (0.8 s a build with nothing to do saves)
 
+    from xdeg_pipeline.core.graph.lean import LeanGraph
     from xdeg_pipeline.core.graph.near_duplicates import NearDuplicates
 
 NAME = "near_duplicates"
@@ -38,7 +39,7 @@ def near_duplicates(settings: Settings, report: Reporter | None = None) -> Stage
     return run_stage(stage, layout, report)
 
 
-def group_table(graph: ig.Graph, near: NearDuplicates) -> pd.DataFrame:
+def group_table(graph: ig.Graph | LeanGraph, near: NearDuplicates) -> pd.DataFrame:
     """One row per image in a group, largest groups first (then group, name)."""
     rows = []
     names = graph.vs["name"] if "name" in graph.vs.attributes() else [str(v) for v in
@@ -57,12 +58,12 @@ def group_table(graph: ig.Graph, near: NearDuplicates) -> pd.DataFrame:
 
 
 def _find(settings: Settings, inputs: StageInputs) -> Outcome:
-    from xdeg_pipeline.core.graph.build import load_graph
+    from xdeg_pipeline.core.graph.build import load_graph_lean
     from xdeg_pipeline.core.graph.near_duplicates import find_near_duplicates
     from xdeg_pipeline.core.query import label_for
 
     files = inputs.layout
-    graph = load_graph(files.similarity_graph, allowed_root=files.home)
+    graph = load_graph_lean(files.similarity_graph, allowed_root=files.home)  # arrays: no igraph
     near = find_near_duplicates(graph)
     table = group_table(graph, near)
     writes: dict = {files.near_duplicates: table}

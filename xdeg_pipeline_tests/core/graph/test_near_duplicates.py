@@ -68,3 +68,22 @@ def test_find_near_duplicates_of_a_graph_holds_the_series():
     assert summary["groups"] == len(groups)
     assert summary["largest_group"] == max(len(g) for g in groups)
     assert summary["images_in_groups"] == int(in_group.sum())
+
+
+def test_the_lean_graph_gives_the_same_near_duplicates():
+    """The near_duplicates stage reads the graph as arrays (LeanGraph): the same kNN edges
+    (long-range ones left out), groups and scale as the igraph graph."""
+    from xdeg_pipeline.core.graph.lean import LeanGraph
+    from xdeg_pipeline.core.graph.near_duplicates import knn_edges_of
+
+    X = points_with_series(seed=1)
+    graph = build_graph(knn_edges(X, 8), X)
+    graph.es["long"] = [i % 7 == 0 for i in range(graph.ecount())]  # as landmark edges are
+    lean = LeanGraph.of(graph)
+    for a, b in zip(knn_edges_of(graph), knn_edges_of(lean), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert len(knn_edges_of(lean)[0]) < graph.ecount()
+    ours, theirs = find_near_duplicates(graph), find_near_duplicates(lean)
+    np.testing.assert_array_equal(ours.labels, theirs.labels)
+    np.testing.assert_array_equal(ours.nearest, theirs.nearest)
+    assert ours.scale == theirs.scale
