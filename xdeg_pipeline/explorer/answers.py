@@ -90,7 +90,7 @@ class _OwnTable:
                 table = pd.DataFrame({"chain_id": list(self.chains),
                                       "path": list(self.chains.values())})
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.path.parent.mkdir(exist_ok=True)  # paths/, never a vanished data folder
                 write_parquet(table, self.path)
             except OSError as exc:
                 with self.lock:

@@ -459,3 +459,7 @@ def test_the_explorer_answers_its_own_chains_again(explorer_home: dict, tmp_path
             stuck.flush()
     assert len([r for r in caplog.records if "cannot write" in r.getMessage()]) == 1
     assert stuck.earlier(PathRequest(names[0], names[2])) == [names[0], names[2]]
+    gone = AnsweredChains(layout.answered_chains, tmp_path / "vanished" / "paths" / "x.parquet")
+    gone.record(PathRequest(names[0], names[1]), [names[0], names[1]])
+    gone.flush()  # a data folder that vanished is not made again
+    assert not (tmp_path / "vanished").exists()
