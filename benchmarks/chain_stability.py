@@ -26,11 +26,12 @@ import json
 import random
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 from benchmarks.demo_collection import real_collections
 from benchmarks.feature_throughput import make_images
+from benchmarks.incremental import _build, _copy
+from benchmarks.quality_data import list_images
 
 
 def _ask(client, pairs: list[tuple[str, str]]) -> list[dict]:
@@ -41,23 +42,6 @@ def _ask(client, pairs: list[tuple[str, str]]) -> list[dict]:
             raise SystemExit(f"/api/path {a} -> {b}: {r.status_code} {r.text[:300]}")
         out.append(r.json()["chains"][0])
     return out
-
-
-def _build(images: Path, home: Path) -> float:
-    from xdeg_pipeline.core.settings import Settings
-    from xdeg_pipeline.runs import run_build
-
-    t0 = time.perf_counter()
-    run_build(quiet=True, settings=Settings.from_env({}, home=home, images_dir=images,
-                                                      progress="off"))
-    return time.perf_counter() - t0
-
-
-def _copy(files: list[Path], source: Path, dest: Path) -> None:
-    for f in files:
-        target = dest / f.relative_to(source)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(f, target)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,14 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     from xdeg_pipeline.explorer.app import create_app
 
     (source,), which = real_collections([args.images] if args.images else None, args.n)
-    exts = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
-    files = sorted(p for p in source.rglob("*") if p.suffix.lower() in exts)[: args.n]
+    files = list_images(source)[: args.n]
     print(f"collection: {which}; {len(files)} images")
     work = Path(tempfile.mkdtemp(prefix="xdeg-stability-"))
     try:
         images, home = work / "images", work / "home"
-        _copy(files, source, images)
-        first_s = _build(images, home)
+        _copy(source, images, files)
+        first_s, _ = _build(images, home, True)  # run_build in this process
         names = Collection(home, images).names
         rng = random.Random(args.seed)
         pairs = []
@@ -97,16 +80,16 @@ def main(argv: list[str] | None = None) -> int:
             before = _ask(client, pairs)
             count = max(1, round(args.share * len(files)))
             if args.far is not None:
-                far = sorted(p for p in args.far.rglob("*") if p.suffix.lower() in exts)
+                far = list_images(args.far)
                 far = random.Random(args.seed).sample(far, min(count, len(far)))
-                _copy(far, args.far, images / "added")
+                _copy(args.far, images / "added", far)
                 kind = f"{len(far)} images of {args.far}"
             else:
                 far = make_images(images / "added", count)
                 kind = f"{len(far)} generated photographs"
             added = {f"added/{p.name}" for p in far} if args.far is None else {
                 f"added/{p.relative_to(args.far)}" for p in far}
-            second_s = _build(images, home)
+            second_s, _ = _build(images, home, True)
             app.state.live.reload_now()
             kept = _ask(client, pairs)
         Layout(home).explorer_chains.unlink(missing_ok=True)

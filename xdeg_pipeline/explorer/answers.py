@@ -29,18 +29,11 @@ from xdeg_pipeline.core.query import PathRequest, chain_id
 from xdeg_pipeline.core.stage import Reporter
 from xdeg_pipeline.core.stages.paths import answered_chains
 from xdeg_pipeline.core.storage.atomic import write_parquet
+from xdeg_pipeline.core.storage.integrity import stat_signature
 
 log = logging.getLogger("xdeg.explorer")
 LIMIT = 10_000  # requests the explorer remembers (the latest; ~0.5 MB of parquet, 25 ms)
 FLUSH_DELAY = 0.5  # seconds between two writes of the explorer's table
-
-
-def _signature(path: Path) -> tuple | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 class _OwnTable:
@@ -121,7 +114,7 @@ class AnsweredChains:
         pipeline's (re-read when its table changes), else the explorer's own."""
         key = chain_id(request)
         with self._lock:
-            sig = _signature(self.pipeline_file)
+            sig = stat_signature(self.pipeline_file)
             if sig != self._pipeline_sig:
                 self._pipeline_sig = sig
                 self._pipeline = ({} if sig is None

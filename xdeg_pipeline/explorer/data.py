@@ -17,6 +17,7 @@ from xdeg_pipeline.core.pictures.thumbnails import ThumbnailStore
 from xdeg_pipeline.core.pictures.visuals import thumbnail_store
 from xdeg_pipeline.core.query import ChainResult, Collection, PathRequest
 from xdeg_pipeline.core.resolve import AmbiguousName, NameNotFound
+from xdeg_pipeline.core.storage.integrity import stat_signature
 from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline.core.storage.tables import read_rejected
 from xdeg_pipeline.explorer.answers import AnsweredChains
@@ -232,14 +233,7 @@ def _signature(home: Path) -> tuple:
     layout = Layout(home)
     files = [layout.similarity_graph, layout.raw_images, layout.collection_map,
              layout.rejected_images, layout.atlas_sheets]
-    out = []
-    for f in files:
-        try:
-            st = f.stat()
-            out.append((st.st_size, st.st_mtime_ns, st.st_ino))
-        except FileNotFoundError:
-            out.append(None)
-    return tuple(out)
+    return tuple(stat_signature(f) for f in files)
 
 
 class LiveData:
