@@ -45,6 +45,7 @@ import torch
 
 from benchmarks import runtimes as rt
 from benchmarks.demo_collection import real_collections
+from xdeg_pipeline.core.features.device import as_torch
 from xdeg_pipeline.core.features.extractor import FeatureExtractor
 from xdeg_pipeline.core.features.runner import TorchRunner
 
@@ -139,7 +140,7 @@ def model_alone(fx: FeatureExtractor, n_images: int, seconds: float, runner=None
     bs, s = fx.batch_size, fx.spec.image_size
     gen = torch.Generator().manual_seed(0)
     inputs = [torch.randint(0, 256, (bs, s, s, 3), dtype=torch.uint8, generator=gen)
-              .to(fx.device).permute(0, 3, 1, 2) for _ in range(3)]
+              .to(as_torch(fx.device)).permute(0, 3, 1, 2) for _ in range(3)]
     runner.collect(runner.launch(inputs[0], None))
     _sync(fx.device)
     done, i, pending = 0, 0, None
@@ -212,11 +213,11 @@ def naive_loop(fx: FeatureExtractor, paths: list[Path]) -> float:
     model = fx.model
     with torch.inference_mode():  # warm-up (cudnn autotuning for batch 1) is not timed
         for p in paths[:3]:
-            model(tf(Image.open(p).convert("RGB")).unsqueeze(0).to(fx.device)).cpu()
+            model(tf(Image.open(p).convert("RGB")).unsqueeze(0).to(as_torch(fx.device))).cpu()
     t0 = time.perf_counter()
     with torch.inference_mode():
         for p in paths:
-            x = tf(Image.open(p).convert("RGB")).unsqueeze(0).to(fx.device)
+            x = tf(Image.open(p).convert("RGB")).unsqueeze(0).to(as_torch(fx.device))
             model(x).cpu()
     return len(paths) / (time.perf_counter() - t0)
 

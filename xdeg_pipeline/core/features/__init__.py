@@ -8,7 +8,9 @@ One responsibility per module, in the order the pixels travel:
 * :mod:`.loading`: batching and loading (inline threads, worker processes, raw JPEG readers);
 * :mod:`.nvjpeg`: the GPU JPEG path (CUDA only, its own cache key);
 * :mod:`.inputs`: loaded batches -> uint8 images on the device (CUDA streams, ready events);
-* :mod:`.runner`: the model runner, i.e. the inference runtime (torch today);
+* :mod:`.runner`: the model runner seam and torch's runner; :mod:`.runtime` picks the
+  inference runtime (:mod:`.openvino_runner`, :mod:`.onnx_runner`) and :mod:`.export` its
+  cached model (:mod:`.uint8_model`: the torch half, needed only to export);
 * :mod:`.device`: device policy (device, default batch, workers, threads, autocast);
 * :mod:`.extractor`: :class:`FeatureExtractor`, which ties them together.
 

@@ -16,37 +16,18 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
-from xdeg_pipeline.core.features.backbones import BackboneSpec
-from xdeg_pipeline.core.features.spec import key_name
+from xdeg_pipeline.core.features.spec import BackboneSpec, key_name
 from xdeg_pipeline.core.storage.atomic import write_bytes, write_with
 
 EXPORT_VERSION = 1  # bump when the exported graph changes (input layout, normalisation, opset)
 OPSET = 17
 PROBE_BATCH = 2
 PROBE_MIN_COSINE = 0.999
-
-
-class _Uint8Features(nn.Module):
-    """``(N, S, S, 3)`` uint8 -> ``(N, dim)`` features: layout, scale and normalisation inside."""
-
-    def __init__(self, model: nn.Module, spec: BackboneSpec) -> None:
-        super().__init__()
-        self.model = model
-        mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, 3, 1, 1)
-        std = torch.tensor(spec.std, dtype=torch.float32).view(1, 3, 1, 1)
-        self.register_buffer("scale", 1.0 / (255.0 * std))
-        self.register_buffer("shift", -mean / std)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.permute(0, 3, 1, 2).float()
-        return self.model(x * self.scale + self.shift)
 
 
 def model_stem(spec: BackboneSpec) -> str:
@@ -75,12 +56,6 @@ def probe_input(spec: BackboneSpec, batch: int = PROBE_BATCH) -> np.ndarray:
     return out
 
 
-def torch_features(model: nn.Module, spec: BackboneSpec, x: np.ndarray) -> np.ndarray:
-    """torch's features of a ``(N, S, S, 3)`` uint8 batch (the reference a runtime must match)."""
-    with torch.inference_mode():
-        return _Uint8Features(model, spec).eval()(torch.from_numpy(x)).numpy()
-
-
 def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
     """Smallest row-wise cosine similarity of two ``(n, d)`` arrays."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
@@ -88,19 +63,23 @@ def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(cos.min())
 
 
-ModelSource = nn.Module | Callable[[], nn.Module]  # the module, or how to load it
+ModelSource = Any  # an ``nn.Module``, or a callable that loads it (``Callable[[], nn.Module]``)
 
 
 def export_onnx(model: ModelSource, spec: BackboneSpec, cache_dir: Path) -> Path:
     """The backbone's ONNX model in ``cache_dir``: exported (and its probe written) unless a
-    complete pair is already there, in which case the torch model is never loaded. Returns
-    the model's path."""
+    complete pair is already there, in which case neither torch nor the model is loaded.
+    Returns the model's path."""
     target, probe = model_file(cache_dir, spec), probe_file(cache_dir, spec)
     if target.is_file() and probe.is_file():
         return target
-    if not isinstance(model, nn.Module):
+    import torch
+
+    from xdeg_pipeline.core.features.uint8_model import Uint8Features, torch_features
+
+    if not isinstance(model, torch.nn.Module):
         model = model()
-    wrapped = _Uint8Features(model.float().eval(), spec).eval()
+    wrapped = Uint8Features(model.float().eval(), spec).eval()
     x = torch.from_numpy(probe_input(spec))
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():

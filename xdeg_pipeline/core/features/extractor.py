@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
-from xdeg_pipeline.core.features.backbones import load_backbone
 from xdeg_pipeline.core.features.device import (
     choose_device,
+    cpu_threads,
     default_batch_size,
     default_num_workers,
     default_reader_threads,
@@ -30,6 +28,10 @@ from xdeg_pipeline.core.features.spec import (
 from xdeg_pipeline.core.images.thumbnail import ThumbnailJob
 from xdeg_pipeline.core.progress import ProgressFn
 
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
 
 class FeatureExtractor:
     """Pooled CNN features of image files, streamed onto one device.
@@ -43,7 +45,8 @@ class FeatureExtractor:
     ``runtime`` (:mod:`.runtime`): the inference runtime, ``auto`` by default (on CPU the
     measured fastest, whose exported model is cached in ``model_cache``; torch without that
     folder or off CPU). The runner is built on first use, so an extractor made only for its
-    ``cache_key`` costs no export. ``fit``: how a picture goes onto the model's square
+    ``cache_key`` costs no export; on a machine with no GPU and the exported model cached,
+    torch is never imported (:mod:`.device`). ``fit``: how a picture goes onto the model's square
     (:data:`.preprocess.FITS`).
     """
 
@@ -88,7 +91,7 @@ class FeatureExtractor:
         if self._runner is None and self.onnx_file is not None:
             from xdeg_pipeline.core.features.onnx_model import OnnxModelRunner
 
-            self._runner = OnnxModelRunner(self.onnx_file, self.spec, torch.get_num_threads())
+            self._runner = OnnxModelRunner(self.onnx_file, self.spec, cpu_threads())
         if self._runner is None:
             self._runner = self.choice.build(lambda: self.torch_model, self.spec, self.device,
                                              self.batch_size)
@@ -110,6 +113,8 @@ class FeatureExtractor:
         """The backbone as a torch module (loaded on first use: an inference runtime with a
         cached export never needs it)."""
         if self._torch_model is None:
+            from xdeg_pipeline.core.features.backbones import load_backbone
+
             model, spec = load_backbone(*self._backbone)
             if spec != self.spec:
                 raise RuntimeError(f"weights changed while running: {spec} != {self.spec}")
@@ -126,8 +131,9 @@ class FeatureExtractor:
         suffix = KEY_SUFFIX.get(self.runtime, "") if KEY_SUFFIX else ""
         return cache_key(self.spec, self.fit, self.gpu_decode, suffix)
 
-    def features_from_uint8(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, S, S) uint8 on the device -> (N, dim) features (device tensor, async)."""
+    def features_from_uint8(self, x: Any) -> torch.Tensor:
+        """(N, 3, S, S) uint8 on the device (or (N, S, S, 3) numpy on the CPU) -> (N, dim)
+        features (device tensor, async)."""
         return self.runner.features_from_uint8(x)
 
     def load_plan(self) -> LoadPlan:

@@ -30,8 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch.utils.data import DataLoader, Dataset
 
 from xdeg_pipeline.core.features.jpeg_header import nvjpeg_candidate
 from xdeg_pipeline.core.features.preprocess import (
@@ -75,9 +73,10 @@ class LoadedBatch:
     failures: list[tuple[int, str]] = field(default_factory=list)
 
 
-class BatchDataset(Dataset):
+class BatchDataset:
     """Item ``b`` = batch ``b`` of paths, decoded (in a worker process or a thread) into ring
-    slot ``b % K`` (and writes the thumbnails ``thumbs`` asks for)."""
+    slot ``b % K`` (and writes the thumbnails ``thumbs`` asks for). A map-style dataset for
+    torch's DataLoader (worker processes), which is imported only when workers are asked for."""
 
     def __init__(self, paths: Sequence[Path], batches: list[list[int]], size: int,
                  ring: Ring, raw_jpeg: bool, threads: int = 0, fit: str = DEFAULT_FIT,
@@ -99,8 +98,7 @@ class BatchDataset(Dataset):
         if self.threads > 1 and not self.raw_jpeg:
             return self._decode_threaded(b)
         slot = b % self.ring.images.shape[0]
-        arr = self.ring.images[slot].numpy()
-        buf = self.ring.bytes[slot].numpy()
+        arr, buf = self.ring.slot(slot)
         out = LoadedBatch(slot, [])
         made: list[tuple[int, bytes]] = []
         for i in self.batches[b]:
@@ -146,7 +144,7 @@ class BatchDataset(Dataset):
 
         members = self.batches[b]
         slot = b % self.ring.images.shape[0]
-        arr = self.ring.images[slot].numpy()
+        arr = self.ring.slot(slot)[0]
         made: list[tuple[int, bytes]] = []  # appended to by the threads (list.append is atomic)
 
         def one(pos: int) -> str | None:
@@ -217,6 +215,8 @@ def _identity(x: Any) -> Any:
 
 
 def _worker_init(_: int) -> None:
+    import torch
+
     torch.set_num_threads(1)
 
 
@@ -247,6 +247,8 @@ def load_batches(paths: Sequence[Path], plan: LoadPlan, rings: RingPool, extra_s
         ds = BatchDataset(paths, batches, size, ring, raw_jpeg=False, threads=threads, fit=fit,
                           thumbs=thumbs)
         return inline(ds), ring
+    from torch.utils.data import DataLoader
+
     ds = BatchDataset(paths, batches, size, ring, raw_jpeg=False, fit=fit, thumbs=thumbs)
     loader = DataLoader(ds, batch_size=None, shuffle=False, num_workers=workers,
                         collate_fn=_identity, pin_memory=False, prefetch_factor=PREFETCH,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from xdeg_pipeline.core.features.device import as_torch
 from xdeg_pipeline.core.features.loading import LoadedBatch
 from xdeg_pipeline.core.features.preprocess import (
     DEFAULT_FIT,
@@ -41,7 +42,8 @@ def decode_raw_jpegs(item: LoadedBatch, ring: Ring, paths: Sequence[Path], size:
     if not jidx:
         return [], None
     off = item.joff
-    buf = ring.bytes[item.slot]
+    device = as_torch(device)
+    buf = torch.from_numpy(ring.slot(item.slot)[1])
     blobs = [buf[off[j]:off[j + 1]] for j in range(len(off) - 1)]
     blobs += [torch.frombuffer(bytearray(e), dtype=torch.uint8) for e in item.jextra]
     with warnings.catch_warnings():

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
+from xdeg_pipeline.core.features.onnx_runner import nchw
 from xdeg_pipeline.core.features.spec import BackboneSpec, ModelOptions, model_fit
 
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
@@ -90,14 +90,16 @@ class OnnxModelRunner:
         x = (x.astype(np.float32) * self._scale + self._shift).astype(np.float32)
         return pooled(self.session.run(None, {self._input: x})[0])
 
-    def launch(self, x: torch.Tensor, ready: Any) -> Future:
-        return self._pool.submit(self.run, x.contiguous().numpy())
+    def launch(self, x: Any, ready: Any) -> Future:
+        return self._pool.submit(self.run, nchw(x))
 
     def collect(self, launched: Future) -> np.ndarray:
         return np.asarray(launched.result(), dtype=np.float32)
 
-    def features_from_uint8(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.run(x.contiguous().numpy()))
+    def features_from_uint8(self, x: Any) -> Any:
+        import torch
+
+        return torch.from_numpy(self.run(nchw(x)))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

@@ -12,12 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 
-def nhwc(x: torch.Tensor) -> np.ndarray:
-    """``(N, 3, S, S)`` uint8 (often a view of ``(N, S, S, 3)`` ring memory) -> NHWC numpy."""
+def nhwc(x: Any) -> np.ndarray:
+    """A prepared batch as contiguous ``(N, S, S, 3)`` numpy: the CPU input side's own
+    NHWC array as it is, or a ``(N, 3, S, S)`` tensor (often a view of NHWC ring memory)."""
+    if isinstance(x, np.ndarray):
+        return np.ascontiguousarray(x)
     return x.permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def nchw(x: Any) -> np.ndarray:
+    """A prepared batch as contiguous ``(N, 3, S, S)`` numpy (NHWC numpy, or an NCHW tensor)."""
+    if isinstance(x, np.ndarray):
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    return x.contiguous().numpy()
 
 
 class OnnxRunner:
@@ -44,13 +53,15 @@ class OnnxRunner:
         """Features of a ``(N, S, S, 3)`` uint8 batch (blocking)."""
         return self.session.run(None, {self._input: x})[0]
 
-    def launch(self, x: torch.Tensor, ready: Any) -> Future:
+    def launch(self, x: Any, ready: Any) -> Future:
         return self._pool.submit(self.run, nhwc(x))
 
     def collect(self, launched: Future) -> np.ndarray:
         return np.asarray(launched.result(), dtype=np.float32)
 
-    def features_from_uint8(self, x: torch.Tensor) -> torch.Tensor:
+    def features_from_uint8(self, x: Any) -> Any:
+        import torch
+
         return torch.from_numpy(self.run(nhwc(x)))
 
     def close(self) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from xdeg_pipeline.core.features.onnx_runner import nhwc
 
@@ -51,7 +50,7 @@ class OpenVinoRunner:
         self._compiled[n] = (compiled, requests)
         return n, requests
 
-    def launch(self, x: torch.Tensor, ready: Any) -> tuple[Any, int]:
+    def launch(self, x: Any, ready: Any) -> tuple[Any, int]:
         arr = nhwc(x)
         n = arr.shape[0]
         b, requests = self._requests(n)
@@ -69,9 +68,11 @@ class OpenVinoRunner:
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """Features of a ``(N, S, S, 3)`` uint8 batch (blocking)."""
-        return self.collect(self.launch(torch.from_numpy(x).permute(0, 3, 1, 2), None))
+        return self.collect(self.launch(x, None))
 
-    def features_from_uint8(self, x: torch.Tensor) -> torch.Tensor:
+    def features_from_uint8(self, x: Any) -> Any:
+        import torch
+
         return torch.from_numpy(self.collect(self.launch(x, None)))
 
     def close(self) -> None:

@@ -24,14 +24,15 @@ import math
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from xdeg_pipeline.core.features.spec import DEFAULT_FIT, FITS, check_fit, parse_model_fit
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["DEFAULT_FIT", "FITS", "Geometry", "check_fit", "crop_resize", "decode_file",
            "decode_side", "draft_size", "fit_resize", "geometry", "jpeg_scale",
@@ -155,6 +156,9 @@ def preprocess_decoded(images: Sequence[torch.Tensor], size: int,
 
     Emulates :func:`preprocess_file` on any device; images of one shape are done as a batch.
     """
+    import torch
+    import torch.nn.functional as F
+
     n = len(images)
     device = images[0].device if n else torch.device("cpu")
     out = torch.full((n, 3, size, size), PAD_VALUE, dtype=torch.uint8, device=device)

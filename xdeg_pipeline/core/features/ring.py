@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import torch
+from typing import Any
+
+import numpy as np
 
 
 class Ring:
@@ -13,17 +15,27 @@ class Ring:
     Safety: the loader returns batches in order and keeps at most ``workers * prefetch``
     batches in flight, so slot ``b % K`` is rewritten only ``K`` batches later, when the
     consumer is done with batch ``b`` (``K = workers * prefetch + 3``).
+
+    Slots neither shared nor page-locked (the CPU default: decoding in this process) are
+    numpy arrays, so that path never imports torch; :meth:`slot` reads either kind as numpy.
     """
 
     def __init__(self, slots: int, batch: int, size: int, byte_cap: int, shared: bool,
                  pin: bool) -> None:
         self.shape = (slots, batch, size, size, byte_cap)
+        self._registered: list[int] = []
+        self.pinned = False
+        if not shared and not pin:
+            self.images: Any = np.empty((slots, batch, size, size, 3), dtype=np.uint8)
+            self.bytes: Any = np.empty((slots, max(byte_cap, 1)), dtype=np.uint8)
+            return
+        import torch
+
         self.images = torch.empty((slots, batch, size, size, 3), dtype=torch.uint8)
         self.bytes = torch.empty((slots, max(byte_cap, 1)), dtype=torch.uint8)
         if shared:
             self.images.share_memory_()
             self.bytes.share_memory_()
-        self._registered: list[int] = []
         if pin:
             cudart = torch.cuda.cudart()
             for t in (self.images, self.bytes):
@@ -32,8 +44,17 @@ class Ring:
                     self._registered.append(t.data_ptr())
         self.pinned = len(self._registered) == 2
 
+    def slot(self, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """Slot ``b``'s images ``(batch, S, S, 3)`` and bytes as numpy arrays (no copy)."""
+        images, raw = self.images[b], self.bytes[b]
+        if isinstance(images, np.ndarray):
+            return images, raw
+        return images.numpy(), raw.numpy()
+
     def close(self) -> None:
         if self._registered:
+            import torch
+
             cudart = torch.cuda.cudart()
             for ptr in self._registered:
                 cudart.cudaHostUnregister(ptr)

@@ -1,7 +1,8 @@
 """Model runners: uint8 images on the device -> pooled features. The inference-runtime seam.
 
-A runner gets ``(N, 3, S, S)`` uint8 batches as the input side prepared them (on the
-extractor's device, with a CUDA ready event or ``None``) and owns everything after: the
+A runner gets uint8 batches as the input side prepared them (``(N, 3, S, S)`` tensors on the
+extractor's device with a CUDA ready event, or on the CPU ``(N, S, S, 3)`` numpy arrays and
+``None``) and owns everything after: the
 normalisation (step 3 of :mod:`.preprocess`), the network, its precision and streams, and the
 copy back to host memory. :meth:`ModelRunner.launch` starts a batch and returns at once
 where the hardware allows; :meth:`ModelRunner.collect` waits for it. The extractor launches
@@ -21,8 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from xdeg_pipeline.core.features.backbones import BackboneSpec
-from xdeg_pipeline.core.features.device import autocast_dtype
+from xdeg_pipeline.core.features.device import CpuDevice, as_torch, autocast_dtype
+from xdeg_pipeline.core.features.spec import BackboneSpec
 
 
 class ModelRunner(Protocol):
@@ -30,8 +31,8 @@ class ModelRunner(Protocol):
 
     name: str
 
-    def launch(self, x: torch.Tensor, ready: Any) -> Any:
-        """Start the model on ``x`` (uint8, on the device) once ``ready`` has fired."""
+    def launch(self, x: Any, ready: Any) -> Any:
+        """Start the model on ``x`` (uint8, as prepared) once ``ready`` has fired."""
         ...
 
     def collect(self, launched: Any) -> np.ndarray:
@@ -44,8 +45,9 @@ class TorchRunner:
 
     name = "torch"
 
-    def __init__(self, model: nn.Module, spec: BackboneSpec, device: torch.device) -> None:
-        self.device = device
+    def __init__(self, model: nn.Module, spec: BackboneSpec,
+                 device: torch.device | CpuDevice) -> None:
+        self.device = device = as_torch(device)
         self._stream = torch.cuda.Stream(device) if device.type == "cuda" else None
         self.amp_dtype = autocast_dtype(device)
         if device.type == "cuda":
@@ -56,8 +58,11 @@ class TorchRunner:
         self._scale = (1.0 / (255.0 * std)).to(device)
         self._shift = (-mean / std).to(device)
 
-    def features_from_uint8(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, S, S) uint8 on the device -> (N, dim) features (device tensor, async)."""
+    def features_from_uint8(self, x: Any) -> torch.Tensor:
+        """(N, 3, S, S) uint8 on the device, or (N, S, S, 3) numpy on the CPU -> (N, dim)
+        features (device tensor, async)."""
+        if isinstance(x, np.ndarray):
+            x = torch.from_numpy(x).permute(0, 3, 1, 2)
         with torch.inference_mode():
             x = x.contiguous(memory_format=torch.channels_last).float()
             x = torch.addcmul(self._shift, x, self._scale)
@@ -66,7 +71,7 @@ class TorchRunner:
                     return self.model(x)
             return self.model(x)
 
-    def launch(self, x: torch.Tensor, ready: Any) -> Any:
+    def launch(self, x: Any, ready: Any) -> Any:
         """Start the model on a batch; returns what :meth:`collect` turns into features.
 
         On CUDA the model runs on the runner's stream and the features are copied

@@ -28,12 +28,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import nn
-
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.features import export
-from xdeg_pipeline.core.features.backbones import BackboneSpec
+from xdeg_pipeline.core.features.device import cpu_threads
+from xdeg_pipeline.core.features.spec import BackboneSpec
 
 RUNTIMES: tuple[str, ...] = params.INFERENCE_RUNTIMES
 CPU_PREFERENCE: tuple[str, ...] = params.CPU_RUNTIME_PREFERENCE  # evidence in params
@@ -61,7 +59,7 @@ def check_runtime(name: str | None) -> str:
     return name
 
 
-def candidates(runtime: str, device: torch.device, model_cache: Path | None) -> tuple[str, ...]:
+def candidates(runtime: str, device: Any, model_cache: Path | None) -> tuple[str, ...]:
     """The runtimes to try, in order (torch, the fallback, is always the last)."""
     runtime = check_runtime(runtime)
     if device.type != "cpu" or runtime == "torch":
@@ -120,22 +118,26 @@ class RuntimeChoice:
             self._tmp = tempfile.TemporaryDirectory(prefix="xdeg-models-")
         return Path(self._tmp.name)
 
-    def build(self, model: export.ModelSource, spec: BackboneSpec, device: torch.device,
+    def build(self, model: export.ModelSource, spec: BackboneSpec, device: Any,
               batch: int = 1) -> Any:
         """The runner for ``model`` on ``device`` (a :class:`~.runner.ModelRunner`), for
         batches of usually ``batch`` images. ``model`` may be a loader, called only when the
-        torch module is needed (an export, or torch itself)."""
-        from xdeg_pipeline.core.features.runner import TorchRunner
-
+        torch module is needed (an export, or torch itself); with a cached export, torch is
+        never imported. ``device``: a ``torch.device`` or :data:`.device.CPU`."""
         names = candidates(self.runtime, device, self.model_cache)
-        threads = torch.get_num_threads()
+        threads = cpu_threads()
         for name, nxt in zip(names, names[1:]):
             try:
                 return self._try(name, model, spec, threads, batch)
             except Exception as exc:  # a missing or broken runtime is never fatal
                 self._warn(f"xdeg: the {name} runtime is not usable ({_one_line(exc)}); "
                            f"using {nxt}")
-        return TorchRunner(model if isinstance(model, nn.Module) else model(), spec, device)
+        import torch
+
+        from xdeg_pipeline.core.features.runner import TorchRunner
+
+        module = model if isinstance(model, torch.nn.Module) else model()
+        return TorchRunner(module, spec, device)
 
     def _try(self, name: str, model: export.ModelSource, spec: BackboneSpec, threads: int,
              batch: int) -> Any:

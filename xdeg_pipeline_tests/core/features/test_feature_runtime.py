@@ -91,6 +91,43 @@ def test_default_runtime_same_features_and_cache_key(files, torch_ref, model_cac
     assert not list(model_cache.glob(".*.tmp"))
 
 
+_WITHOUT_TORCH = """
+import json, sys
+import numpy as np
+from xdeg_pipeline.core.features.extractor import FeatureExtractor
+files, cache, out = json.loads(sys.argv[1])
+fx = FeatureExtractor("efficientnet_lite0", batch_size=2, model_cache=cache)
+feats, fails = fx.extract(files)
+np.save(out, feats)
+print(json.dumps({"torch": "torch" in sys.modules, "runtime": fx.runtime,
+                  "failed": sorted(fails)}))
+"""
+
+
+@pytest.mark.skipif(not (HAS_ORT or HAS_OV), reason="no inference runtime installed")
+def test_a_cached_model_computes_without_torch(files, torch_ref, model_cache, tmp_path):
+    """On a machine with no GPU and the exported model cached, a process computes features
+    without importing torch (1.8 s of every build that has new images), and they are
+    torch's."""
+    import json
+    import subprocess
+
+    from xdeg_pipeline.core.features.device import gpu_possible
+
+    if gpu_possible():
+        pytest.skip("a GPU may be here: torch decides the device")
+    out = tmp_path / "feats.npy"
+    args = json.dumps([[str(f) for f in files], str(model_cache), str(out)])
+    done = subprocess.run([sys.executable, "-c", _WITHOUT_TORCH, args], capture_output=True,
+                          text=True, check=True)
+    said = json.loads(done.stdout.strip().splitlines()[-1])
+    assert said["torch"] is False and said["runtime"] != "torch"
+    ref, ref_fail = torch_ref
+    assert said["failed"] == sorted(ref_fail)
+    ok = [i for i in range(len(files)) if i not in ref_fail]
+    _same(np.load(out), ref, ok)
+
+
 @pytest.mark.parametrize("name", [n for n, ok in (("openvino", HAS_OV),
                                                    ("onnxruntime", HAS_ORT)) if ok])
 def test_each_runtime_matches_torch_at_any_batch(name, files, torch_ref, model_cache):

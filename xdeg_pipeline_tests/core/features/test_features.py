@@ -10,8 +10,9 @@ import torch
 from PIL import Image
 from skimage import data as skdata
 
+from xdeg_pipeline.core.features import device as device_policy
 from xdeg_pipeline.core.features import loading
-from xdeg_pipeline.core.features.device import choose_device
+from xdeg_pipeline.core.features.device import CPU, choose_device
 from xdeg_pipeline.core.features.extractor import FeatureExtractor
 from xdeg_pipeline.core.features.jpeg_header import nvjpeg_candidate
 from xdeg_pipeline.core.features.preprocess import preprocess_decoded, preprocess_file
@@ -49,12 +50,15 @@ def fx() -> FeatureExtractor:
 
 def test_choose_device(monkeypatch):
     monkeypatch.delenv("XDEG_DEVICE", raising=False)
-    assert choose_device("cpu") == torch.device("cpu")
+    assert choose_device("cpu") == CPU and choose_device("cpu").type == "cpu"
     assert choose_device("cpu:0") == torch.device("cpu:0")
     expected = "cuda" if torch.cuda.is_available() else (
         "mps" if torch.backends.mps.is_available() else "cpu")
     assert choose_device().type == expected
     assert choose_device("auto").type == expected
+    # where a GPU might be, torch decides; where none can be, the answer is the same
+    monkeypatch.setattr(device_policy, "gpu_possible", lambda: True)
+    assert choose_device().type == expected and isinstance(choose_device(), torch.device)
     # the environment is read by core.settings only: here it changes nothing
     monkeypatch.setenv("XDEG_DEVICE", "meta")
     assert choose_device().type == expected
