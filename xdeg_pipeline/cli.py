@@ -243,6 +243,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from xdeg_pipeline.explorer.hosts import split_hosts
 
     settings = settings_from(args, images_dir=args.images, allowed_hosts=args.allowed_hosts)
+    settings = settings.with_built_collection()
     if not settings.layout.similarity_graph.exists():
         _err(f"xdeg serve: no graph in {settings.home}: build it first (`xdeg build` or "
              "`make demo`)")

@@ -151,6 +151,22 @@ def test_path_json_images_of_a_folder_know_only_their_labels(
     assert code == 0 and "Credits" not in out  # nothing to credit: no credits line
 
 
+def test_a_data_folder_alone_is_never_taken_for_the_openmoji_set(
+    built: dict, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the data folder named (no images setting): its chains are of the folder it was
+    built from, with that folder's labels, not OpenMoji's captions and credit line."""
+    monkeypatch.delenv("XDEG_IMAGES")
+    code, out, _ = _xdeg(capsys, "path", "img_000", "img_013", "--json", "--home",
+                         str(built["home"]))
+    assert code == 0
+    chain = json.loads(out.splitlines()[0])
+    assert all(r["credit"] is None and r["label"] == Path(n).stem
+               for n, r in chain["images"].items())
+    code, out, _ = _xdeg(capsys, "path", "img_000", "img_013", "--home", str(built["home"]))
+    assert code == 0 and "OpenMoji" not in out and "Credits" not in out
+
+
 def test_names_outside_the_collection_are_refused(
     built: dict, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -310,6 +310,19 @@ class Settings:
             return self.layout.downloaded_images
         return self.images_dir or self.layout.openmoji_images
 
+    def with_built_collection(self) -> Settings:
+        """These settings, naming the folder the data folder was last built from when no
+        collection is set: a data folder built from another folder is never taken for the
+        OpenMoji set (whose captions and credit line would then be shown on its images)."""
+        if self.images_dir is not None or self.manifest is not None or self.iiif is not None:
+            return self
+        from xdeg_pipeline.core.storage.state import read_state
+
+        root = read_state(self.home, "raw_images").get("root")
+        if not root or Path(root) == self.layout.openmoji_images:
+            return self
+        return self.replace(images_dir=Path(root))
+
     @property
     def openmoji(self) -> bool:
         """The collection is the embedded OpenMoji set (emoji captions, its licence's credit)."""

@@ -25,9 +25,11 @@ TABLE_COLUMNS = ["chain_id", "source", "target", "mode", "hops", "largest_step"]
 
 
 def open_collection(settings: Settings) -> Collection:
-    """The built graph of the data folder, for path requests."""
+    """The built graph of the data folder, for path requests (its collection folder the one
+    it was built from where none is set)."""
     from xdeg_pipeline.core.query import Collection
 
+    settings = settings.with_built_collection()
     return Collection(settings.home, settings.images_root, openmoji=settings.openmoji)
 
 
