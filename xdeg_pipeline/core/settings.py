@@ -106,7 +106,9 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("images_dir", "XDEG_IMAGES", _path, "the OpenMoji set in `<home>/openmoji/images`",
+    Setting("images_dir", "XDEG_IMAGES", _path,
+            "the OpenMoji set in `<home>/openmoji/images` (`path`, `serve`: the folder the "
+            "data folder was built from)",
             "collection folder (searched recursively)"),
     Setting("manifest", "XDEG_MANIFEST", _path, "—",
             "CSV/TSV of image URLs (+ metadata columns) downloaded into `<home>/downloads`; "
