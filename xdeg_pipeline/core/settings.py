@@ -321,7 +321,9 @@ class Settings:
         from xdeg_pipeline.core.storage.state import read_state
 
         root = read_state(self.home, "raw_images").get("root")
-        if not root or Path(root) == self.layout.openmoji_images:
+        if not root or not Path(root).is_dir():  # none recorded, or gone (a moved data folder)
+            return self
+        if Path(root).resolve() == self.layout.openmoji_images.resolve():
             return self
         return self.replace(images_dir=Path(root))
 

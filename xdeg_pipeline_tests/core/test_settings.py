@@ -177,3 +177,25 @@ def test_the_readme_table_documents_every_setting() -> None:
         cells = [c.strip() for c in rows[s.env].strip("|").split(" | ")]
         assert cells[1] == ("—" if s.field == "refresh_cron" else f"`{s.field}`"), s.env
         assert cells[3] == s.default and cells[4] == s.meaning, s.env
+
+
+def test_the_built_collection_is_named_only_where_it_is_another_folder(tmp_path: Path) -> None:
+    """A data folder built from a folder of its own names it; one built from its OpenMoji
+    set (however the path was spelled) or from a folder that is gone keeps the default."""
+    from xdeg_pipeline.core.storage.state import write_state
+
+    home, other = tmp_path / "home", tmp_path / "pictures"
+    other.mkdir()
+    base = Settings(home=home)
+    assert base.with_built_collection() == base  # nothing built yet
+    write_state(home, "raw_images", {"root": str(other)})
+    assert base.with_built_collection().images_root == other
+    assert not base.with_built_collection().openmoji
+    given = base.replace(images_dir=tmp_path)
+    assert given.with_built_collection() == given  # a setting given wins
+    moji = home / "openmoji" / "images"
+    moji.mkdir(parents=True)
+    write_state(home, "raw_images", {"root": str(home / "openmoji" / ".." / "openmoji" / "images")})
+    assert base.with_built_collection() == base and base.openmoji
+    write_state(home, "raw_images", {"root": str(tmp_path / "gone")})
+    assert base.with_built_collection() == base
