@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xdeg_pipeline.core.pictures.collection_map import MapParams, fit_layout, place_points
+from xdeg_pipeline.core.pictures.collection_map import MapParams, fit_layout
+from xdeg_pipeline.core.pictures.map_placement import place_points
 from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline.core.storage.tables import read_feature_table
 

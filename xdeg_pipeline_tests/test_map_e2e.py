@@ -9,11 +9,14 @@ import contextlib
 import io
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from dagster import AssetKey, DagsterInstance, materialize
+from PIL import Image
 
 from xdeg_pipeline.assets import ALL_ASSETS
 from xdeg_pipeline.core.pictures.collection_map import read_map
+from xdeg_pipeline.core.pictures.visuals import map_picture_png
 from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline.core.storage.tables import read_feature_table
 from xdeg_pipeline.resources import XdegResource
@@ -53,6 +56,13 @@ def test_thumbnails_and_map_follow_the_collection(xdeg_env: dict[str, Path]) -> 
         after = read_map(files.collection_map).set_index("content_hash")
         before = table.set_index("content_hash")
         pd.testing.assert_frame_equal(after.loc[before.index], before)  # nothing moved
+        assert placed["picture_drawn"] in ("the new images", "whole")
+        stored = Image.open(files.collection_map_png).convert("RGB")
+        whole = Image.open(io.BytesIO(map_picture_png(files))).convert("RGB")
+        # as drawn whole, up to the lossy atlas sheet that gained the new image: re-encoded,
+        # its old cells may move a few pixel values by a few levels
+        diff = np.abs(np.asarray(stored, dtype=int) - np.asarray(whole, dtype=int))
+        assert diff.max() <= 16 and (diff.max(axis=-1) > 0).mean() < 0.001
 
         run = materialize(
             [*ALL_ASSETS], instance=instance, resources={"xdeg": XdegResource()},

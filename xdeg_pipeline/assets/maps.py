@@ -34,5 +34,6 @@ def collection_map(context: AssetExecutionContext, xdeg: XdegResource) -> Materi
     result = map_stage.collection_map(settings, reporter(context, settings))
     picture = MetadataValue.md(strip_markdown(files.collection_map_png))  # downscaled if big
     return materialized(result, path=files.collection_map, picture=files.collection_map_png,
-                        **pick(result, "images", "mode", "placed", "kept", "layout_seconds"),
+                        **pick(result, "images", "mode", "placed", "kept", "layout_seconds",
+                                    "picture_drawn"),
                         map=picture)

@@ -1,10 +1,10 @@
 """The map of a collection: a 2-D t-SNE layout of every image from its PCA features.
 
 The first build fits openTSNE on all images. Later builds keep every position already on the
-map and only *place* the new images into it (openTSNE's partial embedding: each new point is
-optimised against the fixed reference points), so adding images moves no existing image and
-costs work proportional to what was added: an exact search of each new point's neighbours
-among the mapped ones, then a few hundred gradient steps for the new points alone.
+map and only *place* the new images into it (t-SNE's partial embedding, ``map_placement``: each
+new point is optimised against the fixed reference points), so adding images moves no existing
+image and costs work proportional to what was added: an exact search of each new point's
+neighbours among the mapped ones, then a few hundred gradient steps for the new points alone.
 The map is refitted from scratch when its settings change or when fewer than
 ``refit_below`` of the current images are on the old map (it would no longer describe the
 collection). Everything is seeded: the same features give the same map.
@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from xdeg_pipeline.core.params import MAP_EXAGGERATION_ITER, MAP_ITER, MAP_THETA
+from xdeg_pipeline.core.pictures.map_placement import place_points
 from xdeg_pipeline.core.storage.atomic import write_parquet
 
 MAP_COLUMNS = ["content_hash", "x", "y"]
@@ -115,67 +116,6 @@ def fit_layout(X: np.ndarray, params: MapParams = MapParams()) -> np.ndarray:
         verbose=False,
     )
     return np.asarray(tsne.fit(X), dtype=np.float64)
-
-
-def _nearest(ref: np.ndarray, new: np.ndarray, k: int, block: int = 1024) -> tuple:
-    """Exact k nearest reference rows of each new row: (indices, distances), nearest first."""
-    ref = np.asarray(ref, dtype=np.float32)
-    ref_sq = np.einsum("ij,ij->i", ref, ref)
-    idx = np.empty((len(new), k), dtype=np.int64)
-    dist = np.empty((len(new), k), dtype=np.float64)
-    for lo in range(0, len(new), block):
-        part = np.asarray(new[lo : lo + block], dtype=np.float32)
-        d2 = ref_sq[None, :] - 2.0 * part @ ref.T + np.einsum("ij,ij->i", part, part)[:, None]
-        np.maximum(d2, 0.0, out=d2)
-        near = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < d2.shape[1] else None
-        if near is None:
-            near = np.tile(np.arange(d2.shape[1]), (len(part), 1))
-        rows = np.arange(len(part))[:, None]
-        order = np.lexsort((near, d2[rows, near]))  # by distance, ties by index: repeatable
-        near = near[rows, order]
-        idx[lo : lo + len(part)] = near
-        dist[lo : lo + len(part)] = np.sqrt(d2[rows, near])
-    return idx, dist
-
-
-def place_points(
-    ref_X: np.ndarray, ref_xy: np.ndarray, new_X: np.ndarray, params: MapParams = MapParams()
-) -> np.ndarray:
-    """Positions (m, 2) for new rows placed into a fixed map (the reference rows never move)."""
-    m, n = len(new_X), len(ref_X)
-    if m == 0:
-        return np.zeros((0, 2))
-    ref_xy = np.asarray(ref_xy, dtype=np.float64)
-    if n < 4:  # too few to optimise against: next to the nearest mapped image
-        idx, _ = _nearest(ref_X, new_X, 1)
-        jitter = np.random.default_rng(params.seed).normal(0, 0.05, (m, 2))
-        return ref_xy[idx[:, 0]] + jitter
-    import scipy.sparse as sp
-    from openTSNE import TSNEEmbedding
-    from openTSNE.affinity import PrecomputedAffinities, joint_probabilities_nn
-    from openTSNE.tsne import PartialTSNEEmbedding
-
-    k = int(min(n, max(3 * params.place_perplexity, 25)))
-    idx, dist = _nearest(ref_X, new_X, k)
-    P = joint_probabilities_nn(
-        idx, dist, [min(params.place_perplexity, k / 3)], symmetrize=False,
-        normalization="point-wise", n_reference_samples=n, n_jobs=params.n_jobs,
-    )
-    centre = (ref_xy.max(axis=0) + ref_xy.min(axis=0)) / 2  # openTSNE centres the reference
-    reference = TSNEEmbedding(
-        ref_xy - centre,
-        PrecomputedAffinities(sp.csr_matrix((n, n)), normalize=False),  # only its shape is read
-        random_state=params.seed,
-        n_jobs=params.n_jobs,
-        negative_gradient_method="fft" if n >= 10_000 else "bh",
-    )
-    init = np.median(np.asarray(reference)[idx[:, :25]], axis=1)
-    embedding = PartialTSNEEmbedding(init, reference, P=P, **reference.gradient_descent_params)
-    embedding.optimize(
-        n_iter=params.place_iter, learning_rate=0.1, exaggeration=1.5, momentum=0.8,
-        inplace=True, max_grad_norm=0.25,
-    )
-    return np.asarray(embedding, dtype=np.float64) + centre
 
 
 def build_map(

@@ -16,16 +16,9 @@ from xdeg_pipeline.core.pictures.collection_map import (
     read_map,
     write_map,
 )
+from xdeg_pipeline_tests.helpers.feature_clusters import clusters
 
 FAST = MapParams(early_exaggeration_iter=100, n_iter=150, place_iter=100)
-
-
-def clusters(n_per: int, k: int = 3, dim: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``k`` well separated Gaussian clusters: (features, cluster label)."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(0, 10, (k, dim))
-    label = np.repeat(np.arange(k), n_per)
-    return (centres[label] + rng.normal(0, 1, (len(label), dim))).astype(np.float32), label
 
 
 def hashes(n: int, start: int = 0) -> list[str]:

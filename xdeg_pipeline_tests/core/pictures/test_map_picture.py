@@ -15,8 +15,10 @@ from xdeg_pipeline.core.pictures.map_picture import (
     CHAIN,
     SOURCE,
     TARGET,
+    add_to_map_png,
     chain_layout,
     map_picture,
+    map_png,
 )
 from xdeg_pipeline_tests.helpers.collections import make_image
 
@@ -137,3 +139,41 @@ def test_map_picture_fits_a_width_and_height(tmp_path: Path) -> None:
     green = np.all(px == SOURCE, axis=-1).sum()
     blue = np.all(px == TARGET, axis=-1).sum()
     assert green > 500 and blue > 500, "the source's and the target's labelled tags are drawn"
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    import io
+
+    with Image.open(io.BytesIO(png)) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def test_new_images_added_to_a_stored_map_give_the_whole_picture() -> None:
+    rng = np.random.default_rng(3)
+    hashes, xy = _hashes(120), rng.normal(size=(120, 2))
+    xy[100:] *= 0.5  # the 20 new images lie inside the map's extent
+    options = {"size": 500, "title": HOSTILE[1], "attribution": "Emoji: OpenMoji, CC BY-SA 4.0"}
+    before = map_png(hashes[:100], xy[:100], _thumb, **options)
+    added = add_to_map_png(before, hashes, xy, 100, _thumb, **options)
+    whole = map_png(hashes, xy, _thumb, **options)
+    assert added is not None
+    assert np.array_equal(_pixels(added), _pixels(whole))
+    assert not np.array_equal(_pixels(before), _pixels(whole)), "the new images are drawn"
+
+
+def test_a_stored_map_is_not_added_to_where_the_picture_would_differ(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from xdeg_pipeline.core import params
+
+    rng = np.random.default_rng(4)
+    hashes, xy = _hashes(60), rng.normal(size=(60, 2))
+    xy[55:] *= 0.5
+    before = map_png(hashes[:55], xy[:55], _thumb, size=400)
+    wider = xy.copy()
+    wider[59] = (10.0, 0.0)  # a new image beyond the old extent: every position moves
+    assert add_to_map_png(before, hashes, wider, 55, _thumb, size=400) is None
+    assert add_to_map_png(before, hashes, xy, 55, _thumb, size=500) is None  # another size
+    assert add_to_map_png(b"not a png", hashes, xy, 55, _thumb, size=400) is None
+    assert add_to_map_png(before, hashes, xy, 0, _thumb, size=400) is None
+    monkeypatch.setattr(params, "MAP_PICTURE_MAX_THUMBNAILS", 50)  # a density picture
+    assert add_to_map_png(before, hashes, xy, 55, _thumb, size=400) is None
