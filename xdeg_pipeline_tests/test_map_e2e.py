@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from PIL import Image
 from xdeg_pipeline.assets import ALL_ASSETS
 from xdeg_pipeline.core.pictures.collection_map import read_map
 from xdeg_pipeline.core.pictures.visuals import map_picture_png
+from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline.core.storage.tables import read_feature_table
 from xdeg_pipeline.resources import XdegResource
@@ -94,3 +96,6 @@ def test_demo_materialises_requested_paths_and_names_the_explorer(tmp_path: Path
         meta = event.asset_materialization.metadata
         assert any(k.startswith("strip_") for k in meta) and any(k.startswith("map_") for k in meta)
         assert instance.get_latest_materialization_event(AssetKey("collection_map")) is not None
+    copy = tmp_path / "copy"  # a copy of the data folder, the original still in place
+    shutil.copytree(home, copy)
+    assert Settings(home=copy).with_built_collection().openmoji, "OpenMoji's credit is kept"

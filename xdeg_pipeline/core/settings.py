@@ -320,11 +320,12 @@ class Settings:
             return self
         from xdeg_pipeline.core.storage.state import read_state
 
-        root = read_state(self.home, "raw_images").get("root")
+        built = read_state(self.home, "raw_images")
+        root = built.get("root")
         if not root or not Path(root).is_dir():  # none recorded, or gone (a moved data folder)
             return self
-        if Path(root).resolve() == self.layout.openmoji_images.resolve():
-            return self
+        if built.get("openmoji") or Path(root).resolve() == self.layout.openmoji_images.resolve():
+            return self  # built as the OpenMoji set (here, or in the folder this was copied from)
         return self.replace(images_dir=Path(root))
 
     @property

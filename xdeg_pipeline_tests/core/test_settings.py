@@ -181,7 +181,8 @@ def test_the_readme_table_documents_every_setting() -> None:
 
 def test_the_built_collection_is_named_only_where_it_is_another_folder(tmp_path: Path) -> None:
     """A data folder built from a folder of its own names it; one built from its OpenMoji
-    set (however the path was spelled) or from a folder that is gone keeps the default."""
+    set (however the path was spelled, or in the data folder it was copied from) or from a
+    folder that is gone keeps the default."""
     from xdeg_pipeline.core.storage.state import write_state
 
     home, other = tmp_path / "home", tmp_path / "pictures"
@@ -199,3 +200,7 @@ def test_the_built_collection_is_named_only_where_it_is_another_folder(tmp_path:
     assert base.with_built_collection() == base and base.openmoji
     write_state(home, "raw_images", {"root": str(tmp_path / "gone")})
     assert base.with_built_collection() == base
+    original = tmp_path / "original" / "openmoji" / "images"  # this data folder is a copy
+    original.mkdir(parents=True)
+    write_state(home, "raw_images", {"root": str(original), "openmoji": True})
+    assert base.with_built_collection() == base and base.openmoji

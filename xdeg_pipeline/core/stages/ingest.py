@@ -66,7 +66,7 @@ def _scan(settings: Settings, report: Reporter, inputs: StageInputs) -> Outcome:
     version = fingerprint_lines(
         f"{n}\t{h}" for n, h in zip(manifest["name"], manifest["content_hash"])
     )
-    state = {"root": str(root), "images": len(manifest),
+    state = {"root": str(root), "openmoji": settings.openmoji, "images": len(manifest),
              "unique_images": int(manifest["content_hash"].nunique())}
     facts = {"rejected": len(scan.rejected) + len(failed) + len(problems),
              "rejected_table": rejected}
