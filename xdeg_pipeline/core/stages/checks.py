@@ -3,7 +3,9 @@
 The two that read data (coverage and finiteness of every shard, kNN recall) keep their last
 outcome in the state folder with a key made of the states and files they read (stage output
 fingerprints, and each file's size and modification time); while the key is the same, as in
-a build with nothing changed, the outcome is reused instead of read again.
+a build with nothing changed, the outcome is reused instead of read again. The feature check
+also keeps each shard's figures: after a small change it reads whole only the shards that
+changed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.storage.atomic import write_text
+from xdeg_pipeline.core.storage.feature_table import read_feature_hashes
 from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline.core.storage.shards import SHARD_KEYS, shard_of
 from xdeg_pipeline.core.storage.state import fingerprint, read_state
@@ -72,14 +75,10 @@ def _features_complete_and_finite(files: Layout) -> CheckOutcome:
     stale = list(read_state(files.home, "image_features").get("stale_shards", SHARD_KEYS))
     have: set[str] = set()
     non_finite = misplaced = 0
-    for shard in SHARD_KEYS:
-        path = files.image_features_shard(shard)
-        if shard in stale or not path.exists():
-            continue
-        hashes, X = read_feature_table(path)
+    for hashes, (bad, wrong) in _shard_figures(files, [s for s in SHARD_KEYS if s not in stale]):
         have.update(hashes)
-        misplaced += sum(shard_of(h) != shard for h in hashes)
-        non_finite += int((~np.isfinite(X)).any(axis=1).sum()) if X.size else 0
+        non_finite += bad
+        misplaced += wrong
     rejected = read_rejected(files.rejected_images)
     failed_names = set(rejected.loc[rejected["stage"] == "features", "name"])
     missing = manifest[~manifest["content_hash"].isin(have) & ~manifest["name"].isin(failed_names)]
@@ -90,6 +89,36 @@ def _features_complete_and_finite(files: Layout) -> CheckOutcome:
         "stale_shards": ", ".join(stale),
         "rows_in_wrong_shard": misplaced,
     }
+
+
+def _shard_figures(files: Layout, shards: list[str]) -> list[tuple[list[str], tuple[int, int]]]:
+    """Each shard's hashes with its rows holding NaN or inf and its rows in the wrong shard.
+    The figures of a shard whose file is as it was last time (size, mtime) are taken from
+    the record (``check.feature_shards``), its hashes alone read: after a few images are
+    added, only the shards they went to are read whole."""
+    record = files.state_file("check.feature_shards")
+    try:
+        known = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    out, figures = [], {}
+    for shard in shards:
+        path = files.image_features_shard(shard)
+        if not path.exists():
+            continue
+        stamp = _file_stamps([path])[0]
+        saved = known.get(shard) if isinstance(known, dict) else None
+        if isinstance(saved, dict) and saved.get("stamp") == list(stamp):
+            hashes, counts = read_feature_hashes(path), (saved["non_finite"], saved["misplaced"])
+        else:
+            hashes, X = read_feature_table(path)
+            counts = (int((~np.isfinite(X)).any(axis=1).sum()) if X.size else 0,
+                      sum(shard_of(h) != shard for h in hashes))
+        figures[shard] = {"stamp": list(stamp), "non_finite": counts[0], "misplaced": counts[1]}
+        out.append((hashes, counts))
+    if figures != known:
+        write_text(json.dumps(figures), record)
+    return out
 
 
 def pca_explained_variance(files: Layout) -> CheckOutcome:
