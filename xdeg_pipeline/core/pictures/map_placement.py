@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from xdeg_pipeline.core.pictures.collection_map import MapParams
 
 # Above this many (new x mapped) pairs openTSNE's approximate sums beat an exact one in numpy:
-# 40 x 4,000 pairs take 0.15 s for 250 steps here, 1,000,000 about 1 s (openTSNE: import 0.9 s
-# plus 0.3-0.5 s of Barnes-Hut on a 2-core box).
+# 40 x 4,200 pairs take 0.14 s for 250 steps here, 960,000 take 0.75 s (openTSNE: import 0.9 s
+# plus 0.5-0.8 s of Barnes-Hut for 40-200 points into 4,200, on a 2-core box).
 EXACT_PAIRS = 1_000_000
 _BLOCK_PAIRS = 100_000  # (new x mapped) pairs optimised at once: 0.75 us a pair, not 1.5
 _NEIGHBOURS = 25  # the median of this many nearest mapped images is a new point's start
