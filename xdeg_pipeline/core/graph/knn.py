@@ -137,6 +137,17 @@ def query_index(
     return ids
 
 
+def checked_features(X: np.ndarray) -> np.ndarray:
+    """``X`` as a contiguous float32 2-D array; ValueError for another shape or for NaN or
+    infinite values (a kNN search would give nonsense)."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if X.ndim != 2:
+        raise ValueError(f"expected a 2-D feature array, got shape {X.shape}")
+    if not np.isfinite(X).all():
+        raise ValueError("features contain NaN or infinite values")
+    return X
+
+
 def knn_edges(
     X: np.ndarray,
     k: int = params.KNN_K,
@@ -153,11 +164,7 @@ def knn_edges(
     from :mod:`params`).
     """
     space = check_space(space)
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    if X.ndim != 2:
-        raise ValueError(f"expected a 2-D feature array, got shape {X.shape}")
-    if not np.isfinite(X).all():
-        raise ValueError("features contain NaN or infinite values")
+    X = checked_features(X)
     n = X.shape[0]
     k = min(int(k), n - 1)
     if k <= 0:

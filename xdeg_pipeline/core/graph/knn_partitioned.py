@@ -38,9 +38,11 @@ import numpy as np
 import pandas as pd
 
 from xdeg_pipeline.core import params
+from xdeg_pipeline.core.dask_worker import worker_client
 from xdeg_pipeline.core.graph.distances import Prepared, check_space
 from xdeg_pipeline.core.graph.knn import (
     build_index,
+    checked_features,
     default_threads,
     edge_table,
     knn_edges,
@@ -223,19 +225,12 @@ def dask_runner(client: Any, in_flight: int | None = None) -> Runner:
 
 def cluster_runner() -> Runner | None:
     """A runner over the Dask cluster when this code runs as a Dask task, else None."""
-    if "distributed" not in sys.modules:
-        return None
-    try:
-        from distributed import get_worker, worker_client
-    except ImportError:
-        return None
-    try:
-        get_worker()
-    except ValueError:
+    client_of = worker_client()
+    if client_of is None:
         return None
 
     def run(fn: Callable[..., Any], tasks: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
-        with worker_client() as client:
+        with client_of() as client:
             yield from dask_runner(client)(fn, tasks)
 
     return run
@@ -265,11 +260,7 @@ def partitioned_knn_edges(
     ``overlap``); tasks run by ``runner`` (default: in this process)."""
     t0 = time.perf_counter()
     space = check_space(space)
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    if X.ndim != 2:
-        raise ValueError(f"expected a 2-D feature array, got shape {X.shape}")
-    if not np.isfinite(X).all():
-        raise ValueError("features contain NaN or infinite values")
+    X = checked_features(X)
     n = X.shape[0]
     k = min(int(k), n - 1)
     _, rep, inverse = np.unique(X, axis=0, return_index=True, return_inverse=True)

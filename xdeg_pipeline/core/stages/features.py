@@ -9,7 +9,6 @@ process, or through a ``map_tasks`` callable (e.g. over a Dask cluster, :func:`d
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from xdeg_pipeline.core.dask_worker import worker_client
 from xdeg_pipeline.core.progress import PartsProgress
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import (
@@ -196,23 +196,13 @@ def run_shard_tasks(tasks: list[ShardTask], map_tasks: MapTasks | None = None,
 
 
 def dask_worker_map() -> MapTasks | None:
-    """A map over the Dask cluster when this code runs on a Dask worker, else None.
-
-    A Dask worker has imported ``distributed`` already: when it is not imported this is no
-    worker, and importing it just to ask (0.3 s) is skipped."""
-    if "distributed" not in sys.modules:
-        return None
-    try:
-        from distributed import get_worker, worker_client
-    except ImportError:
-        return None
-    try:
-        get_worker()
-    except ValueError:
+    """A map over the Dask cluster when this code runs on a Dask worker, else None."""
+    client_of = worker_client()
+    if client_of is None:
         return None
 
     def map_tasks(fn: Callable, tasks: list[ShardTask], keys: list[str]) -> list[dict]:
-        with worker_client() as client:
+        with client_of() as client:
             return client.gather(client.map(fn, tasks, key=keys))
 
     return map_tasks
