@@ -186,6 +186,29 @@ def knn_edges(
     return edge_table(X, ids, k, space, inverse, rep)
 
 
+def carried_values(edges: pd.DataFrame, old: pd.DataFrame, column: str,
+                   old_to_new: np.ndarray) -> np.ndarray:
+    """``old[column]`` of the pairs of ``edges`` that ``old`` (a table over previous row ids,
+    ``old_to_new[previous id]`` its id now, -1 when gone) also holds; NaN for the rest
+    (float32). A value of a pair depends only on its two rows, so it carries over."""
+    out = np.full(len(edges), np.nan, dtype=np.float32)
+    if not len(old) or column not in old.columns or not len(edges):
+        return out
+    n = int(max(len(old_to_new), edges["source"].max() + 1, edges["target"].max() + 1))
+    o_src = old_to_new[old["source"].to_numpy(np.int64)]
+    o_dst = old_to_new[old["target"].to_numpy(np.int64)]
+    ok = (o_src >= 0) & (o_dst >= 0)
+    okey = o_src[ok] * n + o_dst[ok]
+    oval = old[column].to_numpy(np.float32)[ok]
+    order = np.argsort(okey, kind="stable")
+    okey, oval = okey[order], oval[order]
+    key = edges["source"].to_numpy(np.int64) * n + edges["target"].to_numpy(np.int64)
+    pos = np.minimum(np.searchsorted(okey, key), max(len(okey) - 1, 0))
+    hit = (okey[pos] == key) if len(okey) else np.zeros(len(key), bool)
+    out[hit] = oval[pos[hit]]
+    return out
+
+
 def edge_table(
     X: np.ndarray,
     ids: np.ndarray,
@@ -193,12 +216,16 @@ def edge_table(
     space: str,
     inverse: np.ndarray | None = None,
     rep: np.ndarray | None = None,
+    previous: tuple[pd.DataFrame, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """The edge table from neighbour ids of the distinct vectors (``ids[u]``, -1 padded).
 
     ``inverse[i]``: distinct vector of row i; ``rep[u]``: its first row (default: all rows
-    distinct). Self matches are dropped, distances recomputed exactly, rows ranked.
-    """
+    distinct). Self matches are dropped, distances computed exactly, rows ranked.
+    ``previous``: (an edge table over earlier row ids, ``old_to_new`` as in
+    :func:`carried_values`) whose rows had the same vectors: the distances of the pairs it
+    holds are taken from it, only the others computed (an update's work follows what was
+    added)."""
     n = X.shape[0]
     inverse = np.arange(n) if inverse is None else inverse
     rep = np.arange(n) if rep is None else rep
@@ -225,7 +252,14 @@ def edge_table(
     dst = np.concatenate(dst_list).astype(np.int64)
     keep = (dst >= 0) & (dst != src)
     src, dst = src[keep], dst[keep]
-    dist = pair_distances(X, src, dst, space)
+    if previous is None:
+        dist = pair_distances(X, src, dst, space)
+    else:
+        old, old_to_new = previous
+        dist = carried_values(pd.DataFrame({"source": src, "target": dst}), old, "distance",
+                              old_to_new)
+        todo = np.flatnonzero(np.isnan(dist))
+        dist[todo] = pair_distances(X, src[todo], dst[todo], space)
     at, rank = _nearest_k(src, dst, dist, k)  # exact order within each source
     return edge_frame(src[at], dst[at], dist[at], rank)
 

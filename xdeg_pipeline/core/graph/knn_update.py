@@ -189,7 +189,7 @@ def update_knn_edges(
             ids, _ = exact_knn(X, k, space, rows=searched)
             cand[searched] = -1
             cand[searched, 2 * k:2 * k + ids.shape[1]] = ids
-    edges = edge_table(X, _unique_rows(cand), k, space)
+    edges = edge_table(X, _unique_rows(cand), k, space, previous=(old_edges, old_to_new))
     return edges, KnnUpdate("update", "routed" if routed else "", len(added), removed,
                             len(searched))
 

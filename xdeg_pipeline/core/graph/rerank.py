@@ -10,7 +10,12 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from xdeg_pipeline.core.graph.knn import edge_frame, keep_nearest, nearest_positions
+from xdeg_pipeline.core.graph.knn import (  # carried_values: also imported from here
+    carried_values,
+    edge_frame,
+    keep_nearest,
+    nearest_positions,
+)
 
 
 def chord_distances(full: np.ndarray, src: np.ndarray, dst: np.ndarray,
@@ -148,26 +153,3 @@ def previous_nearest(edges: pd.DataFrame, old: pd.DataFrame, old_to_new: np.ndar
     extra = edge_frame(b_src[lost], b_dst[lost], old["distance"].to_numpy(np.float32)[at][lost],
                    after + rank[lost])
     return extra.assign(chord=chord[at][lost].astype(np.float32))
-
-
-def carried_values(edges: pd.DataFrame, old: pd.DataFrame, column: str,
-                   old_to_new: np.ndarray) -> np.ndarray:
-    """``old[column]`` of the pairs of ``edges`` that ``old`` (a table over previous row ids,
-    ``old_to_new[previous id]`` its id now, -1 when gone) also holds; NaN for the rest
-    (float32). A value of a pair depends only on its two rows, so it carries over."""
-    out = np.full(len(edges), np.nan, dtype=np.float32)
-    if not len(old) or column not in old.columns or not len(edges):
-        return out
-    n = int(max(len(old_to_new), edges["source"].max() + 1, edges["target"].max() + 1))
-    o_src = old_to_new[old["source"].to_numpy(np.int64)]
-    o_dst = old_to_new[old["target"].to_numpy(np.int64)]
-    ok = (o_src >= 0) & (o_dst >= 0)
-    okey = o_src[ok] * n + o_dst[ok]
-    oval = old[column].to_numpy(np.float32)[ok]
-    order = np.argsort(okey, kind="stable")
-    okey, oval = okey[order], oval[order]
-    key = edges["source"].to_numpy(np.int64) * n + edges["target"].to_numpy(np.int64)
-    pos = np.minimum(np.searchsorted(okey, key), max(len(okey) - 1, 0))
-    hit = (okey[pos] == key) if len(okey) else np.zeros(len(key), bool)
-    out[hit] = oval[pos[hit]]
-    return out

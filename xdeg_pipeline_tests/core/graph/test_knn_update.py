@@ -181,3 +181,25 @@ def test_a_routed_update_with_removals_only():
     assert info.mode == "update" and info.reason == "routed" and info.removed == 4
     assert knn_recall(Xn, edges, 8, sample=1000) > 0.99
     assert (edges.groupby("source").size() == 8).all()
+
+
+def test_an_update_measures_only_the_pairs_the_old_table_lacks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The distances of pairs the previous table holds are carried (the same vectors give the
+    same values), so an update computes few: the table still equals the exact one."""
+    from xdeg_pipeline.core.graph import knn
+
+    X = _clusters(1500)
+    keys = [f"h{i}" for i in range(len(X))]
+    old = _exact_table(X, 10, "l2")
+    new_keys, Xn = _change(X, keys, _clusters(15, seed=7) + 0.5, set(), seed=2)
+    measured: list[int] = []
+    real = knn.pair_distances
+    monkeypatch.setattr(knn, "pair_distances",
+                        lambda X, a, b, space: measured.append(len(a)) or real(X, a, b, space))
+    edges, info = update_knn_edges(keys, old, new_keys, Xn, k=10, space="l2")
+    assert info.mode == "update"
+    candidates = sum(measured) + len(old)  # at least the old pairs were candidates again
+    assert sum(measured) < 0.1 * candidates, "only the new pairs are measured"
+    pd.testing.assert_frame_equal(edges.reset_index(drop=True),
+                                  _exact_table(Xn, 10, "l2").reset_index(drop=True))
