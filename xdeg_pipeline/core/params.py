@@ -152,7 +152,11 @@ LOAD_KEEP_SHARE = 0.05
 # A carried load (above) gets the added images' own by this many rounds of the estimate, going on
 # from their kNN neighbours' median (core/paths/load_update.py): 4/LOAD_ROUNDS of a fresh one.
 LOAD_UPDATE_ROUNDS = 4
-LOAD_WORK = 1e8  # arcs x sources over all load rounds (bounds the estimate on huge graphs)
+# Arcs x sources over a fresh estimate's LOAD_ROUNDS (bounds it on huge graphs); an update runs
+# as many sources a round, so it costs LOAD_UPDATE_ROUNDS/LOAD_ROUNDS of a fresh one at any size
+# (it had the whole budget for its 4 rounds: at 20,000 and 60,000 images it cost as much as a
+# fresh estimate, 1.67 and 4.17 CPU s; now 1.13 and 2.79, benchmarks/graph_update.py).
+LOAD_WORK = 1e8
 
 # Above this many images smooth searches a corridor (the minimum-spanning-tree path and two
 # rings of neighbours) instead of the whole graph: at 100k, 30 ms and 21.5 hops instead of

@@ -97,7 +97,9 @@ def estimate_load(
         load = np.asarray(start, dtype=np.float64).copy()
     rounds = params.LOAD_ROUNDS if rounds is None else rounds
     n_src = params.LOAD_SOURCES if sources is None else sources
-    n_src = max(2, min(n, n_src, int(params.LOAD_WORK / rounds / max(len(arcs.arc_e), 1))))
+    # sources per round as a fresh estimate has them: a shorter one (an update) costs less
+    per_round = params.LOAD_WORK / params.LOAD_ROUNDS / max(len(arcs.arc_e), 1)
+    n_src = max(2, min(n, n_src, int(per_round)))
     keys = vertex_keys(None, n) if keys is None else keys
     for r in range(rounds):
         A = arcs.csr(arcs.base_arc, arc_costs(arcs, cost, load, scale))

@@ -72,3 +72,26 @@ def test_a_rebuilt_graph_keeps_the_load_of_the_images_it_keeps():
     again = attach_hub_load(_graph(Z), grown, basis="b")  # 3 + 20 > 5% of 300: fresh
     assert again["params"]["load_base"] == {"n": 323, "changed": 0, "basis": "b"}
     assert PathFinder(grown).load.tolist() == grown.vs["load"]  # the finder reads it
+
+
+def test_a_shorter_estimate_runs_as_many_sources_a_round_as_a_fresh_one(monkeypatch) -> None:
+    """Where the work budget binds, an update (4 rounds) draws the sources a round a fresh
+    estimate (LOAD_ROUNDS) draws, so it costs 4/LOAD_ROUNDS of one, not all of its budget."""
+    from xdeg_pipeline.core import params
+    from xdeg_pipeline.core.paths import load
+    from xdeg_pipeline.core.paths.arcs import Arcs
+    from xdeg_pipeline.core.paths.costs import StepCost
+
+    X = np.random.default_rng(3).normal(size=(300, 8)).astype(np.float32)
+    graph = build_graph(knn_edges(X, k=8), X)
+    arcs = Arcs(graph)
+    monkeypatch.setattr(params, "LOAD_WORK", params.LOAD_ROUNDS * 5 * len(arcs.arc_e))
+    drawn: list[int] = []
+    real = load.ranked_sample
+    monkeypatch.setattr(load, "ranked_sample",
+                        lambda keys, k, salt: drawn.append(k) or real(keys, k, salt))
+    load.estimate_load(arcs, StepCost.of())
+    fresh = list(drawn)
+    drawn.clear()
+    load.estimate_load(arcs, StepCost.of(), rounds=4)
+    assert fresh == [5] * params.LOAD_ROUNDS and drawn == [5] * 4
