@@ -101,9 +101,11 @@ def step_seconds(log: str) -> dict[str, float]:
 
 def dagster_env(collection: Path, home: Path, instance: Path) -> dict[str, str]:
     """The environment of a Dagster process on the persistent instance ``instance`` (made if
-    new) building ``collection`` into ``home``; no other XDEG_ or DAGSTER_ setting."""
-    instance.mkdir(parents=True, exist_ok=True)
-    (instance / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    new, with the ``dagster.yaml`` xdeg writes for a data folder) building ``collection`` into
+    ``home``; no other XDEG_ or DAGSTER_ setting."""
+    from xdeg_pipeline.runs import instance_folder
+
+    instance_folder(instance)  # the settings xdeg gives a data folder's instance
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDEG_", "DAGSTER_"))}
     env.update(DAGSTER_HOME=str(instance), XDEG_HOME=str(home), XDEG_IMAGES=str(collection),
                XDEG_PROGRESS_BAR="0")

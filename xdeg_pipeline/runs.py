@@ -13,7 +13,11 @@ import yaml
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.storage.layout import Layout
 
-TELEMETRY_OFF = {"telemetry": {"enabled": False}}
+# What xdeg sets in the data folder's ``dagster.yaml`` where the file does not: no telemetry, and
+# runs a sensor or the UI queue are launched within a second (Dagster's queue looks every 5 s;
+# xdeg runs one project on one machine, so the extra look at the run table costs nothing).
+INSTANCE_DEFAULTS = {"telemetry": {"enabled": False},
+                     "run_queue": {"dequeue_interval_seconds": 1}}
 
 
 class BuildFailed(RuntimeError):
@@ -27,18 +31,25 @@ class BuildFailed(RuntimeError):
 
 
 def instance_config(layout: Layout) -> Path:
-    """The instance folder with a ``dagster.yaml`` that turns telemetry off (a setting already
-    there is kept); returns the folder."""
-    path = layout.dagster_config
+    """The data folder's instance folder (``<home>/dagster``, :func:`instance_folder`)."""
+    return instance_folder(layout.dagster_config.parent)
+
+
+def instance_folder(folder: Path) -> Path:
+    """``folder`` with a ``dagster.yaml`` holding :data:`INSTANCE_DEFAULTS` (a setting already
+    there is kept; no run queue setting where the file names a run coordinator); returns it."""
+    path = Path(folder) / "dagster.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     config = yaml.safe_load(text) or {}
     if not isinstance(config, dict):
         raise ValueError(f"{path} is not a mapping of Dagster instance settings")
-    if "telemetry" not in config:
+    missing = {key: value for key, value in INSTANCE_DEFAULTS.items() if key not in config
+               and not (key == "run_queue" and "run_coordinator" in config)}
+    if missing:
         from xdeg_pipeline.core.storage.atomic import write_text
 
-        addition = yaml.safe_dump(TELEMETRY_OFF, default_flow_style=False)
+        addition = yaml.safe_dump(missing, default_flow_style=False)
         write_text((text.rstrip() + "\n" if text.strip() else "") + addition, path)
     return path.parent
 
