@@ -108,9 +108,11 @@ def _shard_figures(files: Layout, shards: list[str]) -> list[tuple[list[str], tu
             continue
         stamp = _file_stamps([path])[0]
         saved = known.get(shard) if isinstance(known, dict) else None
-        if isinstance(saved, dict) and saved.get("stamp") == list(stamp):
+        if (isinstance(saved, dict) and saved.get("stamp") == list(stamp)
+                and isinstance(saved.get("non_finite"), int)
+                and isinstance(saved.get("misplaced"), int)):
             hashes, counts = read_feature_hashes(path), (saved["non_finite"], saved["misplaced"])
-        else:
+        else:  # new, changed, or a record that is not ours: read whole
             hashes, X = read_feature_table(path)
             counts = (int((~np.isfinite(X)).any(axis=1).sum()) if X.size else 0,
                       sum(shard_of(h) != shard for h in hashes))

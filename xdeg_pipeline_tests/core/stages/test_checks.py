@@ -4,6 +4,7 @@ feature check reads whole only the shards that changed."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -76,6 +77,15 @@ def test_the_feature_check_reads_whole_only_the_shards_that_changed(
     passed, meta = features_complete_and_finite(files)
     assert not passed and meta["rows_with_nan_or_inf"] == 1
     assert read_whole == [files.image_features_shard(shard)], "the other shards' figures kept"
+
+    record = files.state_file("check.feature_shards")
+    stamps = {s: {"stamp": f["stamp"]} for s, f in json.loads(record.read_text()).items()}
+    record.write_text(json.dumps(stamps))  # stamps that match, figures missing
+    write_state(tmp_path, "image_features", {"stale_shards": [], "output_fingerprint": "b2"})
+    read_whole.clear()
+    passed, meta = features_complete_and_finite(files)  # a record not ours: all read whole
+    assert not passed and meta["rows_with_nan_or_inf"] == 1
+    assert len(read_whole) == sum(1 for hs in by_shard.values() if hs)
 
     other = next(s for s, hs in by_shard.items() if hs and s != shard)
     files.image_features_shard(other).unlink()  # its images are now missing
