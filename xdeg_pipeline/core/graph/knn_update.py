@@ -74,7 +74,7 @@ def _unique_rows(cand: np.ndarray) -> np.ndarray:
 
 
 def _nearest_new(X: np.ndarray, rows: np.ndarray, new: np.ndarray, k: int, space: str,
-                 bound: np.ndarray | None = None) -> np.ndarray:
+                 bound: np.ndarray) -> np.ndarray:
     """For each of ``rows``: its (up to) ``k`` nearest among the ``new`` rows (new row ids),
     leaving out those farther than ``bound`` (the row's current k-th distance, with a margin
     for float32 rounding: they cannot enter its list)."""
@@ -88,9 +88,6 @@ def _nearest_new(X: np.ndarray, rows: np.ndarray, new: np.ndarray, k: int, space
         r = rows[lo:lo + block]
         D = base.distances(X[r])
         D[new[None, :] == r[:, None]] = np.inf  # never itself
-        if bound is None:
-            out[lo:lo + block, :take] = new[_nearest_cols(D, take)]
-            continue
         # most rows have no new row within their bound: only those with more than ``take``
         # are partitioned (the partition of every row was 2/3 of a 60,000-row update)
         near = D <= bound[lo:lo + block, None]
@@ -100,21 +97,14 @@ def _nearest_new(X: np.ndarray, rows: np.ndarray, new: np.ndarray, k: int, space
             i, j = np.nonzero(near[few])
             first = np.repeat(np.cumsum(count[few]) - count[few], count[few])
             out[lo + few[i], np.arange(len(i)) - first] = new[j]
-        many = np.flatnonzero(count > take)
+        many = np.flatnonzero(count > take)  # more than ``take`` columns: take < len(new)
         if len(many):
             Dm = D[many]
-            part = _nearest_cols(Dm, take)
+            part = np.argpartition(Dm, take - 1, axis=1)[:, :take]
             ids = new[part]
             ids[np.take_along_axis(Dm, part, axis=1) > bound[lo + many, None]] = -1
             out[lo + many, :take] = ids
     return out
-
-
-def _nearest_cols(D: np.ndarray, take: int) -> np.ndarray:
-    """The columns of each row's ``take`` smallest values (in no particular order)."""
-    if take < D.shape[1]:
-        return np.argpartition(D, take - 1, axis=1)[:, :take]
-    return np.argsort(D, axis=1)[:, :take]
 
 
 def _kth_distance(old_edges: pd.DataFrame, kept_old: np.ndarray, n_old: int, k: int,
