@@ -56,9 +56,18 @@ def memoised(files: Layout, name: str, stages: tuple[str, ...], paths: list[Path
     except (OSError, ValueError, KeyError, TypeError):
         pass
     passed, metadata = compute()
-    write_text(json.dumps({"key": key, "passed": bool(passed), "metadata": metadata},
-                          default=str), record)
+    _remember(record, json.dumps({"key": key, "passed": bool(passed), "metadata": metadata},
+                                 default=str))
     return passed, metadata
+
+
+def _remember(record: Path, text: str) -> None:
+    """Write a check's record (atomically); where it cannot be written (a full disk...), the
+    check's outcome stands and is only read again next time."""
+    try:
+        write_text(text, record)
+    except OSError:
+        pass
 
 
 def features_complete_and_finite(files: Layout) -> CheckOutcome:
@@ -119,7 +128,7 @@ def _shard_figures(files: Layout, shards: list[str]) -> list[tuple[list[str], tu
         figures[shard] = {"stamp": list(stamp), "non_finite": counts[0], "misplaced": counts[1]}
         out.append((hashes, counts))
     if figures != known:
-        write_text(json.dumps(figures), record)
+        _remember(record, json.dumps(figures))
     return out
 
 

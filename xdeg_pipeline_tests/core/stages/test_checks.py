@@ -93,3 +93,20 @@ def test_the_feature_check_reads_whole_only_the_shards_that_changed(
     passed, meta = features_complete_and_finite(files)
     assert not passed and meta["missing"] == len(by_shard[other])
     assert meta["rows_with_nan_or_inf"] == 1
+
+
+def test_a_record_that_cannot_be_written_leaves_the_outcome_standing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk: the check still answers (its records are only a saving for next time)."""
+    import errno
+
+    files = Layout(tmp_path)
+    data = tmp_path / "table.parquet"
+    data.write_bytes(b"x")
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(stage_checks, "write_text", full)
+    assert memoised(files, "demo", (), [data], lambda: (True, {"n": 1})) == (True, {"n": 1})
+    assert not files.state_file("check.demo").exists()
