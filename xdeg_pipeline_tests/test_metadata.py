@@ -1,18 +1,19 @@
-"""Asset metadata: inline plots are drawn once per data and reused from the data folder."""
+"""Asset metadata: inline charts are drawn once per data and reused from the data folder."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from xdeg_pipeline.assets import metadata
+from xdeg_pipeline.core.pictures import charts
 
 
 def test_plots_are_reused_while_their_data_is_the_same(tmp_path: Path) -> None:
     drawn: list[int] = []
 
-    def draw(ax) -> None:
+    def draw() -> bytes:
         drawn.append(1)
-        ax.plot([0, 1], [0, 1])
+        return charts.line_chart([0, 1], xlabel="x", ylabel="y")
 
     first = metadata.plot(draw, "a plot", [1, 2, 3], tmp_path)
     again = metadata.plot(draw, "a plot", [1, 2, 3], tmp_path)

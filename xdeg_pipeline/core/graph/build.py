@@ -37,7 +37,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import igraph as ig
 import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
@@ -46,6 +45,7 @@ from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from xdeg_pipeline.core import params as defaults
 from xdeg_pipeline.core.graph.distances import Prepared, check_space, pair_distances
 from xdeg_pipeline.core.graph.exits import ExitSettings, exit_edges
+from xdeg_pipeline.core.graph.igraph_import import igraph as ig
 from xdeg_pipeline.core.graph.knn_partitioned import Runner
 from xdeg_pipeline.core.graph.lean import LeanGraph
 from xdeg_pipeline.core.graph.near_duplicates import nearest_distances, pair_median, step_scale

@@ -16,8 +16,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import igraph as ig
 import numpy as np
+
+from xdeg_pipeline.core.graph.igraph_import import igraph as ig
 
 
 class VertexAttributes:

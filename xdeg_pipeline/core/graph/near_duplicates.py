@@ -27,13 +27,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import chain
 
-import igraph as ig
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.distances import pair_distances
+from xdeg_pipeline.core.graph.igraph_import import igraph as ig
 from xdeg_pipeline.core.graph.lean import LeanGraph
 from xdeg_pipeline.core.graph.sampling import ranked_pairs, vertex_keys
 

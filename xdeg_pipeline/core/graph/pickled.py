@@ -17,9 +17,9 @@ import copyreg
 import pickle
 from typing import IO, Any
 
-import igraph as ig
 import numpy as np
 
+from xdeg_pipeline.core.graph.igraph_import import igraph as ig
 from xdeg_pipeline.core.graph.lean import LeanGraph
 from xdeg_pipeline.core.graph.near_duplicates import edge_ends
 

@@ -8,11 +8,11 @@ first arc between two vertices is the lightest. ``base_arc`` marks the arcs of t
 
 from __future__ import annotations
 
-import igraph as ig
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from xdeg_pipeline.core.graph.igraph_import import igraph as ig
 from xdeg_pipeline.core.graph.lean import LeanGraph
 from xdeg_pipeline.core.graph.near_duplicates import edge_ends
 from xdeg_pipeline.core.paths.chain import PathError

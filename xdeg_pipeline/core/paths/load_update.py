@@ -27,10 +27,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import igraph as ig
 import numpy as np
 
 from xdeg_pipeline.core import params
+from xdeg_pipeline.core.graph.igraph_import import igraph as ig
 from xdeg_pipeline.core.graph.near_duplicates import find_near_duplicates, near_dup_distance
 from xdeg_pipeline.core.graph.sampling import graph_keys
 from xdeg_pipeline.core.paths.arcs import Arcs
