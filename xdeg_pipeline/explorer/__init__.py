@@ -4,7 +4,7 @@
 ``serve(home, images_root, host, port)`` runs it on uvicorn (``xdeg serve``).
 
 ``create_app`` is imported on first use: the CLI reads the defaults of :mod:`.serve` for every
-command, and importing the app (Starlette, the path finder, igraph, matplotlib) costs
+command, and importing the app (Starlette, the path finder, igraph) costs
 0.6-1 s that ``xdeg build`` must not pay.
 """
 
