@@ -38,10 +38,11 @@ def _make(images_root: Path, report: Reporter, inputs: StageInputs) -> Outcome:
     by_hash = files_by_hash(manifest, images_root)
     store = ThumbnailStore(files.thumbnails_dir)
     stored = atlas.load_atlases(files.atlas_index, files.atlas_sheets)
-    by_features = _made_by_features(by_hash, stored, store)
+    present = store.present()
+    by_features = _made_by_features(by_hash, stored, present)
     workers = min(MAX_WORKERS, os.cpu_count() or 1)
     stats = store.build(sorted(by_hash.items()), workers=workers,
-                        progress=report.progress("thumbnails"))
+                        progress=report.progress("thumbnails"), present=present)
     if stats.failed and not Path(images_root).is_dir():
         raise DataFolderFault(f"the collection folder {images_root} vanished while making "
                               "thumbnails; reconnect or restore it, then run `xdeg build` again")
@@ -66,8 +67,9 @@ def _make(images_root: Path, report: Reporter, inputs: StageInputs) -> Outcome:
                    writes={files.atlas_index: index_table, files.atlas_sheets: sheet_table})
 
 
-def _made_by_features(by_hash: dict, stored: atlas.AtlasSet | None, store: ThumbnailStore) -> int:
-    """How many images new since the last atlases already have their thumbnail: the feature
-    step made it from the pixels it decoded (counted as made in this build, not reused)."""
+def _made_by_features(by_hash: dict, stored: atlas.AtlasSet | None, present: set[str]) -> int:
+    """How many images new since the last atlases already have their thumbnail (``present``:
+    the hashes that have one): the feature step made it from the pixels it decoded (counted as
+    made in this build, not reused)."""
     known = set() if stored is None else set(stored.index["content_hash"])
-    return sum(1 for h in by_hash if h not in known and store.path(h).is_file())
+    return sum(1 for h in by_hash if h not in known and h in present)

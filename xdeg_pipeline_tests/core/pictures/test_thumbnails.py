@@ -46,6 +46,21 @@ def test_thumbnails_are_made_once(tmp_path: Path) -> None:
     assert store.path(batch[0][0]).stat().st_mtime_ns == mtime  # never rewritten
 
 
+def test_the_store_lists_what_it_holds_and_a_lost_file_is_made_again(tmp_path: Path) -> None:
+    store = ThumbnailStore(tmp_path / "thumbs", size=64)
+    assert store.present() == set()  # no folder yet
+    batch = items(tmp_path / "img", 4)
+    store.build(batch, workers=1)
+    hashes = {h for h, _ in batch}
+    (store.dir / "not-a-thumbnail.txt").write_text("x")  # other files are not thumbnails
+    (store.path(batch[0][0]).parent / "notes.txt").write_text("x")
+    assert store.present() == hashes
+    store.path(batch[1][0]).unlink()
+    assert store.present() == hashes - {batch[1][0]}
+    again = store.build(batch, workers=1)
+    assert (again.made, again.reused) == (1, 3) and store.has(batch[1][0])
+
+
 def test_worker_threads_give_the_same_files(tmp_path: Path) -> None:
     batch = items(tmp_path / "img", 70)  # more than one chunk
     one, two = ThumbnailStore(tmp_path / "a", 48), ThumbnailStore(tmp_path / "b", 48)
