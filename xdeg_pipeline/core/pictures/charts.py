@@ -85,14 +85,19 @@ def _frame(axes: _Axes, xticks: Sequence[float], yticks: Sequence[float], xlabel
 
 def line_chart(ys: Sequence[float], *, xlabel: str, ylabel: str,
                ylim: tuple[float, float] | None = None) -> bytes:
-    """The points (1, ys[0]), (2, ys[1]), … joined by a line, each marked; PNG bytes."""
+    """The points (1, ys[0]), (2, ys[1]), … joined by a line, each marked (values that are
+    not finite are left out); PNG bytes."""
     values = np.asarray(ys, dtype=float)
     n = max(len(values), 1)
-    lo, hi = ylim if ylim is not None else (float(values.min(initial=0.0)),
-                                            float(values.max(initial=1.0)))
+    finite = values[np.isfinite(values)]
+    if ylim is not None:
+        lo, hi = ylim
+    else:
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     axes = _Axes((0.5, n + 0.5), (lo, hi if hi > lo else lo + 1), log_y=False)
     img, draw = _frame(axes, linear_ticks(1, n, 8), linear_ticks(*axes.y), xlabel, ylabel)
-    points = [axes.px(i + 1, float(np.clip(v, *axes.y))) for i, v in enumerate(values)]
+    points = [axes.px(i + 1, float(np.clip(v, *axes.y)))
+              for i, v in enumerate(values) if np.isfinite(v)]  # a missing value: no point
     if len(points) > 1:
         draw.line(points, fill=LINE, width=2)
     for x, y in points:

@@ -54,3 +54,12 @@ def test_line_chart_marks_each_point_at_its_value() -> None:
         assert _is_line(px[row, x])
     x, row = (int(round(c)) for c in axes.px(1, 0.9))
     assert not _is_line(px[row, x])  # nothing drawn where no point is
+
+
+def test_empty_and_missing_values_still_give_a_chart() -> None:
+    assert _pixels(charts.histogram([], xlabel="degree", ylabel="images")).shape[0] > 0
+    assert _pixels(charts.line_chart([], xlabel="c", ylabel="v", ylim=(0, 1))).shape[0] > 0
+    px = _pixels(charts.line_chart([0.2, float("nan"), 0.8], xlabel="c", ylabel="v"))
+    axes = charts._Axes((0.5, 3.5), (0.2, 0.8), log_y=False)
+    x, row = (int(round(c)) for c in axes.px(3, 0.8))
+    assert _is_line(px[row, x])  # the scale comes from the finite values
