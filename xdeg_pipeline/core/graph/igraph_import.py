@@ -8,6 +8,10 @@ stand-in (plotting an igraph object raises igraph's "install matplotlib" error) 
 itself stays importable for everything else. Import igraph from here (``from
 xdeg_pipeline.core.graph.igraph_import import igraph as ig``); importing it here first is
 enough for code that then imports igraph or unpickles a graph.
+
+For that moment (about 25 ms, once a process) another thread cannot import matplotlib or find
+its module; xdeg's only other use of matplotlib, its font file, is found from the installed
+files instead (:func:`xdeg_pipeline.core.pictures.render.get_font`).
 """
 
 from __future__ import annotations

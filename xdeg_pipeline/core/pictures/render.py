@@ -8,7 +8,7 @@ characters) instead of failing.
 from __future__ import annotations
 
 import functools
-import importlib.util
+import importlib.metadata
 import io
 import math
 import unicodedata
@@ -40,11 +40,18 @@ _NOTDEF_PROBE = "\U0010fffd"  # plane-16 private use: no font has it, so it draw
 
 
 def _font_files() -> list[str]:
-    """DejaVu Sans shipped with matplotlib (a project dependency), then the system's."""
+    """DejaVu Sans shipped with matplotlib (a project dependency), then the system's.
+
+    matplotlib's copy is found among its installed files, not through its module: while
+    :mod:`xdeg_pipeline.core.graph.igraph_import` imports igraph, matplotlib is hidden from
+    ``sys.modules`` for a moment, and a font looked up then (another thread) is cached."""
     files = []
-    spec = importlib.util.find_spec("matplotlib")
-    if spec is not None and spec.origin:
-        ttf = Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
+    try:
+        dist = importlib.metadata.distribution("matplotlib")
+    except importlib.metadata.PackageNotFoundError:
+        dist = None
+    if dist is not None:
+        ttf = Path(str(dist.locate_file("matplotlib/mpl-data/fonts/ttf/DejaVuSans.ttf")))
         if ttf.is_file():
             files.append(str(ttf))
     files.append("DejaVuSans.ttf")  # ImageFont.truetype searches the system font folders

@@ -167,3 +167,13 @@ def test_fitted_strip_too_long_to_fit_is_as_small_as_it_gets(images: list[Path])
     png = render.fit_strip_png([images[0]] * 80, ["x"] * 80, 940, 600, steps=[0.1] * 79)
     with Image.open(io.BytesIO(png)) as im:
         assert im.width <= 940 and im.height > 600  # the smallest thumbnails: it scrolls
+
+
+def test_the_font_is_matplotlibs_dejavu_even_while_matplotlib_is_hidden(monkeypatch) -> None:
+    import sys
+
+    from xdeg_pipeline.core.pictures import render
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as igraph_import hides it
+    first = render._font_files()[0]
+    assert first.endswith("DejaVuSans.ttf") and "mpl-data" in first
