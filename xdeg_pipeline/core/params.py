@@ -133,7 +133,10 @@ EXIT_EXACT_BUDGET = 5e8  # distance evaluations (rows x net) before the exit sea
 # but hops p90 10-11, OpenMoji 8-9/12-14/20-25). SMOOTH_SLACK 0.25: OpenMoji hub 0.100 (0.093 at
 # 0.3); 0.2 / 0.25 / 0.3 on the held-out badger collection: graph-space ratio 1.13 / 1.16 / 1.17,
 # hub 0.124 / 0.081 / 0.067. HUB_PENALTY 150 / 200 with exits: OpenMoji hub 0.089 / 0.087 but
-# graph-space ratio p50 1.150 / 1.152 (target <= 1.15).
+# graph-space ratio p50 1.150 / 1.152 (target <= 1.15). With issue 21's fewest steps (chains
+# 4 / 6 / 8 hops on OpenMoji), re-measured 2026-12-04 (python -m benchmarks.path_quality --spaces
+# full --modes smooth --set hub_penalty=100,200,400): hub 0.133 / 0.127 / 0.123, full-space
+# ratio p50 1.150 / 1.159 / 1.164, crawl p90 1.67 each: the penalty alone does not reach 0.10.
 SMOOTH_SLACK = 0.30
 SMOOTH_POWER = 4.5
 HUB_PENALTY = 100.0
