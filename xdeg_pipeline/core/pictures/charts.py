@@ -119,6 +119,6 @@ def histogram(counts: Sequence[int], *, xlabel: str, ylabel: str) -> bytes:
         if count >= 1:
             left, top_y = axes.px(v - 0.5, count)
             right, base = axes.px(v + 0.5, 10 ** axes.y[0])
-            draw.rectangle([left, top_y, max(left, right - 1), base], fill=LINE)
+            draw.rectangle([left, top_y, right, base], fill=LINE)  # neighbours touch
     draw.rectangle(axes.box, outline=FRAME)
     return png_bytes(img)
