@@ -28,8 +28,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from xdeg_pipeline.core.graph.knn import keep_nearest
-from xdeg_pipeline.core.graph.rerank import carried_values, chord_distances, previous_nearest
+from xdeg_pipeline.core.graph.knn import carried_values, keep_nearest
+from xdeg_pipeline.core.graph.rerank import chord_distances, previous_nearest
 from xdeg_pipeline.core.stages.knn import FULL_FLOAT32_MAX_BYTES
 
 

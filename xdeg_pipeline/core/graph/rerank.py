@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from xdeg_pipeline.core.graph.knn import (  # carried_values: also imported from here
+from xdeg_pipeline.core.graph.knn import (
     carried_values,
     edge_frame,
     keep_nearest,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from xdeg_pipeline.core.graph.knn import knn_edges
-from xdeg_pipeline.core.graph.rerank import carried_values, chord_distances, rerank_candidates
+from xdeg_pipeline.core.graph.knn import carried_values, knn_edges
+from xdeg_pipeline.core.graph.rerank import chord_distances, rerank_candidates
 
 
 def test_rerank_keeps_the_nearest_candidates_by_the_full_features() -> None:
