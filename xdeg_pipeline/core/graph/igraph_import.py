@@ -17,9 +17,10 @@ files instead (:func:`xdeg_pipeline.core.pictures.render.get_font`).
 from __future__ import annotations
 
 import sys
+from types import ModuleType
 
 
-def _import_igraph():  # noqa: ANN202 (the igraph module)
+def _import_igraph() -> ModuleType:
     if "igraph" in sys.modules:
         return sys.modules["igraph"]
     hidden = {name: module for name, module in sys.modules.items()

@@ -39,6 +39,7 @@ _NOTDEF_PROBE = "\U0010fffd"  # plane-16 private use: no font has it, so it draw
 # ----------------------------------------------------------------------------- fonts and text
 
 
+@functools.cache  # the installed files do not change while a process runs
 def _font_files() -> list[str]:
     """DejaVu Sans shipped with matplotlib (a project dependency), then the system's.
 

@@ -175,5 +175,6 @@ def test_the_font_is_matplotlibs_dejavu_even_while_matplotlib_is_hidden(monkeypa
     from xdeg_pipeline.core.pictures import render
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as igraph_import hides it
+    render._font_files.cache_clear()  # looked up now, while it is hidden
     first = render._font_files()[0]
     assert first.endswith("DejaVuSans.ttf") and "mpl-data" in first
