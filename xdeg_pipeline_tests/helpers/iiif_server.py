@@ -1,13 +1,20 @@
 """A IIIF publisher on 127.0.0.1 for the tests: the IIIF Image API reference implementation (the
 ``iiif`` package's Flask handlers with its PIL manipulator, API 2.1 and 3.0) over a folder of
 images, and static JSON documents (manifests, collections) answered with an ``ETag`` (304 to a
-matching ``If-None-Match``). Images can be made to answer 500; every request is counted."""
+matching ``If-None-Match``). Images can be made to answer 500; every request is counted.
+
+The reference implementation's Flask handler never removes the file its PIL manipulator
+writes for each answer (a ``NamedTemporaryFile(delete=False)`` in the system's temporary
+folder): here the manipulator writes into the server's own temporary folder, removed when
+the server stops."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import os
+import tempfile
 import threading
 from collections import Counter
 from pathlib import Path
@@ -15,6 +22,7 @@ from typing import Any
 
 from flask import Flask
 from iiif.flask_utils import Config, add_handler
+from iiif.manipulator_pil import IIIFManipulatorPIL
 from werkzeug.serving import make_server
 
 VERSIONS = ("2.1", "3.0")
@@ -35,6 +43,20 @@ def _handler_config(api_version: str, image_dir: Path) -> Config:
     return config
 
 
+def _manipulator_writing_to(folder: str) -> type[IIIFManipulatorPIL]:
+    """The reference PIL manipulator, with its answer files in ``folder``."""
+
+    class Manipulator(IIIFManipulatorPIL):
+        def do_format(self, format: str | None = None) -> None:
+            if self.outfile is None:
+                fd, self.outfile = tempfile.mkstemp(dir=folder)
+                os.close(fd)
+                self.outtmp = self.outfile
+            super().do_format(format)
+
+    return Manipulator
+
+
 class IIIFServer:
     """``image_dir``: the pictures (``<identifier>.png``/``.jpg``). ``docs``: path under
     ``/docs/`` -> a JSON-able object, raw bytes, or an HTTP status. ``failing``: identifiers
@@ -50,6 +72,11 @@ class IIIFServer:
         self.configs = [_handler_config(v, self.image_dir) for v in VERSIONS]
         for config in self.configs:
             add_handler(app, config)
+        self._answers = tempfile.TemporaryDirectory(prefix="xdeg-iiif-answers-")
+        manipulator = _manipulator_writing_to(self._answers.name)
+        for rule in app.url_map.iter_rules():
+            if rule.defaults and "klass" in rule.defaults:
+                rule.defaults["klass"] = manipulator
         self._app = app
         self._httpd = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         for config in self.configs:
@@ -100,6 +127,7 @@ class IIIFServer:
     def __exit__(self, *exc: object) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+        self._answers.cleanup()
 
 
 def _answer(start_response: Any, code: int, body: bytes, ctype: str,

@@ -61,3 +61,24 @@ def test_an_unreadable_source_is_an_error(tmp_path: Path) -> None:
 
     with pytest.raises(DocumentError):
         download_iiif(str(tmp_path / "none.json"), tmp_path / "c", tmp_path / "f.json", None)
+
+
+def test_the_test_server_leaves_no_files_behind(tmp_path: Path, monkeypatch) -> None:
+    """The reference implementation writes every answer to a temporary file it never removes;
+    the helper's server keeps them in its own folder and removes it when it stops."""
+    import tempfile
+    import urllib.request
+
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
+    make_image(tmp_path / "px" / "a.png", seed=1, size=64)
+    with IIIFServer(tmp_path / "px") as server:
+        for version in ("2.1", "3.0"):
+            size = "full" if version == "2.1" else "max"
+            url = f"{server.service('a', version)}/full/{size}/0/default.jpg"
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                assert answer.read(3) == b"\xff\xd8\xff"  # a JPEG
+        assert len(list(system_tmp.rglob("*"))) == 3  # the server's folder, its two answers
+    assert list(system_tmp.iterdir()) == []
