@@ -61,6 +61,23 @@ def test_edges_are_undirected_unique_and_weighted_by_distance():
     assert len(g.vs["load"]) == len(X) and min(g.vs["load"]) >= 0
 
 
+def test_weights_are_the_distances_whatever_the_tables_distance_column_says():
+    X, _ = separated_clusters(30, 3)
+    edges = knn_edges(X, 6)
+
+    def weights(table: pd.DataFrame) -> np.ndarray:
+        g = build_graph(table, X, landmarks=0)
+        el = np.array(g.get_edgelist())
+        exact = np.linalg.norm(X[el[:, 0]] - X[el[:, 1]], axis=1)
+        np.testing.assert_allclose(g.es["weight"], exact, rtol=1e-5)
+        return np.array(g.es["weight"])
+
+    taken = weights(edges)  # the table's own distances, a sample of them measured again
+    squared = weights(edges.assign(distance=edges["distance"] ** 2))  # another convention
+    np.testing.assert_array_equal(taken, squared)
+    weights(edges.drop(columns=["distance"]))
+
+
 def test_long_range_edges_bound_hop_distance():
     X, _ = separated_clusters(60, 4)
     g = build_graph(knn_edges(X, 4), X)

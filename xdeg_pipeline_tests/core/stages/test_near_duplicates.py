@@ -65,7 +65,16 @@ def test_the_table_holds_the_groups_and_the_strips_show_the_largest(tmp_path: Pa
     again = near_duplicates(settings)
     assert again.reused and again.state["groups"] == state["groups"]
     write_state(files.home, "similarity_graph", {"output_fingerprint": "g2"})  # a new graph
-    assert not near_duplicates(settings).reused
+    stamps = {png: Path(png).stat().st_mtime_ns for png in state["examples"]}
+    rebuilt = near_duplicates(settings)
+    assert not rebuilt.reused and rebuilt.state["examples"] == state["examples"]
+    # the same groups: their strips are not drawn again, unless one is missing
+    assert {png: Path(png).stat().st_mtime_ns for png in state["examples"]} == stamps
+    gone = Path(state["examples"][0])
+    gone.unlink()
+    write_state(files.home, "similarity_graph", {"output_fingerprint": "g3"})
+    near_duplicates(settings)
+    assert gone.is_file()
 
 
 def test_a_collection_without_near_duplicates_has_an_empty_table(tmp_path: Path) -> None:
