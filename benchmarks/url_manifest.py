@@ -20,9 +20,11 @@ import csv
 import io
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -96,7 +98,14 @@ def main() -> None:
     from xdeg_pipeline_tests.helpers.image_server import ImageServer
 
     work = Path(tempfile.mkdtemp(prefix="xdeg-manifest-"))
-    server = ImageServer()
+    try:
+        _measure(args, work, ImageServer())
+    finally:  # the images, the manifest and the data folders the builds made
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _measure(args: argparse.Namespace, work: Path, server: Any) -> None:
+    """The builds and downloads of :func:`main`, in ``work``, from ``server``."""
     png = _picture(99_999)
     failures = _failure_rows(server, png)
     n_good = args.n - len(failures)

@@ -374,10 +374,13 @@ def test_sensor_launch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert out["new_content"] == out["cli_computed"] == 2
 
 
-def test_url_manifest(monkeypatch: pytest.MonkeyPatch,
-                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_url_manifest(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                      tmp_path: Path) -> None:
     """``benchmarks.url_manifest`` with ``run_build`` stubbed (its builds and 5 s timeouts take
-    minutes); the served manifest, the download-alone runs and the JSON line are real."""
+    minutes); the served manifest, the download-alone runs and the JSON line are real, and it
+    leaves nothing in the temporary folder."""
+    import tempfile
+
     from benchmarks import url_manifest
     from xdeg_pipeline.core.sources import remote
 
@@ -403,7 +406,9 @@ def test_url_manifest(monkeypatch: pytest.MonkeyPatch,
 
     monkeypatch.setattr("xdeg_pipeline.cli.run_build", run_build)
     monkeypatch.setattr(sys, "argv", ["url_manifest", "--n", "40", "--latency", "0"])
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     url_manifest.main()
+    assert list(tmp_path.iterdir()) == []
     out = _last_json(capsys.readouterr().out)
     assert out["rows"] == 40 and out["good"] + out["failing"] == 40 and out["vertices"] > 0
     assert out["ratio_cold_vs_folder"] > 0 and out["download_8_threads_s"] > 0
