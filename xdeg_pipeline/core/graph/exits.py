@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from xdeg_pipeline.core import params
+from xdeg_pipeline.core.arrays import sorted_unique
 from xdeg_pipeline.core.graph.distances import Prepared, pair_distances
 from xdeg_pipeline.core.graph.knn_partitioned import (
     Runner,
@@ -88,7 +89,7 @@ def distinct_counts(n: int, src: np.ndarray, dst: np.ndarray, labels: np.ndarray
     if not len(s):
         return np.zeros(n, np.int64)
     item = np.where(labels[d] >= 0, n + labels[d], d)
-    pairs = np.unique(s * (2 * n + 1) + item)
+    pairs = sorted_unique(s * (2 * n + 1) + item)
     return np.bincount(pairs // (2 * n + 1), minlength=n)
 
 
@@ -300,7 +301,7 @@ def exit_edges(
     d = pair_distances(X, a, b, space).astype(np.float64)
     ok = (d >= near_dup) & (d <= far)
     a, b, d = a[ok], b[ok], d[ok]
-    existing = np.unique(np.minimum(src, dst) * n + np.maximum(src, dst))
+    existing = sorted_unique(np.minimum(src, dst) * n + np.maximum(src, dst))
     keep = _assign(n, a, b, d, existing, want, st.in_cap)
     info.update(exits=int(keep.sum()), exit_search=how)
     return Exits(a[keep], b[keep], d[keep], info, labels)

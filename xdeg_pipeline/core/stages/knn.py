@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from xdeg_pipeline.core import params
+from xdeg_pipeline.core.arrays import sorted_unique
 from xdeg_pipeline.core.graph.knn import knn_edges as compute_knn_edges
 from xdeg_pipeline.core.graph.knn_partitioned import (
     cluster_runner,
@@ -132,7 +133,7 @@ def rerank(files: Layout, upstream: dict, keys: list[str], candidates: pd.DataFr
     index = pd.Index(keys)
 
     def measure(src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
-        got = full_features(files, upstream, index, np.unique(np.concatenate([src, dst])))
+        got = full_features(files, upstream, index, sorted_unique(np.concatenate([src, dst])))
         return None if got is None else chord_distances(got[0], src, dst, got[1])
 
     if isinstance(old, str):

@@ -1,0 +1,22 @@
+"""Array helpers numpy has, made fast where numpy's own are slow.
+
+``np.unique`` of integers without ``return_index``/``return_inverse``/``return_counts`` takes a
+hash-table path since numpy 2.3 that is 4-15x slower than sorting on this project's arrays (2
+million int64 keys: 2.2-2.5 s against 0.16 s, numpy 2.4); the graph's edge and pair keys hit it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of ``values`` (flattened), as ``np.unique(values)`` for
+    integers, by one sort."""
+    flat = np.sort(np.asarray(values).ravel())
+    if len(flat) < 2:
+        return flat
+    keep = np.empty(len(flat), bool)
+    keep[0] = True
+    np.not_equal(flat[1:], flat[:-1], out=keep[1:])
+    return flat[keep]
