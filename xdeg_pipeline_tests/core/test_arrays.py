@@ -1,11 +1,11 @@
-"""sorted_unique: numpy's unique, by one sort."""
+"""sorted_unique and contained: numpy's unique and isin, by one sort."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from xdeg_pipeline.core.arrays import sorted_unique
+from xdeg_pipeline.core.arrays import contained, sorted_unique
 
 
 @pytest.mark.parametrize("values", [
@@ -18,3 +18,16 @@ def test_it_is_numpys_unique(values: np.ndarray) -> None:
     expected = np.unique(values)
     assert got.dtype == expected.dtype
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("pool", [
+    np.zeros(0, np.int64), np.array([4]), np.array([9, 2, 2, 7]),
+    np.random.default_rng(2).integers(0, 2**40, 3_000),
+])
+def test_contained_is_numpys_isin(pool: np.ndarray) -> None:
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.choice(pool, 50) if len(pool) else np.zeros(0, np.int64),
+                             rng.integers(0, 2**40, 50), np.array([-1, 0, 2**41])])
+    np.testing.assert_array_equal(contained(values, pool), np.isin(values, pool))
+    grid = values[:6].reshape(2, 3)
+    np.testing.assert_array_equal(contained(grid, pool), np.isin(grid, pool))

@@ -43,7 +43,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
 from xdeg_pipeline.core import params as defaults
-from xdeg_pipeline.core.arrays import sorted_unique
+from xdeg_pipeline.core.arrays import contained, sorted_unique
 from xdeg_pipeline.core.graph.distances import Prepared, check_space, pair_distances
 from xdeg_pipeline.core.graph.exits import ExitSettings, exit_edges
 from xdeg_pipeline.core.graph.igraph_import import igraph as ig
@@ -295,7 +295,7 @@ def _add_landmarks(e: _Edges, X: np.ndarray, metric: str, n_marks: int,
         return 0
     la, lb = long_range_edges(X, metric, n_marks, eligible=eligible, keys=keys)
     lkey = sorted_unique(np.minimum(la, lb) * n + np.maximum(la, lb))
-    lkey = lkey[~np.isin(lkey, e.a * n + e.b)]  # already an edge: keep it as it is
+    lkey = lkey[~contained(lkey, e.a * n + e.b)]  # already an edge: keep it as it is
     la, lb = lkey // n, lkey % n
     e.extend(la, lb, pair_distances(X, la, lb, metric).astype(np.float64), long=True)
     return len(la)

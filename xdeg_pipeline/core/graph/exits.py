@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.arrays import sorted_unique
+from xdeg_pipeline.core.arrays import contained, sorted_unique
 from xdeg_pipeline.core.graph.distances import Prepared, pair_distances
 from xdeg_pipeline.core.graph.knn_partitioned import (
     Runner,
@@ -230,7 +230,7 @@ def _assign(n, a, b, w, existing, want, cap) -> np.ndarray:
     """Nearest first: a source takes up to ``want`` distinct pictures (already adjacent ones
     count, add no edge), an image receives at most ``cap`` exits. Returns the kept mask."""
     key = np.minimum(a, b) * n + np.maximum(a, b)
-    adjacent = np.isin(key, existing)
+    adjacent = contained(key, existing)
     used = np.zeros(n, np.int64)
     got = np.zeros(n, np.int64)
     taken: set[int] = set()
