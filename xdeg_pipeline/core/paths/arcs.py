@@ -67,14 +67,17 @@ class Arcs:
         # by (row, neighbour, weight), ties in edge order: two stable sorts (the weight, then
         # the row x neighbour key) give np.lexsort's order in 2/3 of its time
         order = np.argsort(np.concatenate([self.w, self.w]), kind="stable")
-        order = order[np.argsort((rows.astype(np.int64) * n + cols)[order], kind="stable")]
+        key = (rows.astype(np.int64, copy=False) * n + cols)[order]
+        by_key = np.argsort(key, kind="stable")
+        order = order[by_key]
+        self.arc_key = key[by_key]  # sorted; first match = lightest
+        del key, by_key
         self.arc_row = rows[order]
         self.nbr = cols[order]
         del rows, cols
         self.arc_e = np.where(order < m, order, order - m)  # edge of each arc
         del order
         self.arc_w = self.w[self.arc_e]
-        self.arc_key = self.arc_row * n + self.nbr  # sorted; first match = lightest
         counts = np.bincount(self.arc_row, minlength=n)
         self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.base_arc = ~self.long_e[self.arc_e]  # arcs of shortest/smooth (no long-range)
