@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from xdeg_pipeline.core.storage.integrity import stat_signature
+
 BACKBONES: tuple[str, ...] = ("efficientnet_lite0", "resnet18")
 PREFIXES: tuple[str, ...] = ("timm", "torchvision", "onnx")  # any model: "<prefix>:<name>"
 BACKBONE_ENV = "XDEG_BACKBONE"  # named in messages; read by core.settings
@@ -99,17 +101,17 @@ def _check_name(name: str) -> None:
         raise ValueError(f"{name} is not a built-in backbone")
 
 
-_FILE_IDS: dict[tuple, str] = {}  # (path, device, inode, size, mtime, ctime) -> its id
+_FILE_IDS: dict[tuple, str] = {}  # (path, its stat_signature) -> its id
 
 
 def _file_id(path: Path) -> str:
     """First 12 hex digits of the file's sha256 (identifies the weights in the cache key).
 
-    Hashed once a process while the file's inode, size and times stay the same (the embedded
-    weights took 0.2 s to hash, once per shard of a build)."""
-    st = Path(path).stat()
-    key = (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    if key not in _FILE_IDS:
+    Hashed once a process while the file's :func:`~xdeg_pipeline.core.storage.integrity.
+    stat_signature` stays the same (the embedded weights took 0.2 s to hash, once per shard of
+    a build)."""
+    key = (str(path), stat_signature(path))
+    if key[1] is None or key not in _FILE_IDS:
         digest = hashlib.sha256()
         with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 22), b""):

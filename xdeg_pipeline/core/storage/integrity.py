@@ -47,14 +47,15 @@ def record(path: Path) -> dict[str, Any]:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "hash": file_hash(path)}
 
 
-def stat_signature(path: Path) -> tuple[int, int, int] | None:
-    """Size, mtime and inode of a file (None when it cannot be read): what changes when it is
-    rewritten or replaced, for readers that load it again then."""
+def stat_signature(path: Path) -> tuple[int, int, int, int] | None:
+    """Size, mtime, ctime and inode of a file (None when it cannot be read): what changes when
+    it is rewritten or replaced (the ctime also when it is rewritten in place with its size and
+    mtime put back), for readers that load it again then."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return st.st_size, st.st_mtime_ns, st.st_ino
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
 def _size(n: int) -> str:
