@@ -182,7 +182,7 @@ def build(F: np.ndarray, pca, k: int, space: str, seed: int, finder_kw: dict,
     g, _ = update_hub_load(build_graph(edges, X, metric=space, vertex_attrs=attrs,
                                        **(graph_kw or {})), previous, basis="benchmark")
     t1 = time.perf_counter()
-    finder = PathFinder(g, **finder_kw)
+    finder = PathFinder(g, vectors=X, **finder_kw)  # vectors: what the pipeline's finder gets
     t2 = time.perf_counter()
     info = {"recall": round(knn_recall(X, edges, k, sample=300, seed=seed, space=space), 4),
             "edges": g.ecount(), "graph_s": round(t1 - t0, 2),

@@ -12,6 +12,7 @@ from dagster import DagsterInstance, materialize
 from xdeg_pipeline.assets import ALL_ASSETS
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.build import load_graph
+from xdeg_pipeline.core.query import Collection
 from xdeg_pipeline.core.stages import pca as pca_stage
 from xdeg_pipeline.core.storage.state import fingerprint, read_state
 from xdeg_pipeline.core.storage.tables import read_feature_table
@@ -38,6 +39,10 @@ def test_build_then_find_paths(xdeg_env: dict[str, Path]) -> None:
         assert {"source", "target", "distance"} <= set(edges.columns)
         graph = load_graph(home / "similarity_graph.pkl", allowed_root=home)
         assert graph.vcount() == 24 and graph.is_connected()
+        # a query server measures steps that are not edges (a skipped series step, a pinned
+        # chain's lost step) with the graph's own vectors: pca_features must be them
+        vectors = Collection(home, xdeg_env["images"]).finder.space.vectors
+        assert vectors is not None and len(vectors) == 24
         # the input fingerprints of data folders built before the stage runner: an upgraded
         # folder reuses its outputs (pca_features's since rows carry the residual, TRANSFORM 2)
         up = {n: read_state(home, n) for n in ("raw_images", "image_features", "pca_features",

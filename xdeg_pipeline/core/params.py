@@ -294,6 +294,22 @@ SMOOTH_FEWEST_STEPS = True
 #   used are among the 43 of most load).
 SMOOTH_LONG_STEP = 0.15
 SMOOTH_LONG_PRICE = 0.0
+# SMOOTH_SKIP_SHORT (issue 21): a smooth chain's image goes when one of its steps is shorter than
+#   this share of the chain's largest step and its two neighbours are within that largest step
+#   of each other (measured in the graph's space by the images' vectors; core/paths/skip.py).
+#   From an image of a design series the kNN graph has edges only to the series, so a chain
+#   first walked to the member with an edge out (a07 -> a04 (0.23) -> dragonfly (0.86)).
+#   python -m benchmarks.path_quality FOLDER --spaces full --modes smooth --set skip_short=0,0.4
+#   (200 pairs, 1,000 for hubs; full-space chord), off -> 0.4: shortest/longest p10, crawl
+#   p90, near-identical steps, largest/bound p50/p90, hub share, same-topic share:
+#   uneven (tuned here) 0.274 -> 0.449, 1.67 -> 1.5, 1.4 -> 0.8 %, 1.118/1.220 both, 0.118 ->
+#     0.119, 0.482 -> 0.471 (1.0, every short-enough skip: 0.426, hub 0.119, same-topic 0.454;
+#     0.6: 0.426, 0.466);
+#   confirmed on: star series 0.588 -> 0.625, 1.5 both, 1.7 -> 1.6 %, 1.138/1.202 both, 0.078
+#     both, 0.439 -> 0.436; flower 0.559 -> 0.576, hub 0.088 both, 0.433 -> 0.432; Tux Paint
+#     and OpenMoji (4,247): no change but OpenMoji shortest/longest 0.478 -> 0.483 (OpenMoji
+#     at 1.0: crawl 1.67 -> 1.5 but hub 0.133 -> 0.140, same-topic 0.386 -> 0.371).
+SMOOTH_SKIP_SHORT = 0.4
 
 # --- steps ----------------------------------------------------------------------------------
 STEPS_SEARCH_BUDGET = 20_000  # DFS expansions per threshold before it counts as "not found"

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
+from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.build import load_graph_lean
+from xdeg_pipeline.core.graph.vectors import graph_vectors
 from xdeg_pipeline.core.images.files import image_file, recorded_files
 from xdeg_pipeline.core.images.filters import Filter, FilterError, fields_of, parse_filter
 from xdeg_pipeline.core.images.provenance import PROVENANCE_KEYS, Record, empty_record, provenance
 from xdeg_pipeline.core.paths import PathFinder
 from xdeg_pipeline.core.paths.chain import Chain, PathError
+from xdeg_pipeline.core.paths.load import stored_params
 from xdeg_pipeline.core.paths.pinned import (
     Measured,
     better_than,
@@ -25,7 +26,6 @@ from xdeg_pipeline.core.paths.pinned import (
 )
 from xdeg_pipeline.core.resolve import resolve_name
 from xdeg_pipeline.core.sources.remote import caption, display_meta, read_metadata
-from xdeg_pipeline.core.storage.feature_table import from_arrow
 from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline.core.storage.state import fingerprint
 
@@ -133,7 +133,11 @@ class Collection:
             if h in vertex_of_hash
         }
         self.names = sorted(self.vertex_of_name)
-        self.finder = PathFinder(self.graph)
+        g = self.graph
+        metric = stored_params(g).get("metric", params.KNN_SPACE)
+        vectors = graph_vectors(self.layout.pca_features, g.vs["content_hash"], g.eu, g.ev,
+                                g.edge_arrays["weight"], metric)
+        self.finder = PathFinder(g, vectors=vectors)  # vectors: skipped and lost steps
         # a URL-manifest collection records each image's file and metadata (core.sources.remote)
         self.from_manifest = "url" in manifest.columns
         self.file_of_name = recorded_files(manifest, images_root)
@@ -386,34 +390,14 @@ def pinned_chain(collection: Collection, request: PathRequest, names: Sequence[s
 
 def measured_steps(collection: Collection, pairs: Sequence[tuple[int, int]]) -> Measured:
     """Length and cost of steps that are no longer edges of the graph (``pairs`` of
-    vertices), measured in its space (``pca_features``: an edge's weight is the distance of its
-    ends there); {} when those vectors cannot be read or are not the graph's (a build that
-    moved on), so such steps count as gone."""
-    if not pairs:
+    vertices), measured in its space by the vertices' vectors; {} when the collection has none
+    that are the graph's (:mod:`~xdeg_pipeline.core.graph.vectors`), so such steps count as
+    gone."""
+    finder = collection.finder
+    if not pairs or finder.space.vectors is None:
         return {}
-    arcs, hashes = collection.finder.arcs, collection.graph.vs["content_hash"]
-    probe = int(pairs[0][0])  # one of its edges, measured the same way, must match its weight
-    first = int(arcs.indptr[probe])
-    if first == int(arcs.indptr[probe + 1]):
-        return {}
-    near, weight = int(arcs.nbr[first]), float(arcs.arc_w[first])
-    wanted = {hashes[int(x)] for pair in pairs for x in pair} | {hashes[probe], hashes[near]}
-    try:
-        table = pq.read_table(collection.layout.pca_features,
-                              filters=[("content_hash", "in", sorted(wanted))])
-        got, Z = from_arrow(table)
-    except (OSError, ValueError, KeyError):
-        return {}
-    row = {h: Z[i].astype(np.float64) for i, h in enumerate(got)}
-    if not wanted <= set(row):
-        return {}
-    if not math.isclose(float(np.linalg.norm(row[hashes[probe]] - row[hashes[near]])), weight,
-                        rel_tol=1e-4, abs_tol=1e-5):
-        return {}
-    u = np.array([a for a, _ in pairs], dtype=np.int64)
-    v = np.array([b for _, b in pairs], dtype=np.int64)
-    w = np.array([np.linalg.norm(row[hashes[a]] - row[hashes[b]]) for a, b in zip(u, v)])
-    return collection.finder.measured(u, v, w)
+    u, v = np.array(pairs, dtype=np.int64).T
+    return finder.measure(u, v)
 
 
 def label_for(name: str, openmoji: bool = False) -> str:

@@ -57,6 +57,16 @@ def _or(value, default) -> float:
     return float(default if value is None else value)
 
 
+def _vectors(vectors: np.ndarray | None, n: int) -> np.ndarray | None:
+    """The vertices' vectors in the graph's space, checked: one row per vertex."""
+    if vectors is None:
+        return None
+    vectors = np.asarray(vectors)
+    if vectors.ndim != 2 or len(vectors) != n:
+        raise ValueError(f"vectors must hold one row per vertex ({n}), got {vectors.shape}")
+    return vectors
+
+
 def near_duplicates_of(arcs: Arcs, near_dup: float) -> NearDuplicates:
     """Natural step and near-duplicate groups of the kNN arcs
     (see :mod:`xdeg_pipeline.core.graph.near_duplicates`)."""
@@ -103,6 +113,8 @@ class PathFinder:
         long_step: float | None = None,
         long_price: float | None = None,
         arcs: Arcs | None = None,
+        vectors: np.ndarray | None = None,
+        skip_short: float | None = None,
     ) -> None:
         self.graph = graph
         self.n = graph.vcount()
@@ -148,7 +160,12 @@ class PathFinder:
                               else fewest_steps),
             long_step=_or(long_step, params.SMOOTH_LONG_STEP),
             long_price=_or(long_price, params.SMOOTH_LONG_PRICE),
+            vectors=_vectors(vectors, self.n),
+            metric=str(hub_load.stored_params(graph).get("metric", params.KNN_SPACE)),
+            skip_short=_or(skip_short, params.SMOOTH_SKIP_SHORT),
         )
+        if self.space.vectors is not None:
+            self.space.measure = self.measure
         self._cut: set[int] | None = None
 
     # ------------------------------------------------------------------ settings of the modes
@@ -193,6 +210,11 @@ class PathFinder:
     def step_weight(self, a: int, b: int) -> float:
         """Weight of the lightest edge a-b (KeyError if not adjacent)."""
         return self.arcs.step_weight(a, b)
+
+    def measure(self, u: np.ndarray, v: np.ndarray) -> dict[tuple[int, int], tuple[float, float]]:
+        """Steps ``u[i]`` -> ``v[i]``, edges or not, measured by the vertices' vectors: what
+        :meth:`measured` says of them (PathError when the finder has no vectors)."""
+        return self.measured(u, v, self.space.pair_lengths(u, v))
 
     def measured(self, u: np.ndarray, v: np.ndarray, w: np.ndarray
                  ) -> dict[tuple[int, int], tuple[float, float]]:

@@ -115,12 +115,17 @@ def estimate_load(
     return load
 
 
+def stored_params(graph: ig.Graph) -> dict:
+    """What the graph stage recorded in ``graph["params"]`` ({} for a graph without)."""
+    return (graph["params"] if "params" in graph.attributes() else {}) or {}
+
+
 def graph_load(graph: ig.Graph, arcs: Arcs, cost: StepCost, scale: StepScale) -> np.ndarray:
     """The hub load stored in the graph by :func:`attach_hub_load` if made with these settings, else
     estimated now (zeros when the cost has no hub penalty)."""
     if cost.hub_penalty <= 0:
         return np.zeros(arcs.n)
-    stored = (graph["params"] if "params" in graph.attributes() else {}) or {}
+    stored = stored_params(graph)
     if ("load" in graph.vs.attributes()
             and stored.get("load_params") == cost.load_params(scale.near_dup)):
         return np.array(graph.vs["load"], dtype=np.float64)
@@ -200,7 +205,7 @@ def carried_scale(graph: ig.Graph, previous: ig.Graph | PreviousLoad | None, kep
 
 def fresh_scale(graph: ig.Graph) -> dict:
     """The step scale of this graph alone: its random-pair median and natural step."""
-    stored = (graph["params"] if "params" in graph.attributes() else {}) or {}
+    stored = stored_params(graph)
     return {"pair_median": float(stored.get("pair_median", 0.0) or 0.0),
             "natural": float(find_near_duplicates(graph).scale.natural)}
 

@@ -10,19 +10,18 @@ so the page can offer it without replacing what was shared.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from xdeg_pipeline.core.paths.chain import Chain, make_chain
-from xdeg_pipeline.core.paths.search import SearchSpace
+from xdeg_pipeline.core.paths.search import Measured, SearchSpace
 
 BETTER_LARGEST = 0.97  # today's chain is better if its largest step is under this x the pinned
 BETTER_COST = 0.8  # ... or (smooth) its summed step cost is under this x the pinned one's
 BETTER_HOPS = 0.75  # ... or (smooth, steps counted first) at most this x its steps, both capped
 
 
-Measured = Mapping[tuple[int, int], tuple[float, float]]  # (u, v) -> (length, cost) of a step
 
 
 def lost_steps(space: SearchSpace, vertices: Sequence[int]) -> list[tuple[int, int]]:
@@ -33,6 +32,19 @@ def lost_steps(space: SearchSpace, vertices: Sequence[int]) -> list[tuple[int, i
         return []
     gone = np.flatnonzero(space.arcs.arc_of(v[:-1], v[1:]) < 0)
     return [(int(v[k]), int(v[k + 1])) for k in gone]
+
+
+def with_measured(space: SearchSpace, v: np.ndarray, gone: np.ndarray,
+                  measured: Measured | None) -> Measured:
+    """``measured`` with the steps ``v[k] -> v[k + 1]`` (``k`` in ``gone``: not edges) it lacks
+    measured by the space's vectors, where it has them (a skipped image, :mod:`.skip`)."""
+    measured = dict(measured or {})
+    missing = [(int(v[k]), int(v[k + 1])) for k in gone
+               if (int(v[k]), int(v[k + 1])) not in measured]
+    if missing and space.measure is not None:
+        u, w = np.array(missing, dtype=np.int64).T
+        measured.update(space.measure(u, w))
+    return measured
 
 
 def check_pinned(space: SearchSpace, vertices: Sequence[int], s: int, t: int, mode: str,
@@ -49,9 +61,9 @@ def check_pinned(space: SearchSpace, vertices: Sequence[int], s: int, t: int, mo
         return None, "the pinned chain repeats an image"
     if mode == "steps" and steps is not None and len(v) != steps + 2:
         return None, f"the pinned chain has {len(v) - 2} intermediate images, not {steps}"
-    measured = measured or {}
     j = space.arcs.arc_of(np.array(v[:-1]), np.array(v[1:]))
     gone = [int(k) for k in np.flatnonzero(j < 0)]
+    measured = with_measured(space, np.array(v), np.array(gone, dtype=np.int64), measured)
     lost = [k for k in gone if (v[k], v[k + 1]) not in measured]
     if lost:
         return None, f"step {lost[0] + 1} of the pinned chain is no longer an edge of the graph"
@@ -76,7 +88,8 @@ def chain_cost(space: SearchSpace, vertices: Sequence[int],
         return 0.0
     j = space.arcs.arc_of(v[:-1], v[1:])
     gone = np.flatnonzero(j < 0)
-    extra = sum((measured or {})[(int(v[k]), int(v[k + 1]))][1] for k in gone)
+    measured = with_measured(space, v, gone, measured)
+    extra = sum(measured[(int(v[k]), int(v[k + 1]))][1] for k in gone)
     kept = j[j >= 0]
     cost = space.floored(cap, kept) if cap > 0 else space.arc_cost[kept]
     return float(cost.sum()) + float(extra)

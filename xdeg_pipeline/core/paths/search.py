@@ -15,15 +15,19 @@ step (:meth:`SearchSpace.arc_costs`), ``steps`` bans them first and only then al
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from xdeg_pipeline.core.graph.distances import pair_distances
 from xdeg_pipeline.core.graph.near_duplicates import StepScale
 from xdeg_pipeline.core.paths.arcs import Arcs
-from xdeg_pipeline.core.paths.chain import Chain, make_chain
+from xdeg_pipeline.core.paths.chain import Chain, PathError, make_chain
+from xdeg_pipeline.core.paths.skip import skip_short_steps
 from xdeg_pipeline.core.paths.tree import BottleneckTree
+
+Measured = Mapping[tuple[int, int], tuple[float, float]]  # (u, v) -> (length, cost) of a step
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,10 @@ class SearchSpace:
     fewest_steps: bool = False  # smooth: the cheapest of the chains with the fewest steps
     long_step: float = 0.0  # smooth, counting steps: a step above cap basis x (1 + this) ...
     long_price: float = 0.0  # ... counts as 1 + this many steps (0: off; halves)
+    vectors: np.ndarray | None = None  # per vertex: its vector in the graph's space (or None)
+    metric: str = "l2"  # ... and that space's distance (an edge's weight)
+    skip_short: float = 0.0  # smooth: skip a step under this share of the largest (:mod:`.skip`)
+    measure: Callable[[np.ndarray, np.ndarray], Measured] | None = None  # steps, edges or not
     _vertex_map: np.ndarray | None = field(default=None, repr=False)
     _near_dup_arc: np.ndarray | None = field(default=None, repr=False)
 
@@ -188,9 +196,39 @@ class SearchSpace:
         """smooth: the largest step allowed when the least possible one is ``b``."""
         return max(b, self.floor * self.scale.natural) * (1.0 + self.slack)
 
+    def pair_lengths(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Distances between vertices ``u[i]`` and ``v[i]``, edges or not, measured as an
+        edge's weight is (PathError when the space holds no vectors)."""
+        if self.vectors is None:
+            raise PathError("a step that is not an edge cannot be measured: no vectors")
+        u, v = np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64)
+        return pair_distances(self.vectors, u, v, self.metric).astype(np.float64)
+
+    def step_lengths(self, vertices: list[int]) -> list[float]:
+        """A chain's step lengths: an edge's weight, else (a skipped image, :mod:`.skip`)
+        the distance measured by :meth:`pair_lengths`."""
+        v = np.asarray(vertices, dtype=np.int64)
+        if len(v) < 2:
+            return []
+        j = self.arcs.arc_of(v[:-1], v[1:])
+        w = self.arcs.arc_w[j].astype(np.float64)
+        gone = np.flatnonzero(j < 0)
+        if len(gone):
+            w[gone] = self.pair_lengths(v[gone], v[gone + 1])
+        return w.tolist()
+
+    def skipped(self, vertices: list[int]) -> list[int]:
+        """smooth: the chain with its short series steps skipped (:mod:`.skip`; as it is
+        when that is off or the space holds no vectors)."""
+        if self.skip_short <= 0 or self.vectors is None or len(vertices) < 3:
+            return vertices
+        kept, _ = skip_short_steps(vertices, self.arcs.steps_of(vertices), self.pair_lengths,
+                                   self.skip_short, self.scale.near_dup)
+        return kept
+
     def chain(self, vertices: list[int], mode: str, bound: float, optimal: bool = True) -> Chain:
-        """The :class:`Chain` of these vertices, its steps measured on the graph."""
-        return make_chain(vertices, self.arcs.steps_of(vertices), mode, bound, optimal)
+        """The :class:`Chain` of these vertices, its steps measured (:meth:`step_lengths`)."""
+        return make_chain(vertices, self.step_lengths(vertices), mode, bound, optimal)
 
 
 Mode = Callable[[SearchSpace, Query], Chain]

@@ -13,7 +13,9 @@ constant per step, times a penalty on images that many chains pass through (hubs
 large penalty per near-duplicate step (no near-duplicate step is taken to save one). With
 ``slack = 0`` and ``floor = 0`` the largest step equals b exactly. Above
 ``params.LOCAL_SEARCH_ABOVE`` images the search is confined to a corridor around the tree path
-(:mod:`.corridor`), counting steps first there too.
+(:mod:`.corridor`), counting steps first there too. Where the finder holds the images' vectors,
+a short series step is skipped when the images around it are within the chain's largest step
+of each other (:mod:`.skip`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def search(space: SearchSpace, q: Query) -> Chain:
         allowed = arcs.base_arc
         b = space.tree.bottleneck(s, t)
         if space.n > params.LOCAL_SEARCH_ABOVE and math.isfinite(b):
-            return space.chain(corridor.smooth_chain(space, q, b), "smooth", b)
+            return space.chain(space.skipped(corridor.smooth_chain(space, q, b)), "smooth", b)
     else:
         allowed = q.allowed(arcs) & arcs.base_arc
         b = masked_bottleneck(arcs, s, t, allowed)
@@ -53,7 +55,7 @@ def search(space: SearchSpace, q: Query) -> Chain:
         path = fewest_steps_chain(arcs.csr(counted, cost), s, t,
                                   units=space.step_units(cap, counted))
         if path is not None:
-            return space.chain(path, "smooth", b)
+            return space.chain(space.skipped(path), "smooth", b)
     # the least-cost chain: where counting steps first is off, or every chain under the cap
     # takes a near-duplicate step (a large penalty each, so it takes as few as it must)
-    return space.chain(arcs.cheapest_path(s, t, keep, cost), "smooth", b)
+    return space.chain(space.skipped(arcs.cheapest_path(s, t, keep, cost)), "smooth", b)

@@ -1,0 +1,46 @@
+"""The vectors of a stored graph's vertices: their rows of ``pca_features``, by content hash.
+
+A query server measures steps that are not edges with them: a skipped series step
+(:mod:`xdeg_pipeline.core.paths.skip`) and a pinned chain's step whose edge a rebuild dropped
+(:mod:`xdeg_pipeline.core.paths.pinned`). They are the graph's only when an edge's weight is
+the distance of its ends there; a table written by a later build is not used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from xdeg_pipeline.core.graph.distances import pair_distances
+from xdeg_pipeline.core.storage.feature_table import from_arrow
+
+PROBE_EDGES = 32  # edges measured again to check the vectors are the graph's
+
+
+def graph_vectors(table: Path, hashes: list[str], eu: np.ndarray, ev: np.ndarray,
+                  weights: np.ndarray, metric: str) -> np.ndarray | None:
+    """One float32 row per vertex (``hashes``: the vertices' content hashes) from the feature
+    table, or None when it cannot be read, lacks a vertex, or measures the first
+    ``PROBE_EDGES`` edges ``eu[i]-ev[i]`` other than their ``weights``."""
+    try:
+        got, Z = from_arrow(pq.read_table(table, columns=["content_hash", "feature"]))
+    except (OSError, ValueError, KeyError, pa.ArrowException):
+        return None
+    index = pd.Index(got)
+    if len(hashes) == 0 or not index.is_unique:
+        return None
+    at = index.get_indexer(hashes)
+    if (at < 0).any():
+        return None
+    X = Z[at]
+    k = min(PROBE_EDGES, len(eu))
+    if k:
+        a, b = np.asarray(eu[:k], np.int64), np.asarray(ev[:k], np.int64)
+        again = pair_distances(X, a, b, metric).astype(np.float64)
+        if not np.allclose(again, np.asarray(weights[:k], np.float64), rtol=1e-4, atol=1e-5):
+            return None
+    return X
