@@ -36,7 +36,7 @@ def graph_vectors(table: Path, hashes: list[str], eu: np.ndarray, ev: np.ndarray
     at = index.get_indexer(hashes)
     if (at < 0).any():
         return None
-    X = Z[at]
+    X = Z if np.array_equal(at, np.arange(len(Z))) else Z[at]  # the table's order: no copy
     k = min(PROBE_EDGES, len(eu))
     if k:
         a, b = np.asarray(eu[:k], np.int64), np.asarray(ev[:k], np.int64)
