@@ -32,6 +32,15 @@ def test_rows_follow_the_vertices_whatever_the_table_order(tmp_path):
     np.testing.assert_array_equal(got, X)
 
 
+def test_large_tables_are_held_as_halves(tmp_path):
+    X, hashes, g = _graph()
+    pq.write_table(to_arrow(hashes, X), tmp_path / "pca.parquet")
+    half = graph_vectors(tmp_path / "pca.parquet", hashes, g.eu, g.ev, g.edge_arrays["weight"],
+                         "l2", half_above=X.nbytes - 1)
+    assert half is not None and half.dtype == np.float16
+    np.testing.assert_allclose(half.astype(np.float32), X, rtol=2e-3, atol=2e-3)
+
+
 def test_none_when_the_table_is_not_the_graphs(tmp_path):
     X, hashes, g = _graph()
     table = tmp_path / "pca.parquet"
