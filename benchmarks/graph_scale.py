@@ -77,7 +77,7 @@ def recall_at_k(X: np.ndarray, index, k: int, sample: int, seed: int) -> tuple[f
     return hits / (k * len(rows)), q_ms
 
 
-def igraph_build(n: int, k: int, seed: int, loop_budget: float) -> dict:
+def igraph_build(n: int, k: int, seed: int, loop_budget: float):
     import igraph as ig
 
     X = synthetic(n, 64, seed)
@@ -123,12 +123,14 @@ def igraph_build(n: int, k: int, seed: int, loop_budget: float) -> dict:
         "per_edge_extrapolated": samples[-1][0] != m,
         "loop_samples": [(s, round(t, 3)) for s, t in samples],
         "ratio_loop_over_bulk": round(total_loop / bulk, 1),
-    }, full
+    }, full, X
 
 
-def path_queries(g, queries: int, seed: int) -> dict:
+def path_queries(g, queries: int, seed: int, vectors: np.ndarray | None = None) -> dict:
+    """Query times of each mode; ``vectors``: the graph's, as a query server holds them (smooth
+    then skips short series steps, measured with them)."""
     t0 = time.perf_counter()
-    finder = PathFinder(g)
+    finder = PathFinder(g, vectors=vectors)
     init_s = time.perf_counter() - t0
     rng = np.random.default_rng(seed)
     n = g.vcount()
@@ -182,15 +184,15 @@ def main() -> None:
     t_all = time.perf_counter()
 
     n8 = args.igraph_size
-    ib, g8 = igraph_build(n8, args.k, args.seed, args.loop_budget)
+    ib, g8, X8 = igraph_build(n8, args.k, args.seed, args.loop_budget)
     report[f"igraph_{n8}"] = ib
     print(f"igraph, {n8} vertices, {ib['edges']} edges: bulk {ib['bulk_s']} s; per-edge loop "
           f"{ib['per_edge_loop_s']} s{' (extrapolated)' if ib['per_edge_extrapolated'] else ''}"
           f"; loop / bulk = {ib['ratio_loop_over_bulk']}x; full build_graph (bridges, "
           f"landmarks, hub load) {ib['build_graph_s']} s", flush=True)
     print(f"path queries on the {n8}-vertex graph:")
-    report[f"paths_{n8}"] = path_queries(g8, max(args.queries, 50), args.seed)
-    del g8
+    report[f"paths_{n8}"] = path_queries(g8, max(args.queries, 50), args.seed, X8)
+    del g8, X8
 
     for n in sizes:
         X = synthetic(n, args.dim, args.seed)
@@ -216,7 +218,7 @@ def main() -> None:
             print(f"  kNN of all points {row['all_points_knn_s']} s; build_graph "
                   f"{row['build_graph_s']} s; {row['graph']}", flush=True)
             del edges
-            row["paths"] = path_queries(g, args.queries, args.seed)
+            row["paths"] = path_queries(g, args.queries, args.seed, X)
         report["sizes"][str(n)] = row
     report["peak_rss_mb"] = round(peak_mb(), 0)
     report["total_s"] = round(time.perf_counter() - t_all, 1)
