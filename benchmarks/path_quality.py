@@ -85,7 +85,7 @@ from xdeg_pipeline.core.graph.pca import fit_pca, l2_normalise
 from xdeg_pipeline.core.graph.rerank import chord_distances, rerank_candidates
 from xdeg_pipeline.core.paths import PathError, PathFinder
 from xdeg_pipeline.core.paths.load_update import update_hub_load
-from xdeg_pipeline.core.paths.pinned import better_than, check_pinned, lost_steps
+from xdeg_pipeline.core.paths.pinned import better_than, check_pinned
 
 STEPS_X = 7  # intermediate images for the steps mode (8 steps)
 # A step shorter than this share of the natural step (and under half its chain's largest step)
@@ -266,7 +266,6 @@ def stability(args, c: Collection, model, finder_kw: dict, graph_kw: dict,
     update = None if candidates is None else (c.hashes, candidates)
     _, finder, _, _ = build(F, model.dim_out, args.k_one, args.space_one, args.seed, finder_kw,
                             graph_kw, c.hashes + hashes, model, previous, args.rerank, update)
-    Z = model.transform(F)  # the graph's space: an edge's weight is its ends' distance here
     out: dict = {"added": len(hashes), "load_base": finder.graph["params"].get("load_base")}
     for mode in modes:
         chains, _ = run_queries(mode_query(finder, mode), pairs)
@@ -280,7 +279,7 @@ def stability(args, c: Collection, model, finder_kw: dict, graph_kw: dict,
         # what requested_paths answers on a refresh (the earlier chain while it holds and
         # nothing truly better appeared: core.paths.pinned): share of chains unchanged
         out[f"{mode}_answered_again"] = round(
-            1 - sum(not kept_again(finder, mode, before[mode][i], pairs[i], Z) for i in moved)
+            1 - sum(not kept_again(finder, mode, before[mode][i], pairs[i]) for i in moved)
             / max(len(pairs), 1), 4)
         # of the changed ones: through an added image; the old chain still a chain of the graph
         out[f"{mode}_changed_through_added"] = sum(
@@ -292,23 +291,19 @@ def stability(args, c: Collection, model, finder_kw: dict, graph_kw: dict,
 
 
 def kept_again(finder: PathFinder, mode: str, earlier: list[int] | None,
-               pair: tuple[int, int], Z: np.ndarray) -> bool:
+               pair: tuple[int, int]) -> bool:
     """Whether a refresh of requested_paths answers ``earlier`` again for ``pair``: it still
-    holds in the new graph (a step that is no longer an edge measured in the graph's space
-    ``Z``, as ``core.query.measured_steps`` does) and the new graph's own chain is not truly
+    holds in the new graph (a step that is no longer an edge measured by the finder's vectors,
+    the graph's space, as a query server's are) and the new graph's own chain is not truly
     better."""
     if earlier is None:
         return False
     steps = STEPS_X if mode == "steps" else None
-    lost = np.array(lost_steps(finder.space, earlier), dtype=np.int64).reshape(-1, 2)
-    a, b = lost[:, 0], lost[:, 1]
-    lengths = np.linalg.norm(Z[a] - Z[b], axis=1)
-    measured = finder.measured(a, b, lengths)
-    pinned, _ = check_pinned(finder.space, earlier, *pair, mode, steps, measured)
+    pinned, _ = check_pinned(finder.space, earlier, *pair, mode, steps)
     if pinned is None:
         return False
     fresh = finder.find(*pair, mode=mode, **({"steps": steps} if steps else {}))[0]
-    return not better_than(finder.space, fresh, pinned, mode, measured)
+    return not better_than(finder.space, fresh, pinned, mode)
 
 
 # ----------------------------------------------------------------------------- strips

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from xdeg_pipeline.core import params
@@ -18,12 +17,7 @@ from xdeg_pipeline.core.images.provenance import PROVENANCE_KEYS, Record, empty_
 from xdeg_pipeline.core.paths import PathFinder
 from xdeg_pipeline.core.paths.chain import Chain, PathError
 from xdeg_pipeline.core.paths.load import stored_params
-from xdeg_pipeline.core.paths.pinned import (
-    Measured,
-    better_than,
-    check_pinned,
-    lost_steps,
-)
+from xdeg_pipeline.core.paths.pinned import better_than, check_pinned
 from xdeg_pipeline.core.resolve import resolve_name
 from xdeg_pipeline.core.sources.remote import caption, display_meta, read_metadata
 from xdeg_pipeline.core.storage.layout import Layout
@@ -370,9 +364,8 @@ def pinned_chain(collection: Collection, request: PathRequest, names: Sequence[s
     except (LookupError, ValueError):
         return fresh, {"kept": False, "reason": "an image of the pinned chain is no longer "
                                                 "in the collection"}
-    measured = measured_steps(collection, lost_steps(space, vertices))
     chain, why = check_pinned(space, vertices, fresh.vertices[0], fresh.vertices[-1],
-                              request.mode, request.steps, measured)
+                              request.mode, request.steps)  # lost steps: the finder's vectors
     if chain is not None and avoid & set(chain.vertices[1:-1]):
         chain, why = None, "the pinned chain passes an image the request avoids or filters out"
     if chain is not None and request.via and not set(fresh.via) <= set(chain.vertices):
@@ -380,24 +373,12 @@ def pinned_chain(collection: Collection, request: PathRequest, names: Sequence[s
     if chain is None:
         return fresh, {"kept": False, "reason": why}
     better = None
-    if better_than(space, fresh, chain, request.mode, measured):
+    if better_than(space, fresh, chain, request.mode):
         better = {"path": collection.chain_names(fresh.vertices, request.source, request.target,
                                                   name_of),
                   "hops": fresh.hops, "largest_step": round(float(fresh.largest_step), 6)}
     chain.via = fresh.via
     return chain, {"kept": True, "better": better}
-
-
-def measured_steps(collection: Collection, pairs: Sequence[tuple[int, int]]) -> Measured:
-    """Length and cost of steps that are no longer edges of the graph (``pairs`` of
-    vertices), measured in its space by the vertices' vectors; {} when the collection has none
-    that are the graph's (:mod:`~xdeg_pipeline.core.graph.vectors`), so such steps count as
-    gone."""
-    finder = collection.finder
-    if not pairs or finder.space.vectors is None:
-        return {}
-    u, v = np.array(pairs, dtype=np.int64).T
-    return finder.measure(u, v)
 
 
 def label_for(name: str, openmoji: bool = False) -> str:

@@ -22,22 +22,11 @@ BETTER_COST = 0.8  # ... or (smooth) its summed step cost is under this x the pi
 BETTER_HOPS = 0.75  # ... or (smooth, steps counted first) at most this x its steps, both capped
 
 
-
-
-def lost_steps(space: SearchSpace, vertices: Sequence[int]) -> list[tuple[int, int]]:
-    """The steps of a chain (vertex pairs, in order) that are no longer edges of the graph:
-    what a caller measures for :func:`check_pinned`'s ``measured``."""
-    v = np.asarray(vertices, dtype=np.int64)
-    if len(v) < 2:
-        return []
-    gone = np.flatnonzero(space.arcs.arc_of(v[:-1], v[1:]) < 0)
-    return [(int(v[k]), int(v[k + 1])) for k in gone]
-
-
 def with_measured(space: SearchSpace, v: np.ndarray, gone: np.ndarray,
                   measured: Measured | None) -> Measured:
     """``measured`` with the steps ``v[k] -> v[k + 1]`` (``k`` in ``gone``: not edges) it lacks
-    measured by the space's vectors, where it has them (a skipped image, :mod:`.skip`)."""
+    measured by the space's vectors, where it has them: a skipped image (:mod:`.skip`), or a
+    step whose edge a rebuild dropped (new images took its place in both ends' kNN lists)."""
     measured = dict(measured or {})
     missing = [(int(v[k]), int(v[k + 1])) for k in gone
                if (int(v[k]), int(v[k + 1])) not in measured]
