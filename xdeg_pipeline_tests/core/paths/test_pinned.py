@@ -10,6 +10,7 @@ from xdeg_pipeline.core.graph.knn import knn_edges
 from xdeg_pipeline.core.paths import PathFinder
 from xdeg_pipeline.core.paths.pinned import (
     BETTER_HOPS,
+    BETTER_LARGEST,
     better_than,
     chain_cost,
     check_pinned,
@@ -50,7 +51,7 @@ def test_a_chain_of_the_graph_is_kept(finder: PathFinder) -> None:
 def test_today_is_better_only_when_clearly_so(cheapest: PathFinder) -> None:
     best, other = cheapest.find(0, 99, alternatives=2)
     pinned, _ = check_pinned(cheapest.space, other.vertices, 0, 99, "smooth")
-    clearly = (best.largest_step < 0.97 * other.largest_step
+    clearly = (best.largest_step < BETTER_LARGEST * other.largest_step
                or chain_cost(cheapest.space, best.vertices)
                < 0.8 * chain_cost(cheapest.space, other.vertices))
     assert better_than(cheapest.space, best, pinned, "smooth") == clearly
