@@ -41,8 +41,10 @@ def _make(images_root: Path, report: Reporter, inputs: StageInputs) -> Outcome:
     present = store.present()
     by_features = _made_by_features(by_hash, stored, present)
     workers = min(MAX_WORKERS, os.cpu_count() or 1)
-    stats = store.build(sorted(by_hash.items()), workers=workers,
+    missing = [h for h in sorted(by_hash) if h not in present]  # paths made for these only
+    stats = store.build([(h, by_hash[h]) for h in missing], workers=workers,
                         progress=report.progress("thumbnails"), present=present)
+    stats.reused += len(by_hash) - len(missing)
     if stats.failed and not Path(images_root).is_dir():
         raise DataFolderFault(f"the collection folder {images_root} vanished while making "
                               "thumbnails; reconnect or restore it, then run `xdeg build` again")
