@@ -7,10 +7,10 @@ import bisect
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from xdeg_pipeline.core.images.files import FilesByHash
 from xdeg_pipeline.core.images.filters import search_text
 from xdeg_pipeline.core.images.provenance import rights_label
 from xdeg_pipeline.core.pictures.thumbnails import ThumbnailStore
@@ -45,26 +45,6 @@ class ImageEntry:
     def as_dict(self) -> dict:
         return {"name": self.name, "content_hash": self.content_hash, "caption": self.caption,
                 "point": self.point}
-
-
-class FilesByHash(Mapping):
-    """content hash -> the image file of its first name, made when asked (no path object per
-    image is held)."""
-
-    def __init__(self, first_name: dict[str, str], path_of: Callable[[str], Path]) -> None:
-        self.first_name, self.path_of = first_name, path_of
-
-    def __getitem__(self, content_hash: str) -> Path:
-        return self.path_of(self.first_name[content_hash])
-
-    def __contains__(self, content_hash: object) -> bool:
-        return content_hash in self.first_name
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.first_name)
-
-    def __len__(self) -> int:
-        return len(self.first_name)
 
 
 class UnknownImage(LookupError):

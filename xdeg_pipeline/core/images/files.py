@@ -3,7 +3,7 @@ thumbnails, strips)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -33,29 +33,30 @@ def image_file(name: str, recorded: dict[str, Path], images_root: Path) -> Path:
 
 
 class FilesByHash(Mapping[str, Path]):
-    """content_hash -> the file of its first name (in name order): one file per image, made
-    into a path when asked (a +1 % build asks for the new images' only: 40 us a path, 40 s
-    a build at a million images when all were made)."""
+    """content hash -> the image file of its first name, made when asked: no path object per
+    image is held or made (40 us a path: a +1 % build and the explorer ask for a few)."""
 
-    def __init__(self, manifest: pd.DataFrame, images_root: Path) -> None:
-        self._root = Path(images_root)
-        names = manifest["name"].astype(str)
-        self._first: dict[str, str] = {}
-        for name, h in sorted(zip(names, manifest["content_hash"])):
-            self._first.setdefault(str(h), name)
-        self._recorded = dict(zip(names, manifest["path"])) if "path" in manifest else {}
+    def __init__(self, first_name: dict[str, str], path_of: Callable[[str], Path]) -> None:
+        self.first_name, self.path_of = first_name, path_of
 
     def __getitem__(self, content_hash: str) -> Path:
-        name = self._first[content_hash]
-        return _recorded(self._recorded.get(name), self._root) or self._root / name
+        return self.path_of(self.first_name[content_hash])
+
+    def __contains__(self, content_hash: object) -> bool:
+        return content_hash in self.first_name
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._first)
+        return iter(self.first_name)
 
     def __len__(self) -> int:
-        return len(self._first)
+        return len(self.first_name)
 
 
 def files_by_hash(manifest: pd.DataFrame, images_root: Path) -> FilesByHash:
     """content_hash -> the file of its first name (in name order): one file per image."""
-    return FilesByHash(manifest, images_root)
+    root, names = Path(images_root), manifest["name"].astype(str)
+    first: dict[str, str] = {}
+    for name, h in sorted(zip(names, manifest["content_hash"])):
+        first.setdefault(str(h), name)
+    recorded = dict(zip(names, manifest["path"])) if "path" in manifest else {}
+    return FilesByHash(first, lambda name: _recorded(recorded.get(name), root) or root / name)
