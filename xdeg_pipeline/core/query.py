@@ -129,9 +129,12 @@ class Collection:
         self.names = sorted(self.vertex_of_name)
         g = self.graph
         metric = stored_params(g).get("metric", params.KNN_SPACE)
-        vectors = graph_vectors(self.layout.pca_features, g.vs["content_hash"], g.eu, g.ev,
-                                g.edge_arrays["weight"], metric)
+        vectors, why = graph_vectors(self.layout.pca_features, g.vs["content_hash"], g.eu,
+                                     g.ev, g.edge_arrays["weight"], metric)
         self.finder = PathFinder(g, vectors=vectors)  # vectors: skipped and lost steps
+        # said by whoever serves the collection: smooth chains then keep their series steps
+        self.without_vectors = (f"{why}: chains do not skip series steps, and a pinned chain "
+                                "whose step is no longer an edge counts as changed") if why else ""
         # a URL-manifest collection records each image's file and metadata (core.sources.remote)
         self.from_manifest = "url" in manifest.columns
         self.file_of_name = recorded_files(manifest, images_root)

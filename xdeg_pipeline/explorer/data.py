@@ -68,6 +68,8 @@ class ExplorerData:
                  ) -> None:
         self.points = load_points(Path(home)) if points is None else points
         self.collection = Collection(Path(home), Path(images_root), openmoji=openmoji)
+        if self.collection.without_vectors:
+            log.warning("explorer: %s", self.collection.without_vectors)
         self.layout = self.collection.layout
         self.answers = answers or AnsweredChains(self.layout.answered_chains,
                                                  self.layout.explorer_chains)

@@ -25,26 +25,26 @@ HALF_ABOVE = 256 * 2**20  # float32 bytes above which the rows are held as float
 
 def graph_vectors(table: Path, hashes: list[str], eu: np.ndarray, ev: np.ndarray,
                   weights: np.ndarray, metric: str, half_above: int = HALF_ABOVE
-                  ) -> np.ndarray | None:
-    """One row per vertex (``hashes``: the vertices' content hashes) from the feature table
-    (float32; float16 when float32 would take more than ``half_above`` bytes), or None when it
-    cannot be read, lacks a vertex, or measures the first ``PROBE_EDGES`` edges
-    ``eu[i]-ev[i]`` other than their ``weights``."""
+                  ) -> tuple[np.ndarray | None, str]:
+    """(one row per vertex, "") from the feature table (``hashes``: the vertices' content
+    hashes; float32, float16 when float32 would take more than ``half_above`` bytes), or
+    (None, why not): the table cannot be read, lacks a vertex, or measures the first
+    ``PROBE_EDGES`` edges ``eu[i]-ev[i]`` other than their ``weights``."""
     try:
         got, Z = from_arrow(pq.read_table(table, columns=["content_hash", "feature"]))
-    except (OSError, ValueError, KeyError, pa.ArrowException):
-        return None
+    except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
+        return None, f"{Path(table).name} could not be read ({exc})"
     index = pd.Index(got)
     if len(hashes) == 0 or not index.is_unique:
-        return None
+        return None, f"{Path(table).name} has no row per image of the graph"
     at = index.get_indexer(hashes)
     if (at < 0).any():
-        return None
+        return None, f"{Path(table).name} lacks {int((at < 0).sum())} image(s) of the graph"
     X = Z if np.array_equal(at, np.arange(len(Z))) else Z[at]  # the table's order: no copy
     k = min(PROBE_EDGES, len(eu))
     if k:
         a, b = np.asarray(eu[:k], np.int64), np.asarray(ev[:k], np.int64)
         again = pair_distances(X, a, b, metric).astype(np.float64)
         if not np.allclose(again, np.asarray(weights[:k], np.float64), rtol=1e-4, atol=1e-5):
-            return None
-    return X.astype(np.float16) if X.nbytes > half_above else X
+            return None, f"{Path(table).name} is not the graph's space (another build's)"
+    return (X.astype(np.float16) if X.nbytes > half_above else X), ""

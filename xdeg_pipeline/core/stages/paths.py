@@ -57,6 +57,9 @@ def _answer(settings: Settings, pairs: list[tuple[str, str]], options: dict[str,
     collection = open_collection(settings)
     from xdeg_pipeline.core.query import PathRequest, chain_id, results_table
 
+    if collection.without_vectors:
+        report.warn(f"requested_paths: {collection.without_vectors}")
+
     requests = [PathRequest(s, t, **options) for s, t in pairs or [example_pair(collection)]]
     answered = answered_chains(files.answered_chains, report)
     earlier = earlier_chains(files, report, answered)

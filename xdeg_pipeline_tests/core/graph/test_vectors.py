@@ -19,8 +19,10 @@ def _graph(n: int = 60):
     return X, hashes, g
 
 
-def _read(table, hashes, g):
-    return graph_vectors(table, hashes, g.eu, g.ev, g.edge_arrays["weight"], "l2")
+def _read(table, hashes, g, why: str = ""):
+    X, said = graph_vectors(table, hashes, g.eu, g.ev, g.edge_arrays["weight"], "l2")
+    assert why in said and (X is None) == bool(said), said
+    return X
 
 
 def test_rows_follow_the_vertices_whatever_the_table_order(tmp_path):
@@ -35,8 +37,8 @@ def test_rows_follow_the_vertices_whatever_the_table_order(tmp_path):
 def test_large_tables_are_held_as_halves(tmp_path):
     X, hashes, g = _graph()
     pq.write_table(to_arrow(hashes, X), tmp_path / "pca.parquet")
-    half = graph_vectors(tmp_path / "pca.parquet", hashes, g.eu, g.ev, g.edge_arrays["weight"],
-                         "l2", half_above=X.nbytes - 1)
+    half, _ = graph_vectors(tmp_path / "pca.parquet", hashes, g.eu, g.ev,
+                            g.edge_arrays["weight"], "l2", half_above=X.nbytes - 1)
     assert half is not None and half.dtype == np.float16
     np.testing.assert_allclose(half.astype(np.float32), X, rtol=2e-3, atol=2e-3)
 
@@ -45,11 +47,11 @@ def test_none_when_the_table_is_not_the_graphs(tmp_path):
     X, hashes, g = _graph()
     table = tmp_path / "pca.parquet"
     pq.write_table(to_arrow(hashes, X * 1.5), table)  # a later build's vectors
-    assert _read(table, hashes, g) is None
+    assert _read(table, hashes, g, "not the graph's space") is None
     pq.write_table(to_arrow(hashes[:-1], X[:-1]), table)  # a vertex missing
-    assert _read(table, hashes, g) is None
+    assert _read(table, hashes, g, "lacks 1 image(s)") is None
     pq.write_table(to_arrow(hashes + hashes[:1], np.vstack([X, X[:1]])), table)  # twice
-    assert _read(table, hashes, g) is None
+    assert _read(table, hashes, g, "no row per image") is None
     table.write_bytes(b"PAR1 damaged")
-    assert _read(table, hashes, g) is None
-    assert _read(tmp_path / "absent.parquet", hashes, g) is None
+    assert _read(table, hashes, g, "could not be read") is None
+    assert _read(tmp_path / "absent.parquet", hashes, g, "could not be read") is None

@@ -150,3 +150,25 @@ def test_a_chain_the_explorer_answered_is_answered_again(metadata_home: dict) ->
     finally:
         layout.explorer_chains.unlink(missing_ok=True)
         layout.answered_chains.unlink(missing_ok=True)
+
+
+def test_without_the_graphs_vectors_it_says_so(tmp_path) -> None:
+    """pca_features from another build: the chains are answered, and the stage says that
+    they skip no series step (one line, no traceback)."""
+    from xdeg_pipeline.core.storage.feature_table import write_feature_table
+    from xdeg_pipeline.core.storage.layout import Layout
+    from xdeg_pipeline.core.storage.tables import read_feature_table
+    from xdeg_pipeline_tests.helpers.synthetic_home import build_synthetic_home
+
+    home = build_synthetic_home(tmp_path, n=60, seed=3, vectors=True)
+    settings = Settings.from_env(environ={}, home=home["home"], images_dir=home["images"])
+    pair = [(home["names"][0], home["names"][-1])]
+    said: list[str] = []
+    requested_paths(settings, pair, {}, Reporter(warn=said.append))
+    assert not [w for w in said if "series steps" in w], said
+    layout = Layout(home["home"])
+    hashes, X = read_feature_table(layout.pca_features)
+    write_feature_table(hashes, X * 2, layout.pca_features)  # as if another build wrote it
+    result = requested_paths(settings, pair, {}, Reporter(warn=said.append))
+    assert result.state["failed_requests"] == 0
+    assert [w for w in said if "not the graph's space" in w and "series steps" in w], said
