@@ -11,7 +11,7 @@ import pandas as pd
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.build import load_graph_lean
 from xdeg_pipeline.core.graph.vectors import graph_vectors
-from xdeg_pipeline.core.images.files import image_file, recorded_files
+from xdeg_pipeline.core.images.files import ImageFiles
 from xdeg_pipeline.core.images.filters import Filter, FilterError, fields_of, parse_filter
 from xdeg_pipeline.core.images.provenance import PROVENANCE_KEYS, Record, empty_record, provenance
 from xdeg_pipeline.core.paths import PathFinder
@@ -137,7 +137,7 @@ class Collection:
                                 "whose step is no longer an edge counts as changed") if why else ""
         # a URL-manifest collection records each image's file and metadata (core.sources.remote)
         self.from_manifest = "url" in manifest.columns
-        self.file_of_name = recorded_files(manifest, images_root)
+        self.files = ImageFiles(manifest, images_root)
         self.metadata = (
             read_metadata(self.layout.image_metadata, self.names) if self.from_manifest else {}
         )
@@ -157,7 +157,7 @@ class Collection:
 
     def image_path(self, name: str) -> Path:
         """The image file of a collection name."""
-        return image_file(name, self.file_of_name, self.images_root)
+        return self.files.of(name)
 
     def label(self, name: str) -> str:
         """The caption of an image: ``title — artist`` from a manifest, else :func:`label_for`."""

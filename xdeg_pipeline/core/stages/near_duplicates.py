@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.images.files import image_file, recorded_files
+from xdeg_pipeline.core.images.files import ImageFiles
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.stage import Outcome, Reporter, Stage, StageInputs, StageResult, run_stage
 from xdeg_pipeline.core.storage.state import fingerprint
@@ -81,10 +81,9 @@ def _find(settings: Settings, inputs: StageInputs) -> Outcome:
             to_draw.append((out, rows["name"].tolist(), labels, title))
         examples.append(str(out))
     if to_draw:  # the manifest is read only for strips to draw
-        recorded = recorded_files(pd.read_parquet(files.raw_images), settings.images_root)
+        image_files = ImageFiles(pd.read_parquet(files.raw_images), settings.images_root)
         for out, members, labels, title in to_draw:
-            writes[out] = partial(_strip, [image_file(n, recorded, settings.images_root)
-                                           for n in members], labels, title)
+            writes[out] = partial(_strip, [image_files.of(n) for n in members], labels, title)
     summary = near.summary()
     state = {**{k: (round(v, 6) if isinstance(v, float) else v) for k, v in summary.items()},
              "images": graph.vcount(), "examples": examples, "strips": drawn}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from xdeg_pipeline.core.images.files import files_by_hash, recorded_files
+from xdeg_pipeline.core.images.files import ImageFiles, files_by_hash
 
 
 def test_one_file_per_image_its_first_names(tmp_path: Path) -> None:
@@ -26,5 +26,8 @@ def test_a_manifest_records_its_files(tmp_path: Path) -> None:
     assert files["h1"] == tmp_path / "downloads/1.jpg"
     assert files["h2"] == Path("/elsewhere/2.jpg")
     assert files["h3"] == tmp_path / "three.jpg"  # nothing recorded: under the root
-    assert recorded_files(manifest, tmp_path) == {"one.jpg": tmp_path / "downloads/1.jpg",
-                                                  "two.jpg": Path("/elsewhere/2.jpg")}
+    named = ImageFiles(manifest, tmp_path)
+    assert named.of("one.jpg") == tmp_path / "downloads/1.jpg"
+    assert named.of("three.jpg") == tmp_path / "three.jpg"
+    assert named.of("not/listed.png") == tmp_path / "not/listed.png"
+    assert ImageFiles(manifest.drop(columns="path"), tmp_path).of("one.jpg") == tmp_path / "one.jpg"
