@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.build import load_graph_lean
+from xdeg_pipeline.core.graph.lean import graph_metric
 from xdeg_pipeline.core.graph.vectors import graph_vectors
 from xdeg_pipeline.core.images.files import ImageFiles
 from xdeg_pipeline.core.images.filters import Filter, FilterError, fields_of, parse_filter
 from xdeg_pipeline.core.images.provenance import PROVENANCE_KEYS, Record, empty_record, provenance
 from xdeg_pipeline.core.paths import PathFinder
 from xdeg_pipeline.core.paths.chain import Chain, PathError
-from xdeg_pipeline.core.paths.load import stored_params
 from xdeg_pipeline.core.paths.pinned import better_than, check_pinned
 from xdeg_pipeline.core.resolve import resolve_name
 from xdeg_pipeline.core.sources.remote import caption, display_meta, read_metadata
@@ -128,9 +127,8 @@ class Collection:
         }
         self.names = sorted(self.vertex_of_name)
         g = self.graph
-        metric = stored_params(g).get("metric", params.KNN_SPACE)
         vectors, why = graph_vectors(self.layout.pca_features, g.vs["content_hash"], g.eu,
-                                     g.ev, g.edge_arrays["weight"], metric)
+                                     g.ev, g.edge_arrays["weight"], graph_metric(g))
         self.finder = PathFinder(g, vectors=vectors)  # vectors: skipped and lost steps
         # said by whoever serves the collection: smooth chains then keep their series steps
         self.without_vectors = (f"{why}: chains do not skip series steps, and a pinned chain "

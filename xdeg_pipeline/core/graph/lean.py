@@ -18,7 +18,18 @@ from typing import Any
 
 import numpy as np
 
+from xdeg_pipeline.core import params as defaults
 from xdeg_pipeline.core.graph.igraph_import import igraph as ig
+
+
+def stored_params(graph: ig.Graph | LeanGraph) -> dict:
+    """What the graph stage recorded in ``graph["params"]`` ({} for a graph without)."""
+    return (graph["params"] if "params" in graph.attributes() else {}) or {}
+
+
+def graph_metric(graph: ig.Graph | LeanGraph) -> str:
+    """The distance of the graph's edge weights (``params["metric"]``, else the default)."""
+    return str(stored_params(graph).get("metric", defaults.KNN_SPACE))
 
 
 class VertexAttributes:

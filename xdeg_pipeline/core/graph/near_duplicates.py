@@ -34,7 +34,7 @@ from scipy.sparse.csgraph import connected_components
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.distances import pair_distances
 from xdeg_pipeline.core.graph.igraph_import import igraph as ig
-from xdeg_pipeline.core.graph.lean import LeanGraph
+from xdeg_pipeline.core.graph.lean import LeanGraph, stored_params
 from xdeg_pipeline.core.graph.sampling import ranked_pairs, vertex_keys
 
 
@@ -114,7 +114,7 @@ def near_dup_distance(graph: ig.Graph, fraction: float | None = None,
     ``scale`` (default: the graph's ``path_scale`` if it has one, else its ``pair_median``);
     0 if there is none."""
     f = params.NEAR_DUP_FRACTION if fraction is None else float(fraction)
-    stored = (graph["params"] if "params" in graph.attributes() else {}) or {}
+    stored = stored_params(graph)
     scale = stored.get("path_scale") or stored if scale is None else scale
     return max(0.0, f * float(scale.get("pair_median", 0.0) or 0.0))
 
@@ -185,7 +185,7 @@ def find_near_duplicates(graph: ig.Graph | LeanGraph, fraction: float | None = N
 def with_stored_natural(graph: ig.Graph, near: NearDuplicates) -> NearDuplicates:
     """``near`` with the natural step of the graph's ``path_scale`` (kept while the collection
     changes little, :func:`xdeg_pipeline.core.paths.load.attach_hub_load`), if it has one."""
-    stored = (graph["params"] if "params" in graph.attributes() else {}) or {}
+    stored = stored_params(graph)
     natural = float((stored.get("path_scale") or {}).get("natural", 0.0) or 0.0)
     if natural <= 0:
         return near

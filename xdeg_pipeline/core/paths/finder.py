@@ -15,7 +15,7 @@ import numpy as np
 
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.igraph_import import igraph as ig
-from xdeg_pipeline.core.graph.lean import LeanGraph
+from xdeg_pipeline.core.graph.lean import LeanGraph, graph_metric
 from xdeg_pipeline.core.graph.near_duplicates import (
     NearDuplicates,
     near_dup_distance,
@@ -161,7 +161,7 @@ class PathFinder:
             long_step=_or(long_step, params.SMOOTH_LONG_STEP),
             long_price=_or(long_price, params.SMOOTH_LONG_PRICE),
             vectors=_vectors(vectors, self.n),
-            metric=str(hub_load.stored_params(graph).get("metric", params.KNN_SPACE)),
+            metric=graph_metric(graph),
             skip_short=_or(skip_short, params.SMOOTH_SKIP_SHORT),
         )
         if self.space.vectors is not None:

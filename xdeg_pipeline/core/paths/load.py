@@ -15,7 +15,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.igraph_import import igraph as ig
-from xdeg_pipeline.core.graph.lean import LeanGraph
+from xdeg_pipeline.core.graph.lean import LeanGraph, stored_params
 from xdeg_pipeline.core.graph.near_duplicates import (
     StepScale,
     find_near_duplicates,
@@ -113,11 +113,6 @@ def estimate_load(
         usage /= n_src * (n - 1)
         load = (load * (r + done) + usage) / (r + done + 1)
     return load
-
-
-def stored_params(graph: ig.Graph) -> dict:
-    """What the graph stage recorded in ``graph["params"]`` ({} for a graph without)."""
-    return (graph["params"] if "params" in graph.attributes() else {}) or {}
 
 
 def graph_load(graph: ig.Graph, arcs: Arcs, cost: StepCost, scale: StepScale) -> np.ndarray:
