@@ -217,14 +217,15 @@ class SearchSpace:
             w[gone] = self.pair_lengths(v[gone], v[gone + 1])
         return w.tolist()
 
-    def skipped(self, vertices: list[int]) -> list[int]:
-        """smooth: the chain with its short series steps skipped (:mod:`.skip`; as it is
-        when that is off or the space holds no vectors)."""
-        if self.skip_short <= 0 or self.vectors is None or len(vertices) < 3:
-            return vertices
-        kept, _ = skip_short_steps(vertices, self.arcs.steps_of(vertices), self.pair_lengths,
-                                   self.skip_short, self.scale.near_dup)
-        return kept
+    def smooth_chain(self, vertices: list[int], bound: float) -> Chain:
+        """smooth's :class:`Chain` of these adjacent vertices, its short series steps skipped
+        (:mod:`.skip`, which measures the steps it makes; as they are when that is off or the
+        space holds no vectors)."""
+        lengths = self.arcs.steps_of(vertices)
+        if self.skip_short > 0 and self.vectors is not None:
+            vertices, lengths = skip_short_steps(vertices, lengths, self.pair_lengths,
+                                                 self.skip_short, self.scale.near_dup)
+        return make_chain(vertices, lengths, "smooth", bound)
 
     def chain(self, vertices: list[int], mode: str, bound: float, optimal: bool = True) -> Chain:
         """The :class:`Chain` of these vertices, its steps measured (:meth:`step_lengths`)."""

@@ -38,7 +38,7 @@ def search(space: SearchSpace, q: Query) -> Chain:
         allowed = arcs.base_arc
         b = space.tree.bottleneck(s, t)
         if space.n > params.LOCAL_SEARCH_ABOVE and math.isfinite(b):
-            return space.chain(space.skipped(corridor.smooth_chain(space, q, b)), "smooth", b)
+            return space.smooth_chain(corridor.smooth_chain(space, q, b), b)
     else:
         allowed = q.allowed(arcs) & arcs.base_arc
         b = masked_bottleneck(arcs, s, t, allowed)
@@ -55,7 +55,7 @@ def search(space: SearchSpace, q: Query) -> Chain:
         path = fewest_steps_chain(arcs.csr(counted, cost), s, t,
                                   units=space.step_units(cap, counted))
         if path is not None:
-            return space.chain(space.skipped(path), "smooth", b)
+            return space.smooth_chain(path, b)
     # the least-cost chain: where counting steps first is off, or every chain under the cap
     # takes a near-duplicate step (a large penalty each, so it takes as few as it must)
-    return space.chain(space.skipped(arcs.cheapest_path(s, t, keep, cost)), "smooth", b)
+    return space.smooth_chain(arcs.cheapest_path(s, t, keep, cost), b)
