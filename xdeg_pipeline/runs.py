@@ -13,11 +13,16 @@ import yaml
 from xdeg_pipeline.core.settings import Settings
 from xdeg_pipeline.core.storage.layout import Layout
 
-# What xdeg sets in the data folder's ``dagster.yaml`` where the file does not: no telemetry, and
+# What xdeg sets in the data folder's ``dagster.yaml`` where the file does not: no telemetry,
 # runs a sensor or the UI queue are launched within a second (Dagster's queue looks every 5 s;
-# xdeg runs one project on one machine, so the extra look at the run table costs nothing).
+# xdeg runs one project on one machine, so the extra look at the run table costs nothing), and
+# Dagster's SQLite storage with its connections kept open (xdeg_pipeline.instance_storage).
 INSTANCE_DEFAULTS = {"telemetry": {"enabled": False},
-                     "run_queue": {"dequeue_interval_seconds": 1}}
+                     "run_queue": {"dequeue_interval_seconds": 1},
+                     "storage": {"custom": {"module": "xdeg_pipeline.instance_storage",
+                                            "class": "XdegSqliteStorage"}}}
+# A file naming any of these chose its storage: xdeg adds none.
+STORAGE_KEYS = ("storage", "run_storage", "event_log_storage", "schedule_storage")
 
 
 class BuildFailed(RuntimeError):
@@ -45,7 +50,8 @@ def instance_folder(folder: Path) -> Path:
     if not isinstance(config, dict):
         raise ValueError(f"{path} is not a mapping of Dagster instance settings")
     missing = {key: value for key, value in INSTANCE_DEFAULTS.items() if key not in config
-               and not (key == "run_queue" and "run_coordinator" in config)}
+               and not (key == "run_queue" and "run_coordinator" in config)
+               and not (key == "storage" and any(k in config for k in STORAGE_KEYS))}
     if missing:
         from xdeg_pipeline.core.storage.atomic import write_text
 
@@ -56,10 +62,19 @@ def instance_folder(folder: Path) -> Path:
 
 def open_instance(layout: Layout):
     """The Dagster instance of the data folder (runs of the CLI show in ``dagster dev`` started
-    with ``DAGSTER_HOME=<home>/dagster``)."""
+    with ``DAGSTER_HOME=<home>/dagster``). xdeg's storage is given the folder: it would take
+    ``$DAGSTER_HOME``, which may name another instance."""
     from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
 
-    return DagsterInstance.from_config(str(instance_config(layout)))
+    from xdeg_pipeline.instance_storage import is_ours, storage_config
+
+    folder = instance_config(layout)
+    config = yaml.safe_load((folder / "dagster.yaml").read_text(encoding="utf-8")) or {}
+    if not is_ours(config):
+        return DagsterInstance.from_config(str(folder))
+    return DagsterInstance.from_ref(InstanceRef.from_dir(
+        str(folder), overrides={"storage": storage_config(str(folder))}))
 
 
 def run_build(quiet: bool = False, settings: Settings | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from dagster import DagsterInstance
 
@@ -15,10 +16,11 @@ def _config(folder: Path) -> dict:
 
 
 def test_a_new_instance_gets_no_telemetry_and_a_queue_that_looks_every_second(
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = instance_folder(tmp_path / "dagster")
     assert _config(folder) == INSTANCE_DEFAULTS
-    with DagsterInstance.from_config(str(folder)) as instance:
+    monkeypatch.setenv("DAGSTER_HOME", str(folder))  # as in every process Dagster starts
+    with DagsterInstance.get() as instance:
         assert instance.run_coordinator.dequeue_interval_seconds == 1
     instance_folder(folder)  # again: nothing added twice
     assert _config(folder) == INSTANCE_DEFAULTS
@@ -37,4 +39,10 @@ def test_a_users_settings_are_kept(tmp_path: Path) -> None:
     (folder / "dagster.yaml").write_text("run_queue:\n  max_concurrent_runs: 2\n")
     instance_folder(folder)
     assert _config(folder) == {"run_queue": {"max_concurrent_runs": 2},
-                               "telemetry": {"enabled": False}}
+                               "telemetry": {"enabled": False},
+                               "storage": INSTANCE_DEFAULTS["storage"]}
+    for chosen in ("storage:\n  sqlite:\n    base_dir: /srv/dagster\n",
+                   "event_log_storage:\n  module: m\n  class: C\n"):
+        (folder / "dagster.yaml").write_text(chosen)
+        instance_folder(folder)
+        assert "custom" not in (folder / "dagster.yaml").read_text()  # the user's storage

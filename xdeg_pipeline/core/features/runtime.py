@@ -7,7 +7,8 @@ laptop-class box (figures in :mod:`xdeg_pipeline.core.params`);
 any other device runs torch. A runtime needs the exported model (:mod:`.export`), which is
 written once into ``model_cache`` (the data folder's model cache); without that folder
 ``auto`` means torch (exporting anew in every process would cost more than it saves), while
-a runtime named explicitly exports into a temporary folder.
+a runtime named explicitly exports into a temporary folder. OpenVINO keeps what it compiled
+beside the exported model (:data:`OPENVINO_CACHE`).
 
 A runtime that is not installed, or whose model cannot be exported, loaded or does not
 reproduce torch's features on the probe batch, is never fatal: a one-line warning, and the
@@ -36,6 +37,7 @@ from xdeg_pipeline.core.features.spec import BackboneSpec
 RUNTIMES: tuple[str, ...] = params.INFERENCE_RUNTIMES
 CPU_PREFERENCE: tuple[str, ...] = params.CPU_RUNTIME_PREFERENCE  # evidence in params
 KEY_SUFFIX: dict[str, str] = {}  # runtime -> cache key suffix (none: all match torch)
+OPENVINO_CACHE = "openvino-compiled"  # beside the exported model: OpenVINO's compiled models
 
 log = logging.getLogger("xdeg_pipeline.features")
 
@@ -73,7 +75,7 @@ def _open(name: str, path: Path, threads: int, batch: int) -> Any:
     if name == "openvino":
         from xdeg_pipeline.core.features.openvino_runner import OpenVinoRunner
 
-        return OpenVinoRunner(path, threads, batch=batch)
+        return OpenVinoRunner(path, threads, batch=batch, cache_dir=path.parent / OPENVINO_CACHE)
     from xdeg_pipeline.core.features.onnx_runner import OnnxRunner
 
     return OnnxRunner(path, threads)

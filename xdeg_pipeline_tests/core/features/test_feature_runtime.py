@@ -143,6 +143,25 @@ def test_each_runtime_matches_torch_at_any_batch(name, files, torch_ref, model_c
         _same(got, ref, ok)
 
 
+@pytest.mark.skipif(not HAS_OV, reason="openvino not installed")
+def test_openvino_keeps_what_it_compiled_and_compiles_a_damaged_one_again(
+        files, torch_ref, model_cache, tmp_path):
+    cache = _copy(model_cache, tmp_path)
+    ref, ref_fail = torch_ref
+    ok = [i for i in range(len(files)) if i not in ref_fail]
+    for damaged in (False, True):
+        fx = FeatureExtractor("efficientnet_lite0", device="cpu", batch_size=3,
+                              runtime="openvino", model_cache=cache)
+        got, _ = fx.extract(files)
+        _same(got, ref, ok)
+        blobs = sorted((cache / runtime.OPENVINO_CACHE).glob("*.blob"))
+        assert any(b.stat().st_size > 100_000 for b in blobs)  # compiled again, kept again
+        if not damaged:
+            for blob in blobs:  # cut short, as a full disk or a killed process leaves it
+                blob.chmod(0o600)
+                blob.write_bytes(blob.read_bytes()[:1000])
+
+
 @needs_ort
 def test_corrupt_cached_model_is_exported_again(files, torch_ref, model_cache, tmp_path,
                                                  caplog):
