@@ -16,13 +16,19 @@ from xdeg_pipeline.core.storage.layout import Layout
 # What xdeg sets in the data folder's ``dagster.yaml`` where the file does not: no telemetry,
 # runs a sensor or the UI queue are launched within a second (Dagster's queue looks every 5 s;
 # xdeg runs one project on one machine, so the extra look at the run table costs nothing), and
-# Dagster's SQLite storage with its connections kept open (xdeg_pipeline.instance_storage).
+# (instance_defaults) Dagster's SQLite storage in that folder with its connections kept open.
 INSTANCE_DEFAULTS = {"telemetry": {"enabled": False},
-                     "run_queue": {"dequeue_interval_seconds": 1},
-                     "storage": {"custom": {"module": "xdeg_pipeline.instance_storage",
-                                            "class": "XdegSqliteStorage"}}}
+                     "run_queue": {"dequeue_interval_seconds": 1}}
 # A file naming any of these chose its storage: xdeg adds none.
 STORAGE_KEYS = ("storage", "run_storage", "event_log_storage", "schedule_storage")
+
+
+def instance_defaults(folder: Path) -> dict:
+    """:data:`INSTANCE_DEFAULTS` and xdeg's storage in ``folder``
+    (:mod:`xdeg_pipeline.instance_storage`)."""
+    from xdeg_pipeline.instance_storage import storage_config
+
+    return {**INSTANCE_DEFAULTS, "storage": storage_config(str(Path(folder).absolute()))}
 
 
 class BuildFailed(RuntimeError):
@@ -41,20 +47,27 @@ def instance_config(layout: Layout) -> Path:
 
 
 def instance_folder(folder: Path) -> Path:
-    """``folder`` with a ``dagster.yaml`` holding :data:`INSTANCE_DEFAULTS` (a setting already
-    there is kept; no run queue setting where the file names a run coordinator); returns it."""
+    """``folder`` with a ``dagster.yaml`` holding :func:`instance_defaults` (a setting already
+    there is kept; no run queue setting where the file names a run coordinator, no storage
+    where it names one); xdeg's storage is pointed at ``folder`` again when the folder has
+    moved. Returns it."""
+    from xdeg_pipeline.core.storage.atomic import write_text
+    from xdeg_pipeline.instance_storage import is_ours
+
     path = Path(folder) / "dagster.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     config = yaml.safe_load(text) or {}
     if not isinstance(config, dict):
         raise ValueError(f"{path} is not a mapping of Dagster instance settings")
-    missing = {key: value for key, value in INSTANCE_DEFAULTS.items() if key not in config
+    defaults = instance_defaults(path.parent)
+    missing = {key: value for key, value in defaults.items() if key not in config
                and not (key == "run_queue" and "run_coordinator" in config)
                and not (key == "storage" and any(k in config for k in STORAGE_KEYS))}
-    if missing:
-        from xdeg_pipeline.core.storage.atomic import write_text
-
+    if is_ours(config) and config["storage"] != defaults["storage"]:  # moved, or older
+        write_text(yaml.safe_dump({**config, **missing, "storage": defaults["storage"]},
+                                  default_flow_style=False), path)
+    elif missing:
         addition = yaml.safe_dump(missing, default_flow_style=False)
         write_text((text.rstrip() + "\n" if text.strip() else "") + addition, path)
     return path.parent
@@ -62,19 +75,10 @@ def instance_folder(folder: Path) -> Path:
 
 def open_instance(layout: Layout):
     """The Dagster instance of the data folder (runs of the CLI show in ``dagster dev`` started
-    with ``DAGSTER_HOME=<home>/dagster``). xdeg's storage is given the folder: it would take
-    ``$DAGSTER_HOME``, which may name another instance."""
+    with ``DAGSTER_HOME=<home>/dagster``)."""
     from dagster import DagsterInstance
-    from dagster._core.instance.ref import InstanceRef
 
-    from xdeg_pipeline.instance_storage import is_ours, storage_config
-
-    folder = instance_config(layout)
-    config = yaml.safe_load((folder / "dagster.yaml").read_text(encoding="utf-8")) or {}
-    if not is_ours(config):
-        return DagsterInstance.from_config(str(folder))
-    return DagsterInstance.from_ref(InstanceRef.from_dir(
-        str(folder), overrides={"storage": storage_config(str(folder))}))
+    return DagsterInstance.from_config(str(instance_config(layout)))
 
 
 def run_build(quiet: bool = False, settings: Settings | None = None,

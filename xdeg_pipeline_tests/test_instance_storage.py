@@ -16,6 +16,7 @@ from xdeg_pipeline.instance_storage import (
     PooledSqliteEventLogStorage,
     PooledSqliteRunStorage,
     XdegSqliteStorage,
+    storage_config,
 )
 from xdeg_pipeline.runs import instance_folder, open_instance
 
@@ -32,14 +33,14 @@ def _materialise(instance: DagsterInstance, times: int = 1) -> list[str]:
 def test_a_data_folders_instance_uses_it_and_its_history_reads_as_plain_sqlite(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = instance_folder(tmp_path / "dagster")
-    assert yaml.safe_load((folder / "dagster.yaml").read_text())["storage"] == {
-        "custom": {"module": "xdeg_pipeline.instance_storage", "class": "XdegSqliteStorage"}}
+    assert yaml.safe_load((folder / "dagster.yaml").read_text())["storage"] == {"custom": {
+        "module": "xdeg_pipeline.instance_storage", "class": "XdegSqliteStorage",
+        "config": {"base_dir": str(folder)}}}
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))  # not this folder's
     with open_instance(_layout(tmp_path)) as instance:
         assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
         assert isinstance(instance.run_storage, PooledSqliteRunStorage)
         run_ids = _materialise(instance, 2)
-        assert instance.get_ref().storage_data.config_dict == {"base_dir": str(folder)}
     assert not (tmp_path / "elsewhere").exists()
     plain = tmp_path / "plain"
     plain.mkdir()
@@ -50,6 +51,22 @@ def test_a_data_folders_instance_uses_it_and_its_history_reads_as_plain_sqlite(
         event = instance.get_latest_materialization_event(AssetKey("counted"))
         assert event is not None and event.run_id == run_ids[-1]
         assert len(instance.all_logs(run_ids[0])) > 5
+
+
+def test_a_moved_data_folder_keeps_its_history(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    with open_instance(_layout(tmp_path / "old")) as instance:
+        run_ids = _materialise(instance)
+    (tmp_path / "old").rename(tmp_path / "new")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "new" / "dagster"))
+    with pytest.raises(DagsterInvariantViolationError, match="does not exist .was the folder"):
+        DagsterInstance.get()  # `dagster dev` before any build: said, not made anew
+    assert not (tmp_path / "old").exists()
+    with open_instance(_layout(tmp_path / "new")) as instance:  # the CLI points it there
+        assert [r.run_id for r in instance.get_runs()] == run_ids
+    with DagsterInstance.get() as instance:
+        assert [r.run_id for r in instance.get_runs()] == run_ids
 
 
 def _layout(tmp_path: Path):
@@ -64,9 +81,11 @@ def test_without_a_folder_it_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
         XdegSqliteStorage.from_config_value(None, {})
 
 
-def test_dagster_home_is_the_folder_dagster_processes_get(
+def test_without_base_dir_it_is_dagster_home(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = instance_folder(tmp_path / "dagster")
+    folder = tmp_path / "dagster"
+    folder.mkdir()
+    (folder / "dagster.yaml").write_text(yaml.safe_dump({"storage": storage_config()}))
     monkeypatch.setenv("DAGSTER_HOME", str(folder))
     with DagsterInstance.get() as instance:
         assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)

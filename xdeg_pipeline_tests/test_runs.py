@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 from dagster import DagsterInstance
 
-from xdeg_pipeline.runs import INSTANCE_DEFAULTS, instance_folder
+from xdeg_pipeline.runs import instance_defaults, instance_folder
 
 
 def _config(folder: Path) -> dict:
@@ -16,14 +15,13 @@ def _config(folder: Path) -> dict:
 
 
 def test_a_new_instance_gets_no_telemetry_and_a_queue_that_looks_every_second(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path) -> None:
     folder = instance_folder(tmp_path / "dagster")
-    assert _config(folder) == INSTANCE_DEFAULTS
-    monkeypatch.setenv("DAGSTER_HOME", str(folder))  # as in every process Dagster starts
-    with DagsterInstance.get() as instance:
+    assert _config(folder) == instance_defaults(folder)
+    with DagsterInstance.from_config(str(folder)) as instance:
         assert instance.run_coordinator.dequeue_interval_seconds == 1
     instance_folder(folder)  # again: nothing added twice
-    assert _config(folder) == INSTANCE_DEFAULTS
+    assert _config(folder) == instance_defaults(folder)
 
 
 def test_a_users_settings_are_kept(tmp_path: Path) -> None:
@@ -40,7 +38,7 @@ def test_a_users_settings_are_kept(tmp_path: Path) -> None:
     instance_folder(folder)
     assert _config(folder) == {"run_queue": {"max_concurrent_runs": 2},
                                "telemetry": {"enabled": False},
-                               "storage": INSTANCE_DEFAULTS["storage"]}
+                               "storage": instance_defaults(folder)["storage"]}
     for chosen in ("storage:\n  sqlite:\n    base_dir: /srv/dagster\n",
                    "event_log_storage:\n  module: m\n  class: C\n"):
         (folder / "dagster.yaml").write_text(chosen)
