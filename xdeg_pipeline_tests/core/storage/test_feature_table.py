@@ -125,3 +125,32 @@ def test_existing_cache_in_old_encoding_stays_valid(tmp_path: Path) -> None:
     again = FeatureStore(tmp_path, KEY)
     order = h1 + h2 + h3
     np.testing.assert_array_equal(again.get(order), np.concatenate([f1, f2, f3]))
+
+
+def test_a_table_read_again_is_not_decoded_again_and_a_rewrite_is(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from xdeg_pipeline.core.storage import feature_table
+
+    monkeypatch.setattr(feature_table, "_READS", feature_table._ReadCache(1 << 20))
+    decoded = []
+    real = feature_table.pq.read_table
+    monkeypatch.setattr(feature_table.pq, "read_table", lambda p: decoded.append(p) or real(p))
+    path = tmp_path / "t.parquet"
+    X = np.arange(12, dtype=np.float32).reshape(3, 4)
+    write_feature_table(["a", "b", "c"], X, path)
+    hashes, got = read_feature_table(path)
+    hashes.append("z")  # a caller's list is its own; the features cannot be changed
+    again_h, again = read_feature_table(path)
+    with pytest.raises(ValueError, match="read-only"):
+        again[0, 0] = -1
+    assert again_h == ["a", "b", "c"] and np.array_equal(again, X) and len(decoded) == 1
+    write_feature_table(["a", "b"], X[:2] + 1, path)  # written again: a new file
+    assert read_feature_table(path)[0] == ["a", "b"] and len(decoded) == 2
+    big = tmp_path / "big.parquet"  # larger than the whole cache: read every time
+    write_feature_table([str(i) for i in range(300)], np.ones((300, 1024), np.float32), big)
+    read_feature_table(big)
+    read_feature_table(big)
+    assert len(decoded) == 4
+    path.unlink()
+    with pytest.raises(OSError):
+        read_feature_table(path)
