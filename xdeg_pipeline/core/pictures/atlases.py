@@ -2,7 +2,9 @@
 
 Each image has a fixed cell (``sheet``, ``slot``) that it keeps while it is in the collection:
 new images fill the cells of removed ones, then new cells at the end, so adding images
-rewrites only the sheets that gained (or lost) an image. A sheet's file is named by the
+rewrites only the sheets that gained (or lost) an image; the last sheet, where new images go,
+is also kept losslessly (``canvas.npz``), so drawing it again draws only the cells that
+changed (the same pixels as drawing it whole). A sheet's file is named by the
 sha256 of its bytes (``<dir>/<sha256>.webp``): a page may cache it for ever, and the server
 serves only names listed in the sheet table. The cells come from the thumbnail store
 (:mod:`xdeg_pipeline.core.pictures.thumbnails`); an image without a thumbnail gets a grey cell.
@@ -19,11 +21,12 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
 
 from xdeg_pipeline.core.pictures.thumbnails import ThumbnailStore
-from xdeg_pipeline.core.storage.atomic import write_bytes, write_parquet
+from xdeg_pipeline.core.storage.atomic import write_bytes, write_parquet, write_with
 from xdeg_pipeline.core.storage.state import fingerprint
 
 CELL = 64
@@ -34,6 +37,7 @@ BACKGROUND = (255, 255, 255)
 MISSING = (200, 200, 200)
 ATLAS_VERSION = 2  # 2: cells by whole-factor box reduction, sheets at WebP method 2
 WEBP_METHOD = 2  # a 2,048 px sheet: 0.41 s and +2.5 % bytes against method 4's 0.86 s
+CANVAS = "canvas.npz"  # the last sheet's pixels: adding images draws only their cells
 
 
 @dataclass
@@ -74,6 +78,64 @@ def assign_slots(hashes: Sequence[str], previous: pd.DataFrame | None, per_sheet
     return where
 
 
+@dataclass
+class _Canvas:
+    """The last sheet as last drawn, losslessly (its WebP is lossy: drawn onto again and again
+    it would lose a little each time): its members, grey slots and pixels."""
+
+    sheet: int
+    grid: str  # fingerprint of what a cell's pixels depend on
+    members: list[str | None]
+    missing: set[int]
+    pixels: np.ndarray  # (rows * cell, side * cell, 3) uint8
+    stamps: dict[int, tuple[int, int]]  # slot -> its thumbnail file's (size, mtime_ns) then
+
+
+def _stamps(store: ThumbnailStore, members: list[str | None]) -> dict[int, tuple[int, int]]:
+    """Each member's thumbnail file (size, mtime_ns): a file replaced or damaged since (a
+    truncated one, made again) is drawn again."""
+    out = {}
+    for slot, h in enumerate(members):
+        if h is not None:
+            try:
+                st = os.stat(store.path(h))
+                out[slot] = (st.st_size, st.st_mtime_ns)
+            except (OSError, ValueError):
+                out[slot] = (-1, -1)
+    return out
+
+
+def _grid(store: ThumbnailStore, cell: int, side: int) -> str:
+    return fingerprint(ATLAS_VERSION, store.size, cell, side)
+
+
+def _load_canvas(folder: Path, sheet: int, grid: str) -> _Canvas | None:
+    """The canvas kept in ``folder`` when it is of this sheet and grid, else None (a missing
+    or damaged one too: the sheet is then drawn whole)."""
+    try:
+        with np.load(Path(folder) / CANVAS) as z:
+            if int(z["sheet"]) != sheet or str(z["grid"]) != grid:
+                return None
+            members = [m or None for m in z["members"].tolist()]
+            stamps = {int(k): (int(a), int(b)) for k, a, b in z["stamps"].tolist()}
+            return _Canvas(sheet, grid, members, set(z["missing"].tolist()), z["pixels"],
+                           stamps)
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+
+
+def _save_canvas(folder: Path, canvas: _Canvas) -> None:
+    def _write(p: Path) -> None:
+        with open(p, "wb") as fh:
+            np.savez(fh, sheet=canvas.sheet, grid=canvas.grid, pixels=canvas.pixels,
+                     members=np.array([m or "" for m in canvas.members], dtype=str),
+                     missing=np.array(sorted(canvas.missing), dtype=np.int64),
+                     stamps=np.array([(k, *v) for k, v in sorted(canvas.stamps.items())],
+                                     dtype=np.int64).reshape(-1, 3))
+
+    write_with(Path(folder) / CANVAS, _write)
+
+
 def _cell(store: ThumbnailStore, cell: int, content_hash: str) -> Image.Image | None:
     """A thumbnail fitted into one cell, or None when it has none: reduced by the whole
     factor it is larger than the cell (a box average: 128 px -> 64 px in 0.06 ms against
@@ -87,21 +149,49 @@ def _cell(store: ThumbnailStore, cell: int, content_hash: str) -> Image.Image | 
     return ImageOps.contain(thumb, (cell, cell), Image.Resampling.LANCZOS)
 
 
-def _sheet_image(members: list[str | None], store: ThumbnailStore, cell: int, side: int,
-                 pool: ThreadPoolExecutor) -> Image.Image:
-    """One sheet; its cells are decoded and scaled in ``pool``'s threads (Pillow releases the
-    GIL), then pasted in order."""
-    rows = max(1, -(-len(members) // side))
-    sheet = Image.new("RGB", (side * cell, rows * cell), BACKGROUND)
-    slots = [(slot, h) for slot, h in enumerate(members) if h is not None]
+def _draw_cells(sheet: Image.Image, slots: list[tuple[int, str]], store: ThumbnailStore,
+                cell: int, side: int, pool: ThreadPoolExecutor) -> set[int]:
+    """Draw ``(slot, hash)`` cells onto ``sheet`` (each cleared first); their cells are decoded
+    and scaled in ``pool``'s threads (Pillow releases the GIL). Returns the slots drawn grey
+    (no thumbnail)."""
+    missing = set()
     cells = pool.map(partial(_cell, store, cell), [h for _, h in slots])
     for (slot, _), thumb in zip(slots, cells):
         x, y = (slot % side) * cell, (slot // side) * cell
+        sheet.paste(BACKGROUND, (x, y, x + cell, y + cell))
         if thumb is None:
             sheet.paste(MISSING, (x + 2, y + 2, x + cell - 2, y + cell - 2))
+            missing.add(slot)
             continue
         sheet.paste(thumb, (x + (cell - thumb.width) // 2, y + (cell - thumb.height) // 2))
-    return sheet
+    return missing
+
+
+def _sheet_image(members: list[str | None], store: ThumbnailStore, cell: int, side: int,
+                 pool: ThreadPoolExecutor, canvas: _Canvas | None = None,
+                 stamps: dict[int, tuple[int, int]] | None = None
+                 ) -> tuple[Image.Image, set[int]]:
+    """One sheet and its grey slots. From ``canvas`` (the sheet as last drawn) only the cells
+    whose image or thumbnail file (``stamps``, now) changed, or that were grey, are drawn:
+    the same pixels as drawing all."""
+    rows = max(1, -(-len(members) // side))
+    sheet = Image.new("RGB", (side * cell, rows * cell), BACKGROUND)
+    slots = [(slot, h) for slot, h in enumerate(members) if h is not None]
+    if canvas is None:
+        return sheet, _draw_cells(sheet, slots, store, cell, side, pool)
+    old = canvas.members + [None] * max(0, len(members) - len(canvas.members))
+    sheet.paste(Image.fromarray(canvas.pixels[: rows * cell]), (0, 0))
+    for slot in range(len(members), min(len(old), rows * side)):  # gone from the last row
+        x, y = (slot % side) * cell, (slot // side) * cell
+        sheet.paste(BACKGROUND, (x, y, x + cell, y + cell))
+    stamps = stamps or {}
+    redo = [(slot, h) for slot, h in slots if old[slot] != h or slot in canvas.missing
+            or canvas.stamps.get(slot) != stamps.get(slot)]
+    for slot, h in enumerate(members):
+        if h is None and old[slot] is not None:  # removed: an empty cell
+            x, y = (slot % side) * cell, (slot // side) * cell
+            sheet.paste(BACKGROUND, (x, y, x + cell, y + cell))
+    return sheet, _draw_cells(sheet, redo, store, cell, side, pool)  # grey ones: all redone
 
 
 def _webp(sheet: Image.Image) -> bytes:
@@ -120,7 +210,9 @@ def build_atlases(
     workers: int | None = None,
 ) -> AtlasSet:
     """Sheets for ``hashes``: unchanged sheets are kept, the others drawn again (their cells
-    in ``workers`` threads, default one per core)."""
+    in ``workers`` threads, default one per core). The last sheet, where new images go, is
+    also kept losslessly (:data:`CANVAS`): drawn again, only its changed cells are drawn
+    (adding 40 images to 4,000, the thumbnails stage: 0.70-0.77 s -> 0.32-0.41 s)."""
     per_sheet = side * side
     same_grid = previous is not None and (previous.cell, previous.side) == (cell, side)
     where = assign_slots(hashes, previous.index if same_grid else None, per_sheet)
@@ -133,6 +225,7 @@ def build_atlases(
         old = {int(r.sheet): (r.members, r.sha256) for r in previous.sheets.itertuples()}
     rows: list[tuple[int, str, str, int]] = []
     pending: list[tuple[int, Future]] = []  # (row, its sheet being encoded)
+    last, grid = max(by_sheet, default=-1), _grid(store, cell, side)
     written = 0
 
     def finish(row: int, encoding: Future) -> None:
@@ -156,7 +249,12 @@ def build_atlases(
             if kept and kept[0] == fp and (Path(folder) / f"{kept[1]}.webp").is_file():
                 rows.append((sheet, fp, kept[1], count))
                 continue
-            image = _sheet_image(members, store, cell, side, pool)
+            canvas = _load_canvas(folder, sheet, grid) if sheet == last else None
+            stamps = _stamps(store, members) if sheet == last else None
+            image, grey = _sheet_image(members, store, cell, side, pool, canvas, stamps)
+            if sheet == last:  # stamps again: a damaged file read just now was made anew
+                _save_canvas(folder, _Canvas(sheet, grid, members, grey, np.asarray(image),
+                                             _stamps(store, members)))
             if pending:
                 finish(*pending.pop())
             rows.append((sheet, fp, "", count))

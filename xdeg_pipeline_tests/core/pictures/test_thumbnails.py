@@ -167,3 +167,37 @@ def test_a_cell_is_the_thumbnail_reduced_by_its_whole_factor(tmp_path: Path) -> 
     assert fitted.size == (20, 10)
     assert fitted.tobytes() == thumb.resize((20, 10), Image.Resampling.LANCZOS).tobytes()
     assert _cell(store, 16, "e" * 64) is None
+
+
+
+def test_the_last_sheet_drawn_again_draws_only_its_changed_cells(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from xdeg_pipeline.core.pictures import atlases
+
+    store = ThumbnailStore(tmp_path / "thumbs", 32)
+    batch = dict(items(tmp_path / "img", 31))
+    hashes = sorted(batch)
+    late, gone = hashes[20], hashes[22]  # in the last sheet (16 a sheet): grey first; removed
+    store.build([(h, batch[h]) for h in hashes if h != late], workers=1)
+    folder = tmp_path / "atlas"
+    first = build_atlases(hashes[:28], store, folder, None, cell=16, side=4)
+    assert (folder / atlases.CANVAS).is_file() and list(first.sheets["count"]) == [16, 12]
+    store.build([(late, batch[late])], workers=1)
+    drawn: list[str] = []
+    real = atlases._cell
+    monkeypatch.setattr(atlases, "_cell", lambda s, c, h: drawn.append(h) or real(s, c, h))
+    now = [h for h in hashes if h != gone]
+    second = build_atlases(now, store, folder, first, cell=16, side=4)
+    assert sorted(drawn) == sorted([late, *hashes[28:]])  # not the 13 others of the sheet
+    # the same slots drawn whole, in a folder without the canvas: the very same bytes
+    whole = build_atlases(now, store, tmp_path / "whole", first, cell=16, side=4)
+    assert whole.index.equals(second.index) and whole.written == 2
+    assert whole.sheets["sha256"].tolist() == second.sheets["sha256"].tolist()
+    fewer = [h for h in now if h not in hashes[25:]]  # the last sheet shrinks by a row
+    third = build_atlases(fewer, store, folder, second, cell=16, side=4)
+    whole = build_atlases(fewer, store, tmp_path / "whole3", second, cell=16, side=4)
+    assert whole.sheets["sha256"].tolist() == third.sheets["sha256"].tolist()
+    (folder / atlases.CANVAS).write_bytes(b"damaged")  # drawn whole, not from it
+    drawn.clear()
+    build_atlases(fewer + hashes[25:27], store, folder, third, cell=16, side=4)
+    assert len(drawn) == len(fewer) + 2 - 16
