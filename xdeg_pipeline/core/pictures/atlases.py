@@ -149,6 +149,13 @@ def _cell(store: ThumbnailStore, cell: int, content_hash: str) -> Image.Image | 
     return ImageOps.contain(thumb, (cell, cell), Image.Resampling.LANCZOS)
 
 
+def _clear(sheet: Image.Image, slot: int, cell: int, side: int) -> tuple[int, int]:
+    """Paint a slot's cell with the background; returns its top-left corner."""
+    x, y = (slot % side) * cell, (slot // side) * cell
+    sheet.paste(BACKGROUND, (x, y, x + cell, y + cell))
+    return x, y
+
+
 def _draw_cells(sheet: Image.Image, slots: list[tuple[int, str]], store: ThumbnailStore,
                 cell: int, side: int, pool: ThreadPoolExecutor) -> set[int]:
     """Draw ``(slot, hash)`` cells onto ``sheet`` (each cleared first); their cells are decoded
@@ -157,8 +164,7 @@ def _draw_cells(sheet: Image.Image, slots: list[tuple[int, str]], store: Thumbna
     missing = set()
     cells = pool.map(partial(_cell, store, cell), [h for _, h in slots])
     for (slot, _), thumb in zip(slots, cells):
-        x, y = (slot % side) * cell, (slot // side) * cell
-        sheet.paste(BACKGROUND, (x, y, x + cell, y + cell))
+        x, y = _clear(sheet, slot, cell, side)
         if thumb is None:
             sheet.paste(MISSING, (x + 2, y + 2, x + cell - 2, y + cell - 2))
             missing.add(slot)
@@ -179,18 +185,15 @@ def _sheet_image(members: list[str | None], store: ThumbnailStore, cell: int, si
     slots = [(slot, h) for slot, h in enumerate(members) if h is not None]
     if canvas is None:
         return sheet, _draw_cells(sheet, slots, store, cell, side, pool)
-    old = canvas.members + [None] * max(0, len(members) - len(canvas.members))
     sheet.paste(Image.fromarray(canvas.pixels[: rows * cell]), (0, 0))
-    for slot in range(len(members), min(len(old), rows * side)):  # gone from the last row
-        x, y = (slot % side) * cell, (slot // side) * cell
-        sheet.paste(BACKGROUND, (x, y, x + cell, y + cell))
+    now = members + [None] * max(0, len(canvas.members) - len(members))
+    for slot, h in enumerate(canvas.members[: rows * side]):
+        if h is not None and now[slot] is None:  # removed: an empty cell
+            _clear(sheet, slot, cell, side)
+    old = canvas.members + [None] * max(0, len(members) - len(canvas.members))
     stamps = stamps or {}
     redo = [(slot, h) for slot, h in slots if old[slot] != h or slot in canvas.missing
             or canvas.stamps.get(slot) != stamps.get(slot)]
-    for slot, h in enumerate(members):
-        if h is None and old[slot] is not None:  # removed: an empty cell
-            x, y = (slot % side) * cell, (slot // side) * cell
-            sheet.paste(BACKGROUND, (x, y, x + cell, y + cell))
     return sheet, _draw_cells(sheet, redo, store, cell, side, pool)  # grey ones: all redone
 
 
@@ -252,9 +255,9 @@ def build_atlases(
             canvas = _load_canvas(folder, sheet, grid) if sheet == last else None
             stamps = _stamps(store, members) if sheet == last else None
             image, grey = _sheet_image(members, store, cell, side, pool, canvas, stamps)
-            if sheet == last:  # stamps again: a damaged file read just now was made anew
+            if sheet == last:  # a damaged file found just now is grey: drawn again next time
                 _save_canvas(folder, _Canvas(sheet, grid, members, grey, np.asarray(image),
-                                             _stamps(store, members)))
+                                             stamps))
             if pending:
                 finish(*pending.pop())
             rows.append((sheet, fp, "", count))

@@ -8,7 +8,7 @@ Readers also accept the variable-length ``list<float32>`` encoding the feature c
 before (every row must have the same length), so existing caches and data folders stay valid.
 
 A table read is kept (up to :data:`READ_CACHE_BYTES`, by the file's identity: inode, size,
-modification time) and given again as a copy: one build reads each feature shard in several
+modification time) and given again: one build reads each feature shard in several
 stages (the combined table, PCA, kNN, the checks, the feature cache: 112 reads, 0.5 s
 of a build after adding 40 images to 4,000). A file written again is a new inode (writes are
 atomic), so it is read again. The features given are read-only (as Arrow's always were).
