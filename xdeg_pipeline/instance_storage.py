@@ -114,16 +114,17 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 class PooledSqliteRunStorage(SqliteRunStorage):
     """Dagster's SQLite run storage, its engine kept open."""
 
+    def __init__(self, conn_string: str, inst_data: ConfigurableClassData | None = None) -> None:
+        self._engines = _Engines()
+        super().__init__(conn_string, inst_data)
+
     @contextmanager
     def connect(self) -> Iterator:
-        if getattr(self, "_engines", None) is None:
-            self._engines = _Engines()
         with self._engines.get(self._conn_string).connect() as conn, conn.begin():
             yield conn
 
     def dispose(self) -> None:
-        if getattr(self, "_engines", None) is not None:
-            self._engines.close()
+        self._engines.close()
         super().dispose()
 
 

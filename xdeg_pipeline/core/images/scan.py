@@ -159,7 +159,8 @@ def _list_candidates(root: Path) -> tuple[list[tuple[str, str]], list[dict]]:
             full = os.path.join(dirpath, d)
             if os.path.islink(full):
                 rejected.append(
-                    _reject(rel(full), "symlink", "symbolic link to a folder (not followed)")
+                    _reject(safe_name(prefix + d), "symlink",
+                            "symbolic link to a folder (not followed)")
                 )
             else:
                 keep.append(d)
