@@ -10,6 +10,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
 	$(PIP) install -q -e ".[dev]"
+	$(PY) -m compileall -q xdeg_pipeline >/dev/null  # as pip does for a wheel (PYTHONDONTWRITEBYTECODE)
 	touch $@
 
 install: $(VENV)/.installed

@@ -8,16 +8,31 @@ a damaged entry is compiled again), which halves the compile a build of a few ne
 (0.35-0.42 s -> 0.12-0.21 s for EfficientNet-Lite0 at batch 32). Two infer requests alternate,
 so :meth:`OpenVinoRunner.launch` returns at once (``start_async``) and the input side decodes
 the next batch while OpenVINO's own threads run this one.
+
+OpenVINO is imported without its usage telemetry (:func:`import_openvino`).
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from xdeg_pipeline.core.features.onnx_runner import nhwc
+
+
+def import_openvino() -> Any:
+    """``openvino``, kept from sending usage telemetry. Importing it sends a Google Analytics
+    event from a forked process (and writes ``~/intel/``) unless the user opted out with
+    OpenVINO's ``opt_in_out``; with its telemetry package marked absent OpenVINO uses its own
+    no-op stub. xdeg sends nothing anywhere, as its Dagster instance has telemetry off. A
+    telemetry package the process already imported is left as it is."""
+    sys.modules.setdefault("openvino_telemetry", None)
+    import openvino
+
+    return openvino
 
 
 class OpenVinoRunner:
@@ -27,8 +42,7 @@ class OpenVinoRunner:
 
     def __init__(self, model_path: Path, threads: int, hint: str = "LATENCY",
                  batch: int = 1, cache_dir: Path | None = None) -> None:
-        import openvino as ov
-
+        ov = import_openvino()
         self.batch = max(1, int(batch))
         self._core = ov.Core()
         if cache_dir is not None:

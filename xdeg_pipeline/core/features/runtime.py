@@ -81,10 +81,19 @@ def _open(name: str, path: Path, threads: int, batch: int) -> Any:
     return OnnxRunner(path, threads)
 
 
+def _import(name: str) -> None:
+    if name == "openvino":
+        from xdeg_pipeline.core.features.openvino_runner import import_openvino
+
+        import_openvino()
+    else:
+        importlib.import_module(name)
+
+
 def _verified(name: str, model: export.ModelSource, spec: BackboneSpec, cache: Path,
               threads: int, batch: int) -> Any:
     """The runner of runtime ``name`` on the exported model, checked against the probe."""
-    importlib.import_module(name)  # a missing package fails here, before any export
+    _import(name)  # a missing package fails here, before any export
     path = export.export_onnx(model, spec, cache)
     runner = _open(name, path, threads, batch)
     x, ref = export.read_probe(cache, spec)

@@ -100,7 +100,8 @@ fx = FeatureExtractor("efficientnet_lite0", batch_size=2, model_cache=cache)
 feats, fails = fx.extract(files)
 np.save(out, feats)
 print(json.dumps({"torch": "torch" in sys.modules, "runtime": fx.runtime,
-                  "failed": sorted(fails)}))
+                  "failed": sorted(fails),
+                  "telemetry": bool(sys.modules.get("openvino_telemetry"))}))
 """
 
 
@@ -108,8 +109,10 @@ print(json.dumps({"torch": "torch" in sys.modules, "runtime": fx.runtime,
 def test_a_cached_model_computes_without_torch(files, torch_ref, model_cache, tmp_path):
     """On a machine with no GPU and the exported model cached, a process computes features
     without importing torch (1.8 s of every build that has new images), and they are
-    torch's."""
+    torch's. OpenVINO sends no usage telemetry: a user who never opted out (no consent file
+    in a new home, not in CI, where OpenVINO keeps quiet by itself) gets no ``~/intel``."""
     import json
+    import os
     import subprocess
 
     from xdeg_pipeline.core.features.device import gpu_possible
@@ -118,10 +121,14 @@ def test_a_cached_model_computes_without_torch(files, torch_ref, model_cache, tm
         pytest.skip("a GPU may be here: torch decides the device")
     out = tmp_path / "feats.npy"
     args = json.dumps([[str(f) for f in files], str(model_cache), str(out)])
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "TF_BUILD", "JENKINS_URL")}
     done = subprocess.run([sys.executable, "-c", _WITHOUT_TORCH, args], capture_output=True,
-                          text=True, check=True)
+                          text=True, check=True, env={**env, "HOME": str(home)})
     said = json.loads(done.stdout.strip().splitlines()[-1])
     assert said["torch"] is False and said["runtime"] != "torch"
+    assert not said["telemetry"] and not list(home.iterdir())
     ref, ref_fail = torch_ref
     assert said["failed"] == sorted(ref_fail)
     ok = [i for i in range(len(files)) if i not in ref_fail]
