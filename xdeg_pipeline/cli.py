@@ -46,10 +46,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from xdeg_pipeline.core.sources.openmoji import render_openmoji
     from xdeg_pipeline.core.stage import Reporter
     from xdeg_pipeline.core.stages.paths import earlier_chains, open_collection
+    from xdeg_pipeline.core.stages.shard_task import load_in_background
 
     base = settings_from(args, runtime=args.runtime)
     settings = base.replace(images_dir=base.layout.openmoji_images, manifest=None)
     t0 = time.perf_counter()
+    if not settings.layout.image_features.exists():  # a first build: the model loads meanwhile
+        load_in_background(tuple(settings.extractor_options().items()))
     dest = settings.images_root
     progress = progress_reporter("render", show=settings.progress)
     n = render_openmoji(dest, limit=args.limit, progress=progress)

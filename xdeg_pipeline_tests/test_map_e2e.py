@@ -80,14 +80,28 @@ def test_thumbnails_and_map_follow_the_collection(xdeg_env: dict[str, Path]) -> 
         assert files.chain_map_png(chain_id).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_demo_materialises_requested_paths_and_names_the_explorer(tmp_path: Path) -> None:
+def test_demo_materialises_requested_paths_and_names_the_explorer(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    """... and its feature stage takes the model the demo loaded while it rendered."""
+    import threading
+
     from xdeg_pipeline.cli import main
+    from xdeg_pipeline.core.features.runtime import RuntimeChoice
     from xdeg_pipeline.runs import open_instance
 
     home = tmp_path / "home"
+    loaded: list[str] = []  # threads that built a model runner (import, export, compile)
+    build = RuntimeChoice.build
+
+    def counted(self, *args, **kwargs):
+        loaded.append(threading.current_thread().name)
+        return build(self, *args, **kwargs)
+
+    monkeypatch.setattr(RuntimeChoice, "build", counted)
     out = io.StringIO()
     with own_environment(), contextlib.redirect_stdout(out):
         assert main(["demo", "--limit", "40", "--home", str(home)]) == 0
+    assert loaded == ["xdeg-model"]  # loaded once, beside the rendering
     printed = out.getvalue()
     assert "xdeg serve" in printed and "http://127.0.0.1:8765/" in printed
     with open_instance(Layout(home)) as instance:

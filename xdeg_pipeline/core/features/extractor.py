@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,10 @@ from xdeg_pipeline.core.progress import ProgressFn
 if TYPE_CHECKING:
     import torch
     from torch import nn
+
+
+# a runner is built once, by whichever thread asks first
+_RUNNER_BUILD = threading.RLock()
 
 
 class FeatureExtractor:
@@ -87,14 +92,17 @@ class FeatureExtractor:
 
     @property
     def runner(self) -> Any:
-        """The model runner (:class:`~.runner.ModelRunner`), built on first use."""
-        if self._runner is None and self.onnx_file is not None:
-            from xdeg_pipeline.core.features.onnx_model import OnnxModelRunner
+        """The model runner (:class:`~.runner.ModelRunner`), built on first use, once (a
+        thread may build it ahead: :func:`~xdeg_pipeline.core.stages.shard_task.
+        load_in_background`)."""
+        with _RUNNER_BUILD:
+            if self._runner is None and self.onnx_file is not None:
+                from xdeg_pipeline.core.features.onnx_model import OnnxModelRunner
 
-            self._runner = OnnxModelRunner(self.onnx_file, self.spec, cpu_threads())
-        if self._runner is None:
-            self._runner = self.choice.build(lambda: self.torch_model, self.spec, self.device,
-                                             self.batch_size)
+                self._runner = OnnxModelRunner(self.onnx_file, self.spec, cpu_threads())
+            if self._runner is None:
+                self._runner = self.choice.build(lambda: self.torch_model, self.spec,
+                                                 self.device, self.batch_size)
         return self._runner
 
     @property

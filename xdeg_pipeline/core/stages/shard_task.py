@@ -5,6 +5,7 @@ thumbnails stage decodes only what the features did not (cached features, nvJPEG
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import threading
@@ -99,6 +100,20 @@ def extractor_for(args: ExtractorArgs) -> Any:
                 kwargs["num_workers"] = 0
             _EXTRACTORS[key] = FeatureExtractor(**kwargs)
         return _EXTRACTORS[key]
+
+
+def load_in_background(args: ExtractorArgs) -> threading.Thread:
+    """Load the extractor of ``args`` in a thread, for a caller with other work first (the
+    demo renders its emoji meanwhile: a first run imports torch and exports the model, seconds
+    on one core); :func:`extractor_for` then gives the loaded one. A failure is left to the
+    stage, which loads it again and says why."""
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            extractor_for(args).runner  # noqa: B018 (the runner: the model imported, exported)
+
+    thread = threading.Thread(target=load, name="xdeg-model", daemon=True)
+    thread.start()
+    return thread
 
 
 def extract_shard(task: ShardTask, progress: ProgressFn | None = None,
