@@ -6,7 +6,6 @@ build after the fault is fixed succeeds with the outputs of a clean build."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,14 +14,7 @@ import pytest
 from xdeg_pipeline.core.stages import features
 from xdeg_pipeline_tests.helpers.cli_builds import same_outputs, xdeg, xdeg_build
 from xdeg_pipeline_tests.helpers.collections import make_collection
-
-
-def _mount(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
-
-
-def _umount(where: Path) -> None:
-    subprocess.run(["umount", str(where)], capture_output=True, check=False)
+from xdeg_pipeline_tests.helpers.small_disk import mount, resize, small_tmpfs, umount
 
 
 def step_failures(home: Path) -> list[str]:
@@ -58,20 +50,13 @@ def _one_line(err: str) -> str:
 
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
-    where = tmp_path / "small"
-    where.mkdir()
-    done = _mount("-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where))
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "small") as where:
         yield where
-    finally:
-        _umount(where)
 
 
 def test_a_full_disk_is_one_line_and_the_build_after_recovers(clean: dict, tmpfs: Path) -> None:
     size_kib = max(clean["bytes"] // 3 // 1024, 64)  # a third of a build (models aside)
-    assert _mount("-o", f"remount,size={size_kib}k", str(tmpfs)).returncode == 0
+    resize(tmpfs, size_kib)
     home = tmpfs / "home"
     code, out, err = xdeg_build(clean["images"], home)
     assert code == 1 and out == ""
@@ -83,8 +68,7 @@ def test_a_full_disk_is_one_line_and_the_build_after_recovers(clean: dict, tmpfs
         "No space left on device", "database or disk is full", "disk I/O error")), line
     assert line.endswith("free space and run `xdeg build` again"), line
     print(line)
-    assert _mount("-o", f"remount,size={clean['bytes'] * 3 // 1024 + 65536}k",
-                  str(tmpfs)).returncode == 0
+    resize(tmpfs, clean["bytes"] * 3 // 1024 + 65536)
     code, out, err = xdeg_build(clean["images"], home)
     assert code == 0, err
     same_outputs(home, clean["home"])
@@ -93,18 +77,18 @@ def test_a_full_disk_is_one_line_and_the_build_after_recovers(clean: dict, tmpfs
 def test_a_read_only_data_folder_is_one_line(clean: dict, tmp_path: Path) -> None:
     home = tmp_path / "home"
     shutil.copytree(clean["home"], home, ignore=shutil.ignore_patterns("*.lock"))
-    done = _mount("--bind", str(home), str(home))
+    done = mount("--bind", str(home), str(home))
     if done.returncode != 0:
         pytest.skip(f"cannot bind-mount here (needs root): {done.stderr.strip()}")
     try:
-        assert _mount("-o", "remount,bind,ro", str(home)).returncode == 0
+        assert mount("-o", "remount,bind,ro", str(home)).returncode == 0
         code, out, err = xdeg_build(clean["images"], home)
         assert code == 1 and out == ""
         line = _one_line(err)
         assert f"{home} is on a read-only file system" in line, line
         print(line)
     finally:
-        _umount(home)
+        umount(home)
     code, out, err = xdeg_build(clean["images"], home)
     assert code == 0, err
     same_outputs(home, clean["home"])
@@ -172,7 +156,7 @@ def test_a_disk_full_while_computing_features_keeps_the_saved_ones(tmp_path: Pat
     make_collection(images, 48)
     resource = XdegResource(home=str(home), images_dir=str(images), checkpoint_every=4,
                             runtime="torch", progress="off", read_environment=False)
-    assert _mount("-o", "remount,size=160k", str(tmpfs)).returncode == 0
+    resize(tmpfs, 160)
     with DagsterInstance.ephemeral() as instance:
         first = materialize(BUILD_ASSETS, selection=["raw_images", "image_features"],
                             instance=instance, resources={"xdeg": resource},
@@ -187,7 +171,7 @@ def test_a_disk_full_while_computing_features_keeps_the_saved_ones(tmp_path: Pat
                 assert not any(folder.glob("chunk-*.parquet"))
                 continue
             saved |= FeatureStore(shard, (folder / "KEY.txt").read_text().strip()).known()
-    assert _mount("-o", "remount,size=64m", str(tmpfs)).returncode == 0
+    resize(tmpfs, 64 * 1024)
     with DagsterInstance.ephemeral() as instance:
         second = materialize(BUILD_ASSETS, selection=["raw_images", "image_features"],
                              instance=instance, resources={"xdeg": resource})

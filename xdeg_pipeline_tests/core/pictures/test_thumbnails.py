@@ -201,3 +201,39 @@ def test_the_last_sheet_drawn_again_draws_only_its_changed_cells(
     drawn.clear()
     build_atlases(fewer + hashes[25:27], store, folder, third, cell=16, side=4)
     assert len(drawn) == len(fewer) + 2 - 16
+
+
+def test_a_disk_full_while_the_last_sheet_is_drawn_keeps_what_was_there(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk fills at the canvas's write (a real tmpfs) or at the sheet's after it: the
+    error is raised, the canvas is the one before or the one drawn whole, no temporary file
+    stays, and the sheets drawn once there is room are those of drawing all cells afresh."""
+    from xdeg_pipeline.core.pictures import atlases
+    from xdeg_pipeline_tests.helpers.small_disk import fill, small_tmpfs
+
+    store = ThumbnailStore(tmp_path / "thumbs", 32)
+    batch = dict(items(tmp_path / "img", 30))
+    hashes = sorted(batch)
+    store.build(list(batch.items()), workers=1)
+    whole = build_atlases(hashes, store, tmp_path / "whole", None, cell=16, side=4).sheets
+    with small_tmpfs(tmp_path / "small", "1m") as disk:
+        folder = disk / "atlas"
+        first = build_atlases(hashes[:20], store, folder, None, cell=16, side=4)
+        canvas = (folder / atlases.CANVAS).read_bytes()
+        filler = fill(disk)
+        with pytest.raises(OSError, match="No space left"):
+            build_atlases(hashes, store, folder, first, cell=16, side=4)
+        assert (folder / atlases.CANVAS).read_bytes() == canvas
+        assert not list(folder.glob(".*.tmp"))
+        filler.unlink()
+
+        def full(data, target):  # the canvas written, then the sheet's write fails
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(atlases, "write_bytes", full)
+        with pytest.raises(OSError, match="No space left"):
+            build_atlases(hashes, store, folder, first, cell=16, side=4)
+        assert (folder / atlases.CANVAS).read_bytes() != canvas
+        monkeypatch.undo()
+        again = build_atlases(hashes, store, folder, first, cell=16, side=4)
+        assert again.sheets["sha256"].tolist() == whole["sha256"].tolist()

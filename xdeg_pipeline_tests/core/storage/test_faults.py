@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from xdeg_pipeline.core.stage import Outcome, Stage, StageRunner
 from xdeg_pipeline.core.storage.faults import DataFolderFault, describe, describe_os_error
 from xdeg_pipeline.core.storage.layout import Layout
 from xdeg_pipeline.core.storage.state import read_state
+from xdeg_pipeline_tests.helpers.small_disk import small_tmpfs
 
 
 def test_sentences_name_the_fault_the_path_and_what_to_do(tmp_path: Path) -> None:
@@ -35,13 +35,7 @@ def test_sentences_name_the_fault_the_path_and_what_to_do(tmp_path: Path) -> Non
 
 
 def test_a_full_disk_while_a_stage_writes_is_one_sentence(tmp_path: Path) -> None:
-    where = tmp_path / "small"
-    where.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(where)],
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "small", "256k") as where:
         files = Layout(where / "home")
         big = Stage("demo", lambda _: Outcome(writes={files.home / "big.bin": b"x" * 2**20}),
                     params=(1,), outputs=(files.home / "big.bin",))
@@ -52,8 +46,6 @@ def test_a_full_disk_while_a_stage_writes_is_one_sentence(tmp_path: Path) -> Non
             "demo; the work saved before it is kept: free space and run `xdeg build` again")
         assert read_state(files.home, "demo") == {}  # no state for outputs not in place
         assert not list(files.home.glob(".*.tmp"))
-    finally:
-        subprocess.run(["umount", str(where)], capture_output=True, check=False)
 
 
 def test_a_sqlite_io_error_on_a_full_disk_says_full(tmp_path, monkeypatch) -> None:
