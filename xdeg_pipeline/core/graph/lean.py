@@ -95,8 +95,8 @@ class LeanGraph:
         vertex and edge attributes), built on the first call (seconds at a million images)."""
         with self._lock:
             if self._igraph is None:
-                edges = np.column_stack([self.eu, self.ev]).tolist()
-                g = ig.Graph(n=self.n, edges=edges, directed=self.directed)
+                g = ig.Graph(n=self.n, directed=self.directed)
+                g.add_edges(np.column_stack([self.eu, self.ev]))  # no list of Python pairs
                 for name, value in self.graph_attrs.items():
                     g[name] = value
                 self._igraph = g
