@@ -84,7 +84,7 @@ def write_feature_table(hashes: Sequence[str], X: np.ndarray, path: Path) -> Pat
     if len(hashes) and X.ndim == 2 and X.shape[1]:
         kept = X.copy()  # X stays the caller's to change
         kept.flags.writeable = False
-        _READS.put(_identity(path, os.stat(path)), list(hashes), kept)
+        _READS.put(_identity(path, os.stat(path)), list(hashes), kept, written=True)
     return Path(path)
 
 
@@ -146,12 +146,17 @@ class _ReadCache:
             self._kept.move_to_end(key)
         return list(hit[0]), hit[1]  # read-only, as a table read from Arrow always was
 
-    def put(self, key: tuple, hashes: list[str], X: np.ndarray) -> None:
+    def put(self, key: tuple, hashes: list[str], X: np.ndarray, written: bool = False) -> None:
+        """Keep a table; ``written``: by this process just now, so it replaces what an older
+        file that had the same inode (freed, then reused) left under that key."""
         size = X.nbytes + 80 * len(hashes)
-        if size > self.limit:
-            return
         with self._lock:
             if key in self._kept:
+                if not written:
+                    return
+                old_h, old_x = self._kept.pop(key)
+                self._bytes -= old_x.nbytes + 80 * len(old_h)
+            if size > self.limit:
                 return
             X = X.copy() if X.flags.writeable else X.view()  # the caller's may be changed
             X.flags.writeable = False

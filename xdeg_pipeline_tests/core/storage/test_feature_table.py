@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,12 @@ def test_a_table_read_again_is_not_decoded_again_and_a_rewrite_is(
     other.replace(path)
     assert read_feature_table(path)[0] == ["a", "b"] and len(decoded) == 1
     assert read_feature_table(path)[1][0, 0] == 100 and len(decoded) == 1
+    # a file deleted and its inode used again by a new one of the same size and time stamp:
+    # what the writer wrote replaces what the old file left under that identity; a read not
+    key = feature_table._identity(path, os.stat(path))
+    feature_table._READS.put(key, ["q"], X[:1] + 5, written=True)
+    feature_table._READS.put(key, ["r"], X[:1])
+    assert feature_table._READS.get(key)[0] == ["q"]
     big = tmp_path / "big.parquet"  # larger than the whole cache: read every time
     write_feature_table([str(i) for i in range(300)], np.ones((300, 1024), np.float32), big)
     read_feature_table(big)
