@@ -82,9 +82,7 @@ def write_feature_table(hashes: Sequence[str], X: np.ndarray, path: Path) -> Pat
     table = to_arrow(hashes, X)
     write_with(path, lambda p: pq.write_table(table, p, **WRITE_OPTIONS))
     if len(hashes) and X.ndim == 2 and X.shape[1]:
-        kept = X.copy()  # X stays the caller's to change
-        kept.flags.writeable = False
-        _READS.put(_identity(path, os.stat(path)), list(hashes), kept, written=True)
+        _READS.put(_identity(os.stat(path)), list(hashes), X, written=True)
     return Path(path)
 
 
@@ -147,8 +145,9 @@ class _ReadCache:
         return list(hit[0]), hit[1]  # read-only, as a table read from Arrow always was
 
     def put(self, key: tuple, hashes: list[str], X: np.ndarray, written: bool = False) -> None:
-        """Keep a table; ``written``: by this process just now, so it replaces what an older
-        file that had the same inode (freed, then reused) left under that key."""
+        """Keep a table (a copy where the caller may change it); ``written``: by this process
+        just now (copied: the writer's array stays its own), so it replaces what an older file
+        that had the same inode (freed, then reused) left under that key."""
         size = X.nbytes + 80 * len(hashes)
         with self._lock:
             if key in self._kept:
@@ -158,7 +157,7 @@ class _ReadCache:
                 self._bytes -= old_x.nbytes + 80 * len(old_h)
             if size > self.limit:
                 return
-            X = X.copy() if X.flags.writeable else X.view()  # the caller's may be changed
+            X = X.copy() if written or X.flags.writeable else X.view()
             X.flags.writeable = False
             self._kept[key] = (list(hashes), X)
             self._bytes += size
@@ -170,7 +169,7 @@ class _ReadCache:
 _READS = _ReadCache(READ_CACHE_BYTES)
 
 
-def _identity(path: Path, st: os.stat_result) -> tuple:
+def _identity(st: os.stat_result) -> tuple:
     """The file, whatever its name: a table written to a temporary name and renamed into
     place (atomic writes; the stage runner's outputs) keeps its inode and time stamp."""
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
@@ -182,7 +181,7 @@ def read_feature_table(path: Path) -> tuple[list[str], np.ndarray]:
         st = os.stat(path)
     except OSError:
         return from_arrow(pq.read_table(path))  # says what is wrong with it
-    key = _identity(path, st)
+    key = _identity(st)
     hit = _READS.get(key)
     if hit is not None:
         return hit

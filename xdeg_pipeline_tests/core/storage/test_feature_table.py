@@ -154,7 +154,7 @@ def test_a_table_read_again_is_not_decoded_again_and_a_rewrite_is(
     assert read_feature_table(path)[1][0, 0] == 100 and len(decoded) == 1
     # a file deleted and its inode used again by a new one of the same size and time stamp:
     # what the writer wrote replaces what the old file left under that identity; a read not
-    key = feature_table._identity(path, os.stat(path))
+    key = feature_table._identity(os.stat(path))
     feature_table._READS.put(key, ["q"], X[:1] + 5, written=True)
     feature_table._READS.put(key, ["r"], X[:1])
     assert feature_table._READS.get(key)[0] == ["q"]
