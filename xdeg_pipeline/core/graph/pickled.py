@@ -20,7 +20,7 @@ from typing import IO, Any
 import numpy as np
 
 from xdeg_pipeline.core.graph.igraph_import import igraph as ig
-from xdeg_pipeline.core.graph.lean import LeanGraph
+from xdeg_pipeline.core.graph.lean import LeanGraph, igraph_of_edges
 from xdeg_pipeline.core.graph.near_duplicates import edge_ends
 
 
@@ -42,8 +42,7 @@ def _unpacked(values: Any) -> list:
 def graph_from_arrays(n: int, directed: bool, edges: np.ndarray, graph_attrs: dict,
                       vertex_attrs: dict, edge_attrs: dict) -> ig.Graph:
     """The graph :func:`dump_graph` pickled (its reconstructor)."""
-    g = ig.Graph(n=n, directed=directed)
-    g.add_edges(edges)  # into an empty graph: half the time of Graph(edges=...), same edges
+    g = igraph_of_edges(n, edges, directed)
     for name, value in graph_attrs.items():
         g[name] = value
     for name, values in vertex_attrs.items():

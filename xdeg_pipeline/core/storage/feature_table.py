@@ -148,13 +148,12 @@ class _ReadCache:
         """Keep a table (a copy where the caller may change it); ``written``: by this process
         just now (copied: the writer's array stays its own), so it replaces what an older file
         that had the same inode (freed, then reused) left under that key."""
-        size = X.nbytes + 80 * len(hashes)
+        size = _size(hashes, X)
         with self._lock:
             if key in self._kept:
                 if not written:
                     return
-                old_h, old_x = self._kept.pop(key)
-                self._bytes -= old_x.nbytes + 80 * len(old_h)
+                self._bytes -= _size(*self._kept.pop(key))
             if size > self.limit:
                 return
             X = X.copy() if written or X.flags.writeable else X.view()
@@ -162,8 +161,12 @@ class _ReadCache:
             self._kept[key] = (list(hashes), X)
             self._bytes += size
             while self._bytes > self.limit:
-                _, (h, x) = self._kept.popitem(last=False)
-                self._bytes -= x.nbytes + 80 * len(h)
+                self._bytes -= _size(*self._kept.popitem(last=False)[1])
+
+
+def _size(hashes: Sequence[str], X: np.ndarray) -> int:
+    """What a kept table is counted as: its features and about 80 bytes a hash."""
+    return X.nbytes + 80 * len(hashes)
 
 
 _READS = _ReadCache(READ_CACHE_BYTES)
