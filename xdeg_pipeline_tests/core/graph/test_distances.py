@@ -39,3 +39,18 @@ def test_space_names():
     assert check_space("cosinesimil") == "cosine" and check_space("l2") == "l2"
     with pytest.raises(ValueError, match="unknown space"):
         check_space("l1")
+
+
+@pytest.mark.parametrize("space", ["l2", "cosine"])
+def test_pair_distances_do_not_depend_on_the_chunk(space, monkeypatch):
+    """Pairs are measured in chunks (a few per chunk here, one chunk below): the same values."""
+    from xdeg_pipeline.core.graph import distances
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(50, 300)).astype(np.float32)
+    a, b = rng.integers(0, 50, 1000), rng.integers(0, 50, 1000)
+    whole = pair_distances(X, a, b, space)
+    monkeypatch.setattr(distances, "PAIR_CHUNK_VALUES", 1)  # 64 pairs a chunk
+    np.testing.assert_array_equal(pair_distances(X, a, b, space), whole)
+    monkeypatch.setattr(distances, "PAIR_CHUNK_VALUES", 10**9)
+    np.testing.assert_array_equal(pair_distances(X, a, b, space), whole)
