@@ -10,10 +10,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import ConfigurableResource, EnvVar
+from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import Field
 
-from xdeg_pipeline.core.settings import BY_FIELD, Settings
+from xdeg_pipeline.core.allocator import tune_malloc
+from xdeg_pipeline.core.settings import BY_FIELD, Settings, malloc_set_by_environment
 
 
 def _doc(field: str) -> str:
@@ -67,6 +68,13 @@ class XdegResource(ConfigurableResource):
         default=True, description="Unset fields fall back to their XDEG_* variables (off: to "
         "the defaults; the CLI hands over settings it already read).",
     )
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """A run starts in this process: its malloc is tuned for a build
+        (:mod:`xdeg_pipeline.core.allocator`), unless glibc's own variables are set. A sensor
+        (no run: the code server's process) leaves it alone."""
+        if context.dagster_run is not None:
+            tune_malloc(malloc_set_by_environment())
 
     def settings(self) -> Settings:
         """The settings: the fields that are set, else the environment, else the defaults."""

@@ -105,3 +105,39 @@ def test_from_env_binds_the_variables_that_are_set(clean_env: Path, monkeypatch)
     monkeypatch.setenv("XDEG_BATCH_SIZE", "lots")
     with pytest.raises(ValueError, match="XDEG_BATCH_SIZE"):
         XdegResource.from_env()
+
+
+_TUNING = """
+from dagster import asset, build_init_resource_context, materialize
+from xdeg_pipeline.core import allocator
+from xdeg_pipeline.resources import XdegResource
+
+resource = XdegResource(read_environment=False)
+resource.setup_for_execution(build_init_resource_context())  # a sensor's: no run
+print(allocator._outcome)
+
+@asset
+def probe(xdeg: XdegResource) -> None:
+    pass
+
+materialize([probe], resources={"xdeg": resource})
+print(allocator._outcome)
+"""
+
+
+def test_a_run_tunes_malloc_for_a_build_and_a_sensor_does_not(tmp_path: Path) -> None:
+    """core/allocator.py: the process of a run (the CLI's, a Dagster run's, a step's) reuses
+    freed memory; the code server's, where sensors run, keeps glibc's defaults."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    env["DAGSTER_HOME"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", _TUNING], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    import platform
+
+    glibc = platform.libc_ver()[0] == "glibc"
+    assert out == ["None", "tuned" if glibc else "unavailable"]

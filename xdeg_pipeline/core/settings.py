@@ -410,3 +410,9 @@ def xdeg_home() -> Path:
 def default_collection() -> Path:
     """The rendered OpenMoji set in that data folder (a shorthand for scripts)."""
     return Settings.from_env().layout.openmoji_images
+
+
+def malloc_set_by_environment() -> bool:
+    """Whether glibc's own malloc variables are set (``MALLOC_*``, ``GLIBC_TUNABLES``): the
+    stage runner's tuning (:mod:`.allocator`) then leaves malloc as they say."""
+    return "GLIBC_TUNABLES" in os.environ or any(k.startswith("MALLOC_") for k in os.environ)
