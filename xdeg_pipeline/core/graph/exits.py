@@ -119,20 +119,26 @@ def item_of(v: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     return np.where(labels[v] >= 0, n + labels[v], v)
 
 
-def _first_per_item(pos, item, d, n_rows, L):
-    """Per row position: its L nearest distinct items (rows x L arrays, -1 / inf padded)."""
-    order = np.lexsort((item, d, pos))
-    pos, item, d = pos[order], item[order], d[order]
-    key = pos * (int(item.max(initial=0)) + 1) + item
-    _, first = np.unique(key, return_index=True)
-    first = np.sort(first)  # still ordered by (pos, d)
-    pos, item, d = pos[first], item[first], d[first]
-    rank = np.arange(len(pos)) - np.searchsorted(pos, pos, side="left")
-    keep = rank < L
-    out_i = np.full((n_rows, L), -1, np.int64)
-    out_d = np.full((n_rows, L), np.inf)
-    out_i[pos[keep], rank[keep]] = item[keep]
-    out_d[pos[keep], rank[keep]] = d[keep]
+def _first_per_item(item: np.ndarray, d: np.ndarray, L: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``(rows, K)`` candidates (``d`` inf where there is none): its L nearest
+    distinct items, nearest first (ties: the lower item), as ``(rows, L)`` arrays (-1 / inf
+    padded). Sorted within each row, not as one array of all candidates: at 100,000 images the
+    one sort took 5.8 s of the graph's 24."""
+    rows = len(item)
+    order = np.lexsort((item, d), axis=1)
+    item, d = np.take_along_axis(item, order, 1), np.take_along_axis(d, order, 1)
+    by_item = np.argsort(item, axis=1, kind="stable")  # an item's nearest candidate first
+    run = np.take_along_axis(item, by_item, 1)
+    first = np.ones(item.shape, bool)
+    np.put_along_axis(first, by_item, np.c_[np.ones((rows, 1), bool), run[:, 1:] != run[:, :-1]],
+                      1)
+    keep = first & np.isfinite(d)
+    rank = np.cumsum(keep, axis=1, dtype=np.int32) - 1
+    r, c = np.nonzero(keep & (rank < L))
+    out_i = np.full((rows, L), -1, np.int64)
+    out_d = np.full((rows, L), np.inf)
+    out_i[r, rank[r, c]] = item[r, c]
+    out_d[r, rank[r, c]] = d[r, c]
     return out_i, out_d
 
 
@@ -166,14 +172,13 @@ def _nearest_items_indexed(X, rows, net, items, own, space, near, far, L, neighb
     _, own_net = np.unique(items, return_counts=True)
     K = int(min(len(net), 2 * L + min(int(own_net.max(initial=0)), HNSW_OWN_MAX) + 1))
     ids = neighbours(np.ascontiguousarray(X[net]), X[rows], K)
-    pos = np.repeat(np.arange(len(rows)), K)
-    ids = ids.reshape(-1)
-    ok = ids >= 0
-    pos, ids = pos[ok], ids[ok]
-    d = pair_distances(X, rows[pos], net[ids], space).astype(np.float64)
-    item = items[ids]
-    ok = (item != own[rows[pos]]) & (d >= near) & (d <= far)
-    return _first_per_item(pos[ok], item[ok], d[ok], len(rows), L)
+    found = ids >= 0
+    pos = np.nonzero(found)[0]
+    d = np.full(ids.shape, np.inf)
+    d[found] = pair_distances(X, rows[pos], net[ids[found]], space)
+    item = np.where(found, items[np.maximum(ids, 0)], -1)
+    d[(item == own[rows][:, None]) | (d < near) | (d > far)] = np.inf
+    return _first_per_item(item, d, L)
 
 
 def _hnsw(space: str) -> Callable[[np.ndarray, np.ndarray, int], np.ndarray]:
@@ -228,24 +233,27 @@ def _targets(X, rows, cand, labels, net, items, space, near, far):
 
 def _assign(n, a, b, w, existing, want, cap) -> np.ndarray:
     """Nearest first: a source takes up to ``want`` distinct pictures (already adjacent ones
-    count, add no edge), an image receives at most ``cap`` exits. Returns the kept mask."""
+    count, add no edge), an image receives at most ``cap`` exits. Returns the kept mask. (One
+    pass in Python lists: numpy scalars made it 5.9 s of the graph's 24 at 100,000 images.)"""
     key = np.minimum(a, b) * n + np.maximum(a, b)
-    adjacent = contained(key, existing)
-    used = np.zeros(n, np.int64)
-    got = np.zeros(n, np.int64)
+    order = np.lexsort((b, a, w))
+    adjacent = contained(key, existing)[order].tolist()
+    used, got = [0] * n, [0] * n
     taken: set[int] = set()
-    keep = np.zeros(len(a), bool)
-    for i in np.lexsort((b, a, w)).tolist():
-        s, t, kk = int(a[i]), int(b[i]), int(key[i])
+    kept: list[int] = []
+    for j, (s, t, kk) in enumerate(zip(a[order].tolist(), b[order].tolist(),
+                                       key[order].tolist(), strict=True)):
         if used[s] >= want:
             continue
-        if adjacent[i] or kk in taken:
+        if adjacent[j] or kk in taken:
             used[s] += 1
         elif got[t] < cap:
-            keep[i] = True
+            kept.append(j)
             taken.add(kk)
             used[s] += 1
             got[t] += 1
+    keep = np.zeros(len(a), bool)
+    keep[order[kept]] = True
     return keep
 
 

@@ -189,3 +189,59 @@ def test_landmarks_are_spread_over_dense_groups():
     assert series_landmarks(spread) <= spread["params"]["dense_groups"]  # ... one per group
     a, b = long_range_edges(X, "l2", 10, eligible=np.arange(50))
     assert set(b[len(X):].tolist()) | set(a[len(X):].tolist()) <= set(range(50))
+
+
+def _nearest_distinct(item: np.ndarray, d: np.ndarray, L: int) -> list[list[tuple[int, float]]]:
+    """Per row, plainly: candidates by distance then item, each item's first, the first L."""
+    out = []
+    for row_item, row_d in zip(item.tolist(), d.tolist(), strict=True):
+        seen: dict[int, float] = {}
+        for dist, it in sorted(zip(row_d, row_item, strict=True)):
+            if np.isfinite(dist) and it not in seen:
+                seen[it] = dist
+        out.append(list(seen.items())[:L])
+    return out
+
+
+def test_nearest_distinct_items_per_row_are_the_plain_reading():
+    """The indexed search's candidates, sorted within each row (ties in distance included)."""
+    from xdeg_pipeline.core.graph.exits import _first_per_item
+
+    rng = np.random.default_rng(3)
+    for L in (1, 3, 7):
+        item = rng.integers(0, 12, size=(40, 25))
+        d = np.round(rng.random((40, 25)), 1)  # many ties
+        d[rng.random(d.shape) < 0.3] = np.inf  # no candidate there
+        got_i, got_d = _first_per_item(item, d, L)
+        for row, want in enumerate(_nearest_distinct(item, d, L)):
+            k = len(want)
+            assert got_i[row, :k].tolist() == [it for it, _ in want]
+            assert got_d[row, :k].tolist() == [dist for _, dist in want]
+            assert (got_i[row, k:] == -1).all() and np.isinf(got_d[row, k:]).all()
+
+
+def test_exits_are_assigned_nearest_first_within_both_limits():
+    """The greedy assignment against a plain loop over the candidates nearest first."""
+    from xdeg_pipeline.core.graph.exits import _assign
+
+    rng = np.random.default_rng(4)
+    n = 60
+    a, b = rng.integers(0, n, 2000), rng.integers(0, n, 2000)
+    a, b = a[a != b], b[a != b]
+    w = np.round(rng.random(len(a)), 2)
+    key = np.minimum(a, b) * n + np.maximum(a, b)
+    existing = np.unique(key[:30])
+    for want, cap in ((1, 1), (3, 2), (6, 10)):
+        used, got, taken = [0] * n, [0] * n, set()
+        keep = np.zeros(len(a), bool)
+        for i in sorted(range(len(a)), key=lambda i: (w[i], a[i], b[i], i)):
+            s, t, k = int(a[i]), int(b[i]), int(key[i])
+            if used[s] >= want:
+                continue
+            if k in set(existing.tolist()) or k in taken:
+                used[s] += 1
+            elif got[t] < cap:
+                keep[i], used[s], got[t] = True, used[s] + 1, got[t] + 1
+                taken.add(k)
+        assert np.array_equal(_assign(n, a, b, w, existing, want, cap), keep)
+        assert keep.any() and not keep.all()
