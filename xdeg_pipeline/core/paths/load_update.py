@@ -31,7 +31,11 @@ import numpy as np
 
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.graph.igraph_import import igraph as ig
-from xdeg_pipeline.core.graph.near_duplicates import find_near_duplicates, near_dup_distance
+from xdeg_pipeline.core.graph.near_duplicates import (
+    edge_ends,
+    find_near_duplicates,
+    near_dup_distance,
+)
 from xdeg_pipeline.core.graph.sampling import graph_keys
 from xdeg_pipeline.core.paths.arcs import Arcs
 from xdeg_pipeline.core.paths.costs import StepCost
@@ -69,7 +73,7 @@ def neighbour_load(graph: ig.Graph, load: np.ndarray) -> np.ndarray:
     out = np.array(load, dtype=np.float64)
     long = np.asarray(graph.es["long"] if "long" in graph.es.attributes()
                       else [False] * graph.ecount(), dtype=bool)
-    ends = np.asarray(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)[~long]
+    ends = np.column_stack(edge_ends(graph))[~long]
     ends = np.concatenate([ends, ends[:, ::-1]])
     kept_median = float(np.median(out[~np.isnan(out)])) if (~np.isnan(out)).any() else 0.0
     while np.isnan(out).any():
