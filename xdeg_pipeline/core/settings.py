@@ -413,6 +413,7 @@ def default_collection() -> Path:
 
 
 def malloc_set_by_environment() -> bool:
-    """Whether glibc's own malloc variables are set (``MALLOC_*``, ``GLIBC_TUNABLES``): the
-    stage runner's tuning (:mod:`.allocator`) then leaves malloc as they say."""
+    """Whether glibc's own malloc variables are set (``MALLOC_*``, ``GLIBC_TUNABLES``; Dask's
+    nanny sets one for its workers): a run's tuning (:mod:`.allocator`) then leaves malloc as
+    they say."""
     return "GLIBC_TUNABLES" in os.environ or any(k.startswith("MALLOC_") for k in os.environ)
