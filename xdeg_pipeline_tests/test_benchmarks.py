@@ -211,6 +211,10 @@ def test_graph_update(bench: dict) -> None:
     (row,) = out["rows"]
     assert (row["n"], row["added"], row["mode"]) == (300, 6, "update")
     assert row["load_update_cpu_s"] >= 0 and row["new_load_mae"] >= 0
+    out = run_benchmark(bench, "graph_update", "--sizes", "300", "--add", "0.02",
+                        "--series", "25")
+    (row,) = out["rows"]
+    assert out["series"] == 25 and row["exits"] > 0 and row["mode"] == "update"
 
 
 def test_scale_model(bench: dict) -> None:
