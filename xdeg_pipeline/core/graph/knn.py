@@ -250,6 +250,13 @@ def edge_table(
             dst_list.append(row)
     src = np.concatenate(src_list).astype(np.int64)
     dst = np.concatenate(dst_list).astype(np.int64)
+    return pair_table(X, src, dst, k, space, previous)
+
+
+def pair_table(X: np.ndarray, src: np.ndarray, dst: np.ndarray, k: int, space: str,
+               previous: tuple[pd.DataFrame, np.ndarray] | None = None) -> pd.DataFrame:
+    """Each source's ``k`` nearest of the pairs ``src -> dst`` (-1 and self pairs dropped),
+    ranked by exact distance, ties by target; ``previous`` as in :func:`edge_table`."""
     keep = (dst >= 0) & (dst != src)
     src, dst = src[keep], dst[keep]
     if previous is None:

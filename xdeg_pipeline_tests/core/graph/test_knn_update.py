@@ -203,3 +203,38 @@ def test_an_update_measures_only_the_pairs_the_old_table_lacks(
     assert sum(measured) < 0.1 * candidates, "only the new pairs are measured"
     pd.testing.assert_frame_equal(edges.reset_index(drop=True),
                                   _exact_table(Xn, 10, "l2").reset_index(drop=True))
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_only_rows_near_what_changed_are_ranked_again(monkeypatch: pytest.MonkeyPatch,
+                                                      shuffled: bool):
+    """A kept row no new row came near, and that lost none, keeps its previous edges: the
+    same table as ranking every row (ties in distance included; kept rows in another order
+    now: all ranked again), for a part of the rows."""
+    from xdeg_pipeline.core.graph import knn_update
+
+    rng = np.random.default_rng(5)
+    X = (np.round(rng.normal(size=(1500, 4)) * 2) / 2).astype(np.float32)  # many ties
+    keys = [f"r{i}" for i in range(len(X))]
+    old_keys = keys[:1485]
+    old = knn_edges(X[:1485], k=8, space="l2")
+    if shuffled:
+        keys, X = _change(X[:1485], keys[:1485], X[1485:], set(), seed=1)
+    ranked: list[int] = []
+    real = knn_update.pair_table
+
+    def spy(X_, src, *args, **kwargs):
+        ranked.append(len(np.unique(src)))
+        return real(X_, src, *args, **kwargs)
+
+    monkeypatch.setattr(knn_update, "pair_table", spy)
+    got, how = update_knn_edges(old_keys, old, keys, X, k=8, space="l2")
+    monkeypatch.setattr(knn_update, "_ranked", lambda X_, cand, k, space, old_edges, o2n, *_:
+                        edge_table(X_, knn_update._unique_rows(cand), k, space,
+                                   previous=(old_edges, o2n)))
+    every, _ = update_knn_edges(old_keys, old, keys, X, k=8, space="l2")
+    assert how.mode == "update" and got.equals(every)
+    if shuffled:
+        assert ranked == []  # another order: every row ranked, as before
+    else:
+        assert len(ranked) == 1 and 15 <= ranked[0] < 0.5 * len(X), ranked
