@@ -93,7 +93,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="4000,20000", help="images before the change")
     parser.add_argument("--add", type=float, default=0.01, help="fraction added")
     parser.add_argument("--series", type=int, default=0,
-                        help="every picture as a series of this many close variants (0: none)")
+                        help="half of the images as series of this many close variants, "
+                        "half single (0: clustered images only)")
     args = parser.parse_args()
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):

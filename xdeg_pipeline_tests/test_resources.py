@@ -3,6 +3,8 @@ launchpad (run config), bound to $XDEG_* variables so the UI shows where a value
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from dagster import EnvVar, asset, materialize
 from xdeg_pipeline.core.settings import BY_FIELD, SETTINGS, Settings
 from xdeg_pipeline.definitions import defs
 from xdeg_pipeline.resources import XdegResource, fields
+from xdeg_pipeline_tests.helpers.glibc import GLIBC, env_without_malloc
 
 SEEN: list[Settings] = []
 
@@ -128,16 +131,7 @@ print(allocator._outcome)
 def test_a_run_tunes_malloc_for_a_build_and_a_sensor_does_not(tmp_path: Path) -> None:
     """core/allocator.py: the process of a run (the CLI's, a Dagster run's, a step's) reuses
     freed memory; the code server's, where sensors run, keeps glibc's defaults."""
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
-    env["DAGSTER_HOME"] = str(tmp_path)
-    out = subprocess.run([sys.executable, "-c", _TUNING], env=env, capture_output=True,
-                         text=True, check=True).stdout.split()
-    import platform
-
-    glibc = platform.libc_ver()[0] == "glibc"
-    assert out == ["None", "tuned" if glibc else "unavailable"]
+    out = subprocess.run([sys.executable, "-c", _TUNING],
+                         env=env_without_malloc(DAGSTER_HOME=str(tmp_path)),
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["None", "tuned" if GLIBC else "unavailable"]

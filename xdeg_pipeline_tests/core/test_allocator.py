@@ -3,14 +3,13 @@ resource tunes it when a Dagster run starts (``xdeg_pipeline_tests/test_resource
 
 from __future__ import annotations
 
-import os
-import platform
 import subprocess
 import sys
 
 import pytest
 
 from xdeg_pipeline.core import allocator
+from xdeg_pipeline_tests.helpers.glibc import GLIBC, env_without_malloc
 
 # Frees and allocates buffers of a few to 20 MB, as a build does; prints the page faults this
 # took after one warm-up round. With ``tune`` the build's tuning is on first.
@@ -30,13 +29,11 @@ for i in range(20):
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
-glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+glibc = pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
 
 
 def _run(mode: str, **env: str) -> list[str]:
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
-    out = subprocess.run([sys.executable, "-c", _CYCLES, mode], env={**clean, **env},
+    out = subprocess.run([sys.executable, "-c", _CYCLES, mode], env=env_without_malloc(**env),
                          capture_output=True, text=True, check=True)
     return out.stdout.split()
 

@@ -221,9 +221,8 @@ def _ranked(X: np.ndarray, cand: np.ndarray, k: int, space: str, old_edges: pd.D
     src, rank = all_src, old_edges["rank"].to_numpy(np.int64)
     mine = (src >= 0) & (rank <= k)
     mine[mine] = ~touched[src[mine]]
-    old = old_edges[mine]
-    src, dst = src[mine], old_to_new[old["target"].to_numpy(np.int64)]
-    dist = old["distance"].to_numpy(np.float32)
+    src, dst = src[mine], old_to_new[old_edges["target"].to_numpy(np.int64)[mine]]
+    dist = old_edges["distance"].to_numpy(np.float32)[mine]
     same = src[1:] == src[:-1]
     rk = rank[mine]
     if ((np.diff(kept) <= 0).any() or (dst < 0).any() or (src[1:] < src[:-1]).any()
