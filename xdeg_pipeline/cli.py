@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from xdeg_pipeline.core.collector import freeze_at_exit
 from xdeg_pipeline.core.progress import is_terminal
-from xdeg_pipeline.core.quick_exit import skip_final_collection
 from xdeg_pipeline.core.settings import Settings, SettingsError
 from xdeg_pipeline.runs import BuildFailed, rejected_summary, run_build, run_paths
 from xdeg_pipeline.terminal import (
@@ -393,7 +393,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    skip_final_collection()  # the process ends sooner (core/quick_exit.py)
+    freeze_at_exit()  # the process ends sooner (core/collector.py)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

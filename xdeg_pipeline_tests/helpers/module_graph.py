@@ -20,7 +20,7 @@ CORE = "xdeg_pipeline.core"
 
 # Each unit of core/ and its rank: a unit imports only units of a lower rank (or itself).
 RANKS: dict[str, int] = {
-    "params": 0, "progress": 0, "dask_worker": 0, "arrays": 0, "allocator": 0, "quick_exit": 0,
+    "params": 0, "progress": 0, "dask_worker": 0, "arrays": 0, "allocator": 0, "collector": 0,
     "storage": 1,
     "images": 2, "graph": 2, "stage": 2,
     "features": 3, "paths": 3, "pictures": 3,

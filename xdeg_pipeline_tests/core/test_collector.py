@@ -1,11 +1,15 @@
-"""A process that ran a build exits without Python's last garbage collections: its objects are
-frozen at exit, before the shutdown's collections, and everything else still happens. The CLI
-calls it; the resource does when a run starts (``xdeg_pipeline_tests/test_resources.py``)."""
+"""Python's garbage collector in a build's process: no collections while the pipeline is
+imported, the objects alive when a run starts left out of its collections and given back when
+it ends, every object frozen at exit. The resource's part: ``xdeg_pipeline_tests/
+test_resources.py``."""
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
+
+from xdeg_pipeline.core import collector
 
 # An atexit handler registered first runs last: it sees what the shutdown's collections will
 # see (the frozen objects), and that the other handlers still run; a file left to the shutdown
@@ -16,9 +20,9 @@ atexit.register(lambda: print("frozen", gc.get_freeze_count() > 0, flush=True))
 log = open(sys.argv[2], "w")
 log.write("written at exit")  # flushed and closed when the module's objects go
 garbage = [[i] for i in range(10_000)]
-if sys.argv[1] == "skip":
-    from xdeg_pipeline.core.quick_exit import skip_final_collection
-    print(skip_final_collection(), skip_final_collection(), flush=True)
+if sys.argv[1] == "freeze":
+    from xdeg_pipeline.core.collector import freeze_at_exit
+    print(freeze_at_exit(), freeze_at_exit(), flush=True)
 """
 
 
@@ -30,7 +34,7 @@ def _run(mode: str, tmp_path) -> tuple[list[str], str]:
 
 
 def test_the_objects_are_frozen_at_exit_once_and_files_still_flushed(tmp_path) -> None:
-    out, written = _run("skip", tmp_path)
+    out, written = _run("freeze", tmp_path)
     assert out == ["True", "False", "frozen", "True"]  # registered once; frozen at exit
     assert written == "written at exit"
     out, written = _run("plain", tmp_path)
@@ -45,3 +49,31 @@ def test_the_cli_exits_without_the_last_collections(tmp_path) -> None:
     done = subprocess.run([sys.executable, "-c", child, str(tmp_path)], capture_output=True,
                           text=True, check=False)
     assert done.stdout.split()[-2:] == ["frozen", "True"], done.stdout + done.stderr
+
+
+def test_importing_collects_nothing_and_leaves_what_it_made_out() -> None:
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    try:
+        with collector.importing():
+            assert not gc.isenabled()
+            made = [[i] for i in range(1_000)]
+        assert gc.isenabled() and gc.get_freeze_count() >= len(made)
+        collector.run_ended()
+        assert gc.get_freeze_count() == 0
+        gc.disable()  # a process that turned collection off keeps it off
+        with collector.importing():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+def test_a_run_leaves_the_objects_alive_at_its_start_out_until_it_ends() -> None:
+    try:
+        collector.run_started()
+        assert gc.get_freeze_count() > 0 and collector._at_exit
+        collector.run_ended()
+        assert gc.get_freeze_count() == 0 and gc.isenabled()
+    finally:
+        gc.unfreeze()
