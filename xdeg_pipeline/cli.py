@@ -17,7 +17,13 @@ from pathlib import Path
 from xdeg_pipeline.core.collector import freeze_at_exit
 from xdeg_pipeline.core.progress import is_terminal
 from xdeg_pipeline.core.settings import Settings, SettingsError
-from xdeg_pipeline.runs import BuildFailed, rejected_summary, run_build, run_paths
+from xdeg_pipeline.runs import (
+    BuildFailed,
+    import_pipeline,
+    rejected_summary,
+    run_build,
+    run_paths,
+)
 from xdeg_pipeline.terminal import (
     chain_lines,
     rejected_lines,
@@ -59,6 +65,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     n = render_openmoji(dest, limit=args.limit, progress=progress)
     timings = {"render_openmoji": time.perf_counter() - t0}
     _err(f"default collection: {n} OpenMoji images in {dest}")
+    import_pipeline()
     summary = run_build(quiet=True, settings=settings)
     timings["build"] = summary["seconds"]
     t1 = time.perf_counter()
@@ -100,6 +107,7 @@ def demo_pair(collection) -> tuple[str, str]:
 def cmd_build(args: argparse.Namespace) -> int:
     settings = settings_from(args, images_dir=args.images, manifest=args.manifest,
                              iiif=args.iiif, runtime=args.runtime, vectors=args.vectors)
+    import_pipeline()
     try:
         summary = run_build(quiet=args.json, settings=settings, verbose=args.verbose)
     except BuildFailed as exc:

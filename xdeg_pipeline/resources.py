@@ -14,7 +14,7 @@ from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import Field
 
 from xdeg_pipeline.core.allocator import tune_malloc
-from xdeg_pipeline.core.collector import run_ended, run_started
+from xdeg_pipeline.core.collector import freeze_at_exit
 from xdeg_pipeline.core.settings import BY_FIELD, Settings, malloc_set_by_environment
 
 
@@ -72,18 +72,14 @@ class XdegResource(ConfigurableResource):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """A run starts in this process: its malloc is tuned for a build
-        (:mod:`xdeg_pipeline.core.allocator`), unless glibc's own variables are set, and the
-        objects alive now are left out of Python's collections until the run ends and at exit
-        (:mod:`xdeg_pipeline.core.collector`). A sensor (no run: the code server's process)
-        leaves both alone."""
+        (:mod:`xdeg_pipeline.core.allocator`), unless glibc's own variables are set, and it will
+        exit without Python's last garbage collections (:mod:`xdeg_pipeline.core.collector`). A
+        sensor (no run: the code server's process) leaves both alone. (No teardown hook: it
+        would make Dagster take the resource for a generator, which a sensor context built
+        outside a ``with`` block refuses.)"""
         if context.dagster_run is not None:
             tune_malloc(malloc_set_by_environment())
-            run_started()
-
-    def teardown_after_execution(self, context: InitResourceContext) -> None:
-        """The run ended: what it left out of collections is collected as before."""
-        if context.dagster_run is not None:
-            run_ended()
+            freeze_at_exit()
 
     def settings(self) -> Settings:
         """The settings: the fields that are set, else the environment, else the defaults."""

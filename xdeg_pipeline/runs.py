@@ -81,19 +81,31 @@ def open_instance(layout: Layout):
     return DagsterInstance.from_config(str(instance_config(layout)))
 
 
+def import_pipeline() -> None:
+    """Import what a build runs with Python's collector off, and leave what the imports made
+    out of later collections (:mod:`xdeg_pipeline.core.collector`): for a process that ends
+    after its build, as the CLI's does (a notebook's goes on collecting as before)."""
+    from xdeg_pipeline.core.collector import importing
+
+    with importing():
+        import dagster  # noqa: F401
+
+        import xdeg_pipeline.assets  # noqa: F401
+        import xdeg_pipeline.checks  # noqa: F401
+        import xdeg_pipeline.instance_storage  # noqa: F401
+        import xdeg_pipeline.resources  # noqa: F401
+
+
 def run_build(quiet: bool = False, settings: Settings | None = None,
               verbose: bool = False) -> dict:
     """Materialise every build asset (with its checks); returns the summary (one entry per
     asset: its metadata; ``checks``, ``rejected_images``, ``run_id``, ``seconds``)."""
-    from xdeg_pipeline.core.collector import importing
-
-    with importing():  # imports make objects that stay (core/collector.py)
-        from xdeg_pipeline.assets import BUILD_ASSETS
-        from xdeg_pipeline.checks import BUILD_CHECKS
-        from xdeg_pipeline.core.storage.atomic import build_lock
-        from xdeg_pipeline.core.storage.integrity import repairs_since
-        from xdeg_pipeline.partitions import all_shards_tags
-        from xdeg_pipeline.resources import XdegResource
+    from xdeg_pipeline.assets import BUILD_ASSETS
+    from xdeg_pipeline.checks import BUILD_CHECKS
+    from xdeg_pipeline.core.storage.atomic import build_lock
+    from xdeg_pipeline.core.storage.integrity import repairs_since
+    from xdeg_pipeline.partitions import all_shards_tags
+    from xdeg_pipeline.resources import XdegResource
 
     settings = settings or Settings.from_env()
     level = "INFO" if verbose and not quiet else "WARNING"

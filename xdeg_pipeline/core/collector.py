@@ -7,15 +7,14 @@ shuts down. After adding 40 images to 4,000 (``xdeg build``), the collections to
 the run (0.39 s in five full ones) and the shutdown 0.70-0.76 s (``perf``: 56 % of it in
 ``gc_collect_main``).
 
-- :func:`freeze_at_exit` freezes every object (:func:`gc.freeze`) when the process exits,
-  before the shutdown's collections; the CLI calls it for every command.
 - :func:`importing` turns collection off while ``xdeg build`` imports the pipeline (imports
-  make objects that stay, not garbage), and leaves what they made out of later collections.
-- :func:`run_started` (the resource, when a run starts in a process: the CLI's, ``dagster job
-  execute``, a launched run's, a step's) leaves the objects alive then out of the run's
-  collections, and freezes at exit. :func:`run_ended` gives them back to the collector, so a
-  process that goes on (a notebook, a test session) collects as before. A code server that
-  only loads the definitions is left as it is.
+  make objects that stay, not garbage) and leaves every object alive then out of later
+  collections (:func:`gc.freeze`), so the run's full collections walk only what the run makes.
+  For a process that ends after its build: a notebook's would keep its garbage of then.
+- :func:`freeze_at_exit` freezes every object when the process exits, before the shutdown's
+  collections. The CLI calls it for every command, and the resource when a run starts in a
+  process (``dagster job execute``, a launched run's process, a step process); a code server
+  that only loads the definitions is left as it is.
 
 Everything else happens as before: the other ``atexit`` handlers run, and files and streams are
 flushed and closed as their objects go. Only objects held in reference cycles are not finalised
@@ -36,8 +35,8 @@ _at_exit = False
 
 @contextmanager
 def importing() -> Iterator[None]:
-    """No collections inside, and what was made inside is left out of them after, until
-    :func:`run_ended` (collection is on again after, unless it was off already)."""
+    """No collections inside, and every object alive at its end left out of them after, for
+    the life of the process (collection is on again after, unless it was off already)."""
     was_on = gc.isenabled()
     gc.disable()
     try:
@@ -57,15 +56,3 @@ def freeze_at_exit() -> bool:
         atexit.register(gc.freeze)
         _at_exit = True
         return True
-
-
-def run_started() -> None:
-    """The objects alive now are left out of collections until :func:`run_ended`, and all are
-    frozen at exit."""
-    gc.freeze()
-    freeze_at_exit()
-
-
-def run_ended() -> None:
-    """The objects :func:`run_started` froze are collected as before."""
-    gc.unfreeze()

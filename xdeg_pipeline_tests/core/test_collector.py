@@ -1,7 +1,6 @@
 """Python's garbage collector in a build's process: no collections while the pipeline is
-imported, the objects alive when a run starts left out of its collections and given back when
-it ends, every object frozen at exit. The resource's part: ``xdeg_pipeline_tests/
-test_resources.py``."""
+imported and what the imports made left out of later ones, every object frozen at exit. The
+resource's part: ``xdeg_pipeline_tests/test_resources.py``."""
 
 from __future__ import annotations
 
@@ -52,14 +51,13 @@ def test_the_cli_exits_without_the_last_collections(tmp_path) -> None:
 
 
 def test_importing_collects_nothing_and_leaves_what_it_made_out() -> None:
-    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
     try:
         with collector.importing():
             assert not gc.isenabled()
             made = [[i] for i in range(1_000)]
-        assert gc.isenabled() and gc.get_freeze_count() >= len(made)
-        collector.run_ended()
-        assert gc.get_freeze_count() == 0
+        assert gc.isenabled() and gc.get_freeze_count() >= frozen + len(made)
         gc.disable()  # a process that turned collection off keeps it off
         with collector.importing():
             pass
@@ -69,11 +67,16 @@ def test_importing_collects_nothing_and_leaves_what_it_made_out() -> None:
         gc.unfreeze()
 
 
-def test_a_run_leaves_the_objects_alive_at_its_start_out_until_it_ends() -> None:
-    try:
-        collector.run_started()
-        assert gc.get_freeze_count() > 0 and collector._at_exit
-        collector.run_ended()
-        assert gc.get_freeze_count() == 0 and gc.isenabled()
-    finally:
-        gc.unfreeze()
+def test_xdeg_build_imports_the_pipeline_with_the_collector_off(tmp_path) -> None:
+    """The CLI's build (here one that fails at once: an empty folder) leaves the objects of its
+    imports out of collections, and collects again after them."""
+    (tmp_path / "empty").mkdir()
+    child = ("import gc, sys\n"
+             "from xdeg_pipeline.cli import main\n"
+             "frozen = gc.get_freeze_count()\n"
+             "main(['build', '--images', sys.argv[1] + '/empty', '--home', sys.argv[1] + '/h'])\n"
+             "print(gc.get_freeze_count() > frozen + 100_000, gc.isenabled())\n")
+    done = subprocess.run([sys.executable, "-c", child, str(tmp_path)], capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.split() == ["True", "True"], done.stdout + done.stderr
+    assert "no usable image" in done.stderr
