@@ -1,20 +1,23 @@
 """The Dagster code location of xdeg (loaded by workspace.yaml and the CLI)."""
 
-from dagster import Definitions
+from xdeg_pipeline.core.collector import importing
 
-from xdeg_pipeline.assets import ALL_ASSETS
-from xdeg_pipeline.checks import ALL_CHECKS
-from xdeg_pipeline.jobs import (
-    DEFAULT_EXECUTOR,
-    build_dask,
-    build_job,
-    build_multiprocess,
-    find_paths,
-    verify_data_folder,
-)
-from xdeg_pipeline.resources import XdegResource
-from xdeg_pipeline.schedules import refresh_schedule
-from xdeg_pipeline.sensors import automation_sensor, collection_sensor
+with importing():  # every process that loads the code location (core/collector.py)
+    from dagster import Definitions
+
+    from xdeg_pipeline.assets import ALL_ASSETS
+    from xdeg_pipeline.checks import ALL_CHECKS
+    from xdeg_pipeline.jobs import (
+        DEFAULT_EXECUTOR,
+        build_dask,
+        build_job,
+        build_multiprocess,
+        find_paths,
+        verify_data_folder,
+    )
+    from xdeg_pipeline.resources import XdegResource
+    from xdeg_pipeline.schedules import refresh_schedule
+    from xdeg_pipeline.sensors import automation_sensor, collection_sensor
 
 defs = Definitions(
     assets=ALL_ASSETS,

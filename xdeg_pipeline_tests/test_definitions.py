@@ -40,3 +40,18 @@ def test_jobs_dagster_launches_run_in_process() -> None:
              for j in ("build", "find_paths", "build_multiprocess", "build_dask")}
     assert names == {"build": "in_process", "find_paths": "in_process",
                      "build_multiprocess": "multiprocess", "build_dask": "dask"}
+
+
+def test_loading_the_code_location_leaves_its_objects_out_of_collections() -> None:
+    """core/collector.py: a process that loads the code location (a run's, the code server's)
+    imports it with the collector off, then collects again, without walking those objects."""
+    import subprocess
+    import sys
+
+    child = ("import gc\n"
+             "frozen = gc.get_freeze_count()\n"
+             "import xdeg_pipeline.definitions\n"
+             "print(gc.get_freeze_count() > frozen + 100_000, gc.isenabled())\n")
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["True", "True"]

@@ -7,14 +7,22 @@ shuts down. After adding 40 images to 4,000 (``xdeg build``), the collections to
 the run (0.39 s in five full ones) and the shutdown 0.70-0.76 s (``perf``: 56 % of it in
 ``gc_collect_main``).
 
-- :func:`importing` turns collection off while ``xdeg build`` imports the pipeline (imports
-  make objects that stay, not garbage) and leaves every object alive then out of later
-  collections (:func:`gc.freeze`), so the run's full collections walk only what the run makes.
-  For a process that ends after its build: a notebook's would keep its garbage of then.
+- :func:`importing` turns collection off while modules are imported (imports make objects that
+  stay, not garbage) and leaves every object alive then out of later collections
+  (:func:`gc.freeze`), so full collections walk only what is made after. ``xdeg build`` and
+  ``xdeg demo`` import the pipeline so (:func:`xdeg_pipeline.runs.import_pipeline`), and every
+  process that loads the code location does (``definitions.py``: ``dagster job execute``, a
+  launched run's process, a step process, the code server). Whatever garbage the process held
+  then is kept: what a process made before it imports the pipeline. ``run_build`` itself,
+  which a notebook may call again and again, leaves the collector alone.
 - :func:`freeze_at_exit` freezes every object when the process exits, before the shutdown's
   collections. The CLI calls it for every command, and the resource when a run starts in a
-  process (``dagster job execute``, a launched run's process, a step process); a code server
-  that only loads the definitions is left as it is.
+  process.
+
+Measured (40 images added to 4,000, paired runs): collections during ``xdeg build`` 0.57 ->
+0.11 s, its wall time 5.38-5.84 -> 4.68-5.03 s with the exit already frozen; ``dagster job
+execute -j build`` 5.85-6.80 -> 5.19-5.57 s; from the end of the command to the process's end
+0.70-0.85 -> 0.07-0.14 s.
 
 Everything else happens as before: the other ``atexit`` handlers run, and files and streams are
 flushed and closed as their objects go. Only objects held in reference cycles are not finalised
