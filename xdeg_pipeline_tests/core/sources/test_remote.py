@@ -379,3 +379,52 @@ def test_downloader_and_scan_sniff_alike(server: ImageServer, tmp_path: Path) ->
     assert list(scan.manifest["name"]) == ["ok.gif"]
     scanned = {Path(n).stem: r for n, r in zip(scan.rejected["name"], scan.rejected["reason"])}
     assert scanned == downloaded
+
+
+def test_a_host_that_stops_answering_has_its_other_urls_skipped(tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    """core/sources/remote/hosts.py: after the limit of timeouts in a row from one host, its
+    URLs not yet requested fail at once (host_unreachable, not remembered); another host's
+    URLs and the cached ones are fetched as before."""
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    with ImageServer() as dead, ImageServer() as alive:
+        slow = {f"s{i}": dead.slow(f"/s{i}.png", image_bytes(i), delay=3.0) for i in range(12)}
+        good = {f"g{i}": alive.image(f"/g{i}.png", image_bytes(50 + i)) for i in range(3)}
+        urls = {**slow, **good}
+        df = pd.DataFrame({"id": list(urls), "url": list(urls.values())})
+        cache, lines = tmp_path / "cache", []
+        opts = {**FAST, "timeout": 0.5, "retries": 0}
+        result = remote.download_all(df, "url", cache, cache / FAILURES, workers=2,
+                                     hosts_down_after=3, log=lines.append, **opts)
+        reasons = result.rejected.set_index("name")["reason"]
+        assert sorted(result.rows["name"].str.split(".").str[0]) == ["g0", "g1", "g2"]
+        assert set(reasons) == {"timeout", "host_unreachable"}
+        tried = sum(dead.hits.get(f"/s{i}.png", 0) for i in range(12))
+        assert 3 <= tried <= 4, tried  # 3 in a row, and the one in flight on the other thread
+        assert (reasons == "host_unreachable").sum() == 12 - tried
+        assert sum("stopped answering" in line for line in lines) == 1
+        detail = result.rejected.set_index("name")["detail"]
+        assert "in a row failed (timeout)" in detail[reasons == "host_unreachable"].iloc[0]
+        again = remote.download_all(df, "url", cache, cache / FAILURES, workers=2,
+                                    hosts_down_after=20, **opts)
+        assert sum(dead.hits.get(f"/s{i}.png", 0) for i in range(12)) == tried + 12
+        assert (again.rejected["reason"] == "timeout").sum() == 12  # not remembered: all tried
+
+
+def test_an_answer_between_failures_starts_the_count_again() -> None:
+    from xdeg_pipeline.core.sources.remote.errors import DownloadError
+    from xdeg_pipeline.core.sources.remote.hosts import HostBreaker, host_of
+
+    assert host_of("http://Example.org/a.png") == "example.org:80"
+    assert host_of("https://example.org:8443/a") == "example.org:8443"
+    breaker = HostBreaker(3)
+    timeout, refused = DownloadError("timeout", retry=True), DownloadError("connection_error")
+    url = "http://a.test/x.png"
+    for result in (timeout, refused, DownloadError("http_404"), timeout, timeout):
+        assert breaker.note(url, result) is None  # the 404 is an answer: 2 in a row at most
+    assert breaker.skipped(url) is None
+    assert breaker.note("http://b.test/y.png", timeout) is None  # another host
+    assert breaker.note(url, refused) == "a.test:80" and breaker.down == ["a.test:80"]
+    assert breaker.note(url, timeout) is None  # said once
+    assert breaker.skipped("http://a.test/z.png").reason == "host_unreachable"
+    assert breaker.skipped("http://b.test/z.png") is None

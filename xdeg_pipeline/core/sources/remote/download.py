@@ -16,6 +16,7 @@ from xdeg_pipeline.core.sources.remote.cache import cached_files, clean_partial_
 from xdeg_pipeline.core.sources.remote.errors import Cancelled, DownloadError
 from xdeg_pipeline.core.sources.remote.failures import RETRY_FAILED_AFTER, FailureMemory
 from xdeg_pipeline.core.sources.remote.fetch import Fetched, LogFn, fetch_url
+from xdeg_pipeline.core.sources.remote.hosts import FAILURES_IN_A_ROW, HostBreaker
 from xdeg_pipeline.core.sources.remote.names import base_names, dedupe_names, name_with_format
 from xdeg_pipeline.core.sources.remote.transfer import FetchOptions
 from xdeg_pipeline.core.sources.remote.urls import normalise_url, url_key
@@ -61,6 +62,7 @@ def download_all(
     backoff: float = DEFAULTS.backoff,
     max_redirects: int = DEFAULTS.max_redirects,
     retry_failed_after: float = RETRY_FAILED_AFTER,
+    hosts_down_after: int = FAILURES_IN_A_ROW,
     progress: ProgressFn | None = None,
     log: LogFn | None = None,
     cancel: threading.Event | None = None,
@@ -69,6 +71,8 @@ def download_all(
     rules); URLs that failed for good are remembered in ``failures_file`` (JSON).
 
     Each distinct URL is fetched once, on ``workers`` threads; cached URLs are not requested.
+    After ``hosts_down_after`` connection failures in a row from one host, its URLs not yet
+    requested fail at once as ``host_unreachable`` (:mod:`.hosts`; tried again next run).
     ``progress(done, total)`` runs on the calling thread, over distinct URLs. A failed URL is a
     row of ``rejected``, never an exception. An exception in the caller's thread (Ctrl-C) sets
     ``cancel``: downloads stop at their next chunk and leave no file behind.
@@ -105,7 +109,7 @@ def download_all(
     if progress is not None:
         progress(len(outcome), total)
     _fetch_all(todo, cache, options, workers=workers, cancel=cancel, log=log, cached=cached,
-               record=record)
+               record=record, hosts_down_after=hosts_down_after)
     memory.update({url: outcome[url] for url in todo})
     result = _tables(table, url_column, urls, outcome)
     result.seconds = time.perf_counter() - t0
@@ -126,12 +130,14 @@ def _invalid_urls(urls: Iterable[str]) -> dict[str, Outcome]:
 def _fetch_all(
     urls: list[str], cache: Path, options: FetchOptions, *, workers: int,
     cancel: threading.Event, log: LogFn | None, cached: dict[str, Path],
-    record: Callable[[str, Outcome], None],
+    record: Callable[[str, Outcome], None], hosts_down_after: int = FAILURES_IN_A_ROW,
 ) -> None:
     """Fetch ``urls`` on ``workers`` threads; ``record(url, result)`` on the calling thread as
-    each completes. Any exception here (Ctrl-C) cancels the downloads in flight and waits."""
+    each completes. A host that stops answering has its other URLs skipped (:mod:`.hosts`).
+    Any exception here (Ctrl-C) cancels the downloads in flight and waits."""
+    breaker = HostBreaker(hosts_down_after)
 
-    def run(url: str) -> Outcome:
+    def fetch(url: str) -> Outcome:
         try:
             return fetch_url(url, cache, options, cancel=cancel, log=log, cached=cached)
         except DownloadError as exc:
@@ -140,6 +146,19 @@ def _fetch_all(
             raise
         except Exception as exc:  # one bad URL never stops the run
             return DownloadError("connection_error", f"{type(exc).__name__}: {exc}", retry=True)
+
+    def run(url: str) -> Outcome:
+        if url_key(url) in cached:  # no request: the host does not matter
+            return fetch(url)
+        skipped = breaker.skipped(url)
+        if skipped is not None:
+            return skipped
+        result = fetch(url)
+        down = breaker.note(url, result)
+        if down is not None and log is not None:
+            log(f"download: {down} stopped answering ({breaker.limit} requests in a row "
+                "failed): its other URLs are skipped in this run and tried again on the next")
+        return result
 
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="xdeg-download")
     try:

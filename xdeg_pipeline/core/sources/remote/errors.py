@@ -16,6 +16,8 @@ REASONS: dict[str, str] = {
     "http_<code>": "the server answered with this HTTP error status (5xx after the retries)",
     "timeout": "no answer within the socket timeout, or the transfer took over total_timeout",
     "connection_error": "refused, reset, DNS failure or closed before the end (after retries)",
+    "host_unreachable": "not requested: its host stopped answering in this run (timeouts or "
+                        "connection errors in a row), tried again on the next run",
     "ssl_error": "TLS handshake or certificate verification failed",
     "protocol_error": "the server's answer is not valid HTTP",
     "too_many_redirects": "more than max_redirects redirects in one attempt (e.g. a loop)",
