@@ -84,7 +84,8 @@ def open_instance(layout: Layout):
 def import_pipeline() -> None:
     """Import what a build runs with Python's collector off, and leave what the imports made
     out of later collections (:mod:`xdeg_pipeline.core.collector`): for a process that ends
-    after its build, as the CLI's does (a notebook's goes on collecting as before)."""
+    after its build, as the CLI's does. :func:`run_build` itself, which a notebook may call,
+    does not do this (loading ``definitions.py`` does, once per process)."""
     from xdeg_pipeline.core.collector import importing
 
     with importing():
