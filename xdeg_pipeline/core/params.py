@@ -312,7 +312,36 @@ SMOOTH_LONG_PRICE = 0.0
 #   Smooth query p50 / p90 at 8,000 (benchmarks.graph_scale's clustered synthetic graph, 200
 #   pairs interleaved in one process): 4.75 / 6.16 ms without the vectors, 4.83 / 6.45 ms with
 #   them (129 of the 200 chains lose a step there: dense clusters crossed by long jumps).
-SMOOTH_SKIP_SHORT = 0.4
+#   0.4 -> 1.0 (any step, with SMOOTH_SPARE_STEPS below; 2026-12-05): a spare step can leave
+#   a chain whose neighbours around an image are within its largest step; skipping them keeps
+#   the crawl down (OpenMoji crawl p90 with the spare step: 1.675 at 0.4, 1.5 at 1.0). Figures
+#   of both together below.
+SMOOTH_SKIP_SHORT = 1.0
+# SMOOTH_SPARE_STEPS (issue 21): smooth takes the least-cost chain of at most this many steps
+#   more than the fewest where its largest step is smaller (core/paths/spare.py): counting steps
+#   first bought the fewest steps with a step near the cap (largest / bound p50 1.15 on
+#   OpenMoji). python -m benchmarks.path_quality FOLDER --spaces full --modes smooth,steps
+#   --set spare_steps=0,1 --set skip_short=0.4,1.0 (200 pairs, 1,000 for hub and topic shares;
+#   full-space chord), spare 0 / skip 0.4 -> spare 1 / skip 1.0: largest / bound p50 / p90,
+#   crawl p90, hub share, shortest/longest p10, same-topic share, hops p50/p90/max; tuned on
+#   OpenMoji, the star series and the uneven collection, then confirmed on Tux Paint and the
+#   flower series:
+#   OpenMoji (4,247) 1.150/1.240 -> 1.117/1.208, crawl 1.67 -> 1.5, hub 0.133 -> 0.138,
+#     0.483 -> 0.476, 0.384 -> 0.409, 4/6/8 -> 4/6/9;
+#   star series (969) 1.138/1.202 -> 1.116/1.225, 1.5 both, 0.078 -> 0.076, 0.625 -> 0.516,
+#     0.436 -> 0.460, near-identical steps 1.6 -> 1.0 %;
+#   uneven (1,121) 1.116/1.211 -> 1.106/1.188, 1.517 -> 1.5, 0.102 -> 0.107, 0.574 -> 0.445,
+#     0.447 -> 0.479;
+#   Tux Paint (795) 1.120/1.203 -> 1.107/1.175, 1.5 both, 0.058 -> 0.050, 0.638 -> 0.637,
+#     0.467 -> 0.516; flower series (919) 1.112/1.175 -> 1.100/1.167, 1.5 both, 0.088 -> 0.081,
+#     0.576 -> 0.568, 0.432 -> 0.471.
+#   The spare step alone (skip 0.4): OpenMoji crawl 1.675, uneven 1.67. Tried, not kept: the
+#   spare chain restricted to steps under the fewest chain's largest (uneven crawl 1.67, star
+#   shortest/longest 0.355); the cap lowered below the largest step and the fewest steps taken
+#   there (OpenMoji hub 0.154-0.170); a hop budget of 1.5 x the fewest (crawl 2.0). Smooth query
+#   p50 at 8,000 (benchmarks.graph_scale's synthetic graph, 200 pairs interleaved): 4.30 ->
+#   5.07 ms, 4.56 -> 5.42 ms (x 1.18-1.19).
+SMOOTH_SPARE_STEPS = 1
 
 # --- steps ----------------------------------------------------------------------------------
 STEPS_SEARCH_BUDGET = 20_000  # DFS expansions per threshold before it counts as "not found"

@@ -1,11 +1,12 @@
-"""sorted_unique and contained: numpy's unique and isin, by one sort."""
+"""sorted_unique and contained: numpy's unique and isin, by one sort; segments of CSR rows."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.sparse import random as sparse_random
 
-from xdeg_pipeline.core.arrays import contained, sorted_unique
+from xdeg_pipeline.core.arrays import contained, segments, sorted_unique
 
 
 @pytest.mark.parametrize("values", [
@@ -31,3 +32,11 @@ def test_contained_is_numpys_isin(pool: np.ndarray) -> None:
     np.testing.assert_array_equal(contained(values, pool), np.isin(values, pool))
     grid = values[:6].reshape(2, 3)
     np.testing.assert_array_equal(contained(grid, pool), np.isin(grid, pool))
+
+
+def test_segments_are_the_rows_entries_in_order() -> None:
+    A = sparse_random(50, 40, density=0.2, format="csr", random_state=1)
+    rows = np.array([3, 0, 17, 17, 49])
+    at = segments(A.indptr[rows], A.indptr[rows + 1])
+    assert np.array_equal(A.indices[at], np.concatenate([A[r].indices for r in rows]))
+    assert len(segments(A.indptr[rows[:0]], A.indptr[rows[:0] + 1])) == 0

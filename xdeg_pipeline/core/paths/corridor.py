@@ -13,9 +13,11 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from xdeg_pipeline.core import params
+from xdeg_pipeline.core.arrays import segments
 from xdeg_pipeline.core.paths.arcs import Arcs, trace
-from xdeg_pipeline.core.paths.fewest import fewest_steps_chain
+from xdeg_pipeline.core.paths.fewest import fewest_steps_search
 from xdeg_pipeline.core.paths.search import Query, SearchSpace
+from xdeg_pipeline.core.paths.spare import with_spare_steps
 
 
 def smooth_chain(space: SearchSpace, q: Query, b: float) -> list[int]:
@@ -23,21 +25,21 @@ def smooth_chain(space: SearchSpace, q: Query, b: float) -> list[int]:
     cap = space.cap(b)
     P = np.array(space.tree.path(q.s, q.t), dtype=np.int64)
     for _ in range(params.LOCAL_ROUNDS):
-        P = corridor_chain(space, P, q, cap)
+        P = corridor_chain(space, P, q, cap, b)
     return P.tolist()
 
 
 def arcs_at(arcs: Arcs, P: np.ndarray, cap: float) -> np.ndarray:
     """Arcs (<= cap, no long-range) leaving the vertices P, grouped by P's order."""
-    lo, hi = arcs.indptr[P], arcs.indptr[P + 1]
-    sizes = hi - lo
-    idx = np.arange(int(sizes.sum())) + np.repeat(lo - np.cumsum(sizes) + sizes, sizes)
+    idx = segments(arcs.indptr[P], arcs.indptr[P + 1])
     return idx[(arcs.arc_w[idx] <= cap) & arcs.base_arc[idx]]
 
 
-def corridor_chain(space: SearchSpace, P: np.ndarray, q: Query, cap: float) -> np.ndarray:
-    """smooth's chain (edges <= cap; the fewest steps, then the least cost, as in
-    :mod:`.smooth`) among P, its neighbours and the edges at P.
+def corridor_chain(space: SearchSpace, P: np.ndarray, q: Query, cap: float,
+                   bound: float = 0.0) -> np.ndarray:
+    """smooth's chain (edges <= cap; the fewest steps, then the least cost, and a spare step
+    for a smaller largest step above ``bound``, as in :mod:`.smooth`) among P, its neighbours
+    and the edges at P.
 
     Linear in the corridor's arcs (no sorting): vertices are marked in an n-sized mask and
     renumbered through a reusable n-sized map; the CSR is built straight from the arcs,
@@ -64,9 +66,13 @@ def corridor_chain(space: SearchSpace, P: np.ndarray, q: Query, cap: float) -> n
 
     if space.fewest_first(q):  # as smooth does (smooth.py)
         counted = idx[space.counted_arcs()[idx]]
-        path = fewest_steps_chain(searched(counted), src, dst, directed=False,
-                                  units=space.step_units(cap, counted))
+        A, units = searched(counted), space.step_units(cap, counted)
+        path, from_s = fewest_steps_search(A, src, dst, directed=False, units=units)
         if path is not None:
+            if space.spare(units) > 0:  # both ways, as the spare step's search reads arcs
+                path = with_spare_steps(A.maximum(A.T).tocsr(), path, space.spare(units),
+                                        lambda p: space.largest_step(nodes[np.array(p)]),
+                                        from_s, bound)
             return nodes[np.array(path)]
     _, pred = dijkstra(searched(idx), directed=False, indices=src, return_predecessors=True)
     return nodes[np.array(trace(pred, src, dst))]

@@ -28,10 +28,19 @@ def fewest_steps_chain(A: csr_matrix, s: int, t: int, directed: bool = True,
     ``A`` (values: each arc's cost, > 0; ``directed=False``: every stored arc may be walked
     both ways), or None when t cannot be reached. ``units``: how many steps each arc counts
     for (aligned with ``A.data``; multiples of 1/2, at least 1; default 1 each)."""
+    return fewest_steps_search(A, s, t, directed, units)[0]
+
+
+def fewest_steps_search(A: csr_matrix, s: int, t: int, directed: bool = True,
+                        units: np.ndarray | None = None
+                        ) -> tuple[list[int] | None, np.ndarray | None]:
+    """:func:`fewest_steps_chain`, and per vertex a lower bound of the steps (counted in
+    ``units``) from s to it that the same search measured (inf where unreached; None when
+    s == t or ``A`` has no arcs)."""
     if s == t:
-        return [s]
+        return [s], None
     if A.nnz == 0:
-        return None
+        return None, None
     dearest = float(A.data.max())
     count = 1.0 if units is None else np.asarray(units, dtype=np.float64)
     quantum = 1.0 if units is None else 0.5  # the least difference of two chains' step counts
@@ -41,8 +50,10 @@ def fewest_steps_chain(A: csr_matrix, s: int, t: int, directed: bool = True,
         B = csr_matrix((A.data + big * count, A.indices, A.indptr), shape=A.shape)
         dist, pred = dijkstra(B, directed=directed, indices=s, return_predecessors=True)
         if not np.isfinite(dist[t]):
-            return None
+            return None, None
         path = trace(pred, s, t)
         if len(path) - 1 <= sized_for:
-            return path
+            # dist = steps x big + the chain's own cost (< big): rounded down, a lower bound
+            steps = np.maximum(np.floor(dist / big - 1e-9), 0.0) * quantum
+            return path, steps
         sized_for = len(path) - 1

@@ -86,7 +86,9 @@ class PathFinder:
     cap costs as one that long), ``short_step`` and ``short_cost`` (a step shorter than
     ``short_step`` natural steps costs as one of ``short_cost`` times the chain's cap; both
     :meth:`~.search.SearchSpace.floored`); ``fewest_steps`` (smooth: the cheapest chain
-    among those with the fewest steps under the cap, :mod:`.fewest`). ``graph`` is an
+    among those with the fewest steps under the cap, :mod:`.fewest`); ``spare_steps`` (smooth:
+    up to this many steps more for a smaller largest step, :mod:`.spare`); ``skip_short``
+    (smooth: skip a step under this share of the chain's largest, :mod:`.skip`). ``graph`` is an
     ``igraph.Graph`` or the :class:`~xdeg_pipeline.core.graph.lean.LeanGraph` a query server
     loads (no igraph object until alternatives need its articulation points); ``arcs``: its
     :class:`~.arcs.Arcs` when the caller has them already.
@@ -115,6 +117,7 @@ class PathFinder:
         arcs: Arcs | None = None,
         vectors: np.ndarray | None = None,
         skip_short: float | None = None,
+        spare_steps: int | None = None,
     ) -> None:
         self.graph = graph
         self.n = graph.vcount()
@@ -163,6 +166,7 @@ class PathFinder:
             vectors=_vectors(vectors, self.n),
             metric=graph_metric(graph),
             skip_short=_or(skip_short, params.SMOOTH_SKIP_SHORT),
+            spare_steps=int(params.SMOOTH_SPARE_STEPS if spare_steps is None else spare_steps),
         )
         if self.space.vectors is not None:
             self.space.measure = self.measure

@@ -77,6 +77,7 @@ class SearchSpace:
     vectors: np.ndarray | None = None  # per vertex: its vector in the graph's space (or None)
     metric: str = "l2"  # ... and that space's distance (an edge's weight)
     skip_short: float = 0.0  # smooth: skip a step under this share of the largest (:mod:`.skip`)
+    spare_steps: int = 0  # smooth, counting steps: up to this many more for a smaller largest
     measure: Callable[[np.ndarray, np.ndarray], Measured] | None = None  # steps, edges or not
     _vertex_map: np.ndarray | None = field(default=None, repr=False)
     _near_dup_arc: np.ndarray | None = field(default=None, repr=False)
@@ -145,6 +146,15 @@ class SearchSpace:
             return None
         w = self.arcs.arc_w if idx is None else self.arcs.arc_w[idx]
         return 1.0 + self.long_extra * self.long_steps(w, cap)
+
+    def spare(self, units: np.ndarray | None) -> int:
+        """Steps smooth may add to the fewest for a smaller largest step (:mod:`.spare`):
+        ``spare_steps``, none where steps are counted in units (a long step's price)."""
+        return self.spare_steps if units is None else 0
+
+    def largest_step(self, vertices: list[int]) -> float:
+        """The largest step of a chain of adjacent vertices (an edge's weight each)."""
+        return max(self.arcs.steps_of(vertices), default=0.0)
 
     def counted_steps(self, lengths: list[float], cap: float) -> float:
         """A chain's steps as smooth counts them (:meth:`step_units`)."""

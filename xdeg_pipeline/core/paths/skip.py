@@ -25,12 +25,14 @@ def skip_short_steps(vertices: Sequence[int], lengths: Sequence[float], measure:
     An interior image goes when one of its two steps is shorter than ``share`` x the chain's
     largest step and its neighbours are within ``near_dup``..largest of each other (``measure``
     gives their distance). The skip that lengthens the chain's step least goes first, then the
-    next, until none is left; the ends never go."""
+    next, until none is left; the ends never go, and one image between them stays (a single
+    step that is no edge could not be told apart from the chain when an alternative is asked
+    for)."""
     v, w = [int(x) for x in vertices], [float(x) for x in lengths]
     if share <= 0 or len(v) < 3:
         return v, w
     largest = max(w)
-    while len(v) > 2:
+    while len(v) > 3:
         inner, wa = np.arange(1, len(v) - 1), np.asarray(w)
         short = np.minimum(wa[:-1], wa[1:]) < share * largest
         if not short.any():

@@ -25,8 +25,9 @@ import math
 from xdeg_pipeline.core import params
 from xdeg_pipeline.core.paths import corridor
 from xdeg_pipeline.core.paths.chain import Chain, PathError
-from xdeg_pipeline.core.paths.fewest import fewest_steps_chain
+from xdeg_pipeline.core.paths.fewest import fewest_steps_search
 from xdeg_pipeline.core.paths.search import Query, SearchSpace
+from xdeg_pipeline.core.paths.spare import with_spare_steps
 from xdeg_pipeline.core.paths.tree import masked_bottleneck
 
 
@@ -52,9 +53,10 @@ def search(space: SearchSpace, q: Query) -> Chain:
     cost = space.arc_costs(q, cap=cap)
     if space.fewest_first(q):
         counted = keep & space.counted_arcs()
-        path = fewest_steps_chain(arcs.csr(counted, cost), s, t,
-                                  units=space.step_units(cap, counted))
+        A, units = arcs.csr(counted, cost), space.step_units(cap, counted)
+        path, from_s = fewest_steps_search(A, s, t, units=units)
         if path is not None:
+            path = with_spare_steps(A, path, space.spare(units), space.largest_step, from_s, b)
             return space.smooth_chain(path, b)
     # the least-cost chain: where counting steps first is off, or every chain under the cap
     # takes a near-duplicate step (a large penalty each, so it takes as few as it must)

@@ -45,6 +45,19 @@ def test_only_short_steps_go_and_the_ends_stay():
         [0, 1, 3], [0.5, pytest.approx(0.2)])
 
 
+def test_one_image_stays_between_the_ends():
+    """Any step may go (share 1), but a chain keeps one image between its ends: a single step
+    that is no edge could not be told apart from the chain when an alternative is asked for."""
+    D = np.full((4, 4), 0.5)  # every pair as far apart as every step: any image could go
+
+    def measure(u, v):
+        return D[np.asarray(u), np.asarray(v)]
+
+    v, w = skip_short_steps([0, 1, 2, 3], [0.5, 0.5, 0.5], measure, share=1.01)
+    assert len(v) == 3 and v[0] == 0 and v[-1] == 3 and w == pytest.approx([0.5, 0.5])
+    assert skip_short_steps([0, 1, 3], [0.5, 0.5], measure, share=1.01)[0] == [0, 1, 3]
+
+
 def test_no_near_duplicate_step_is_made():
     measure = _line([0.0, 0.1, 0.01, 1.0])  # skipping 1 would step 0 -> 2: 0.01
     v, _ = skip_short_steps([0, 1, 2, 3], [0.1, 0.09, 0.99], measure, share=0.4, near_dup=0.05)

@@ -62,7 +62,7 @@ def test_smooth_takes_the_fewest_steps_under_its_cap():
     same cap, and far fewer over all the pairs."""
     X = _series_points()
     g = build_graph(knn_edges(X, k=10), X)
-    fewest = PathFinder(g, near_dup=0.02, long_price=0)  # every step counts as one
+    fewest = PathFinder(g, near_dup=0.02, long_price=0, spare_steps=0)  # each step counts one
     cheapest = PathFinder(g, near_dup=0.02, fewest_steps=False)
     assert fewest.space.fewest_steps and not cheapest.space.fewest_steps
     a, b = _chains(cheapest), _chains(fewest)
@@ -77,6 +77,42 @@ def test_smooth_takes_the_fewest_steps_under_its_cap():
     assert sum(len(c.steps) for c in b) < 0.8 * sum(len(c.steps) for c in a)
 
 
+def test_a_spare_step_is_taken_only_for_a_smaller_largest_step():
+    """With ``spare_steps`` smooth takes the least-cost chain of one step more than the fewest
+    where its largest step is smaller, else the fewest-step chain: never more than one step
+    more, never a larger largest step, and over the pairs a smaller largest step."""
+    from xdeg_pipeline.core.paths.spare import cheapest_within
+
+    X = _series_points(seed=4)
+    g = build_graph(knn_edges(X, k=10), X)
+    fewest = PathFinder(g, near_dup=0.02, long_price=0, spare_steps=0)
+    spare = PathFinder(g, near_dup=0.02, long_price=0, spare_steps=1)
+    assert spare.space.spare(None) == 1 and spare.space.spare(np.ones(3)) == 0
+    a, b = _chains(fewest), _chains(spare)
+    took = 0
+    for old, c in zip(a, b, strict=True):
+        assert c.largest_step <= spare.space.cap(spare.bottleneck(c.vertices[0], c.vertices[-1]))
+        if c.vertices != old.vertices:
+            took += 1
+            assert len(c.steps) == len(old.steps) + 1
+            assert c.largest_step < old.largest_step
+    assert took > 0
+    assert np.mean([c.largest_step for c in b]) < np.mean([c.largest_step for c in a])
+    # the search itself: a chain of at most that many steps, the cheapest of them
+    arcs = spare.arcs
+    A = arcs.csr(arcs.base_arc, arcs.arc_w.astype(np.float64))
+    s, t = a[0].vertices[0], a[0].vertices[-1]
+    f = len(a[0].steps)
+    assert cheapest_within(A, s, t, f - 1) is None
+    ways = [cheapest_within(A, s, t, h) for h in (f, f + 1, f + 3)]
+    costs = [sum(arcs.steps_of(w)) for w in ways]
+    assert all(len(w) - 1 <= h for w, h in zip(ways, (f, f + 1, f + 3), strict=True))
+    assert costs[0] >= costs[1] >= costs[2]
+    total = shortest_path(A, indices=s)[t]  # the cheapest chain of any number of steps
+    assert cheapest_within(A, s, t, 200) is not None
+    assert np.isclose(sum(arcs.steps_of(cheapest_within(A, s, t, 200))), total)
+
+
 def test_a_step_near_the_cap_counts_as_more_than_one():
     """With ``long_price`` a step more than ``long_step`` above the least possible largest step
     counts as 1 + long_price steps: each chain has the fewest steps so counted (one more
@@ -86,7 +122,7 @@ def test_a_step_near_the_cap_counts_as_more_than_one():
 
     X = _series_points(seed=4)
     g = build_graph(knn_edges(X, k=10), X)
-    plain = PathFinder(g, near_dup=0.02, long_price=0)
+    plain = PathFinder(g, near_dup=0.02, long_price=0, spare_steps=0)
     priced = PathFinder(g, near_dup=0.02, long_price=1.0, long_step=0.1)
     a, b = _chains(plain), _chains(priced)
     arcs, space = priced.arcs, priced.space
