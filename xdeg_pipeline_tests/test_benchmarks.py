@@ -184,6 +184,14 @@ def test_graph_scale(bench: dict) -> None:
     assert out["igraph_300"]["ratio_loop_over_bulk"] > 0 and "paths" in out["sizes"]["300"]
 
 
+def test_query_settings(bench: dict) -> None:
+    out = run_benchmark(bench, "query_settings", "--n", "300", "--pairs", "6",
+                        "--reference", "spare_steps=0,skip_short=0.4")
+    assert out["settings"]["reference"] == {"spare_steps": 0, "skip_short": 0.4}
+    assert out["settings"]["candidate"] == {} and out["pairs"] == 6
+    assert out["reference"]["p50_ms"] > 0 and out["candidate_over_reference_p50"] > 0
+
+
 def test_knn_update(bench: dict) -> None:
     out = run_benchmark(bench, "knn_update", "--sizes", "300", "--changes", "0.1")
     (row,) = out["rows"]

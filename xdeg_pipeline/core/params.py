@@ -340,8 +340,8 @@ SMOOTH_SKIP_SHORT = 1.0
 #   shortest/longest 0.355); the cap lowered below the largest step and the fewest steps taken
 #   there (OpenMoji hub 0.154-0.170); a hop budget of 1.5 x the fewest (crawl 2.0); 2 spare
 #   steps (OpenMoji 1.105, crawl 1.517, hub 0.134; uneven crawl 1.67, hub 0.100). Smooth query
-#   p50 at 8,000 (benchmarks.graph_scale's synthetic graph, 200 pairs interleaved): 4.30 ->
-#   5.07 ms, 4.56 -> 5.42 ms (x 1.18-1.19).
+#   p50 at 8,000 (python -m benchmarks.query_settings: graph_scale's synthetic graph, 200 pairs
+#   interleaved): 4.78 -> 5.63 ms (x 1.18; x 1.18-1.19 in two earlier runs).
 SMOOTH_SPARE_STEPS = 1
 
 # --- steps ----------------------------------------------------------------------------------
