@@ -104,9 +104,12 @@ def with_spare_steps(A: csr_matrix, path: list[int], spare: int,
     most ``spare`` steps more when that one has more steps and a smaller ``largest`` step
     (``from_s``: as :func:`cheapest_within` takes it). ``bound``: the least largest step of
     any chain (the bottleneck); a chain whose largest step is that is kept without a search."""
-    if spare <= 0 or len(path) < 2 or largest(path) <= bound:
+    if spare <= 0 or len(path) < 2:
+        return path
+    top = largest(path)
+    if top <= bound:
         return path
     alt = cheapest_within(A, path[0], path[-1], len(path) - 1 + spare, from_s)
-    if alt is not None and len(alt) > len(path) and largest(alt) < largest(path):
+    if alt is not None and len(alt) > len(path) and largest(alt) < top:
         return alt
     return path
