@@ -8,10 +8,11 @@ collection forces it, not on a crawl. :func:`with_spare_steps` takes the least-c
 most ``spare`` steps more than the fewest when its largest step is smaller, else keeps the
 fewest-step chain; the evidence is in ``params.SMOOTH_SPARE_STEPS``.
 
-:func:`cheapest_within` finds the least-cost chain of at most ``steps`` steps: two
-breadth-first searches (from s, and from t: the matrix holds every arc both ways) leave only
-the arcs on some chain that short (the one from t prunes as it goes, :func:`steps_to`), and
-one Bellman-Ford pass per step over those arcs finds the cheapest chain of each length.
+:func:`cheapest_within` finds the least-cost chain of at most ``steps`` steps: the steps
+from s (the fewest-step search measured them; else a breadth-first search) and a breadth-first
+search from t (the matrix holds every arc both ways) that prunes as it goes (:func:`steps_to`)
+leave only the arcs on some chain that short, and one Bellman-Ford pass per step over those
+arcs finds the cheapest chain of each length.
 """
 
 from __future__ import annotations
