@@ -22,21 +22,16 @@ from xdeg_pipeline.core.paths.arcs import trace
 STEPS_SIZED_FOR = 64  # ``big`` covers chains of up to this many steps at the first search
 
 
-def fewest_steps_chain(A: csr_matrix, s: int, t: int, directed: bool = True,
-                       units: np.ndarray | None = None) -> list[int] | None:
-    """The least-cost chain from s to t among those with the fewest steps over the arcs of
-    ``A`` (values: each arc's cost, > 0; ``directed=False``: every stored arc may be walked
-    both ways), or None when t cannot be reached. ``units``: how many steps each arc counts
-    for (aligned with ``A.data``; multiples of 1/2, at least 1; default 1 each)."""
-    return fewest_steps_search(A, s, t, directed, units)[0]
-
-
 def fewest_steps_search(A: csr_matrix, s: int, t: int, directed: bool = True,
                         units: np.ndarray | None = None
                         ) -> tuple[list[int] | None, np.ndarray | None]:
-    """:func:`fewest_steps_chain`, and per vertex a lower bound of the steps (counted in
-    ``units``) from s to it that the same search measured (inf where unreached; None when
-    s == t or ``A`` has no arcs)."""
+    """The least-cost chain from s to t among those with the fewest steps over the arcs of
+    ``A`` (values: each arc's cost, > 0; ``directed=False``: every stored arc may be walked
+    both ways), or None when t cannot be reached. ``units``: how many steps each arc counts
+    for (aligned with ``A.data``; multiples of 1/2, at least 1; default 1 each). Also, per
+    vertex, a lower bound of its steps from s (counted in ``units``) that the same search
+    measured (inf where unreached; None when s == t or ``A`` has no arcs): what
+    :mod:`.spare` starts from."""
     if s == t:
         return [s], None
     if A.nnz == 0:

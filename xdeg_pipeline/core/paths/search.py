@@ -134,7 +134,7 @@ class SearchSpace:
     @property
     def long_extra(self) -> float:
         """What a long step counts for above one step: ``long_price`` rounded to a half (so
-        that :func:`.fewest.fewest_steps_chain` tells step counts apart)."""
+        that :func:`.fewest.fewest_steps_search` tells step counts apart)."""
         return round(2 * self.long_price) / 2
 
     def step_units(self, cap: float, idx: np.ndarray | None = None) -> np.ndarray | None:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import shortest_path
 
-from xdeg_pipeline.core.paths.fewest import STEPS_SIZED_FOR, fewest_steps_chain
+from xdeg_pipeline.core.paths.fewest import STEPS_SIZED_FOR, fewest_steps_search
+
+
+def fewest_steps_chain(A: csr_matrix, s: int, t: int, **kw) -> list[int] | None:
+    """The chain of :func:`fewest_steps_search` alone."""
+    return fewest_steps_search(A, s, t, **kw)[0]
 
 
 def _arcs(n: int, edges: list[tuple[int, int, float]], both: bool = True) -> csr_matrix:
@@ -57,3 +64,17 @@ def test_an_arc_may_count_for_more_than_one_step():
     assert fewest_steps_chain(A, 0, 3, units=units) == [0, 2, 4, 3]  # 3 = 3: cost 3 < 6
     units = np.where(units > 1, 1.5, 1.0)
     assert fewest_steps_chain(A, 0, 3, units=units) == [0, 1, 3]  # 2.5 < 3
+
+
+def test_the_search_measures_every_images_steps_from_the_source():
+    """The step counts it returns are the fewest steps to each image (what the spare step
+    starts from), inf where none reaches."""
+    rng = np.random.default_rng(5)
+    edges = [(int(u), int(v), float(c)) for u, v, c in
+             zip(rng.integers(0, 40, 90), rng.integers(0, 40, 90), rng.uniform(0.1, 2, 90))
+             if u != v]
+    A = _arcs(42, edges)  # vertices 40 and 41 have no arcs
+    path, steps = fewest_steps_search(A, 0, int(edges[0][1]))
+    hops = shortest_path(A, unweighted=True, indices=0)
+    assert path is not None and np.array_equal(steps, hops)
+    assert np.isinf(steps[40]) and steps[0] == 0
