@@ -68,6 +68,7 @@ from benchmarks.original_recipe import original_recipe
 from benchmarks.quality_data import (
     Collection,
     cached_features,
+    collection_outlines,
     default_store,
     features_from_file,
     file_hashes,
@@ -82,6 +83,7 @@ from xdeg_pipeline.core.graph.build import build_graph
 from xdeg_pipeline.core.graph.knn import knn_edges, knn_recall
 from xdeg_pipeline.core.graph.knn_update import update_knn_edges
 from xdeg_pipeline.core.graph.pca import fit_pca, l2_normalise
+from xdeg_pipeline.core.graph.recolours import mark_recoloured, outline_distances
 from xdeg_pipeline.core.graph.rerank import chord_distances, rerank_candidates
 from xdeg_pipeline.core.paths import PathError, PathFinder
 from xdeg_pipeline.core.paths.load_update import update_hub_load
@@ -157,12 +159,18 @@ def judging_spaces(names: list[str], c: Collection, vis: np.ndarray, cal: Calibr
 # ----------------------------------------------------------------------------- runs
 def build(F: np.ndarray, pca, k: int, space: str, seed: int, finder_kw: dict,
           graph_kw: dict | None = None, hashes: list[str] | None = None, model=None,
-          previous=None, rerank: int = 0, update: tuple[list[str], pd.DataFrame] | None = None):
+          previous=None, rerank: int = 0, update: tuple[list[str], pd.DataFrame] | None = None,
+          outlines: tuple[np.ndarray, np.ndarray] | None = None):
     """PCA (``model`` kept if given, as the pipeline keeps it while a collection grows), kNN,
     graph (vertex attribute ``content_hash`` when ``hashes`` are given; the hub load stored as
     the pipeline stores it, carried over from ``previous`` where it allows) and the finder;
     also the kNN candidates. ``update``: the previous build's hashes and candidates, which the
-    kNN table is updated from as the pipeline's stage updates it (else it is built)."""
+    kNN table is updated from as the pipeline's stage updates it (else it is built).
+    ``outlines`` (:func:`~benchmarks.quality_data.collection_outlines`): the recoloured edges
+    are marked as the graph stage marks them (``graph_kw["recolour_distance"]``: the distance,
+    default the pipeline's; 0: none marked)."""
+    graph_kw = dict(graph_kw or {})
+    recolour = graph_kw.pop("recolour_distance", None)
     t0 = time.perf_counter()
     model = fit_pca(F, pca, seed=seed) if model is None else model
     X = model.transform(F)
@@ -179,15 +187,18 @@ def build(F: np.ndarray, pca, k: int, space: str, seed: int, finder_kw: dict,
             None if update is None else update[1], old_to_new)
     t_knn = time.perf_counter()
     attrs = None if hashes is None else {"content_hash": list(hashes)}
-    g, _ = update_hub_load(build_graph(edges, X, metric=space, vertex_attrs=attrs,
-                                       **(graph_kw or {})), previous, basis="benchmark")
+    g = build_graph(edges, X, metric=space, vertex_attrs=attrs, **graph_kw)
+    if outlines is not None:
+        mark_recoloured(g, *outlines, limit=recolour)
+    g, _ = update_hub_load(g, previous, basis="benchmark")
     t1 = time.perf_counter()
     finder = PathFinder(g, vectors=X, **finder_kw)  # vectors: what the pipeline's finder gets
     t2 = time.perf_counter()
     info = {"recall": round(knn_recall(X, edges, k, sample=300, seed=seed, space=space), 4),
             "edges": g.ecount(), "graph_s": round(t1 - t0, 2),
             "build_graph_s": round(t1 - t_knn, 2), "finder_s": round(t2 - t1, 2),
-            "exits": g["params"].get("exits", 0)}
+            "exits": g["params"].get("exits", 0),
+            "recoloured_edges": g["params"].get("recoloured_edges", 0)}
     near = getattr(finder, "near_duplicates", None)  # absent before issue 12
     if near is not None:
         info["near_duplicates"] = {k_: (round(v, 4) if isinstance(v, float) else v)
@@ -216,14 +227,30 @@ def mode_query(finder: PathFinder, mode: str):
     return query
 
 
-def mode_figures(chains, times, c: Collection, spaces, bounds, n_bound, seed) -> dict:
+def mode_figures(chains, times, c: Collection, spaces, bounds, n_bound, seed,
+                 outlines: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     fig = chain_figures(chains, times, c.topics, c.n, seed)
+    if outlines is not None:
+        fig["recoloured_steps"] = recoloured_share(chains[:n_bound], *outlines)
     fig["spaces"] = {}
     for name, sp in spaces.items():
         pairs_b = [(ch, b) for ch, b in zip(chains[:n_bound], bounds[name], strict=True)
                    if ch is not None]
         fig["spaces"][name] = space_figures(sp, [p[0] for p in pairs_b], [p[1] for p in pairs_b])
     return fig
+
+
+def recoloured_share(chains, outline: np.ndarray, has: np.ndarray) -> float:
+    """Share of the chains' steps that join two colourings of one drawing: outlines within
+    ``params.RECOLOUR_DISTANCE`` (the pipeline's own test, whether or not the graph marks
+    them: the same figure for every setting compared)."""
+    ends = np.array([(a, b) for ch in chains if ch is not None
+                     for a, b in zip(ch[:-1], ch[1:], strict=True)], dtype=np.int64)
+    if not len(ends):
+        return 0.0
+    ok = has[ends[:, 0]] & has[ends[:, 1]]
+    d = outline_distances(outline[ends[ok, 0]], outline[ends[ok, 1]])
+    return round(float((d <= params.RECOLOUR_DISTANCE).sum()) / len(ends), 4)
 
 
 def _bounds(spaces, pairs, mode: str) -> dict[str, list[float]]:
@@ -233,9 +260,10 @@ def _bounds(spaces, pairs, mode: str) -> dict[str, list[float]]:
 
 
 # ----------------------------------------------------------------------------- stability
-def far_images(folder: Path, c: Collection, count: int, args) -> tuple[list[str], np.ndarray]:
-    """``count`` images of ``folder`` (another kind of picture) with their features: of a
-    seeded sample of 10 x ``count``, those farthest from the collection (full space)."""
+def far_images(folder: Path, c: Collection, count: int, args
+               ) -> tuple[list[str], np.ndarray, list[Path]]:
+    """``count`` images of ``folder`` (another kind of picture) with their features and files:
+    of a seeded sample of 10 x ``count``, those farthest from the collection (full space)."""
     from benchmarks.quality_data import distinct_images
 
     paths, hashes = distinct_images(folder)
@@ -247,25 +275,31 @@ def far_images(folder: Path, c: Collection, count: int, args) -> tuple[list[str]
     F = np.asarray(feats, dtype=np.float32)
     nearest = (l2_normalise(F) @ l2_normalise(c.features).T).max(axis=1)
     far = np.argsort(nearest, kind="stable")[:count]
-    return [hashes[pick[keep[i]]] for i in far], F[far]
+    chosen = [pick[keep[i]] for i in far]
+    return [hashes[i] for i in chosen], F[far], [paths[i] for i in chosen]
 
 
 def stability(args, c: Collection, model, finder_kw: dict, graph_kw: dict,
               pairs: list[tuple[int, int]], modes: list[str], before: dict,
               previous=None, old_finder: PathFinder | None = None,
-              candidates: pd.DataFrame | None = None) -> dict:
+              candidates: pd.DataFrame | None = None,
+              outlines: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """Share of chains unchanged when 1% images of another kind (``--stability FOLDER``) join
     the collection: the graph is built again with them as the pipeline builds it (the same
     PCA model; the kNN table updated from the first build's ``candidates``, or rebuilt without
     them), the same pairs asked again. ``before``: mode -> chains of the first graph;
     ``previous``: that graph (its hub load is carried over as the pipeline does; None: a fresh
-    load)."""
+    load). ``outlines``: the collection's, the added images' drawn too."""
     count = max(1, round(args.stability_share * c.n))
-    hashes, extra = far_images(args.stability, c, count, args)
+    hashes, extra, files = far_images(args.stability, c, count, args)
     F = np.concatenate([c.features, extra])
+    if outlines is not None:
+        more = collection_outlines(files, hashes)
+        outlines = (np.concatenate([outlines[0], more[0]]), np.concatenate([outlines[1], more[1]]))
     update = None if candidates is None else (c.hashes, candidates)
     _, finder, _, _ = build(F, model.dim_out, args.k_one, args.space_one, args.seed, finder_kw,
-                            graph_kw, c.hashes + hashes, model, previous, args.rerank, update)
+                            graph_kw, c.hashes + hashes, model, previous, args.rerank, update,
+                            outlines)
     out: dict = {"added": len(hashes), "load_base": finder.graph["params"].get("load_base")}
     for mode in modes:
         chains, _ = run_queries(mode_query(finder, mode), pairs)
@@ -376,6 +410,7 @@ def evaluate_collection(args, folder: Path) -> dict:
     t0 = time.perf_counter()
     cal = Calibration(c, args.store, args.edit_sample, args.seed, args.backbone, args.features)
     vis = visual_features(c.paths, c.hashes, args.store)
+    outlines = collection_outlines(c.paths, c.hashes)
     print(f"{folder}: {c.n} images; calibration and descriptors in "
           f"{time.perf_counter() - t0:.1f} s")
     report = {"collection": str(folder), "n": c.n, "topics": len(set(c.topics)),
@@ -386,7 +421,7 @@ def evaluate_collection(args, folder: Path) -> dict:
         for graph_kw, finder_kw in itertools.product(_sweep(args.graph), _sweep(args.set)):
             model, finder, info, candidates = build(c.features, pca, k, space, args.seed,
                                                     finder_kw, graph_kw, c.hashes,
-                                                    rerank=args.rerank)
+                                                    rerank=args.rerank, outlines=outlines)
             spaces = judging_spaces(args.spaces.split(","), c, vis, cal, model, space_cache)
             cfg = {"pca": pca, "k": k, "space": space, **graph_kw, **finder_kw, **info,
                    "spaces": {n: sp.summary() for n, sp in spaces.items()}, "modes": {}}
@@ -396,7 +431,7 @@ def evaluate_collection(args, folder: Path) -> dict:
                 asked[mode] = chains[: args.pairs]
                 bounds = _bounds(spaces, pairs[: args.pairs], mode)
                 cfg["modes"][mode] = mode_figures(chains, times, c, spaces, bounds, args.pairs,
-                                                  args.seed)
+                                                  args.seed, outlines)
                 if args.strips and mode == "smooth":
                     first = next(iter(spaces.values()))
                     cfg["strips"] = write_strips(args.strips, c, finder, first,
@@ -407,14 +442,15 @@ def evaluate_collection(args, folder: Path) -> dict:
                 for key, prev in (("stability_fresh_load", None), ("stability", finder.graph)):
                     cfg[key] = stability(args, c, model, finder_kw, graph_kw,
                                          pairs[: args.pairs], list(asked), asked, prev,
-                                         finder, None if args.stability_rebuild else candidates)
+                                         finder, None if args.stability_rebuild else candidates,
+                                         outlines)
                     print(f"  {key}: {cfg[key]}")
             if args.reference:
                 query, build_s = original_recipe(c.features, args.seed)
                 chains, times = run_queries(query, pairs)
                 bounds = _bounds(spaces, pairs[: args.pairs], "smooth")
                 cfg["modes"]["original recipe"] = mode_figures(chains, times, c, spaces, bounds,
-                                                               args.pairs, args.seed)
+                                                               args.pairs, args.seed, outlines)
                 cfg["reference_build_s"] = round(build_s, 2)
             print(f"\n{folder.name} (n={c.n}) pca={pca} k={k} space={space} {graph_kw} "
                   f"{finder_kw} {info}")

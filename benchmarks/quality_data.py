@@ -113,6 +113,37 @@ def cached_features(paths: list[Path], hashes: list[str], store_root: Path,
     return keep, store.get([hashes[i] for i in keep])
 
 
+def collection_outlines(paths: list[Path], hashes: list[str], cache: Path | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """The outline of every image as the pipeline draws it (from its thumbnail:
+    :func:`~xdeg_pipeline.core.images.outline.outline`) as an (n, CELLS) uint8 matrix, and which
+    rows have one; cached by content hash under ``cache`` (default ``<cache root>/outlines``)."""
+    import io
+
+    from PIL import Image
+
+    from xdeg_pipeline.core.images.outline import CELLS, outline
+    from xdeg_pipeline.core.pictures.thumbnails import make_thumbnail
+
+    folder = (cache or cache_root()) / "outlines"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = np.zeros((len(paths), CELLS), dtype=np.uint8)
+    has = np.zeros(len(paths), dtype=bool)
+    for i, (path, h) in enumerate(zip(paths, hashes, strict=True)):
+        file = folder / f"{h}.bin"
+        data = file.read_bytes() if file.exists() else b""
+        if len(data) != CELLS:
+            try:
+                with Image.open(io.BytesIO(make_thumbnail(Path(path)))) as im:
+                    data = outline(im.convert("RGB")).tobytes()
+            except (OSError, ValueError):  # unreadable: no outline, as in the pipeline
+                continue
+            file.write_bytes(data)
+        out[i] = np.frombuffer(data, dtype=np.uint8)
+        has[i] = True
+    return out, has
+
+
 def load_collection(root: Path, features: Path | None = None, store_root: Path | None = None,
                     backbone: str = "efficientnet_lite0") -> Collection:
     """The distinct images of ``root`` with their features (from ``features`` or the store)."""

@@ -251,6 +251,7 @@ COLUMNS = [  # (header, figure key, where: "chain" or "space")
     ("hops p50/p90/max", ("hops_p50", "hops_p90", "hops_max"), "chain"),
     ("near-dup steps", ("near_dup_steps",), "space"),
     ("near-identical", ("near_identical_steps",), "space"),
+    ("recoloured", ("recoloured_steps",), "chain"),
     ("short/long p10/p50", ("shortest_over_longest_p10", "shortest_over_longest_p50"), "space"),
     ("crawl p50/p90/max", ("crawl_p50", "crawl_p90", "crawl_max"), "space"),
     ("step CV p50", ("step_cv_p50",), "space"),

@@ -1,6 +1,7 @@
 """Series collections for the path benchmarks (issue 21): a base collection plus design series.
 
-    python -m benchmarks.series_collection OUT [--base DIR | --limit N] [--variant star|flower]
+    python -m benchmarks.series_collection OUT [--base DIR | --limit N]
+        [--variant star|flower|palette]
 
 A *design series* is one picture varied step by step along one or two parameters. Its
 neighbours are further apart than near-duplicates (same-picture edits), yet a run of them
@@ -15,6 +16,10 @@ shows a viewer the same picture again and again. Writes into OUT (deterministic)
 * variant ``flower`` (built after the defaults were chosen, to confirm them):
   ``series/flower/``: a flower of 5..20 petals in 4 hues (64 images); ``series/zoom/``: a slow
   zoom into a photo stamp (pizza), 60 frames, each 1.5 % closer;
+* variant ``palette`` (built after the recoloured-step distance was chosen, to confirm it):
+  ``series/palette/``: 40 of the base's pictures (every n-th) each in 6 colourings, as a game's
+  palette swaps or an emoji's skin tones (hue turned by 0, 60, ..., 300 degrees where the
+  picture is coloured, the darker half also darkened by 30 %; transparency kept): 240 images;
 * ``series.json``: the ordered members of each series (runs along one parameter), for the
   calibration of near-identical steps (:mod:`benchmarks.quality_metrics`).
 """
@@ -112,6 +117,40 @@ def zoom(photo: Path) -> list[Image.Image]:
     return out
 
 
+PALETTE_PICTURES = 40
+PALETTE_HUES = 6
+
+
+def recoloured(img: Image.Image, turn: float, darker: float = 1.0) -> Image.Image:
+    """``img`` with the hue of its coloured pixels turned by ``turn`` (of a full turn) and
+    their value scaled by ``darker``; grey pixels (the outlines) and transparency kept."""
+    rgba = img.convert("RGBA")
+    alpha = rgba.getchannel("A")
+    hsv = np.asarray(rgba.convert("RGB").convert("HSV"), dtype=np.float32)
+    coloured = hsv[..., 1] > 40
+    hsv[..., 0] = np.where(coloured, (hsv[..., 0] + 255 * turn) % 256, hsv[..., 0])
+    hsv[..., 2] = np.where(coloured, hsv[..., 2] * darker, hsv[..., 2])
+    out = Image.fromarray(np.clip(hsv, 0, 255).astype(np.uint8), "HSV").convert("RGBA")
+    out.putalpha(alpha)
+    return out
+
+
+def palette(base: Path) -> list[tuple[str, Image.Image]]:
+    """``PALETTE_PICTURES`` pictures of ``base`` in ``PALETTE_HUES`` colourings each."""
+    images = list_images(base)
+    if not images:
+        raise SystemExit(f"no images in {base}")
+    pick = images[:: max(1, len(images) // PALETTE_PICTURES)][:PALETTE_PICTURES]
+    out = []
+    for i, path in enumerate(pick):
+        with Image.open(path) as im:
+            im.load()
+            for h in range(PALETTE_HUES):
+                darker = 0.7 if h >= PALETTE_HUES // 2 else 1.0
+                out.append((f"p{i:02d}_h{h}.png", recoloured(im, h / PALETTE_HUES, darker)))
+    return out
+
+
 def _picture(base: Path, name: str) -> Path:
     """The photo stamp a series moves over: ``name`` in ``base``, else its middle image."""
     if (base / name).is_file():
@@ -135,15 +174,19 @@ def design(variant: str, base: Path) -> dict[str, list[tuple[str, Image.Image]]]
                            for p, h in grid],
                 "zoom": [(f"z{k:02d}.png", im)
                          for k, im in enumerate(zoom(_picture(base, "food/pizza.png")))]}
-    raise SystemExit(f"unknown variant {variant!r} (star, flower)")
+    if variant == "palette":
+        return {"palette": palette(base)}
+    raise SystemExit(f"unknown variant {variant!r} (star, flower, palette)")
 
 
 def runs(names: list[str], variant: str) -> list[list[str]]:
     """Runs of consecutive members along the first parameter (the second one held)."""
-    if variant in ("star", "flower"):
+    if variant in ("star", "flower", "palette"):
         by: dict[str, list[str]] = {}
-        for n in names:
-            by.setdefault(n.rsplit("_", 1)[-1], []).append(n)
+        for n in names:  # star, flower: one run per second parameter; palette: per picture
+            name = n.rsplit("/", 1)[-1]
+            key = name.split("_")[0] if variant == "palette" else n.rsplit("_", 1)[-1]
+            by.setdefault(key, []).append(n)
         return list(by.values())
     return [names]
 
@@ -181,7 +224,7 @@ def generate(out: Path, base: Path, variant: str) -> dict:
             img.save(folder / fname)
             files.append(f"series/{name}/{fname}")
         info["series"][name] = files
-        kind = variant if name in ("star", "flower") else name
+        kind = variant if name in ("star", "flower", "palette") else name
         info["runs"] += runs(files, kind)
     (out / "series.json").write_text(json.dumps(info, indent=1) + "\n")
     return info

@@ -9,8 +9,8 @@ from xdeg_pipeline.core.images.provenance import credits_line
 
 Meta = dict
 
-STAGES = ("raw_images", "image_features", "pca_features", "knn_edges", "similarity_graph",
-          "near_duplicates", "thumbnails", "collection_map")
+STAGES = ("raw_images", "image_features", "pca_features", "knn_edges", "thumbnails",
+          "image_outlines", "similarity_graph", "near_duplicates", "collection_map")
 
 
 def _plural(n: int, word: str) -> str:
@@ -45,8 +45,17 @@ def _pca(m: Meta) -> str:
 
 
 def _graph(m: Meta) -> str:
-    return (f"{_plural(m.get('edges', 0), 'edge')}, "
+    recoloured = (f" ({m['recoloured_edges']} recoloured)" if "recoloured_edges" in m else "")
+    return (f"{_plural(m.get('edges', 0), 'edge')}{recoloured}, "
             f"{_plural(m.get('components', 0), 'component')}")
+
+
+def _outlines(m: Meta) -> str:
+    if "made" not in m:
+        return "unchanged"
+    missing = m.get("without_outline", 0)
+    return (f"{m['made']} made, {m.get('reused', 0)} reused"
+            + (f", {missing} without a thumbnail" if missing else ""))
 
 
 def _near(m: Meta) -> str:
@@ -78,6 +87,7 @@ FIGURES: dict[str, tuple[str, Callable[[Meta], str]]] = {
     "image_features": ("images", _features),
     "pca_features": ("images", _pca),
     "knn_edges": ("images", lambda m: f"{m.get('edges', 0)} edges, k={m.get('k')}"),
+    "image_outlines": ("images", _outlines),
     "similarity_graph": ("vertices", _graph),
     "near_duplicates": ("images_in_groups", _near),
     "thumbnails": ("images", _thumbnails),

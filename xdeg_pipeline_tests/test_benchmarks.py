@@ -121,6 +121,19 @@ def test_path_quality(bench: dict) -> None:
     (report,) = out["collections"]
     assert report["n"] == SAMPLE and set(report["configs"][0]["modes"]) == {
         "smooth", "original recipe"}
+    smooth = report["configs"][0]["modes"]["smooth"]
+    assert 0 <= smooth["recoloured_steps"] <= 1  # the pipeline's outlines, drawn for the run
+    assert report["configs"][0]["recoloured_edges"] >= 0
+
+
+def test_recoloured_share_counts_steps_between_one_outline() -> None:
+    from benchmarks.path_quality import recoloured_share
+
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 256, 576), rng.integers(0, 256, 576)
+    outline = np.array([a, a, b, a], dtype=np.uint8)  # 0, 1 and 3: one drawing
+    has = np.array([True, True, True, False])  # 3 has no outline
+    assert recoloured_share([[0, 1, 2], [2, 3], None], outline, has) == round(1 / 3, 4)
 
 
 def test_topic_changes_count_what_a_chain_did_not_need() -> None:
@@ -176,6 +189,10 @@ def test_series_collection(bench: dict) -> None:
     assert "the demo collection" in out["base"] and out["variant"] == "star"
     assert out["series"] == {"star": 124, "pan": 60} and out["images"] == SAMPLE + 184
     assert out["runs"] > 0
+    palette = run_benchmark(bench, "series_collection", str(bench["root"] / "palette"),
+                            "--limit", str(SAMPLE), "--variant", "palette")
+    assert palette["series"] == {"palette": 6 * min(SAMPLE, 40)}
+    assert palette["runs"] == min(SAMPLE, 40)  # one run per picture: its colourings
 
 
 def test_graph_scale(bench: dict) -> None:

@@ -322,15 +322,18 @@ def test_build_text_summary_is_a_table(built: dict, capsys: pytest.CaptureFixtur
     assert dict(os.environ) == before  # flags are settings, not environment variables
     lines = out.splitlines()
     assert lines[0].split() == ["stage", "images", "seconds", "result"]
-    rows = {line.split()[0]: line for line in lines[1:9]}
+    rows = {line.split()[0]: line for line in lines[1:10]}
     assert list(rows) == ["raw_images", "image_features", "pca_features", "knn_edges",
-                          "similarity_graph", "near_duplicates", "thumbnails", "collection_map"]
+                          "thumbnails", "image_outlines", "similarity_graph", "near_duplicates",
+                          "collection_map"]
     assert rows["image_features"].split()[1] == "24" and "0 computed, 24 reused" in out
     assert rows["similarity_graph"].split()[1] == "24"
     assert "of near-duplicates" in rows["near_duplicates"]
     assert rows["thumbnails"].endswith("unchanged") and rows["collection_map"].endswith("unchanged")
-    assert len({line.index("  ", len("similarity_graph")) for line in lines[:9]}) == 1
-    assert lines[9] == "checks: 4 of 4 passed" and "{" not in "\n".join(lines[:10])
+    assert rows["image_outlines"].endswith("unchanged")
+    assert "recoloured" in rows["similarity_graph"]
+    assert len({line.index("  ", len("similarity_graph")) for line in lines[:10]}) == 1
+    assert lines[10] == "checks: 4 of 4 passed" and "{" not in "\n".join(lines[:11])
 
 
 def test_piped_build_prints_progress_lines_and_no_banner(tmp_path: Path) -> None:

@@ -46,7 +46,8 @@ def test_build_then_find_paths(xdeg_env: dict[str, Path]) -> None:
         # the input fingerprints of data folders built before the stage runner: an upgraded
         # folder reuses its outputs (pca_features's since rows carry the residual, TRANSFORM 2)
         up = {n: read_state(home, n) for n in ("raw_images", "image_features", "pca_features",
-                                                 "knn_edges", "similarity_graph")}
+                                                 "knn_edges", "image_outlines",
+                                                 "similarity_graph")}
         assert up["pca_features"]["input_fingerprint"] == fingerprint(
             up["image_features"]["output_fingerprint"], params.PCA_COMPONENTS, pca_stage.TRANSFORM)
         assert up["knn_edges"]["input_fingerprint"] == fingerprint(  # since the rerank: rebuilt
@@ -54,6 +55,7 @@ def test_build_then_find_paths(xdeg_env: dict[str, Path]) -> None:
             params.KNN_K, params.KNN_SPACE, params.KNN_RERANK)
         assert up["similarity_graph"]["input_fingerprint"] == fingerprint(
             up["knn_edges"]["output_fingerprint"], up["raw_images"]["output_fingerprint"],
+            up["image_outlines"]["output_fingerprint"],
             {k: v for k, v in vars(params).items() if k.isupper()})
 
         names = sorted(pd.read_parquet(home / "raw_images.parquet")["name"])

@@ -88,3 +88,16 @@ def test_chain_lines_end_with_the_credits_of_credited_images() -> None:
     assert lines[-1] == "  Credits: 1 Sea — Gift\\x1b[31m of A"  # control characters escaped
     result.images = {}
     assert chain_lines(result)[-1].startswith("  largest step")
+
+
+def test_outlines_and_recoloured_edges_in_the_table() -> None:
+    summary = {"image_outlines": {"images": 12, "made": 2, "reused": 9, "without_outline": 1,
+                                  "seconds": 0.1},
+               "similarity_graph": {"vertices": 12, "edges": 80, "recoloured_edges": 6,
+                                    "components": 1, "seconds": 0.2},
+               "checks": {}}
+    lines = summary_table(summary)
+    assert lines[1].endswith("2 made, 9 reused, 1 without a thumbnail")
+    assert lines[2].endswith("80 edges (6 recoloured), 1 component")
+    assert summary_table({"image_outlines": {"images": 3, "seconds": 0.0}, "checks": {}}
+                         )[1].endswith("unchanged")

@@ -1,12 +1,12 @@
-"""knn_edges (nmslib), similarity_graph (igraph, connected by construction) and the
-near-duplicate groups of the graph."""
+"""knn_edges (nmslib), image_outlines, similarity_graph (igraph, connected by construction) and
+the near-duplicate groups of the graph."""
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from xdeg_pipeline.assets.common import FOLLOWS_UPSTREAM, materialized, pick, plain_faults, reporter
 from xdeg_pipeline.assets.metadata import degree_histogram, example_strips
 from xdeg_pipeline.core import params
-from xdeg_pipeline.core.stages import graph, knn
+from xdeg_pipeline.core.stages import graph, knn, outlines
 from xdeg_pipeline.core.stages import near_duplicates as near
 from xdeg_pipeline.resources import XdegResource
 
@@ -35,7 +35,26 @@ def knn_edges(context: AssetExecutionContext, xdeg: XdegResource) -> Materialize
 
 
 @asset(
-    deps=["knn_edges", "raw_images"],
+    deps=["thumbnails"],
+    group_name="graph",
+    kinds={"parquet"},
+    **FOLLOWS_UPSTREAM,
+    description="The outline of every image (where its edges lie, whatever their colours), "
+    "drawn from its thumbnail once per content hash, so the graph can mark the steps between "
+    "two colourings of one drawing (skin tones, palette swaps), which chains avoid.",
+)
+@plain_faults
+def image_outlines(context: AssetExecutionContext, xdeg: XdegResource) -> MaterializeResult:
+    """Draw the outlines of new content."""
+    settings = xdeg.settings()
+    result = outlines.image_outlines(settings, reporter(context, settings))
+    return materialized(result, path=settings.layout.image_outlines,
+                        **pick(result, "images", "outlines", "without_outline", "made",
+                               "reused"))
+
+
+@asset(
+    deps=["knn_edges", "raw_images", "image_outlines"],
     group_name="graph",
     kinds={"igraph", "pickle"},
     **FOLLOWS_UPSTREAM,
@@ -51,8 +70,8 @@ def similarity_graph(context: AssetExecutionContext, xdeg: XdegResource) -> Mate
     return materialized(
         result,
         path=settings.layout.similarity_graph,
-        **pick(result, "vertices", "edges", "components", "degree_max", "exits", "mode",
-               "load_estimated"),
+        **pick(result, "vertices", "edges", "components", "degree_max", "exits",
+               "recoloured_edges", "mode", "load_estimated"),
         degree_mean=round(result.state["degree_mean"], 2),
         degree_histogram=degree_histogram(result.state["degree_counts"],
                                           settings.layout.state_dir),

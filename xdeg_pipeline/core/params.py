@@ -207,6 +207,23 @@ LOCAL_WIDTH = 2
 NEAR_DUP_FRACTION = 0.125  # near-duplicate distance / random-pair median (0: not avoided)
 PAIR_SAMPLES = 20_000  # random pairs for the random-pair median (build_graph)
 NEAR_DUP_PENALTY = 1e4  # a near-duplicate step costs this many natural steps extra
+# Recoloured steps (core/graph/recolours.py): two images whose outlines (the greyscale gradient,
+# capped, on a 24 x 24 grid: core/images/outline.py) are within RECOLOUR_DISTANCE (cosine) show
+# one drawing in other colours; the pairs make recolour groups, and path search avoids a step
+# inside a group as it avoids a near-duplicate step. Tuned on OpenMoji (4,247 images, 2,035 of
+# them skin-tone variants), judged by the file names (independent of the outlines): kNN edges
+# between two skin tones of one emoji at 0.004 p50 / 0.016 p90 / 0.026 p95, other edges 7.4 %
+# under 0.025 (most of them gender or hair variants of one person: one drawing too). Edges
+# alone (no groups) at 0.015 / 0.025 / 0.04: skin-tone steps smooth 4.9 % -> 1.6 / 1.1 / 0.7 %,
+# steps 7 14.3 % -> 2.3 / 1.1 / 0.2 %, smooth's largest / bound p50 1.117 -> 1.125 / 1.125 /
+# 1.122. Groups at 0.025 (the default): smooth 4.9 -> 1.1 %, steps 7 14.3 -> 0.4 % (one emoji's
+# tone, gender or person variants, by name: 9.3 -> 4.7 %, 25.6 -> 11.0 %), largest / bound
+# 1.117 -> 1.121, crawl p90 1.5, hub share 0.138 -> 0.135. Tux Paint (795 distinct drawings):
+# 9 edges of 12,805 marked, chains unchanged. Confirmed on a collection built afterwards
+# (benchmarks.series_collection --variant palette: Tux Paint + 40 pictures in 6 colourings):
+# the same picture recoloured, by name, smooth 1.5 -> 0.5 %, steps 7 10.4 -> 1.4 %, every
+# other figure held; uneven crawl p90 1.5 -> 1.517. Full tables: docs/path_quality.md.
+RECOLOUR_DISTANCE = 0.025
 STEP_CONSTANT = 0.0  # per-step cost, in units of a natural step's (w / median) ** power
 MIN_STEP = 2.5  # a step shorter than MIN_STEP near-duplicate distances costs as one that long
 NATURAL_FLOOR = 1.0  # smooth's cap >= NATURAL_FLOOR * natural step * (1 + slack)

@@ -26,40 +26,50 @@ def trace(pred: np.ndarray, s: int, t: int) -> list[int]:
     return path[::-1]
 
 
+def _flags(values: np.ndarray | None, m: int) -> np.ndarray:
+    """An edge flag as a bool array of ``m`` (all False when the graph has none)."""
+    return np.zeros(m, bool) if values is None else np.asarray(values, bool)
+
+
 class Arcs:
-    """CSR adjacency of an igraph graph (edge attributes ``weight`` and optional ``long``)."""
+    """CSR adjacency of an igraph graph (edge attributes ``weight`` and optional ``long`` and
+    ``recolour``: :mod:`xdeg_pipeline.core.graph.recolours`)."""
 
     def __init__(self, graph: ig.Graph) -> None:
         eu, ev = edge_ends(graph)
         m = len(eu)
         w = np.array(graph.es["weight"], dtype=np.float64) if m else np.zeros(0)
-        has_long = m and "long" in graph.es.attributes()
-        long_e = np.array(graph.es["long"], bool) if has_long else np.zeros(m, bool)
-        self._index(graph.vcount(), eu, ev, w, long_e)
+        attrs = graph.es.attributes() if m else []
+        long_e = np.array(graph.es["long"], bool) if "long" in attrs else None
+        recolour_e = np.array(graph.es["recolour"], bool) if "recolour" in attrs else None
+        self._index(graph.vcount(), eu, ev, w, _flags(long_e, m), _flags(recolour_e, m))
 
     @classmethod
     def of_lean(cls, graph: LeanGraph) -> Arcs:
         """The arcs of a :class:`~xdeg_pipeline.core.graph.lean.LeanGraph` (its edge arrays)."""
         w = graph.edge_arrays["weight"] if graph.ecount() else np.zeros(0)  # required
         return cls.from_arrays(graph.vcount(), graph.eu, graph.ev, w,
-                               graph.edge_arrays.get("long"))
+                               graph.edge_arrays.get("long"), graph.edge_arrays.get("recolour"))
 
     @classmethod
     def from_arrays(cls, n: int, eu: np.ndarray, ev: np.ndarray, w: np.ndarray,
-                    long_e: np.ndarray | None = None) -> Arcs:
+                    long_e: np.ndarray | None = None, recolour_e: np.ndarray | None = None
+                    ) -> Arcs:
         """The arcs of ``n`` vertices and the edges ``eu[i]-ev[i]`` (weight ``w[i]``, long-range
-        where ``long_e[i]``), in edge-id order: equal to ``Arcs(graph)`` of the graph they make."""
+        where ``long_e[i]``, recoloured where ``recolour_e[i]``), in edge-id order: equal to
+        ``Arcs(graph)`` of the graph they make."""
         self = cls.__new__(cls)
         eu, ev = np.asarray(eu, dtype=np.int64), np.asarray(ev, dtype=np.int64)
-        long_e = np.zeros(len(eu), bool) if long_e is None else np.asarray(long_e, bool)
-        self._index(int(n), eu, ev, np.asarray(w, dtype=np.float64), long_e)
+        self._index(int(n), eu, ev, np.asarray(w, dtype=np.float64), _flags(long_e, len(eu)),
+                    _flags(recolour_e, len(eu)))
         return self
 
     def _index(self, n: int, eu: np.ndarray, ev: np.ndarray, w: np.ndarray,
-               long_e: np.ndarray) -> None:
+               long_e: np.ndarray, recolour_e: np.ndarray) -> None:
         """Sort the arcs into CSR order and build the lookups."""
         self.n, m = n, len(eu)
         self.eu, self.ev, self.w, self.long_e = eu, ev, w, long_e
+        self.recolour_e = recolour_e
         if m and (not np.isfinite(self.w).all() or self.w.min() < 0):
             raise ValueError("edge weights must be finite and non-negative")
         rows = np.concatenate([self.eu, self.ev])
@@ -83,6 +93,11 @@ class Arcs:
         self.base_arc = ~self.long_e[self.arc_e]  # arcs of shortest/smooth (no long-range)
         # scipy reads stored zeros as missing edges: spanning trees add this to every weight
         self.mst_shift = 1e-9 * max(float(self.w.max(initial=0.0)), 1e-30)
+
+    def avoided(self, near_dup: float) -> np.ndarray:
+        """Per arc: a step path search avoids where it can: a near-duplicate step (shorter than
+        ``near_dup``) or a recoloured one (the same drawing in other colours)."""
+        return (self.arc_w < near_dup) | self.recolour_e[self.arc_e]
 
     def arc_of(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Index of the lightest arc a->b for each pair (-1 where not adjacent)."""

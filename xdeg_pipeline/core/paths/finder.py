@@ -22,6 +22,7 @@ from xdeg_pipeline.core.graph.near_duplicates import (
     near_duplicates_of_edges,
     with_stored_natural,
 )
+from xdeg_pipeline.core.graph.recolours import recolour_groups
 from xdeg_pipeline.core.graph.sampling import graph_keys
 from xdeg_pipeline.core.paths import load as hub_load
 from xdeg_pipeline.core.paths import steps as steps_mode
@@ -152,6 +153,9 @@ class PathFinder:
             steps_slack=_or(steps_slack, params.STEPS_SLACK),
             near_dup_penalty=penalty,
             groups=self.near_duplicates.labels,
+            recolour_groups=(recolour_groups(self.n, self.arcs.eu, self.arcs.ev,
+                                             self.arcs.recolour_e)
+                             if self.arcs.recolour_e.any() else None),
             step_floor=_or(step_floor, params.STEP_FLOOR),
             short_step=_or(short_step, params.SHORT_STEP) * self.scale.natural,
             short_cost=_or(short_cost, params.SHORT_STEP_COST),

@@ -54,11 +54,11 @@ def subtree_sizes(pred: np.ndarray) -> np.ndarray:
 
 def arc_costs(arcs: Arcs, cost: StepCost, load: np.ndarray, scale: StepScale) -> np.ndarray:
     """Per-arc cost of the kNN arcs as ``smooth`` sees them: the step cost under ``load`` plus
-    the near-duplicate penalty on steps shorter than ``scale.near_dup``."""
+    the near-duplicate penalty on the steps searches avoid (:meth:`~.arcs.Arcs.avoided`)."""
     c = cost.edge_costs(arcs, load, scale)[arcs.arc_e]
     if scale.near_dup > 0:
         pen = cost.near_dup_penalty(scale, cost.unit(arcs))
-        c = c + pen * (arcs.arc_w < scale.near_dup)
+        c = c + pen * arcs.avoided(scale.near_dup)
     return c
 
 

@@ -64,6 +64,7 @@ class SearchSpace:
     steps_slack: float = 0.0  # steps: largest step allowed = least possible * (1 + steps_slack)
     near_dup_penalty: float = 0.0  # smooth: added to arc_cost on a near-duplicate step
     groups: np.ndarray | None = None  # per vertex: near-duplicate group, -1 for none
+    recolour_groups: np.ndarray | None = None  # per vertex: recolour group, -1 (recolours.py)
     step_floor: float = 0.0  # a step under this share of the chain's cap costs as one that long
     arc_step: np.ndarray | None = None  # per arc: the hub-free step cost (arc_cost / arc_hub)
     arc_hub: np.ndarray | None = None  # per arc: the hub factor 1 + hub_penalty * load
@@ -88,9 +89,10 @@ class SearchSpace:
 
     @property
     def near_dup_arc(self) -> np.ndarray:
-        """Per arc: True on a near-duplicate step (shorter than the near-duplicate distance)."""
+        """Per arc: True on a near-duplicate step (shorter than the near-duplicate distance)
+        or a recoloured one (:meth:`~.arcs.Arcs.avoided`): both are avoided alike."""
         if self._near_dup_arc is None:
-            self._near_dup_arc = self.arcs.arc_w < self.scale.near_dup
+            self._near_dup_arc = self.arcs.avoided(self.scale.near_dup)
         return self._near_dup_arc
 
     def vertex_map(self) -> np.ndarray:
@@ -100,10 +102,13 @@ class SearchSpace:
         return self._vertex_map
 
     def exempt(self, s: int, t: int) -> bool:
-        """True when s and t belong to one near-duplicate group (or there are none): a chain
-        between them may use near-duplicate steps, since leaving the group to avoid them
-        would be a detour through unrelated images."""
+        """True when s and t belong to one near-duplicate group or one recolour group (or there
+        are no near-duplicates): a chain between them may use the steps otherwise avoided,
+        since leaving the group to avoid them would be a detour through unrelated images."""
         if self.scale.near_dup <= 0 or self.groups is None:
+            return True
+        rg = self.recolour_groups
+        if rg is not None and rg[s] >= 0 and rg[s] == rg[t]:  # two colourings of one drawing
             return True
         return bool(self.groups[s] >= 0 and self.groups[s] == self.groups[t])
 

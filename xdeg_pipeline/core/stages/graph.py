@@ -1,5 +1,6 @@
 """similarity_graph: the undirected graph built in bulk from knn_edges, bridged so that every
-pair of images is connected, with the hub load path search uses.
+pair of images is connected, with the hub load path search uses and its recoloured edges marked
+(two colourings of one drawing, from image_outlines: :mod:`xdeg_pipeline.core.graph.recolours`).
 
 After a small change (images added or removed, same space and settings) the hub load is updated
 from the previous graph's instead of estimated afresh (:mod:`xdeg_pipeline.core.paths.
@@ -39,7 +40,8 @@ def similarity_graph(settings: Settings, report: Reporter | None = None) -> Stag
     """Build the graph (reused while knn_edges, the names and the parameters are unchanged)."""
     layout = settings.layout
     stage = Stage(NAME, partial(_build, settings.knn_partition_above),
-                  upstream=("knn_edges", "raw_images"), params=(graph_params(),),
+                  upstream=("knn_edges", "raw_images", "image_outlines"),
+                  params=(graph_params(),),
                   outputs=(layout.similarity_graph,))
     return run_stage(stage, layout, report)
 
@@ -50,7 +52,9 @@ def _build(partition_above: int, inputs: StageInputs) -> Outcome:
     # igraph and the path finder: only when building
     from xdeg_pipeline.core.graph.build import build_graph, save_graph
     from xdeg_pipeline.core.graph.knn_partitioned import cluster_runner
+    from xdeg_pipeline.core.graph.recolours import mark_recoloured
     from xdeg_pipeline.core.paths.load_update import update_hub_load
+    from xdeg_pipeline.core.stages.outlines import outline_matrix
 
     files = inputs.layout
     hashes, Z = read_feature_table(files.pca_features)
@@ -61,11 +65,13 @@ def _build(partition_above: int, inputs: StageInputs) -> Outcome:
         names_by_hash.setdefault(h, []).append(name)
     names = [names_by_hash.get(h, [h]) for h in hashes]
     previous = _previous(files)  # read before building: the old graph is gone by then
-    graph, how = update_hub_load(build_graph(
+    graph = build_graph(
         edges, Z,
         vertex_attrs={"content_hash": hashes, "name": [n[0] for n in names], "names": names},
         partition_above=partition_above, runner=cluster_runner(),
-    ), previous, basis=fingerprint(
+    )
+    recoloured = mark_recoloured(graph, *outline_matrix(files, hashes))
+    graph, how = update_hub_load(graph, previous, basis=fingerprint(
         graph_params(), inputs.upstream.get("knn_edges", {}).get("pca_model")))
     inputs.log(f"similarity_graph: {how.mode}" + (f" ({how.reason})" if how.reason else "")
                + f", hub load estimated for {how.estimated} of {graph.vcount()} images")
@@ -76,6 +82,7 @@ def _build(partition_above: int, inputs: StageInputs) -> Outcome:
         "components": len(graph.connected_components()),
         "exits": int(graph["params"].get("exits", 0)),  # distinct-exit edges (core/graph/exits.py)
         "exit_search": graph["params"].get("exit_search"),  # exact, hnsw or partitioned
+        "recoloured_edges": recoloured,  # one drawing's colourings (core/graph/recolours.py)
         "degree_max": int(degrees.max()) if len(degrees) else 0,
         "degree_mean": float(degrees.mean()) if len(degrees) else 0.0,
         "degree_counts": np.bincount(degrees).tolist() if len(degrees) else [0],

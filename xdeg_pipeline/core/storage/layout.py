@@ -108,6 +108,11 @@ class Layout:
         return self.home / "knn_rows.parquet"
 
     @property
+    def image_outlines(self) -> Path:
+        """The outline of every image with a thumbnail (:mod:`..images.outline`), by hash."""
+        return self.home / "image_outlines.parquet"
+
+    @property
     def similarity_graph(self) -> Path:
         return self.home / "similarity_graph.pkl"
 

@@ -1,0 +1,93 @@
+"""Recoloured steps: graph edges between two colourings of one drawing.
+
+Two images whose outlines (:mod:`xdeg_pipeline.core.images.outline`) are within
+``params.RECOLOUR_DISTANCE`` (cosine distance) show the same edges in the same places, whatever
+the colours; the edges joining such pairs make *recolour groups* (connected components). An
+edge is *recoloured* when both its images are in one group. Path search treats such a step as
+it treats a near-duplicate step (:meth:`xdeg_pipeline.core.paths.arcs.Arcs.avoided`): taken
+only where no chain under the cap avoids it, or between two images of one group. The evidence
+for the distance is in :mod:`xdeg_pipeline.core.params`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from xdeg_pipeline.core import params
+from xdeg_pipeline.core.graph.igraph_import import igraph as ig
+from xdeg_pipeline.core.graph.near_duplicates import edge_ends
+
+
+def outline_distances(a: np.ndarray, b: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """Cosine distance between the outlines in the rows of ``a`` and ``b`` (uint8, one pair per
+    row), in chunks of rows; 1 where either has no edges."""
+    a, b = np.asarray(a), np.asarray(b)
+    out = np.ones(len(a), dtype=np.float32)
+    for lo in range(0, len(a), chunk):
+        x = a[lo:lo + chunk].astype(np.float32)
+        y = b[lo:lo + chunk].astype(np.float32)
+        nx, ny = np.linalg.norm(x, axis=1), np.linalg.norm(y, axis=1)
+        dot = np.einsum("ij,ij->i", x, y)
+        ok = (nx > 0) & (ny > 0)
+        out[lo:lo + chunk][ok] = 1.0 - dot[ok] / (nx[ok] * ny[ok])
+    return np.maximum(out, 0.0)
+
+
+def pair_outline_distances(outline: np.ndarray, a: np.ndarray, b: np.ndarray,
+                           chunk: int = 1 << 16) -> np.ndarray:
+    """:func:`outline_distances` between the rows ``a[i]`` and ``b[i]`` of ``outline``, gathered
+    a chunk at a time (30 million edges would otherwise copy 17 GB of outlines)."""
+    out = np.empty(len(a), dtype=np.float32)
+    for lo in range(0, len(a), chunk):
+        out[lo:lo + chunk] = outline_distances(outline[a[lo:lo + chunk]],
+                                               outline[b[lo:lo + chunk]], chunk)
+    return out
+
+
+def recolour_groups(n: int, eu: np.ndarray, ev: np.ndarray, close: np.ndarray) -> np.ndarray:
+    """Per image: its *recolour group*, the connected component of the ``close`` edges it is
+    in (numbered 0.. in order of their first image), -1 for an image in none."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    close = np.asarray(close, dtype=bool)
+    out = np.full(n, -1, dtype=np.int64)
+    if not close.any():
+        return out
+    eu, ev = np.asarray(eu)[close], np.asarray(ev)[close]
+    adjacency = coo_matrix((np.ones(len(eu), dtype=np.int8), (eu, ev)), shape=(n, n))
+    _, label = connected_components(adjacency, directed=False)
+    grouped = np.bincount(label)[label] > 1
+    _, first = np.unique(label[grouped], return_inverse=True)
+    out[grouped] = first
+    return out
+
+
+def recoloured_edges(eu: np.ndarray, ev: np.ndarray, outline: np.ndarray, has: np.ndarray,
+                     limit: float | None = None) -> np.ndarray:
+    """Per edge ``eu[i]-ev[i]``: True where its two images are in one recolour group: joined
+    by edges whose outlines are within ``limit`` (default ``params.RECOLOUR_DISTANCE``; both
+    images must have an outline, ``has``). A group holds every colouring of a drawing even
+    where two of them are further apart (an emoji's five skin tones, each with its gender
+    variants), so a chain cannot cross it in steps that each change a little more."""
+    limit = params.RECOLOUR_DISTANCE if limit is None else float(limit)
+    eu, ev = np.asarray(eu, dtype=np.int64), np.asarray(ev, dtype=np.int64)
+    both = np.flatnonzero(has[eu] & has[ev])
+    close = np.zeros(len(eu), dtype=bool)
+    if limit <= 0 or not len(both):
+        return close
+    close[both] = pair_outline_distances(outline, eu[both], ev[both]) <= limit
+    group = recolour_groups(len(has), eu, ev, close)
+    return (group[eu] >= 0) & (group[eu] == group[ev])
+
+
+def mark_recoloured(graph: ig.Graph, outline: np.ndarray, has: np.ndarray,
+                    limit: float | None = None) -> int:
+    """Set the edge attribute ``recolour`` (:func:`recoloured_edges`) and
+    ``graph["params"]["recoloured_edges"]``; returns how many edges are recoloured."""
+    eu, ev = edge_ends(graph)
+    flags = recoloured_edges(eu, ev, outline, has, limit)
+    graph.es["recolour"] = flags.tolist()
+    count = int(flags.sum())
+    graph["params"]["recoloured_edges"] = count
+    return count
