@@ -9,6 +9,7 @@ import numpy as np
 
 from xdeg_pipeline.core.graph.build import load_graph
 from xdeg_pipeline.core.paths import PathFinder
+from xdeg_pipeline.core.storage.state import read_state
 from xdeg_pipeline_tests.helpers.cli_builds import xdeg_build
 from xdeg_pipeline_tests.helpers.collections import make_collection
 from xdeg_pipeline_tests.helpers.drawings import SKIN, face
@@ -31,6 +32,10 @@ def test_the_build_marks_the_steps_between_one_drawings_colourings(tmp_path: Pat
     between = [e for e in graph.es if set(e.tuple) <= faces]
     assert all(e["recolour"] for e in between)  # every edge between two tones
     assert graph["params"]["recoloured_edges"] == len(marked)
+    near = read_state(home, "near_duplicates")  # what the UI shows: a strip of the colourings
+    assert near["recolour_groups"] == 1 and near["images_in_recolour_groups"] == len(SKIN)
+    (strip,) = near["recolour_examples"]
+    assert Path(strip).name == "recolour-0.png" and Path(strip).stat().st_size > 0
     finder = PathFinder(graph)
     others = [v for v in range(graph.vcount()) if v not in faces]
     rng = np.random.default_rng(0)

@@ -85,7 +85,9 @@ def similarity_graph(context: AssetExecutionContext, xdeg: XdegResource) -> Mate
     **FOLLOWS_UPSTREAM,
     description="Groups of images closer than the near-duplicate distance (the distance a "
     "barely edited copy moves a picture), one row per image, with strips of the largest "
-    "groups; path search never steps from an image to its near-duplicate unless it must.",
+    "groups and of the largest recolour groups (one drawing in several colourings); path "
+    "search never steps from an image to its near-duplicate or another colouring unless it "
+    "must.",
 )
 @plain_faults
 def near_duplicates(context: AssetExecutionContext, xdeg: XdegResource) -> MaterializeResult:
@@ -99,5 +101,7 @@ def near_duplicates(context: AssetExecutionContext, xdeg: XdegResource) -> Mater
         **pick(result, "groups", "images_in_groups", "largest_group", "images"),
         near_duplicate_distance=round(state.get("near_duplicate_distance", 0.0), 4),
         natural_step=round(state.get("natural_step", 0.0), 4),
+        recolour_groups=state.get("recolour_groups", 0),
         **example_strips(state.get("examples", []), prefix="group"),
+        **example_strips(state.get("recolour_examples", []), prefix="colourings"),
     )
