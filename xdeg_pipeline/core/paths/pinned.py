@@ -70,7 +70,7 @@ def check_pinned(space: SearchSpace, vertices: Sequence[int], s: int, t: int, mo
     near_dup = space.near_dup_arc[j[j >= 0]].any() or any(
         lengths[k] < space.scale.near_dup for k in gone)
     if not space.exempt(s, t) and space.near_dup_penalty > 0 and near_dup:
-        return None, "the pinned chain has a near-duplicate step"
+        return None, "the pinned chain has a near-duplicate or recoloured step"
     return make_chain(v, lengths.tolist(), mode, 0.0), ""
 
 

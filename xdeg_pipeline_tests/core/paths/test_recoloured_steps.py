@@ -6,6 +6,7 @@ import pytest
 
 from xdeg_pipeline.core.paths import PathFinder
 from xdeg_pipeline.core.paths.arcs import Arcs
+from xdeg_pipeline.core.paths.pinned import check_pinned
 from xdeg_pipeline_tests.helpers.graphs import weighted_graph
 
 
@@ -57,3 +58,14 @@ def test_between_two_colourings_of_one_drawing_the_direct_step_stays():
     assert pf.space.exempt(0, 1) and not pf.space.exempt(0, 3)
     assert pf.find(0, 1)[0].vertices == [0, 1]
     assert pf.find(2, 3)[0].vertices == [2, 1, 3]  # not between the two: no recoloured step
+
+
+def test_a_shared_chain_through_a_recoloured_step_is_not_kept():
+    """A chain shared before the colourings were marked (or before an image joined them) is
+    answered afresh when one of its steps is now recoloured, and says why."""
+    plain = PathFinder(_graph([False] * 6), near_dup=0.1, hub_penalty=0.0)
+    marked = PathFinder(_graph([False, True, False, False, False, False]), near_dup=0.1,
+                        hub_penalty=0.0)
+    assert check_pinned(plain.space, [0, 1, 2, 3], 0, 3, "smooth")[0] is not None
+    kept, why = check_pinned(marked.space, [0, 1, 2, 3], 0, 3, "smooth")
+    assert kept is None and why == "the pinned chain has a near-duplicate or recoloured step"
