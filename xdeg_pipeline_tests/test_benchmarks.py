@@ -209,6 +209,14 @@ def test_query_settings(bench: dict) -> None:
     assert out["reference"]["p50_ms"] > 0 and out["candidate_over_reference_p50"] > 0
 
 
+def test_recolour_scale(bench: dict) -> None:
+    out = run_benchmark(bench, "recolour_scale", "--images", "6", "--n", "600", "--k", "5")
+    assert out["outlines"]["images"] == 6 and out["outlines"]["outline_over_decode"] > 0
+    edges = out["edges"]
+    assert edges["edges"] == 3000 and 0 < edges["marked"] < 3000  # some colourings, not all
+    assert edges["mark_over_weights"] > 0
+
+
 def test_knn_update(bench: dict) -> None:
     out = run_benchmark(bench, "knn_update", "--sizes", "300", "--changes", "0.1")
     (row,) = out["rows"]

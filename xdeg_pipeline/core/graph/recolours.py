@@ -18,16 +18,21 @@ from xdeg_pipeline.core.graph.igraph_import import igraph as ig
 from xdeg_pipeline.core.graph.near_duplicates import edge_ends
 
 
+def _dots(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Row-wise dot products of two uint8 matrices, exact in int32 (576 x 255 x 255 fits): 30 x
+    faster than through float32 copies."""
+    return np.einsum("ij,ij->i", x, y, dtype=np.int32, casting="unsafe").astype(np.float64)
+
+
 def outline_distances(a: np.ndarray, b: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
     """Cosine distance between the outlines in the rows of ``a`` and ``b`` (uint8, one pair per
     row), in chunks of rows; 1 where either has no edges."""
     a, b = np.asarray(a), np.asarray(b)
     out = np.ones(len(a), dtype=np.float32)
     for lo in range(0, len(a), chunk):
-        x = a[lo:lo + chunk].astype(np.float32)
-        y = b[lo:lo + chunk].astype(np.float32)
-        nx, ny = np.linalg.norm(x, axis=1), np.linalg.norm(y, axis=1)
-        dot = np.einsum("ij,ij->i", x, y)
+        x, y = a[lo:lo + chunk], b[lo:lo + chunk]
+        nx, ny = np.sqrt(_dots(x, x)), np.sqrt(_dots(y, y))
+        dot = _dots(x, y)
         ok = (nx > 0) & (ny > 0)
         out[lo:lo + chunk][ok] = 1.0 - dot[ok] / (nx[ok] * ny[ok])
     return np.maximum(out, 0.0)
@@ -35,13 +40,21 @@ def outline_distances(a: np.ndarray, b: np.ndarray, chunk: int = 1 << 16) -> np.
 
 def pair_outline_distances(outline: np.ndarray, a: np.ndarray, b: np.ndarray,
                            chunk: int = 1 << 16) -> np.ndarray:
-    """:func:`outline_distances` between the rows ``a[i]`` and ``b[i]`` of ``outline``, gathered
-    a chunk at a time (30 million edges would otherwise copy 17 GB of outlines)."""
-    out = np.empty(len(a), dtype=np.float32)
+    """:func:`outline_distances` between the rows ``a[i]`` and ``b[i]`` of ``outline``: each
+    row's norm once, then the pairs' dot products gathered a chunk at a time (30 million edges
+    would otherwise copy 17 GB of outlines)."""
+    norms = np.empty(len(outline), dtype=np.float64)
+    for lo in range(0, len(outline), chunk):
+        rows = outline[lo:lo + chunk]
+        norms[lo:lo + chunk] = np.sqrt(_dots(rows, rows))
+    out = np.ones(len(a), dtype=np.float32)
     for lo in range(0, len(a), chunk):
-        out[lo:lo + chunk] = outline_distances(outline[a[lo:lo + chunk]],
-                                               outline[b[lo:lo + chunk]], chunk)
-    return out
+        ia, ib = a[lo:lo + chunk], b[lo:lo + chunk]
+        dot = _dots(outline[ia], outline[ib])
+        na, nb = norms[ia], norms[ib]
+        ok = (na > 0) & (nb > 0)
+        out[lo:lo + chunk][ok] = 1.0 - dot[ok] / (na[ok] * nb[ok])
+    return np.maximum(out, 0.0)
 
 
 def recolour_groups(n: int, eu: np.ndarray, ev: np.ndarray, close: np.ndarray) -> np.ndarray:
