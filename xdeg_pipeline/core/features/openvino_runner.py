@@ -9,12 +9,20 @@ a damaged entry is compiled again), which halves the compile a build of a few ne
 so :meth:`OpenVinoRunner.launch` returns at once (``start_async``) and the input side decodes
 the next batch while OpenVINO's own threads run this one.
 
+Compiling with a cache is serialised across processes by a lock file in ``cache_dir``
+(:func:`compile_lock`): OpenVINO's cache is not safe for two processes at once, a second one
+starting a moment after the first (Dask workers, shards) failed one time in 25 ("cannot set
+permissions: No such file or directory [...blob]") and its shard fell back to another runtime.
+
 OpenVINO is imported without its usage telemetry (:func:`import_openvino`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +43,25 @@ def import_openvino() -> Any:
     return openvino
 
 
+LOCK_NAME = ".compile.lock"
+
+
+@contextlib.contextmanager
+def compile_lock(cache_dir: Path | None) -> Iterator[None]:
+    """Held while a model compiles into ``cache_dir`` (none without a cache): one process (or
+    thread) at a time; the next then reads the compiled model from the cache."""
+    if cache_dir is None:
+        yield
+        return
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(cache_dir) / LOCK_NAME, "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 class OpenVinoRunner:
     """An exported model (:mod:`.export`) compiled by OpenVINO for the CPU."""
 
@@ -45,8 +72,10 @@ class OpenVinoRunner:
         ov = import_openvino()
         self.batch = max(1, int(batch))
         self._core = ov.Core()
+        self._cache_dir = cache_dir
         if cache_dir is not None:
-            self._core.set_property({"CACHE_DIR": str(cache_dir)})
+            with compile_lock(cache_dir):
+                self._core.set_property({"CACHE_DIR": str(cache_dir)})
         self._model = self._core.read_model(str(model_path))
         self._config = {"INFERENCE_NUM_THREADS": max(1, threads), "PERFORMANCE_HINT": hint,
                         "INFERENCE_PRECISION_HINT": "f32"}
@@ -64,7 +93,8 @@ class OpenVinoRunner:
         model = self._model.clone()
         s = int(model.input(0).get_partial_shape()[1].get_length())
         model.reshape([n, s, s, 3])
-        compiled = self._core.compile_model(model, "CPU", self._config)
+        with compile_lock(self._cache_dir):
+            compiled = self._core.compile_model(model, "CPU", self._config)
         requests = [compiled.create_infer_request() for _ in range(2)]
         self._compiled[n] = (compiled, requests)
         return n, requests

@@ -169,6 +169,37 @@ def test_openvino_keeps_what_it_compiled_and_compiles_a_damaged_one_again(
                 blob.write_bytes(blob.read_bytes()[:1000])
 
 
+@pytest.mark.skipif(not HAS_OV, reason="openvino not installed")
+def test_openvino_compiles_into_its_cache_one_process_at_a_time(model_cache, tmp_path):
+    """OpenVINO's cache is not safe for two processes compiling at once (a blob removed under
+    the other's feet, 3 of 65 staggered pairs before the lock): a compile waits for the lock
+    another process holds, then reads the compiled model from the cache."""
+    import fcntl
+    import threading
+
+    from xdeg_pipeline.core.features.openvino_runner import LOCK_NAME, OpenVinoRunner
+
+    cache = _copy(model_cache, tmp_path)
+    spec = FeatureExtractor("efficientnet_lite0", device="cpu").spec
+    compiled = cache / runtime.OPENVINO_CACHE
+    compiled.mkdir(exist_ok=True)
+    done: list[np.ndarray] = []
+
+    def compile_and_run() -> None:
+        runner = OpenVinoRunner(export.model_file(cache, spec), 1, batch=2, cache_dir=compiled)
+        done.append(runner.run(np.zeros((2, spec.image_size, spec.image_size, 3), np.uint8)))
+
+    with open(compiled / LOCK_NAME, "a+b") as held:  # another process's hold: a separate open
+        fcntl.flock(held, fcntl.LOCK_EX)
+        worker = threading.Thread(target=compile_and_run)
+        worker.start()
+        worker.join(timeout=2.0)
+        assert worker.is_alive() and not done  # waiting for the lock
+        fcntl.flock(held, fcntl.LOCK_UN)
+    worker.join(timeout=60)
+    assert not worker.is_alive() and done[0].shape == (2, 1280)
+
+
 @needs_ort
 def test_corrupt_cached_model_is_exported_again(files, torch_ref, model_cache, tmp_path,
                                                  caplog):
