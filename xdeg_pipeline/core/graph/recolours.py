@@ -24,18 +24,23 @@ def _dots(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", x, y, dtype=np.int32, casting="unsafe").astype(np.float64)
 
 
+def _cosine(dot: np.ndarray, na: np.ndarray, nb: np.ndarray) -> np.ndarray:
+    """Cosine distance from dot products and norms; 1 where either norm is 0 (no edges)."""
+    ok = (na > 0) & (nb > 0)
+    out = np.ones(len(dot), dtype=np.float32)
+    out[ok] = np.maximum(1.0 - dot[ok] / (na[ok] * nb[ok]), 0.0)
+    return out
+
+
 def outline_distances(a: np.ndarray, b: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
     """Cosine distance between the outlines in the rows of ``a`` and ``b`` (uint8, one pair per
     row), in chunks of rows; 1 where either has no edges."""
     a, b = np.asarray(a), np.asarray(b)
-    out = np.ones(len(a), dtype=np.float32)
+    out = np.empty(len(a), dtype=np.float32)
     for lo in range(0, len(a), chunk):
         x, y = a[lo:lo + chunk], b[lo:lo + chunk]
-        nx, ny = np.sqrt(_dots(x, x)), np.sqrt(_dots(y, y))
-        dot = _dots(x, y)
-        ok = (nx > 0) & (ny > 0)
-        out[lo:lo + chunk][ok] = 1.0 - dot[ok] / (nx[ok] * ny[ok])
-    return np.maximum(out, 0.0)
+        out[lo:lo + chunk] = _cosine(_dots(x, y), np.sqrt(_dots(x, x)), np.sqrt(_dots(y, y)))
+    return out
 
 
 def pair_outline_distances(outline: np.ndarray, a: np.ndarray, b: np.ndarray,
@@ -47,14 +52,11 @@ def pair_outline_distances(outline: np.ndarray, a: np.ndarray, b: np.ndarray,
     for lo in range(0, len(outline), chunk):
         rows = outline[lo:lo + chunk]
         norms[lo:lo + chunk] = np.sqrt(_dots(rows, rows))
-    out = np.ones(len(a), dtype=np.float32)
+    out = np.empty(len(a), dtype=np.float32)
     for lo in range(0, len(a), chunk):
         ia, ib = a[lo:lo + chunk], b[lo:lo + chunk]
-        dot = _dots(outline[ia], outline[ib])
-        na, nb = norms[ia], norms[ib]
-        ok = (na > 0) & (nb > 0)
-        out[lo:lo + chunk][ok] = 1.0 - dot[ok] / (na[ok] * nb[ok])
-    return np.maximum(out, 0.0)
+        out[lo:lo + chunk] = _cosine(_dots(outline[ia], outline[ib]), norms[ia], norms[ib])
+    return out
 
 
 def recolour_groups(n: int, eu: np.ndarray, ev: np.ndarray, close: np.ndarray) -> np.ndarray:
