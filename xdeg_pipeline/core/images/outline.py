@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 SIDE = 48  # the square the picture is drawn into (aspect ratio not kept: both are drawn alike)
 POOL = 2  # cells of POOL x POOL pixels: 24 x 24 = 576 values
@@ -28,6 +27,8 @@ SATURATION = 0.5  # of the Sobel magnitude (a black-to-white step: 4): any clear
 def outline(img: Image.Image) -> np.ndarray:
     """The outline of a picture (see the module docstring): ``CELLS`` uint8 values, all zero
     for a picture without edges (a blank canvas)."""
+    from scipy import ndimage  # 0.12 s to import: only where outlines are drawn
+
     grey = img.convert("L").resize((SIDE, SIDE), Image.Resampling.BILINEAR)
     a = np.asarray(grey, dtype=np.float32) / 255.0
     m = np.minimum(np.hypot(ndimage.sobel(a, axis=1), ndimage.sobel(a, axis=0)), SATURATION)

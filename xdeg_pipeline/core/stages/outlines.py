@@ -111,5 +111,5 @@ def outline_matrix(files: Layout, hashes: list[str]) -> tuple[np.ndarray, np.nda
     rows = pd.Index(table["content_hash"].astype(str)).get_indexer(hashes)
     has = rows >= 0
     stored = np.frombuffer(b"".join(map(bytes, table["outline"])), dtype=np.uint8)
-    out[has] = stored.reshape(-1, outlines.CELLS)[rows[has]]
+    out[has] = np.take(stored.reshape(-1, outlines.CELLS), rows[has], axis=0)
     return out, has
