@@ -249,7 +249,7 @@ def recoloured_share(chains, outline: np.ndarray, has: np.ndarray) -> float:
     if not len(ends):
         return 0.0
     ok = has[ends[:, 0]] & has[ends[:, 1]]
-    d = outline_distances(outline[ends[ok, 0]], outline[ends[ok, 1]])
+    d = outline_distances(outline, ends[ok, 0], ends[ok, 1])
     return round(float((d <= params.RECOLOUR_DISTANCE).sum()) / len(ends), 4)
 
 

@@ -32,23 +32,12 @@ def _cosine(dot: np.ndarray, na: np.ndarray, nb: np.ndarray) -> np.ndarray:
     return out
 
 
-def outline_distances(a: np.ndarray, b: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
-    """Cosine distance between the outlines in the rows of ``a`` and ``b`` (uint8, one pair per
-    row), in chunks of rows; 1 where either has no edges."""
-    a, b = np.asarray(a), np.asarray(b)
-    out = np.empty(len(a), dtype=np.float32)
-    for lo in range(0, len(a), chunk):
-        x, y = a[lo:lo + chunk], b[lo:lo + chunk]
-        out[lo:lo + chunk] = _cosine(_dots(x, y), np.sqrt(_dots(x, x)), np.sqrt(_dots(y, y)))
-    return out
-
-
-def pair_outline_distances(outline: np.ndarray, a: np.ndarray, b: np.ndarray,
-                           chunk: int = 1 << 16) -> np.ndarray:
-    """:func:`outline_distances` between the rows ``a[i]`` and ``b[i]`` of ``outline``: each
-    row's norm once, then the pairs' dot products gathered a chunk at a time (30 million edges
-    would otherwise copy 17 GB of outlines) by ``np.take``: 30 x faster than fancy indexing
-    on 576-byte rows."""
+def outline_distances(outline: np.ndarray, a: np.ndarray, b: np.ndarray,
+                      chunk: int = 1 << 16) -> np.ndarray:
+    """Cosine distance between the outlines (uint8 rows of ``outline``) ``a[i]`` and ``b[i]``;
+    1 where either has no edges. Each row's norm once, then the pairs' dot products, their rows
+    gathered a chunk at a time (30 million edges would otherwise copy 17 GB of outlines) by
+    ``np.take``: 30 x faster than fancy indexing on 576-byte rows."""
     norms = np.empty(len(outline), dtype=np.float64)
     for lo in range(0, len(outline), chunk):
         rows = outline[lo:lo + chunk]
@@ -93,7 +82,7 @@ def recoloured_edges(eu: np.ndarray, ev: np.ndarray, outline: np.ndarray, has: n
     close = np.zeros(len(eu), dtype=bool)
     if limit <= 0 or not len(both):
         return close
-    close[both] = pair_outline_distances(outline, eu[both], ev[both]) <= limit
+    close[both] = outline_distances(outline, eu[both], ev[both]) <= limit
     group = recolour_groups(len(has), eu, ev, close)
     return (group[eu] >= 0) & (group[eu] == group[ev])
 

@@ -45,19 +45,27 @@ def near_duplicates(settings: Settings, report: Reporter | None = None) -> Stage
 def group_table(graph: ig.Graph | LeanGraph, near: NearDuplicates) -> pd.DataFrame:
     """One row per image in a group, largest groups first (then group, name)."""
     rows = []
-    names = graph.vs["name"] if "name" in graph.vs.attributes() else [str(v) for v in
-                                                                     range(graph.vcount())]
-    hashes = (graph.vs["content_hash"] if "content_hash" in graph.vs.attributes()
-              else [""] * graph.vcount())
+    hashes, names = _hashes_and_names(graph)
     for g, members in enumerate(near.groups):
         for v in members.tolist():
             rows.append({"group": g, "group_size": len(members), "content_hash": hashes[v],
                          "name": names[v], "nearest_distance": float(near.nearest[v])})
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    if len(table):
-        table = table.sort_values(["group_size", "group", "name"],
-                                  ascending=[False, True, True], ignore_index=True)
-    return table
+    return _largest_first(pd.DataFrame(rows, columns=COLUMNS))
+
+
+def _hashes_and_names(graph: ig.Graph | LeanGraph) -> tuple[list[str], list[str]]:
+    """Each vertex's content hash ("" without) and name (its number without)."""
+    attrs, n = graph.vs.attributes(), graph.vcount()
+    return (graph.vs["content_hash"] if "content_hash" in attrs else [""] * n,
+            graph.vs["name"] if "name" in attrs else [str(v) for v in range(n)])
+
+
+def _largest_first(table: pd.DataFrame) -> pd.DataFrame:
+    """A group table with its largest groups first (then group, name)."""
+    if not len(table):
+        return table
+    return table.sort_values(["group_size", "group", "name"], ascending=[False, True, True],
+                             ignore_index=True)
 
 
 def recolour_table(graph: LeanGraph) -> pd.DataFrame:
@@ -73,14 +81,11 @@ def recolour_table(graph: LeanGraph) -> pd.DataFrame:
              else np.full(n, -1))
     inside = np.flatnonzero(label >= 0)
     sizes = np.bincount(label[inside]) if len(inside) else np.zeros(0, int)
-    hashes = (graph.vs["content_hash"] if "content_hash" in graph.vs.attributes()
-              else [""] * n)
-    names = graph.vs["name"] if "name" in graph.vs.attributes() else [str(v) for v in range(n)]
-    table = pd.DataFrame({"group": label[inside], "group_size": sizes[label[inside]],
-                          "content_hash": [hashes[v] for v in inside],
-                          "name": [names[v] for v in inside]})
-    return table.sort_values(["group_size", "group", "name"], ascending=[False, True, True],
-                             ignore_index=True)
+    hashes, names = _hashes_and_names(graph)
+    return _largest_first(pd.DataFrame({"group": label[inside],
+                                        "group_size": sizes[label[inside]],
+                                        "content_hash": [hashes[v] for v in inside],
+                                        "name": [names[v] for v in inside]}))
 
 
 def _find(settings: Settings, inputs: StageInputs) -> Outcome:

@@ -47,7 +47,7 @@ def test_a_group_holds_every_colouring_even_the_far_apart_ones() -> None:
     drift = rng.integers(-25, 26, CELLS)
     o = np.array([base, base + drift // 2, base + drift, rng.integers(0, 256, CELLS),
                   rng.integers(0, 256, CELLS)], dtype=np.uint8)
-    d = outline_distances(o[[0, 1, 0]], o[[1, 2, 2]])
+    d = outline_distances(o, np.array([0, 1, 0]), np.array([1, 2, 2]))
     limit = float((d[0] + d[2]) / 2)
     assert d[0] <= limit and d[1] <= limit < d[2]  # 0 - 2 alone would not be marked
     eu, ev = np.array([0, 1, 0, 2, 3]), np.array([1, 2, 2, 3, 4])

@@ -12,7 +12,7 @@ from xdeg_pipeline_tests.helpers.drawings import SKIN, face
 
 
 def _d(a: Image.Image, b: Image.Image) -> float:
-    return float(outline_distances(outline(a)[None], outline(b)[None])[0])
+    return float(outline_distances(np.stack([outline(a), outline(b)]), [0], [1])[0])
 
 
 def test_a_recoloured_drawing_is_within_the_distance_another_drawing_is_not() -> None:
